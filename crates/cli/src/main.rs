@@ -1,1 +1,59 @@
-fn main() {}
+//! `hearth`: the command-line front end. One file per subcommand; the work happens in the
+//! library crates.
+#![forbid(unsafe_code)]
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+mod inspect;
+mod progress;
+mod pull;
+
+/// Fast local LLM inference for small CPU boxes.
+///
+/// MODEL arguments take a path to a .gguf file or a catalog name such as
+/// `qwen2.5-coder:0.5b` (see `hearth pull --list`); catalog models are downloaded on first
+/// use into $HEARTH_MODELS (default ~/.cache/hearth/models).
+#[derive(Parser)]
+#[command(name = "hearth", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    /// Log verbosity (error, warn, info, debug, trace); also RUST_LOG.
+    #[arg(long, global = true, default_value = "warn", env = "HEARTH_LOG")]
+    log: String,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Show what a GGUF model is: architecture, size, context, tensor types, tokenizer.
+    ///
+    /// Example: hearth inspect qwen2.5-coder:0.5b
+    Inspect(inspect::Args),
+    /// Download a catalog model (Hugging Face first, then pinned mirrors), sha256-checked.
+    ///
+    /// Example: hearth pull qwen2.5-coder:0.5b
+    Pull(pull::Args),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    init_tracing(&cli.log);
+    let result: Result<()> = match cli.cmd {
+        Cmd::Inspect(a) => inspect::run(a),
+        Cmd::Pull(a) => pull::run(a),
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e}");
+        for cause in e.chain().skip(1) {
+            eprintln!("  caused by: {cause}");
+        }
+        std::process::exit(1);
+    }
+}
+
+fn init_tracing(level: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}

@@ -32,7 +32,7 @@ pub enum GgufError {
     DuplicateKey { key: String },
     #[error("{count} {what} exceeds the cap of {max}")]
     TooMany { what: &'static str, count: u64, max: u64 },
-    #[error("general.alignment = {value} is not a power of two")]
+    #[error("general.alignment = {value} is not a power of two of at most 2^30")]
     BadAlignment { value: u64 },
     #[error("tensor '{tensor}': {n_dims} dimensions, at most {max} allowed")]
     TooManyDims { tensor: String, n_dims: u32, max: u32 },

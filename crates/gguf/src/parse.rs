@@ -14,6 +14,12 @@ pub const MAGIC: [u8; 4] = *b"GGUF";
 /// Alignment of the tensor data section when `general.alignment` is absent.
 pub const DEFAULT_ALIGNMENT: u64 = 32;
 
+/// The metadata key that sets the data alignment.
+const ALIGNMENT_KEY: &str = "general.alignment";
+/// Largest `general.alignment` accepted (1 GiB); larger values only serve to make readers
+/// and writers pad absurdly.
+const MAX_ALIGNMENT: u64 = 1 << 30;
+
 /// Caps applied while parsing untrusted files.
 #[derive(Clone, Debug)]
 pub struct Limits {
@@ -102,13 +108,18 @@ impl<'a> Cursor<'a> {
         Ok(u64::from_le_bytes(self.array(what)?))
     }
 
-    fn string(&mut self, what: &dyn Fn() -> String) -> Result<String> {
+    /// A length-prefixed UTF-8 string, borrowed from the input.
+    fn str(&mut self, what: &dyn Fn() -> String) -> Result<&'a str> {
         let len = self.u64(what)?;
         if len > self.limits.max_string_len {
             return Err(GgufError::StringTooLong { what: what(), len, max: self.limits.max_string_len });
         }
         let bytes = self.take(len, what)?;
-        String::from_utf8(bytes.to_vec()).map_err(|_| GgufError::InvalidUtf8 { what: what() })
+        std::str::from_utf8(bytes).map_err(|_| GgufError::InvalidUtf8 { what: what() })
+    }
+
+    fn string(&mut self, what: &dyn Fn() -> String) -> Result<String> {
+        self.str(what).map(str::to_owned)
     }
 
     /// Checks that `n` elements of at least `min` bytes each can still be read, before
@@ -182,11 +193,13 @@ impl<'a> Cursor<'a> {
             ValueType::I64 => packed!(I64, i64),
             ValueType::F64 => packed!(F64, f64),
             ValueType::String => {
+                // Every element is checked before any is copied, so a truncated or hostile
+                // array fails without first building the strings in front of the fault.
                 let mut v = Vec::with_capacity(n);
                 for i in 0..n {
-                    v.push(self.string(&|| format!("element {i} of metadata key '{key}'"))?);
+                    v.push(self.str(&|| format!("element {i} of metadata key '{key}'"))?);
                 }
-                Array::String(v)
+                Array::String(v.into_iter().map(str::to_owned).collect())
             }
             ValueType::Array => {
                 let mut v = Vec::with_capacity(n);
@@ -236,20 +249,7 @@ pub fn parse_header(buf: &[u8], limits: &Limits) -> Result<Header> {
     }
     let metadata = Metadata::from_entries(entries)?;
 
-    let alignment = match metadata.get("general.alignment") {
-        None => DEFAULT_ALIGNMENT,
-        Some(v) => match v.as_int() {
-            Some(a) if a > 0 && (a as u64).is_power_of_two() && a <= 1 << 30 => a as u64,
-            Some(a) => return Err(GgufError::BadAlignment { value: a.clamp(0, u64::MAX as i128) as u64 }),
-            None => {
-                return Err(GgufError::WrongType {
-                    key: "general.alignment".into(),
-                    expected: "u32",
-                    found: v.type_name(),
-                });
-            }
-        },
-    };
+    let alignment = alignment_of(metadata.get(ALIGNMENT_KEY))?;
 
     // A tensor info takes at least 8 (name length) + 4 (n_dims) + 4 (type) + 8 (offset).
     c.check_count(n_tensors, 24, &|| "tensor infos".into())?;
@@ -258,7 +258,8 @@ pub fn parse_header(buf: &[u8], limits: &Limits) -> Result<Header> {
     for i in 0..n_tensors {
         let name = c.string(&|| format!("name of tensor {i}"))?;
         if name.len() > limits.max_tensor_name {
-            return Err(GgufError::TensorNameTooLong { len: name.len(), max: limits.max_tensor_name, tensor: name });
+            let shown = truncate_at_char(&name, limits.max_tensor_name);
+            return Err(GgufError::TensorNameTooLong { len: name.len(), max: limits.max_tensor_name, tensor: shown });
         }
         let what = || format!("info of tensor '{name}'");
         let n_dims = c.u32(&what)?;
@@ -273,10 +274,7 @@ pub fn parse_header(buf: &[u8], limits: &Limits) -> Result<Header> {
         let offset = c.u64(&what)?;
         let ty = GgmlType::from_id(type_id)
             .ok_or_else(|| GgufError::UnknownTensorType { tensor: name.clone(), type_id })?;
-        let n_elements = dims
-            .iter()
-            .try_fold(1u64, |acc, &d| acc.checked_mul(d))
-            .filter(|&n| n <= i64::MAX as u64)
+        let n_elements = element_count(&dims)
             .ok_or_else(|| GgufError::ElementCountOverflow { tensor: name.clone(), dims: dims.clone() })?;
         let ne0 = dims.first().copied().unwrap_or(1);
         if ne0 % ty.block_size() as u64 != 0 {
@@ -313,4 +311,40 @@ pub fn parse_header(buf: &[u8], limits: &Limits) -> Result<Header> {
         }
     }
     Ok(Header { version, metadata, tensors, alignment, data_offset })
+}
+
+/// The data alignment a `general.alignment` value (or its absence) asks for. Like llama.cpp,
+/// only a `u32` is accepted, and it must be a power of two (here also at most 1 GiB).
+pub(crate) fn alignment_of(value: Option<&Value>) -> Result<u64> {
+    match value {
+        None => Ok(DEFAULT_ALIGNMENT),
+        Some(&Value::U32(a)) => {
+            let a = u64::from(a);
+            if a.is_power_of_two() && a <= MAX_ALIGNMENT { Ok(a) } else { Err(GgufError::BadAlignment { value: a }) }
+        }
+        Some(v) => Err(GgufError::WrongType { key: ALIGNMENT_KEY.into(), expected: "u32", found: v.type_name() }),
+    }
+}
+
+/// The product of `dims`, or `None` when a dim exceeds `i64::MAX` (ggml's `ne` is signed) or
+/// the product of the non-zero dims does. Zero dims are skipped for the overflow check so
+/// that no partial product (the row count, a stride) can overflow either, even when another
+/// dim is zero and the element count is 0.
+pub(crate) fn element_count(dims: &[u64]) -> Option<u64> {
+    const MAX: u64 = i64::MAX as u64;
+    let nonzero = dims.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d.max(1)).filter(|&n| n <= MAX))?;
+    Some(if dims.contains(&0) { 0 } else { nonzero })
+}
+
+/// `s` cut to at most `max` bytes on a char boundary, with `...` when cut, so an error about
+/// a megabyte-long name does not carry the whole name.
+pub(crate) fn truncate_at_char(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &s[..end])
 }

@@ -5,9 +5,12 @@ use std::collections::HashSet;
 use std::io::{self, Write};
 
 use crate::error::{GgufError, Result};
-use crate::parse::{DEFAULT_ALIGNMENT, MAGIC};
+use crate::parse::{Limits, MAGIC, alignment_of, element_count, truncate_at_char};
 use crate::value::{Array, Value};
 use crate::GgmlType;
+
+/// Most dims a tensor may have (ggml's `GGML_MAX_DIMS`).
+const MAX_DIMS: u32 = 4;
 
 /// A tensor to be written: its name, type and dims (`dims[0]` is the row length).
 #[derive(Clone, Debug)]
@@ -21,10 +24,17 @@ pub struct TensorSpec {
 }
 
 impl TensorSpec {
-    /// Bytes of this tensor's data.
+    /// Bytes of this tensor's data. Errors unless the reader would accept the shape: at most
+    /// 4 dims, each and their product within `i64`, and a row length that is a
+    /// whole number of blocks.
     pub fn n_bytes(&self) -> Result<u64> {
-        let n = self.dims.iter().try_fold(1u64, |a, &d| a.checked_mul(d));
-        n.and_then(|n| self.ty.bytes_for(n))
+        if self.dims.len() > MAX_DIMS as usize {
+            return Err(GgufError::TooManyDims { tensor: self.name.clone(), n_dims: self.dims.len() as u32, max: MAX_DIMS });
+        }
+        let ne0 = self.dims.first().copied().unwrap_or(1);
+        element_count(&self.dims)
+            .filter(|_| ne0 % self.ty.block_size() as u64 == 0)
+            .and_then(|n| self.ty.bytes_for(n))
             .ok_or_else(|| GgufError::Write(format!("tensor '{}': dims {:?} do not fit {}", self.name, self.dims, self.ty)))
     }
 }
@@ -53,9 +63,14 @@ impl GgufWriter {
         self
     }
 
-    /// Adds a tensor; its data is supplied to [`GgufWriter::write`].
+    /// Adds a tensor; its data is supplied to [`GgufWriter::write`]. Shapes and names the
+    /// reader would reject with its default [`Limits`] are refused here.
     pub fn add_tensor(&mut self, name: impl Into<String>, ty: GgmlType, dims: &[u64]) -> Result<&mut Self> {
         let spec = TensorSpec { name: name.into(), ty, dims: dims.to_vec() };
+        let max = Limits::default().max_tensor_name;
+        if spec.name.len() > max {
+            return Err(GgufError::TensorNameTooLong { tensor: truncate_at_char(&spec.name, max), len: spec.name.len(), max });
+        }
         spec.n_bytes()?;
         if !self.names.insert(spec.name.clone()) {
             return Err(GgufError::DuplicateTensor { tensor: spec.name });
@@ -69,13 +84,10 @@ impl GgufWriter {
         &self.tensors
     }
 
-    fn alignment(&self) -> u64 {
-        self.metadata
-            .iter()
-            .find(|(k, _)| k == "general.alignment")
-            .and_then(|(_, v)| v.as_int())
-            .map(|a| a as u64)
-            .unwrap_or(DEFAULT_ALIGNMENT)
+    /// The alignment `general.alignment` asks for, validated as the reader does, so the
+    /// writer never produces a file its own reader rejects.
+    fn alignment(&self) -> Result<u64> {
+        alignment_of(self.metadata.iter().find(|(k, _)| k == "general.alignment").map(|(_, v)| v))
     }
 
     /// Writes the file. `data(i, spec, out)` must write exactly `spec.n_bytes()` bytes of
@@ -85,9 +97,20 @@ impl GgufWriter {
         out: W,
         mut data: impl FnMut(usize, &TensorSpec, &mut dyn Write) -> io::Result<()>,
     ) -> Result<()> {
-        let align = self.alignment();
-        if align == 0 || !align.is_power_of_two() {
-            return Err(GgufError::BadAlignment { value: align });
+        let align = self.alignment()?;
+        // Lay the data section out before writing anything, so a bad spec leaves `out` empty.
+        let mut offsets = Vec::with_capacity(self.tensors.len());
+        let mut sizes = Vec::with_capacity(self.tensors.len());
+        let mut offset = 0u64;
+        for t in &self.tensors {
+            let n = t.n_bytes()?;
+            offsets.push(offset);
+            sizes.push(n);
+            offset = n
+                .div_ceil(align)
+                .checked_mul(align)
+                .and_then(|padded| offset.checked_add(padded))
+                .ok_or_else(|| GgufError::Write(format!("tensor '{}': data section exceeds 2^64 bytes", t.name)))?;
         }
         let mut w = Counting { inner: io::BufWriter::with_capacity(1 << 20, out), n: 0 };
         w.write_all(&MAGIC)?;
@@ -99,9 +122,7 @@ impl GgufWriter {
             w.write_all(&(v.value_type() as u32).to_le_bytes())?;
             write_value(&mut w, v)?;
         }
-        let mut offset = 0u64;
-        let mut sizes = Vec::with_capacity(self.tensors.len());
-        for t in &self.tensors {
+        for (t, offset) in self.tensors.iter().zip(&offsets) {
             write_str(&mut w, &t.name)?;
             w.write_all(&(t.dims.len() as u32).to_le_bytes())?;
             for d in &t.dims {
@@ -109,9 +130,6 @@ impl GgufWriter {
             }
             w.write_all(&t.ty.id().to_le_bytes())?;
             w.write_all(&offset.to_le_bytes())?;
-            let n = t.n_bytes()?;
-            sizes.push(n);
-            offset += n.div_ceil(align) * align;
         }
         pad(&mut w, align)?;
         for (i, t) in self.tensors.iter().enumerate() {

@@ -1,1 +1,51 @@
-//! placeholder
+//! `hearth-tokenizer`: text ⇄ token ids exactly as llama.cpp does it, built from GGUF metadata
+//! alone (no `tokenizer.json`).
+//!
+//! - [`Tokenizer::from_gguf`] reads `tokenizer.ggml.*`: the model (`gpt2` byte-level BPE,
+//!   `llama` SentencePiece, `bert` WordPiece, `gemma4` SPM-style BPE), the pre-tokenizer
+//!   (`tokenizer.ggml.pre`: `llama-bpe`, `qwen2`, `smollm`, `gpt-2`, ... — see
+//!   [`TokenizerKind`]), tokens, types, scores, merges, special ids and `add_*` flags.
+//! - [`Tokenizer::encode`] splits the text around special tokens, pre-tokenizes and runs the
+//!   model's merge algorithm; [`Tokenizer::decode`] and [`Tokenizer::token_to_piece`] go
+//!   back; [`StreamDecoder`] decodes a generation stream without ever splitting a character.
+//! - Vocabulary queries: [`Tokenizer::is_eog`], [`Tokenizer::token_type`],
+//!   [`Tokenizer::token_bytes`] (for grammar token tries), [`Tokenizer::special_tokens`].
+//!
+//! ```no_run
+//! let file = hearth_gguf::GgufFile::open("model.gguf")?;
+//! let tok = hearth_tokenizer::Tokenizer::from_gguf(file.metadata())?;
+//! let ids = tok.encode("Hello world", true, false);
+//! let mut stream = tok.stream_decoder(false);
+//! for &id in &ids {
+//!     print!("{}", stream.push(id));
+//!     if tok.is_eog(id) {
+//!         break;
+//!     }
+//! }
+//! print!("{}", stream.finish());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The algorithms are ports of llama.cpp's `llama-vocab.cpp` and `unicode.cpp` (including
+//! their Unicode tables), checked against llama.cpp's own vocab test suites.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod bpe;
+mod decode;
+mod error;
+mod fxhash;
+mod partition;
+mod pretok;
+mod specials;
+mod spm;
+mod stream;
+mod tokenizer;
+mod unicode;
+mod vocab;
+mod wpm;
+
+pub use error::TokenizerError;
+pub use stream::StreamDecoder;
+pub use tokenizer::{TokenType, Tokenizer, TokenizerKind};
+pub use vocab::SpecialTokens;

@@ -1,0 +1,168 @@
+//! [`ChatTemplate`]: a chat template compiled once, rendered per request.
+
+use std::fmt;
+
+use hearth_gguf::Metadata;
+use minijinja::value::Serde;
+use minijinja::{Environment, Value};
+
+use crate::environment::{self, RaisedException, TEMPLATE_NAME};
+use crate::error::ChatError;
+use crate::fallback::Fallback;
+use crate::hf_tags;
+use crate::message::{Message, RenderOptions};
+
+/// GGUF key of the default template.
+pub const KEY_CHAT_TEMPLATE: &str = "tokenizer.chat_template";
+/// GGUF key of the tool-use variant, which llama.cpp uses when the default is absent.
+pub const KEY_CHAT_TEMPLATE_TOOL_USE: &str = "tokenizer.chat_template.tool_use";
+
+/// A chat template, parsed and compiled once; `Send + Sync`, so one per model serves every
+/// request thread.
+pub struct ChatTemplate {
+    env: Environment<'static>,
+    source: String,
+    bos: String,
+    eos: String,
+    fallback: Option<Fallback>,
+}
+
+impl fmt::Debug for ChatTemplate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChatTemplate")
+            .field("source_bytes", &self.source.len())
+            .field("bos", &self.bos)
+            .field("eos", &self.eos)
+            .field("fallback", &self.fallback)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ChatTemplate {
+    /// The template of a GGUF: `tokenizer.chat_template`, else
+    /// `tokenizer.chat_template.tool_use`, else the built-in [`Fallback`] for
+    /// `general.architecture` (Gemma's format for Gemma 1–3, ChatML otherwise). A template
+    /// that is literally `chatml` selects the ChatML fallback, as in llama.cpp.
+    ///
+    /// `bos_token`/`eos_token` are the vocabulary strings of `tokenizer.ggml.bos_token_id`
+    /// and `tokenizer.ggml.eos_token_id` (empty when the id is absent or negative).
+    pub fn from_gguf(meta: &Metadata) -> Result<ChatTemplate, ChatError> {
+        let bos = token_text(meta, "tokenizer.ggml.bos_token_id")?;
+        let eos = token_text(meta, "tokenizer.ggml.eos_token_id")?;
+        let shipped = match meta.opt_str(KEY_CHAT_TEMPLATE)?.filter(|s| !s.is_empty()) {
+            Some(s) => Some(s),
+            None => meta.opt_str(KEY_CHAT_TEMPLATE_TOOL_USE)?.filter(|s| !s.is_empty()),
+        };
+        match shipped {
+            Some("chatml") => Self::from_fallback(Fallback::ChatMl, &bos, &eos),
+            Some(source) => Self::from_source(source, &bos, &eos),
+            None => {
+                let arch = meta.opt_str("general.architecture")?.unwrap_or_default();
+                Self::from_fallback(Fallback::for_architecture(arch), &bos, &eos)
+            }
+        }
+    }
+
+    /// Compiles a template from its Jinja source; `bos`/`eos` become the template variables
+    /// `bos_token`/`eos_token`.
+    pub fn from_source(source: &str, bos: &str, eos: &str) -> Result<ChatTemplate, ChatError> {
+        Self::compile(source, bos, eos, None)
+    }
+
+    /// One of the built-in templates.
+    pub fn from_fallback(fallback: Fallback, bos: &str, eos: &str) -> Result<ChatTemplate, ChatError> {
+        Self::compile(fallback.source(), bos, eos, Some(fallback))
+    }
+
+    fn compile(source: &str, bos: &str, eos: &str, fallback: Option<Fallback>) -> Result<ChatTemplate, ChatError> {
+        let env =
+            environment::build(hf_tags::rewrite(source)).map_err(|e| ChatError::Syntax { detail: describe(&e) })?;
+        Ok(ChatTemplate { env, source: source.to_owned(), bos: bos.to_owned(), eos: eos.to_owned(), fallback })
+    }
+
+    /// Renders `messages`, with the assistant header appended when `add_generation_prompt`.
+    pub fn render(&self, messages: &[Message], add_generation_prompt: bool) -> Result<String, ChatError> {
+        self.render_with(messages, &RenderOptions::generation_prompt(add_generation_prompt))
+    }
+
+    /// Renders `messages` with tools and extra variables (see [`RenderOptions`] for the
+    /// context the template sees).
+    pub fn render_with(&self, messages: &[Message], opts: &RenderOptions) -> Result<String, ChatError> {
+        let mut ctx: Vec<(String, Value)> = vec![
+            ("messages".to_owned(), Value::from(Serde(messages))),
+            ("add_generation_prompt".to_owned(), Value::from(opts.add_generation_prompt)),
+            ("bos_token".to_owned(), Value::from(self.bos.as_str())),
+            ("eos_token".to_owned(), Value::from(self.eos.as_str())),
+            ("tools".to_owned(), opts.tools.as_ref().map_or(Value::from(()), |t| Value::from(Serde(t)))),
+            ("documents".to_owned(), Value::from(())),
+            ("strftime_now".to_owned(), environment::strftime_now(opts.now)),
+        ];
+        for (k, v) in &opts.extra {
+            ctx.retain(|(name, _)| name != k);
+            ctx.push((k.clone(), Value::from(Serde(v))));
+        }
+        let ctx = Value::from_pairs(ctx);
+        let template = self.env.get_template(TEMPLATE_NAME).map_err(|e| ChatError::Syntax { detail: describe(&e) })?;
+        template.render(ctx).map_err(|e| render_error(&e))
+    }
+
+    /// The Jinja source (the GGUF's, or the fallback's).
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// True when the GGUF had no template and a built-in one is used.
+    pub fn is_fallback(&self) -> bool {
+        self.fallback.is_some()
+    }
+
+    /// Which built-in template is used, if any.
+    pub fn fallback(&self) -> Option<Fallback> {
+        self.fallback
+    }
+
+    /// The `bos_token` the template sees. Templates that start with it produce a prompt
+    /// that already has BOS: a caller whose tokenizer adds BOS strips it first, as
+    /// llama.cpp does.
+    pub fn bos_token(&self) -> &str {
+        &self.bos
+    }
+
+    /// The `eos_token` the template sees.
+    pub fn eos_token(&self) -> &str {
+        &self.eos
+    }
+}
+
+/// `tokens[id]` for the id stored under `key`; empty when either is absent or the id is
+/// negative (llama.cpp's "no such token").
+fn token_text(meta: &Metadata, key: &'static str) -> Result<String, ChatError> {
+    let Some(id) = meta.opt_i64(key)? else { return Ok(String::new()) };
+    let Ok(index) = usize::try_from(id) else { return Ok(String::new()) };
+    let Some(tokens) = meta.opt_str_array("tokenizer.ggml.tokens")? else { return Ok(String::new()) };
+    tokens.get(index).cloned().ok_or(ChatError::TokenIdOutOfRange { key, id, n_vocab: tokens.len() })
+}
+
+/// A render failure: the template's own `raise_exception` message, or the engine's error.
+fn render_error(err: &minijinja::Error) -> ChatError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = source {
+        if let Some(raised) = e.downcast_ref::<RaisedException>() {
+            return ChatError::Raised { message: raised.0.clone() };
+        }
+        source = e.source();
+    }
+    ChatError::Render { detail: describe(err) }
+}
+
+/// minijinja's message with its location (`... (in chat:12)`), and the causes below it.
+fn describe(err: &minijinja::Error) -> String {
+    let mut out = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(e) = source {
+        out.push_str(": ");
+        out.push_str(&e.to_string());
+        source = e.source();
+    }
+    out
+}

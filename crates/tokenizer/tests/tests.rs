@@ -1,0 +1,9 @@
+//! Integration tests, one binary: llama.cpp's vocab suites, the golden files of the fixture
+//! models, decoding, streaming, WordPiece and hostile metadata.
+
+mod common;
+mod decoding;
+mod golden;
+mod hostile;
+mod suites;
+mod wordpiece;

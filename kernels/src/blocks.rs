@@ -1,0 +1,348 @@
+//! ggml's block layouts as `#[repr(C)]` structs of alignment 1.
+//!
+//! Every struct is plain bytes ([`bytemuck::Pod`]), so a row of blocks is a zero-copy cast
+//! of mmapped GGUF bytes or of an activation buffer ([`as_blocks`]); alignment 1 means the
+//! cast can never fail on a misaligned row. Multi-byte fields are little-endian byte arrays
+//! with typed accessors ([`F16Le`], [`F32Le`], [`I16Le`]); the sizes are asserted at compile
+//! time against [`DType::type_size`] and against ggml's `static_assert`s.
+
+use bytemuck::{Pod, Zeroable};
+
+use crate::dtype::DType;
+use crate::float16::{bf16_to_f32, f16_to_f32, f32_to_bf16, f32_to_f16};
+
+/// Elements per K-quant super-block (ggml's `QK_K`).
+pub const QK_K: usize = 256;
+/// Elements per legacy block (ggml's `QK4_0`, `QK8_0`, ...).
+pub const QK: usize = 32;
+
+/// A little-endian IEEE f16 as stored in ggml blocks.
+#[repr(transparent)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct F16Le(pub [u8; 2]);
+
+impl F16Le {
+    /// The value rounded to nearest-even f16.
+    #[inline]
+    pub fn from_f32(x: f32) -> Self {
+        Self(f32_to_f16(x).to_le_bytes())
+    }
+    /// The raw bits.
+    #[inline]
+    pub fn bits(self) -> u16 {
+        u16::from_le_bytes(self.0)
+    }
+    /// The value as f32 (exact).
+    #[inline]
+    pub fn to_f32(self) -> f32 {
+        f16_to_f32(self.bits())
+    }
+}
+
+/// A little-endian bfloat16.
+#[repr(transparent)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct Bf16Le(pub [u8; 2]);
+
+impl Bf16Le {
+    /// The value rounded as ggml's `GGML_FP32_TO_BF16`.
+    #[inline]
+    pub fn from_f32(x: f32) -> Self {
+        Self(f32_to_bf16(x).to_le_bytes())
+    }
+    /// The value as f32 (exact).
+    #[inline]
+    pub fn to_f32(self) -> f32 {
+        bf16_to_f32(u16::from_le_bytes(self.0))
+    }
+}
+
+/// A little-endian f32 at any alignment.
+#[repr(transparent)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct F32Le(pub [u8; 4]);
+
+impl F32Le {
+    /// Wraps a value.
+    #[inline]
+    pub fn new(x: f32) -> Self {
+        Self(x.to_le_bytes())
+    }
+    /// The value.
+    #[inline]
+    pub fn get(self) -> f32 {
+        f32::from_le_bytes(self.0)
+    }
+}
+
+/// A little-endian i16 at any alignment.
+#[repr(transparent)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct I16Le(pub [u8; 2]);
+
+impl I16Le {
+    /// Wraps a value.
+    #[inline]
+    pub fn new(x: i16) -> Self {
+        Self(x.to_le_bytes())
+    }
+    /// The value.
+    #[inline]
+    pub fn get(self) -> i16 {
+        i16::from_le_bytes(self.0)
+    }
+}
+
+/// A block type: its [`DType`] and, through `Pod`, its bytes.
+pub trait Block: Pod {
+    /// The type this block encodes.
+    const DTYPE: DType;
+}
+
+/// Views `bytes` as blocks of `B`.
+///
+/// # Panics
+/// If the length is not a whole number of blocks.
+#[inline]
+pub fn as_blocks<B: Block>(bytes: &[u8]) -> &[B] {
+    let size = size_of::<B>();
+    assert!(bytes.len().is_multiple_of(size), "{} bytes are not a whole number of {} blocks ({size} B)", bytes.len(), B::DTYPE);
+    bytemuck::cast_slice(bytes)
+}
+
+/// Views `bytes` as mutable blocks of `B`.
+///
+/// # Panics
+/// If the length is not a whole number of blocks.
+#[inline]
+pub fn as_blocks_mut<B: Block>(bytes: &mut [u8]) -> &mut [B] {
+    let size = size_of::<B>();
+    assert!(bytes.len().is_multiple_of(size), "{} bytes are not a whole number of {} blocks ({size} B)", bytes.len(), B::DTYPE);
+    bytemuck::cast_slice_mut(bytes)
+}
+
+macro_rules! block {
+    ($name:ident, $dtype:ident, $size:literal) => {
+        impl Block for $name {
+            const DTYPE: DType = DType::$dtype;
+        }
+        const _: () = assert!(size_of::<$name>() == $size);
+        const _: () = assert!(align_of::<$name>() == 1);
+        const _: () = assert!(DType::$dtype.type_size() == $size);
+    };
+}
+
+impl Block for F32Le {
+    const DTYPE: DType = DType::F32;
+}
+impl Block for F16Le {
+    const DTYPE: DType = DType::F16;
+}
+impl Block for Bf16Le {
+    const DTYPE: DType = DType::BF16;
+}
+
+/// Q4_0: `x = d * (q - 8)`, q in 0..16. Element `j` is the low nibble of `qs[j]`, element
+/// `j + 16` the high nibble.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct BlockQ4_0 {
+    /// Scale.
+    pub d: F16Le,
+    /// Nibbles.
+    pub qs: [u8; QK / 2],
+}
+block!(BlockQ4_0, Q4_0, 18);
+
+/// Q4_1: `x = d * q + m`, q in 0..16, nibbles as Q4_0.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct BlockQ4_1 {
+    /// Scale.
+    pub d: F16Le,
+    /// Min (offset).
+    pub m: F16Le,
+    /// Nibbles.
+    pub qs: [u8; QK / 2],
+}
+block!(BlockQ4_1, Q4_1, 20);
+
+/// Q5_0: `x = d * (q - 16)`, q in 0..32: nibbles as Q4_0, bit 4 of element `j` is bit `j`
+/// of the little-endian u32 `qh`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct BlockQ5_0 {
+    /// Scale.
+    pub d: F16Le,
+    /// Fifth bits.
+    pub qh: [u8; 4],
+    /// Nibbles.
+    pub qs: [u8; QK / 2],
+}
+block!(BlockQ5_0, Q5_0, 22);
+
+/// Q5_1: `x = d * q + m`, q in 0..32, bits as Q5_0.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct BlockQ5_1 {
+    /// Scale.
+    pub d: F16Le,
+    /// Min (offset).
+    pub m: F16Le,
+    /// Fifth bits.
+    pub qh: [u8; 4],
+    /// Nibbles.
+    pub qs: [u8; QK / 2],
+}
+block!(BlockQ5_1, Q5_1, 24);
+
+/// Q8_0: `x = d * q`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct BlockQ8_0 {
+    /// Scale.
+    pub d: F16Le,
+    /// Quants.
+    pub qs: [i8; QK],
+}
+block!(BlockQ8_0, Q8_0, 34);
+
+/// Q8_1: `x = d * q`, with `s = d * Σq` (f16) for the min term of Q4_1/Q5_1 dots.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct BlockQ8_1 {
+    /// Scale.
+    pub d: F16Le,
+    /// `d * sum(qs)`.
+    pub s: F16Le,
+    /// Quants.
+    pub qs: [i8; QK],
+}
+block!(BlockQ8_1, Q8_1, 36);
+
+/// Q2_K: 16 sub-blocks of 16, `x = d * (sc & 15) * q - dmin * (sc >> 4)`, q in 0..4.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct BlockQ2_K {
+    /// 4-bit scale (low) and min (high) per sub-block.
+    pub scales: [u8; QK_K / 16],
+    /// 2-bit quants: four 32-element groups share each 32 bytes, at shifts 0, 2, 4, 6.
+    pub qs: [u8; QK_K / 4],
+    /// Super-block scale of the scales.
+    pub d: F16Le,
+    /// Super-block scale of the mins.
+    pub dmin: F16Le,
+}
+block!(BlockQ2_K, Q2_K, 84);
+
+/// Q3_K: 16 sub-blocks of 16, `x = d * (sc - 32) * (q - 4 * !hbit)`, 6-bit scales packed in
+/// 12 bytes.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct BlockQ3_K {
+    /// High bit of each quant (set means no offset).
+    pub hmask: [u8; QK_K / 8],
+    /// Low 2 bits, laid out as Q2_K.
+    pub qs: [u8; QK_K / 4],
+    /// 16 6-bit scales.
+    pub scales: [u8; 12],
+    /// Super-block scale.
+    pub d: F16Le,
+}
+block!(BlockQ3_K, Q3_K, 110);
+
+/// Q4_K: 8 sub-blocks of 32, `x = d * sc * q - dmin * m`, 6-bit scales and mins packed in
+/// 12 bytes ([`scale_min_k4`]).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct BlockQ4_K {
+    /// Super-block scale of the scales.
+    pub d: F16Le,
+    /// Super-block scale of the mins.
+    pub dmin: F16Le,
+    /// Packed scales and mins.
+    pub scales: [u8; 12],
+    /// Nibbles: each 32 bytes hold two sub-blocks (low nibbles, then high).
+    pub qs: [u8; QK_K / 2],
+}
+block!(BlockQ4_K, Q4_K, 144);
+
+/// Q5_K: as Q4_K with a fifth bit per quant in `qh` (bit `2i` / `2i+1` for sub-blocks
+/// `2i` / `2i+1`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct BlockQ5_K {
+    /// Super-block scale of the scales.
+    pub d: F16Le,
+    /// Super-block scale of the mins.
+    pub dmin: F16Le,
+    /// Packed scales and mins.
+    pub scales: [u8; 12],
+    /// Fifth bits.
+    pub qh: [u8; QK_K / 8],
+    /// Low nibbles, as Q4_K.
+    pub qs: [u8; QK_K / 2],
+}
+block!(BlockQ5_K, Q5_K, 176);
+
+/// Q6_K: 16 sub-blocks of 16, `x = d * sc * (q - 32)`, q in 0..64, i8 scales.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct BlockQ6_K {
+    /// Low 4 bits.
+    pub ql: [u8; QK_K / 2],
+    /// High 2 bits.
+    pub qh: [u8; QK_K / 4],
+    /// Sub-block scales.
+    pub scales: [i8; QK_K / 16],
+    /// Super-block scale.
+    pub d: F16Le,
+}
+block!(BlockQ6_K, Q6_K, 210);
+
+/// Q8_K: `x = d * q` (f32 scale) with `bsums[i]` = sum of quants `16i..16i+16`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct BlockQ8_K {
+    /// Scale.
+    pub d: F32Le,
+    /// Quants.
+    pub qs: [i8; QK_K],
+    /// Sums of 16 quants.
+    pub bsums: [I16Le; QK_K / 16],
+}
+block!(BlockQ8_K, Q8_K, 292);
+
+/// The 6-bit scale and min of sub-block `j` (0..8) of a Q4_K/Q5_K block (ggml's
+/// `get_scale_min_k4`).
+#[inline]
+pub fn scale_min_k4(j: usize, q: &[u8; 12]) -> (u8, u8) {
+    if j < 4 {
+        (q[j] & 63, q[j + 4] & 63)
+    } else {
+        ((q[j + 4] & 0xf) | ((q[j - 4] >> 6) << 4), (q[j + 4] >> 4) | ((q[j] >> 6) << 4))
+    }
+}
+
+/// All 8 scales and 8 mins of a Q4_K/Q5_K block.
+#[inline]
+pub fn scales_mins_k4(q: &[u8; 12]) -> ([u8; 8], [u8; 8]) {
+    let mut sc = [0u8; 8];
+    let mut m = [0u8; 8];
+    for j in 0..8 {
+        (sc[j], m[j]) = scale_min_k4(j, q);
+    }
+    (sc, m)
+}
+
+/// The 16 signed scales (`6-bit - 32`) of a Q3_K block.
+#[inline]
+pub fn scales_q3_k(q: &[u8; 12]) -> [i8; 16] {
+    let mut out = [0i8; 16];
+    for (j, o) in out.iter_mut().enumerate() {
+        let low = if j < 8 { q[j] & 0xf } else { q[j - 8] >> 4 };
+        let high = (q[8 + j % 4] >> (2 * (j / 4))) & 3;
+        *o = ((low | (high << 4)) as i8) - 32;
+    }
+    out
+}

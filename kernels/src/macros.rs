@@ -1,0 +1,60 @@
+//! Macros that turn typed kernels into the byte-level, shape-checked fn pointers of a
+//! [`crate::Kernels`] table.
+
+/// `dot_entry!(W, X, path)`: a [`crate::VecDotFn`] that checks the shapes and casts the bytes
+/// to `&[W]` / `&[X]`, then calls the safe typed kernel `path`.
+///
+/// `dot_entry!(unsafe W, X, path)`: the same around an `unsafe` `#[target_feature]` kernel
+/// whose only precondition is that the CPU has its features. Such entries may only be
+/// placed in a table that is handed out after runtime detection of those features.
+macro_rules! dot_entry {
+    (unsafe $w:ty, $x:ty, $f:path) => {{
+        fn entry(n: usize, w: &[u8], x: &[u8]) -> f32 {
+            let (w, x) = $crate::dispatch::dot_args::<$w, $x>(n, w, x);
+            // SAFETY: the kernel's only precondition is its target features; this entry is
+            // reachable only through a table returned after detecting them at run time
+            // (`dispatch::Kernels::{avx2,neon,neon_dotprod}`).
+            unsafe { $f(w, x) }
+        }
+        entry as $crate::dispatch::VecDotFn
+    }};
+    ($w:ty, $x:ty, $f:path) => {{
+        fn entry(n: usize, w: &[u8], x: &[u8]) -> f32 {
+            let (w, x) = $crate::dispatch::dot_args::<$w, $x>(n, w, x);
+            $f(w, x)
+        }
+        entry as $crate::dispatch::VecDotFn
+    }};
+}
+
+/// `quantize_entry!(B, path)` / `quantize_entry!(unsafe B, path)`: a [`crate::QuantizeFn`]
+/// around a typed quantizer, with the same contract as [`dot_entry!`].
+macro_rules! quantize_entry {
+    (unsafe $b:ty, $f:path) => {{
+        fn entry(src: &[f32], dst: &mut [u8]) {
+            let dst = $crate::dispatch::quantize_args::<$b>(src, dst);
+            // SAFETY: as in `dot_entry!`: the only precondition is the CPU features, checked
+            // before the table holding this entry is handed out.
+            unsafe { $f(src, dst) }
+        }
+        entry as $crate::dispatch::QuantizeFn
+    }};
+    ($b:ty, $f:path) => {{
+        fn entry(src: &[f32], dst: &mut [u8]) {
+            let dst = $crate::dispatch::quantize_args::<$b>(src, dst);
+            $f(src, dst)
+        }
+        entry as $crate::dispatch::QuantizeFn
+    }};
+}
+
+/// `dequantize_entry!(B, path)`: a [`crate::DequantizeFn`] around a typed dequantizer.
+macro_rules! dequantize_entry {
+    ($b:ty, $f:path) => {{
+        fn entry(src: &[u8], dst: &mut [f32]) {
+            let src = $crate::dispatch::dequantize_args::<$b>(src, dst);
+            $f(src, dst)
+        }
+        entry as $crate::dispatch::DequantizeFn
+    }};
+}

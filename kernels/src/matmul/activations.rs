@@ -1,0 +1,147 @@
+//! [`Activations`]: an `n × cols` f32 batch with its quantized forms cached per type.
+
+use crate::{DType, Kernels, ThreadPool};
+
+/// Batches at least this large (`n × cols` elements) are quantized on all pool threads.
+const PARALLEL_QUANTIZE_MIN: usize = 1 << 15;
+
+/// The quantized copy of the batch in one vec-dot type.
+#[derive(Clone, Debug, Default)]
+struct Quantized {
+    /// Name of the kernel table that produced `bytes`; `None` when stale.
+    made_by: Option<&'static str>,
+    /// `n × row_bytes(cols)` bytes, token-major.
+    bytes: Vec<u8>,
+}
+
+/// The input of a matrix product: `n` rows (tokens) of `cols` floats, plus lazily made and
+/// cached quantized copies, one per vec-dot type (Q8_0, Q8_1, Q8_K, F16, BF16).
+///
+/// Several weights sharing an input (Q/K/V, gate/up) quantize it once per type, even when
+/// their weight types differ only in the block format. Buffers keep their capacity: once
+/// warmed up to the largest batch, filling and quantizing allocate nothing.
+///
+/// ```
+/// let mut x = hearth_kernels::Activations::new();
+/// x.fill(2, 4).copy_from_slice(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]);
+/// assert_eq!((x.n(), x.cols()), (2, 4));
+/// assert_eq!(x.row(1), &[5.0, 6.0, 7.0, 8.0]);
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Activations {
+    n: usize,
+    cols: usize,
+    /// `[n, cols]`, row-major.
+    data: Vec<f32>,
+    /// Indexed by [`DType::index`] of the vec-dot type.
+    quant: [Quantized; DType::COUNT],
+}
+
+impl Activations {
+    /// An empty batch (allocates on first [`fill`](Self::fill)).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// An empty batch with room for `n × cols` floats.
+    pub fn with_capacity(n: usize, cols: usize) -> Self {
+        Activations { data: Vec::with_capacity(n * cols), ..Self::default() }
+    }
+
+    /// Resizes to `n × cols` and returns the floats to write (token-major). Invalidates the
+    /// quantized copies. Contents are unspecified until written.
+    pub fn fill(&mut self, n: usize, cols: usize) -> &mut [f32] {
+        self.invalidate();
+        self.n = n;
+        self.cols = cols;
+        self.data.resize(n * cols, 0.0);
+        &mut self.data
+    }
+
+    /// Copies `x` (`n × cols`, token-major) in.
+    ///
+    /// # Panics
+    /// If `cols` is 0 or `x.len()` is not a multiple of `cols`.
+    pub fn load(&mut self, x: &[f32], cols: usize) {
+        assert!(cols > 0 && x.len().is_multiple_of(cols), "Activations::load: {} floats are not rows of {cols}", x.len());
+        self.fill(x.len() / cols, cols).copy_from_slice(x);
+    }
+
+    /// Number of rows (tokens).
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// Floats per row.
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// The batch, `n × cols` token-major.
+    pub fn data(&self) -> &[f32] {
+        &self.data
+    }
+
+    /// The batch for in-place edits; invalidates the quantized copies.
+    pub fn data_mut(&mut self) -> &mut [f32] {
+        self.invalidate();
+        &mut self.data
+    }
+
+    /// Row `t`.
+    pub fn row(&self, t: usize) -> &[f32] {
+        &self.data[t * self.cols..(t + 1) * self.cols]
+    }
+
+    fn invalidate(&mut self) {
+        for q in &mut self.quant {
+            q.made_by = None;
+        }
+    }
+
+    /// Makes sure the batch exists in `vdt` as quantized by `k` (on `pool`'s threads for
+    /// large batches). F32 needs no copy.
+    pub(super) fn prepare(&mut self, k: &'static Kernels, pool: &ThreadPool, vdt: DType) {
+        if vdt == DType::F32 {
+            return;
+        }
+        let (n, cols) = (self.n, self.cols);
+        let slot = &mut self.quant[vdt.index()];
+        if slot.made_by == Some(k.name()) {
+            return;
+        }
+        let quantize = k.quantize_fn(vdt).unwrap_or_else(|e| panic!("{e}"));
+        let row_bytes = vdt.row_bytes(cols);
+        slot.bytes.resize(n * row_bytes, 0);
+        let data = &self.data;
+        if n >= 2 && pool.n_threads() > 1 && n * cols >= PARALLEL_QUANTIZE_MIN {
+            let dst = super::SendPtr(slot.bytes.as_mut_ptr());
+            pool.run(&|ith, nth| {
+                let (t0, t1) = (n * ith / nth, n * (ith + 1) / nth);
+                // SAFETY: thread `ith` writes only rows t0..t1 of the n × row_bytes buffer,
+                // disjoint from every other thread's rows; `run` returns after all finish, and
+                // `slot.bytes` is neither moved nor resized meanwhile.
+                let out = unsafe { std::slice::from_raw_parts_mut(dst.get().add(t0 * row_bytes), (t1 - t0) * row_bytes) };
+                for (src, d) in data[t0 * cols..t1 * cols].chunks_exact(cols).zip(out.chunks_exact_mut(row_bytes)) {
+                    quantize(src, d);
+                }
+            });
+        } else if cols > 0 {
+            for (src, d) in data.chunks_exact(cols).zip(slot.bytes.chunks_exact_mut(row_bytes)) {
+                quantize(src, d);
+            }
+        }
+        slot.made_by = Some(k.name());
+    }
+
+    /// The batch as `vdt` bytes (token-major rows of `vdt.row_bytes(cols)`), after
+    /// [`prepare`](Self::prepare).
+    pub(super) fn bytes(&self, vdt: DType) -> &[u8] {
+        if vdt == DType::F32 {
+            return bytemuck::cast_slice(&self.data);
+        }
+        let slot = &self.quant[vdt.index()];
+        debug_assert!(slot.made_by.is_some(), "Activations::bytes({vdt}) before prepare");
+        &slot.bytes
+    }
+}

@@ -1,0 +1,217 @@
+//! Quantized matrix products: the one entry point behind which weight layouts may change.
+//!
+//! - [`QMatrix`]: a `rows × cols` weight view borrowed from the model mapping, checked once.
+//! - [`Activations`]: the `n × cols` f32 input, quantized lazily per vec-dot type and cached.
+//! - [`matmul`]: `out[t·rows + r] = Σ_k x[t, k] · W[r, k]` (token-major output); `n = 1` is
+//!   the decode mat-vec.
+//! - [`matmul_many`]: several weights sharing one input (Q/K/V, gate/up) in one dispatch.
+//!
+//! ```
+//! use hearth_kernels::{Activations, DType, QMatrix, ThreadPool, matmul, testing};
+//!
+//! let (rows, cols) = (64, 256);
+//! let bytes = testing::random_row(DType::Q4_K, rows * cols, 1);
+//! let w = QMatrix::new(DType::Q4_K, rows, cols, &bytes)?;
+//! let pool = ThreadPool::new(2);
+//! let mut x = Activations::new();
+//! x.fill(3, cols).iter_mut().enumerate().for_each(|(i, v)| *v = (i as f32 * 0.1).sin());
+//! let mut out = vec![0.0; 3 * rows];
+//! matmul(&pool, &w, &mut x, &mut out);
+//! # Ok::<(), hearth_kernels::MatrixError>(())
+//! ```
+//!
+//! How the work is split: the rows of every matrix in a call are cut into chunks (a
+//! multiple of 4 rows, at least ~4 chunks per thread, capped so a chunk's weights stay in
+//! L2 when they are reused across tokens); threads start on chunk `ith` and then claim
+//! chunks from a shared atomic counter, so a thread that finishes early takes over work
+//! instead of waiting. Within a chunk, tokens are taken 8 at a time and each weight row is
+//! dotted with those 8 activation rows while it is hot in L1: a weight row is read from
+//! memory once per 8 tokens (a multi-column kernel that keeps it in registers is the next
+//! step; it slots in here without changing callers).
+
+mod activations;
+mod qmatrix;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+pub use activations::Activations;
+pub use qmatrix::{MatrixError, QMatrix};
+
+use crate::{DType, Kernels, ThreadPool, VecDotFn};
+
+/// Tokens processed together against one hot weight row.
+const TOKEN_BLOCK: usize = 8;
+/// Most rows in one work chunk.
+const MAX_CHUNK_ROWS: usize = 64;
+/// Weight bytes per chunk when the chunk is reused across several token blocks.
+const CHUNK_BYTES_REUSED: usize = 128 * 1024;
+/// Matrices handled by one dispatch of [`matmul_many`]; longer lists take several.
+const MAX_GROUP: usize = 8;
+
+/// A raw pointer that may cross threads; every use states why its accesses are disjoint.
+#[derive(Clone, Copy)]
+pub(crate) struct SendPtr<T>(pub(crate) *mut T);
+
+impl<T> SendPtr<T> {
+    /// The pointer (a method, so closures capture the whole `Sync` wrapper, not the field).
+    #[inline]
+    pub(crate) fn get(self) -> *mut T {
+        self.0
+    }
+}
+
+// SAFETY: `SendPtr` is only used to let pool threads write disjoint parts of one buffer that
+// outlives the dispatch; each use documents the disjointness.
+unsafe impl<T> Send for SendPtr<T> {}
+// SAFETY: as above.
+unsafe impl<T> Sync for SendPtr<T> {}
+
+/// `out = x · Wᵀ`: `out[t * w.rows() + r] = Σ_k x[t, k] · W[r, k]` for the `x.n()` tokens,
+/// with the process-wide kernels ([`crate::kernels()`]) on all threads of `pool`.
+///
+/// # Panics
+/// If `x.cols() != w.cols()` or `out.len() != x.n() * w.rows()`.
+pub fn matmul(pool: &ThreadPool, w: &QMatrix<'_>, x: &mut Activations, out: &mut [f32]) {
+    matmul_with(crate::kernels(), pool, w, x, out);
+}
+
+/// [`matmul`] with a specific kernel table (benchmarks compare `Kernels::scalar()` with
+/// `Kernels::best()`).
+///
+/// # Panics
+/// As [`matmul`].
+pub fn matmul_with(k: &'static Kernels, pool: &ThreadPool, w: &QMatrix<'_>, x: &mut Activations, out: &mut [f32]) {
+    matmul_many_with(k, pool, &mut [(w, out)], x);
+}
+
+/// Several products sharing one input (`[(W_q, q), (W_k, k), (W_v, v)]`) in one pool
+/// dispatch: one barrier instead of three, and the input quantized once per vec-dot type.
+///
+/// # Panics
+/// If a matrix's `cols` differs from `x.cols()` or an output is not `x.n() × rows` long.
+pub fn matmul_many(pool: &ThreadPool, jobs: &mut [(&QMatrix<'_>, &mut [f32])], x: &mut Activations) {
+    matmul_many_with(crate::kernels(), pool, jobs, x);
+}
+
+/// [`matmul_many`] with a specific kernel table.
+///
+/// # Panics
+/// As [`matmul_many`].
+pub fn matmul_many_with(
+    k: &'static Kernels,
+    pool: &ThreadPool,
+    jobs: &mut [(&QMatrix<'_>, &mut [f32])],
+    x: &mut Activations,
+) {
+    let n = x.n();
+    for (w, out) in jobs.iter() {
+        assert_eq!(w.cols(), x.cols(), "matmul: {}×{} {} weights with inputs of {} columns", w.rows(), w.cols(), w.dtype(), x.cols());
+        assert_eq!(out.len(), n * w.rows(), "matmul: output length for {n} tokens × {} rows", w.rows());
+    }
+    if n == 0 {
+        return;
+    }
+    for (w, _) in jobs.iter() {
+        x.prepare(k, pool, w.dtype().vec_dot_type());
+    }
+    for group in jobs.chunks_mut(MAX_GROUP) {
+        run_group(k, pool, group, x);
+    }
+}
+
+/// One matrix of a dispatch.
+#[derive(Clone, Copy)]
+struct Part<'a> {
+    w: QMatrix<'a>,
+    dot: VecDotFn,
+    /// The input in this matrix's vec-dot type, `n` rows of `x_row_bytes`.
+    x: &'a [u8],
+    x_row_bytes: usize,
+    out: SendPtr<f32>,
+    chunk_rows: usize,
+    /// Index of this matrix's first chunk among all chunks of the dispatch.
+    first_chunk: usize,
+}
+
+fn run_group(k: &'static Kernels, pool: &ThreadPool, group: &mut [(&QMatrix<'_>, &mut [f32])], x: &Activations) {
+    let n = x.n();
+    let nth = pool.n_threads();
+    let empty = Part {
+        w: *group[0].0,
+        dot: |_, _, _| 0.0,
+        x: &[],
+        x_row_bytes: 0,
+        out: SendPtr(std::ptr::null_mut()),
+        chunk_rows: 1,
+        first_chunk: 0,
+    };
+    let mut parts = [empty; MAX_GROUP];
+    let mut total = 0;
+    for (part, (w, out)) in parts.iter_mut().zip(group.iter_mut()) {
+        let vdt = w.dtype().vec_dot_type();
+        let chunk_rows = chunk_rows(w, n, nth);
+        *part = Part {
+            w: **w,
+            dot: k.vec_dot_fn(w.dtype()).unwrap_or_else(|e| panic!("{e}")),
+            x: x.bytes(vdt),
+            x_row_bytes: vdt.row_bytes(w.cols()),
+            out: SendPtr(out.as_mut_ptr()),
+            chunk_rows,
+            first_chunk: total,
+        };
+        total += w.rows().div_ceil(chunk_rows);
+    }
+    let parts = &parts[..group.len()];
+    if total == 0 {
+        return;
+    }
+
+    let next = AtomicUsize::new(nth);
+    pool.run(&|ith, _| {
+        let mut chunk = ith;
+        while chunk < total {
+            // The last part whose first chunk is <= chunk owns it.
+            let part = parts.iter().rev().find(|p| p.first_chunk <= chunk).unwrap_or(&parts[0]);
+            let r0 = (chunk - part.first_chunk) * part.chunk_rows;
+            let r1 = (r0 + part.chunk_rows).min(part.w.rows());
+            run_chunk(part, n, r0, r1);
+            chunk = next.fetch_add(1, Ordering::Relaxed);
+        }
+    });
+}
+
+/// Rows per work chunk for `w` with `n` tokens on `nth` threads.
+fn chunk_rows(w: &QMatrix<'_>, n: usize, nth: usize) -> usize {
+    let rows = w.rows().max(1);
+    let mut cap = MAX_CHUNK_ROWS;
+    if n > TOKEN_BLOCK {
+        let row_bytes = (w.n_bytes() / rows).max(1);
+        cap = cap.min(CHUNK_BYTES_REUSED / row_bytes);
+    }
+    let balanced = rows.div_ceil(4 * nth);
+    balanced.min(cap).max(4).next_multiple_of(4)
+}
+
+/// Computes rows `r0..r1` of one matrix for all `n` tokens.
+fn run_chunk(p: &Part<'_>, n: usize, r0: usize, r1: usize) {
+    let (rows, cols) = (p.w.rows(), p.w.cols());
+    for t0 in (0..n).step_by(TOKEN_BLOCK) {
+        let t1 = (t0 + TOKEN_BLOCK).min(n);
+        for r in r0..r1 {
+            let wr = p.w.row(r);
+            for t in t0..t1 {
+                let xr = &p.x[t * p.x_row_bytes..(t + 1) * p.x_row_bytes];
+                let v = (p.dot)(cols, wr, xr);
+                // SAFETY: `out` points to an `n × rows` buffer borrowed mutably for the whole
+                // dispatch; t < n and r < rows keep the index in bounds, and each (t, r) is
+                // written by exactly one thread (chunks partition the rows).
+                unsafe { *p.out.get().add(t * rows + r) = v };
+            }
+        }
+    }
+}
+
+/// The weight types [`matmul`] accepts: those with a dot-product kernel.
+pub fn supported_weight_types() -> impl Iterator<Item = DType> {
+    DType::ALL.into_iter().filter(|&dt| Kernels::scalar().vec_dot_fn(dt).is_ok())
+}

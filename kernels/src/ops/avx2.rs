@@ -1,0 +1,447 @@
+//! AVX2 + FMA + F16C versions of the f32 ops (x86_64).
+//!
+//! Each `*_avx2` kernel is a `#[target_feature]` `unsafe fn`; the safe wrappers below are
+//! reachable only through [`OPS`], which [`Ops::avx2`](super::Ops::avx2) returns only after
+//! detecting all three features. Reductions follow ggml's AVX2 code (`vec.cpp`) where ggml
+//! has one, so results match llama.cpp's AVX2 build.
+
+use std::arch::x86_64::*;
+
+use super::gelu::{TABLE_LEN, lookup as gelu_lookup, lookup_mul as geglu_lookup, table as gelu_table};
+use super::{Ops, scalar};
+use crate::float16::{f16_to_f32 as h2f, f32_to_f16 as f2h};
+
+pub(super) static OPS: Ops = Ops {
+    name: "avx2",
+    scale_mul,
+    cvar,
+    exp_sum,
+    silu,
+    swiglu,
+    gelu: gelu_ops,
+    geglu,
+    add,
+    mul,
+    scale,
+    f32_to_f16,
+    f16_to_f32,
+    dot_f32_f16,
+    dot_f16,
+    axpy_f16,
+};
+
+/// Defines the safe table entry `$name` calling the `#[target_feature]` kernel `$imp`.
+macro_rules! safe_entry {
+    ($name:ident => $imp:ident ( $($arg:ident : $ty:ty),* ) $(-> $ret:ty)?) => {
+        fn $name($($arg: $ty),*) $(-> $ret)? {
+            // SAFETY: this wrapper is only reachable through `OPS`, which `Ops::avx2()` hands
+            // out only after `is_x86_feature_detected!` confirmed avx2, fma and f16c.
+            unsafe { $imp($($arg),*) }
+        }
+    };
+}
+
+safe_entry!(scale_mul => scale_mul_avx2(x: &[f32], s: f32, w: &[f32], out: &mut [f32]));
+safe_entry!(cvar => cvar_avx2(x: &[f32], mean: f32, out: &mut [f32]) -> f64);
+safe_entry!(exp_sum => exp_sum_avx2(x: &mut [f32], max: f32) -> f64);
+safe_entry!(silu => silu_avx2(x: &[f32], out: &mut [f32]));
+safe_entry!(swiglu => swiglu_avx2(gate: &[f32], up: &[f32], out: &mut [f32]));
+safe_entry!(gelu_ops => gelu_avx2(x: &[f32], out: &mut [f32]));
+safe_entry!(geglu => geglu_avx2(gate: &[f32], up: &[f32], out: &mut [f32]));
+safe_entry!(add => add_avx2(x: &mut [f32], y: &[f32]));
+safe_entry!(mul => mul_avx2(x: &mut [f32], y: &[f32]));
+safe_entry!(scale => scale_avx2(x: &mut [f32], s: f32));
+safe_entry!(f32_to_f16 => f32_to_f16_avx2(src: &[f32], dst: &mut [u16]));
+safe_entry!(f16_to_f32 => f16_to_f32_avx2(src: &[u16], dst: &mut [f32]));
+safe_entry!(dot_f32_f16 => dot_f32_f16_avx2(q: &[f32], k: &[u16]) -> f32);
+safe_entry!(dot_f16 => dot_f16_avx2(a: &[u16], b: &[u16]) -> f32);
+safe_entry!(axpy_f16 => axpy_f16_avx2(acc: &mut [f32], a: f32, v: &[u16]));
+
+/// ggml's `ggml_v_expf` (AVX2): exp with ≤ 1.5 ulp error; overflows to inf above ~88.38,
+/// flushes to 0 below ~-103.97.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn expf8(x: __m256) -> __m256 {
+    let c = |bits: u32| _mm256_set1_ps(f32::from_bits(bits));
+    let r = c(0x4b40_0000); // 0x1.8p23
+    let z = _mm256_fmadd_ps(x, c(0x3fb8_aa3b), r); // log2(e)
+    let n = _mm256_sub_ps(z, r);
+    let b = _mm256_fnmadd_ps(n, c(0x35bf_be8e), _mm256_fnmadd_ps(n, c(0x3f31_7200), x));
+    let e = _mm256_slli_epi32::<23>(_mm256_castps_si256(z));
+    let k = _mm256_castsi256_ps(_mm256_add_epi32(e, _mm256_castps_si256(_mm256_set1_ps(1.0))));
+    let abs_n = _mm256_andnot_ps(_mm256_set1_ps(-0.0), n);
+    let cmask = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_GT_OQ>(abs_n, _mm256_set1_ps(126.0)));
+    let u = _mm256_mul_ps(b, b);
+    let j = _mm256_fmadd_ps(
+        _mm256_fmadd_ps(_mm256_fmadd_ps(c(0x3c07_2010), b, c(0x3d2b_9f17)), u, _mm256_fmadd_ps(c(0x3e2a_af33), b, c(0x3eff_fedb))),
+        u,
+        _mm256_mul_ps(c(0x3f7f_fff6), b),
+    );
+    if _mm256_movemask_ps(_mm256_castsi256_ps(cmask)) == 0 {
+        return _mm256_fmadd_ps(j, k, k);
+    }
+    let g = _mm256_and_si256(
+        _mm256_castps_si256(_mm256_cmp_ps::<_CMP_LE_OQ>(n, _mm256_setzero_ps())),
+        _mm256_set1_epi32(0x8200_0000u32 as i32),
+    );
+    let s1 = _mm256_castsi256_ps(_mm256_add_epi32(g, _mm256_set1_epi32(0x7f00_0000)));
+    let s2 = _mm256_castsi256_ps(_mm256_sub_epi32(e, g));
+    let d = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_GT_OQ>(abs_n, _mm256_set1_ps(192.0)));
+    let cm = _mm256_castsi256_ps(cmask);
+    let dm = _mm256_castsi256_ps(d);
+    _mm256_or_ps(
+        _mm256_and_ps(dm, _mm256_mul_ps(s1, s1)),
+        _mm256_andnot_ps(
+            dm,
+            _mm256_or_ps(
+                _mm256_and_ps(cm, _mm256_mul_ps(_mm256_fmadd_ps(s2, j, s2), s1)),
+                _mm256_andnot_ps(cm, _mm256_fmadd_ps(k, j, k)),
+            ),
+        ),
+    )
+}
+
+/// ggml's `ggml_v_silu`: `x / (1 + exp(-x))`.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn silu8(x: __m256) -> __m256 {
+    let neg = _mm256_sub_ps(_mm256_setzero_ps(), x);
+    _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0), expf8(neg)))
+}
+
+/// ggml's horizontal sum of 8 lanes: `((0+4)+(2+6)) + ((1+5)+(3+7))`.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn hsum8(v: __m256) -> f32 {
+    let v2 = _mm_add_ps(_mm256_extractf128_ps::<1>(v), _mm256_castps256_ps128(v));
+    let v2 = _mm_add_ps(v2, _mm_movehl_ps(v2, v2));
+    let v2 = _mm_add_ss(v2, _mm_movehdup_ps(v2));
+    _mm_cvtss_f32(v2)
+}
+
+/// # Safety
+/// The CPU must support AVX2 and FMA; `w` and `out` at least as long as `x`.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn scale_mul_avx2(x: &[f32], s: f32, w: &[f32], out: &mut [f32]) {
+    let n = x.len();
+    let vs = _mm256_set1_ps(s);
+    let mut i = 0;
+    while i + 8 <= n {
+        // SAFETY: i + 8 <= n and the three slices hold at least n elements.
+        unsafe {
+            let v = _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(x.as_ptr().add(i)), vs), _mm256_loadu_ps(w.as_ptr().add(i)));
+            _mm256_storeu_ps(out.as_mut_ptr().add(i), v);
+        }
+        i += 8;
+    }
+    scalar::scale_mul(&x[i..], s, &w[i..n], &mut out[i..n]);
+}
+
+/// # Safety
+/// The CPU must support AVX2 and FMA; `out` at least as long as `x`.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn cvar_avx2(x: &[f32], mean: f32, out: &mut [f32]) -> f64 {
+    let n = x.len();
+    let vm = _mm256_set1_ps(mean);
+    let mut sum = 0.0f64;
+    let mut i = 0;
+    while i + 8 <= n {
+        // SAFETY: i + 8 <= n and both slices hold at least n elements.
+        let v = unsafe {
+            let v = _mm256_sub_ps(_mm256_loadu_ps(x.as_ptr().add(i)), vm);
+            _mm256_storeu_ps(out.as_mut_ptr().add(i), v);
+            v
+        };
+        sum += f64::from(hsum8(_mm256_mul_ps(v, v)));
+        i += 8;
+    }
+    for (o, &v) in out[i..n].iter_mut().zip(&x[i..]) {
+        let d = v - mean;
+        *o = d;
+        sum += f64::from(d * d);
+    }
+    sum / n as f64
+}
+
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn exp_sum_avx2(x: &mut [f32], max: f32) -> f64 {
+    let n = x.len();
+    let vm = _mm256_set1_ps(max);
+    let mut sum = 0.0f64;
+    let mut i = 0;
+    let p = x.as_mut_ptr();
+    while i + 8 <= n {
+        // SAFETY: i + 8 <= n = x.len().
+        let v = unsafe {
+            let v = expf8(_mm256_sub_ps(_mm256_loadu_ps(p.add(i)), vm));
+            _mm256_storeu_ps(p.add(i), v);
+            v
+        };
+        sum += f64::from(hsum8(v));
+        i += 8;
+    }
+    sum + scalar::exp_sum(&mut x[i..], max)
+}
+
+/// # Safety
+/// The CPU must support AVX2 and FMA; `out` at least as long as `x`.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn silu_avx2(x: &[f32], out: &mut [f32]) {
+    let n = x.len();
+    let mut i = 0;
+    while i + 8 <= n {
+        // SAFETY: i + 8 <= n and both slices hold at least n elements.
+        unsafe { _mm256_storeu_ps(out.as_mut_ptr().add(i), silu8(_mm256_loadu_ps(x.as_ptr().add(i)))) };
+        i += 8;
+    }
+    scalar::silu(&x[i..], &mut out[i..n]);
+}
+
+/// # Safety
+/// The CPU must support AVX2 and FMA; `up` and `out` at least as long as `gate`.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn swiglu_avx2(gate: &[f32], up: &[f32], out: &mut [f32]) {
+    let n = gate.len();
+    let mut i = 0;
+    while i + 8 <= n {
+        // SAFETY: i + 8 <= n and the three slices hold at least n elements.
+        unsafe {
+            let v = _mm256_mul_ps(silu8(_mm256_loadu_ps(gate.as_ptr().add(i))), _mm256_loadu_ps(up.as_ptr().add(i)));
+            _mm256_storeu_ps(out.as_mut_ptr().add(i), v);
+        }
+        i += 8;
+    }
+    scalar::swiglu(&gate[i..], &up[i..n], &mut out[i..n]);
+}
+
+/// GELU of 8 lanes through the f16 table (gather), with ggml's ±10 cut-offs.
+///
+/// # Safety
+/// The CPU must support AVX2 and F16C; `table` must have [`TABLE_LEN`] entries.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn gelu8(table: &[u16], x: __m256) -> __m256 {
+    debug_assert!(table.len() >= TABLE_LEN);
+    let h = _mm256_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(x);
+    let idx = _mm256_cvtepu16_epi32(h);
+    // SAFETY: each index is < 65536 and reads 4 bytes at table + 2 * idx, i.e. entries idx and
+    // idx + 1 < TABLE_LEN: in bounds (the table has one spare entry for this).
+    let g = unsafe { _mm256_i32gather_epi32::<2>(table.as_ptr().cast::<i32>(), idx) };
+    let g = _mm256_and_si256(g, _mm256_set1_epi32(0xffff));
+    let packed = _mm_packus_epi32(_mm256_castsi256_si128(g), _mm256_extracti128_si256::<1>(g));
+    let y = _mm256_cvtph_ps(packed);
+    let lo = _mm256_cmp_ps::<_CMP_LE_OQ>(x, _mm256_set1_ps(-10.0));
+    let hi = _mm256_cmp_ps::<_CMP_GE_OQ>(x, _mm256_set1_ps(10.0));
+    let y = _mm256_blendv_ps(y, x, hi);
+    _mm256_andnot_ps(lo, y)
+}
+
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C; `out` at least as long as `x`.
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn gelu_avx2(x: &[f32], out: &mut [f32]) {
+    let table = gelu_table();
+    let n = x.len();
+    let mut i = 0;
+    while i + 8 <= n {
+        // SAFETY: i + 8 <= n and both slices hold at least n elements; the table is the
+        // full-length gelu table.
+        unsafe { _mm256_storeu_ps(out.as_mut_ptr().add(i), gelu8(table, _mm256_loadu_ps(x.as_ptr().add(i)))) };
+        i += 8;
+    }
+    for (o, &v) in out[i..n].iter_mut().zip(&x[i..]) {
+        *o = gelu_lookup(table, v);
+    }
+}
+
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C; `up` and `out` at least as long as `gate`.
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn geglu_avx2(gate: &[f32], up: &[f32], out: &mut [f32]) {
+    let table = gelu_table();
+    let n = gate.len();
+    let mut i = 0;
+    while i + 8 <= n {
+        // SAFETY: i + 8 <= n and the three slices hold at least n elements; full table.
+        unsafe {
+            let x = _mm256_loadu_ps(gate.as_ptr().add(i));
+            let y = _mm256_mul_ps(gelu8(table, x), _mm256_loadu_ps(up.as_ptr().add(i)));
+            // ggml writes +0 (not gelu * up = ±0) where x <= -10.
+            let lo = _mm256_cmp_ps::<_CMP_LE_OQ>(x, _mm256_set1_ps(-10.0));
+            _mm256_storeu_ps(out.as_mut_ptr().add(i), _mm256_andnot_ps(lo, y));
+        }
+        i += 8;
+    }
+    for ((o, &g), &u) in out[i..n].iter_mut().zip(&gate[i..]).zip(&up[i..n]) {
+        *o = geglu_lookup(table, g, u);
+    }
+}
+
+/// Element-wise `x = op(x, y)` over 8 lanes, scalar tail.
+macro_rules! binary_inplace {
+    ($name:ident, $vop:ident, $op:tt) => {
+        /// # Safety
+        /// The CPU must support AVX2; `y` at least as long as `x`.
+        #[target_feature(enable = "avx2")]
+        unsafe fn $name(x: &mut [f32], y: &[f32]) {
+            let n = x.len();
+            let p = x.as_mut_ptr();
+            let mut i = 0;
+            while i + 8 <= n {
+                // SAFETY: i + 8 <= n and both slices hold at least n elements.
+                unsafe { _mm256_storeu_ps(p.add(i), $vop(_mm256_loadu_ps(p.add(i)), _mm256_loadu_ps(y.as_ptr().add(i)))) };
+                i += 8;
+            }
+            for (a, &b) in x[i..].iter_mut().zip(&y[i..n]) {
+                *a $op b;
+            }
+        }
+    };
+}
+
+binary_inplace!(add_avx2, _mm256_add_ps, +=);
+binary_inplace!(mul_avx2, _mm256_mul_ps, *=);
+
+/// # Safety
+/// The CPU must support AVX2.
+#[target_feature(enable = "avx2")]
+unsafe fn scale_avx2(x: &mut [f32], s: f32) {
+    let n = x.len();
+    let p = x.as_mut_ptr();
+    let vs = _mm256_set1_ps(s);
+    let mut i = 0;
+    while i + 8 <= n {
+        // SAFETY: i + 8 <= n = x.len().
+        unsafe { _mm256_storeu_ps(p.add(i), _mm256_mul_ps(_mm256_loadu_ps(p.add(i)), vs)) };
+        i += 8;
+    }
+    scalar::scale(&mut x[i..], s);
+}
+
+/// # Safety
+/// The CPU must support AVX2 and F16C; `dst` at least as long as `src`.
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn f32_to_f16_avx2(src: &[f32], dst: &mut [u16]) {
+    let n = src.len();
+    let mut i = 0;
+    while i + 8 <= n {
+        // SAFETY: i + 8 <= n; 8 f32 are read from src and 8 u16 (16 bytes) written to dst.
+        unsafe {
+            let h = _mm256_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(_mm256_loadu_ps(src.as_ptr().add(i)));
+            _mm_storeu_si128(dst.as_mut_ptr().add(i).cast::<__m128i>(), h);
+        }
+        i += 8;
+    }
+    for (d, &s) in dst[i..n].iter_mut().zip(&src[i..]) {
+        *d = f2h(s);
+    }
+}
+
+/// # Safety
+/// The CPU must support AVX2 and F16C; `dst` at least as long as `src`.
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn f16_to_f32_avx2(src: &[u16], dst: &mut [f32]) {
+    let n = src.len();
+    let mut i = 0;
+    while i + 8 <= n {
+        // SAFETY: i + 8 <= n; 8 u16 read from src, 8 f32 written to dst.
+        unsafe {
+            let h = _mm_loadu_si128(src.as_ptr().add(i).cast::<__m128i>());
+            _mm256_storeu_ps(dst.as_mut_ptr().add(i), _mm256_cvtph_ps(h));
+        }
+        i += 8;
+    }
+    for (d, &s) in dst[i..n].iter_mut().zip(&src[i..]) {
+        *d = h2f(s);
+    }
+}
+
+/// Loads 8 f16 at `p` as f32.
+///
+/// # Safety
+/// The CPU must support F16C; `p..p+8` must be readable.
+#[inline]
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn load_h8(p: *const u16) -> __m256 {
+    // SAFETY: the caller guarantees 8 readable u16 at p.
+    _mm256_cvtph_ps(unsafe { _mm_loadu_si128(p.cast::<__m128i>()) })
+}
+
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C; `k` at least as long as `q`.
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn dot_f32_f16_avx2(q: &[f32], k: &[u16]) -> f32 {
+    let n = q.len();
+    let (qp, kp) = (q.as_ptr(), k.as_ptr());
+    let mut acc = [_mm256_setzero_ps(); 4];
+    let mut i = 0;
+    while i + 32 <= n {
+        for (j, a) in acc.iter_mut().enumerate() {
+            // SAFETY: i + 8 * j + 8 <= i + 32 <= n for both slices.
+            unsafe {
+                *a = _mm256_fmadd_ps(_mm256_loadu_ps(qp.add(i + 8 * j)), load_h8(kp.add(i + 8 * j)), *a);
+            }
+        }
+        i += 32;
+    }
+    while i + 8 <= n {
+        // SAFETY: i + 8 <= n for both slices.
+        unsafe { acc[0] = _mm256_fmadd_ps(_mm256_loadu_ps(qp.add(i)), load_h8(kp.add(i)), acc[0]) };
+        i += 8;
+    }
+    let s = _mm256_add_ps(_mm256_add_ps(acc[0], acc[2]), _mm256_add_ps(acc[1], acc[3]));
+    let mut sum = hsum8(s);
+    for (&a, &b) in q[i..].iter().zip(&k[i..n]) {
+        sum += a * h2f(b);
+    }
+    sum
+}
+
+/// ggml's AVX2 `ggml_vec_dot_f16`: 4 × 8 FMA accumulators, ggml's reduction, f64 tail.
+///
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C; `b` at least as long as `a`.
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn dot_f16_avx2(a: &[u16], b: &[u16]) -> f32 {
+    let n = a.len();
+    let np = n & !31;
+    let (ap, bp) = (a.as_ptr(), b.as_ptr());
+    let mut acc = [_mm256_setzero_ps(); 4];
+    let mut i = 0;
+    while i < np {
+        for (j, s) in acc.iter_mut().enumerate() {
+            // SAFETY: i + 8 * j + 8 <= i + 32 <= np <= n for both slices.
+            unsafe { *s = _mm256_fmadd_ps(load_h8(ap.add(i + 8 * j)), load_h8(bp.add(i + 8 * j)), *s) };
+        }
+        i += 32;
+    }
+    // GGML_F32x8_REDUCE: (0+2), (1+3), then (0+1); lo+hi; two hadds.
+    let x0 = _mm256_add_ps(acc[0], acc[2]);
+    let x1 = _mm256_add_ps(acc[1], acc[3]);
+    let x0 = _mm256_add_ps(x0, x1);
+    let t0 = _mm_add_ps(_mm256_castps256_ps128(x0), _mm256_extractf128_ps::<1>(x0));
+    let t1 = _mm_hadd_ps(t0, t0);
+    let mut sum = f64::from(_mm_cvtss_f32(_mm_hadd_ps(t1, t1)));
+    for (&x, &y) in a[np..].iter().zip(&b[np..n]) {
+        sum += f64::from(h2f(x) * h2f(y));
+    }
+    sum as f32
+}
+
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C; `v` at least as long as `acc`.
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn axpy_f16_avx2(acc: &mut [f32], a: f32, v: &[u16]) {
+    let n = acc.len();
+    let va = _mm256_set1_ps(a);
+    let p = acc.as_mut_ptr();
+    let mut i = 0;
+    while i + 8 <= n {
+        // SAFETY: i + 8 <= n for both slices.
+        unsafe { _mm256_storeu_ps(p.add(i), _mm256_fmadd_ps(va, load_h8(v.as_ptr().add(i)), _mm256_loadu_ps(p.add(i)))) };
+        i += 8;
+    }
+    scalar::axpy_f16(&mut acc[i..], a, &v[i..n]);
+}

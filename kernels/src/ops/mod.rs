@@ -1,0 +1,341 @@
+//! f32 operations of a transformer forward pass, with llama.cpp's CPU semantics.
+//!
+//! Every op has a scalar twin ([`Ops::scalar`], compiled everywhere) and, where it pays, an
+//! AVX2 (x86_64) or NEON (aarch64) version; [`ops()`] picks the table of the instruction set
+//! [`crate::kernels()`] chose (so `HEARTH_KERNELS=scalar|avx2|neon` switches both). The free functions
+//! ([`rmsnorm`], [`softmax`], [`swiglu`], ...) use that table.
+//!
+//! Semantics follow `ggml-cpu` (`ops.cpp`, `vec.h`, `vec.cpp`):
+//! - [`rmsnorm`]: sum of squares accumulated in f64 in element order, `scale = 1/sqrtf(mean + eps)`,
+//!   `out = x * scale * w`.
+//! - [`layernorm`]: mean and variance accumulated in f64, `out = (x - mean) * scale * w + b`.
+//! - [`softmax`]: max-subtracted, exponentials summed in f64, then scaled by `(f32)(1/sum)`.
+//! - [`silu`], [`swiglu`]: the AVX2/NEON paths use ggml's vector `expf` approximation
+//!   (≤ 1.5 ulp) on full vectors and libm `expf` on the tail, as ggml does; the scalar twin
+//!   uses libm `expf` throughout.
+//! - [`gelu`], [`geglu`]: ggml's tanh approximation through its f16 lookup table
+//!   (`GGML_GELU_FP16`): the input is rounded to f16, the table holds f16 results, inputs
+//!   ≤ -10 give 0 and ≥ 10 pass through. Bit-identical on every path.
+//! - f16 helpers for the KV cache ([`f32_to_f16_row`], [`dot_f32_f16`], [`axpy_f16`], ...)
+//!   round to nearest even (F16C / `fcvt`).
+//!
+//! RoPE lives in [`rope`](self::rope): [`RopeParams`], [`RopeCache`].
+
+mod gelu;
+pub mod rope;
+mod scalar;
+
+#[cfg(target_arch = "aarch64")]
+mod neon;
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+
+use std::sync::OnceLock;
+
+use crate::Kernels;
+
+pub use rope::{RopeCache, RopeMode, RopeParams};
+
+/// A table of f32 op kernels for one instruction set. Methods check shapes with `assert!`.
+#[derive(Clone, Copy)]
+pub struct Ops {
+    name: &'static str,
+    /// `out[i] = x[i] * scale * w[i]`.
+    scale_mul: fn(&[f32], f32, &[f32], &mut [f32]),
+    /// `out[i] = x[i] - mean`; returns Σ (x[i] - mean)² / n in f64 (ggml's `cvar`).
+    cvar: fn(&[f32], f32, &mut [f32]) -> f64,
+    /// `x[i] = exp(x[i] - max)`; returns the f64 sum.
+    exp_sum: fn(&mut [f32], f32) -> f64,
+    silu: fn(&[f32], &mut [f32]),
+    swiglu: fn(&[f32], &[f32], &mut [f32]),
+    gelu: fn(&[f32], &mut [f32]),
+    geglu: fn(&[f32], &[f32], &mut [f32]),
+    add: fn(&mut [f32], &[f32]),
+    mul: fn(&mut [f32], &[f32]),
+    scale: fn(&mut [f32], f32),
+    f32_to_f16: fn(&[f32], &mut [u16]),
+    f16_to_f32: fn(&[u16], &mut [f32]),
+    dot_f32_f16: fn(&[f32], &[u16]) -> f32,
+    dot_f16: fn(&[u16], &[u16]) -> f32,
+    axpy_f16: fn(&mut [f32], f32, &[u16]),
+}
+
+impl std::fmt::Debug for Ops {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ops").field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
+static SCALAR: Ops = Ops {
+    name: "scalar",
+    scale_mul: scalar::scale_mul,
+    cvar: scalar::cvar,
+    exp_sum: scalar::exp_sum,
+    silu: scalar::silu,
+    swiglu: scalar::swiglu,
+    gelu: scalar::gelu,
+    geglu: scalar::geglu,
+    add: scalar::add,
+    mul: scalar::mul,
+    scale: scalar::scale,
+    f32_to_f16: scalar::f32_to_f16,
+    f16_to_f32: scalar::f16_to_f32,
+    dot_f32_f16: scalar::dot_f32_f16,
+    dot_f16: scalar::dot_f16,
+    axpy_f16: scalar::axpy_f16,
+};
+
+/// The op table matching the quantized-kernel table chosen for this process
+/// ([`crate::kernels()`]: the best available, or `HEARTH_KERNELS=scalar|avx2|neon`), so one
+/// switch selects every kernel path.
+pub fn ops() -> &'static Ops {
+    static SELECTED: OnceLock<&'static Ops> = OnceLock::new();
+    SELECTED.get_or_init(|| Ops::for_kernels(crate::kernels()))
+}
+
+impl Ops {
+    /// The portable scalar table (the reference every SIMD table is tested against).
+    pub fn scalar() -> &'static Ops {
+        &SCALAR
+    }
+
+    /// The op table of the same instruction set as the quantized-kernel table `k` (scalar
+    /// for scalar, AVX2 for AVX2, NEON for both NEON tables).
+    pub fn for_kernels(k: &Kernels) -> &'static Ops {
+        match k.name() {
+            "avx2" => Self::avx2(),
+            name if name.starts_with("neon") => Self::neon(),
+            _ => None,
+        }
+        .unwrap_or(&SCALAR)
+    }
+
+    /// The best table this CPU supports.
+    pub fn best() -> &'static Ops {
+        Self::avx2().or_else(Self::neon).unwrap_or(&SCALAR)
+    }
+
+    /// The AVX2 + FMA + F16C table, if this CPU has those features.
+    pub fn avx2() -> Option<&'static Ops> {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") && is_x86_feature_detected!("f16c")
+            {
+                return Some(&avx2::OPS);
+            }
+        }
+        None
+    }
+
+    /// The NEON table, if this CPU has NEON (every aarch64 CPU does).
+    pub fn neon() -> Option<&'static Ops> {
+        #[cfg(target_arch = "aarch64")]
+        {
+            if std::arch::is_aarch64_feature_detected!("neon") {
+                return Some(&neon::OPS);
+            }
+        }
+        None
+    }
+
+    /// `"scalar"`, `"avx2"` or `"neon"`.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// RMS norm: `out = x / sqrt(mean(x²) + eps) * weight` (llama, qwen2, gemma).
+    pub fn rmsnorm(&self, x: &[f32], weight: &[f32], eps: f32, out: &mut [f32]) {
+        assert_eq!(weight.len(), x.len(), "rmsnorm: weight length");
+        assert_eq!(out.len(), x.len(), "rmsnorm: out length");
+        if x.is_empty() {
+            return;
+        }
+        // ggml sums the f32 squares in f64, in element order (no SIMD) — kept for parity.
+        let sum: f64 = x.iter().map(|&v| f64::from(v * v)).sum();
+        let mean = (sum / x.len() as f64) as f32;
+        let scale = 1.0 / (mean + eps).sqrt();
+        (self.scale_mul)(x, scale, weight, out);
+    }
+
+    /// Layer norm: `out = (x - mean) / sqrt(var + eps) * weight + bias` (BERT).
+    pub fn layernorm(&self, x: &[f32], weight: &[f32], bias: &[f32], eps: f32, out: &mut [f32]) {
+        assert_eq!(weight.len(), x.len(), "layernorm: weight length");
+        assert_eq!(bias.len(), x.len(), "layernorm: bias length");
+        assert_eq!(out.len(), x.len(), "layernorm: out length");
+        if x.is_empty() {
+            return;
+        }
+        let sum: f64 = x.iter().map(|&v| f64::from(v)).sum();
+        let mean = (sum as f32) / x.len() as f32;
+        let variance = (self.cvar)(x, mean, out) as f32;
+        let scale = 1.0 / (variance + eps).sqrt();
+        // ggml: norm (y *= scale), then mul by weight, then add bias, each rounded.
+        (self.scale)(out, scale);
+        (self.mul)(out, weight);
+        (self.add)(out, bias);
+    }
+
+    /// Softmax in place, max-subtracted. An empty slice is left as is.
+    pub fn softmax(&self, x: &mut [f32]) {
+        if x.is_empty() {
+            return;
+        }
+        let mut max = f32::NEG_INFINITY;
+        for &v in x.iter() {
+            if v > max {
+                max = v;
+            }
+        }
+        let sum = (self.exp_sum)(x, max);
+        (self.scale)(x, (1.0 / sum) as f32);
+    }
+
+    /// `out = x * sigmoid(x)`.
+    pub fn silu(&self, x: &[f32], out: &mut [f32]) {
+        assert_eq!(out.len(), x.len(), "silu: out length");
+        (self.silu)(x, out);
+    }
+
+    /// `out = silu(gate) * up` (llama/qwen2 FFN).
+    pub fn swiglu(&self, gate: &[f32], up: &[f32], out: &mut [f32]) {
+        assert_eq!(up.len(), gate.len(), "swiglu: up length");
+        assert_eq!(out.len(), gate.len(), "swiglu: out length");
+        (self.swiglu)(gate, up, out);
+    }
+
+    /// ggml's tanh-approximated GELU through its f16 table (see the module docs).
+    pub fn gelu(&self, x: &[f32], out: &mut [f32]) {
+        assert_eq!(out.len(), x.len(), "gelu: out length");
+        (self.gelu)(x, out);
+    }
+
+    /// `out = gelu(gate) * up` (Gemma FFN).
+    pub fn geglu(&self, gate: &[f32], up: &[f32], out: &mut [f32]) {
+        assert_eq!(up.len(), gate.len(), "geglu: up length");
+        assert_eq!(out.len(), gate.len(), "geglu: out length");
+        (self.geglu)(gate, up, out);
+    }
+
+    /// `x += y`.
+    pub fn add(&self, x: &mut [f32], y: &[f32]) {
+        assert_eq!(y.len(), x.len(), "add: length");
+        (self.add)(x, y);
+    }
+
+    /// `x *= y`, element-wise.
+    pub fn mul(&self, x: &mut [f32], y: &[f32]) {
+        assert_eq!(y.len(), x.len(), "mul: length");
+        (self.mul)(x, y);
+    }
+
+    /// `x *= s`.
+    pub fn scale(&self, x: &mut [f32], s: f32) {
+        (self.scale)(x, s);
+    }
+
+    /// f32 → f16 bits, round to nearest even.
+    pub fn f32_to_f16_row(&self, src: &[f32], dst: &mut [u16]) {
+        assert_eq!(dst.len(), src.len(), "f32_to_f16_row: length");
+        (self.f32_to_f16)(src, dst);
+    }
+
+    /// f16 bits → f32 (exact).
+    pub fn f16_to_f32_row(&self, src: &[u16], dst: &mut [f32]) {
+        assert_eq!(dst.len(), src.len(), "f16_to_f32_row: length");
+        (self.f16_to_f32)(src, dst);
+    }
+
+    /// `Σ q[i] · k[i]` with `k` in f16, accumulated in f32.
+    pub fn dot_f32_f16(&self, q: &[f32], k: &[u16]) -> f32 {
+        assert_eq!(k.len(), q.len(), "dot_f32_f16: length");
+        (self.dot_f32_f16)(q, k)
+    }
+
+    /// `Σ a[i] · b[i]` over two f16 rows, as ggml's `ggml_vec_dot_f16` (what llama.cpp uses
+    /// for Q·K with an f16 cache, after rounding Q to f16).
+    pub fn dot_f16(&self, a: &[u16], b: &[u16]) -> f32 {
+        assert_eq!(b.len(), a.len(), "dot_f16: length");
+        (self.dot_f16)(a, b)
+    }
+
+    /// `acc += a · v` with `v` in f16 (attention's weighted sum of values).
+    pub fn axpy_f16(&self, acc: &mut [f32], a: f32, v: &[u16]) {
+        assert_eq!(v.len(), acc.len(), "axpy_f16: length");
+        (self.axpy_f16)(acc, a, v);
+    }
+}
+
+/// [`Ops::rmsnorm`] with the process-wide table.
+pub fn rmsnorm(x: &[f32], weight: &[f32], eps: f32, out: &mut [f32]) {
+    ops().rmsnorm(x, weight, eps, out);
+}
+
+/// [`Ops::layernorm`] with the process-wide table.
+pub fn layernorm(x: &[f32], weight: &[f32], bias: &[f32], eps: f32, out: &mut [f32]) {
+    ops().layernorm(x, weight, bias, eps, out);
+}
+
+/// [`Ops::softmax`] with the process-wide table.
+pub fn softmax(x: &mut [f32]) {
+    ops().softmax(x);
+}
+
+/// [`Ops::silu`] with the process-wide table.
+pub fn silu(x: &[f32], out: &mut [f32]) {
+    ops().silu(x, out);
+}
+
+/// [`Ops::swiglu`] with the process-wide table.
+pub fn swiglu(gate: &[f32], up: &[f32], out: &mut [f32]) {
+    ops().swiglu(gate, up, out);
+}
+
+/// [`Ops::gelu`] with the process-wide table.
+pub fn gelu(x: &[f32], out: &mut [f32]) {
+    ops().gelu(x, out);
+}
+
+/// [`Ops::geglu`] with the process-wide table.
+pub fn geglu(gate: &[f32], up: &[f32], out: &mut [f32]) {
+    ops().geglu(gate, up, out);
+}
+
+/// [`Ops::add`] with the process-wide table.
+pub fn add(x: &mut [f32], y: &[f32]) {
+    ops().add(x, y);
+}
+
+/// [`Ops::mul`] with the process-wide table.
+pub fn mul(x: &mut [f32], y: &[f32]) {
+    ops().mul(x, y);
+}
+
+/// [`Ops::scale`] with the process-wide table.
+pub fn scale(x: &mut [f32], s: f32) {
+    ops().scale(x, s);
+}
+
+/// [`Ops::f32_to_f16_row`] with the process-wide table.
+pub fn f32_to_f16_row(src: &[f32], dst: &mut [u16]) {
+    ops().f32_to_f16_row(src, dst);
+}
+
+/// [`Ops::f16_to_f32_row`] with the process-wide table.
+pub fn f16_to_f32_row(src: &[u16], dst: &mut [f32]) {
+    ops().f16_to_f32_row(src, dst);
+}
+
+/// [`Ops::dot_f32_f16`] with the process-wide table.
+pub fn dot_f32_f16(q: &[f32], k: &[u16]) -> f32 {
+    ops().dot_f32_f16(q, k)
+}
+
+/// [`Ops::dot_f16`] with the process-wide table.
+pub fn dot_f16(a: &[u16], b: &[u16]) -> f32 {
+    ops().dot_f16(a, b)
+}
+
+/// [`Ops::axpy_f16`] with the process-wide table.
+pub fn axpy_f16(acc: &mut [f32], a: f32, v: &[u16]) {
+    ops().axpy_f16(acc, a, v);
+}
