@@ -11,12 +11,15 @@ mod quantize;
 mod util;
 
 use crate::blocks::*;
-use crate::dispatch::{Kernels, TypeKernels};
+use crate::dispatch::Kernels;
 use crate::dtype::DType;
 
-/// The scalar entries overridden by the kernels of this module, `sdot` when `DP`.
-const fn types<const DP: bool>() -> [TypeKernels; DType::COUNT] {
+/// The scalar entries overridden by the kernels of this module, `sdot` when `$dp`.
+/// (A macro, not a generic fn: the entry fns it defines cannot see outer generics.)
+macro_rules! neon_types {
+    ($dp:literal) => {{
     use DType::*;
+    const DP: bool = $dp;
     let mut t = crate::scalar_table::types();
     t[F32.index()].vec_dot = Some(dot_entry!(unsafe F32Le, F32Le, dot::dot_f32));
     t[F16.index()].vec_dot = Some(dot_entry!(unsafe F16Le, F16Le, dot::dot_f16));
@@ -35,9 +38,10 @@ const fn types<const DP: bool>() -> [TypeKernels; DType::COUNT] {
     t[Q6_K.index()].vec_dot = Some(dot_entry!(unsafe BlockQ6_K, BlockQ8_K, dot_k::dot_q6_k_q8_k::<DP>));
     t[Q8_K.index()].quantize = Some(quantize_entry!(unsafe BlockQ8_K, quantize::quantize_q8_k));
     t
+    }};
 }
 
 /// NEON without dotprod.
-pub(crate) static NEON: Kernels = Kernels::new("neon", types::<false>());
+pub(crate) static NEON: Kernels = Kernels::new("neon", neon_types!(false));
 /// NEON with `sdot`.
-pub(crate) static NEON_DOTPROD: Kernels = Kernels::new("neon-dotprod", types::<true>());
+pub(crate) static NEON_DOTPROD: Kernels = Kernels::new("neon-dotprod", neon_types!(true));
