@@ -181,13 +181,17 @@ fn f32_ops(c: &mut Criterion) {
     Ops::scalar().f32_to_f16_row(&kf, &mut k16);
     let mut g = light_group(c, format!("ops/dot_f32_f16/{hd}x{ctx}"), hd * ctx);
     for t in op_tables() {
-        g.bench_function(t.name(), |b| b.iter(|| k16.chunks_exact(hd).map(|k| t.dot_f32_f16(black_box(&q), k)).sum::<f32>()));
+        g.bench_function(t.name(), |b| {
+            b.iter(|| k16.chunks_exact(hd).map(|k| t.dot_f32_f16(black_box(&q), k)).sum::<f32>())
+        });
     }
     g.finish();
     let mut acc = vec![0.0f32; hd];
     let mut g = light_group(c, format!("ops/axpy_f16/{hd}x{ctx}"), hd * ctx);
     for t in op_tables() {
-        g.bench_function(t.name(), |b| b.iter(|| k16.chunks_exact(hd).for_each(|v| t.axpy_f16(&mut acc, 0.01, black_box(v)))));
+        g.bench_function(t.name(), |b| {
+            b.iter(|| k16.chunks_exact(hd).for_each(|v| t.axpy_f16(&mut acc, 0.01, black_box(v))))
+        });
     }
     g.finish();
     let mut g = light_group(c, format!("ops/f32_to_f16/{n}"), n);
@@ -203,7 +207,9 @@ fn f32_ops(c: &mut Criterion) {
     let mut qh = random_f32(32 * 128, 1.0, 11);
     let mut g = light_group(c, "ops/rope/32x128".to_string(), 32 * 128);
     g.bench_function("cached", |b| b.iter(|| cache.apply(black_box(&mut qh), 128, 1234)));
-    g.bench_function("uncached", |b| b.iter(|| hearth_kernels::ops::rope::rope(&p, None, black_box(&mut qh), 128, 1234)));
+    g.bench_function("uncached", |b| {
+        b.iter(|| hearth_kernels::ops::rope::rope(&p, None, black_box(&mut qh), 128, 1234))
+    });
     g.finish();
 }
 
@@ -212,9 +218,13 @@ fn pool_dispatch(c: &mut Criterion) {
     let pool = ThreadPool::new(THREADS);
     let mut g = c.benchmark_group("pool/dispatch");
     g.warm_up_time(Duration::from_millis(300)).measurement_time(Duration::from_secs(1));
-    g.bench_function(format!("{THREADS}threads"), |b| b.iter(|| pool.run(&|ith, nth| {
-        black_box((ith, nth));
-    })));
+    g.bench_function(format!("{THREADS}threads"), |b| {
+        b.iter(|| {
+            pool.run(&|ith, nth| {
+                black_box((ith, nth));
+            })
+        })
+    });
     g.finish();
 }
 

@@ -49,6 +49,7 @@ pub mod testing;
 // k2: thread pool, matmul, f32 ops
 mod matmul;
 pub mod ops;
+mod parallel;
 mod pool;
 
 #[cfg(target_arch = "aarch64")]

@@ -1,16 +1,22 @@
 //! A persistent thread pool: the engine's one parallelism primitive.
 //!
-//! [`ThreadPool::new`] spawns `n - 1` workers once; [`ThreadPool::run`] hands one closure to
-//! all of them and to the calling thread (thread 0), and returns when every thread is done.
-//! A dispatch allocates nothing and spawns nothing: the closure is published through a
-//! lifetime-erased pointer, a generation counter wakes the workers, and a countdown tells
-//! the caller when the last one finished.
+//! [`ThreadPool::new`] spawns `n - 1` workers once; [`ThreadPool::run`] calls one closure
+//! `f(ith, nth)` once for every `ith` in `0..nth` — `ith = 0` on the calling thread, the
+//! others on the workers — and returns when all calls have returned. A dispatch allocates
+//! nothing and spawns nothing: the closure is published through a lifetime-erased pointer
+//! and an atomic *claim word* (generation, next index); threads claim indices from it.
+//!
+//! A worker that has not picked up its index by the time the caller finished its own is not
+//! waited for: the caller claims and runs the remaining indices itself. So a worker that is
+//! slow to wake (parked, or descheduled on a busy 2-core box) never delays a dispatch; the
+//! caller only waits for calls that have already started. Code must therefore not assume
+//! that `ith ≥ 1` runs on a thread other than the caller's — only that each `ith` runs once.
 //!
 //! Idle workers spin for [`ThreadPool::spin`] (a few µs, `std::hint::spin_loop`) and then
 //! park, so a decode loop that pauses between dispatches does not burn a core. The caller
-//! waits the same way for stragglers.
+//! waits the same way for calls still running.
 //!
-//! Panics inside the closure, on any thread, are caught; once every thread has finished,
+//! Panics inside the closure, on any thread, are caught; once every call has finished,
 //! `run` resumes the first panic on the caller. The pool stays usable afterwards.
 //!
 //! Nesting: `run` called from inside a running job (on any pool) does not dispatch; it runs
@@ -31,6 +37,23 @@ pub type Job<'a> = dyn Fn(usize, usize) + Sync + 'a;
 
 /// Default time an idle thread spins before parking.
 pub const DEFAULT_SPIN: Duration = Duration::from_micros(20);
+
+/// Most threads a pool can have (the claim word keeps the next index in 16 bits).
+pub const MAX_THREADS: usize = (1 << INDEX_BITS) - 1;
+
+const INDEX_BITS: u32 = 16;
+const INDEX_MASK: u64 = (1 << INDEX_BITS) - 1;
+
+/// Packs a claim word: generation in the high bits, next unclaimed index in the low bits.
+#[inline]
+fn claim_word(generation: u64, index: usize) -> u64 {
+    (generation << INDEX_BITS) | index as u64
+}
+
+#[inline]
+fn generation_of(word: u64) -> u64 {
+    word >> INDEX_BITS
+}
 
 thread_local! {
     /// True while this thread executes a pool job (detects nested `run`).
@@ -62,41 +85,91 @@ struct JobPtr(*const Job<'static>);
 struct Shared {
     n_threads: usize,
     spin: Duration,
-    /// Bumped once per dispatch (and once at shutdown); workers wait for it to change.
-    generation: AtomicU64,
+    /// `(generation << 16) | next_index`: a dispatch stores `(g + 1, 1)`; threads claim
+    /// index `i < n_threads` by a compare-exchange to `(g + 1, i + 1)`. Claims of an older
+    /// generation fail, so a late worker can never take part in a later dispatch by mistake.
+    claim: AtomicU64,
+    /// Calls with `ith ≥ 1` finished in the current dispatch.
+    done: AtomicUsize,
     /// `sleeping[ith - 1]`: set by worker `ith` just before it parks, cleared by whoever
     /// unparks it.
     sleeping: Box<[AtomicBool]>,
-    /// The job of the current generation. Written only by the dispatching thread while no
-    /// worker is between "saw the new generation" and "decremented `pending`".
+    /// The job of the current generation. Written only by the dispatching thread before it
+    /// publishes the generation; read only by threads that claimed an index of it.
     job: UnsafeCell<Option<JobPtr>>,
-    /// Workers that have not finished the current job.
-    pending: AtomicUsize,
-    /// The dispatching thread, to unpark when the last worker finishes.
+    /// The dispatching thread, to unpark when the last call finishes. Same protocol as `job`.
     caller: UnsafeCell<Option<Thread>>,
     caller_sleeping: AtomicBool,
     shutdown: AtomicBool,
-    /// The first panic payload caught in a worker during the current dispatch.
+    /// The first panic payload caught on a worker during the current dispatch.
     panic: Mutex<Option<Box<dyn Any + Send + 'static>>>,
 }
 
-// SAFETY: the `UnsafeCell` fields (`job`, `caller`) are written only by the thread that holds
-// `ThreadPool::dispatch` while all workers are idle (pending == 0, before the generation
-// bump with Release ordering) and read by workers only after they observe that bump with
-// Acquire ordering and before they decrement `pending`; every other field is an atomic or a
-// mutex. The job pointer itself is `Sync` (`Job` requires `Sync`).
+// SAFETY: the `UnsafeCell` fields (`job`, `caller`) are written only by the thread holding
+// `ThreadPool::dispatch`, before it publishes a new generation in `claim` (SeqCst store),
+// while no thread can hold a claim (every index of the previous generation was claimed and
+// its call finished). They are read only by a thread that won a claim of that generation
+// (AcqRel compare-exchange, so the writes are visible), before it reports completion in
+// `done`; the dispatcher waits for all completions before writing them again. Every other
+// field is an atomic or a mutex, and the job pointer is `Sync` (`Job` requires it).
 unsafe impl Sync for Shared {}
-// SAFETY: as above; `Thread` and the boxed panic payload (`Send`) are safe to move across
-// threads, and the raw job pointer is only dereferenced under the protocol described there.
+// SAFETY: as above; `Thread` and the boxed panic payload (`Send`) may move across threads,
+// and the raw job pointer is only dereferenced under that protocol.
 unsafe impl Send for Shared {}
 
 impl Shared {
     fn lock_panic(&self) -> MutexGuard<'_, Option<Box<dyn Any + Send + 'static>>> {
         self.panic.lock().unwrap_or_else(PoisonError::into_inner)
     }
+
+    /// Claims the next index of generation `generation`, if one is left.
+    #[inline]
+    fn try_claim(&self, generation: u64) -> Option<usize> {
+        let mut word = self.claim.load(Ordering::Acquire);
+        loop {
+            let index = (word & INDEX_MASK) as usize;
+            if generation_of(word) != generation || index >= self.n_threads {
+                return None;
+            }
+            match self.claim.compare_exchange_weak(word, word + 1, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return Some(index),
+                Err(now) => word = now,
+            }
+        }
+    }
+
+    /// Runs call `ith` of the current job (which the calling thread has claimed), catching a
+    /// panic into `self.panic`, and reports completion.
+    fn run_claimed(&self, ith: usize) {
+        // SAFETY: the caller won the claim of `ith` in the current generation, so `job` holds
+        // that generation's pointer, and the dispatcher keeps the closure alive until `done`
+        // counts this call (see `unsafe impl Sync for Shared`).
+        let (job, caller) = unsafe { (*self.job.get(), (*self.caller.get()).clone()) };
+        if let Some(JobPtr(ptr)) = job {
+            let result = {
+                let _g = InJobGuard::enter();
+                // SAFETY: as above, the closure outlives this call.
+                let f: &Job<'_> = unsafe { &*ptr };
+                panic::catch_unwind(AssertUnwindSafe(|| f(ith, self.n_threads)))
+            };
+            if let Err(payload) = result {
+                let mut slot = self.lock_panic();
+                if slot.is_none() {
+                    *slot = Some(payload);
+                }
+            }
+        }
+        // After this increment the dispatcher may return: touch nothing of the job after it.
+        if self.done.fetch_add(1, Ordering::AcqRel) + 2 == self.n_threads
+            && self.caller_sleeping.swap(false, Ordering::SeqCst)
+            && let Some(t) = caller
+        {
+            t.unpark();
+        }
+    }
 }
 
-/// A fixed set of worker threads that run one closure on `n` threads per [`run`](Self::run).
+/// A fixed set of worker threads that run one closure for `n` indices per [`run`](Self::run).
 ///
 /// ```
 /// use std::sync::atomic::{AtomicUsize, Ordering};
@@ -128,7 +201,8 @@ impl std::fmt::Debug for ThreadPool {
 
 impl ThreadPool {
     /// A pool that runs jobs on `n_threads` threads: the caller plus `n_threads - 1`
-    /// workers spawned now. `0` is treated as `1` (no workers: jobs run inline).
+    /// workers spawned now. `0` is treated as `1` (no workers: jobs run inline); more than
+    /// [`MAX_THREADS`] as [`MAX_THREADS`].
     ///
     /// # Panics
     /// If the OS refuses to spawn a thread (as `std::thread::spawn` does); use
@@ -147,14 +221,14 @@ impl ThreadPool {
 
     /// Like [`try_new`](Self::try_new) with an explicit spin time before idle threads park.
     pub fn with_spin(n_threads: usize, spin: Duration) -> std::io::Result<Self> {
-        let n_threads = n_threads.max(1);
+        let n_threads = n_threads.clamp(1, MAX_THREADS);
         let shared = Arc::new(Shared {
             n_threads,
             spin,
-            generation: AtomicU64::new(0),
+            claim: AtomicU64::new(claim_word(0, n_threads)),
+            done: AtomicUsize::new(0),
             sleeping: (1..n_threads).map(|_| AtomicBool::new(false)).collect(),
             job: UnsafeCell::new(None),
-            pending: AtomicUsize::new(0),
             caller: UnsafeCell::new(None),
             caller_sleeping: AtomicBool::new(false),
             shutdown: AtomicBool::new(false),
@@ -169,16 +243,15 @@ impl ThreadPool {
         for ith in 1..n_threads {
             let sh = Arc::clone(&shared);
             // On error `pool` is dropped, which shuts down the workers spawned so far.
-            let handle = thread::Builder::new()
-                .name(format!("hearth-worker-{ith}"))
-                .spawn(move || worker_loop(&sh, ith))?;
+            let handle =
+                thread::Builder::new().name(format!("hearth-worker-{ith}")).spawn(move || worker_loop(&sh, ith))?;
             pool.workers.push(handle.thread().clone());
             pool.handles.push(handle);
         }
         Ok(pool)
     }
 
-    /// Number of threads a job runs on, the caller included.
+    /// Number of indices a job runs for (`nth`): the caller plus the workers.
     pub fn n_threads(&self) -> usize {
         self.shared.n_threads
     }
@@ -188,10 +261,11 @@ impl ThreadPool {
         self.shared.spin
     }
 
-    /// Runs `f(ith, nth)` for every `ith` in `0..nth` (`nth = n_threads()`), `ith = 0` on the
-    /// calling thread, each on its own thread, and returns when all calls have returned.
+    /// Calls `f(ith, nth)` once for every `ith` in `0..nth` (`nth = n_threads()`): `ith = 0`
+    /// on the calling thread, the others on workers (or on the caller, when it is free before
+    /// a worker picked its index up). Returns when all calls have returned.
     ///
-    /// If any call panics, the first panic is resumed here after all threads finished.
+    /// If any call panics, the first panic is resumed here after all calls finished.
     /// Called from inside a running job, it runs the calls serially on this thread.
     pub fn run(&self, f: &Job<'_>) {
         let nth = self.shared.n_threads;
@@ -214,17 +288,19 @@ impl ThreadPool {
         let sh = &*self.shared;
         let nth = sh.n_threads;
         // SAFETY: the lifetime is erased only for the duration of this call: this function
-        // does not return (nor unwind) before `pending` reaches 0, i.e. before every worker
-        // is done with the pointer (workers never touch it after their decrement).
+        // does not return (nor unwind) before every claimed call has reported completion,
+        // and no call can be claimed after all indices are (see `unsafe impl Sync for Shared`).
         let ptr: *const Job<'static> = unsafe { std::mem::transmute::<*const Job<'_>, *const Job<'static>>(f) };
-        // SAFETY: we hold the dispatch lock and the previous dispatch ended with pending == 0,
-        // so no worker reads these cells now (see `unsafe impl Sync for Shared`).
+        // SAFETY: we hold the dispatch lock and the previous dispatch ended with every index
+        // claimed and finished, so no thread reads these cells now.
         unsafe {
             *sh.job.get() = Some(JobPtr(ptr));
             *sh.caller.get() = Some(thread::current());
         }
-        sh.pending.store(nth - 1, Ordering::Relaxed);
-        sh.generation.fetch_add(1, Ordering::SeqCst);
+        sh.done.store(0, Ordering::Relaxed);
+        let generation = generation_of(sh.claim.load(Ordering::Relaxed)) + 1;
+        // Index 0 is the caller's; workers claim from 1.
+        sh.claim.store(claim_word(generation, 1), Ordering::SeqCst);
         for (w, sleeping) in self.workers.iter().zip(&sh.sleeping) {
             if sleeping.swap(false, Ordering::SeqCst) {
                 w.unpark();
@@ -235,25 +311,29 @@ impl ThreadPool {
             let _g = InJobGuard::enter();
             panic::catch_unwind(AssertUnwindSafe(|| f(0, nth)))
         };
+        // Take over the indices no worker has picked up yet.
+        while let Some(ith) = sh.try_claim(generation) {
+            sh.run_claimed(ith);
+        }
 
-        // Wait for the workers: spin, then park until the last one unparks us.
+        // Wait for calls still running on workers: spin, then park until the last unparks us.
         let start = Instant::now();
         let mut spins = 0u32;
-        while sh.pending.load(Ordering::Acquire) != 0 {
+        while sh.done.load(Ordering::Acquire) != nth - 1 {
             if spins < 64 || start.elapsed() < sh.spin {
                 spins = spins.saturating_add(1);
                 std::hint::spin_loop();
                 continue;
             }
             sh.caller_sleeping.store(true, Ordering::SeqCst);
-            if sh.pending.load(Ordering::SeqCst) == 0 {
-                sh.caller_sleeping.store(false, Ordering::Relaxed);
+            if sh.done.load(Ordering::SeqCst) == nth - 1 {
                 break;
             }
             thread::park();
         }
-        sh.caller_sleeping.store(false, Ordering::Relaxed);
-        // SAFETY: all workers are done with this generation (pending == 0, Acquire above).
+        sh.caller_sleeping.store(false, Ordering::SeqCst);
+        // SAFETY: every index of this generation is claimed and finished (done == nth - 1,
+        // Acquire above): nobody reads the cell until the next dispatch publishes a new one.
         unsafe {
             *sh.job.get() = None;
         }
@@ -270,9 +350,12 @@ impl ThreadPool {
 
 impl Drop for ThreadPool {
     fn drop(&mut self) {
-        self.shared.shutdown.store(true, Ordering::SeqCst);
-        self.shared.generation.fetch_add(1, Ordering::SeqCst);
-        for (w, sleeping) in self.workers.iter().zip(&self.shared.sleeping) {
+        let sh = &*self.shared;
+        sh.shutdown.store(true, Ordering::SeqCst);
+        // A new generation with nothing to claim wakes every worker to see the shutdown.
+        let generation = generation_of(sh.claim.load(Ordering::Relaxed)) + 1;
+        sh.claim.store(claim_word(generation, sh.n_threads), Ordering::SeqCst);
+        for (w, sleeping) in self.workers.iter().zip(&sh.sleeping) {
             sleeping.store(false, Ordering::SeqCst);
             w.unpark();
         }
@@ -286,47 +369,23 @@ impl Drop for ThreadPool {
 fn worker_loop(sh: &Shared, ith: usize) {
     let mut seen = 0u64;
     loop {
-        let gen_now = wait_for_generation(sh, ith, seen);
-        seen = gen_now;
+        seen = wait_for_generation(sh, ith, seen);
         if sh.shutdown.load(Ordering::Acquire) {
             return;
         }
-        // SAFETY: we observed the new generation with Acquire ordering, so the job written
-        // before the bump is visible, and the dispatcher keeps it alive until we decrement
-        // `pending` below.
-        let job = unsafe { *sh.job.get() };
-        if let Some(JobPtr(ptr)) = job {
-            let result = {
-                let _g = InJobGuard::enter();
-                // SAFETY: see above: the pointee outlives this call.
-                let f: &Job<'_> = unsafe { &*ptr };
-                panic::catch_unwind(AssertUnwindSafe(|| f(ith, sh.n_threads)))
-            };
-            if let Err(payload) = result {
-                let mut slot = sh.lock_panic();
-                if slot.is_none() {
-                    *slot = Some(payload);
-                }
-            }
-        }
-        // SAFETY: read before the decrement: after it the dispatcher may clear the slot.
-        let caller = unsafe { (*sh.caller.get()).clone() };
-        if sh.pending.fetch_sub(1, Ordering::AcqRel) == 1
-            && sh.caller_sleeping.swap(false, Ordering::SeqCst)
-            && let Some(t) = caller
-        {
-            t.unpark();
+        while let Some(i) = sh.try_claim(seen) {
+            sh.run_claimed(i);
         }
     }
 }
 
-/// Spins, then parks, until `generation` differs from `seen`; returns the new value.
+/// Spins, then parks, until the claim word's generation differs from `seen`; returns it.
 fn wait_for_generation(sh: &Shared, ith: usize, seen: u64) -> u64 {
     let sleeping = &sh.sleeping[ith - 1];
     let start = Instant::now();
     let mut spins = 0u32;
     loop {
-        let g = sh.generation.load(Ordering::Acquire);
+        let g = generation_of(sh.claim.load(Ordering::Acquire));
         if g != seen {
             return g;
         }
@@ -335,10 +394,11 @@ fn wait_for_generation(sh: &Shared, ith: usize, seen: u64) -> u64 {
             std::hint::spin_loop();
             continue;
         }
-        // Announce the park, then re-check: the dispatcher bumps the generation before it
-        // reads `sleeping` (both SeqCst), so either we see the bump or it sees our flag.
+        // Announce the park, then re-check: the dispatcher publishes the generation before it
+        // reads `sleeping` (both SeqCst), so either we see the new generation or it sees our
+        // flag and unparks us.
         sleeping.store(true, Ordering::SeqCst);
-        if sh.generation.load(Ordering::SeqCst) != seen {
+        if generation_of(sh.claim.load(Ordering::SeqCst)) != seen {
             sleeping.store(false, Ordering::Relaxed);
             continue;
         }

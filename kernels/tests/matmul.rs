@@ -86,7 +86,17 @@ fn row_by_row(k: &Kernels, dt: DType, rows: usize, cols: usize, wb: &[u8], x: &[
 #[test]
 fn every_supported_type_is_tested() {
     let types: Vec<DType> = supported_weight_types().collect();
-    for dt in [DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0, DType::Q4_K, DType::Q6_K, DType::F16, DType::F32] {
+    for dt in [
+        DType::Q4_0,
+        DType::Q4_1,
+        DType::Q5_0,
+        DType::Q5_1,
+        DType::Q8_0,
+        DType::Q4_K,
+        DType::Q6_K,
+        DType::F16,
+        DType::F32,
+    ] {
         assert!(types.contains(&dt), "{dt} must be supported");
     }
     assert!(!types.contains(&DType::Q8_K));
@@ -176,7 +186,8 @@ fn large_batches_quantize_in_parallel_with_the_same_result() {
 fn matmul_many_equals_separate_products() {
     let cols = 256;
     let specs = [(DType::Q4_K, 64), (DType::Q6_K, 16), (DType::Q8_0, 16), (DType::Q5_0, 33), (DType::Q4_1, 7)];
-    let bytes: Vec<Vec<u8>> = specs.iter().enumerate().map(|(i, &(dt, rows))| random_row(dt, rows * cols, i as u64)).collect();
+    let bytes: Vec<Vec<u8>> =
+        specs.iter().enumerate().map(|(i, &(dt, rows))| random_row(dt, rows * cols, i as u64)).collect();
     let mats: Vec<QMatrix<'_>> =
         specs.iter().zip(&bytes).map(|(&(dt, rows), b)| QMatrix::new(dt, rows, cols, b).expect("valid")).collect();
     for threads in [1, 2, 3] {
@@ -220,7 +231,11 @@ fn activations_are_reused_and_invalidated() {
         x.data_mut().iter_mut().for_each(|v| *v = -*v);
         let neg: Vec<f32> = xf.iter().map(|v| -v).collect();
         matmul(&pool, &w, &mut x, &mut out);
-        assert_eq!(out, row_by_row(hearth_kernels::kernels(), DType::Q4_K, rows, cols, &wb, &neg), "round {round} negated");
+        assert_eq!(
+            out,
+            row_by_row(hearth_kernels::kernels(), DType::Q4_K, rows, cols, &wb, &neg),
+            "round {round} negated"
+        );
     }
     // Switching tables re-quantizes with the new table.
     let xf = random_f32(2 * cols, 1.0, 99);
@@ -257,7 +272,10 @@ fn qmatrix_checks_its_shape() {
         QMatrix::new(DType::Q4_K, 1, 300, &b).unwrap_err(),
         MatrixError::RowNotBlocks { dtype: DType::Q4_K, cols: 300, block: 256 }
     );
-    assert!(matches!(QMatrix::new(DType::Q4_K, usize::MAX, 256, &b), Err(MatrixError::WrongSize { expected: None, .. })));
+    assert!(matches!(
+        QMatrix::new(DType::Q4_K, usize::MAX, 256, &b),
+        Err(MatrixError::WrongSize { expected: None, .. })
+    ));
     assert_eq!(
         QMatrix::new(DType::Q8_K, 1, 256, &vec![0u8; 292]).unwrap_err(),
         MatrixError::Kernel(KernelError::Unsupported { op: "vec_dot", dtype: DType::Q8_K })

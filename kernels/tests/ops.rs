@@ -40,7 +40,11 @@ fn assert_close(what: &str, got: &[f32], want: &[f32], rel: f32, abs: f32) {
     assert_eq!(got.len(), want.len(), "{what}: length");
     for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
         let tol = rel * g.abs().max(w.abs()) + abs;
-        assert!((g - w).abs() <= tol || (g.is_nan() && w.is_nan()), "{what}[{i}]: got {g:e}, want {w:e} (n = {})", got.len());
+        assert!(
+            (g - w).abs() <= tol || (g.is_nan() && w.is_nan()),
+            "{what}[{i}]: got {g:e}, want {w:e} (n = {})",
+            got.len()
+        );
     }
 }
 
@@ -95,7 +99,8 @@ fn layernorm_matches_scalar_and_f64() {
         let mean = x.iter().map(|&v| f64::from(v)).sum::<f64>() / n as f64;
         let var = x.iter().map(|&v| (f64::from(v) - mean).powi(2)).sum::<f64>() / n as f64;
         let s = 1.0 / (var + 1e-12).sqrt();
-        let want: Vec<f32> = (0..n).map(|i| ((f64::from(x[i]) - mean) * s * f64::from(w[i]) + f64::from(b[i])) as f32).collect();
+        let want: Vec<f32> =
+            (0..n).map(|i| ((f64::from(x[i]) - mean) * s * f64::from(w[i]) + f64::from(b[i])) as f32).collect();
         let mut d = vec![0.0; n];
         ops::layernorm(&x, &w, &b, 1e-12, &mut d);
         assert_close("layernorm vs f64", &d, &want, 1e-4, 1e-5);
@@ -171,7 +176,8 @@ fn silu_and_swiglu_match_scalar_and_f64() {
 
 #[test]
 fn silu_extremes() {
-    let x = [-1000.0f32, -100.0, -88.0, -20.0, -0.0, 0.0, 1e-30, 20.0, 88.0, 100.0, 1000.0, -1e-6, 3.0, -3.0, 0.5, -0.5];
+    let x =
+        [-1000.0f32, -100.0, -88.0, -20.0, -0.0, 0.0, 1e-30, 20.0, 88.0, 100.0, 1000.0, -1e-6, 3.0, -3.0, 0.5, -0.5];
     for table in [Ops::scalar(), simd()] {
         let mut y = [0.0f32; 16];
         table.silu(&x, &mut y);
@@ -204,9 +210,18 @@ fn gelu_and_geglu_are_identical_on_every_path_and_close_to_f64() {
         Ops::scalar().gelu(&g, &mut b);
         assert_bits("gelu simd vs scalar", &a, &b);
         for (&x, &y) in g.iter().zip(&a) {
-            let want = if x <= -10.0 { 0.0 } else if x >= 10.0 { f64::from(x) } else { gelu_f64(f64::from(x)) };
+            let want = if x <= -10.0 {
+                0.0
+            } else if x >= 10.0 {
+                f64::from(x)
+            } else {
+                gelu_f64(f64::from(x))
+            };
             // The input and output are rounded to f16: ~2^-11 relative each.
-            assert!((f64::from(y) - want).abs() <= 2e-3 * want.abs().max(f64::from(x).abs()) + 1e-6, "gelu({x}) = {y}, want {want}");
+            assert!(
+                (f64::from(y) - want).abs() <= 2e-3 * want.abs().max(f64::from(x).abs()) + 1e-6,
+                "gelu({x}) = {y}, want {want}"
+            );
         }
         simd().geglu(&g, &u, &mut a);
         Ops::scalar().geglu(&g, &u, &mut b);
@@ -266,7 +281,18 @@ fn f32_to_f16_rounds_to_nearest_even_on_every_path() {
     // Values near f16's range and rounding boundaries.
     x.extend((0..200_000).map(|_| rng.unit() * 70_000.0));
     x.extend((0..50_000).map(|_| rng.unit() * 1e-4));
-    x.extend([0.0, -0.0, 65504.0, 65519.99, 65520.0, f32::INFINITY, f32::NEG_INFINITY, f32::NAN, 1.0 + 1.0 / 2048.0, 2f32.powi(-25)]);
+    x.extend([
+        0.0,
+        -0.0,
+        65504.0,
+        65519.99,
+        65520.0,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::NAN,
+        1.0 + 1.0 / 2048.0,
+        2f32.powi(-25),
+    ]);
     x.extend((1..1000).map(|i| 1.0 + i as f32 / 2048.0));
     let mut a = vec![0u16; x.len()];
     let mut b = vec![0u16; x.len()];

@@ -3,7 +3,9 @@
 use hearth_kernels::ops::rope::{RopeCache, RopeMode, RopeParams, rope, rope_with};
 
 fn input(n: usize, seed: u32) -> Vec<f32> {
-    (0..n).map(|i| ((i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) as f32 / u32::MAX as f32) * 2.0 - 1.0).collect()
+    (0..n)
+        .map(|i| ((i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) as f32 / u32::MAX as f32) * 2.0 - 1.0)
+        .collect()
 }
 
 /// The textbook rotation in f64: pair `i` turns by `pos · freq_scale · base^(-2i/n_dims) / ff_i`.
@@ -13,7 +15,9 @@ fn reference(p: &RopeParams, ff: Option<&[f32]>, x: &[f32], head_dim: usize, pos
     for head in y.chunks_exact_mut(head_dim) {
         for i in 0..half {
             let ffi = ff.map_or(1.0, |f| f64::from(f[i]));
-            let theta = pos as f64 * f64::from(p.freq_scale) * f64::from(p.freq_base).powf(-2.0 * i as f64 / p.n_dims as f64) / ffi;
+            let theta =
+                pos as f64 * f64::from(p.freq_scale) * f64::from(p.freq_base).powf(-2.0 * i as f64 / p.n_dims as f64)
+                    / ffi;
             let (s, c) = theta.sin_cos();
             let (j0, j1) = match p.mode {
                 RopeMode::Norm => (2 * i, 2 * i + 1),
@@ -44,7 +48,9 @@ fn assert_bits(got: &[f32], want: &[f32], what: &str) {
 #[test]
 fn matches_the_formula_in_both_modes() {
     for mode in [RopeMode::Norm, RopeMode::Neox] {
-        for (head_dim, n_dims, base) in [(64, 64, 10_000.0f32), (128, 128, 500_000.0), (64, 32, 10_000.0), (256, 256, 1_000_000.0)] {
+        for (head_dim, n_dims, base) in
+            [(64, 64, 10_000.0f32), (128, 128, 500_000.0), (64, 32, 10_000.0), (256, 256, 1_000_000.0)]
+        {
             let p = RopeParams::new(mode, n_dims, base);
             let x = input(3 * head_dim, 7);
             for pos in [0usize, 1, 2, 7, 31, 100, 1000, 4095] {
@@ -52,7 +58,12 @@ fn matches_the_formula_in_both_modes() {
                 rope(&p, None, &mut y, head_dim, pos);
                 // ggml's running f32 product of theta_scale drifts by ~i ulp: allow for it.
                 let tol = 2e-6 + 1e-6 * pos as f32;
-                assert_close(&y, &reference(&p, None, &x, head_dim, pos), tol, &format!("{mode:?} hd={head_dim} pos={pos}"));
+                assert_close(
+                    &y,
+                    &reference(&p, None, &x, head_dim, pos),
+                    tol,
+                    &format!("{mode:?} hd={head_dim} pos={pos}"),
+                );
             }
         }
     }
@@ -105,7 +116,8 @@ fn neox_is_norm_on_a_permuted_head() {
     let hd = 64;
     let half = hd / 2;
     let x = input(2 * hd, 13);
-    let perm = |h: &[f32]| -> Vec<f32> { (0..hd).map(|j| if j % 2 == 0 { h[j / 2] } else { h[half + j / 2] }).collect() };
+    let perm =
+        |h: &[f32]| -> Vec<f32> { (0..hd).map(|j| if j % 2 == 0 { h[j / 2] } else { h[half + j / 2] }).collect() };
     for pos in [1usize, 17, 999] {
         let mut neox = x.clone();
         rope(&RopeParams::new(RopeMode::Neox, hd, 10_000.0), None, &mut neox, hd, pos);

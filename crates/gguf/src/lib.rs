@@ -56,8 +56,9 @@ impl TensorInfo {
         self.dims.first().copied().unwrap_or(1)
     }
 
-    /// Number of rows (product of all dims but the first).
+    /// Number of rows (product of all dims but the first). The parser guarantees this fits;
+    /// for an info built by hand with absurd dims it saturates rather than overflows.
     pub fn n_rows(&self) -> u64 {
-        self.dims.iter().skip(1).product()
+        self.dims.iter().skip(1).fold(1u64, |acc, &d| acc.saturating_mul(d))
     }
 }

@@ -11,11 +11,12 @@ use crate::{SamplerError, SamplingParams};
 /// The chosen token and its log-probabilities.
 ///
 /// Log-probabilities are taken from the **reported distribution**: the softmax over the whole
-/// vocabulary of the logits after `logit_bias` and the penalties, before any constraint
-/// mask, before top-k/top-p/min-p truncation and before temperature. That is the model's own
-/// view of the next token as adjusted by the request's explicit biases, which is what OpenAI's
-/// `logprobs` report: it does not depend on the sampling knobs, and the chosen token may be
-/// one the truncation stages would have removed only if a mask forced it.
+/// vocabulary of the logits after `logit_bias` and the penalties, before any constraint mask,
+/// before top-k/top-p/min-p truncation and before temperature. That is the model's view of
+/// the next token as adjusted by the request's explicit biases, which is what OpenAI's
+/// `logprobs` report: the values do not change with the sampling knobs (temperature, top-p,
+/// a grammar), so the chosen token's `logprob` can be low when it was drawn from a truncated
+/// or masked set, and the alternatives in `top` may include tokens that could not be drawn.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Sampled {
     /// The chosen token id.
@@ -24,7 +25,8 @@ pub struct Sampled {
     /// [`SamplingParams::logprobs`] nor [`SamplingParams::n_logprobs`] asked for it.
     pub logprob: f32,
     /// The [`SamplingParams::n_logprobs`] most likely tokens of the reported distribution,
-    /// `(id, logprob)`, most likely first (ties to the lowest id). Empty when not asked for.
+    /// `(id, logprob)`, most likely first (ties to the lowest id); tokens of probability 0
+    /// (banned by a `-inf` bias) are never listed. Empty when not asked for.
     pub top: Vec<(u32, f32)>,
 }
 
@@ -133,6 +135,12 @@ impl Sampler {
     }
 
     /// Chooses the next token from `logits` (one per vocabulary entry; not modified).
+    ///
+    /// Cost with the default parameters: one pass over `logits` for the top-k selection
+    /// (32-wide blocks below the running threshold are skipped), then work on the `k`
+    /// survivors only. The logits are copied into scratch only when a bias, penalty or mask
+    /// applies; logprobs add one vectorised `exp` pass. Without `top_k`, `top_p` and `dist`
+    /// need the softmax of every candidate, as in llama.cpp.
     ///
     /// If no token can be chosen (every logit `-inf` or NaN after bias and penalties), returns
     /// token 0; use [`Sampler::sample_masked`] to get `None` instead.
@@ -262,8 +270,7 @@ impl Sampler {
 }
 
 /// The chain: greedy, or top_k → top_p → min_p → temperature → dist, each with llama.cpp's
-/// semantics. Candidates are kept in id order until a stage sorts them, as llama.cpp does,
-/// because `dist` accumulates probabilities in candidate order.
+/// semantics.
 fn pick(
     x: &[f32],
     p: &SamplingParams,
@@ -274,7 +281,26 @@ fn pick(
     if p.temperature <= 0.0 {
         return argmax(x).map(|i| i as u32);
     }
+    let sorted = truncate(x, p, cand, tmp)?;
 
+    // temperature
+    for c in cand.iter_mut() {
+        c.logit /= p.temperature;
+    }
+
+    // dist
+    Some(dist(cand, sorted, rng))
+}
+
+/// top_k → top_p → min_p into `cand`; `Some(sorted)`, or `None` when nothing is left.
+/// Candidates stay in id order until a stage sorts them, as in llama.cpp, because `dist`
+/// accumulates probabilities in candidate order.
+fn truncate(
+    x: &[f32],
+    p: &SamplingParams,
+    cand: &mut Vec<Candidate>,
+    tmp: &mut Vec<Candidate>,
+) -> Option<bool> {
     // top_k
     let mut sorted = false;
     let mut min_p_done = false;
@@ -309,14 +335,7 @@ fn pick(
         let min_logit = max + p.min_p.ln();
         cand.retain(|c| c.logit >= min_logit);
     }
-
-    // temperature
-    for c in cand.iter_mut() {
-        c.logit /= p.temperature;
-    }
-
-    // dist
-    Some(dist(cand, sorted, rng))
+    Some(sorted)
 }
 
 /// Every token with a logit above `-inf` that `keep` accepts, in id order.
@@ -401,4 +420,89 @@ fn dist(cand: &mut [Candidate], sorted: bool, rng: &mut Mt19937) -> u32 {
         }
     }
     cand[cand.len() - 1].id
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Truncation settings, each stage on or off.
+    fn params() -> impl Strategy<Value = SamplingParams> {
+        (
+            prop_oneof![Just(0usize), 1usize..60],
+            prop_oneof![Just(1.0f32), 0.05f32..1.0],
+            prop_oneof![Just(0.0f32), 0.001f32..1.0],
+        )
+            .prop_map(|(top_k, top_p, min_p)| SamplingParams {
+                top_k,
+                top_p,
+                min_p,
+                ..SamplingParams::default()
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn truncation_keeps_a_valid_nucleus(
+            x in proptest::collection::vec(-40i32..40, 1..600),
+            p in params(),
+        ) {
+            // Quarter steps: plenty of ties.
+            let x: Vec<f32> = x.iter().map(|&v| v as f32 * 0.25).collect();
+            let (mut cand, mut tmp) = (Vec::new(), Vec::new());
+            let sorted = truncate(&x, &p, &mut cand, &mut tmp).expect("finite logits");
+
+            // Order: descending when a stage sorted, else ids ascending.
+            for w in cand.windows(2) {
+                if sorted {
+                    prop_assert_eq!(by_logit_desc(&w[0], &w[1]), std::cmp::Ordering::Less);
+                } else {
+                    prop_assert!(w[0].id < w[1].id);
+                }
+            }
+            // Kept tokens are the most likely ones: a prefix of the ranking.
+            let kept: Vec<bool> = {
+                let mut k = vec![false; x.len()];
+                cand.iter().for_each(|c| k[c.id as usize] = true);
+                k
+            };
+            let lowest_kept = cand.iter().map(|c| c.logit).fold(f32::INFINITY, f32::min);
+            for (i, &v) in x.iter().enumerate() {
+                if !kept[i] {
+                    prop_assert!(v <= lowest_kept);
+                }
+            }
+            // top_k bounds the count.
+            if p.top_k > 0 {
+                prop_assert!(cand.len() <= p.top_k);
+            }
+            // The top_k survivors, ranked, with their probabilities (f64).
+            let mut ranked: Vec<usize> = (0..x.len()).collect();
+            ranked.sort_by(|&a, &b| x[b].total_cmp(&x[a]).then(a.cmp(&b)));
+            if p.top_k > 0 {
+                ranked.truncate(p.top_k);
+            }
+            let max = f64::from(x[ranked[0]]);
+            let z: f64 = ranked.iter().map(|&i| (f64::from(x[i]) - max).exp()).sum();
+            let prob = |i: usize| (f64::from(x[i]) - max).exp() / z;
+            // top_p: the kept mass reaches p, and it would not without the last token.
+            if p.top_p < 1.0 && p.min_p == 0.0 {
+                let mass: f64 = cand.iter().map(|c| prob(c.id as usize)).sum();
+                let last = prob(cand[cand.len() - 1].id as usize);
+                prop_assert!(mass >= f64::from(p.top_p) - 1e-5, "mass {} < {}", mass, p.top_p);
+                prop_assert!(mass - last < f64::from(p.top_p) + 1e-5);
+            }
+            // min_p: kept tokens are within ln(min_p) of the best; with nothing else
+            // truncating, every such token is kept.
+            if p.min_p > 0.0 {
+                let bound = x[ranked[0]] + p.min_p.ln();
+                prop_assert!(cand.iter().all(|c| c.logit >= bound - 1e-6));
+                if p.top_k == 0 && p.top_p >= 1.0 {
+                    let want = x.iter().filter(|&&v| v >= bound + 1e-6).count();
+                    prop_assert!(cand.len() >= want);
+                }
+            }
+        }
+    }
 }

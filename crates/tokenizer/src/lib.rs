@@ -35,6 +35,7 @@ mod bpe;
 mod decode;
 mod error;
 mod fxhash;
+mod map_order;
 mod partition;
 mod pretok;
 mod specials;

@@ -4,6 +4,7 @@
 use hearth_gguf::Metadata;
 
 use crate::error::TokenizerError;
+use crate::map_order;
 use crate::vocab::{SpecialTokens, Vocab, attr};
 
 const EOT_TEXTS: &[&str] = &[
@@ -56,16 +57,24 @@ const EOG_TEXTS: &[&str] = &[
 /// gpt-oss tokens llama.cpp always renders (turned into user-defined tokens).
 const ALWAYS_RENDERED: &[&str] = &["<|channel|>", "<|message|>", "<|start|>", "<|constrain|>"];
 
-/// The ids whose text is one of `texts`, in the order the first-match detection visits them.
-///
-/// llama.cpp walks its `unordered_map` of token texts, so when a vocabulary holds several
-/// candidates (Qwen: `<|endoftext|>` and `<|im_end|>`) the winner depends on libstdc++'s
-/// hash order. hearth prefers the highest id, which picks what llama.cpp reports for the
-/// vocabularies we check (`<|im_end|>` for Qwen2.5, `<|eot_id|>` for Llama 3).
+/// The ids whose text is one of `texts`, ascending.
 fn candidates(v: &Vocab, texts: &[&str]) -> Vec<u32> {
     let mut ids: Vec<u32> = texts.iter().filter_map(|t| v.text_to_token(t)).collect();
-    ids.sort_unstable_by(|a, b| b.cmp(a));
+    ids.sort_unstable();
     ids
+}
+
+/// The candidate llama.cpp's first-match detection picks: the one its hash map visits first
+/// (see [`crate::map_order`]). `order` is computed on first need.
+fn first_in_map_order(v: &Vocab, ids: &[u32], order: &mut Option<Option<Vec<u32>>>) -> Option<u32> {
+    if ids.len() < 2 {
+        return ids.first().copied();
+    }
+    let order = order.get_or_insert_with(|| map_order::iteration_order(&v.texts));
+    match order {
+        Some(order) => order.iter().copied().find(|id| ids.contains(id)),
+        None => ids.first().copied(),
+    }
 }
 
 fn mark_control(v: &mut Vocab, id: u32) {
@@ -92,11 +101,12 @@ pub(crate) fn detect(v: &mut Vocab) {
         (FIM_REP_TEXTS, |s| &mut s.fim_rep),
         (FIM_SEP_TEXTS, |s| &mut s.fim_sep),
     ];
+    let mut order = None;
     for (texts, field) in rules {
         if field(&mut v.ids).is_some() {
             continue;
         }
-        if let Some(&id) = candidates(v, texts).first() {
+        if let Some(id) = first_in_map_order(v, &candidates(v, texts), &mut order) {
             *field(&mut v.ids) = Some(id);
             mark_control(v, id);
         }

@@ -63,7 +63,11 @@ impl Activations {
     /// # Panics
     /// If `cols` is 0 or `x.len()` is not a multiple of `cols`.
     pub fn load(&mut self, x: &[f32], cols: usize) {
-        assert!(cols > 0 && x.len().is_multiple_of(cols), "Activations::load: {} floats are not rows of {cols}", x.len());
+        assert!(
+            cols > 0 && x.len().is_multiple_of(cols),
+            "Activations::load: {} floats are not rows of {cols}",
+            x.len()
+        );
         self.fill(x.len() / cols, cols).copy_from_slice(x);
     }
 
@@ -121,7 +125,8 @@ impl Activations {
                 // SAFETY: thread `ith` writes only rows t0..t1 of the n × row_bytes buffer,
                 // disjoint from every other thread's rows; `run` returns after all finish, and
                 // `slot.bytes` is neither moved nor resized meanwhile.
-                let out = unsafe { std::slice::from_raw_parts_mut(dst.get().add(t0 * row_bytes), (t1 - t0) * row_bytes) };
+                let out =
+                    unsafe { std::slice::from_raw_parts_mut(dst.get().add(t0 * row_bytes), (t1 - t0) * row_bytes) };
                 for (src, d) in data[t0 * cols..t1 * cols].chunks_exact(cols).zip(out.chunks_exact_mut(row_bytes)) {
                     quantize(src, d);
                 }

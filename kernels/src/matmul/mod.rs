@@ -21,8 +21,8 @@
 //! ```
 //!
 //! How the work is split: the rows of every matrix in a call are cut into chunks (a
-//! multiple of 4 rows, at least ~4 chunks per thread, capped so a chunk's weights stay in
-//! L2 when they are reused across tokens); threads start on chunk `ith` and then claim
+//! multiple of 16 rows, ~4 chunks per thread, at most 64 rows, and capped so a chunk's
+//! weights stay in L2 when they are reused across tokens); threads start on chunk `ith` and then claim
 //! chunks from a shared atomic counter, so a thread that finishes early takes over work
 //! instead of waiting. Within a chunk, tokens are taken 8 at a time and each weight row is
 //! dotted with those 8 activation rows while it is hot in L1: a weight row is read from
@@ -105,7 +105,15 @@ pub fn matmul_many_with(
 ) {
     let n = x.n();
     for (w, out) in jobs.iter() {
-        assert_eq!(w.cols(), x.cols(), "matmul: {}×{} {} weights with inputs of {} columns", w.rows(), w.cols(), w.dtype(), x.cols());
+        assert_eq!(
+            w.cols(),
+            x.cols(),
+            "matmul: {}×{} {} weights with inputs of {} columns",
+            w.rows(),
+            w.cols(),
+            w.dtype(),
+            x.cols()
+        );
         assert_eq!(out.len(), n * w.rows(), "matmul: output length for {n} tokens × {} rows", w.rows());
     }
     if n == 0 {
@@ -189,7 +197,9 @@ fn chunk_rows(w: &QMatrix<'_>, n: usize, nth: usize) -> usize {
         cap = cap.min(CHUNK_BYTES_REUSED / row_bytes);
     }
     let balanced = rows.div_ceil(4 * nth);
-    balanced.min(cap).max(4).next_multiple_of(4)
+    // A multiple of 16 rows: chunk boundaries fall on 64-byte lines of the output (no
+    // false sharing between threads), and multi-row kernels (4 or 8 rows) tile it evenly.
+    balanced.min(cap).max(16).next_multiple_of(16)
 }
 
 /// Computes rows `r0..r1` of one matrix for all `n` tokens.

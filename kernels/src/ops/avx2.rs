@@ -73,7 +73,11 @@ fn expf8(x: __m256) -> __m256 {
     let cmask = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_GT_OQ>(abs_n, _mm256_set1_ps(126.0)));
     let u = _mm256_mul_ps(b, b);
     let j = _mm256_fmadd_ps(
-        _mm256_fmadd_ps(_mm256_fmadd_ps(c(0x3c07_2010), b, c(0x3d2b_9f17)), u, _mm256_fmadd_ps(c(0x3e2a_af33), b, c(0x3eff_fedb))),
+        _mm256_fmadd_ps(
+            _mm256_fmadd_ps(c(0x3c07_2010), b, c(0x3d2b_9f17)),
+            u,
+            _mm256_fmadd_ps(c(0x3e2a_af33), b, c(0x3eff_fedb)),
+        ),
         u,
         _mm256_mul_ps(c(0x3f7f_fff6), b),
     );
@@ -129,7 +133,10 @@ unsafe fn scale_mul_avx2(x: &[f32], s: f32, w: &[f32], out: &mut [f32]) {
     while i + 8 <= n {
         // SAFETY: i + 8 <= n and the three slices hold at least n elements.
         unsafe {
-            let v = _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(x.as_ptr().add(i)), vs), _mm256_loadu_ps(w.as_ptr().add(i)));
+            let v = _mm256_mul_ps(
+                _mm256_mul_ps(_mm256_loadu_ps(x.as_ptr().add(i)), vs),
+                _mm256_loadu_ps(w.as_ptr().add(i)),
+            );
             _mm256_storeu_ps(out.as_mut_ptr().add(i), v);
         }
         i += 8;
@@ -440,7 +447,9 @@ unsafe fn axpy_f16_avx2(acc: &mut [f32], a: f32, v: &[u16]) {
     let mut i = 0;
     while i + 8 <= n {
         // SAFETY: i + 8 <= n for both slices.
-        unsafe { _mm256_storeu_ps(p.add(i), _mm256_fmadd_ps(va, load_h8(v.as_ptr().add(i)), _mm256_loadu_ps(p.add(i)))) };
+        unsafe {
+            _mm256_storeu_ps(p.add(i), _mm256_fmadd_ps(va, load_h8(v.as_ptr().add(i)), _mm256_loadu_ps(p.add(i))))
+        };
         i += 8;
     }
     scalar::axpy_f16(&mut acc[i..], a, &v[i..n]);

@@ -89,7 +89,11 @@ impl RopeParams {
     }
 
     fn check_x(&self, x: &[f32], head_dim: usize) {
-        assert!(head_dim > 0 && x.len().is_multiple_of(head_dim), "rope: {} values are not whole heads of {head_dim}", x.len());
+        assert!(
+            head_dim > 0 && x.len().is_multiple_of(head_dim),
+            "rope: {} values are not whole heads of {head_dim}",
+            x.len()
+        );
         assert!(self.n_dims <= head_dim, "rope: n_dims {} > head_dim {head_dim}", self.n_dims);
     }
 }
@@ -158,7 +162,11 @@ fn rotate(x0: &mut f32, x1: &mut f32, c: f32, s: f32) {
 pub fn rope_with(mode: RopeMode, cs: &[f32], x: &mut [f32], head_dim: usize) {
     let n_dims = cs.len();
     assert!(n_dims.is_multiple_of(2), "rope: odd cos/sin row");
-    assert!(head_dim > 0 && x.len().is_multiple_of(head_dim), "rope: {} values are not whole heads of {head_dim}", x.len());
+    assert!(
+        head_dim > 0 && x.len().is_multiple_of(head_dim),
+        "rope: {} values are not whole heads of {head_dim}",
+        x.len()
+    );
     assert!(n_dims <= head_dim, "rope: n_dims {n_dims} > head_dim {head_dim}");
     for head in x.chunks_exact_mut(head_dim) {
         match mode {

@@ -57,3 +57,12 @@ fn writer_wrote_rows_that_are_not_whole_blocks() {
     let mut out = Vec::new();
     assert!(w.write(&mut out, |_, _, sink| sink.write_all(&[])).is_ok());
 }
+
+/// Found by the fuzz target on the unfixed parser in about three minutes: a tensor with dims
+/// `[0, 3, 2^58.3, 2^56]` has zero elements, and `n_rows()` overflowed multiplying the rest.
+#[test]
+fn fuzz_crash_n_rows_overflow_behind_zero_dim() {
+    let bytes = include_bytes!("crashes/n_rows_overflow_behind_zero_dim.gguf");
+    let e = parse_err(bytes);
+    assert!(matches!(e, GgufError::ElementCountOverflow { ref dims, .. } if dims[0] == 0), "{e}");
+}

@@ -1,0 +1,25 @@
+//! Errors of model loading and the forward pass.
+
+/// What went wrong loading a model or running it.
+#[derive(Debug, thiserror::Error)]
+#[allow(missing_docs)]
+pub enum ModelError {
+    #[error(transparent)]
+    Gguf(#[from] hearth_gguf::GgufError),
+    #[error("architecture '{0}' is not supported (hearth runs llama, qwen2 and gemma3)")]
+    UnsupportedArch(String),
+    #[error("metadata: {0}")]
+    Config(String),
+    #[error("tensor '{name}' is missing")]
+    MissingTensor { name: String },
+    #[error("tensor '{name}': dims {dims:?}, expected {expected:?}")]
+    BadShape { name: String, dims: Vec<u64>, expected: Vec<u64> },
+    #[error("tensor '{name}': type {ty} is not supported by hearth's kernels")]
+    UnsupportedType { name: String, ty: String },
+    #[error("token id {id} is outside the vocabulary ({n_vocab} tokens)")]
+    BadToken { id: u32, n_vocab: usize },
+    #[error("context full: {needed} positions needed, the cache holds {capacity}")]
+    ContextFull { needed: usize, capacity: usize },
+    #[error("empty batch")]
+    EmptyBatch,
+}

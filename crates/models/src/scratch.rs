@@ -1,0 +1,64 @@
+//! `Scratch`: every buffer a forward pass writes, allocated on first use and reused, so the
+//! steady state (decode) allocates nothing.
+
+use hearth_kernels::Activations;
+
+/// Position of one row of the batch: which sequence, which position in it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Row {
+    /// Index into the batch's sequences.
+    pub seq: usize,
+    /// Absolute position.
+    pub pos: usize,
+}
+
+/// Per-thread attention scratch.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct AttnLocal {
+    /// `[positions attended]` scores, then probabilities.
+    pub scores: Vec<f32>,
+    /// `[head_dim]` the query head rounded to f16 (llama.cpp multiplies f16 K by f16 Q).
+    pub q16: Vec<u16>,
+}
+
+/// Working memory of forward passes. `T` below is the number of tokens in the batch.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    /// `[T]` sequence and position of each row.
+    pub(crate) rows: Vec<Row>,
+    /// `[T, n_embd]` the residual stream.
+    pub(crate) x: Vec<f32>,
+    /// `[T, n_embd]` normed input of the Q/K/V and gate/up projections.
+    pub(crate) xb: Activations,
+    /// `[T, n_head · head_dim]` queries.
+    pub(crate) q: Vec<f32>,
+    /// `[T, n_head_kv · head_dim]` keys of the new tokens.
+    pub(crate) k: Vec<f32>,
+    /// `[T, n_head_kv · head_dim]` values of the new tokens.
+    pub(crate) v: Vec<f32>,
+    /// `[T, n_head · head_dim]` attention output, input of the output projection.
+    pub(crate) att: Activations,
+    /// `[T, n_embd]` output of the attention or FFN projection before the residual add.
+    pub(crate) proj: Vec<f32>,
+    /// `[T, n_ff]` gate projection.
+    pub(crate) gate: Vec<f32>,
+    /// `[T, n_ff]` up projection.
+    pub(crate) up: Vec<f32>,
+    /// `[T, n_ff]` activated FFN hidden state, input of the down projection.
+    pub(crate) hidden: Activations,
+    /// `[n_out, n_embd]` final-normed rows whose logits are wanted.
+    pub(crate) out_in: Activations,
+    /// `[n_out, n_vocab]` logits.
+    pub(crate) logits: Vec<f32>,
+    /// `[max(n_embd, head_dim)]` copy buffer for in-place norms.
+    pub(crate) tmp: Vec<f32>,
+    /// `[n_threads]` attention scratch.
+    pub(crate) attn: Vec<AttnLocal>,
+}
+
+impl Scratch {
+    /// Empty scratch; buffers grow to the largest batch seen.
+    pub fn new() -> Scratch {
+        Scratch::default()
+    }
+}
