@@ -1,5 +1,5 @@
 //! Tokenizer benchmarks: `encode` of ~1 MB of mixed text (English prose, code, CJK, emoji,
-//! numbers, whitespace runs) with the byte-level BPE vocabularies of Qwen2 and Llama 3, the
+//! numbers, whitespace runs; made-up words and identifiers keep it from repeating) with the byte-level BPE vocabularies of Qwen2 and Llama 3, the
 //! SentencePiece vocab of Llama 2, and the fixture models' own vocabularies when present.
 //! Throughput is in **bytes of input text** per second.
 //!
@@ -19,53 +19,176 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use hearth_gguf::GgufFile;
 use hearth_tokenizer::Tokenizer;
 
-/// Snippets the benchmark text is drawn from, one kind per line of the table.
-const PROSE: &[&str] = &[
-    "The quick brown fox jumps over the lazy dog. ",
-    "Local inference changes the economics of small products: latency drops, privacy improves, and the bill stops growing with usage. ",
-    "She said, \"I'm not sure we'll make it,\" and they'd already left when the train's doors closed. ",
-    "In 1969, Apollo 11 landed on the Moon; Neil Armstrong's first words were broadcast to roughly 600 million people.\n\n",
-    "Naïve café owners in Zürich déjà vu: façade, coöperate, señor, Ærø. ",
+/// Common English words (prose draws most words from here, the rest are made up).
+const WORDS: &[&str] = &[
+    "the",
+    "of",
+    "and",
+    "to",
+    "in",
+    "a",
+    "is",
+    "that",
+    "for",
+    "it",
+    "as",
+    "was",
+    "with",
+    "be",
+    "by",
+    "on",
+    "not",
+    "he",
+    "I",
+    "this",
+    "are",
+    "or",
+    "his",
+    "from",
+    "at",
+    "which",
+    "but",
+    "have",
+    "an",
+    "had",
+    "they",
+    "you",
+    "were",
+    "their",
+    "one",
+    "all",
+    "we",
+    "can",
+    "her",
+    "has",
+    "there",
+    "been",
+    "if",
+    "more",
+    "when",
+    "will",
+    "would",
+    "who",
+    "so",
+    "no",
+    "model",
+    "token",
+    "inference",
+    "latency",
+    "memory",
+    "small",
+    "product",
+    "price",
+    "users",
+    "server",
+    "request",
+    "don't",
+    "it's",
+    "we'll",
+    "they're",
+    "I've",
+    "she'd",
+    "naïve",
+    "café",
+    "déjà",
+    "Zürich",
+    "façade",
+    "résumé",
 ];
-const CODE: &[&str] = &[
-    "fn main() {\n    let v: Vec<u32> = (0..10).map(|x| x * 2).collect();\n    println!(\"{:?}\", v);\n}\n",
-    "def fibonacci(n):\n    if n < 2:\n        return n\n    return fibonacci(n - 1) + fibonacci(n - 2)\n\n",
-    "{\"name\": \"Ada\", \"tags\": [\"x\", \"y\"], \"score\": 0.875, \"active\": true}\n",
-    "for (int i = 0; i < n; ++i) {\n\t\tsum += a[i] * b[i];\n\t}\r\n",
-    "    <div class=\"row\"><span>&nbsp;42</span></div>\n",
+const SYLLABLES: &[&str] = &[
+    "ka", "lo", "mi", "ther", "con", "struct", "ing", "ed", "pre", "ver", "sa", "tion", "ab", "ex", "qu", "ly", "ment",
+    "ra", "po", "zen", "gra", "phi", "na", "tor", "ble", "ro", "sh", "ck", "ou", "ei", "str", "ph", "um", "ix", "oo",
 ];
-const CJK: &[&str] = &[
-    "日本語のテキストと中文の混在した文章です。",
-    "机器学习模型在小型设备上运行，速度和隐私都很重要。",
-    "한국어 문장도 포함되어 있습니다. ",
-    "東京は日本の首都であり、人口は約千四百万人です。\n",
-];
-const EMOJI: &[&str] = &["🤖🚀 ", "👩\u{200d}💻 writes code ", "👍🏽✅ done ", "🇫🇷🇯🇵 flags ", "😶\u{200d}🌫️ "];
-const NUMBERS: &[&str] = &["1234567890 ", "3.14159265358979 ", "-42 ", "1,000,000.00 ", "2024-06-01T12:34:56Z ", "0x7fffffff "];
-const SPACE: &[&str] = &["   ", "\n\n\n", "\t\t", "  \n  ", " "];
+const EMOJI: &[&str] =
+    &["🤖", "🚀", "👩\u{200d}💻", "👍🏽", "✅", "🇫🇷", "🇯🇵", "😶\u{200d}🌫️", "❤️", "🔥", "🦙", "🎉", "😀", "🙏", "💡"];
 const MARKERS: &[&str] = &["<|im_start|>user\n", "<|im_end|>\n", "<|im_start|>assistant\n", "<s>", "</s>"];
 
-/// ~`size` bytes of mixed text, the same every run (a fixed LCG picks the snippets).
-fn mixed_text(size: usize, markers: bool) -> String {
-    let mut state = 0x2545_f491_4f6c_dd1du64;
-    let mut next = move |n: usize| {
-        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        (state >> 33) as usize % n
-    };
-    let kinds: [(&[&str], usize); 6] = [(PROSE, 40), (CODE, 25), (CJK, 12), (EMOJI, 6), (NUMBERS, 10), (SPACE, 7)];
-    let total: usize = kinds.iter().map(|k| k.1).sum();
-    let mut s = String::with_capacity(size + 256);
-    while s.len() < size {
-        if markers && next(10) == 0 {
-            s.push_str(MARKERS[next(MARKERS.len())]);
+/// A fixed pseudo-random sequence (64-bit LCG), so every run tokenizes the same text.
+struct Lcg(u64);
+
+impl Lcg {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (self.0 >> 33) as usize % n
+    }
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len())]
+    }
+    fn word(&mut self) -> String {
+        if self.below(10) < 7 {
+            return self.pick(WORDS).to_owned();
         }
-        let mut r = next(total);
-        for (pool, w) in kinds {
-            if r < w {
-                s.push_str(pool[next(pool.len())]);
-                break;
+        (0..1 + self.below(4)).map(|_| self.pick(SYLLABLES)).collect()
+    }
+}
+
+/// ~`size` bytes of mixed text: prose (common and made-up words), code with made-up
+/// identifiers, CJK, emoji, numbers and whitespace runs; chat markers too when `markers`.
+fn mixed_text(size: usize, markers: bool) -> String {
+    let mut r = Lcg(0x2545_f491_4f6c_dd1d);
+    let mut s = String::with_capacity(size + 1024);
+    while s.len() < size {
+        if markers && r.below(12) == 0 {
+            s.push_str(r.pick(MARKERS));
+        }
+        match r.below(100) {
+            0..=44 => {
+                let n = 4 + r.below(16);
+                for i in 0..n {
+                    let w = r.word();
+                    if i == 0 {
+                        let mut c = w.chars();
+                        s.extend(c.next().map(|f| f.to_ascii_uppercase()));
+                        s.push_str(c.as_str());
+                    } else {
+                        s.push(' ');
+                        s.push_str(&w);
+                    }
+                    if i + 1 < n && r.below(8) == 0 {
+                        s.push(',');
+                    }
+                }
+                s.push_str(r.pick(&[". ", "! ", "? ", ".\n\n", "; ", ": "]));
             }
-            r -= w;
+            45..=69 => {
+                let (f, v) = (r.word(), r.word());
+                let n = r.below(100_000);
+                let line = match r.below(4) {
+                    0 => format!("fn {f}_{v}(x: u32) -> u32 {{\n    x * {n} + 1\n}}\n"),
+                    1 => format!("def {f}({v}):\n    return {v} ** 2 + {n}\n\n"),
+                    2 => format!("{{\"{f}\": \"{v}\", \"n\": {n}, \"ok\": true}}\n"),
+                    _ => format!("for (int {v} = 0; {v} < {n}; ++{v}) {{\n\t\t{f}[{v}] += 1;\n\t}}\r\n"),
+                };
+                s.push_str(&line);
+            }
+            70..=81 => {
+                for _ in 0..5 + r.below(25) {
+                    let cp = match r.below(3) {
+                        0 => 0x3041 + r.below(0x56) as u32, // hiragana
+                        1 => 0xAC00 + r.below(2000) as u32, // hangul
+                        _ => 0x4E00 + r.below(3000) as u32, // common CJK ideographs
+                    };
+                    s.extend(char::from_u32(cp));
+                }
+                s.push_str(r.pick(&["。", "，", "\n", " "]));
+            }
+            82..=87 => {
+                for _ in 0..1 + r.below(4) {
+                    s.push_str(r.pick(EMOJI));
+                }
+                s.push(' ');
+            }
+            88..=95 => {
+                let n = r.below(1_000_000_000);
+                let num = match r.below(4) {
+                    0 => format!("{n} "),
+                    1 => format!("{}.{:04} ", n % 1000, n % 10000),
+                    2 => format!("-{} ", n % 100),
+                    _ => format!("2024-{:02}-{:02}T{:02}:{:02}Z ", 1 + n % 12, 1 + n % 28, n % 24, n % 60),
+                };
+                s.push_str(&num);
+            }
+            _ => s.push_str(r.pick(&["   ", "\n\n\n", "\t\t", "  \n  ", "    "])),
         }
     }
     s
@@ -96,7 +219,12 @@ fn encode(c: &mut Criterion) {
     for (name, path) in vocabs() {
         let (_file, tok) = open(&path);
         let ids = tok.encode(&text, false, false);
-        eprintln!("{name}: {} bytes -> {} tokens ({:.2} bytes/token)", text.len(), ids.len(), text.len() as f64 / ids.len() as f64);
+        eprintln!(
+            "{name}: {} bytes -> {} tokens ({:.2} bytes/token)",
+            text.len(),
+            ids.len(),
+            text.len() as f64 / ids.len() as f64
+        );
 
         let mut g = c.benchmark_group("encode");
         g.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(5));

@@ -50,7 +50,7 @@ pub mod testing;
 mod matmul;
 pub mod ops;
 mod parallel;
-mod pool;
+pub mod pool;
 
 #[cfg(target_arch = "aarch64")]
 mod aarch64;

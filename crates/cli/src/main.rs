@@ -5,9 +5,13 @@
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
+mod chat;
+mod common;
 mod inspect;
 mod progress;
 mod pull;
+mod run;
+mod tokenize;
 
 /// Fast local LLM inference for small CPU boxes.
 ///
@@ -34,6 +38,20 @@ enum Cmd {
     ///
     /// Example: hearth pull qwen2.5-coder:0.5b
     Pull(pull::Args),
+    /// Generate from one prompt: streams text, or prints one JSON object with --json.
+    ///
+    /// Examples:
+    ///   hearth run --prompt "def fibonacci(n):" --temperature 0
+    ///   hearth run --messages chat.json --json
+    Run(run::Args),
+    /// Talk to a model interactively (streams; keeps the conversation's cache between turns).
+    ///
+    /// Example: hearth chat --model qwen2.5-coder:0.5b --system "Answer briefly."
+    Chat(chat::Args),
+    /// Turn text into token ids with a model's tokenizer.
+    ///
+    /// Example: hearth tokenize --model qwen2.5-coder:0.5b --json -- "Hello world"
+    Tokenize(tokenize::Args),
 }
 
 fn main() {
@@ -42,6 +60,9 @@ fn main() {
     let result: Result<()> = match cli.cmd {
         Cmd::Inspect(a) => inspect::run(a),
         Cmd::Pull(a) => pull::run(a),
+        Cmd::Run(a) => run::run(a),
+        Cmd::Chat(a) => chat::run(a),
+        Cmd::Tokenize(a) => tokenize::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");

@@ -7,7 +7,8 @@
 //!   [`TokenizerKind`]), tokens, types, scores, merges, special ids and `add_*` flags.
 //! - [`Tokenizer::encode`] splits the text around special tokens, pre-tokenizes and runs the
 //!   model's merge algorithm; [`Tokenizer::decode`] and [`Tokenizer::token_to_piece`] go
-//!   back; [`StreamDecoder`] decodes a generation stream without ever splitting a character.
+//!   back; [`StreamDecoder`] (or the owned [`Utf8Stream`] fed with pieces) decodes a
+//!   generation stream without ever splitting a character.
 //! - Vocabulary queries: [`Tokenizer::is_eog`], [`Tokenizer::token_type`],
 //!   [`Tokenizer::token_bytes`] (for grammar token tries), [`Tokenizer::special_tokens`].
 //!
@@ -47,6 +48,6 @@ mod vocab;
 mod wpm;
 
 pub use error::TokenizerError;
-pub use stream::StreamDecoder;
+pub use stream::{StreamDecoder, Utf8Stream};
 pub use tokenizer::{TokenType, Tokenizer, TokenizerKind};
 pub use vocab::SpecialTokens;

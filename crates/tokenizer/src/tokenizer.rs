@@ -47,7 +47,8 @@ pub enum TokenType {
 #[derive(Debug)]
 enum Model {
     Bpe(Box<Bpe>),
-    Spm,
+    /// SentencePiece, with the characters after which a cut before `▁` is unsafe.
+    Spm(Vec<char>),
     Wpm,
 }
 
@@ -68,12 +69,12 @@ impl Tokenizer {
         let vocab = Vocab::load(meta)?;
         let model = match vocab.ty {
             VocabType::Bpe => {
-                let merges = meta.opt_str_array("tokenizer.ggml.merges")?.ok_or_else(|| hearth_gguf::GgufError::MissingKey {
-                    key: "tokenizer.ggml.merges".to_owned(),
-                })?;
+                let merges = meta
+                    .opt_str_array("tokenizer.ggml.merges")?
+                    .ok_or_else(|| hearth_gguf::GgufError::MissingKey { key: "tokenizer.ggml.merges".to_owned() })?;
                 Model::Bpe(Box::new(Bpe::new(&vocab, merges)?))
             }
-            VocabType::Spm => Model::Spm,
+            VocabType::Spm => Model::Spm(spm::chars_before_space(&vocab)),
             VocabType::Wpm => Model::Wpm,
         };
         let pieces = Pieces::build(&vocab);
@@ -92,7 +93,7 @@ impl Tokenizer {
         let mut out = Vec::with_capacity(text.len() / 3 + 2);
         let frags = partition(v, &self.trie, text, parse_special);
         match &self.model {
-            Model::Spm => {
+            Model::Spm(unsafe_before) => {
                 if add_special && v.opts.add_bos {
                     out.extend(v.ids.bos);
                 }
@@ -107,7 +108,7 @@ impl Tokenizer {
                                 buf.push('\u{2581}');
                             }
                             escape_spaces(&text[off..off + len], &mut buf);
-                            spm::encode(v, &buf, &mut out, &mut scratch);
+                            spm::encode(v, unsafe_before, &buf, &mut out, &mut scratch);
                             prev_special = false;
                         }
                         Fragment::Token(id) => {
@@ -284,7 +285,7 @@ impl Tokenizer {
         match (&self.model, &self.vocab.pre) {
             (Model::Bpe(_), Some((pre, _))) => TokenizerKind::Bpe { pre: pre.clone() },
             (Model::Bpe(_), None) => TokenizerKind::Bpe { pre: "default".into() },
-            (Model::Spm, _) => TokenizerKind::Spm,
+            (Model::Spm(_), _) => TokenizerKind::Spm,
             (Model::Wpm, _) => TokenizerKind::WordPiece,
         }
     }

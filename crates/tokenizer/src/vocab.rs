@@ -136,7 +136,9 @@ impl Vocab {
         let mut warnings = Vec::new();
         let none = SpecialTokens::default();
         let (ty, mut ids, mut opts) = match model.as_str() {
-            "llama" => (VocabType::Spm, SpecialTokens { bos: Some(1), eos: Some(2), unk: Some(0), ..none }, Options::default()),
+            "llama" => {
+                (VocabType::Spm, SpecialTokens { bos: Some(1), eos: Some(2), unk: Some(0), ..none }, Options::default())
+            }
             "bert" => (
                 VocabType::Wpm,
                 SpecialTokens { bos: Some(101), unk: Some(100), sep: Some(102), pad: Some(0), mask: Some(103), ..none },
@@ -243,7 +245,8 @@ impl Vocab {
 
     fn read_special_ids(&mut self, meta: &Metadata) -> Result<(), TokenizerError> {
         let n = self.n_tokens() as u64;
-        let keys: [(&str, fn(&mut SpecialTokens) -> &mut Option<u32>); 18] = [
+        type Field = fn(&mut SpecialTokens) -> &mut Option<u32>;
+        let keys: [(&str, Field); 18] = [
             ("bos_token_id", |s| &mut s.bos),
             ("eos_token_id", |s| &mut s.eos),
             ("eot_token_id", |s| &mut s.eot),
@@ -298,7 +301,8 @@ impl Vocab {
             self.warnings.push("override 'tokenizer.ggml.add_bos_token' to 'true' for Gemma4".to_owned());
         }
         self.opts.lowercase = meta.opt_bool("tokenizer.ggml.normalizer.lowercase")?.unwrap_or(true);
-        self.opts.strip_accents = meta.opt_bool("tokenizer.ggml.normalizer.strip_accents")?.unwrap_or(self.opts.lowercase);
+        self.opts.strip_accents =
+            meta.opt_bool("tokenizer.ggml.normalizer.strip_accents")?.unwrap_or(self.opts.lowercase);
         Ok(())
     }
 
@@ -318,7 +322,9 @@ fn unsupported_model(model: &str) -> TokenizerError {
         "rwkv" => "the RWKV world tokenizer is not implemented; hearth supports gpt2, llama, bert and gemma4",
         "plamo2" => "the PLaMo-2 tokenizer is not implemented; hearth supports gpt2, llama, bert and gemma4",
         "no_vocab" | "none" => "the model has no vocabulary",
-        "hybriddna" | "whitespace" | "test" => "this tokenizer variant is not implemented; hearth supports gpt2, llama, bert and gemma4",
+        "hybriddna" | "whitespace" | "test" => {
+            "this tokenizer variant is not implemented; hearth supports gpt2, llama, bert and gemma4"
+        }
         _ => "unknown tokenizer model; hearth supports gpt2, llama, bert and gemma4",
     };
     TokenizerError::UnsupportedModel { model: model.to_owned(), reason }

@@ -24,7 +24,9 @@ pub(crate) fn encode(vocab: &Vocab, text: &str, out: &mut Vec<u32>) {
         let mut i = 0;
         while i < n {
             let longest = (i + vocab.max_token_len + 1).min(n);
-            let found = (i + 1..=longest).rev().find_map(|j| word1.get(i..j).and_then(|p| vocab.text_to_token(p)).map(|id| (j, id)));
+            let found = (i + 1..=longest)
+                .rev()
+                .find_map(|j| word1.get(i..j).and_then(|p| vocab.text_to_token(p)).map(|id| (j, id)));
             match found {
                 Some((j, id)) => {
                     out.push(id);

@@ -19,7 +19,7 @@
 //! - f16 helpers for the KV cache ([`f32_to_f16_row`], [`dot_f32_f16`], [`axpy_f16`], ...)
 //!   round to nearest even (F16C / `fcvt`).
 //!
-//! RoPE lives in [`rope`](self::rope): [`RopeParams`], [`RopeCache`].
+//! RoPE lives in [`rope`]: [`RopeParams`], [`RopeCache`].
 
 mod gelu;
 pub mod rope;

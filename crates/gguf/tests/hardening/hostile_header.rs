@@ -9,7 +9,7 @@ use crate::support::{F32, Q4_0, Raw, T_ARRAY, T_STRING, T_U32, T_U64, assert_nam
 /// What a rejection of a few-hundred-byte file may allocate: error strings, nothing more.
 const SMALL_ALLOC: u64 = 4 << 10;
 
-/// A file with one `f32` tensor of `dims`, its data section present.
+/// A file with one tensor (no metadata) and 256 bytes of data section.
 fn one_tensor(name: &str, dims: &[u64], type_id: u32, offset: u64) -> Vec<u8> {
     Raw::new(3, 1, 0).tensor(name, dims, type_id, offset).pad(32).zeros(256).build()
 }
@@ -286,7 +286,7 @@ fn tensor_past_the_end_of_the_file() {
 
 #[test]
 fn offset_plus_size_overflowing_u64() {
-    let offset = u64::MAX & !31;
+    let offset: u64 = !31; // the largest multiple of 32
     let e = parse_err(&one_tensor("wrapped", &[64], F32, offset));
     assert!(matches!(e, GgufError::TensorOutOfBounds { len: 256, .. }), "{e}");
     assert_names(&e, "'wrapped'");
@@ -296,7 +296,7 @@ fn offset_plus_size_overflowing_u64() {
     assert!(matches!(e, GgufError::TensorOutOfBounds { len: 256, .. }), "{e}");
     assert_names(&e, "'wrapped'");
     // data_offset + offset alone overflows.
-    let offset = u64::MAX & !31;
+    let offset: u64 = !31; // the largest multiple of 32
     let e = parse_err(&one_tensor("wrapped", &[0], F32, offset));
     assert!(matches!(e, GgufError::TensorOutOfBounds { len: 0, .. }), "{e}");
 }

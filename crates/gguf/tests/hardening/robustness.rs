@@ -224,3 +224,26 @@ fn random_mutations_of_real_headers_never_panic() {
     assert!(outcomes.get("Ok").copied().unwrap_or(0) > 100, "{outcomes:?}");
     assert!(outcomes.len() >= 8, "only {} distinct outcomes: {outcomes:?}", outcomes.len());
 }
+
+/// The stricter rules (u32-only alignment, dims within i64 even beside a zero) still accept
+/// every real file there is: the four fixture models and all of llama.cpp's vocab GGUFs.
+#[test]
+fn every_real_fixture_still_parses_and_passes_every_check() {
+    let mut paths: Vec<_> = [tk::SMOLLM2_135M, tk::QWEN_05B, tk::GEMMA3_270M, tk::MINILM_L6]
+        .into_iter()
+        .filter_map(tk::model)
+        .collect();
+    let Some(gpt2) = tk::vocab("ggml-vocab-gpt-2.gguf") else { return };
+    let vocab_dir = gpt2.parent().unwrap().to_path_buf();
+    for entry in std::fs::read_dir(vocab_dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "gguf") {
+            paths.push(path);
+        }
+    }
+    assert!(paths.len() >= 20, "{} fixture files", paths.len());
+    for path in paths {
+        let f = GgufFile::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        exercise(f.bytes(), f.header());
+    }
+}

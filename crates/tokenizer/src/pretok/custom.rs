@@ -169,7 +169,9 @@ pub(crate) fn llama3_like(kind: Llama3Like, cps: &[u32], flags: &[Flags], offset
                 continue;
             }
             // [^\r\n\p{L}\p{N}]?\p{L}+
-            if !(cpt == '\r' as u32 || cpt == '\n' as u32 || fl.is_number()) && (wordish(fl) || wordish(s.flags(pos + 1))) {
+            if !(cpt == '\r' as u32 || cpt == '\n' as u32 || fl.is_number())
+                && (wordish(fl) || wordish(s.flags(pos + 1)))
+            {
                 pos += 1;
                 while wordish(s.flags(pos)) {
                     pos += 1;
@@ -196,7 +198,8 @@ pub(crate) fn llama3_like(kind: Llama3Like, cps: &[u32], flags: &[Flags], offset
                 continue;
             }
             // <space>?[^\s\p{L}\p{N}]+[\r\n]*  (note: the guard tests the current char's flags)
-            let other = |f: Flags| !(f.is_whitespace() || f.is_letter() || f.is_number() || (marks && f.is_accent_mark()));
+            let other =
+                |f: Flags| !(f.is_whitespace() || f.is_letter() || f.is_number() || (marks && f.is_accent_mark()));
             let mut f2 = if cpt == ' ' as u32 { s.flags(pos + 1) } else { fl };
             if other(f2) && fl.any() {
                 pos += (cpt == ' ' as u32) as usize;

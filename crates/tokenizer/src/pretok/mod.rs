@@ -70,8 +70,6 @@ pub(crate) struct PreTokenizer {
 /// Code points of one text, with what the steps need, built once per text.
 struct Text {
     cps: Vec<u32>,
-    /// Byte offset of each code point, plus the text length.
-    starts: Vec<usize>,
     flags: Vec<Flags>,
     collapsed: Option<(String, Vec<usize>)>,
     widened: Option<(String, Vec<usize>)>,
@@ -80,15 +78,12 @@ struct Text {
 impl Text {
     fn new(text: &str) -> Text {
         let mut cps = Vec::with_capacity(text.len());
-        let mut starts = Vec::with_capacity(text.len() + 1);
         let mut fl = Vec::with_capacity(text.len());
-        for (i, c) in text.char_indices() {
+        for c in text.chars() {
             cps.push(c as u32);
-            starts.push(i);
             fl.push(flags(c as u32));
         }
-        starts.push(text.len());
-        Text { cps, starts, flags: fl, collapsed: None, widened: None }
+        Text { cps, flags: fl, collapsed: None, widened: None }
     }
 
     fn mapped(&mut self, collapsed: bool) -> (&str, &[usize]) {
@@ -107,10 +102,21 @@ impl Text {
     }
 }
 
+/// Bytes of the UTF-8 encoding of a code point.
+fn utf8_width(cp: u32) -> usize {
+    match cp {
+        0..0x80 => 1,
+        0x80..0x800 => 2,
+        0x800..0x10000 => 3,
+        _ => 4,
+    }
+}
+
 impl PreTokenizer {
     /// Compiles llama.cpp's expressions for one pre-tokenizer.
     pub(crate) fn new(exprs: &[&str]) -> Result<PreTokenizer, String> {
-        let steps = exprs.iter().map(|e| Step::new(e).map_err(|err| format!("{e:?}: {err}"))).collect::<Result<_, _>>()?;
+        let steps =
+            exprs.iter().map(|e| Step::new(e).map_err(|err| format!("{e:?}: {err}"))).collect::<Result<_, _>>()?;
         Ok(PreTokenizer { steps })
     }
 
@@ -139,10 +145,11 @@ impl PreTokenizer {
                 offsets = next;
             }
         }
-        let mut cp = 0;
+        let (mut cp, mut byte) = (0, 0);
         for len in offsets {
-            out.push(t.starts[cp]..t.starts[cp + len]);
-            cp += len;
+            let end = byte + t.cps[cp..cp + len].iter().map(|&c| utf8_width(c)).sum::<usize>();
+            out.push(byte..end);
+            (cp, byte) = (cp + len, end);
         }
     }
 }

@@ -218,7 +218,10 @@ mod tests {
     #[test]
     fn translates_categories_and_ascii_classes() {
         let t = translate("[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)", true).unwrap();
-        assert_eq!(t, "[^\\t\\n\\x0B\\x0C\\r\\x20\u{D2}A-Za-z\u{D1}0-9]+|[\\t\\n\\x0B\\x0C\\r\\x20]+(?![^\\t\\n\\x0B\\x0C\\r\\x20])");
+        assert_eq!(
+            t,
+            "[^\\t\\n\\x0B\\x0C\\r\\x20\u{D2}A-Za-z\u{D1}0-9]+|[\\t\\n\\x0B\\x0C\\r\\x20]+(?![^\\t\\n\\x0B\\x0C\\r\\x20])"
+        );
         assert_eq!(translate("\\p{N}", true).unwrap(), "[\u{D1}0-9]");
     }
 

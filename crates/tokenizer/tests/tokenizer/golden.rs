@@ -15,7 +15,10 @@ fn tokenize_cases_match_llama_cpp() {
             let got = tok.encode(&case.text, false, case.parse_special);
             if got != case.ids {
                 failed += 1;
-                eprintln!("{name}: {:?} (parse_special {})\n  expected {:?}\n  got      {got:?}", case.text, case.parse_special, case.ids);
+                eprintln!(
+                    "{name}: {:?} (parse_special {})\n  expected {:?}\n  got      {got:?}",
+                    case.text, case.parse_special, case.ids
+                );
             }
         }
         println!("{name}: {}/{} tokenize cases", golden.tokenize.len() - failed, golden.tokenize.len());

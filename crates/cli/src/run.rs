@@ -1,0 +1,125 @@
+//! `hearth run`: one prompt in, generated text out (streamed), or one JSON object.
+
+use std::io::Write;
+use std::ops::ControlFlow;
+
+use anyhow::{Context, Result, bail};
+use hearth_engine::{Message, Prompt};
+use serde::Serialize;
+
+use crate::common::{ModelArgs, SamplingArgs};
+
+/// Arguments of `hearth run`.
+#[derive(clap::Args, Debug)]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["prompt", "prompt_file", "messages"])))]
+pub struct Args {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// The prompt text (raw: no chat template; BOS only where the model says so).
+    #[arg(long, short)]
+    prompt: Option<String>,
+    /// Read the raw prompt from a file ("-" for stdin).
+    #[arg(long)]
+    prompt_file: Option<String>,
+    /// A JSON file of chat messages, `[{"role": "user", "content": "..."}]`, rendered with
+    /// the model's chat template ("-" for stdin).
+    #[arg(long)]
+    messages: Option<String>,
+    /// Parse special-token text in a raw prompt (e.g. `<|im_start|>`) into special tokens.
+    #[arg(long)]
+    special: bool,
+    #[command(flatten)]
+    sampling: SamplingArgs,
+    /// Print one JSON object (ids, text, timings, stop reason) instead of streaming text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// The `--json` output. Fields are a stable contract: add, never rename.
+#[derive(Serialize)]
+struct JsonOut<'a> {
+    prompt_ids: &'a [u32],
+    ids: &'a [u32],
+    text: &'a str,
+    prompt_tokens: usize,
+    completion_tokens: usize,
+    prefill_ms: f64,
+    decode_ms: f64,
+    stop_reason: &'static str,
+    cached_tokens: usize,
+    prefill_tokens_per_s: f64,
+    decode_tokens_per_s: f64,
+    kernels: &'static str,
+    threads: usize,
+}
+
+fn read_input(path: &str) -> Result<String> {
+    if path == "-" {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)?;
+        return Ok(s);
+    }
+    std::fs::read_to_string(path).with_context(|| format!("reading {path}"))
+}
+
+/// Parses a `--messages` file.
+pub fn parse_messages(text: &str, what: &str) -> Result<Vec<Message>> {
+    let msgs: Vec<Message> = serde_json::from_str(text)
+        .with_context(|| format!("{what}: expected a JSON array of {{\"role\": ..., \"content\": ...}} objects"))?;
+    if msgs.is_empty() {
+        bail!("{what}: no messages");
+    }
+    Ok(msgs)
+}
+
+/// Runs `hearth run`.
+pub fn run(args: Args) -> Result<()> {
+    let prompt = match (&args.prompt, &args.prompt_file, &args.messages) {
+        (Some(p), _, _) => Prompt::Text { text: p.clone(), parse_special: args.special },
+        (_, Some(f), _) => Prompt::Text { text: read_input(f)?, parse_special: args.special },
+        (_, _, Some(f)) => Prompt::Messages(parse_messages(&read_input(f)?, f)?),
+        _ => bail!("give --prompt, --prompt-file or --messages"),
+    };
+    let engine = args.model.load()?;
+    let req = args.sampling.request(prompt);
+    let mut session = engine.session();
+    let stdout = std::io::stdout();
+    let done = session.generate(&req, |ev| {
+        if !args.json {
+            let mut out = stdout.lock();
+            let _ = out.write_all(ev.text.as_bytes());
+            let _ = out.flush();
+        }
+        ControlFlow::Continue(())
+    })?;
+    if args.json {
+        let rate = |n: usize, ms: f64| if ms > 0.0 { n as f64 * 1e3 / ms } else { 0.0 };
+        let out = JsonOut {
+            prompt_ids: &done.prompt_ids,
+            ids: &done.ids,
+            text: &done.text,
+            prompt_tokens: done.prompt_tokens,
+            completion_tokens: done.completion_tokens,
+            prefill_ms: done.prefill_ms,
+            decode_ms: done.decode_ms,
+            stop_reason: done.stop_reason.as_str(),
+            cached_tokens: done.cached_tokens,
+            prefill_tokens_per_s: rate(done.prompt_tokens - done.cached_tokens, done.prefill_ms),
+            decode_tokens_per_s: rate(done.completion_tokens, done.decode_ms),
+            kernels: hearth_kernels::kernels().name(),
+            threads: engine.pool().n_threads(),
+        };
+        println!("{}", serde_json::to_string(&out)?);
+    } else {
+        println!();
+        tracing::info!(
+            prompt_tokens = done.prompt_tokens,
+            completion_tokens = done.completion_tokens,
+            prefill_ms = done.prefill_ms,
+            decode_ms = done.decode_ms,
+            stop = done.stop_reason.as_str(),
+            "done"
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,130 @@
+//! `Engine`: a loaded model with its tokenizer, chat template and thread pool. Cheap to clone
+//! (everything inside is shared), `Send + Sync`.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use hearth_chat::ChatTemplate;
+use hearth_gguf::GgufFile;
+use hearth_kernels::ThreadPool;
+use hearth_models::Model;
+use hearth_tokenizer::Tokenizer;
+
+use crate::{EngineError, Prompt, Session};
+
+/// How to run a model.
+#[derive(Clone, Debug)]
+pub struct EngineOptions {
+    /// Threads for the forward pass; 0 = all available cores.
+    pub threads: usize,
+    /// Context size per sequence; 0 = the model's training context, capped at 4096.
+    pub n_ctx: usize,
+    /// Most prompt tokens per forward pass during prefill.
+    pub n_batch: usize,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions { threads: 0, n_ctx: 0, n_batch: 512 }
+    }
+}
+
+/// A model ready to generate.
+#[derive(Clone, Debug)]
+pub struct Engine {
+    pub(crate) model: Arc<Model>,
+    pub(crate) tokenizer: Arc<Tokenizer>,
+    pub(crate) template: Arc<ChatTemplate>,
+    pub(crate) pool: Arc<ThreadPool>,
+    pub(crate) n_ctx: usize,
+    pub(crate) n_batch: usize,
+}
+
+impl Engine {
+    /// Maps `path` and prepares model, tokenizer, chat template and threads.
+    pub fn load(path: impl AsRef<Path>, opts: EngineOptions) -> Result<Engine, EngineError> {
+        let file = Arc::new(GgufFile::open(path)?);
+        let tokenizer = Tokenizer::from_gguf(file.metadata())?;
+        let template = ChatTemplate::from_gguf(file.metadata())?;
+        let model = Model::load(file)?;
+        let threads = match opts.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let pool = ThreadPool::try_new(threads).map_err(EngineError::Threads)?;
+        let n_ctx = match opts.n_ctx {
+            0 => model.config().n_ctx_train.min(4096),
+            n => n.min(model.config().n_ctx_train),
+        };
+        if opts.n_batch == 0 {
+            return Err(EngineError::Invalid("n_batch must be at least 1".into()));
+        }
+        tracing::info!(arch = ?model.config().arch, threads, n_ctx, kernels = hearth_kernels::kernels().name(), "model loaded");
+        Ok(Engine {
+            model: Arc::new(model),
+            tokenizer: Arc::new(tokenizer),
+            template: Arc::new(template),
+            pool: Arc::new(pool),
+            n_ctx,
+            n_batch: opts.n_batch,
+        })
+    }
+
+    /// The model.
+    pub fn model(&self) -> &Arc<Model> {
+        &self.model
+    }
+
+    /// The tokenizer.
+    pub fn tokenizer(&self) -> &Arc<Tokenizer> {
+        &self.tokenizer
+    }
+
+    /// The chat template (the file's, or the architecture's fallback).
+    pub fn template(&self) -> &ChatTemplate {
+        &self.template
+    }
+
+    /// The thread pool.
+    pub fn pool(&self) -> &Arc<ThreadPool> {
+        &self.pool
+    }
+
+    /// Context size of each sequence.
+    pub fn n_ctx(&self) -> usize {
+        self.n_ctx
+    }
+
+    /// Prompt tokens per prefill forward pass.
+    pub fn n_batch(&self) -> usize {
+        self.n_batch
+    }
+
+    /// A new conversation with its own KV cache.
+    pub fn session(&self) -> Session {
+        Session::new(self.clone())
+    }
+
+    /// The token ids of a prompt: raw text gets BOS only where the GGUF says
+    /// `add_bos_token`; a conversation is rendered with the chat template (generation
+    /// prompt added) and tokenized with special tokens parsed, without a second BOS when the
+    /// template already wrote one.
+    pub fn tokenize_prompt(&self, prompt: &Prompt) -> Result<Vec<u32>, EngineError> {
+        Ok(match prompt {
+            Prompt::Text { text, parse_special } => self.tokenizer.encode(text, true, *parse_special),
+            Prompt::Messages(messages) => {
+                let rendered = self.template.render(messages, true)?;
+                let bos = self.template.bos_token();
+                let add_special = bos.is_empty() || !rendered.starts_with(bos);
+                self.tokenizer.encode(&rendered, add_special, true)
+            }
+            Prompt::Tokens(ids) => {
+                let n = self.model.config().n_vocab;
+                if let Some(&bad) = ids.iter().find(|&&t| t as usize >= n) {
+                    return Err(hearth_models::ModelError::BadToken { id: bad, n_vocab: n }.into());
+                }
+                ids.clone()
+            }
+        })
+    }
+}
