@@ -16,7 +16,9 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main, measurement::WallTime};
+use criterion::{
+    BenchmarkGroup, Criterion, SamplingMode, Throughput, criterion_group, criterion_main, measurement::WallTime,
+};
 use hearth_kernels::ops::{Ops, RopeCache, RopeMode, RopeParams};
 use hearth_kernels::testing::{random_f32, random_row};
 use hearth_kernels::{Activations, DType, Kernels, QMatrix, ThreadPool, matmul_with};
@@ -43,7 +45,12 @@ fn print_paths() {
 
 fn heavy_group<'a>(c: &'a mut Criterion, name: String) -> BenchmarkGroup<'a, WallTime> {
     let mut g = c.benchmark_group(name);
-    g.sample_size(10).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2));
+    // Flat sampling: 10 samples of equal iteration counts (linear sampling would need 55
+    // iterations at least, minutes for the slow scalar and n = 512 cases).
+    g.sample_size(10)
+        .sampling_mode(SamplingMode::Flat)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
     g
 }
 

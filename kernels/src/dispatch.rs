@@ -77,7 +77,8 @@ impl Kernels {
         self.types[w.index()].vec_dot.ok_or(KernelError::Unsupported { op: "vec_dot", dtype: w })
     }
 
-    /// The f32 → `dt` encoder (activation formats, floats, and the legacy weight formats).
+    /// The f32 → `dt` encoder: activation formats as ggml's x86 CPU backend, weight formats as
+    /// ggml's reference quantizers (every type has one).
     pub fn quantize_fn(&self, dt: DType) -> Result<QuantizeFn, KernelError> {
         self.types[dt.index()].quantize.ok_or(KernelError::Unsupported { op: "quantize", dtype: dt })
     }
@@ -182,8 +183,7 @@ pub fn dequantize_row(dt: DType, src: &[u8], dst: &mut [f32]) {
 /// Encodes a row of floats as `dt` with the chosen kernels.
 ///
 /// # Panics
-/// If `dt` has no quantizer ([`Kernels::quantize_fn`]) or `dst` is not exactly
-/// `dt.row_bytes(src.len())` bytes.
+/// If `dst` is not exactly `dt.row_bytes(src.len())` bytes.
 pub fn quantize_row(dt: DType, src: &[f32], dst: &mut [u8]) {
     let f = kernels().quantize_fn(dt).unwrap_or_else(|e| panic!("{e}"));
     f(src, dst)
@@ -243,10 +243,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_type_dequantizes_in_every_table() {
+    fn every_type_dequantizes_and_quantizes_in_every_table() {
         for k in Kernels::available() {
             for dt in DType::ALL {
                 assert!(k.dequantize_fn(dt).is_ok(), "{} {dt}", k.name());
+                assert!(k.quantize_fn(dt).is_ok(), "{} {dt}", k.name());
             }
         }
     }

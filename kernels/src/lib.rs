@@ -1,6 +1,7 @@
 //! `hearth-kernels`: the CPU compute of hearth — ggml's quantized block formats, their
-//! dequantization and activation quantization, and weight-row × activation dot products
-//! in scalar, AVX2 and NEON versions chosen at run time.
+//! dequantization (bit-identical to ggml) and quantization (activations byte-identical to
+//! ggml's x86 CPU path, weights to ggml's reference quantizers), and weight-row × activation
+//! dot products in scalar, AVX2 and NEON versions chosen at run time.
 //!
 //! Key types:
 //! - [`DType`]: element types with ggml's ids and block geometry; [`DType::vec_dot_type`]

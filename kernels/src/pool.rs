@@ -265,8 +265,13 @@ impl ThreadPool {
     /// on the calling thread, the others on workers (or on the caller, when it is free before
     /// a worker picked its index up). Returns when all calls have returned.
     ///
+    /// The caller takes over no index while its own call 0 runs, and a worker claims a second
+    /// index only after finishing its first, so calls that all wait for each other (a barrier
+    /// inside the job) do run concurrently, each on its own thread.
+    ///
     /// If any call panics, the first panic is resumed here after all calls finished.
-    /// Called from inside a running job, it runs the calls serially on this thread.
+    /// Called from inside a running job, it runs the calls serially on this thread (a job
+    /// with an internal barrier must not be nested).
     pub fn run(&self, f: &Job<'_>) {
         let nth = self.shared.n_threads;
         if nth == 1 {

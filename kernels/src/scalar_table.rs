@@ -56,27 +56,27 @@ pub(crate) const fn types() -> [TypeKernels; DType::COUNT] {
     };
     t[Q2_K.index()] = TypeKernels {
         dequantize: Some(dequantize_entry!(BlockQ2_K, s::dequantize_q2_k)),
-        quantize: None,
+        quantize: Some(quantize_entry!(BlockQ2_K, s::quantize_q2_k)),
         vec_dot: Some(dot_entry!(BlockQ2_K, BlockQ8_K, s::dot_q2_k_q8_k)),
     };
     t[Q3_K.index()] = TypeKernels {
         dequantize: Some(dequantize_entry!(BlockQ3_K, s::dequantize_q3_k)),
-        quantize: None,
+        quantize: Some(quantize_entry!(BlockQ3_K, s::quantize_q3_k)),
         vec_dot: Some(dot_entry!(BlockQ3_K, BlockQ8_K, s::dot_q3_k_q8_k)),
     };
     t[Q4_K.index()] = TypeKernels {
         dequantize: Some(dequantize_entry!(BlockQ4_K, s::dequantize_q4_k)),
-        quantize: None,
+        quantize: Some(quantize_entry!(BlockQ4_K, s::quantize_q4_k)),
         vec_dot: Some(dot_entry!(BlockQ4_K, BlockQ8_K, s::dot_q4_k_q8_k)),
     };
     t[Q5_K.index()] = TypeKernels {
         dequantize: Some(dequantize_entry!(BlockQ5_K, s::dequantize_q5_k)),
-        quantize: None,
+        quantize: Some(quantize_entry!(BlockQ5_K, s::quantize_q5_k)),
         vec_dot: Some(dot_entry!(BlockQ5_K, BlockQ8_K, s::dot_q5_k_q8_k)),
     };
     t[Q6_K.index()] = TypeKernels {
         dequantize: Some(dequantize_entry!(BlockQ6_K, s::dequantize_q6_k)),
-        quantize: None,
+        quantize: Some(quantize_entry!(BlockQ6_K, s::quantize_q6_k)),
         vec_dot: Some(dot_entry!(BlockQ6_K, BlockQ8_K, s::dot_q6_k_q8_k)),
     };
     t[Q8_K.index()] = TypeKernels {

@@ -63,6 +63,16 @@ fn steady_state_matmul_does_not_allocate() {
     // Warm-up: the largest batch sizes every buffer; first calls fill lazy tables.
     step(8);
     step(1);
+    // And every worker thread has started (std allocates once at thread start, which the OS
+    // may run late): index 0 waits until all indices run at once, so no index is taken over
+    // by the caller and each worker must have picked its own up.
+    let started = AtomicUsize::new(0);
+    pool.run(&|_, nth| {
+        started.fetch_add(1, Ordering::SeqCst);
+        while started.load(Ordering::SeqCst) < nth {
+            std::hint::spin_loop();
+        }
+    });
     let before = ALLOCATIONS.load(Ordering::SeqCst);
     for i in 0..200 {
         step(1 + i % 8);

@@ -1,1 +1,3 @@
 //! Integration tests across crates.
+
+mod big_shapes;

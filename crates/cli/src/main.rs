@@ -5,6 +5,7 @@
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod chat;
 mod common;
 mod inspect;
@@ -48,6 +49,10 @@ enum Cmd {
     ///
     /// Example: hearth chat --model qwen2.5-coder:0.5b --system "Answer briefly."
     Chat(chat::Args),
+    /// Measure prompt processing (pp) and generation (tg) speed, llama-bench style.
+    ///
+    /// Example: hearth bench --model qwen2.5-coder:0.5b --threads 2 --batch 1,4
+    Bench(bench::Args),
     /// Turn text into token ids with a model's tokenizer.
     ///
     /// Example: hearth tokenize --model qwen2.5-coder:0.5b --json -- "Hello world"
@@ -63,6 +68,7 @@ fn main() {
         Cmd::Run(a) => run::run(a),
         Cmd::Chat(a) => chat::run(a),
         Cmd::Tokenize(a) => tokenize::run(a),
+        Cmd::Bench(a) => bench::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");

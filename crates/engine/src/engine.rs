@@ -2,10 +2,11 @@
 //! (everything inside is shared), `Send + Sync`.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use hearth_chat::ChatTemplate;
 use hearth_gguf::GgufFile;
+use hearth_grammar::{GrammarCompiler, GrammarError};
 use hearth_kernels::ThreadPool;
 use hearth_models::Model;
 use hearth_tokenizer::Tokenizer;
@@ -38,6 +39,8 @@ pub struct Engine {
     pub(crate) pool: Arc<ThreadPool>,
     pub(crate) n_ctx: usize,
     pub(crate) n_batch: usize,
+    /// Compiles request constraints; built on first use (the token trie takes tens of ms).
+    pub(crate) grammar: Arc<OnceLock<Result<GrammarCompiler, GrammarError>>>,
 }
 
 impl Engine {
@@ -67,6 +70,7 @@ impl Engine {
             pool: Arc::new(pool),
             n_ctx,
             n_batch: opts.n_batch,
+            grammar: Arc::new(OnceLock::new()),
         })
     }
 
@@ -98,6 +102,13 @@ impl Engine {
     /// Prompt tokens per prefill forward pass.
     pub fn n_batch(&self) -> usize {
         self.n_batch
+    }
+
+    /// The compiler of request constraints for this model, shared by every request (built
+    /// on first use).
+    pub fn grammar(&self) -> Result<&GrammarCompiler, EngineError> {
+        let r = self.grammar.get_or_init(|| GrammarCompiler::new(self.tokenizer.clone(), self.model.config().n_vocab));
+        r.as_ref().map_err(|e| EngineError::Grammar(e.clone()))
     }
 
     /// A new conversation with its own KV cache.

@@ -22,4 +22,8 @@ pub enum EngineError {
     Threads(std::io::Error),
     #[error("invalid option: {0}")]
     Invalid(String),
+    /// The request's constraint could not be compiled, or its matcher failed while
+    /// generating (the generation ends with this error).
+    #[error("constraint: {0}")]
+    Grammar(#[from] hearth_grammar::GrammarError),
 }

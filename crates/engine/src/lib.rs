@@ -34,6 +34,7 @@
 mod engine;
 mod error;
 mod request;
+pub mod scheduler;
 mod sequence;
 mod session;
 
@@ -43,8 +44,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 pub use engine::{Engine, EngineOptions};
 pub use error::EngineError;
 pub use hearth_chat::Message;
+pub use hearth_grammar::{Constraint, GrammarError, MatcherStats};
 pub use hearth_sampler::SamplingParams;
 pub use request::{Completion, Prompt, Request, StopReason, TokenEvent};
+pub use scheduler::{Event, Scheduler, SchedulerOptions, Sink, SubmitError};
 pub use sequence::SeqState;
 pub use session::{Generation, Session};
 

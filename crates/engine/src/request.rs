@@ -1,6 +1,7 @@
 //! What a caller asks for ([`Request`]) and what it gets back ([`TokenEvent`], [`Completion`]).
 
 use hearth_chat::Message;
+use hearth_grammar::Constraint;
 use hearth_sampler::SamplingParams;
 use serde::Serialize;
 
@@ -46,12 +47,27 @@ pub struct Request {
     pub ignore_eos: bool,
     /// Cancels the generation from another thread.
     pub cancel: Option<CancelToken>,
+    /// What the output must be (a JSON Schema, a regex, ...); `None` for free text. The
+    /// output then always satisfies it: tokens the grammar rejects are never sampled, tokens
+    /// it forces are taken without sampling, and an end-of-generation token ends the output
+    /// only where the grammar is complete. A finished grammar ends the generation
+    /// (`StopReason::Eos`, even with `ignore_eos`); `max_tokens` can still cut it short
+    /// (`StopReason::Length`: the output is then incomplete).
+    pub constraint: Option<Constraint>,
 }
 
 impl Request {
     /// A request with default sampling, 256 tokens and no stop strings.
     pub fn new(prompt: Prompt) -> Request {
-        Request { prompt, sampling: SamplingParams::default(), max_tokens: 256, stop: Vec::new(), ignore_eos: false, cancel: None }
+        Request {
+            prompt,
+            sampling: SamplingParams::default(),
+            max_tokens: 256,
+            stop: Vec::new(),
+            ignore_eos: false,
+            cancel: None,
+            constraint: None,
+        }
     }
 }
 

@@ -1,12 +1,13 @@
 //! `Session`: one conversation — a KV cache, scratch buffers and the tokens the cache holds —
 //! and `Generation`, the streaming iterator over one request.
 
+use std::collections::VecDeque;
 use std::ops::ControlFlow;
 use std::time::Instant;
 
 use hearth_models::{KvCache, Logits, Scratch, SeqInput};
 
-use crate::{Completion, Engine, EngineError, Request, SeqState, StopReason, TokenEvent};
+use crate::{Completion, Engine, EngineError, MatcherStats, Request, SeqState, StopReason, TokenEvent};
 
 /// A conversation with its own KV cache. Consecutive requests that share a prefix (the same
 /// system prompt, the previous turns of a chat) reuse the cached keys and values of that
@@ -55,7 +56,7 @@ impl Session {
         if prompt.len() >= n_ctx {
             return Err(EngineError::ContextOverflow { prompt_tokens: prompt.len(), n_ctx });
         }
-        let seq = SeqState::new(req, self.engine.model.config().n_vocab)?;
+        let seq = SeqState::for_engine(req, &self.engine)?;
 
         // Reuse the longest cached prefix; at least one token must run to produce logits.
         let common = self.tokens.iter().zip(&prompt).take_while(|(a, b)| a == b).count();
@@ -69,6 +70,7 @@ impl Session {
             prompt_ids: prompt,
             cached: keep,
             logits: Vec::new(),
+            pending: VecDeque::new(),
             prefill_ms: 0.0,
             decode_start: None,
             decode_ms: 0.0,
@@ -135,6 +137,8 @@ pub struct Generation<'s> {
     cached: usize,
     /// Logits for the next token.
     logits: Vec<f32>,
+    /// Events of forced tokens already fed to the model, not yet yielded.
+    pending: VecDeque<TokenEvent>,
     prefill_ms: f64,
     decode_start: Option<Instant>,
     decode_ms: f64,
@@ -159,6 +163,12 @@ impl Generation<'_> {
     /// Time spent on the prompt, ms.
     pub fn prefill_ms(&self) -> f64 {
         self.prefill_ms
+    }
+
+    /// The constraint's counters and timings so far (checks, full masks, forced tokens,
+    /// time in the matcher); `None` without a constraint.
+    pub fn grammar_stats(&self) -> Option<MatcherStats> {
+        self.seq.grammar_stats()
     }
 
     /// Runs to the end and returns the summary.
@@ -191,17 +201,33 @@ impl Iterator for Generation<'_> {
     type Item = Result<TokenEvent, EngineError>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        if let Some(ev) = self.pending.pop_front() {
+            return Some(Ok(ev));
+        }
         if self.seq.finished.is_some() || self.seq.check_cancel() {
             return None;
         }
         let start = *self.decode_start.get_or_insert_with(Instant::now);
         let tok = std::sync::Arc::clone(&self.session.engine.tokenizer);
-        let mut ev = self.seq.step(&self.logits, &tok);
+        let mut ev = match self.seq.try_step(&self.logits, &tok) {
+            Ok(ev) => ev,
+            Err(e) => return Some(Err(e)),
+        };
         if self.seq.finished.is_none() {
-            if self.session.cache.len() + 1 > self.session.cache.capacity() {
-                ev.text.push_str(&self.seq.finish_length());
-            } else if let Err(e) = self.session.feed(&[ev.id], &mut self.logits) {
+            // The token and whatever the grammar forces after it, in one forward pass.
+            let forced = self.seq.take_forced(&tok);
+            let mut feed = Vec::with_capacity(1 + forced.len());
+            feed.push(ev.id);
+            feed.extend(forced.iter().map(|f| f.id));
+            self.pending.extend(forced);
+            if self.seq.finished.is_some() {
+                // A stop condition among the forced tokens: nothing more to compute.
+            } else if self.session.cache.len() + feed.len() > self.session.cache.capacity() {
+                let tail = self.seq.finish_length();
+                self.pending.back_mut().unwrap_or(&mut ev).text.push_str(&tail);
+            } else if let Err(e) = self.session.feed(&feed, &mut self.logits) {
                 self.seq.finished = Some(StopReason::Length);
+                self.pending.clear();
                 return Some(Err(e));
             }
         }

@@ -51,14 +51,4 @@ pub enum TokenizerError {
         /// The token text.
         text: String,
     },
-    /// A token type outside `0..=6` or a score that is not a number of the right kind.
-    #[error("{key}[{index}]: {message}")]
-    BadEntry {
-        /// The metadata key.
-        key: &'static str,
-        /// The entry index.
-        index: usize,
-        /// What is wrong.
-        message: String,
-    },
 }

@@ -306,3 +306,14 @@ fn escape_spaces(text: &str, out: &mut String) {
         out.push_str(part);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// One tokenizer is shared by every request thread.
+    #[test]
+    fn tokenizer_is_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<super::Tokenizer>();
+        assert_send_sync::<crate::Utf8Stream>();
+    }
+}

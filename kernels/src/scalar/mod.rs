@@ -2,12 +2,12 @@
 //!
 //! Every SIMD kernel has a twin here and is tested against it. Functions take typed block
 //! slices (see [`crate::blocks`]); the byte-level, shape-checked entry points are in
-//! [`crate::dispatch`].
+//! [`crate::Kernels`] tables.
 //!
 //! - `dequantize_*`: exactly llama.cpp's `dequantize_row_*` (same operations, same order,
 //!   no fused multiply-add), so results are bit-identical.
 //! - `quantize_*`: activations as llama.cpp's x86 CPU backend (see [`quantize_q8_0`]) and
-//!   the reference weight quantizers of the legacy types.
+//!   ggml's reference weight quantizers (`quantize_row_*_ref`) of the legacy and K types.
 //! - `dot_*`: integer dot products per (sub-)block, scaled in f32; float dots accumulate in
 //!   f64.
 
@@ -15,8 +15,10 @@ mod dequant;
 mod dot;
 mod dot_k;
 mod quantize;
+mod quantize_k;
 
 pub use dequant::*;
 pub use dot::*;
 pub use dot_k::*;
 pub use quantize::*;
+pub use quantize_k::*;

@@ -14,7 +14,11 @@
 //!   an all-zero block also gets zero `bsums` (ggml leaves them stale; they are multiplied
 //!   by `d = 0`).
 //!
-//! Weight formats Q4_0, Q4_1, Q5_0, Q5_1 follow ggml's `quantize_row_*_ref`.
+//! Like ggml's, these formats have f16 fields that overflow to infinity beyond 65504: the
+//! Q8_0/Q8_1 scale (|x| > ~8.3e6) and Q8_1's `s` (|Σx| over a block > 65504).
+//!
+//! Weight formats Q4_0, Q4_1, Q5_0, Q5_1 follow ggml's `quantize_row_*_ref` (the K-quants
+//! are in `quantize_k.rs`).
 
 use bytemuck::Zeroable;
 

@@ -2,7 +2,8 @@
 """Dump llama.cpp-exact dequantized rows of the fixture models for hearth-kernels' tests.
 
 Run once (the outputs are committed):  python3 kernels/tests/data/make_expected.py
-Needs the `gguf` and `numpy` Python packages and the fixtures from `cargo xtask fixtures`.
+Needs the `gguf` and `numpy` Python packages, the fixtures from `cargo xtask fixtures`, gcc,
+and llama.cpp's source (`LLAMA_CPP`, default /root/ref/llama.cpp) for the weight quantizers.
 
 Dequantization: for each case it writes `dequant/<model>.<tensor>.f32`: the chosen rows' first `n` values,
 dequantized by `gguf.quants.dequantize` (the gguf-py port of ggml's `dequantize_row_*`),
@@ -18,9 +19,16 @@ ports of llama.cpp's CPU routines, as hearth implements them:
 - Q8_K: `quantize_row_q8_K_ref` (ggml-quants.c), used by every CPU backend: iscale = -127/max
   (max = first element of largest magnitude), q = min(127, nearest_int(iscale*x)), d = 1/iscale,
   bsums = sums of 16; an all-zero block is all zeros (hearth also zeroes its bsums).
+
+Weight quantization: `quant/weights.f32` (2048 seeded floats in blocks of different shapes:
+gaussian, outliers, all zero, constant, tiny, all positive, ...) and its encodings
+`quant/weights.<type>` by llama.cpp's own `quantize_row_<type>_ref` (ggml-quants.c compiled
+with `ggml_quantize.c`, -ffp-contract=off) for Q4_0, Q4_1, Q5_0, Q5_1, Q2_K..Q6_K.
 """
 import os
+import subprocess
 import sys
+import tempfile
 
 import numpy as np
 import gguf
@@ -79,6 +87,7 @@ def main() -> None:
     with open(os.path.join(out, "manifest.tsv"), "w") as f:
         f.write("\n".join(lines) + "\n")
     write_quant(os.path.join(here, "quant"))
+    write_weights(os.path.join(here, "quant"), here)
 
 
 def f16_bytes(v) -> bytes:
@@ -126,6 +135,37 @@ def write_quant(out: str) -> None:
         f.write(b"".join(q8_0_block(x[i:i + 32], True) for i in range(0, x.size, 32)))
     with open(os.path.join(out, "input.q8_K"), "wb") as f:
         f.write(b"".join(q8_k_block(x[i:i + 256]) for i in range(0, x.size, 256)))
+
+
+def weights_input() -> np.ndarray:
+    rng = np.random.default_rng(7)
+    blocks = [
+        rng.standard_normal(256) * 0.05,                       # typical weights
+        rng.standard_normal(256) * 0.02 + np.where(rng.uniform(size=256) < 0.02, 0.5, 0.0),  # outliers
+        np.zeros(256),                                         # all zero
+        np.full(256, 0.125),                                   # constant
+        rng.standard_normal(256) * 1e-20,                      # tiny
+        np.abs(rng.standard_normal(256)) * 0.1,                # all positive (min > 0)
+        -np.abs(rng.standard_normal(256)) * 3.0,               # all negative, large
+        rng.uniform(-1, 1, 256) * np.repeat(rng.uniform(0, 2, 16), 16),  # varied sub-blocks
+    ]
+    return np.concatenate(blocks).astype("<f4")
+
+
+def write_weights(out: str, here: str) -> None:
+    llama = os.environ.get("LLAMA_CPP", "/root/ref/llama.cpp")
+    ggml = os.path.join(llama, "ggml")
+    x = weights_input()
+    x.tofile(os.path.join(out, "weights.f32"))
+    with tempfile.TemporaryDirectory() as tmp:
+        exe = os.path.join(tmp, "ggml_quantize")
+        subprocess.run(["gcc", "-O2", "-ffp-contract=off", "-I", os.path.join(ggml, "include"), "-I",
+                        os.path.join(ggml, "src"), os.path.join(here, "ggml_quantize.c"),
+                        os.path.join(ggml, "src", "ggml-quants.c"), "-lm", "-o", exe], check=True)
+        for t in ["q4_0", "q4_1", "q5_0", "q5_1", "q2_K", "q3_K", "q4_K", "q5_K", "q6_K"]:
+            y = subprocess.run([exe, t, str(x.size)], input=x.tobytes(), capture_output=True, check=True).stdout
+            with open(os.path.join(out, "weights." + t), "wb") as f:
+                f.write(y)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@
 
 mod common;
 mod dequantize;
+mod dispatch;
 mod dot;
 mod props;
 mod quantize;

@@ -79,6 +79,38 @@ fn activation_round_trip_error_is_within_half_a_step() {
 }
 
 #[test]
+fn weights_quantize_byte_for_byte_as_ggml_reference() {
+    let x = read_f32(&data("quant/weights.f32"));
+    use DType::*;
+    for dt in [Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K] {
+        let want = std::fs::read(data(&format!("quant/weights.{}", dt.name()))).expect("expected bytes");
+        for k in tables() {
+            let got = quantize(k, dt, &x);
+            assert_eq!(got.len(), want.len(), "{dt}");
+            let bs = dt.type_size();
+            for (b, (g, w)) in got.chunks_exact(bs).zip(want.chunks_exact(bs)).enumerate() {
+                assert_eq!(g, w, "{dt} block {b} ({} kernels)", k.name());
+            }
+        }
+    }
+}
+
+#[test]
+fn k_quant_weights_round_trip_close() {
+    // RMS error relative to the RMS of the block, generous bounds per type (test-quantize-fns
+    // style): 2 bits ≈ 0.35, 3 ≈ 0.2, 4 ≈ 0.1, 5 ≈ 0.05, 6 ≈ 0.025.
+    let x = testing::random_f32(16 * 256, 1.0, 21);
+    for (dt, max_rel) in [(DType::Q2_K, 0.45), (DType::Q3_K, 0.25), (DType::Q4_K, 0.12), (DType::Q5_K, 0.06), (DType::Q6_K, 0.03)] {
+        let y = dequantize(hearth_kernels::Kernels::scalar(), dt, &quantize(hearth_kernels::Kernels::scalar(), dt, &x), x.len());
+        for (xs, ys) in x.chunks(256).zip(y.chunks(256)) {
+            let rms = (xs.iter().map(|v| v * v).sum::<f32>() / 256.0).sqrt();
+            let err = (xs.iter().zip(ys).map(|(a, b)| (a - b) * (a - b)).sum::<f32>() / 256.0).sqrt();
+            assert!(err <= max_rel * rms, "{dt}: rms error {err} vs rms {rms}");
+        }
+    }
+}
+
+#[test]
 fn weight_quantizers_round_trip_within_a_step() {
     let x = testing::random_f32(4096, 1.0, 9);
     for k in tables() {

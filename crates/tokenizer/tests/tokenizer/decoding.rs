@@ -26,7 +26,7 @@ const TEXTS: &[&str] = &[
 #[test]
 fn byte_exact_vocabularies_round_trip() {
     // byte-level BPE without clean-up, SentencePiece with byte fallback
-    let mut toks: Vec<(String, Tokenizer)> = Vec::new();
+    let mut toks: Vec<(String, std::sync::Arc<Tokenizer>)> = Vec::new();
     for name in [QWEN_05B, SMOLLM2_135M, GEMMA3_270M] {
         toks.extend(model(name).map(|t| (name.to_owned(), t)));
     }

@@ -5,5 +5,6 @@ mod common;
 mod decoding;
 mod golden;
 mod hostile;
+mod reference;
 mod suites;
 mod wordpiece;

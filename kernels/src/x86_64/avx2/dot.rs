@@ -103,20 +103,43 @@ pub(crate) unsafe fn dot_bf16(w: &[Bf16Le], x: &[Bf16Le]) -> f32 {
     half_dot!(w, x, load_bf16x8)
 }
 
+/// Σ over block pairs of `d · q` (+ a scalar term), with two accumulators so consecutive
+/// blocks' FMAs do not wait on each other. `f` gives a block's `(d, q, extra)`.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn sum_blocks<W, X>(w: &[W], x: &[X], f: impl Fn(&W, &X) -> (__m256, __m256, f32)) -> f32 {
+    let n = w.len().min(x.len());
+    let (w, x) = (&w[..n], &x[..n]);
+    let mut acc = [_mm256_setzero_ps(); 2];
+    let mut extra = [0.0f32; 2];
+    let mut i = 0;
+    while i + 2 <= n {
+        for k in 0..2 {
+            let (d, q, e) = f(&w[i + k], &x[i + k]);
+            acc[k] = _mm256_fmadd_ps(d, q, acc[k]);
+            extra[k] += e;
+        }
+        i += 2;
+    }
+    if i < n {
+        let (d, q, e) = f(&w[i], &x[i]);
+        acc[0] = _mm256_fmadd_ps(d, q, acc[0]);
+        extra[0] += e;
+    }
+    hsum_f32x8(_mm256_add_ps(acc[0], acc[1])) + (extra[0] + extra[1])
+}
+
 /// Q4_0 · Q8_0.
 ///
 /// # Safety
 /// The CPU must support AVX2, FMA and F16C.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) unsafe fn dot_q4_0_q8_0(w: &[BlockQ4_0], x: &[BlockQ8_0]) -> f32 {
-    let mut acc = _mm256_setzero_ps();
-    for (w, x) in w.iter().zip(x) {
+    sum_blocks(w, x, |w, x| {
         let d = _mm256_set1_ps(f16(w.d) * f16(x.d));
         let qx = _mm256_sub_epi8(bytes_from_nibbles_32(&w.qs), _mm256_set1_epi8(8));
-        let q = _mm256_cvtepi32_ps(mul_sum_i8(qx, load32(&x.qs)));
-        acc = _mm256_fmadd_ps(d, q, acc);
-    }
-    hsum_f32x8(acc)
+        (d, _mm256_cvtepi32_ps(mul_sum_i8(qx, load32(&x.qs))), 0.0)
+    })
 }
 
 /// Q4_1 · Q8_1.
@@ -125,15 +148,11 @@ pub(crate) unsafe fn dot_q4_0_q8_0(w: &[BlockQ4_0], x: &[BlockQ8_0]) -> f32 {
 /// The CPU must support AVX2, FMA and F16C.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) unsafe fn dot_q4_1_q8_1(w: &[BlockQ4_1], x: &[BlockQ8_1]) -> f32 {
-    let mut acc = _mm256_setzero_ps();
-    let mut summs = 0.0f32;
-    for (w, x) in w.iter().zip(x) {
-        summs += f16(w.m) * f16(x.s);
+    sum_blocks(w, x, |w, x| {
         let d = _mm256_set1_ps(f16(w.d) * f16(x.d));
         let q = _mm256_cvtepi32_ps(mul_sum_us8(bytes_from_nibbles_32(&w.qs), load32(&x.qs)));
-        acc = _mm256_fmadd_ps(d, q, acc);
-    }
-    hsum_f32x8(acc) + summs
+        (d, q, f16(w.m) * f16(x.s))
+    })
 }
 
 /// Q5_0 · Q8_0.
@@ -142,16 +161,13 @@ pub(crate) unsafe fn dot_q4_1_q8_1(w: &[BlockQ4_1], x: &[BlockQ8_1]) -> f32 {
 /// The CPU must support AVX2, FMA and F16C.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) unsafe fn dot_q5_0_q8_0(w: &[BlockQ5_0], x: &[BlockQ8_0]) -> f32 {
-    let mut acc = _mm256_setzero_ps();
-    for (w, x) in w.iter().zip(x) {
+    sum_blocks(w, x, |w, x| {
         let d = _mm256_set1_ps(f16(w.d) * f16(x.d));
         // (nibble | 0xf0) is nibble - 16 as i8: subtract 16 where the fifth bit is clear.
         let hi = _mm256_andnot_si256(bytes_from_bits_32(w.qh), _mm256_set1_epi8(0xf0u8 as i8));
         let qx = _mm256_or_si256(bytes_from_nibbles_32(&w.qs), hi);
-        let q = _mm256_cvtepi32_ps(mul_sum_i8(qx, load32(&x.qs)));
-        acc = _mm256_fmadd_ps(d, q, acc);
-    }
-    hsum_f32x8(acc)
+        (d, _mm256_cvtepi32_ps(mul_sum_i8(qx, load32(&x.qs))), 0.0)
+    })
 }
 
 /// Q5_1 · Q8_1.
@@ -160,17 +176,12 @@ pub(crate) unsafe fn dot_q5_0_q8_0(w: &[BlockQ5_0], x: &[BlockQ8_0]) -> f32 {
 /// The CPU must support AVX2, FMA and F16C.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) unsafe fn dot_q5_1_q8_1(w: &[BlockQ5_1], x: &[BlockQ8_1]) -> f32 {
-    let mut acc = _mm256_setzero_ps();
-    let mut summs = 0.0f32;
-    for (w, x) in w.iter().zip(x) {
-        summs += f16(w.m) * f16(x.s);
+    sum_blocks(w, x, |w, x| {
         let d = _mm256_set1_ps(f16(w.d) * f16(x.d));
         let hi = _mm256_and_si256(bytes_from_bits_32(w.qh), _mm256_set1_epi8(0x10));
         let qx = _mm256_or_si256(bytes_from_nibbles_32(&w.qs), hi);
-        let q = _mm256_cvtepi32_ps(mul_sum_us8(qx, load32(&x.qs)));
-        acc = _mm256_fmadd_ps(d, q, acc);
-    }
-    hsum_f32x8(acc) + summs
+        (d, _mm256_cvtepi32_ps(mul_sum_us8(qx, load32(&x.qs))), f16(w.m) * f16(x.s))
+    })
 }
 
 /// Q8_0 · Q8_0. Exact for any weight byte (|−128| = 128 fits `maddubs`' unsigned side)
@@ -180,11 +191,8 @@ pub(crate) unsafe fn dot_q5_1_q8_1(w: &[BlockQ5_1], x: &[BlockQ8_1]) -> f32 {
 /// The CPU must support AVX2, FMA and F16C.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) unsafe fn dot_q8_0_q8_0(w: &[BlockQ8_0], x: &[BlockQ8_0]) -> f32 {
-    let mut acc = _mm256_setzero_ps();
-    for (w, x) in w.iter().zip(x) {
+    sum_blocks(w, x, |w, x| {
         let d = _mm256_set1_ps(f16(w.d) * f16(x.d));
-        let q = _mm256_cvtepi32_ps(mul_sum_i8(load32(&w.qs), load32(&x.qs)));
-        acc = _mm256_fmadd_ps(d, q, acc);
-    }
-    hsum_f32x8(acc)
+        (d, _mm256_cvtepi32_ps(mul_sum_i8(load32(&w.qs), load32(&x.qs))), 0.0)
+    })
 }

@@ -5,22 +5,19 @@
 
 use hearth_kernels::ops::{self, Ops};
 
-/// Deterministic xorshift generator (tests need no crate for this).
-struct Rng(u64);
+/// Random test data on top of `hearth_kernels::testing::Rng`.
+struct Rng(hearth_kernels::testing::Rng);
 
 impl Rng {
     fn new(seed: u64) -> Self {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+        Rng(hearth_kernels::testing::Rng::new(seed))
     }
     fn next_u64(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
+        self.0.next_u64()
     }
     /// Uniform in [-1, 1).
     fn unit(&mut self) -> f32 {
-        (self.next_u64() >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+        self.0.signed_unit()
     }
     fn vec(&mut self, n: usize, scale: f32) -> Vec<f32> {
         (0..n).map(|_| self.unit() * scale).collect()

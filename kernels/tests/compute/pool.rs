@@ -9,11 +9,6 @@ use std::time::Duration;
 
 use hearth_kernels::ThreadPool;
 
-fn quiet_panics() {
-    // The panics below are expected; keep the test output readable.
-    panic::set_hook(Box::new(|_| {}));
-}
-
 #[test]
 fn every_index_runs_once() {
     for n in 1..=5 {
@@ -109,7 +104,6 @@ fn slow_worker_parks_the_caller_and_wakes_it() {
 
 #[test]
 fn worker_panic_propagates_and_pool_survives() {
-    quiet_panics();
     let pool = ThreadPool::new(3);
     for bad in [1, 2] {
         let err = panic::catch_unwind(AssertUnwindSafe(|| {
@@ -132,7 +126,6 @@ fn worker_panic_propagates_and_pool_survives() {
 
 #[test]
 fn caller_panic_waits_for_workers_then_propagates() {
-    quiet_panics();
     let pool = ThreadPool::new(2);
     let worker_done = AtomicUsize::new(0);
     let r = panic::catch_unwind(AssertUnwindSafe(|| {
@@ -151,7 +144,6 @@ fn caller_panic_waits_for_workers_then_propagates() {
 
 #[test]
 fn every_thread_panicking_is_one_panic() {
-    quiet_panics();
     let pool = ThreadPool::new(4);
     let r = panic::catch_unwind(AssertUnwindSafe(|| pool.run(&|_, _| panic!("all"))));
     assert!(r.is_err());

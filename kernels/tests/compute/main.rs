@@ -1,0 +1,18 @@
+//! Integration tests of the compute layer (one binary):
+//!
+//! - `pool`: `ThreadPool` — every index runs once per dispatch, panics propagate, nesting and
+//!   concurrent callers neither deadlock nor lose work, parked and late workers.
+//! - `ops`: the f32 ops — the SIMD table against its scalar twin, both against f64 math.
+//! - `rope`: RoPE against a hand-written f64 formula, and the relations between its forms.
+//! - `matmul`: `matmul`/`matmul_many` against f64 math on dequantized weights (per-type
+//!   budgets) and against the row dot products (exact), over batch sizes, odd row counts,
+//!   thread counts, kernel tables and real fixture tensors.
+//!
+//! SIMD paths are compared with `Ops::scalar()` / `Kernels::scalar()` explicitly, so they are
+//! checked under `HEARTH_KERNELS=scalar` too (which only switches the process-wide tables).
+//! `tests/no_alloc.rs` is a separate binary: it installs a counting global allocator.
+
+mod matmul;
+mod ops;
+mod pool;
+mod rope;

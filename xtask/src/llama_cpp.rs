@@ -1,0 +1,88 @@
+//! llama.cpp's `llama-bench`, built once from the pinned llama-cpp-python sdist into the
+//! fixture cache: the peer every speed figure of hearth is compared against.
+
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+use crate::fixtures::{cache_dir, download, llama_cpp_sdist};
+use crate::util::run as sh;
+
+/// Path of the built `llama-bench`, building it first when missing.
+pub fn llama_bench() -> Result<PathBuf> {
+    let root = cache_dir().join("llama.cpp");
+    let sdist = llama_cpp_sdist();
+    let bin = root.join("build").join("bin").join("llama-bench");
+    let stamp = root.join(".built");
+    if bin.exists() && fs::read_to_string(&stamp).map(|s| s.trim() == sdist.sha256).unwrap_or(false) {
+        return Ok(bin);
+    }
+    let src = root.join("src");
+    if !src.join("CMakeLists.txt").exists() {
+        let tarball = download(&cache_dir(), &sdist)?;
+        unpack_vendor(&tarball, &sdist.member, &src)?;
+    }
+    let cmake = cmake()?;
+    let build = root.join("build");
+    sh(Command::new(&cmake).args([
+        "-S",
+        &src.to_string_lossy(),
+        "-B",
+        &build.to_string_lossy(),
+        "-DCMAKE_BUILD_TYPE=Release",
+        "-DGGML_NATIVE=ON",
+        "-DLLAMA_CURL=OFF",
+        "-DLLAMA_BUILD_TESTS=OFF",
+        "-DLLAMA_BUILD_EXAMPLES=OFF",
+        "-DLLAMA_BUILD_SERVER=OFF",
+    ]))?;
+    let jobs = std::thread::available_parallelism().map_or(2, |n| n.get()).to_string();
+    sh(Command::new(&cmake).args(["--build", &build.to_string_lossy(), "--target", "llama-bench", "-j", &jobs]))?;
+    if !bin.exists() {
+        bail!("the build finished but {} is missing", bin.display());
+    }
+    fs::write(&stamp, &sdist.sha256)?;
+    Ok(bin)
+}
+
+/// Extracts `prefix` (the vendored llama.cpp tree) of the sdist into `dest`.
+fn unpack_vendor(tarball: &Path, prefix: &str, dest: &Path) -> Result<()> {
+    eprintln!("llama.cpp: unpacking {} into {}", tarball.display(), dest.display());
+    let tmp = dest.with_extension("part");
+    let _ = fs::remove_dir_all(&tmp);
+    fs::create_dir_all(&tmp)?;
+    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(File::open(tarball)?));
+    for entry in tar.entries()? {
+        let mut entry = entry?;
+        let path = entry.path()?.to_string_lossy().into_owned();
+        let Some(rel) = path.strip_prefix(prefix) else { continue };
+        if rel.is_empty() || rel.split('/').any(|c| c == "..") {
+            continue;
+        }
+        let out = tmp.join(rel);
+        if let Some(parent) = out.parent() {
+            fs::create_dir_all(parent)?;
+        }
+        entry.unpack(&out).with_context(|| format!("unpacking {rel}"))?;
+    }
+    let _ = fs::remove_dir_all(dest);
+    fs::rename(&tmp, dest)?;
+    Ok(())
+}
+
+/// `cmake` from PATH, or installed from PyPI into a venv in the cache when missing.
+fn cmake() -> Result<PathBuf> {
+    if Command::new("cmake").arg("--version").output().map(|o| o.status.success()).unwrap_or(false) {
+        return Ok(PathBuf::from("cmake"));
+    }
+    let venv = cache_dir().join("venv-cmake");
+    let bin = venv.join("bin").join("cmake");
+    if !bin.exists() {
+        eprintln!("llama.cpp: cmake not found; installing it from PyPI into {}", venv.display());
+        sh(Command::new("python3").args(["-m", "venv", &venv.to_string_lossy()]))?;
+        sh(Command::new(venv.join("bin").join("pip")).args(["install", "--quiet", "cmake"]))?;
+    }
+    Ok(bin)
+}
