@@ -11,10 +11,17 @@
 //! compares per row) so it is safe to call with any input. Each entry falls back to the
 //! scalar kernel where an instruction set has no specialised one.
 //!
-//! To add a kernel kind (e.g. `vec_dot_4rows`, one activation against 4 weight rows):
-//! add an `Option<..Fn>` field to [`TypeKernels`] (and to `TypeKernels::EMPTY`), an
-//! accessor on [`Kernels`], a scalar entry in `scalar_table.rs`, and SIMD overrides in the
-//! per-ISA table builders.
+//! Besides the one-row dot, a table may hold *batch kernels* for a weight type, used only by
+//! [`crate::matmul`]: [`MatFn`] (several weight rows × a few activation rows, on the file's
+//! row-major layout: decode and small batches) and [`GemmKernels`] (prefill: strips of rows
+//! repacked on the fly into a row-interleaved layout, then a tiled product). A table without
+//! them (scalar, NEON) gets the generic composition of its row dot in `matmul`. Where a
+//! table has them, its row dot, its `MatFn` and its GEMM compute every (row, token) with the
+//! same arithmetic in the same order, so results do not depend on batch size or position.
+//!
+//! To add a kernel kind: add an `Option<..Fn>` field to [`TypeKernels`] (and to
+//! `TypeKernels::EMPTY`), an accessor on [`Kernels`], a scalar entry in `scalar_table.rs`
+//! (or `None` where `matmul` composes it), and SIMD overrides in the per-ISA table builders.
 
 use std::sync::OnceLock;
 
@@ -41,17 +48,71 @@ pub type QuantizeFn = fn(src: &[f32], dst: &mut [u8]);
 /// If `dst.len()` is not a whole number of blocks or `src` is not exactly its size.
 pub type DequantizeFn = fn(src: &[u8], dst: &mut [f32]);
 
+/// The quantized activations of a product as the batch kernels see them: `n` rows of
+/// `row_bytes` (the weight type's vec-dot format) and per-block side data, block-major
+/// (`[block * ld + t]`, `ld` = `n` rounded up to 8, padding zeroed) so a kernel loads the
+/// values of 1, 2, 4 or 8 consecutive tokens with one load.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct XBatch<'a> {
+    /// `n × row_bytes` quantized bytes, token-major.
+    pub bytes: &'a [u8],
+    /// Tokens.
+    pub n: usize,
+    /// Bytes per token.
+    pub row_bytes: usize,
+    /// Stride of the side arrays: `n` rounded up to a multiple of 8.
+    pub ld: usize,
+    /// Block scales as f32 (Q8_0, Q8_1, Q8_K).
+    pub d: &'a [f32],
+    /// Q8_0: the block's Σq (for weight offsets); empty for other formats.
+    pub sum: &'a [i32],
+    /// Q8_1: the block's `s = d·Σq` as f32 (for weight mins); empty for other formats.
+    pub s: &'a [f32],
+}
+
+impl XBatch<'_> {
+    /// The stride of the side arrays for `n` tokens.
+    pub(crate) const fn ld_for(n: usize) -> usize {
+        n.next_multiple_of(8)
+    }
+}
+
+/// `mat(cols, w, x, t0, t1, out)`: `out[(t - t0) * rows + r] = dot(w row r, x token t)` for
+/// every row `r` of `w` (`rows × row_bytes(cols)`, row-major) and `t0 <= t < t1`.
+///
+/// # Panics
+/// If the lengths do not match `cols` and the token range.
+pub(crate) type MatFn = fn(cols: usize, w: &[u8], x: &XBatch<'_>, t0: usize, t1: usize, out: &mut [f32]);
+
+/// The prefill product of one weight type: rows are repacked strip by strip (8 rows) into a
+/// row-interleaved layout by `pack`, then `gemm` multiplies a packed block of rows with a
+/// range of tokens. The packing happens inside `matmul` on each thread's own rows, so the
+/// weights stay in the file mapping.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct GemmKernels {
+    /// Bytes `pack` writes for `rows × cols` (rows rounded up to whole strips).
+    pub packed_bytes: fn(rows: usize, cols: usize) -> usize,
+    /// `pack(cols, w, dst)`: `w` is `rows × row_bytes(cols)`; missing rows of the last strip
+    /// repeat its last row.
+    pub pack: fn(cols: usize, w: &[u8], dst: &mut [u8]),
+    /// `gemm(cols, rows, packed, x, t0, t1, out)`: as [`MatFn`] on `pack`'s output.
+    pub gemm: fn(cols: usize, rows: usize, packed: &[u8], x: &XBatch<'_>, t0: usize, t1: usize, out: &mut [f32]),
+}
+
 /// The kernels of one [`DType`] in one table.
 #[derive(Clone, Copy, Debug)]
 pub struct TypeKernels {
     pub(crate) dequantize: Option<DequantizeFn>,
     pub(crate) quantize: Option<QuantizeFn>,
     pub(crate) vec_dot: Option<VecDotFn>,
+    pub(crate) mat: Option<MatFn>,
+    pub(crate) gemm: Option<GemmKernels>,
 }
 
 impl TypeKernels {
     /// No kernels.
-    pub(crate) const EMPTY: TypeKernels = TypeKernels { dequantize: None, quantize: None, vec_dot: None };
+    pub(crate) const EMPTY: TypeKernels =
+        TypeKernels { dequantize: None, quantize: None, vec_dot: None, mat: None, gemm: None };
 }
 
 /// A table of kernels for one instruction set. Obtain one from [`kernels()`] (the chosen
@@ -75,6 +136,16 @@ impl Kernels {
     /// The dot product of `w`-typed weight rows with `w.vec_dot_type()` activations.
     pub fn vec_dot_fn(&self, w: DType) -> Result<VecDotFn, KernelError> {
         self.types[w.index()].vec_dot.ok_or(KernelError::Unsupported { op: "vec_dot", dtype: w })
+    }
+
+    /// The multi-row kernel of `w`-typed weights, if this table has one.
+    pub(crate) fn mat_fn(&self, w: DType) -> Option<MatFn> {
+        self.types[w.index()].mat
+    }
+
+    /// The repacking GEMM of `w`-typed weights, if this table has one.
+    pub(crate) fn gemm_kernels(&self, w: DType) -> Option<GemmKernels> {
+        self.types[w.index()].gemm
     }
 
     /// The f32 → `dt` encoder: activation formats as ggml's x86 CPU backend, weight formats as
@@ -218,6 +289,45 @@ pub(crate) fn dot_args<'a, W: Block, X: Block>(n: usize, w: &'a [u8], x: &'a [u8
         bad_shape("vec_dot activations", X::DTYPE, n, x.len());
     }
     (bytemuck::cast_slice(w), bytemuck::cast_slice(x))
+}
+
+/// Checks and casts the arguments of a batch-kernel entry: `w` whole rows of `cols`, the
+/// batch in `X`'s format with its side arrays, `t0 <= t1 <= n` with `t0` a multiple of 8,
+/// and room in `out` for `(t1 - t0) × rows`.
+#[inline]
+pub(crate) fn mat_args<'a, W: Block, X: Block>(
+    cols: usize,
+    w: &'a [u8],
+    xb: &XBatch<'a>,
+    t0: usize,
+    t1: usize,
+    out: &[f32],
+) -> (&'a [W], &'a [X]) {
+    let row_bytes = W::DTYPE.checked_row_bytes(cols).unwrap_or_else(|| bad_shape("mat weights", W::DTYPE, cols, w.len()));
+    if row_bytes == 0 || !w.len().is_multiple_of(row_bytes) {
+        bad_shape("mat weights", W::DTYPE, cols, w.len());
+    }
+    let rows = w.len() / row_bytes;
+    let nb = cols / X::DTYPE.block_size();
+    assert!(
+        X::DTYPE.checked_row_bytes(cols) == Some(xb.row_bytes)
+            && xb.n.checked_mul(xb.row_bytes) == Some(xb.bytes.len())
+            && xb.ld == XBatch::ld_for(xb.n)
+            && xb.d.len() == nb * xb.ld
+            && (xb.sum.is_empty() || xb.sum.len() == nb * xb.ld)
+            && (xb.s.is_empty() || xb.s.len() == nb * xb.ld),
+        "mat: activation batch does not match {cols} columns of {}",
+        X::DTYPE
+    );
+    if X::DTYPE == DType::Q8_0 {
+        assert_eq!(xb.sum.len(), nb * xb.ld, "mat: Q8_0 batch without block sums");
+    }
+    if X::DTYPE == DType::Q8_1 {
+        assert_eq!(xb.s.len(), nb * xb.ld, "mat: Q8_1 batch without block mins");
+    }
+    assert!(t0 <= t1 && t1 <= xb.n && t0.is_multiple_of(8), "mat: tokens {t0}..{t1} of {}", xb.n);
+    assert!(out.len() >= (t1 - t0) * rows, "mat: output tile of {} for {} × {rows}", out.len(), t1 - t0);
+    (bytemuck::cast_slice(w), bytemuck::cast_slice(xb.bytes))
 }
 
 /// Checks and casts the arguments of a quantize entry.

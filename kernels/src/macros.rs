@@ -58,3 +58,25 @@ macro_rules! dequantize_entry {
         entry as $crate::dispatch::DequantizeFn
     }};
 }
+
+/// `mat_entry!(unsafe W, X, path)`: a [`crate::dispatch::MatFn`] that checks the shapes and
+/// casts the bytes, then calls the `unsafe` `#[target_feature]` kernel `path(w, x, xb, t0,
+/// t1, out)`, under the same contract as [`dot_entry!`].
+macro_rules! mat_entry {
+    (unsafe $w:ty, $x:ty, $f:path) => {{
+        fn entry(
+            cols: usize,
+            w: &[u8],
+            xb: &$crate::dispatch::XBatch<'_>,
+            t0: usize,
+            t1: usize,
+            out: &mut [f32],
+        ) {
+            let (w, x) = $crate::dispatch::mat_args::<$w, $x>(cols, w, xb, t0, t1, out);
+            // SAFETY: the kernel's only precondition is its target features; this entry is
+            // reachable only through a table returned after detecting them at run time.
+            unsafe { $f(w, x, xb, t0, t1, out) }
+        }
+        entry as $crate::dispatch::MatFn
+    }};
+}

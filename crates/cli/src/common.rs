@@ -1,7 +1,7 @@
 //! Arguments shared by the generating subcommands.
 
 use anyhow::{Context, Result};
-use hearth_engine::{Engine, EngineOptions, SamplingParams};
+use hearth_engine::{Constraint, Engine, EngineOptions, SamplingParams};
 
 /// Which model and how to run it.
 #[derive(clap::Args, Debug, Clone)]
@@ -97,4 +97,53 @@ impl SamplingArgs {
         r.ignore_eos = self.ignore_eos;
         r
     }
+}
+
+/// Structured output: what the generated text must be (at most one of these).
+#[derive(clap::Args, Debug, Clone, Default)]
+#[group(id = "constraint", multiple = false)]
+pub struct ConstraintArgs {
+    /// Generate a JSON object (any keys and values).
+    #[arg(long)]
+    pub json_object: bool,
+    /// Generate JSON valid against the JSON Schema in FILE ("-" for stdin). Keywords that
+    /// cannot be enforced are refused, naming the keyword.
+    #[arg(long, value_name = "FILE")]
+    pub json_schema: Option<String>,
+    /// Generate text that matches the regular expression RE as a whole.
+    #[arg(long, value_name = "RE")]
+    pub regex: Option<String>,
+    /// Generate text in the language of the Lark grammar in FILE ("-" for stdin; llguidance's
+    /// dialect: `start: ...`).
+    #[arg(long, value_name = "FILE.lark")]
+    pub grammar: Option<String>,
+}
+
+impl ConstraintArgs {
+    /// The constraint asked for, with its file read and (for a schema) parsed.
+    pub fn constraint(&self) -> Result<Option<Constraint>> {
+        Ok(if self.json_object {
+            Some(Constraint::JsonObject)
+        } else if let Some(f) = &self.json_schema {
+            let text = read_text(f)?;
+            let schema = serde_json::from_str(&text).with_context(|| format!("{f}: not valid JSON"))?;
+            Some(Constraint::JsonSchema(schema))
+        } else if let Some(rx) = &self.regex {
+            Some(Constraint::Regex(rx.clone()))
+        } else if let Some(f) = &self.grammar {
+            Some(Constraint::Lark(read_text(f)?))
+        } else {
+            None
+        })
+    }
+}
+
+/// The contents of `path` ("-": stdin).
+fn read_text(path: &str) -> Result<String> {
+    if path == "-" {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).context("reading stdin")?;
+        return Ok(s);
+    }
+    std::fs::read_to_string(path).with_context(|| format!("reading {path}"))
 }

@@ -47,6 +47,7 @@ struct Report {
     tensor_types: BTreeMap<String, TypeMix>,
     tokenizer: Tokenizer,
     chat_template: Option<usize>,
+    chat_template_fallback: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -59,6 +60,9 @@ struct Tokenizer {
     bos: Option<u64>,
     eos: Option<u64>,
     add_bos: Option<bool>,
+    eog: Vec<u32>,
+    loads: bool,
+    error: Option<String>,
 }
 
 fn tokenizer_kind(model: Option<&str>) -> &'static str {
@@ -85,6 +89,9 @@ fn report(f: &GgufFile, path: &str) -> Result<Report> {
         e.bytes += t.n_bytes;
     }
     let tok_model = m.opt_str("tokenizer.ggml.model")?.map(str::to_owned);
+    // Build the real tokenizer and template: inspect says whether hearth can use them.
+    let tok = hearth_tokenizer::Tokenizer::from_gguf(m);
+    let template = hearth_chat::ChatTemplate::from_gguf(m);
     Ok(Report {
         path: path.to_owned(),
         file_bytes: f.file_len(),
@@ -103,7 +110,17 @@ fn report(f: &GgufFile, path: &str) -> Result<Report> {
         tensor_count: f.tensors().len(),
         tensor_types: types,
         tokenizer: Tokenizer {
-            kind: tokenizer_kind(tok_model.as_deref()).to_owned(),
+            kind: match &tok {
+                Ok(t) => match t.kind() {
+                    hearth_tokenizer::TokenizerKind::Bpe { .. } => "byte-level BPE".to_owned(),
+                    hearth_tokenizer::TokenizerKind::Spm => "SentencePiece BPE".to_owned(),
+                    hearth_tokenizer::TokenizerKind::WordPiece => "WordPiece".to_owned(),
+                },
+                Err(_) => tokenizer_kind(tok_model.as_deref()).to_owned(),
+            },
+            eog: tok.as_ref().map(|t| t.eog_ids().to_vec()).unwrap_or_default(),
+            loads: tok.is_ok(),
+            error: tok.as_ref().err().map(ToString::to_string),
             model: tok_model,
             pre: m.opt_str("tokenizer.ggml.pre")?.map(str::to_owned),
             tokens: m.opt_str_array("tokenizer.ggml.tokens")?.map_or(0, |t| t.len()),
@@ -113,6 +130,7 @@ fn report(f: &GgufFile, path: &str) -> Result<Report> {
             add_bos: m.opt_bool("tokenizer.ggml.add_bos_token")?,
         },
         chat_template: m.opt_str("tokenizer.chat_template")?.map(str::len),
+        chat_template_fallback: template.ok().and_then(|t| t.fallback()).map(|f| format!("{f:?}")),
         architecture: arch,
     })
 }
@@ -162,7 +180,7 @@ pub fn run(args: Args) -> Result<()> {
     }
     let t = &r.tokenizer;
     println!(
-        "tokenizer     {} ({}{}), {} tokens{}, bos {}, eos {}, add_bos {}",
+        "tokenizer     {} ({}{}), {} tokens{}, bos {}, eos {}, add_bos {}, end-of-generation {:?}",
         t.kind,
         opt(t.model.as_deref()),
         t.pre.as_deref().map(|p| format!(", pre {p}")).unwrap_or_default(),
@@ -171,10 +189,17 @@ pub fn run(args: Args) -> Result<()> {
         opt(t.bos),
         opt(t.eos),
         opt(t.add_bos),
+        t.eog,
     );
+    if let Some(e) = &t.error {
+        println!("              (hearth cannot use this tokenizer: {e})");
+    }
     match r.chat_template {
         Some(n) => println!("chat template yes ({n} bytes)"),
-        None => println!("chat template none in the file (a fallback is chosen by architecture)"),
+        None => println!(
+            "chat template none in the file; hearth uses its {} fallback",
+            r.chat_template_fallback.as_deref().unwrap_or("ChatML")
+        ),
     }
     println!("tensor types");
     println!("  {:8} {:>8} {:>12} {:>12} {:>7}", "type", "tensors", "params", "bytes", "share");

@@ -12,6 +12,7 @@ mod inspect;
 mod progress;
 mod pull;
 mod run;
+mod serve;
 mod tokenize;
 
 /// Fast local LLM inference for small CPU boxes.
@@ -34,29 +35,41 @@ enum Cmd {
     /// Show what a GGUF model is: architecture, size, context, tensor types, tokenizer.
     ///
     /// Example: hearth inspect qwen2.5-coder:0.5b
+    #[command(verbatim_doc_comment)]
     Inspect(inspect::Args),
     /// Download a catalog model (Hugging Face first, then pinned mirrors), sha256-checked.
     ///
     /// Example: hearth pull qwen2.5-coder:0.5b
+    #[command(verbatim_doc_comment)]
     Pull(pull::Args),
     /// Generate from one prompt: streams text, or prints one JSON object with --json.
     ///
     /// Examples:
     ///   hearth run --prompt "def fibonacci(n):" --temperature 0
+    ///   hearth run --chat "Summarize: ..."
     ///   hearth run --messages chat.json --json
+    #[command(verbatim_doc_comment)]
     Run(run::Args),
     /// Talk to a model interactively (streams; keeps the conversation's cache between turns).
     ///
     /// Example: hearth chat --model qwen2.5-coder:0.5b --system "Answer briefly."
+    #[command(verbatim_doc_comment)]
     Chat(chat::Args),
     /// Measure prompt processing (pp) and generation (tg) speed, llama-bench style.
     ///
     /// Example: hearth bench --model qwen2.5-coder:0.5b --threads 2 --batch 1,4
+    #[command(verbatim_doc_comment)]
     Bench(bench::Args),
     /// Turn text into token ids with a model's tokenizer.
     ///
     /// Example: hearth tokenize --model qwen2.5-coder:0.5b --json -- "Hello world"
+    #[command(verbatim_doc_comment)]
     Tokenize(tokenize::Args),
+    /// Serve the model over an OpenAI-compatible HTTP API (chat, completions, streaming,
+    /// /health, /metrics), batching concurrent requests.
+    ///
+    /// Example: HEARTH_API_KEY=secret hearth serve --model qwen2.5-coder:0.5b --parallel 4
+    Serve(serve::Args),
 }
 
 fn main() {
@@ -69,6 +82,7 @@ fn main() {
         Cmd::Chat(a) => chat::run(a),
         Cmd::Tokenize(a) => tokenize::run(a),
         Cmd::Bench(a) => bench::run(a),
+        Cmd::Serve(a) => serve::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");

@@ -7,11 +7,11 @@ use anyhow::{Context, Result, bail};
 use hearth_engine::{Message, Prompt};
 use serde::Serialize;
 
-use crate::common::{ModelArgs, SamplingArgs};
+use crate::common::{ConstraintArgs, ModelArgs, SamplingArgs};
 
 /// Arguments of `hearth run`.
 #[derive(clap::Args, Debug)]
-#[command(group(clap::ArgGroup::new("input").required(true).args(["prompt", "prompt_file", "messages"])))]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["prompt", "prompt_file", "messages", "chat"])))]
 pub struct Args {
     #[command(flatten)]
     model: ModelArgs,
@@ -25,11 +25,16 @@ pub struct Args {
     /// the model's chat template ("-" for stdin).
     #[arg(long)]
     messages: Option<String>,
+    /// One user message, rendered with the model's chat template (shorthand for --messages).
+    #[arg(long)]
+    chat: Option<String>,
     /// Parse special-token text in a raw prompt (e.g. `<|im_start|>`) into special tokens.
     #[arg(long)]
     special: bool,
     #[command(flatten)]
     sampling: SamplingArgs,
+    #[command(flatten)]
+    constraint: ConstraintArgs,
     /// Print one JSON object (ids, text, timings, stop reason) instead of streaming text.
     #[arg(long)]
     json: bool,
@@ -74,14 +79,17 @@ pub fn parse_messages(text: &str, what: &str) -> Result<Vec<Message>> {
 
 /// Runs `hearth run`.
 pub fn run(args: Args) -> Result<()> {
-    let prompt = match (&args.prompt, &args.prompt_file, &args.messages) {
-        (Some(p), _, _) => Prompt::Text { text: p.clone(), parse_special: args.special },
-        (_, Some(f), _) => Prompt::Text { text: read_input(f)?, parse_special: args.special },
-        (_, _, Some(f)) => Prompt::Messages(parse_messages(&read_input(f)?, f)?),
-        _ => bail!("give --prompt, --prompt-file or --messages"),
+    let prompt = match (&args.prompt, &args.prompt_file, &args.messages, &args.chat) {
+        (Some(p), ..) => Prompt::Text { text: p.clone(), parse_special: args.special },
+        (_, Some(f), ..) => Prompt::Text { text: read_input(f)?, parse_special: args.special },
+        (_, _, Some(f), _) => Prompt::Messages(parse_messages(&read_input(f)?, f)?),
+        (.., Some(c)) => Prompt::Messages(vec![Message::user(c.clone())]),
+        _ => bail!("give --prompt, --prompt-file, --messages or --chat"),
     };
+    let constraint = args.constraint.constraint()?;
     let engine = args.model.load()?;
-    let req = args.sampling.request(prompt);
+    let mut req = args.sampling.request(prompt);
+    req.constraint = constraint;
     let mut session = engine.session();
     let stdout = std::io::stdout();
     let done = session.generate(&req, |ev| {

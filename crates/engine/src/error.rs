@@ -24,6 +24,6 @@ pub enum EngineError {
     Invalid(String),
     /// The request's constraint could not be compiled, or its matcher failed while
     /// generating (the generation ends with this error).
-    #[error("constraint: {0}")]
+    #[error(transparent)]
     Grammar(#[from] hearth_grammar::GrammarError),
 }

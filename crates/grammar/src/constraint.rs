@@ -79,6 +79,15 @@ impl Constraint {
 
     /// The error for a message from llguidance about this constraint.
     pub(crate) fn error(&self, msg: String) -> GrammarError {
+        // llguidance suggests an option that hearth refuses (it would relax the schema).
+        if msg.contains("oneOf constraints are not supported") {
+            return GrammarError::Schema(
+                "`oneOf` whose branches may overlap cannot be enforced (exactly one must match); make the \
+                 branches provably disjoint (e.g. a different `const` or `type` in each, written inline rather \
+                 than behind `$ref`) or use `anyOf`"
+                    .into(),
+            );
+        }
         match self {
             Constraint::JsonObject | Constraint::JsonSchema(_) => GrammarError::Schema(msg),
             Constraint::Regex(_) | Constraint::Choices(_) => GrammarError::Regex(msg),

@@ -1,5 +1,7 @@
 //! [`Activations`]: an `n × cols` f32 batch with its quantized forms cached per type.
 
+use crate::blocks::{BlockQ8_0, BlockQ8_1, BlockQ8_K, as_blocks};
+use crate::dispatch::XBatch;
 use crate::{DType, Kernels, ThreadPool};
 
 /// Batches at least this large (`n × cols` elements) are quantized on all pool threads.
@@ -12,6 +14,59 @@ struct Quantized {
     made_by: Option<&'static str>,
     /// `n × row_bytes(cols)` bytes, token-major.
     bytes: Vec<u8>,
+    /// Block scales as f32, `[block * ld + t]` (see [`XBatch`]).
+    d: Vec<f32>,
+    /// Q8_0: Σq per block, same layout.
+    sum: Vec<i32>,
+    /// Q8_1: `s` per block as f32, same layout.
+    s: Vec<f32>,
+}
+
+impl Quantized {
+    /// Fills the block-major side arrays of `n` tokens of `cols` from `bytes`.
+    fn side_arrays(&mut self, vdt: DType, n: usize, cols: usize) {
+        let ld = XBatch::ld_for(n);
+        let nb = if vdt.is_quantized() { cols / vdt.block_size() } else { 0 };
+        let row_bytes = vdt.row_bytes(cols);
+        let (d, sum, s) = (&mut self.d, &mut self.sum, &mut self.s);
+        d.clear();
+        sum.clear();
+        s.clear();
+        if nb == 0 {
+            return;
+        }
+        match vdt {
+            DType::Q8_0 => {
+                d.resize(nb * ld, 0.0);
+                sum.resize(nb * ld, 0);
+                for (t, row) in self.bytes.chunks_exact(row_bytes).enumerate() {
+                    for (b, blk) in as_blocks::<BlockQ8_0>(row).iter().enumerate() {
+                        d[b * ld + t] = blk.d.to_f32();
+                        sum[b * ld + t] = blk.qs.iter().map(|&q| i32::from(q)).sum();
+                    }
+                }
+            }
+            DType::Q8_1 => {
+                d.resize(nb * ld, 0.0);
+                s.resize(nb * ld, 0.0);
+                for (t, row) in self.bytes.chunks_exact(row_bytes).enumerate() {
+                    for (b, blk) in as_blocks::<BlockQ8_1>(row).iter().enumerate() {
+                        d[b * ld + t] = blk.d.to_f32();
+                        s[b * ld + t] = blk.s.to_f32();
+                    }
+                }
+            }
+            DType::Q8_K => {
+                d.resize(nb * ld, 0.0);
+                for (t, row) in self.bytes.chunks_exact(row_bytes).enumerate() {
+                    for (b, blk) in as_blocks::<BlockQ8_K>(row).iter().enumerate() {
+                        d[b * ld + t] = blk.d.get();
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 /// The input of a matrix product: `n` rows (tokens) of `cols` floats, plus lazily made and
@@ -136,7 +191,22 @@ impl Activations {
                 quantize(src, d);
             }
         }
+        slot.side_arrays(vdt, n, cols);
         slot.made_by = Some(k.name());
+    }
+
+    /// The batch in `vdt` with its side arrays, after [`prepare`](Self::prepare).
+    pub(super) fn batch(&self, vdt: DType) -> XBatch<'_> {
+        let slot = &self.quant[vdt.index()];
+        XBatch {
+            bytes: self.bytes(vdt),
+            n: self.n,
+            row_bytes: vdt.row_bytes(self.cols),
+            ld: XBatch::ld_for(self.n),
+            d: &slot.d,
+            sum: &slot.sum,
+            s: &slot.s,
+        }
     }
 
     /// The batch as `vdt` bytes (token-major rows of `vdt.row_bytes(cols)`), after

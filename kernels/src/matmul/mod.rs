@@ -37,6 +37,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 pub use activations::Activations;
 pub use qmatrix::{MatrixError, QMatrix};
 
+use crate::dispatch::{GemmKernels, MatFn, XBatch};
 use crate::{DType, Kernels, ThreadPool, VecDotFn};
 
 /// Tokens processed together against one hot weight row.
@@ -132,9 +133,13 @@ pub fn matmul_many_with(
 struct Part<'a> {
     w: QMatrix<'a>,
     dot: VecDotFn,
-    /// The input in this matrix's vec-dot type, `n` rows of `x_row_bytes`.
-    x: &'a [u8],
-    x_row_bytes: usize,
+    /// The table's multi-row kernel for this type, if any.
+    mat: Option<MatFn>,
+    /// The table's repacking GEMM for this type, if any.
+    #[allow(dead_code)]
+    gemm: Option<GemmKernels>,
+    /// The input in this matrix's vec-dot type.
+    x: XBatch<'a>,
     out: SendPtr<f32>,
     chunk_rows: usize,
     /// Index of this matrix's first chunk among all chunks of the dispatch.
@@ -147,8 +152,9 @@ fn run_group(k: &'static Kernels, pool: &ThreadPool, group: &mut [(&QMatrix<'_>,
     let empty = Part {
         w: *group[0].0,
         dot: |_, _, _| 0.0,
-        x: &[],
-        x_row_bytes: 0,
+        mat: None,
+        gemm: None,
+        x: x.batch(DType::F32),
         out: SendPtr(std::ptr::null_mut()),
         chunk_rows: 1,
         first_chunk: 0,
@@ -161,8 +167,9 @@ fn run_group(k: &'static Kernels, pool: &ThreadPool, group: &mut [(&QMatrix<'_>,
         *part = Part {
             w: **w,
             dot: k.vec_dot_fn(w.dtype()).unwrap_or_else(|e| panic!("{e}")),
-            x: x.bytes(vdt),
-            x_row_bytes: vdt.row_bytes(w.cols()),
+            mat: k.mat_fn(w.dtype()),
+            gemm: k.gemm_kernels(w.dtype()),
+            x: x.batch(vdt),
             out: SendPtr(out.as_mut_ptr()),
             chunk_rows,
             first_chunk: total,
@@ -204,13 +211,49 @@ fn chunk_rows(w: &QMatrix<'_>, n: usize, nth: usize) -> usize {
 
 /// Computes rows `r0..r1` of one matrix for all `n` tokens.
 fn run_chunk(p: &Part<'_>, n: usize, r0: usize, r1: usize) {
+    match p.mat {
+        Some(mat) => run_chunk_mat(p, mat, n, r0, r1),
+        None => run_chunk_rows(p, n, r0, r1),
+    }
+}
+
+/// [`run_chunk`] with a multi-row kernel: tokens 8 at a time into a tile, then copied out.
+fn run_chunk_mat(p: &Part<'_>, mat: MatFn, n: usize, r0: usize, r1: usize) {
     let (rows, cols) = (p.w.rows(), p.w.cols());
+    let w = p.w.rows_bytes(r0, r1);
+    let nr = r1 - r0;
+    if n == 1 {
+        // SAFETY: `out` points to an `n × rows` buffer borrowed mutably for the whole
+        // dispatch; with n = 1, rows r0..r1 are `out[r0..r1]`, in bounds, and written only by
+        // the thread that owns this chunk (chunks partition the rows).
+        let out = unsafe { std::slice::from_raw_parts_mut(p.out.get().add(r0), nr) };
+        mat(cols, w, &p.x, 0, 1, out);
+        return;
+    }
+    let mut tile = [0f32; MAX_CHUNK_ROWS * TOKEN_BLOCK];
+    for t0 in (0..n).step_by(TOKEN_BLOCK) {
+        let t1 = (t0 + TOKEN_BLOCK).min(n);
+        let tile = &mut tile[..(t1 - t0) * nr];
+        mat(cols, w, &p.x, t0, t1, tile);
+        for (t, src) in (t0..t1).zip(tile.chunks_exact(nr)) {
+            // SAFETY: as in `run_chunk_rows`: (t, r0..r1) lies inside the `n × rows` output,
+            // and only this chunk's thread writes rows r0..r1.
+            let dst = unsafe { std::slice::from_raw_parts_mut(p.out.get().add(t * rows + r0), nr) };
+            dst.copy_from_slice(src);
+        }
+    }
+}
+
+/// [`run_chunk`] with the row dot: each weight row against up to 8 tokens while it is hot.
+fn run_chunk_rows(p: &Part<'_>, n: usize, r0: usize, r1: usize) {
+    let (rows, cols) = (p.w.rows(), p.w.cols());
+    let xrb = p.x.row_bytes;
     for t0 in (0..n).step_by(TOKEN_BLOCK) {
         let t1 = (t0 + TOKEN_BLOCK).min(n);
         for r in r0..r1 {
             let wr = p.w.row(r);
             for t in t0..t1 {
-                let xr = &p.x[t * p.x_row_bytes..(t + 1) * p.x_row_bytes];
+                let xr = &p.x.bytes[t * xrb..(t + 1) * xrb];
                 let v = (p.dot)(cols, wr, xr);
                 // SAFETY: `out` points to an `n × rows` buffer borrowed mutably for the whole
                 // dispatch; t < n and r < rows keep the index in bounds, and each (t, r) is

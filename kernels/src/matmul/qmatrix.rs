@@ -106,6 +106,14 @@ impl<'a> QMatrix<'a> {
         f(self.row(r), out);
     }
 
+    /// The bytes of rows `r0..r1`, consecutive (row-major layout).
+    #[inline]
+    pub(super) fn rows_bytes(&self, r0: usize, r1: usize) -> &'a [u8] {
+        match self.layout {
+            Layout::RowMajor { data, row_bytes } => &data[r0 * row_bytes..r1 * row_bytes],
+        }
+    }
+
     /// The bytes of row `r` (row-major layout).
     #[inline]
     pub(super) fn row(&self, r: usize) -> &'a [u8] {

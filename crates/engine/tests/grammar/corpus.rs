@@ -121,6 +121,8 @@ fn every_corpus_output_parses_and_validates() {
     let t0 = Instant::now();
     let mut session = engine.session();
     let mut stderr = std::io::stderr();
+    // Every output, as it comes: HEARTH_GRAMMAR_VERBOSE=1.
+    let verbose = std::env::var_os("HEARTH_GRAMMAR_VERBOSE").is_some_and(|v| v != "0");
     for case in &cases {
         for f in features(&case.schema) {
             *table.entry(f).or_default() += 1;
@@ -156,7 +158,9 @@ fn every_corpus_output_parses_and_validates() {
         decode_ms += done.decode_ms;
         grammar_ms += stats.total_time().as_secs_f64() * 1e3;
         (forced, masks, checks) = (forced + stats.forced, masks + stats.masks, checks + stats.checks);
-        let _ = writeln!(stderr, "[{}] {:?} {} tokens: {}", case.name, done.stop_reason, done.completion_tokens, done.text);
+        if verbose {
+            let _ = writeln!(stderr, "[{}] {:?} {} tokens: {}", case.name, done.stop_reason, done.completion_tokens, done.text);
+        }
         if done.stop_reason == StopReason::Length {
             failures.push(format!("{}: hit max_tokens={} before the JSON was complete: {}", case.name, case.max_tokens, done.text));
             continue;

@@ -94,10 +94,20 @@ pub(super) fn mul_sum_us8(ax: __m256i, sy: __m256i) -> __m256i {
     sum_i16_pairs(_mm256_maddubs_epi16(ax, sy))
 }
 
-/// Signed × signed bytes, summed in groups of 4 → 8 i32, via `|x|` and `y·sign(x)`
-/// (exact unless `y` holds -128 where `x` is negative: activations never do).
+/// Horizontal sums of 8 vectors: lane `k` of the result is the sum of the 8 i32 lanes of
+/// `v[k]` (exact, wrapping).
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-pub(super) fn mul_sum_i8(x: __m256i, y: __m256i) -> __m256i {
-    mul_sum_us8(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x))
+pub(super) fn reduce8(v: &[__m256i; 8]) -> __m256i {
+    // [v0 01, v0 23, v1 01, v1 23 | v0 45, v0 67, v1 45, v1 67], …
+    let t0 = _mm256_hadd_epi32(v[0], v[1]);
+    let t1 = _mm256_hadd_epi32(v[2], v[3]);
+    let t2 = _mm256_hadd_epi32(v[4], v[5]);
+    let t3 = _mm256_hadd_epi32(v[6], v[7]);
+    // [v0 0..4, v1 0..4, v2 0..4, v3 0..4 | v0 4..8, v1 4..8, v2 4..8, v3 4..8]
+    let u0 = _mm256_hadd_epi32(t0, t1);
+    let u1 = _mm256_hadd_epi32(t2, t3);
+    let lo = _mm256_permute2x128_si256::<0x20>(u0, u1);
+    let hi = _mm256_permute2x128_si256::<0x31>(u0, u1);
+    _mm256_add_epi32(lo, hi)
 }

@@ -1,0 +1,170 @@
+//! `POST /v1/completions`: a raw prompt (no chat template; special-token text such as
+//! `<|im_start|>` is parsed, as llama-server does); one `text_completion`, or SSE chunks of
+//! the same object with `stream: true`.
+
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::response::{IntoResponse, Response};
+use hearth_engine::{Completion, Prompt, TokenEvent};
+use hearth_tokenizer::Tokenizer;
+
+use crate::generate::{self, Live, Step};
+use crate::params::{self, Endpoint};
+use crate::request::{self, PromptInput};
+use crate::response::{FINGERPRINT, Head, LegacyLogprobs, TextChoice, TextCompletion, Usage, finish_reason, json};
+use crate::state::unix_now;
+use crate::{ApiError, AppState, sse};
+
+/// The handler.
+pub(crate) async fn handler(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
+    run(state, body).await.unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn run(state: AppState, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
+    let arrived = Instant::now();
+    let body = request::parse(body)?;
+    let ready = state.ready()?;
+    let prompt = prompt(body.prompt.as_ref())?;
+    let echo = match (&prompt, body.echo.unwrap_or(false)) {
+        (_, false) => String::new(),
+        (Prompt::Text { text, .. }, true) => text.clone(),
+        (Prompt::Tokens(ids), true) => ready.engine.tokenizer().decode(ids, true),
+        (Prompt::Messages(_), true) => String::new(),
+    };
+    let n_vocab = ready.engine.model().config().n_vocab;
+    let plan = params::plan(&body, Endpoint::Completions, prompt, ready.engine.n_ctx(), n_vocab)?;
+    let live = generate::start(&state, ready, plan.request, "prompt", arrived).await?;
+    let out = Out {
+        id: state.new_id("cmpl"),
+        created: unix_now(),
+        model: state.model_id().to_owned(),
+        logprobs: plan.logprobs.is_some(),
+        include_usage: plan.include_usage,
+        offset: echo.len(),
+        echo,
+    };
+    if plan.stream { Ok(sse::respond(live, out)) } else { complete(out, live).await }
+}
+
+/// The prompt: one string or one list of token ids (n = 1).
+fn prompt(input: Option<&PromptInput>) -> Result<Prompt, ApiError> {
+    let text = |t: &str| Prompt::Text { text: t.to_owned(), parse_special: true };
+    let one = |n: usize| {
+        ApiError::invalid(Some("prompt"), format!("one prompt per request (hearth returns one choice), got {n}"))
+    };
+    match input {
+        None => Err(ApiError::invalid(Some("prompt"), "`prompt` is required")),
+        Some(PromptInput::Text(t)) => Ok(text(t)),
+        Some(PromptInput::Texts(v)) => match v.as_slice() {
+            [t] => Ok(text(t)),
+            [] => Err(ApiError::invalid(Some("prompt"), "`prompt` is an empty array")),
+            _ => Err(one(v.len())),
+        },
+        Some(PromptInput::Tokens(ids)) => Ok(Prompt::Tokens(ids.clone())),
+        Some(PromptInput::TokenLists(v)) => match v.as_slice() {
+            [ids] => Ok(Prompt::Tokens(ids.clone())),
+            _ => Err(one(v.len())),
+        },
+    }
+}
+
+/// What every response of one request shares.
+#[derive(Debug)]
+struct Out {
+    id: String,
+    created: u64,
+    model: String,
+    logprobs: bool,
+    include_usage: bool,
+    /// The prompt text when `echo`, sent before the completion.
+    echo: String,
+    /// Bytes of text sent so far (echo included), for `text_offset`.
+    offset: usize,
+}
+
+impl Out {
+    fn object(&self, choices: Vec<TextChoice>, usage: Option<Option<Usage>>) -> String {
+        let head = Head {
+            id: &self.id,
+            object: "text_completion",
+            created: self.created,
+            model: &self.model,
+            system_fingerprint: FINGERPRINT,
+        };
+        json(&TextCompletion { head, choices, usage })
+    }
+
+    fn logprobs_of(&mut self, tok: &Tokenizer, ev: &TokenEvent) -> Option<LegacyLogprobs> {
+        let mut lp = LegacyLogprobs::default();
+        if self.logprobs {
+            lp.push(tok, ev, self.offset);
+        }
+        self.offset += ev.text.len();
+        (!lp.is_empty()).then_some(lp)
+    }
+}
+
+async fn complete(mut out: Out, mut live: Live) -> Result<Response, ApiError> {
+    let mut logprobs = LegacyLogprobs::default();
+    loop {
+        match live.next().await {
+            Some(Step::Token(ev)) => {
+                if out.logprobs {
+                    logprobs.push(live.tokenizer(), &ev, out.offset);
+                }
+                out.offset += ev.text.len();
+            }
+            Some(Step::Done(c)) => {
+                let choice = TextChoice {
+                    text: format!("{}{}", out.echo, c.text),
+                    index: 0,
+                    logprobs: out.logprobs.then_some(logprobs),
+                    finish_reason: Some(finish_reason(c.stop_reason).unwrap_or("stop")),
+                };
+                let usage = Usage::new(c.prompt_tokens, c.completion_tokens, c.cached_tokens);
+                let body = out.object(vec![choice], Some(Some(usage)));
+                return Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response());
+            }
+            Some(Step::Failed(e)) => return Err(e),
+            None => return Err(ApiError::internal("the generation ended without a result")),
+        }
+    }
+}
+
+impl sse::Chunks for Out {
+    fn start(&mut self) -> Vec<String> {
+        if self.echo.is_empty() {
+            return Vec::new();
+        }
+        let text = self.echo.clone();
+        let usage = self.include_usage.then_some(None);
+        vec![self.object(vec![TextChoice { text, index: 0, logprobs: None, finish_reason: None }], usage)]
+    }
+
+    fn token(&mut self, tok: &Tokenizer, ev: &TokenEvent) -> Option<String> {
+        let logprobs = self.logprobs_of(tok, ev);
+        if ev.text.is_empty() && logprobs.is_none() {
+            return None;
+        }
+        let choice = TextChoice { text: ev.text.clone(), index: 0, logprobs, finish_reason: None };
+        Some(self.object(vec![choice], self.include_usage.then_some(None)))
+    }
+
+    fn done(&mut self, c: &Completion) -> Vec<String> {
+        let fin = TextChoice {
+            text: String::new(),
+            index: 0,
+            logprobs: None,
+            finish_reason: Some(finish_reason(c.stop_reason).unwrap_or("stop")),
+        };
+        let mut v = vec![self.object(vec![fin], self.include_usage.then_some(None))];
+        if self.include_usage {
+            let usage = Usage::new(c.prompt_tokens, c.completion_tokens, c.cached_tokens);
+            v.push(self.object(Vec::new(), Some(Some(usage))));
+        }
+        v
+    }
+}

@@ -1,0 +1,107 @@
+//! [`ServerConfig`]: where to listen, who may call, what to serve; and the parsing of
+//! `--host` / `HEARTH_HOST` values (`HOST`, `HOST:PORT`, `[IPV6]:PORT`, `http://HOST:PORT`).
+
+use std::time::Duration;
+
+use hearth_engine::SchedulerOptions;
+
+use crate::ServerError;
+
+/// The port when neither `--port` nor the host value names one.
+pub const DEFAULT_PORT: u16 = 8080;
+
+/// The request body limit when none is given: 4 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 4 << 20;
+
+/// How the server listens and what it serves.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Host name or IP address to bind (no port).
+    pub host: String,
+    /// TCP port; 0 picks a free one.
+    pub port: u16,
+    /// Requests to everything but `/health` must carry `Authorization: Bearer <key>`.
+    pub api_key: Option<String>,
+    /// Allow a non-loopback address without an API key.
+    pub insecure: bool,
+    /// Origins allowed to call from a browser (`*` for any); empty: CORS off.
+    pub cors_origins: Vec<String>,
+    /// Largest request body accepted (larger: 413).
+    pub max_body_bytes: usize,
+    /// The model name reported in responses and `/v1/models`.
+    pub model_id: String,
+    /// Slots and queue of the engine thread.
+    pub scheduler: SchedulerOptions,
+    /// How long a shutdown waits for running requests before dropping them.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            host: "127.0.0.1".into(),
+            port: DEFAULT_PORT,
+            api_key: None,
+            insecure: false,
+            cors_origins: Vec::new(),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            model_id: "hearth".into(),
+            scheduler: SchedulerOptions::default(),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Splits a host value into host and optional port, as `OLLAMA_HOST` does: `0.0.0.0`,
+/// `0.0.0.0:11434`, `[::1]:8080`, `::1`, `http://127.0.0.1:8080/`. An empty host means
+/// `127.0.0.1`.
+pub fn parse_host(value: &str) -> Result<(String, Option<u16>), ServerError> {
+    let bad = || ServerError::BadHost(value.to_owned());
+    let mut s = value.trim();
+    if let Some(rest) = s.strip_prefix("http://") {
+        s = rest;
+    } else if s.contains("://") {
+        // No TLS here: put a reverse proxy in front for https.
+        return Err(bad());
+    }
+    let s = s.trim_end_matches('/');
+    let (host, port) = if let Some(rest) = s.strip_prefix('[') {
+        let (host, after) = rest.split_once(']').ok_or_else(bad)?;
+        let port = match after {
+            "" => None,
+            p => Some(p.strip_prefix(':').ok_or_else(bad)?),
+        };
+        (host, port)
+    } else if s.matches(':').count() == 1 {
+        let (h, p) = s.split_once(':').ok_or_else(bad)?;
+        (h, Some(p))
+    } else {
+        (s, None)
+    };
+    if host.contains(['/', ' ', '[', ']']) {
+        return Err(bad());
+    }
+    let port = port.map(|p| p.parse::<u16>().map_err(|_| bad())).transpose()?;
+    let host = if host.is_empty() { "127.0.0.1" } else { host };
+    Ok((host.to_owned(), port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_host;
+
+    #[test]
+    fn host_values_like_ollama_host() {
+        let p = |s: &str| parse_host(s).unwrap();
+        assert_eq!(p("0.0.0.0"), ("0.0.0.0".into(), None));
+        assert_eq!(p("0.0.0.0:11434"), ("0.0.0.0".into(), Some(11434)));
+        assert_eq!(p("http://127.0.0.1:9000/"), ("127.0.0.1".into(), Some(9000)));
+        assert_eq!(p("[::1]:8081"), ("::1".into(), Some(8081)));
+        assert_eq!(p("::1"), ("::1".into(), None));
+        assert_eq!(p("localhost"), ("localhost".into(), None));
+        assert_eq!(p(":8082"), ("127.0.0.1".into(), Some(8082)));
+        for bad in ["https://x:1", "host:port", "[::1", "[::1]x", "a b", "h:70000"] {
+            assert!(parse_host(bad).is_err(), "{bad}");
+        }
+    }
+}

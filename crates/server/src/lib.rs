@@ -1,0 +1,54 @@
+//! `hearth-server`: the OpenAI-compatible HTTP API over one loaded model.
+//!
+//! - `POST /v1/chat/completions`, `POST /v1/completions`: JSON, or SSE with `stream: true`
+//!   (`data: {chunk}` … `data: [DONE]`), in OpenAI's shapes (usage, logprobs, errors).
+//! - `GET /v1/models`, `GET /health` (503 while loading), `GET /metrics` (Prometheus).
+//!
+//! Key types: [`ServerConfig`] (address, API key, CORS, slots); [`Server`] (bind, then run
+//! with a model loader and a shutdown future); [`AppState`] + [`router`] for embedding the
+//! routes elsewhere or testing them without a socket; [`ApiError`], the one place engine
+//! errors become HTTP statuses.
+//!
+//! Requests become [`hearth_engine::Request`]s for the engine thread
+//! ([`hearth_engine::Scheduler`]): it batches the decode steps of every slot into one
+//! forward pass and reuses shared prompt prefixes. Each request's events come back through
+//! a tokio channel; a client that disconnects drops the receiver, which cancels its
+//! generation and frees its slot.
+//!
+//! ```no_run
+//! use hearth_server::{Server, ServerConfig, shutdown_signal};
+//! # async fn serve(path: std::path::PathBuf) -> Result<(), hearth_server::ServerError> {
+//! let config = ServerConfig { model_id: "qwen2.5-coder:0.5b".into(), ..ServerConfig::default() };
+//! let server = Server::bind(config).await?; // 127.0.0.1:8080; /health says 503 from now
+//! let load = move || {
+//!     hearth_engine::Engine::load(&path, Default::default()).map_err(Into::into)
+//! };
+//! server.run(load, shutdown_signal()).await // serves until Ctrl-C / SIGTERM
+//! # }
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod auth;
+mod chat;
+mod completions;
+mod config;
+mod error;
+mod generate;
+mod health;
+mod metrics;
+mod models;
+mod params;
+mod request;
+mod response;
+mod router;
+mod serve;
+mod sse;
+mod state;
+
+pub use config::{DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT, ServerConfig, parse_host};
+pub use error::{ApiError, ServerError};
+pub use metrics::Metrics;
+pub use router::router;
+pub use serve::{LoadError, Server, shutdown_signal};
+pub use state::{AppState, Ready};

@@ -1,0 +1,277 @@
+//! `GET /metrics`: Prometheus text exposition (format 0.0.4), written by hand.
+//!
+//! The server's own counters (requests by endpoint and status, latency histograms,
+//! recent throughput) live in [`Metrics`]; token counts, queue depth and busy slots come
+//! from the engine's [`hearth_engine::scheduler::Stats`].
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::AppState;
+
+/// Seconds of history behind `hearth_generation_tokens_per_second`.
+const RATE_WINDOW: u64 = 10;
+/// Per-second buckets kept (more than the window, so the current second never collides).
+const RATE_BUCKETS: usize = 16;
+
+const TTFT_BOUNDS: &[f64] = &[0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
+const TOKEN_BOUNDS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
+const REQUEST_BOUNDS: &[f64] = &[0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0];
+
+/// A Prometheus histogram with fixed bucket bounds (seconds).
+#[derive(Debug)]
+struct Histogram {
+    bounds: &'static [f64],
+    inner: Mutex<HistogramData>,
+}
+
+#[derive(Debug, Default)]
+struct HistogramData {
+    /// Observations per bucket (not cumulative); one more than `bounds` for `+Inf`.
+    counts: Vec<u64>,
+    sum: f64,
+    count: u64,
+}
+
+impl Histogram {
+    fn new(bounds: &'static [f64]) -> Histogram {
+        let data = HistogramData { counts: vec![0; bounds.len() + 1], ..Default::default() };
+        Histogram { bounds, inner: Mutex::new(data) }
+    }
+
+    fn observe(&self, seconds: f64) {
+        let i = self.bounds.iter().position(|&b| seconds <= b).unwrap_or(self.bounds.len());
+        if let Ok(mut d) = self.inner.lock() {
+            d.counts[i] += 1;
+            d.sum += seconds;
+            d.count += 1;
+        }
+    }
+
+    fn render(&self, out: &mut String, name: &str, help: &str) {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        let Ok(d) = self.inner.lock() else { return };
+        let mut cumulative = 0;
+        for (bound, n) in self.bounds.iter().zip(&d.counts) {
+            cumulative += n;
+            let _ = writeln!(out, "{name}_bucket{{le=\"{}\"}} {cumulative}", float(*bound));
+        }
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", d.count);
+        let _ = writeln!(out, "{name}_sum {}", float(d.sum));
+        let _ = writeln!(out, "{name}_count {}", d.count);
+    }
+}
+
+/// The server's own counters.
+#[derive(Debug)]
+pub struct Metrics {
+    started: Instant,
+    /// `(endpoint, status) → count`.
+    requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
+    ttft: Histogram,
+    per_token: Histogram,
+    request: Histogram,
+    /// `(second since start, tokens generated in it)`, a ring indexed by second.
+    recent: Mutex<[(u64, u64); RATE_BUCKETS]>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            started: Instant::now(),
+            requests: Mutex::new(BTreeMap::new()),
+            ttft: Histogram::new(TTFT_BOUNDS),
+            per_token: Histogram::new(TOKEN_BOUNDS),
+            request: Histogram::new(REQUEST_BOUNDS),
+            recent: Mutex::new([(u64::MAX, 0); RATE_BUCKETS]),
+        }
+    }
+}
+
+impl Metrics {
+    /// One answered request.
+    pub fn count_request(&self, endpoint: &'static str, status: u16) {
+        if let Ok(mut m) = self.requests.lock() {
+            *m.entry((endpoint, status)).or_default() += 1;
+        }
+    }
+
+    /// Time from a request's arrival to its first generated token.
+    pub fn observe_ttft(&self, d: Duration) {
+        self.ttft.observe(d.as_secs_f64());
+    }
+
+    /// Time between two consecutive tokens of one request; counts the token towards the
+    /// recent throughput.
+    pub fn observe_token(&self, since_previous: Option<Duration>) {
+        if let Some(d) = since_previous {
+            self.per_token.observe(d.as_secs_f64());
+        }
+        let sec = self.started.elapsed().as_secs();
+        if let Ok(mut r) = self.recent.lock() {
+            let slot = &mut r[(sec % RATE_BUCKETS as u64) as usize];
+            if slot.0 != sec {
+                *slot = (sec, 0);
+            }
+            slot.1 += 1;
+        }
+    }
+
+    /// Time from a generation request's arrival to its last byte.
+    pub fn observe_request(&self, d: Duration) {
+        self.request.observe(d.as_secs_f64());
+    }
+
+    /// Tokens per second generated over the last complete seconds (all requests together).
+    pub fn tokens_per_second(&self) -> f64 {
+        let now = self.started.elapsed().as_secs();
+        let window = RATE_WINDOW.min(now);
+        if window == 0 {
+            return 0.0;
+        }
+        let Ok(r) = self.recent.lock() else { return 0.0 };
+        let total: u64 = r.iter().filter(|(s, _)| *s < now && *s + window >= now).map(|(_, n)| n).sum();
+        total as f64 / window as f64
+    }
+}
+
+/// Writes every metric.
+pub(crate) fn render(state: &AppState) -> String {
+    let m = state.metrics();
+    let mut out = String::with_capacity(4096);
+    let head = |out: &mut String, name: &str, kind: &str, help: &str| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    };
+
+    head(&mut out, "hearth_requests_total", "counter", "HTTP requests answered, by endpoint and status code.");
+    if let Ok(reqs) = m.requests.lock() {
+        for ((endpoint, status), n) in reqs.iter() {
+            let _ = writeln!(out, "hearth_requests_total{{endpoint=\"{endpoint}\",status=\"{status}\"}} {n}");
+        }
+    }
+
+    let ready = state.engine_state();
+    head(&mut out, "hearth_model_ready", "gauge", "1 once the model is loaded and serving, 0 while loading.");
+    let _ = writeln!(out, "hearth_model_ready{{model=\"{}\"}} {}", label(state.model_id()), u8::from(ready.is_some()));
+
+    let stat = |f: &dyn Fn(&hearth_engine::scheduler::Stats) -> u64| {
+        ready.as_ref().map_or(0, |r| f(r.scheduler.stats()))
+    };
+    let counters: [(&str, &str, u64); 4] = [
+        (
+            "hearth_prompt_tokens_total",
+            "Prompt tokens processed (computed, not taken from a cache).",
+            stat(&|s| s.prompt_tokens.load(Ordering::Relaxed)),
+        ),
+        (
+            "hearth_prompt_cached_tokens_total",
+            "Prompt tokens whose keys and values were reused from a cached prefix.",
+            stat(&|s| s.cached_tokens.load(Ordering::Relaxed)),
+        ),
+        ("hearth_completion_tokens_total", "Tokens generated.", stat(&|s| s.completion_tokens.load(Ordering::Relaxed))),
+        ("hearth_forward_passes_total", "Forward passes run by the engine thread.", stat(&|s| s.forward_passes.load(Ordering::Relaxed))),
+    ];
+    for (name, help, v) in counters {
+        head(&mut out, name, "counter", help);
+        let _ = writeln!(out, "{name} {v}");
+    }
+    let slots = ready.as_ref().map_or(0, |r| r.scheduler.slots() as u64);
+    let gauges: [(&str, &str, f64); 4] = [
+        ("hearth_queue_depth", "Requests waiting for a slot.", stat(&|s| s.queued.load(Ordering::Relaxed) as u64) as f64),
+        ("hearth_slots_busy", "Slots generating.", stat(&|s| s.active.load(Ordering::Relaxed) as u64) as f64),
+        ("hearth_slots_total", "Slots (--parallel).", slots as f64),
+        (
+            "hearth_generation_tokens_per_second",
+            "Tokens generated per second over the last 10 seconds, all requests together.",
+            m.tokens_per_second(),
+        ),
+    ];
+    for (name, help, v) in gauges {
+        head(&mut out, name, "gauge", help);
+        let _ = writeln!(out, "{name} {}", float(v));
+    }
+
+    m.ttft.render(&mut out, "hearth_time_to_first_token_seconds", "Time from a request's arrival to its first token (queueing included).");
+    m.per_token.render(&mut out, "hearth_time_per_output_token_seconds", "Time between consecutive tokens of a request.");
+    m.request.render(&mut out, "hearth_request_duration_seconds", "Time from a generation request's arrival to its end.");
+    out
+}
+
+/// `GET /metrics`.
+pub(crate) async fn handler(State(state): State<AppState>) -> Response {
+    let mut resp = render(&state).into_response();
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+    resp
+}
+
+/// Middleware: counts every answered request by endpoint and status, and logs it.
+pub(crate) async fn count_requests(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let endpoint = endpoint_label(req.uri().path());
+    let method = req.method().clone();
+    let t0 = Instant::now();
+    let resp = next.run(req).await;
+    let status = resp.status().as_u16();
+    state.metrics().count_request(endpoint, status);
+    tracing::info!(%method, endpoint, status, ms = t0.elapsed().as_millis() as u64, "request");
+    resp
+}
+
+/// The metric label of a path: the known routes by name, everything else `other` (so that
+/// scanners cannot grow the label set).
+fn endpoint_label(path: &str) -> &'static str {
+    const KNOWN: [&str; 5] = ["/v1/chat/completions", "/v1/completions", "/v1/models", "/health", "/metrics"];
+    if let Some(k) = KNOWN.iter().find(|k| **k == path) {
+        return k;
+    }
+    if path.starts_with("/v1/models/") { "/v1/models/{id}" } else { "other" }
+}
+
+/// A float as Prometheus writes it.
+fn float(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v.is_infinite() {
+        if v > 0.0 { "+Inf".into() } else { "-Inf".into() }
+    } else {
+        format!("{v}")
+    }
+}
+
+/// A label value, escaped.
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_buckets_are_cumulative() {
+        let h = Histogram::new(&[0.1, 1.0]);
+        for s in [0.05, 0.5, 0.7, 3.0] {
+            h.observe(s);
+        }
+        let mut out = String::new();
+        h.render(&mut out, "x", "help");
+        assert!(out.contains("x_bucket{le=\"0.1\"} 1\n"), "{out}");
+        assert!(out.contains("x_bucket{le=\"1\"} 3\n"), "{out}");
+        assert!(out.contains("x_bucket{le=\"+Inf\"} 4\n"), "{out}");
+        assert!(out.contains("x_count 4\n"), "{out}");
+    }
+
+    #[test]
+    fn labels_are_escaped_and_unknown_paths_pooled() {
+        assert_eq!(label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+        assert_eq!(endpoint_label("/v1/completions"), "/v1/completions");
+        assert_eq!(endpoint_label("/wp-admin"), "other");
+    }
+}

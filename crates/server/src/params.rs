@@ -1,0 +1,230 @@
+//! Validation of the request fields shared by both endpoints, and their translation into a
+//! [`hearth_engine::Request`]. OpenAI's defaults apply: temperature 1, top_p 1, no top_k or
+//! min_p unless given, penalties over the whole completion.
+
+use hearth_engine::{Constraint, Prompt, Request, SamplingParams};
+
+use crate::ApiError;
+use crate::request::{GenerationBody, LogprobsInput, ResponseFormat, StopInput};
+
+/// Most alternatives per token in `top_logprobs` / `logprobs`.
+const MAX_TOP_LOGPROBS: u32 = 20;
+/// Most stop strings.
+const MAX_STOPS: usize = 16;
+
+/// Which endpoint a body came to (a few fields differ).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Endpoint {
+    Chat,
+    Completions,
+}
+
+/// What a validated request asks for besides the engine request.
+#[derive(Debug)]
+pub(crate) struct Plan {
+    pub request: Request,
+    pub stream: bool,
+    pub include_usage: bool,
+    /// Logprobs asked for; with this many alternatives per token.
+    pub logprobs: Option<usize>,
+}
+
+fn range(param: &str, v: Option<f32>, lo: f32, hi: f32, default: f32) -> Result<f32, ApiError> {
+    match v {
+        None => Ok(default),
+        Some(x) if x.is_finite() && (lo..=hi).contains(&x) => Ok(x),
+        Some(x) => Err(ApiError::invalid(Some(param), format!("`{param}` must be between {lo} and {hi}, got {x}"))),
+    }
+}
+
+/// Validates `body` and builds the engine request for `prompt`; `n_ctx` bounds the default
+/// length, `n_vocab` the token ids of `logit_bias`.
+pub(crate) fn plan(
+    body: &GenerationBody,
+    endpoint: Endpoint,
+    prompt: Prompt,
+    n_ctx: usize,
+    n_vocab: usize,
+) -> Result<Plan, ApiError> {
+    if let Some(n) = body.n
+        && n != 1
+    {
+        return Err(ApiError::invalid(Some("n"), format!("`n` must be 1 (hearth returns one choice per request), got {n}")));
+    }
+    if let Some(n) = body.best_of
+        && n != 1
+    {
+        return Err(ApiError::invalid(Some("best_of"), format!("`best_of` must be 1, got {n}")));
+    }
+
+    let mut sampling = SamplingParams {
+        temperature: range("temperature", body.temperature, 0.0, 2.0, 1.0)?,
+        top_p: range("top_p", body.top_p, 0.0, 1.0, 1.0)?,
+        top_k: body.top_k.unwrap_or(0) as usize,
+        min_p: range("min_p", body.min_p, 0.0, 1.0, 0.0)?,
+        repetition_penalty: 1.0,
+        presence_penalty: range("presence_penalty", body.presence_penalty, -2.0, 2.0, 0.0)?,
+        frequency_penalty: range("frequency_penalty", body.frequency_penalty, -2.0, 2.0, 0.0)?,
+        // OpenAI's penalties count every token of the completion.
+        penalty_last_n: usize::MAX,
+        seed: body.seed.as_ref().map(|s| s.bits()),
+        ..SamplingParams::default()
+    };
+    if sampling.top_p == 0.0 {
+        // Only the most likely token survives: the same as top_k = 1.
+        sampling.top_p = 1.0;
+        sampling.top_k = 1;
+    }
+    if let Some(r) = body.repetition_penalty {
+        if !(r.is_finite() && r > 0.0) {
+            return Err(ApiError::invalid(Some("repetition_penalty"), format!("`repetition_penalty` must be > 0, got {r}")));
+        }
+        sampling.repetition_penalty = r;
+    }
+    if let Some(bias) = &body.logit_bias {
+        for (k, &v) in bias {
+            let param = format!("logit_bias.{k}");
+            let id = k
+                .parse::<u32>()
+                .ok()
+                .filter(|&id| (id as usize) < n_vocab)
+                .ok_or_else(|| ApiError::invalid(Some(&param), format!("`logit_bias` key {k:?} is not a token id below {n_vocab}")))?;
+            if !(v.is_finite() && (-100.0..=100.0).contains(&v)) {
+                return Err(ApiError::invalid(Some(&param), format!("`logit_bias` values must be between -100 and 100, got {v}")));
+            }
+            // -100 bans the token, as OpenAI documents.
+            sampling.logit_bias.push((id, if v <= -100.0 { f32::NEG_INFINITY } else { v }));
+        }
+    }
+
+    let logprobs = match (endpoint, &body.logprobs) {
+        (_, None) | (Endpoint::Chat, Some(LogprobsInput::Flag(false))) => None,
+        (Endpoint::Chat, Some(LogprobsInput::Flag(true))) => Some(body.top_logprobs.unwrap_or(0)),
+        (Endpoint::Completions, Some(LogprobsInput::Count(n))) => Some(*n),
+        (Endpoint::Chat, Some(LogprobsInput::Count(_))) => {
+            return Err(ApiError::invalid(Some("logprobs"), "`logprobs` must be a boolean; give the count in `top_logprobs`"));
+        }
+        (Endpoint::Completions, Some(LogprobsInput::Flag(_))) => {
+            return Err(ApiError::invalid(Some("logprobs"), "`logprobs` must be an integer (alternatives per token) or null"));
+        }
+    };
+    if endpoint == Endpoint::Chat && logprobs.is_none() && body.top_logprobs.is_some_and(|n| n > 0) {
+        return Err(ApiError::invalid(Some("top_logprobs"), "`top_logprobs` needs `logprobs: true`"));
+    }
+    let param = if endpoint == Endpoint::Chat { "top_logprobs" } else { "logprobs" };
+    if let Some(n) = logprobs
+        && n > MAX_TOP_LOGPROBS
+    {
+        return Err(ApiError::invalid(Some(param), format!("`{param}` must be at most {MAX_TOP_LOGPROBS}, got {n}")));
+    }
+    if let Some(n) = logprobs {
+        sampling.logprobs = true;
+        sampling.n_logprobs = n as usize;
+    }
+    sampling.validate().map_err(|e| ApiError::invalid(None, e.to_string()))?;
+
+    let max_tokens = match body.max_completion_tokens.or(body.max_tokens) {
+        None => n_ctx,
+        Some(0) => {
+            let p = if body.max_completion_tokens.is_some() { "max_completion_tokens" } else { "max_tokens" };
+            return Err(ApiError::invalid(Some(p), format!("`{p}` must be at least 1")));
+        }
+        Some(n) => n as usize,
+    };
+
+    let stop = match &body.stop {
+        None => Vec::new(),
+        Some(StopInput::One(s)) => vec![s.clone()],
+        Some(StopInput::Many(v)) => v.clone(),
+    };
+    if stop.len() > MAX_STOPS {
+        return Err(ApiError::invalid(Some("stop"), format!("at most {MAX_STOPS} stop strings, got {}", stop.len())));
+    }
+    if let Some(i) = stop.iter().position(String::is_empty) {
+        return Err(ApiError::invalid(Some(&format!("stop[{i}]")), "stop strings must not be empty"));
+    }
+
+    let constraint = match &body.response_format {
+        None | Some(ResponseFormat::Text) => None,
+        Some(ResponseFormat::JsonObject) => Some(Constraint::JsonObject),
+        Some(ResponseFormat::JsonSchema { json_schema }) => match &json_schema.schema {
+            Some(schema) if schema.is_object() || schema.is_boolean() => Some(Constraint::JsonSchema(schema.clone())),
+            Some(_) => {
+                return Err(ApiError::invalid(Some("response_format.json_schema.schema"), "the schema must be a JSON object"));
+            }
+            None => {
+                return Err(ApiError::invalid(Some("response_format.json_schema.schema"), "`json_schema` needs a `schema`"));
+            }
+        },
+    };
+
+    let stream = body.stream.unwrap_or(false);
+    let include_usage = body.stream_options.as_ref().and_then(|o| o.include_usage).unwrap_or(false);
+    let mut request = Request::new(prompt);
+    request.sampling = sampling;
+    request.max_tokens = max_tokens;
+    request.stop = stop;
+    request.constraint = constraint;
+    Ok(Plan { request, stream, include_usage, logprobs: logprobs.map(|n| n as usize) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::parse;
+
+    fn plan_of(json: &str, endpoint: Endpoint) -> Result<Plan, ApiError> {
+        let body = parse(Ok(axum::body::Bytes::from(json.to_owned()))).unwrap();
+        plan(&body, endpoint, Prompt::text("x"), 512, 1000)
+    }
+
+    #[test]
+    fn openai_defaults() {
+        let p = plan_of("{}", Endpoint::Chat).unwrap();
+        let s = &p.request.sampling;
+        assert_eq!((s.temperature, s.top_p, s.top_k, s.min_p), (1.0, 1.0, 0, 0.0));
+        assert_eq!(p.request.max_tokens, 512);
+        assert!(!p.stream && p.logprobs.is_none() && p.request.constraint.is_none());
+    }
+
+    #[test]
+    fn fields_map_onto_the_request() {
+        let p = plan_of(
+            r#"{"temperature":0.2,"top_p":0.9,"top_k":5,"min_p":0.1,"seed":-1,"stop":"END","max_completion_tokens":7,
+                "max_tokens":99,"logprobs":true,"top_logprobs":3,"stream":true,"stream_options":{"include_usage":true},
+                "response_format":{"type":"json_object"},"logit_bias":{"12":-100}}"#,
+            Endpoint::Chat,
+        )
+        .unwrap();
+        let s = &p.request.sampling;
+        assert_eq!((s.temperature, s.top_p, s.top_k, s.min_p, s.seed), (0.2, 0.9, 5, 0.1, Some(u64::MAX)));
+        assert_eq!(s.logit_bias, vec![(12, f32::NEG_INFINITY)]);
+        assert_eq!(p.request.stop, vec!["END".to_owned()]);
+        assert_eq!(p.request.max_tokens, 7);
+        assert_eq!(p.logprobs, Some(3));
+        assert!(p.stream && p.include_usage);
+        assert_eq!(p.request.constraint, Some(Constraint::JsonObject));
+        let c = plan_of(r#"{"logprobs":2}"#, Endpoint::Completions).unwrap();
+        assert_eq!(c.logprobs, Some(2));
+    }
+
+    #[test]
+    fn out_of_range_values_are_400_naming_the_parameter() {
+        for (json, param) in [
+            (r#"{"n":2}"#, "n"),
+            (r#"{"temperature":2.5}"#, "temperature"),
+            (r#"{"top_p":1.5}"#, "top_p"),
+            (r#"{"presence_penalty":-3}"#, "presence_penalty"),
+            (r#"{"max_tokens":0}"#, "max_tokens"),
+            (r#"{"top_logprobs":2}"#, "top_logprobs"),
+            (r#"{"logprobs":true,"top_logprobs":21}"#, "top_logprobs"),
+            (r#"{"stop":["a",""]}"#, "stop[1]"),
+            (r#"{"logit_bias":{"5000":1}}"#, "logit_bias.5000"),
+            (r#"{"response_format":{"type":"json_schema","json_schema":{"name":"x"}}}"#, "response_format.json_schema.schema"),
+        ] {
+            let e = plan_of(json, Endpoint::Chat).unwrap_err();
+            assert_eq!(e.status, 400, "{json}");
+            assert_eq!(e.param.as_deref(), Some(param), "{json}: {}", e.message);
+        }
+    }
+}

@@ -1,0 +1,334 @@
+//! AVX2 multi-row × multi-token kernels of the K-quants (Q4_K, Q5_K, Q6_K with Q8_K
+//! activations), and their row dots. Lanes and arithmetic as in `mat.rs`: per super-block
+//! and (row, token) the exact integers `S = Σ_sub sc · dot` and `M = Σ_sub m · bsum`, then
+//! `acc = fma(d_w · d_x, f32(S), acc)` and `acc = fma(−(dmin_w · d_x), f32(M), acc)`.
+//!
+//! No `maddubs` here saturates: the unsigned quants are at most 63 and the activations at
+//! most 127 in magnitude.
+
+use std::arch::x86_64::*;
+
+use super::dot_k::{SHUFFLE_K4, SHUFFLE_Q6K, unpack_scales_k4};
+use super::mat::{f16x8, side_f32, store_lanes};
+use super::util::*;
+use crate::blocks::*;
+use crate::dispatch::XBatch;
+
+/// The type-specific parts of a K-quant kernel.
+pub(super) struct QKParts<W, U, FU, FP, FS> {
+    /// Whether the type has mins (the `M` term).
+    pub has_min: bool,
+    /// Unpacks a weight super-block (once per super-block and row, shared by the tokens).
+    pub unpack: FU,
+    /// The 8-lane i32 partials of `S` and `M`.
+    pub partial: FP,
+    /// `d` and `dmin` (0 when none) as f16 bits.
+    pub scale: FS,
+    pub _types: std::marker::PhantomData<fn(&W) -> U>,
+}
+
+/// A Q4_K/Q5_K super-block unpacked: 8 sub-blocks of 32 quants, each sub-block's scale
+/// broadcast as i16, and the mins as i16 pairs matching the activation's 16 `bsums`.
+#[derive(Clone, Copy)]
+pub(super) struct K4 {
+    q: [__m256i; 8],
+    sc: [__m256i; 8],
+    mins: __m256i,
+}
+
+/// A Q6_K super-block unpacked: 8 registers of 32 unsigned quants (two 16-element
+/// sub-blocks each), their scales as i16 (8 per half), and all 16 scales as i16.
+#[derive(Clone, Copy)]
+pub(super) struct K6 {
+    q: [__m256i; 8],
+    sc: [__m256i; 8],
+    sc16: __m256i,
+}
+
+/// The 16 `bsums` of a Q8_K block.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(super) fn bsums(x: &BlockQ8_K) -> __m256i {
+    load32(bytemuck::cast_ref::<_, [u8; 32]>(&x.bsums))
+}
+
+/// Scales and mins of a Q4_K/Q5_K super-block.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn k4_scales(scales: &[u8; 12]) -> ([__m256i; 8], __m256i) {
+    let s = unpack_scales_k4(scales);
+    // bytes 0..8: scales, 8..16: mins
+    let sm = _mm_set_epi32(s[3] as i32, s[2] as i32, s[1] as i32, s[0] as i32);
+    let sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));
+    let sc = std::array::from_fn(|j| _mm256_shuffle_epi8(sc16, load32(&SHUFFLE_K4[j])));
+    (sc, _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(sm, sm)))
+}
+
+/// Q4_K unpacked.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(super) fn unpack_q4_k(w: &BlockQ4_K) -> K4 {
+    let m4 = _mm256_set1_epi8(0xf);
+    let qs = w.qs.as_chunks::<32>().0;
+    let mut q = [_mm256_setzero_si256(); 8];
+    for i in 0..4 {
+        let v = load32(&qs[i]);
+        q[2 * i] = _mm256_and_si256(v, m4);
+        q[2 * i + 1] = _mm256_and_si256(_mm256_srli_epi16::<4>(v), m4);
+    }
+    let (sc, mins) = k4_scales(&w.scales);
+    K4 { q, sc, mins }
+}
+
+/// Q5_K unpacked.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(super) fn unpack_q5_k(w: &BlockQ5_K) -> K4 {
+    let m4 = _mm256_set1_epi8(0xf);
+    let one = _mm256_set1_epi8(1);
+    let qs = w.qs.as_chunks::<32>().0;
+    let mut hb = load32(&w.qh);
+    let mut q = [_mm256_setzero_si256(); 8];
+    for i in 0..4 {
+        let v = load32(&qs[i]);
+        let h0 = _mm256_slli_epi16::<4>(_mm256_and_si256(hb, one));
+        let h1 = _mm256_slli_epi16::<4>(_mm256_and_si256(_mm256_srli_epi16::<1>(hb), one));
+        q[2 * i] = _mm256_or_si256(_mm256_and_si256(v, m4), h0);
+        q[2 * i + 1] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16::<4>(v), m4), h1);
+        hb = _mm256_srli_epi16::<2>(hb);
+    }
+    let (sc, mins) = k4_scales(&w.scales);
+    K4 { q, sc, mins }
+}
+
+/// `(S, M)` partials of an unpacked Q4_K/Q5_K super-block against `x`.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(super) fn partial_k4(u: &K4, x: &BlockQ8_K) -> (__m256i, __m256i) {
+    let q8 = x.qs.as_chunks::<32>().0;
+    let mut s = _mm256_setzero_si256();
+    for j in 0..8 {
+        let p = _mm256_maddubs_epi16(u.q[j], load32(&q8[j]));
+        s = _mm256_add_epi32(s, _mm256_madd_epi16(p, u.sc[j]));
+    }
+    (s, _mm256_madd_epi16(u.mins, bsums(x)))
+}
+
+/// Q6_K unpacked (quants unsigned, 0..64).
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(super) fn unpack_q6_k(w: &BlockQ6_K) -> K6 {
+    let m3 = _mm256_set1_epi8(3);
+    let m15 = _mm256_set1_epi8(15);
+    let ql = w.ql.as_chunks::<32>().0;
+    let qh = w.qh.as_chunks::<32>().0;
+    let mut q = [_mm256_setzero_si256(); 8];
+    for j in 0..2 {
+        let bits1 = load32(&ql[2 * j]);
+        let bits2 = load32(&ql[2 * j + 1]);
+        let bh = load32(&qh[j]);
+        let h0 = _mm256_slli_epi16::<4>(_mm256_and_si256(bh, m3));
+        let h1 = _mm256_slli_epi16::<2>(_mm256_and_si256(bh, _mm256_set1_epi8(12)));
+        let h2 = _mm256_and_si256(bh, _mm256_set1_epi8(48));
+        let h3 = _mm256_srli_epi16::<2>(_mm256_and_si256(bh, _mm256_set1_epi8(-64)));
+        q[4 * j] = _mm256_or_si256(_mm256_and_si256(bits1, m15), h0);
+        q[4 * j + 1] = _mm256_or_si256(_mm256_and_si256(bits2, m15), h1);
+        q[4 * j + 2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16::<4>(bits1), m15), h2);
+        q[4 * j + 3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16::<4>(bits2), m15), h3);
+    }
+    let scales = load16(&w.scales);
+    let sc = std::array::from_fn(|g| _mm256_cvtepi8_epi16(_mm_shuffle_epi8(scales, load16(&SHUFFLE_Q6K[g]))));
+    K6 { q, sc, sc16: _mm256_cvtepi8_epi16(scales) }
+}
+
+/// `S` partials (the −32 offset folded in as `32 · Σ sc · bsum`) of an unpacked Q6_K
+/// super-block against `x`; `M` is zero.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(super) fn partial_q6_k(u: &K6, x: &BlockQ8_K) -> (__m256i, __m256i) {
+    let q8 = x.qs.as_chunks::<32>().0;
+    let mut s = _mm256_setzero_si256();
+    for g in 0..8 {
+        let p = _mm256_maddubs_epi16(u.q[g], load32(&q8[g]));
+        s = _mm256_add_epi32(s, _mm256_madd_epi16(p, u.sc[g]));
+    }
+    let offset = _mm256_slli_epi32::<5>(_mm256_madd_epi16(u.sc16, bsums(x)));
+    (_mm256_sub_epi32(s, offset), _mm256_setzero_si256())
+}
+
+/// Rows × tokens `c0..c0 + valid` (`valid <= G`, `c0 % 8 == 0`) of a K-quant type.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+#[allow(clippy::too_many_arguments)]
+fn group_k<W, U, FU, FP, FS, const G: usize>(
+    k: &QKParts<W, U, FU, FP, FS>,
+    w: &[W],
+    nb: usize,
+    x: &[BlockQ8_K],
+    xb: &XBatch<'_>,
+    c0: usize,
+    valid: usize,
+    t0: usize,
+    out: &mut [f32],
+) where
+    FU: Fn(&W) -> U,
+    FP: Fn(&U, &BlockQ8_K) -> (__m256i, __m256i),
+    FS: Fn(&W) -> (u16, u16),
+{
+    let rows = w.len() / nb;
+    let ld = xb.ld;
+    let xs: [&[BlockQ8_K]; G] = std::array::from_fn(|j| {
+        let t = c0 + j.min(valid - 1);
+        &x[t * nb..(t + 1) * nb]
+    });
+    let mut r = 0;
+    while r < rows {
+        let ws: [&[W]; 8] = std::array::from_fn(|i| {
+            let ri = (r + i).min(rows - 1);
+            &w[ri * nb..(ri + 1) * nb]
+        });
+        let mut acc = _mm256_setzero_ps();
+        for b in 0..nb {
+            let mut ps = [_mm256_setzero_si256(); 8];
+            let mut pm = [_mm256_setzero_si256(); 8];
+            let mut hd = [0u16; 8];
+            let mut hm = [0u16; 8];
+            for i in 0..8 / G {
+                let wb = &ws[i][b];
+                let u = (k.unpack)(wb);
+                let (d, m) = (k.scale)(wb);
+                for j in 0..G {
+                    (ps[i * G + j], pm[i * G + j]) = (k.partial)(&u, &xs[j][b]);
+                    hd[i * G + j] = d;
+                    hm[i * G + j] = m;
+                }
+            }
+            let dx = side_f32::<G>(&xb.d[b * ld + c0..]);
+            let s = _mm256_cvtepi32_ps(reduce8(&ps));
+            acc = _mm256_fmadd_ps(_mm256_mul_ps(f16x8(hd), dx), s, acc);
+            if k.has_min {
+                let m = _mm256_cvtepi32_ps(reduce8(&pm));
+                acc = _mm256_fnmadd_ps(_mm256_mul_ps(f16x8(hm), dx), m, acc);
+            }
+        }
+        store_lanes::<G>(acc, r, rows, c0, valid, t0, out);
+        r += 8 / G;
+    }
+}
+
+/// All rows of `w` × tokens `t0..t1` of a K-quant type into the `[t - t0][row]` tile.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn mat_k<W, U, FU, FP, FS>(
+    k: QKParts<W, U, FU, FP, FS>,
+    w: &[W],
+    x: &[BlockQ8_K],
+    xb: &XBatch<'_>,
+    t0: usize,
+    t1: usize,
+    out: &mut [f32],
+) where
+    FU: Fn(&W) -> U,
+    FP: Fn(&U, &BlockQ8_K) -> (__m256i, __m256i),
+    FS: Fn(&W) -> (u16, u16),
+{
+    let nb = xb.row_bytes / size_of::<BlockQ8_K>();
+    if nb == 0 || w.is_empty() {
+        return;
+    }
+    let mut c0 = t0;
+    while c0 < t1 {
+        let valid = (t1 - c0).min(8);
+        match valid.next_power_of_two() {
+            1 => group_k::<W, U, FU, FP, FS, 1>(&k, w, nb, x, xb, c0, valid, t0, out),
+            2 => group_k::<W, U, FU, FP, FS, 2>(&k, w, nb, x, xb, c0, valid, t0, out),
+            4 => group_k::<W, U, FU, FP, FS, 4>(&k, w, nb, x, xb, c0, valid, t0, out),
+            _ => group_k::<W, U, FU, FP, FS, 8>(&k, w, nb, x, xb, c0, valid, t0, out),
+        }
+        c0 += 8;
+    }
+}
+
+/// The row dot of a K-quant type with the arithmetic of [`mat_k`].
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn dot_k<W, U, FU, FP, FS>(k: QKParts<W, U, FU, FP, FS>, w: &[W], x: &[BlockQ8_K]) -> f32
+where
+    FU: Fn(&W) -> U,
+    FP: Fn(&U, &BlockQ8_K) -> (__m256i, __m256i),
+    FS: Fn(&W) -> (u16, u16),
+{
+    let mut acc = 0f32;
+    for (wb, xq) in w.iter().zip(x) {
+        let (s, m) = (k.partial)(&(k.unpack)(wb), xq);
+        let (d, dmin) = (k.scale)(wb);
+        let dx = xq.d.get();
+        acc = (f16(F16Le(d.to_le_bytes())) * dx).mul_add(hsum_i32x8(s) as f32, acc);
+        if k.has_min {
+            acc = (-(f16(F16Le(dmin.to_le_bytes())) * dx)).mul_add(hsum_i32x8(m) as f32, acc);
+        }
+    }
+    acc
+}
+
+macro_rules! qk_kernels {
+    ($(#[$doc:meta])* $mat:ident, $dot:ident, $w:ty, $k:expr) => {
+        $(#[$doc])*
+        ///
+        /// # Safety
+        /// The CPU must support AVX2, FMA and F16C.
+        #[target_feature(enable = "avx2,fma,f16c")]
+        pub(crate) unsafe fn $mat(w: &[$w], x: &[BlockQ8_K], xb: &XBatch<'_>, t0: usize, t1: usize, out: &mut [f32]) {
+            mat_k($k, w, x, xb, t0, t1, out)
+        }
+
+        /// The row dot with the arithmetic of the batch kernel.
+        ///
+        /// # Safety
+        /// The CPU must support AVX2, FMA and F16C.
+        #[target_feature(enable = "avx2,fma,f16c")]
+        pub(crate) unsafe fn $dot(w: &[$w], x: &[BlockQ8_K]) -> f32 {
+            dot_k($k, w, x)
+        }
+    };
+}
+
+qk_kernels!(
+    /// Q4_K weight rows × Q8_K tokens.
+    mat_q4_k,
+    dot_q4_k_q8_k,
+    BlockQ4_K,
+    QKParts {
+        has_min: true,
+        unpack: |w: &BlockQ4_K| unpack_q4_k(w),
+        partial: |u: &K4, x: &BlockQ8_K| partial_k4(u, x),
+        scale: |w: &BlockQ4_K| (w.d.bits(), w.dmin.bits()),
+        _types: std::marker::PhantomData,
+    }
+);
+qk_kernels!(
+    /// Q5_K weight rows × Q8_K tokens.
+    mat_q5_k,
+    dot_q5_k_q8_k,
+    BlockQ5_K,
+    QKParts {
+        has_min: true,
+        unpack: |w: &BlockQ5_K| unpack_q5_k(w),
+        partial: |u: &K4, x: &BlockQ8_K| partial_k4(u, x),
+        scale: |w: &BlockQ5_K| (w.d.bits(), w.dmin.bits()),
+        _types: std::marker::PhantomData,
+    }
+);
+qk_kernels!(
+    /// Q6_K weight rows × Q8_K tokens.
+    mat_q6_k,
+    dot_q6_k_q8_k,
+    BlockQ6_K,
+    QKParts {
+        has_min: false,
+        unpack: |w: &BlockQ6_K| unpack_q6_k(w),
+        partial: |u: &K6, x: &BlockQ8_K| partial_q6_k(u, x),
+        scale: |w: &BlockQ6_K| (w.d.bits(), 0),
+        _types: std::marker::PhantomData,
+    }
+);
