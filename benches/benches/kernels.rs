@@ -1,11 +1,13 @@
 //! Kernel benchmarks: one criterion group per kernel × type × shape, the scalar table beside
 //! the best SIMD table this CPU runs, on a 2-thread pool.
 //!
-//! - `matvec/<type>/<rows>x<cols>`: decode mat-vec (n = 1). Throughput in **bytes of
-//!   weights** per second (decode is a stream over the weights).
-//! - `matmul_flop/<type>/<rows>x<cols>/n<N>`: N activation columns. Throughput counts
-//!   **FLOPs** (`2·rows·cols·N`) as criterion "elements": read `elem/s` as FLOP/s.
-//!   The scalar table is skipped at N = 512 (minutes per sample).
+//! - `matvec/<type>/<rows>x<cols>`: decode mat-vec (n = 1, the multi-row kernels).
+//!   Throughput in **bytes of weights** per second (decode is a stream over the weights).
+//! - `matmul_flop/<type>/<rows>x<cols>/n<N>`: N activation columns — 4 and 8 (batched
+//!   decode, speculative verification: the multi-token kernels), 32 and 512 (prefill: the
+//!   repacking GEMM). Throughput counts **FLOPs** (`2·rows·cols·N`) as criterion
+//!   "elements": read `elem/s` as FLOP/s. The scalar table is skipped at N ≥ 32 (minutes
+//!   per sample).
 //! - `ops/<op>/<len>`: f32 ops, elements per second.
 //! - `pool/dispatch`: one empty `ThreadPool::run` (the per-matmul barrier cost).
 //!
@@ -58,14 +60,18 @@ fn heavy_group<'a>(c: &'a mut Criterion, name: String) -> BenchmarkGroup<'a, Wal
 fn matvec(c: &mut Criterion) {
     print_paths();
     let pool = ThreadPool::new(THREADS);
-    let shapes: [(DType, usize, usize); 7] = [
+    let shapes: [(DType, usize, usize); 11] = [
         (DType::Q4_K, 4096, 4096),
         (DType::Q4_K, 14336, 4096),
+        (DType::Q5_K, 4096, 4096),
         (DType::Q6_K, 4096, 4096),
         (DType::Q6_K, 14336, 4096),
         (DType::Q8_0, 4096, 4096),
         (DType::Q8_0, 14336, 4096),
         (DType::Q5_0, 896, 4864),
+        (DType::Q5_0, 4864, 896),
+        (DType::Q4_0, 4096, 4096),
+        (DType::Q4_1, 1536, 576),
     ];
     for (dt, rows, cols) in shapes {
         let bytes = random_row(dt, rows * cols, 1);
@@ -89,22 +95,29 @@ fn matvec(c: &mut Criterion) {
     }
 }
 
-/// Matrix-matrix products (prefill), 8, 32 and 512 activation columns.
+/// Matrix-matrix products: 4 and 8 columns (batched decode), 32 and 512 (prefill).
 fn matmul(c: &mut Criterion) {
     let pool = ThreadPool::new(THREADS);
-    let shapes: [(DType, usize, usize); 4] =
-        [(DType::Q4_K, 4096, 4096), (DType::Q6_K, 4096, 4096), (DType::Q8_0, 4096, 4096), (DType::Q5_0, 896, 4864)];
+    let shapes: [(DType, usize, usize); 7] = [
+        (DType::Q4_K, 4096, 4096),
+        (DType::Q5_K, 4096, 4096),
+        (DType::Q6_K, 4096, 4096),
+        (DType::Q8_0, 4096, 4096),
+        (DType::Q5_0, 896, 4864),
+        (DType::Q4_0, 4096, 4096),
+        (DType::Q4_1, 1536, 576),
+    ];
     for (dt, rows, cols) in shapes {
         let bytes = random_row(dt, rows * cols, 3);
         let w = QMatrix::new(dt, rows, cols, &bytes).expect("valid matrix");
-        for n in [8usize, 32, 512] {
+        for n in [4usize, 8, 32, 512] {
             let mut x = Activations::new();
             x.load(&random_f32(n * cols, 1.0, 4), cols);
             let mut out = vec![0.0f32; n * rows];
             let mut g = heavy_group(c, format!("matmul_flop/{dt}/{rows}x{cols}/n{n}"));
             g.throughput(Throughput::Elements((2 * rows * cols * n) as u64));
             for k in tables() {
-                if n >= 512 && k.name() == "scalar" {
+                if n >= 32 && k.name() == "scalar" {
                     continue;
                 }
                 g.bench_function(k.name(), |b| {

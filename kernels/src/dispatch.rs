@@ -291,9 +291,44 @@ pub(crate) fn dot_args<'a, W: Block, X: Block>(n: usize, w: &'a [u8], x: &'a [u8
     (bytemuck::cast_slice(w), bytemuck::cast_slice(x))
 }
 
-/// Checks and casts the arguments of a batch-kernel entry: `w` whole rows of `cols`, the
-/// batch in `X`'s format with its side arrays, `t0 <= t1 <= n` with `t0` a multiple of 8,
-/// and room in `out` for `(t1 - t0) × rows`.
+/// Checks the activation batch of a batch-kernel entry against `cols` and the token range,
+/// and casts its bytes.
+#[inline]
+fn xbatch_args<'a, X: Block>(cols: usize, xb: &XBatch<'a>, t0: usize, t1: usize) -> &'a [X] {
+    let nb = cols / X::DTYPE.block_size();
+    assert!(
+        X::DTYPE.checked_row_bytes(cols) == Some(xb.row_bytes)
+            && xb.n.checked_mul(xb.row_bytes) == Some(xb.bytes.len())
+            && xb.ld == XBatch::ld_for(xb.n)
+            && xb.d.len() == nb * xb.ld
+            && (xb.sum.is_empty() || xb.sum.len() == nb * xb.ld)
+            && (xb.s.is_empty() || xb.s.len() == nb * xb.ld),
+        "batch kernel: activations do not match {cols} columns of {}",
+        X::DTYPE
+    );
+    if X::DTYPE == DType::Q8_0 {
+        assert_eq!(xb.sum.len(), nb * xb.ld, "batch kernel: Q8_0 batch without block sums");
+    }
+    if X::DTYPE == DType::Q8_1 {
+        assert_eq!(xb.s.len(), nb * xb.ld, "batch kernel: Q8_1 batch without block mins");
+    }
+    assert!(t0 <= t1 && t1 <= xb.n, "batch kernel: tokens {t0}..{t1} of {}", xb.n);
+    bytemuck::cast_slice(xb.bytes)
+}
+
+/// Rows of `w`, whole rows of `cols` elements of `W`.
+#[inline]
+fn whole_rows<W: Block>(cols: usize, w: &[u8]) -> usize {
+    let row_bytes = W::DTYPE.checked_row_bytes(cols).unwrap_or_else(|| bad_shape("batch kernel weights", W::DTYPE, cols, w.len()));
+    if row_bytes == 0 || !w.len().is_multiple_of(row_bytes) {
+        bad_shape("batch kernel weights", W::DTYPE, cols, w.len());
+    }
+    w.len() / row_bytes
+}
+
+/// Checks and casts the arguments of a [`MatFn`] entry: `w` whole rows of `cols`, the batch
+/// in `X`'s format with its side arrays, `t0 <= t1 <= n` with `t0` a multiple of 8, and room
+/// in `out` for `(t1 - t0) × rows`.
 #[inline]
 pub(crate) fn mat_args<'a, W: Block, X: Block>(
     cols: usize,
@@ -303,31 +338,44 @@ pub(crate) fn mat_args<'a, W: Block, X: Block>(
     t1: usize,
     out: &[f32],
 ) -> (&'a [W], &'a [X]) {
-    let row_bytes = W::DTYPE.checked_row_bytes(cols).unwrap_or_else(|| bad_shape("mat weights", W::DTYPE, cols, w.len()));
-    if row_bytes == 0 || !w.len().is_multiple_of(row_bytes) {
-        bad_shape("mat weights", W::DTYPE, cols, w.len());
-    }
-    let rows = w.len() / row_bytes;
-    let nb = cols / X::DTYPE.block_size();
-    assert!(
-        X::DTYPE.checked_row_bytes(cols) == Some(xb.row_bytes)
-            && xb.n.checked_mul(xb.row_bytes) == Some(xb.bytes.len())
-            && xb.ld == XBatch::ld_for(xb.n)
-            && xb.d.len() == nb * xb.ld
-            && (xb.sum.is_empty() || xb.sum.len() == nb * xb.ld)
-            && (xb.s.is_empty() || xb.s.len() == nb * xb.ld),
-        "mat: activation batch does not match {cols} columns of {}",
-        X::DTYPE
-    );
-    if X::DTYPE == DType::Q8_0 {
-        assert_eq!(xb.sum.len(), nb * xb.ld, "mat: Q8_0 batch without block sums");
-    }
-    if X::DTYPE == DType::Q8_1 {
-        assert_eq!(xb.s.len(), nb * xb.ld, "mat: Q8_1 batch without block mins");
-    }
-    assert!(t0 <= t1 && t1 <= xb.n && t0.is_multiple_of(8), "mat: tokens {t0}..{t1} of {}", xb.n);
+    let rows = whole_rows::<W>(cols, w);
+    let x = xbatch_args::<X>(cols, xb, t0, t1);
+    assert!(t0.is_multiple_of(8), "mat: first token {t0} is not a multiple of 8");
     assert!(out.len() >= (t1 - t0) * rows, "mat: output tile of {} for {} × {rows}", out.len(), t1 - t0);
-    (bytemuck::cast_slice(w), bytemuck::cast_slice(xb.bytes))
+    (bytemuck::cast_slice(w), x)
+}
+
+/// Checks and casts the arguments of a [`GemmKernels::pack`] entry; returns the blocks and
+/// the blocks per row.
+#[inline]
+pub(crate) fn pack_args<'a, W: Block>(
+    cols: usize,
+    w: &'a [u8],
+    dst: &[u8],
+    packed_bytes: fn(usize, usize) -> usize,
+) -> (&'a [W], usize) {
+    let rows = whole_rows::<W>(cols, w);
+    assert_eq!(dst.len(), packed_bytes(rows, cols), "pack: {rows} rows of {cols} {}", W::DTYPE);
+    (bytemuck::cast_slice(w), cols / W::DTYPE.block_size())
+}
+
+/// Checks and casts the arguments of a [`GemmKernels::gemm`] entry.
+#[inline]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn gemm_args<'a, X: Block>(
+    cols: usize,
+    rows: usize,
+    packed: &[u8],
+    xb: &XBatch<'a>,
+    t0: usize,
+    t1: usize,
+    out: &[f32],
+    packed_bytes: fn(usize, usize) -> usize,
+) -> &'a [X] {
+    assert_eq!(packed.len(), packed_bytes(rows, cols), "gemm: packed size of {rows} × {cols}");
+    let x = xbatch_args::<X>(cols, xb, t0, t1);
+    assert!(out.len() >= (t1 - t0) * rows, "gemm: output tile of {} for {} × {rows}", out.len(), t1 - t0);
+    x
 }
 
 /// Checks and casts the arguments of a quantize entry.

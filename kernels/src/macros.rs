@@ -80,3 +80,32 @@ macro_rules! mat_entry {
         entry as $crate::dispatch::MatFn
     }};
 }
+
+/// `gemm_entry!(unsafe W, X, pack, gemm, packed_bytes)`: a [`crate::dispatch::GemmKernels`]
+/// whose entries check the shapes and cast the bytes, then call the `unsafe`
+/// `#[target_feature]` kernels `pack(w, nb, dst)` and `gemm(rows, packed, x, xb, t0, t1,
+/// out)`, under the same contract as [`dot_entry!`].
+macro_rules! gemm_entry {
+    (unsafe $w:ty, $x:ty, $pack:path, $gemm:path, $bytes:path) => {{
+        fn pack(cols: usize, w: &[u8], dst: &mut [u8]) {
+            let (w, nb) = $crate::dispatch::pack_args::<$w>(cols, w, dst, $bytes);
+            // SAFETY: the kernel's only precondition is its target features; this entry is
+            // reachable only through a table returned after detecting them at run time.
+            unsafe { $pack(w, nb, dst) }
+        }
+        fn gemm(
+            cols: usize,
+            rows: usize,
+            packed: &[u8],
+            xb: &$crate::dispatch::XBatch<'_>,
+            t0: usize,
+            t1: usize,
+            out: &mut [f32],
+        ) {
+            let x = $crate::dispatch::gemm_args::<$x>(cols, rows, packed, xb, t0, t1, out, $bytes);
+            // SAFETY: as above.
+            unsafe { $gemm(rows, packed, x, xb, t0, t1, out) }
+        }
+        $crate::dispatch::GemmKernels { packed_bytes: $bytes, pack, gemm }
+    }};
+}

@@ -9,6 +9,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 mod aarch64;
+mod bench_compare;
 mod fixtures;
 mod llama_cpp;
 mod minilm;
@@ -40,6 +41,9 @@ enum Cmd {
     /// Build llama.cpp's llama-bench from the pinned sdist into the fixture cache and print
     /// its path (bench-compare does this itself).
     LlamaBench,
+    /// hearth vs llama.cpp's llama-bench, alternately on the same files at each thread count:
+    /// pp/tg t/s, ratios, share of the bandwidth limit; JSON + SVG chart in target/bench-compare.
+    BenchCompare(bench_compare::Args),
 }
 
 fn main() -> Result<()> {
@@ -49,6 +53,7 @@ fn main() -> Result<()> {
         Cmd::Test(a) => test::run(a),
         Cmd::Aarch64Test(a) => aarch64::run(a),
         Cmd::Shapes(a) => shapes::run(a),
+        Cmd::BenchCompare(a) => bench_compare::run(a),
         Cmd::LlamaBench => llama_cpp::llama_bench().map(|p| println!("{}", p.display())),
     }
 }

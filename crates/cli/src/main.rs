@@ -69,6 +69,7 @@ enum Cmd {
     /// /health, /metrics), batching concurrent requests.
     ///
     /// Example: HEARTH_API_KEY=secret hearth serve --model qwen2.5-coder:0.5b --parallel 4
+    #[command(verbatim_doc_comment)]
     Serve(serve::Args),
 }
 

@@ -81,7 +81,7 @@ struct Out {
     include_usage: bool,
     /// The prompt text when `echo`, sent before the completion.
     echo: String,
-    /// Bytes of text sent so far (echo included), for `text_offset`.
+    /// Bytes of token text so far (echo included), for `text_offset`.
     offset: usize,
 }
 
@@ -100,9 +100,8 @@ impl Out {
     fn logprobs_of(&mut self, tok: &Tokenizer, ev: &TokenEvent) -> Option<LegacyLogprobs> {
         let mut lp = LegacyLogprobs::default();
         if self.logprobs {
-            lp.push(tok, ev, self.offset);
+            self.offset += lp.push(tok, ev, self.offset);
         }
-        self.offset += ev.text.len();
         (!lp.is_empty()).then_some(lp)
     }
 }
@@ -113,9 +112,8 @@ async fn complete(mut out: Out, mut live: Live) -> Result<Response, ApiError> {
         match live.next().await {
             Some(Step::Token(ev)) => {
                 if out.logprobs {
-                    logprobs.push(live.tokenizer(), &ev, out.offset);
+                    out.offset += logprobs.push(live.tokenizer(), &ev, out.offset);
                 }
-                out.offset += ev.text.len();
             }
             Some(Step::Done(c)) => {
                 let choice = TextChoice {

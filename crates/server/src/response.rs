@@ -195,12 +195,15 @@ pub(crate) struct LegacyLogprobs {
 
 impl LegacyLogprobs {
     /// Appends `ev`'s entry; `offset` is where its text starts in the choice's text.
-    pub fn push(&mut self, tok: &Tokenizer, ev: &TokenEvent, offset: usize) {
-        let Some(t) = token_logprob(tok, ev) else { return };
+    /// Returns the length of the token's text (0 for an end-of-generation token).
+    pub fn push(&mut self, tok: &Tokenizer, ev: &TokenEvent, offset: usize) -> usize {
+        let Some(t) = token_logprob(tok, ev) else { return 0 };
+        let len = t.bytes.len();
         self.tokens.push(t.token);
         self.token_logprobs.push(t.logprob);
         self.top_logprobs.push(OrderedMap(t.top_logprobs.into_iter().map(|a| (a.token, a.logprob)).collect()));
         self.text_offset.push(offset);
+        len
     }
 
     pub fn is_empty(&self) -> bool {

@@ -48,6 +48,15 @@ const MAX_CHUNK_ROWS: usize = 64;
 const CHUNK_BYTES_REUSED: usize = 128 * 1024;
 /// Matrices handled by one dispatch of [`matmul_many`]; longer lists take several.
 const MAX_GROUP: usize = 8;
+/// Batches at least this large use the repacking GEMM where the table has one.
+const GEMM_MIN_TOKENS: usize = 16;
+/// Tokens per GEMM call (one output tile).
+const GEMM_TOKEN_BLOCK: usize = 32;
+
+thread_local! {
+    /// Each thread's buffer for the rows it repacks (grows to the largest chunk, then reused).
+    static PACKED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
 
 /// A raw pointer that may cross threads; every use states why its accesses are disjoint.
 #[derive(Clone, Copy)]
@@ -136,7 +145,6 @@ struct Part<'a> {
     /// The table's multi-row kernel for this type, if any.
     mat: Option<MatFn>,
     /// The table's repacking GEMM for this type, if any.
-    #[allow(dead_code)]
     gemm: Option<GemmKernels>,
     /// The input in this matrix's vec-dot type.
     x: XBatch<'a>,
@@ -211,10 +219,38 @@ fn chunk_rows(w: &QMatrix<'_>, n: usize, nth: usize) -> usize {
 
 /// Computes rows `r0..r1` of one matrix for all `n` tokens.
 fn run_chunk(p: &Part<'_>, n: usize, r0: usize, r1: usize) {
-    match p.mat {
-        Some(mat) => run_chunk_mat(p, mat, n, r0, r1),
-        None => run_chunk_rows(p, n, r0, r1),
+    match (p.gemm, p.mat) {
+        (Some(g), _) if n >= GEMM_MIN_TOKENS => run_chunk_gemm(p, g, n, r0, r1),
+        (_, Some(mat)) => run_chunk_mat(p, mat, n, r0, r1),
+        _ => run_chunk_rows(p, n, r0, r1),
     }
+}
+
+/// [`run_chunk`] with the repacking GEMM: this thread packs rows `r0..r1` once into its own
+/// buffer, then multiplies them with the tokens, a tile at a time.
+fn run_chunk_gemm(p: &Part<'_>, g: GemmKernels, n: usize, r0: usize, r1: usize) {
+    let (rows, cols) = (p.w.rows(), p.w.cols());
+    let nr = r1 - r0;
+    PACKED.with_borrow_mut(|buf| {
+        let len = (g.packed_bytes)(nr, cols);
+        if buf.len() < len {
+            buf.resize(len, 0);
+        }
+        let packed = &mut buf[..len];
+        (g.pack)(cols, p.w.rows_bytes(r0, r1), packed);
+        let mut tile = [0f32; MAX_CHUNK_ROWS * GEMM_TOKEN_BLOCK];
+        for t0 in (0..n).step_by(GEMM_TOKEN_BLOCK) {
+            let t1 = (t0 + GEMM_TOKEN_BLOCK).min(n);
+            let tile = &mut tile[..(t1 - t0) * nr];
+            (g.gemm)(cols, nr, packed, &p.x, t0, t1, tile);
+            for (t, src) in (t0..t1).zip(tile.chunks_exact(nr)) {
+                // SAFETY: as in `run_chunk_rows`: (t, r0..r1) lies inside the `n × rows`
+                // output, and only this chunk's thread writes rows r0..r1.
+                let dst = unsafe { std::slice::from_raw_parts_mut(p.out.get().add(t * rows + r0), nr) };
+                dst.copy_from_slice(src);
+            }
+        }
+    });
 }
 
 /// [`run_chunk`] with a multi-row kernel: tokens 8 at a time into a tile, then copied out.

@@ -1,0 +1,10 @@
+//! The HTTP layer end to end on the real SmolLM2 fixture (the smallest): the router driven
+//! with `tower::ServiceExt::oneshot`, and a real listener for disconnects and shutdown.
+//! Expected texts come from the engine itself (greedy decoding through a `Session`), never
+//! from constants.
+
+mod chat;
+mod completions;
+mod errors;
+mod serving;
+mod support;
