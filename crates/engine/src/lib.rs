@@ -37,6 +37,7 @@ mod request;
 pub mod scheduler;
 mod sequence;
 mod session;
+mod speculative;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -50,6 +51,7 @@ pub use request::{Completion, Prompt, Request, StopReason, TokenEvent};
 pub use scheduler::{Event, Scheduler, SchedulerOptions, Sink, SubmitError};
 pub use sequence::SeqState;
 pub use session::{Generation, Session};
+pub use speculative::Speculation;
 
 /// Cancels a generation from another thread.
 #[derive(Clone, Debug, Default)]

@@ -1,6 +1,7 @@
 //! Validation of the request fields shared by both endpoints, and their translation into a
 //! [`hearth_engine::Request`]. OpenAI's defaults apply: temperature 1, top_p 1, no top_k or
-//! min_p unless given, penalties over the whole completion.
+//! min_p unless given, penalties over the whole completion. Extensions: `top_k`, `min_p`,
+//! `repetition_penalty`, `ignore_eos`.
 
 use hearth_engine::{Constraint, Prompt, Request, SamplingParams};
 
@@ -165,6 +166,7 @@ pub(crate) fn plan(
     request.max_tokens = max_tokens;
     request.stop = stop;
     request.constraint = constraint;
+    request.ignore_eos = body.ignore_eos.unwrap_or(false);
     Ok(Plan { request, stream, include_usage, logprobs: logprobs.map(|n| n as usize) })
 }
 
@@ -192,7 +194,7 @@ mod tests {
         let p = plan_of(
             r#"{"temperature":0.2,"top_p":0.9,"top_k":5,"min_p":0.1,"seed":-1,"stop":"END","max_completion_tokens":7,
                 "max_tokens":99,"logprobs":true,"top_logprobs":3,"stream":true,"stream_options":{"include_usage":true},
-                "response_format":{"type":"json_object"},"logit_bias":{"12":-100}}"#,
+                "response_format":{"type":"json_object"},"logit_bias":{"12":-100},"ignore_eos":true}"#,
             Endpoint::Chat,
         )
         .unwrap();
@@ -204,6 +206,7 @@ mod tests {
         assert_eq!(p.logprobs, Some(3));
         assert!(p.stream && p.include_usage);
         assert_eq!(p.request.constraint, Some(Constraint::JsonObject));
+        assert!(p.request.ignore_eos);
         let c = plan_of(r#"{"logprobs":2}"#, Endpoint::Completions).unwrap();
         assert_eq!(c.logprobs, Some(2));
     }

@@ -39,6 +39,9 @@ pub(crate) struct GenerationBody {
     pub n: Option<u32>,
     pub best_of: Option<u32>,
     pub echo: Option<bool>,
+    /// Extension (as llama-server): keep generating past end-of-generation tokens, to
+    /// `max_tokens` (benchmarks, load tests).
+    pub ignore_eos: Option<bool>,
     /// Accepted for compatibility; not used.
     #[allow(dead_code)]
     pub user: Option<String>,

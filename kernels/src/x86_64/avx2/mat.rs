@@ -23,6 +23,9 @@ use super::util::*;
 use crate::blocks::*;
 use crate::dispatch::XBatch;
 
+/// Cache lines prefetched per weight block.
+const LINES: usize = 1;
+
 /// How a 32-element block type's offset or min enters the sum.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Extra {
@@ -151,8 +154,17 @@ fn group32<W, X, U, FU, FP, FS, const G: usize>(
             let ri = (r + i).min(rows - 1);
             &w[ri * nb..(ri + 1) * nb]
         });
+        // Rows are short (hundreds of bytes) and read 8 at a time: too short for the
+        // hardware prefetcher, so fetch the next group's rows one group ahead.
+        let next: [&[W]; 8] = std::array::from_fn(|i| {
+            let ri = (r + 8 / G + i).min(rows - 1);
+            &w[ri * nb..(ri + 1) * nb]
+        });
         let mut acc = _mm256_setzero_ps();
         for b in 0..nb {
+            for row in next.iter().take(8 / G) {
+                prefetch(&row[b], LINES);
+            }
             let mut parts = [_mm256_setzero_si256(); 8];
             let mut hd = [0u16; 8];
             let mut hm = [0u16; 8];

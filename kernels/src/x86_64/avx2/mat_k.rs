@@ -14,6 +14,9 @@ use super::util::*;
 use crate::blocks::*;
 use crate::dispatch::XBatch;
 
+/// Cache lines prefetched per weight block.
+const LINES: usize = 3;
+
 /// The type-specific parts of a K-quant kernel.
 pub(super) struct QKParts<W, U, FU, FP, FS> {
     /// Whether the type has mins (the `M` term).
@@ -187,8 +190,17 @@ fn group_k<W, U, FU, FP, FS, const G: usize>(
             let ri = (r + i).min(rows - 1);
             &w[ri * nb..(ri + 1) * nb]
         });
+        // Rows are short (hundreds of bytes) and read 8 at a time: too short for the
+        // hardware prefetcher, so fetch the next group's rows one group ahead.
+        let next: [&[W]; 8] = std::array::from_fn(|i| {
+            let ri = (r + 8 / G + i).min(rows - 1);
+            &w[ri * nb..(ri + 1) * nb]
+        });
         let mut acc = _mm256_setzero_ps();
         for b in 0..nb {
+            for row in next.iter().take(8 / G) {
+                prefetch(&row[b], LINES);
+            }
             let mut ps = [_mm256_setzero_si256(); 8];
             let mut pm = [_mm256_setzero_si256(); 8];
             let mut hd = [0u16; 8];

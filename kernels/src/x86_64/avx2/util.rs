@@ -111,3 +111,15 @@ pub(super) fn reduce8(v: &[__m256i; 8]) -> __m256i {
     let hi = _mm256_permute2x128_si256::<0x31>(u0, u1);
     _mm256_add_epi32(lo, hi)
 }
+
+/// Prefetches the cache lines of `v` (up to `lines` of them, from its start) into L1.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(super) fn prefetch<T>(v: &T, lines: usize) {
+    let p = std::ptr::from_ref(v).cast::<i8>();
+    for l in 0..lines {
+        // SAFETY: a prefetch is a hint that never faults, whatever the address; the pointer is
+        // formed with `wrapping_add` and never dereferenced.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(64 * l)) };
+    }
+}

@@ -1,0 +1,170 @@
+//! Speculative decoding: cheap guesses of the next tokens, verified in one batched forward
+//! pass of the real model, so several tokens cost about one pass over the weights.
+//!
+//! Drafts come from the text itself ([`Speculation::NGram`], "prompt lookup": when the last
+//! few tokens appeared before, guess that what followed them then follows again — strong on
+//! extraction and code edits, where the output copies the input) or from a small model with
+//! the same vocabulary ([`Speculation::DraftModel`], e.g. Qwen2.5-Coder-0.5B for 7B).
+//!
+//! Verification keeps the output identical to plain decoding, greedy or sampled: position i
+//! of the verified batch is sampled from the target's logits exactly as plain decoding would
+//! (same sampler, same RNG draw); the draft only decides how many positions one pass covers.
+//! A draft token is kept when the sampled token equals it; the first disagreement ends the
+//! run, and the sampled token there is used (it is what plain decoding would have produced).
+
+use hearth_models::{KvCache, Logits, Scratch, SeqInput};
+
+use crate::{Engine, EngineError};
+
+/// Where draft tokens come from.
+#[derive(Clone, Debug)]
+pub enum Speculation {
+    /// Prompt lookup: find the most recent earlier occurrence of the last `max_match`
+    /// (down to `min_match`) tokens and propose the up to `max_draft` tokens that followed.
+    NGram {
+        /// Longest suffix to look up.
+        max_match: usize,
+        /// Shortest suffix to look up.
+        min_match: usize,
+        /// Most tokens proposed per step.
+        max_draft: usize,
+    },
+    /// A smaller model with the same vocabulary proposes `max_draft` greedy tokens.
+    DraftModel {
+        /// The draft model.
+        engine: Engine,
+        /// Most tokens proposed per step.
+        max_draft: usize,
+    },
+}
+
+impl Speculation {
+    /// Prompt lookup with llama.cpp-like defaults (match 2–4 tokens, draft up to 8).
+    pub fn ngram() -> Speculation {
+        Speculation::NGram { max_match: 4, min_match: 2, max_draft: 8 }
+    }
+}
+
+/// Proposes drafts; owns the draft model's cache when there is one.
+#[derive(Debug)]
+pub(crate) struct Drafter {
+    spec: Speculation,
+    draft: Option<DraftState>,
+}
+
+#[derive(Debug)]
+struct DraftState {
+    cache: KvCache,
+    scratch: Scratch,
+    /// Tokens in `cache`.
+    tokens: Vec<u32>,
+}
+
+impl Drafter {
+    pub(crate) fn new(spec: Speculation, target: &Engine) -> Result<Drafter, EngineError> {
+        let draft = match &spec {
+            Speculation::NGram { min_match, max_match, max_draft } => {
+                if *min_match == 0 || min_match > max_match || *max_draft == 0 {
+                    return Err(EngineError::Invalid("n-gram speculation needs 0 < min_match <= max_match and max_draft > 0".into()));
+                }
+                None
+            }
+            Speculation::DraftModel { engine, max_draft } => {
+                if *max_draft == 0 {
+                    return Err(EngineError::Invalid("max_draft must be at least 1".into()));
+                }
+                let (a, b) = (engine.model().config().n_vocab, target.model().config().n_vocab);
+                let (ta, tb) = (engine.tokenizer(), target.tokenizer());
+                let same = (0..a.min(b).min(ta.n_vocab()).min(tb.n_vocab()) as u32)
+                    .all(|i| ta.token_bytes(i) == tb.token_bytes(i));
+                if !same {
+                    return Err(EngineError::Invalid("the draft model's vocabulary differs from the target's".into()));
+                }
+                Some(DraftState { cache: engine.model().new_cache(target.n_ctx()), scratch: Scratch::new(), tokens: Vec::new() })
+            }
+        };
+        Ok(Drafter { spec, draft })
+    }
+
+    /// Up to `limit` draft tokens continuing `history` (prompt + generated, the last one
+    /// not yet run through the target), into `out`.
+    pub(crate) fn propose(&mut self, history: &[u32], limit: usize, out: &mut Vec<u32>) -> Result<(), EngineError> {
+        out.clear();
+        match (&self.spec, &mut self.draft) {
+            (Speculation::NGram { max_match, min_match, max_draft }, _) => {
+                ngram_lookup(history, *min_match, *max_match, (*max_draft).min(limit), out);
+                Ok(())
+            }
+            (Speculation::DraftModel { engine, max_draft }, Some(d)) => {
+                let k = (*max_draft).min(limit);
+                if k == 0 {
+                    return Ok(());
+                }
+                // Bring the draft cache to `history`, then extend it greedily by k tokens.
+                let common = d.tokens.iter().zip(history).take_while(|(a, b)| a == b).count().min(history.len() - 1);
+                d.cache.truncate(common);
+                d.tokens.truncate(common);
+                let room = d.cache.capacity().saturating_sub(history.len());
+                let k = k.min(room);
+                let mut next = history[common..].to_vec();
+                for _ in 0..k {
+                    let logits =
+                        engine.model().forward(engine.pool(), &mut [SeqInput::new(&next, &mut d.cache, Logits::Last)], &mut d.scratch)?;
+                    d.tokens.extend_from_slice(&next);
+                    let best = argmax(logits);
+                    out.push(best);
+                    next.clear();
+                    next.push(best);
+                }
+                Ok(())
+            }
+            (Speculation::DraftModel { .. }, None) => Ok(()),
+        }
+    }
+}
+
+fn argmax(x: &[f32]) -> u32 {
+    let mut best = 0;
+    for (i, &v) in x.iter().enumerate() {
+        if v > x[best] {
+            best = i;
+        }
+    }
+    best as u32
+}
+
+/// The tokens that followed the most recent earlier occurrence of `history`'s last n tokens
+/// (n from `max_n` down to `min_n`), at most `k` of them.
+pub(crate) fn ngram_lookup(history: &[u32], min_n: usize, max_n: usize, k: usize, out: &mut Vec<u32>) {
+    out.clear();
+    let len = history.len();
+    for n in (min_n..=max_n.min(len.saturating_sub(1))).rev() {
+        let pattern = &history[len - n..];
+        // Most recent match that is not the suffix itself.
+        let found = (0..len - n).rev().find(|&i| &history[i..i + n] == pattern);
+        if let Some(i) = found {
+            let start = i + n;
+            out.extend_from_slice(&history[start..(start + k).min(len)]);
+            if !out.is_empty() {
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ngram_lookup;
+
+    #[test]
+    fn lookup_proposes_what_followed_the_latest_match() {
+        let h = [1, 2, 3, 4, 5, 9, 2, 3, 4, 7, 8, 2, 3, 4];
+        let mut out = Vec::new();
+        ngram_lookup(&h, 2, 3, 3, &mut out);
+        assert_eq!(out, vec![7, 8, 2]);
+        ngram_lookup(&[1, 2, 3], 2, 4, 3, &mut out);
+        assert!(out.is_empty());
+        ngram_lookup(&[5, 6, 5], 1, 2, 4, &mut out);
+        assert_eq!(out, vec![6, 5]);
+    }
+}

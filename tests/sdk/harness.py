@@ -1,0 +1,87 @@
+"""Starts and stops `hearth serve` for the SDK tests and the load run.
+
+A server is started on port 0; its address is read from the "listening on" line it prints
+on stderr. Stopping sends SIGTERM and expects a clean exit (graceful shutdown).
+"""
+
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+
+API_KEY = "sk-hearth-sdk-test"
+
+
+class HearthServer:
+    def __init__(self, hearth, model, *args, api_key=API_KEY):
+        self.api_key = api_key
+        cmd = [hearth, "serve", "--model", model, "--port", "0", *args]
+        env = dict(os.environ, HEARTH_API_KEY=api_key, HEARTH_LOG="warn")
+        env.pop("HEARTH_HOST", None)
+        self.proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
+        self.log = []
+        self.addr = None
+        listening = threading.Event()
+
+        def pump():
+            for line in self.proc.stderr:
+                self.log.append(line.rstrip("\n"))
+                m = re.search(r"listening on http://(\S+)", line)
+                if m:
+                    self.addr = m.group(1)
+                    listening.set()
+            listening.set()
+
+        threading.Thread(target=pump, daemon=True).start()
+        if not listening.wait(60) or self.addr is None:
+            self.stop()
+            raise RuntimeError("hearth serve did not start:\n" + "\n".join(self.log))
+        self.url = f"http://{self.addr}"
+        self.first_health = self.health()[0]
+        deadline = time.time() + 120
+        while self.health()[0] != 200:
+            if self.proc.poll() is not None or time.time() > deadline:
+                self.stop()
+                raise RuntimeError("the model did not load:\n" + "\n".join(self.log))
+            time.sleep(0.05)
+
+    def get(self, path, key=None):
+        """(status, headers, body text) of GET path."""
+        req = urllib.request.Request(self.url + path)
+        if key:
+            req.add_header("Authorization", f"Bearer {key}")
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.status, dict(r.headers), r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, dict(e.headers), e.read().decode()
+
+    def health(self):
+        import json
+
+        status, _, body = self.get("/health")
+        try:
+            return status, json.loads(body)
+        except ValueError:
+            return status, {}
+
+    def stop(self):
+        """SIGTERM; returns the exit code (0 after a graceful shutdown)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
