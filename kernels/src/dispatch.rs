@@ -1,8 +1,9 @@
 //! Runtime dispatch: one table of kernels per instruction set, chosen once.
 //!
 //! [`kernels()`] picks the best table this CPU can run on first use (`OnceLock`):
-//! AVX2+FMA+F16C on x86_64, NEON with or without dotprod on aarch64, else scalar. The
-//! environment variable `HEARTH_KERNELS=scalar|avx2|neon|neon-dotprod` overrides the
+//! AVX2+FMA+F16C on x86_64 (with the VNNI GEMM where AVX512-VNNI/VL exist), NEON with or
+//! without dotprod on aarch64, else scalar. The environment variable
+//! `HEARTH_KERNELS=scalar|avx2|avx2-vnni|neon|neon-dotprod` overrides the
 //! choice (tests and benchmarks); a choice this CPU cannot run falls back to the best
 //! available one with a warning on stderr, never to undefined behaviour.
 //!
@@ -128,7 +129,7 @@ impl Kernels {
         Kernels { name, types }
     }
 
-    /// `"scalar"`, `"avx2"`, `"neon"` or `"neon-dotprod"`.
+    /// `"scalar"`, `"avx2"`, `"avx2-vnni"`, `"neon"` or `"neon-dotprod"`.
     pub fn name(&self) -> &'static str {
         self.name
     }
@@ -175,6 +176,18 @@ impl Kernels {
         None
     }
 
+    /// The AVX2 table with the VNNI GEMM, if this CPU has AVX2, FMA, F16C, AVX512-VNNI and
+    /// AVX512-VL.
+    pub fn avx2_vnni() -> Option<&'static Kernels> {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if crate::x86_64::has_avx2_vnni() {
+                return Some(&crate::x86_64::AVX2_VNNI);
+            }
+        }
+        None
+    }
+
     /// The NEON table without dotprod, if this CPU has NEON.
     pub fn neon() -> Option<&'static Kernels> {
         #[cfg(target_arch = "aarch64")]
@@ -199,7 +212,10 @@ impl Kernels {
 
     /// Every table this CPU can run, scalar first and the best last.
     pub fn available() -> Vec<&'static Kernels> {
-        [Some(Self::scalar()), Self::avx2(), Self::neon(), Self::neon_dotprod()].into_iter().flatten().collect()
+        [Some(Self::scalar()), Self::avx2(), Self::avx2_vnni(), Self::neon(), Self::neon_dotprod()]
+            .into_iter()
+            .flatten()
+            .collect()
     }
 
     /// The best table this CPU can run.
@@ -213,6 +229,7 @@ impl Kernels {
         match name {
             "scalar" => Some(Self::scalar()),
             "avx2" => Self::avx2(),
+            "avx2-vnni" => Self::avx2_vnni(),
             "neon" => Self::neon_dotprod().or_else(Self::neon),
             "neon-dotprod" => Self::neon_dotprod(),
             _ => None,
@@ -233,8 +250,8 @@ fn choose(env: Option<&str>) -> &'static Kernels {
         None | Some("") | Some("auto") => best,
         Some(name) => Kernels::by_name(name).unwrap_or_else(|| {
             eprintln!(
-                "warning: HEARTH_KERNELS={name} is not available on this CPU (known: scalar, avx2, neon, \
-                 neon-dotprod); using {}",
+                "warning: HEARTH_KERNELS={name} is not available on this CPU (known: scalar, avx2, avx2-vnni, \
+                 neon, neon-dotprod); using {}",
                 best.name()
             );
             best

@@ -121,11 +121,12 @@ def json_schema_output_validates(s, model_id):
     jsonschema.validate(value, schema)
     obj = client(s).chat.completions.create(
         model=model_id,
-        messages=[{"role": "user", "content": "Give me a JSON object about the moon."}],
+        messages=[{"role": "user", "content": "Return a JSON object with the keys name and radius_km for the moon."}],
         response_format={"type": "json_object"},
         temperature=0,
         max_tokens=200,
     )
+    assert obj.choices[0].finish_reason == "stop", obj
     assert isinstance(json.loads(obj.choices[0].message.content), dict)
 
 

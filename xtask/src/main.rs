@@ -4,15 +4,19 @@
 //! - `test`: the full test suite, as CI runs it (fixtures first).
 //! - `aarch64-test`: the kernel tests cross-compiled for aarch64 and run under qemu.
 //! - `shapes`: shape-alike GGUFs (random weights) of Mistral 7B, Llama 3.2, Qwen2.5-Coder.
+//! - `sdk-test`, `load`: `hearth serve` driven by the official OpenAI Python SDK.
+//! - `dist`: one static x86_64 Linux binary in target/dist.
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 mod aarch64;
 mod bench_compare;
+mod dist;
 mod fixtures;
 mod llama_cpp;
 mod minilm;
+mod sdk;
 mod shapes;
 mod test;
 mod util;
@@ -30,7 +34,8 @@ enum Cmd {
     /// ($HEARTH_FIXTURES, default ~/.cache/hearth). Idempotent; offline once cached.
     Fixtures(fixtures::Args),
     /// Run the whole test suite as CI does: fixtures, workspace tests (release), kernel
-    /// tests again with HEARTH_KERNELS=scalar, and the aarch64 kernel tests under qemu.
+    /// tests again with HEARTH_KERNELS=scalar, the aarch64 kernel tests under qemu, and the
+    /// OpenAI SDK tests of `hearth serve`.
     Test(test::Args),
     /// Cross-compile the kernel tests for aarch64 and run them under qemu-user
     /// (with `-cpu max`, and again on a CPU without dotprod).
@@ -44,6 +49,15 @@ enum Cmd {
     /// hearth vs llama.cpp's llama-bench, alternately on the same files at each thread count:
     /// pp/tg t/s, ratios, share of the bandwidth limit; JSON + SVG chart in target/bench-compare.
     BenchCompare(bench_compare::Args),
+    /// Test `hearth serve` with the official OpenAI Python SDK (tests/sdk/, venv with pinned
+    /// packages in the fixture cache) on the 0.5B fixture.
+    SdkTest(sdk::TestArgs),
+    /// Load run: concurrent streaming clients on a few slots, each checked against its
+    /// single-client output; prints aggregate tokens/s vs one client.
+    Load(sdk::LoadArgs),
+    /// Build one static x86_64 Linux binary (glibc +crt-static, rustls, no OpenSSL) into
+    /// target/dist/hearth and check it with ldd and --version.
+    Dist(dist::Args),
 }
 
 fn main() -> Result<()> {
@@ -54,6 +68,9 @@ fn main() -> Result<()> {
         Cmd::Aarch64Test(a) => aarch64::run(a),
         Cmd::Shapes(a) => shapes::run(a),
         Cmd::BenchCompare(a) => bench_compare::run(a),
+        Cmd::SdkTest(a) => sdk::test(a),
+        Cmd::Load(a) => sdk::load(a),
+        Cmd::Dist(a) => dist::run(a),
         Cmd::LlamaBench => llama_cpp::llama_bench().map(|p| println!("{}", p.display())),
     }
 }

@@ -29,5 +29,7 @@ pub fn run(args: Args) -> Result<()> {
     if !args.no_aarch64 {
         crate::aarch64::run(crate::aarch64::Args {})?;
     }
+    // `hearth serve` against the official OpenAI Python SDK.
+    crate::sdk::test(crate::sdk::TestArgs::default())?;
     Ok(())
 }

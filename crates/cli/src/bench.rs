@@ -46,6 +46,82 @@ pub struct Args {
     /// Also write the results as JSON to this file.
     #[arg(long)]
     json: Option<String>,
+    /// Instead of pp/tg: decode the built-in set of repetitive prompts (extraction, code
+    /// edits; benches/prompts/repetitive.json) greedily, plain and with speculative
+    /// decoding, check the outputs are identical and report effective tokens/s.
+    #[command(flatten)]
+    speculation: crate::common::SpeculationArgs,
+}
+
+/// The fixed prompt set of the speculative benchmark.
+const REPETITIVE: &str = include_str!("../../../benches/prompts/repetitive.json");
+
+#[derive(serde::Deserialize)]
+struct SpecPrompt {
+    name: String,
+    messages: Vec<hearth_engine::Message>,
+}
+
+/// Plain vs speculative greedy decoding on the fixed prompt set.
+fn run_speculative(args: &Args, path: &std::path::Path) -> Result<()> {
+    use hearth_engine::{Engine, EngineOptions, Prompt, Request, SamplingParams};
+    let threads = args.threads.first().copied().unwrap_or(2);
+    let engine = Engine::load(path, EngineOptions { threads, n_ctx: 2048, n_batch: 512 })?;
+    let spec = args.speculation.speculation(threads, 2048)?.ok_or_else(|| anyhow::anyhow!("--lookup or --draft-model"))?;
+    let prompts: Vec<SpecPrompt> = serde_json::from_str(REPETITIVE)?;
+    println!("| prompt | tokens | plain t/s | speculative t/s | speedup | drafted | accepted | identical |");
+    println!("|---|---|---|---|---|---|---|---|");
+    let (mut plain_ms, mut spec_ms, mut toks) = (0.0, 0.0, 0usize);
+    for p in &prompts {
+        let mut req = Request::new(Prompt::Messages(p.messages.clone()));
+        req.sampling = SamplingParams::greedy();
+        req.max_tokens = args.gen_tokens.max(1);
+        let mut best = (f64::MAX, f64::MAX);
+        let (mut plain_ids, mut spec_ids, mut stats) = (Vec::new(), Vec::new(), (0, 0));
+        for _ in 0..args.reps {
+            let mut s = engine.session();
+            let done = s.stream(&req)?.completion()?;
+            best.0 = best.0.min(done.decode_ms);
+            plain_ids = done.ids;
+            let mut s = engine.session();
+            s.speculate(Some(spec.clone()))?;
+            let mut g = s.stream(&req)?;
+            for ev in g.by_ref() {
+                ev?;
+            }
+            stats = g.speculation_stats();
+            let done = g.completion()?;
+            best.1 = best.1.min(done.decode_ms);
+            spec_ids = done.ids;
+        }
+        let n = plain_ids.len();
+        let same = plain_ids == spec_ids;
+        println!(
+            "| {} | {n} | {:.2} | {:.2} | {:.2}x | {} | {} | {} |",
+            p.name,
+            n as f64 * 1e3 / best.0,
+            n as f64 * 1e3 / best.1,
+            best.0 / best.1,
+            stats.0,
+            stats.1,
+            if same { "yes" } else { "NO" }
+        );
+        if !same {
+            bail!("speculative output differs from plain greedy on '{}'", p.name);
+        }
+        plain_ms += best.0;
+        spec_ms += best.1;
+        toks += n;
+    }
+    println!(
+        "overall: plain {:.2} t/s, speculative {:.2} t/s, {:.2}x ({} tokens, {threads} threads, kernels {})",
+        toks as f64 * 1e3 / plain_ms,
+        toks as f64 * 1e3 / spec_ms,
+        plain_ms / spec_ms,
+        toks,
+        hearth_kernels::kernels().name()
+    );
+    Ok(())
 }
 
 /// One measured test.
@@ -165,6 +241,9 @@ pub fn run(args: Args) -> Result<()> {
         bail!("--reps must be at least 1");
     }
     let path = crate::progress::resolve_model(&args.model)?;
+    if args.speculation.lookup || args.speculation.draft_model.is_some() {
+        return run_speculative(&args, &path);
+    }
     let model = Model::open(&path)?;
     let cfg = model.config().clone();
     let file_bytes = model.file().file_len();

@@ -147,3 +147,33 @@ fn read_text(path: &str) -> Result<String> {
     }
     std::fs::read_to_string(path).with_context(|| format!("reading {path}"))
 }
+
+/// Speculative decoding (the output is unchanged; only the speed).
+#[derive(clap::Args, Debug, Clone)]
+pub struct SpeculationArgs {
+    /// Draft tokens by prompt lookup: guess that text seen earlier repeats (good for
+    /// extraction and code edits).
+    #[arg(long, conflicts_with = "draft_model")]
+    pub lookup: bool,
+    /// Draft tokens with a smaller model of the same vocabulary (path or catalog name).
+    #[arg(long)]
+    pub draft_model: Option<String>,
+    /// Most draft tokens verified per forward pass.
+    #[arg(long, default_value_t = 8)]
+    pub draft_max: usize,
+}
+
+impl SpeculationArgs {
+    /// The speculation asked for, loading the draft model when there is one.
+    pub fn speculation(&self, threads: usize, n_ctx: usize) -> Result<Option<hearth_engine::Speculation>> {
+        use hearth_engine::Speculation;
+        if self.lookup {
+            return Ok(Some(Speculation::NGram { max_match: 4, min_match: 2, max_draft: self.draft_max }));
+        }
+        let Some(m) = &self.draft_model else { return Ok(None) };
+        let path = crate::progress::resolve_model(m)?;
+        let engine = Engine::load(&path, EngineOptions { threads, n_ctx, n_batch: 512 })
+            .with_context(|| format!("loading the draft model {}", path.display()))?;
+        Ok(Some(Speculation::DraftModel { engine, max_draft: self.draft_max }))
+    }
+}

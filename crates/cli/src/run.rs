@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 use hearth_engine::{Message, Prompt};
 use serde::Serialize;
 
-use crate::common::{ConstraintArgs, ModelArgs, SamplingArgs};
+use crate::common::{SpeculationArgs, ConstraintArgs, ModelArgs, SamplingArgs};
 
 /// Arguments of `hearth run`.
 #[derive(clap::Args, Debug)]
@@ -35,6 +35,8 @@ pub struct Args {
     sampling: SamplingArgs,
     #[command(flatten)]
     constraint: ConstraintArgs,
+    #[command(flatten)]
+    speculation: SpeculationArgs,
     /// Print one JSON object (ids, text, timings, stop reason) instead of streaming text.
     #[arg(long)]
     json: bool,
@@ -91,6 +93,7 @@ pub fn run(args: Args) -> Result<()> {
     let mut req = args.sampling.request(prompt);
     req.constraint = constraint;
     let mut session = engine.session();
+    session.speculate(args.speculation.speculation(engine.pool().n_threads(), engine.n_ctx())?)?;
     let stdout = std::io::stdout();
     let done = session.generate(&req, |ev| {
         if !args.json {

@@ -159,8 +159,9 @@ struct Active {
     /// Prompt tokens already in the cache.
     fed: usize,
     cached: usize,
-    /// The sampled token that must be fed next (decode phase).
-    next: Option<u32>,
+    /// Tokens emitted but not yet fed (decode phase): the last sampled one and any the
+    /// grammar forced after it.
+    next: Vec<u32>,
     admitted: Instant,
     prefill_ms: f64,
     decode_start: Option<Instant>,
@@ -232,7 +233,7 @@ impl Worker {
             let Some(job) = self.waiting.pop_front() else { return };
             self.stats.queued.fetch_sub(1, Ordering::Relaxed);
             let Job { request, mut sink, queued_at } = job;
-            let ready = self.prepare(&request).and_then(|p| Ok((p, SeqState::new(&request, self.engine.model.config().n_vocab)?)));
+            let ready = self.prepare(&request).and_then(|p| Ok((p, SeqState::for_engine(&request, &self.engine)?)));
             let (prompt, seq) = match ready {
                 Ok(x) => x,
                 Err(e) => {
@@ -255,7 +256,7 @@ impl Worker {
                 prompt,
                 fed: cached,
                 cached,
-                next: None,
+                next: Vec::new(),
                 admitted: Instant::now(),
                 prefill_ms: 0.0,
                 decode_start: None,
@@ -312,15 +313,15 @@ impl Worker {
             }
         }
         // Plan: every decoding slot feeds its token; prompts share what is left of n_batch.
-        let decoding = self.slots.iter().filter(|s| s.active.as_ref().is_some_and(|a| a.next.is_some())).count();
+        let decoding: usize = self.slots.iter().filter_map(|s| s.active.as_ref()).map(|a| a.next.len()).sum();
         let mut budget = self.engine.n_batch.saturating_sub(decoding);
         let mut any = false;
         for (s, p) in self.slots.iter().zip(self.plans.iter_mut()) {
             p.on = false;
             p.tokens.clear();
             let Some(a) = &s.active else { continue };
-            if let Some(t) = a.next {
-                p.tokens.push(t);
+            if !a.next.is_empty() {
+                p.tokens.extend_from_slice(&a.next);
                 p.want = Some(Logits::Last);
             } else if a.fed < a.prompt.len() && budget > 0 {
                 let n = (a.prompt.len() - a.fed).min(budget);
@@ -375,7 +376,7 @@ impl Worker {
             }
             s.tokens.extend_from_slice(&p.tokens);
             let Some(a) = s.active.as_mut() else { continue };
-            if a.next.take().is_none() {
+            if std::mem::take(&mut a.next).is_empty() {
                 a.fed += p.tokens.len();
                 self.stats.prompt_tokens.fetch_add(p.tokens.len() as u64, Ordering::Relaxed);
             }
@@ -388,19 +389,36 @@ impl Worker {
                 a.prefill_ms = a.admitted.elapsed().as_secs_f64() * 1e3;
                 a.decode_start = Some(Instant::now());
             }
-            let mut ev = a.seq.step(l, tok);
+            let n_before = a.seq.ids.len();
+            let mut events = match a.seq.try_step(l, tok) {
+                Ok(ev) => vec![ev],
+                Err(e) => {
+                    (a.sink)(Event::Error(e));
+                    s.active = None;
+                    self.stats.active.fetch_sub(1, Ordering::Relaxed);
+                    continue;
+                }
+            };
             if a.seq.finished.is_none() {
-                if s.cache.len() + 1 > s.cache.capacity() {
-                    ev.text.push_str(&a.seq.finish_length());
-                } else {
-                    a.next = Some(ev.id);
+                a.next.push(events[0].id);
+                let forced = a.seq.take_forced(tok);
+                a.next.extend(forced.iter().map(|f| f.id));
+                events.extend(forced);
+                if a.seq.finished.is_some() {
+                    a.next.clear();
+                } else if s.cache.len() + a.next.len() > s.cache.capacity() {
+                    a.next.clear();
+                    let tail = a.seq.finish_length();
+                    if let Some(ev) = events.last_mut() {
+                        ev.text.push_str(&tail);
+                    }
                 }
             }
-            if a.seq.finished != Some(StopReason::Eos) {
-                self.stats.completion_tokens.fetch_add(1, Ordering::Relaxed);
-            }
-            if !(a.sink)(Event::Token(ev)) && a.seq.finished.is_none() {
-                a.seq.finished = Some(StopReason::Cancelled);
+            self.stats.completion_tokens.fetch_add((a.seq.ids.len() - n_before) as u64, Ordering::Relaxed);
+            for ev in events {
+                if !(a.sink)(Event::Token(ev)) && a.seq.finished.is_none() {
+                    a.seq.finished = Some(StopReason::Cancelled);
+                }
             }
             if a.seq.finished.is_some() {
                 finish(s, &self.stats);

@@ -204,6 +204,11 @@ impl SeqState {
         self.error.take().map(EngineError::Grammar)
     }
 
+    /// Tokens that may still be generated before `max_tokens`.
+    pub fn tokens_left(&self) -> usize {
+        self.max_tokens.saturating_sub(self.ids.len())
+    }
+
     /// Ends the sequence for lack of context; returns the held-back text, now released.
     pub fn finish_length(&mut self) -> String {
         self.finished = Some(StopReason::Length);

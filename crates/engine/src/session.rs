@@ -7,7 +7,8 @@ use std::time::Instant;
 
 use hearth_models::{KvCache, Logits, Scratch, SeqInput};
 
-use crate::{Completion, Engine, EngineError, MatcherStats, Request, SeqState, StopReason, TokenEvent};
+use crate::speculative::Drafter;
+use crate::{Completion, Engine, EngineError, MatcherStats, Request, SeqState, Speculation, StopReason, TokenEvent};
 
 /// A conversation with its own KV cache. Consecutive requests that share a prefix (the same
 /// system prompt, the previous turns of a chat) reuse the cached keys and values of that
@@ -19,12 +20,23 @@ pub struct Session {
     scratch: Scratch,
     /// The tokens whose keys and values are in `cache`.
     tokens: Vec<u32>,
+    /// Speculative decoding, when enabled.
+    drafter: Option<Drafter>,
 }
 
 impl Session {
     pub(crate) fn new(engine: Engine) -> Session {
         let cache = engine.model.new_cache(engine.n_ctx);
-        Session { engine, cache, scratch: Scratch::new(), tokens: Vec::new() }
+        Session { engine, cache, scratch: Scratch::new(), tokens: Vec::new(), drafter: None }
+    }
+
+    /// Turns speculative decoding on (or off with `None`) for the following requests. The
+    /// output does not change — only how many tokens each forward pass produces. Requests
+    /// with a grammar constraint decode without drafts (the grammar's forced tokens already
+    /// go through in one pass).
+    pub fn speculate(&mut self, spec: Option<Speculation>) -> Result<(), EngineError> {
+        self.drafter = spec.map(|s| Drafter::new(s, &self.engine)).transpose()?;
+        Ok(())
     }
 
     /// The engine this session runs on.
@@ -70,6 +82,10 @@ impl Session {
             prompt_ids: prompt,
             cached: keep,
             logits: Vec::new(),
+            unfed: Vec::new(),
+            drafts: Vec::new(),
+            drafted: 0,
+            accepted: 0,
             pending: VecDeque::new(),
             prefill_ms: 0.0,
             decode_start: None,
@@ -97,8 +113,25 @@ impl Session {
         Ok(generation.summary())
     }
 
+    /// Runs `tokens` (at most `n_batch`) through the model in one pass and returns every
+    /// token's logits, `[tokens, n_vocab]`, or only the last token's when `all` is false.
+    fn feed_one_pass(&mut self, tokens: &[u32], all: bool) -> Result<&[f32], EngineError> {
+        let want = if all { Logits::All } else { Logits::Last };
+        let r = self.engine.model.forward(&self.engine.pool, &mut [SeqInput::new(tokens, &mut self.cache, want)], &mut self.scratch);
+        match r {
+            Ok(l) => {
+                self.tokens.extend_from_slice(tokens);
+                Ok(l)
+            }
+            Err(e) => {
+                self.cache.truncate(self.tokens.len());
+                Err(e.into())
+            }
+        }
+    }
+
     /// Runs `tokens` through the model (appending to the cache), in chunks of `n_batch`,
-    /// keeping the last token's logits in `out` when `want_logits`.
+    /// keeping the last token's logits in `out`.
     fn feed(&mut self, tokens: &[u32], out: &mut Vec<f32>) -> Result<(), EngineError> {
         let n_batch = self.engine.n_batch;
         let chunks = tokens.len().div_ceil(n_batch);
@@ -135,9 +168,17 @@ pub struct Generation<'s> {
     seq: SeqState,
     prompt_ids: Vec<u32>,
     cached: usize,
-    /// Logits for the next token.
+    /// The prompt's last logits (the first token is sampled from them).
     logits: Vec<f32>,
-    /// Events of forced tokens already fed to the model, not yet yielded.
+    /// Tokens emitted but not yet run through the model (the last sampled token and any
+    /// tokens the grammar forced after it).
+    unfed: Vec<u32>,
+    /// Draft tokens of the current round.
+    drafts: Vec<u32>,
+    /// Draft tokens proposed and accepted so far.
+    drafted: usize,
+    accepted: usize,
+    /// Events produced but not yet yielded.
     pending: VecDeque<TokenEvent>,
     prefill_ms: f64,
     decode_start: Option<Instant>,
@@ -169,6 +210,93 @@ impl Generation<'_> {
     /// time in the matcher); `None` without a constraint.
     pub fn grammar_stats(&self) -> Option<MatcherStats> {
         self.seq.grammar_stats()
+    }
+
+    /// Speculative decoding so far: (draft tokens proposed, draft tokens accepted).
+    pub fn speculation_stats(&self) -> (usize, usize) {
+        (self.drafted, self.accepted)
+    }
+
+    /// Samples the next token from `row`, queues its event (and those of forced tokens) and
+    /// remembers what must be fed next.
+    fn sample(&mut self, row: &[f32], tok: &hearth_tokenizer::Tokenizer) -> Result<u32, EngineError> {
+        let ev = self.seq.try_step(row, tok)?;
+        let id = ev.id;
+        self.pending.push_back(ev);
+        if self.seq.finished.is_none() {
+            self.unfed.push(id);
+            let forced = self.seq.take_forced(tok);
+            self.unfed.extend(forced.iter().map(|f| f.id));
+            self.pending.extend(forced);
+        }
+        self.check_room();
+        Ok(id)
+    }
+
+    /// One decoding round: feed the unfed tokens plus draft guesses in one forward pass, then
+    /// sample position by position, keeping drafts while the samples agree with them.
+    fn round(&mut self, tok: &hearth_tokenizer::Tokenizer) -> Result<(), EngineError> {
+        let cache_len = self.session.cache.len();
+        // `check_room` guaranteed the unfed tokens fit.
+        let room = self.session.cache.capacity().saturating_sub(cache_len);
+        let mut input = std::mem::take(&mut self.unfed);
+        self.drafts.clear();
+        if !self.seq.is_constrained()
+            && let Some(d) = self.session.drafter.as_mut()
+        {
+            let left = self.seq.tokens_left();
+            let limit = (room - input.len()).min(left.saturating_sub(1)).min(self.session.engine.n_batch - input.len());
+            let mut history = Vec::with_capacity(self.session.tokens.len() + input.len());
+            history.extend_from_slice(&self.session.tokens);
+            history.extend_from_slice(&input);
+            d.propose(&history, limit, &mut self.drafts)?;
+        }
+        let (u, k) = (input.len(), self.drafts.len());
+        input.extend_from_slice(&self.drafts);
+        self.drafted += k;
+        let n_vocab = self.session.engine.model.config().n_vocab;
+        let rows = self.session.feed_one_pass(&input, k > 0)?;
+        let first = if k > 0 { u - 1 } else { 0 };
+        let mut kept = u;
+        for i in 0..=k {
+            let row = &rows[(first + i) * n_vocab..(first + i + 1) * n_vocab];
+            let ev = self.seq.try_step(row, tok)?;
+            let id = ev.id;
+            self.pending.push_back(ev);
+            if self.seq.finished.is_some() {
+                break;
+            }
+            if i < k && id == self.drafts[i] {
+                kept += 1;
+                continue;
+            }
+            self.unfed.push(id);
+            let forced = self.seq.take_forced(tok);
+            self.unfed.extend(forced.iter().map(|f| f.id));
+            self.pending.extend(forced);
+            break;
+        }
+        self.accepted += kept - u;
+        // Forget the rejected drafts.
+        self.session.cache.truncate(cache_len + kept);
+        self.session.tokens.truncate(cache_len + kept);
+        self.check_room();
+        Ok(())
+    }
+
+    /// Ends the sequence when the tokens still to feed no longer fit in the context; the text
+    /// held back is released with the last event.
+    fn check_room(&mut self) {
+        if self.seq.finished.is_none()
+            && !self.unfed.is_empty()
+            && self.session.cache.len() + self.unfed.len() > self.session.cache.capacity()
+        {
+            self.unfed.clear();
+            let tail = self.seq.finish_length();
+            if let Some(ev) = self.pending.back_mut() {
+                ev.text.push_str(&tail);
+            }
+        }
     }
 
     /// Runs to the end and returns the summary.
@@ -209,29 +337,22 @@ impl Iterator for Generation<'_> {
         }
         let start = *self.decode_start.get_or_insert_with(Instant::now);
         let tok = std::sync::Arc::clone(&self.session.engine.tokenizer);
-        let mut ev = match self.seq.try_step(&self.logits, &tok) {
-            Ok(ev) => ev,
-            Err(e) => return Some(Err(e)),
+        let result = if self.unfed.is_empty() {
+            let logits = std::mem::take(&mut self.logits);
+            let r = self.sample(&logits, &tok).map(|_| ());
+            self.logits = logits;
+            r
+        } else {
+            self.round(&tok)
         };
-        if self.seq.finished.is_none() {
-            // The token and whatever the grammar forces after it, in one forward pass.
-            let forced = self.seq.take_forced(&tok);
-            let mut feed = Vec::with_capacity(1 + forced.len());
-            feed.push(ev.id);
-            feed.extend(forced.iter().map(|f| f.id));
-            self.pending.extend(forced);
-            if self.seq.finished.is_some() {
-                // A stop condition among the forced tokens: nothing more to compute.
-            } else if self.session.cache.len() + feed.len() > self.session.cache.capacity() {
-                let tail = self.seq.finish_length();
-                self.pending.back_mut().unwrap_or(&mut ev).text.push_str(&tail);
-            } else if let Err(e) = self.session.feed(&feed, &mut self.logits) {
-                self.seq.finished = Some(StopReason::Length);
+        self.decode_ms = start.elapsed().as_secs_f64() * 1e3;
+        match result {
+            Ok(()) => self.pending.pop_front().map(Ok),
+            Err(e) => {
+                self.seq.finished.get_or_insert(StopReason::Cancelled);
                 self.pending.clear();
-                return Some(Err(e));
+                Some(Err(e))
             }
         }
-        self.decode_ms = start.elapsed().as_secs_f64() * 1e3;
-        Some(Ok(ev))
     }
 }

@@ -14,8 +14,8 @@ use crate::generate::{self, Live, Step};
 use crate::params::{self, Endpoint};
 use crate::request::{self, GenerationBody, MessageContent};
 use crate::response::{
-    AssistantMessage, ChatChoice, ChatChunk, ChatCompletion, ChatLogprobs, ChunkChoice, Delta, FINGERPRINT, Head, Usage,
-    finish_reason, json, json_response, token_logprob,
+    AssistantMessage, ChatChoice, ChatChunk, ChatCompletion, ChatLogprobs, ChunkChoice, Delta, FINGERPRINT, Head,
+    Usage, finish_reason, json, json_response, token_logprob,
 };
 use crate::state::unix_now;
 use crate::{ApiError, AppState, sse};
@@ -72,7 +72,10 @@ fn messages(body: &GenerationBody) -> Result<Vec<Message>, ApiError> {
                     match (p.kind.as_str(), &p.text) {
                         ("text", Some(t)) => texts.push(t.as_str()),
                         ("text", None) => {
-                            return Err(ApiError::invalid(Some(&format!("messages[{i}].content[{j}].text")), "a text part needs `text`"));
+                            return Err(ApiError::invalid(
+                                Some(&format!("messages[{i}].content[{j}].text")),
+                                "a text part needs `text`",
+                            ));
                         }
                         (kind, _) => {
                             return Err(ApiError::invalid(

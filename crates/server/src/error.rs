@@ -68,7 +68,8 @@ impl ApiError {
 
     /// 503 while the model loads.
     pub fn loading() -> ApiError {
-        let mut e = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "server_error", "the model is still loading; retry shortly");
+        let mut e =
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "server_error", "the model is still loading; retry shortly");
         e.code = Some("model_loading");
         e.retry_after = Some(1);
         e
@@ -123,7 +124,9 @@ impl ApiError {
         let body = Body {
             error: Inner { message: &self.message, kind: self.kind, param: self.param.as_deref(), code: self.code },
         };
-        serde_json::to_string(&body).unwrap_or_else(|_| String::from(r#"{"error":{"message":"error","type":"server_error","param":null,"code":null}}"#))
+        serde_json::to_string(&body).unwrap_or_else(|_| {
+            String::from(r#"{"error":{"message":"error","type":"server_error","param":null,"code":null}}"#)
+        })
     }
 }
 

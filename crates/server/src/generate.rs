@@ -55,21 +55,19 @@ pub(crate) async fn start(
         return Err(ApiError::from_engine(EngineError::EmptyPrompt, prompt_param));
     }
     if ids.len() >= n_ctx {
-        return Err(ApiError::from_engine(EngineError::ContextOverflow { prompt_tokens: ids.len(), n_ctx }, prompt_param));
+        return Err(ApiError::from_engine(
+            EngineError::ContextOverflow { prompt_tokens: ids.len(), n_ctx },
+            prompt_param,
+        ));
     }
     request.prompt = Prompt::Tokens(ids);
 
     let (tx, mut rx) = mpsc::unbounded_channel();
     ready.scheduler.submit(request, Box::new(move |ev| tx.send(ev).is_ok())).map_err(ApiError::from_submit)?;
     match rx.recv().await {
-        Some(Event::Started { .. }) => Ok(Live {
-            rx,
-            state: state.clone(),
-            ready,
-            arrived,
-            last_token: None,
-            finished: false,
-        }),
+        Some(Event::Started { .. }) => {
+            Ok(Live { rx, state: state.clone(), ready, arrived, last_token: None, finished: false })
+        }
         Some(Event::Error(e)) => Err(ApiError::from_engine(e, prompt_param)),
         Some(other) => Err(ApiError::internal(format!("the engine answered {other:?} before starting the request"))),
         None => Err(ApiError::internal("the engine stopped before starting the request")),

@@ -162,9 +162,8 @@ pub(crate) fn render(state: &AppState) -> String {
     head(&mut out, "hearth_model_ready", "gauge", "1 once the model is loaded and serving, 0 while loading.");
     let _ = writeln!(out, "hearth_model_ready{{model=\"{}\"}} {}", label(state.model_id()), u8::from(ready.is_some()));
 
-    let stat = |f: &dyn Fn(&hearth_engine::scheduler::Stats) -> u64| {
-        ready.as_ref().map_or(0, |r| f(r.scheduler.stats()))
-    };
+    let stat =
+        |f: &dyn Fn(&hearth_engine::scheduler::Stats) -> u64| ready.as_ref().map_or(0, |r| f(r.scheduler.stats()));
     let counters: [(&str, &str, u64); 4] = [
         (
             "hearth_prompt_tokens_total",
@@ -177,7 +176,11 @@ pub(crate) fn render(state: &AppState) -> String {
             stat(&|s| s.cached_tokens.load(Ordering::Relaxed)),
         ),
         ("hearth_completion_tokens_total", "Tokens generated.", stat(&|s| s.completion_tokens.load(Ordering::Relaxed))),
-        ("hearth_forward_passes_total", "Forward passes run by the engine thread.", stat(&|s| s.forward_passes.load(Ordering::Relaxed))),
+        (
+            "hearth_forward_passes_total",
+            "Forward passes run by the engine thread.",
+            stat(&|s| s.forward_passes.load(Ordering::Relaxed)),
+        ),
     ];
     for (name, help, v) in counters {
         head(&mut out, name, "counter", help);
@@ -185,7 +188,11 @@ pub(crate) fn render(state: &AppState) -> String {
     }
     let slots = ready.as_ref().map_or(0, |r| r.scheduler.slots() as u64);
     let gauges: [(&str, &str, f64); 4] = [
-        ("hearth_queue_depth", "Requests waiting for a slot.", stat(&|s| s.queued.load(Ordering::Relaxed) as u64) as f64),
+        (
+            "hearth_queue_depth",
+            "Requests waiting for a slot.",
+            stat(&|s| s.queued.load(Ordering::Relaxed) as u64) as f64,
+        ),
         ("hearth_slots_busy", "Slots generating.", stat(&|s| s.active.load(Ordering::Relaxed) as u64) as f64),
         ("hearth_slots_total", "Slots (--parallel).", slots as f64),
         (
@@ -199,16 +206,29 @@ pub(crate) fn render(state: &AppState) -> String {
         let _ = writeln!(out, "{name} {}", float(v));
     }
 
-    m.ttft.render(&mut out, "hearth_time_to_first_token_seconds", "Time from a request's arrival to its first token (queueing included).");
-    m.per_token.render(&mut out, "hearth_time_per_output_token_seconds", "Time between consecutive tokens of a request.");
-    m.request.render(&mut out, "hearth_request_duration_seconds", "Time from a generation request's arrival to its end.");
+    m.ttft.render(
+        &mut out,
+        "hearth_time_to_first_token_seconds",
+        "Time from a request's arrival to its first token (queueing included).",
+    );
+    m.per_token.render(
+        &mut out,
+        "hearth_time_per_output_token_seconds",
+        "Time between consecutive tokens of a request.",
+    );
+    m.request.render(
+        &mut out,
+        "hearth_request_duration_seconds",
+        "Time from a generation request's arrival to its end.",
+    );
     out
 }
 
 /// `GET /metrics`.
 pub(crate) async fn handler(State(state): State<AppState>) -> Response {
     let mut resp = render(&state).into_response();
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
     resp
 }
 

@@ -50,7 +50,10 @@ pub(crate) fn plan(
     if let Some(n) = body.n
         && n != 1
     {
-        return Err(ApiError::invalid(Some("n"), format!("`n` must be 1 (hearth returns one choice per request), got {n}")));
+        return Err(ApiError::invalid(
+            Some("n"),
+            format!("`n` must be 1 (hearth returns one choice per request), got {n}"),
+        ));
     }
     if let Some(n) = body.best_of
         && n != 1
@@ -78,20 +81,24 @@ pub(crate) fn plan(
     }
     if let Some(r) = body.repetition_penalty {
         if !(r.is_finite() && r > 0.0) {
-            return Err(ApiError::invalid(Some("repetition_penalty"), format!("`repetition_penalty` must be > 0, got {r}")));
+            return Err(ApiError::invalid(
+                Some("repetition_penalty"),
+                format!("`repetition_penalty` must be > 0, got {r}"),
+            ));
         }
         sampling.repetition_penalty = r;
     }
     if let Some(bias) = &body.logit_bias {
         for (k, &v) in bias {
             let param = format!("logit_bias.{k}");
-            let id = k
-                .parse::<u32>()
-                .ok()
-                .filter(|&id| (id as usize) < n_vocab)
-                .ok_or_else(|| ApiError::invalid(Some(&param), format!("`logit_bias` key {k:?} is not a token id below {n_vocab}")))?;
+            let id = k.parse::<u32>().ok().filter(|&id| (id as usize) < n_vocab).ok_or_else(|| {
+                ApiError::invalid(Some(&param), format!("`logit_bias` key {k:?} is not a token id below {n_vocab}"))
+            })?;
             if !(v.is_finite() && (-100.0..=100.0).contains(&v)) {
-                return Err(ApiError::invalid(Some(&param), format!("`logit_bias` values must be between -100 and 100, got {v}")));
+                return Err(ApiError::invalid(
+                    Some(&param),
+                    format!("`logit_bias` values must be between -100 and 100, got {v}"),
+                ));
             }
             // -100 bans the token, as OpenAI documents.
             sampling.logit_bias.push((id, if v <= -100.0 { f32::NEG_INFINITY } else { v }));
@@ -103,10 +110,16 @@ pub(crate) fn plan(
         (Endpoint::Chat, Some(LogprobsInput::Flag(true))) => Some(body.top_logprobs.unwrap_or(0)),
         (Endpoint::Completions, Some(LogprobsInput::Count(n))) => Some(*n),
         (Endpoint::Chat, Some(LogprobsInput::Count(_))) => {
-            return Err(ApiError::invalid(Some("logprobs"), "`logprobs` must be a boolean; give the count in `top_logprobs`"));
+            return Err(ApiError::invalid(
+                Some("logprobs"),
+                "`logprobs` must be a boolean; give the count in `top_logprobs`",
+            ));
         }
         (Endpoint::Completions, Some(LogprobsInput::Flag(_))) => {
-            return Err(ApiError::invalid(Some("logprobs"), "`logprobs` must be an integer (alternatives per token) or null"));
+            return Err(ApiError::invalid(
+                Some("logprobs"),
+                "`logprobs` must be an integer (alternatives per token) or null",
+            ));
         }
     };
     if endpoint == Endpoint::Chat && logprobs.is_none() && body.top_logprobs.is_some_and(|n| n > 0) {
@@ -151,10 +164,16 @@ pub(crate) fn plan(
         Some(ResponseFormat::JsonSchema { json_schema }) => match &json_schema.schema {
             Some(schema) if schema.is_object() || schema.is_boolean() => Some(Constraint::JsonSchema(schema.clone())),
             Some(_) => {
-                return Err(ApiError::invalid(Some("response_format.json_schema.schema"), "the schema must be a JSON object"));
+                return Err(ApiError::invalid(
+                    Some("response_format.json_schema.schema"),
+                    "the schema must be a JSON object",
+                ));
             }
             None => {
-                return Err(ApiError::invalid(Some("response_format.json_schema.schema"), "`json_schema` needs a `schema`"));
+                return Err(ApiError::invalid(
+                    Some("response_format.json_schema.schema"),
+                    "`json_schema` needs a `schema`",
+                ));
             }
         },
     };
@@ -223,7 +242,10 @@ mod tests {
             (r#"{"logprobs":true,"top_logprobs":21}"#, "top_logprobs"),
             (r#"{"stop":["a",""]}"#, "stop[1]"),
             (r#"{"logit_bias":{"5000":1}}"#, "logit_bias.5000"),
-            (r#"{"response_format":{"type":"json_schema","json_schema":{"name":"x"}}}"#, "response_format.json_schema.schema"),
+            (
+                r#"{"response_format":{"type":"json_schema","json_schema":{"name":"x"}}}"#,
+                "response_format.json_schema.schema",
+            ),
         ] {
             let e = plan_of(json, Endpoint::Chat).unwrap_err();
             assert_eq!(e.status, 400, "{json}");

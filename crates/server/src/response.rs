@@ -242,7 +242,13 @@ mod tests {
 
     #[test]
     fn chunks_carry_null_usage_only_when_asked() {
-        let head = || Head { id: "c", object: "chat.completion.chunk", created: 1, model: "m", system_fingerprint: FINGERPRINT };
+        let head = || Head {
+            id: "c",
+            object: "chat.completion.chunk",
+            created: 1,
+            model: "m",
+            system_fingerprint: FINGERPRINT,
+        };
         let plain = ChatChunk { head: head(), choices: vec![], usage: None };
         assert!(!json(&plain).contains("usage"));
         let asked = ChatChunk { head: head(), choices: vec![], usage: Some(None) };

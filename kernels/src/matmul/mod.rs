@@ -42,8 +42,10 @@ use crate::{DType, Kernels, ThreadPool, VecDotFn};
 
 /// Tokens processed together against one hot weight row.
 const TOKEN_BLOCK: usize = 8;
-/// Most rows in one work chunk.
+/// Most rows in one work chunk (the size of the output tiles of batches).
 const MAX_CHUNK_ROWS: usize = 64;
+/// Most rows in one work chunk of a single-token product.
+const MAX_DECODE_CHUNK_ROWS: usize = 1024;
 /// Weight bytes per chunk when the chunk is reused across several token blocks.
 const CHUNK_BYTES_REUSED: usize = 128 * 1024;
 /// Matrices handled by one dispatch of [`matmul_many`]; longer lists take several.
@@ -206,6 +208,11 @@ fn run_group(k: &'static Kernels, pool: &ThreadPool, group: &mut [(&QMatrix<'_>,
 /// Rows per work chunk for `w` with `n` tokens on `nth` threads.
 fn chunk_rows(w: &QMatrix<'_>, n: usize, nth: usize) -> usize {
     let rows = w.rows().max(1);
+    if n == 1 {
+        // Decode streams the weights once: a few large chunks per thread (long sequential
+        // reads, fewer claims), still several so a thread that finishes early takes over.
+        return rows.div_ceil(4 * nth).clamp(16, MAX_DECODE_CHUNK_ROWS).next_multiple_of(16);
+    }
     let mut cap = MAX_CHUNK_ROWS;
     if n > TOKEN_BLOCK {
         let row_bytes = (w.n_bytes() / rows).max(1);

@@ -1,12 +1,18 @@
-//! x86_64 kernels: AVX2 + FMA + F16C.
+//! x86_64 kernels: AVX2 + FMA + F16C, optionally with VNNI (AVX512-VNNI + AVX512-VL on
+//! 256-bit registers) for the prefill GEMM.
 
 mod avx2;
 
-pub(crate) use avx2::AVX2;
+pub(crate) use avx2::{AVX2, AVX2_VNNI};
 
 /// True when the CPU has everything the AVX2 table is compiled for.
 pub(crate) fn has_avx2() -> bool {
     std::is_x86_feature_detected!("avx2")
         && std::is_x86_feature_detected!("fma")
         && std::is_x86_feature_detected!("f16c")
+}
+
+/// True when the CPU also has what the AVX2 + VNNI table needs.
+pub(crate) fn has_avx2_vnni() -> bool {
+    has_avx2() && std::is_x86_feature_detected!("avx512vnni") && std::is_x86_feature_detected!("avx512vl")
 }

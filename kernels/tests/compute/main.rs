@@ -7,11 +7,15 @@
 //! - `matmul`: `matmul`/`matmul_many` against f64 math on dequantized weights (per-type
 //!   budgets) and against the row dot products (exact), over batch sizes, odd row counts,
 //!   thread counts, kernel tables and real fixture tensors.
+//! - `batch`: the batch kernels behind `matmul` (multi-row, multi-token, repacking GEMM):
+//!   bit-identical to the row dot at every batch size and position, independent of the
+//!   thread count, within budget of the scalar table and f64, no overflow at extreme quants.
 //!
 //! SIMD paths are compared with `Ops::scalar()` / `Kernels::scalar()` explicitly, so they are
 //! checked under `HEARTH_KERNELS=scalar` too (which only switches the process-wide tables).
 //! `tests/no_alloc.rs` is a separate binary: it installs a counting global allocator.
 
+mod batch;
 mod matmul;
 mod ops;
 mod pool;

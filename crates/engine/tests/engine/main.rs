@@ -2,6 +2,7 @@
 //! stop conditions, cancellation, and the batching scheduler against plain greedy decoding.
 
 mod scheduler;
+mod speculative;
 mod session;
 
 use hearth_engine::{Engine, EngineOptions, Prompt, Request, SamplingParams};

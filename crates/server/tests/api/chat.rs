@@ -8,7 +8,8 @@ use crate::support::{app, config, greedy_reference, post, user};
 const Q: &str = "What is the capital of France? Answer in one sentence.";
 
 fn ask(extra: Value) -> Value {
-    let mut body = json!({"model": "anything", "messages": [{"role": "user", "content": Q}], "temperature": 0, "max_tokens": 12});
+    let mut body =
+        json!({"model": "anything", "messages": [{"role": "user", "content": Q}], "temperature": 0, "max_tokens": 12});
     if let (Some(b), Value::Object(x)) = (body.as_object_mut(), extra) {
         b.extend(x);
     }
@@ -50,7 +51,8 @@ async fn streaming_sends_role_first_finish_reason_last_then_usage_and_done() {
     let Some((app, _)) = app(config(2, 8)) else { return };
     let whole = post(&app, "/v1/chat/completions", ask(json!({}))).await.json();
 
-    let r = post(&app, "/v1/chat/completions", ask(json!({"stream": true, "stream_options": {"include_usage": true}}))).await;
+    let r = post(&app, "/v1/chat/completions", ask(json!({"stream": true, "stream_options": {"include_usage": true}})))
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.headers["content-type"].to_str().unwrap().starts_with("text/event-stream"));
     assert!(r.body.contains("data: {"), "SSE framing");
@@ -160,4 +162,50 @@ async fn content_parts_and_developer_messages_are_accepted() {
     let b = post(&app, "/v1/chat/completions", plain).await.json();
     assert_eq!(a["choices"][0]["message"], b["choices"][0]["message"]);
     assert_eq!(a["usage"]["prompt_tokens"], b["usage"]["prompt_tokens"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn response_format_json_schema_is_enforced_and_bad_schemas_are_400() {
+    let Some((app, _)) = app(config(2, 8)) else { return };
+    let schema = json!({
+        "type": "object",
+        "properties": {"city": {"type": "string", "maxLength": 24}, "is_capital": {"type": "boolean"}},
+        "required": ["city", "is_capital"],
+        "additionalProperties": false
+    });
+    let format = |schema: &Value| json!({"type": "json_schema", "json_schema": {"name": "city", "strict": true, "schema": schema}});
+    let body = |format: Value, stream: bool| {
+        json!({"messages": [{"role": "user", "content": "Describe Paris."}], "temperature": 0, "max_tokens": 64,
+               "response_format": format, "stream": stream})
+    };
+    let v = post(&app, "/v1/chat/completions", body(format(&schema), false)).await.json();
+    assert_eq!(v["choices"][0]["finish_reason"], "stop", "{v}");
+    let text = v["choices"][0]["message"]["content"].as_str().unwrap();
+    let out: Value = serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    assert!(jsonschema::options().build(&schema).unwrap().is_valid(&out), "{text}");
+
+    let s = post(&app, "/v1/chat/completions", body(format(&schema), true)).await;
+    let streamed: String = s
+        .events()
+        .iter()
+        .filter(|d| *d != "[DONE]")
+        .filter_map(|d| {
+            let c: Value = serde_json::from_str(d).unwrap();
+            c["choices"][0]["delta"]["content"].as_str().map(str::to_owned)
+        })
+        .collect();
+    assert_eq!(streamed, text);
+
+    let obj = post(&app, "/v1/chat/completions", body(json!({"type": "json_object"}), false)).await.json();
+    if obj["choices"][0]["finish_reason"] == "stop" {
+        let o: Value = serde_json::from_str(obj["choices"][0]["message"]["content"].as_str().unwrap()).unwrap();
+        assert!(o.is_object());
+    }
+
+    let unsupported = json!({"type": "array", "items": {"type": "integer"}, "uniqueItems": true});
+    let r = post(&app, "/v1/chat/completions", body(format(&unsupported), false)).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    let e = r.error();
+    assert_eq!(e["param"], "response_format");
+    assert!(e["message"].as_str().unwrap().contains("uniqueItems"), "{e}");
 }

@@ -12,7 +12,9 @@ async fn text_completion_matches_greedy_decoding() {
     let Some((app, state)) = app(config(2, 8)) else { return };
     let e = state.ready().unwrap().engine.clone();
     let (want, n) = greedy_reference(&e, Prompt::Text { text: P.into(), parse_special: true }, 10, &[]);
-    let v = post(&app, "/v1/completions", json!({"model": "x", "prompt": P, "max_tokens": 10, "temperature": 0})).await.json();
+    let v = post(&app, "/v1/completions", json!({"model": "x", "prompt": P, "max_tokens": 10, "temperature": 0}))
+        .await
+        .json();
     assert_eq!(v["object"], "text_completion");
     assert!(v["id"].as_str().unwrap().starts_with("cmpl-"));
     assert_eq!(v["choices"][0]["text"], want.as_str());
@@ -35,11 +37,19 @@ async fn a_stop_string_ends_the_text_before_it_with_finish_reason_stop() {
     let (free, _) = greedy_reference(&e, Prompt::Text { text: P.into(), parse_special: true }, 16, &[]);
     // Stop at the first comma of the continuation, whatever the model writes.
     let first_comma = free.find(',').expect("the continuation lists days");
-    let v = post(&app, "/v1/completions", json!({"prompt": P, "max_tokens": 16, "temperature": 0, "stop": [",", "zzz"]})).await.json();
+    let v =
+        post(&app, "/v1/completions", json!({"prompt": P, "max_tokens": 16, "temperature": 0, "stop": [",", "zzz"]}))
+            .await
+            .json();
     assert_eq!(v["choices"][0]["text"], &free[..first_comma]);
     assert_eq!(v["choices"][0]["finish_reason"], "stop");
 
-    let s = post(&app, "/v1/completions", json!({"prompt": P, "max_tokens": 16, "temperature": 0, "stop": ",", "stream": true})).await;
+    let s = post(
+        &app,
+        "/v1/completions",
+        json!({"prompt": P, "max_tokens": 16, "temperature": 0, "stop": ",", "stream": true}),
+    )
+    .await;
     let events = s.events();
     let chunks: Vec<Value> = events[..events.len() - 1].iter().map(|d| serde_json::from_str(d).unwrap()).collect();
     let text: String = chunks.iter().filter_map(|c| c["choices"][0]["text"].as_str()).collect();
@@ -51,7 +61,13 @@ async fn a_stop_string_ends_the_text_before_it_with_finish_reason_stop() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn echo_and_legacy_logprobs() {
     let Some((app, _)) = app(config(2, 8)) else { return };
-    let v = post(&app, "/v1/completions", json!({"prompt": P, "max_tokens": 5, "temperature": 0, "echo": true, "logprobs": 2})).await.json();
+    let v = post(
+        &app,
+        "/v1/completions",
+        json!({"prompt": P, "max_tokens": 5, "temperature": 0, "echo": true, "logprobs": 2}),
+    )
+    .await
+    .json();
     let text = v["choices"][0]["text"].as_str().unwrap();
     assert!(text.starts_with(P) && text.len() > P.len(), "{text:?}");
     let lp = &v["choices"][0]["logprobs"];

@@ -40,7 +40,10 @@ async fn invalid_parameters_are_400_naming_the_parameter() {
         (json!({"messages": msgs, "stop": 5}), "stop"),
         (json!({"model": "x"}), "messages"),
         (json!({"messages": []}), "messages"),
-        (json!({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]}), "messages[0].content[0].type"),
+        (
+            json!({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]}),
+            "messages[0].content[0].type",
+        ),
         (json!({"messages": [{"role": "wizard", "content": "hi"}]}), "messages[0].role"),
     ] {
         let r = post(&app, "/v1/chat/completions", body.clone()).await;
@@ -53,14 +56,23 @@ async fn invalid_parameters_are_400_naming_the_parameter() {
     assert_eq!((r.status.as_u16(), r.error()["param"].as_str()), (400, Some("prompt")));
     let r = post(&app, "/v1/completions", json!({"prompt": [999_999_999u32]})).await;
     assert_eq!((r.status.as_u16(), r.error()["param"].as_str()), (400, Some("prompt")));
-    let bad = send(&app, axum::http::Request::post("/v1/chat/completions")
-        .header("authorization", format!("Bearer {KEY}"))
-        .body(axum::body::Body::from("{not json"))
-        .unwrap()).await;
+    let bad = send(
+        &app,
+        axum::http::Request::post("/v1/chat/completions")
+            .header("authorization", format!("Bearer {KEY}"))
+            .body(axum::body::Body::from("{not json"))
+            .unwrap(),
+    )
+    .await;
     assert_eq!(bad.status, 400);
     assert!(bad.error()["message"].as_str().unwrap().contains("not valid JSON"));
     // Unknown fields are ignored.
-    let ok = post(&app, "/v1/chat/completions", json!({"messages": msgs, "max_tokens": 1, "tools": [], "parallel_tool_calls": false, "user": "u1"})).await;
+    let ok = post(
+        &app,
+        "/v1/chat/completions",
+        json!({"messages": msgs, "max_tokens": 1, "tools": [], "parallel_tool_calls": false, "user": "u1"}),
+    )
+    .await;
     assert_eq!(ok.status, 200, "{}", ok.body);
 }
 

@@ -33,7 +33,11 @@ async fn a_full_queue_is_503_with_retry_after() {
     let ready = state.ready().unwrap();
     let stats = ready.scheduler.stats().clone();
     // A holds the only slot (its response arrives once it is admitted) ...
-    let a = app.clone().oneshot(request("POST", "/v1/completions", Some(&long_request(&ready.engine, true, 300)), Some(KEY))).await.unwrap();
+    let a = app
+        .clone()
+        .oneshot(request("POST", "/v1/completions", Some(&long_request(&ready.engine, true, 300)), Some(KEY)))
+        .await
+        .unwrap();
     assert_eq!(a.status(), 200);
     // ... B waits in the queue ...
     let app2 = app.clone();
@@ -53,13 +57,22 @@ async fn a_full_queue_is_503_with_retry_after() {
 async fn dropping_a_stream_cancels_its_generation_and_frees_the_slot() {
     let Some((app, state)) = app(config(1, 4)) else { return };
     let ready = state.ready().unwrap();
-    let a = app.clone().oneshot(request("POST", "/v1/completions", Some(&long_request(&ready.engine, true, 400)), Some(KEY))).await.unwrap();
+    let a = app
+        .clone()
+        .oneshot(request("POST", "/v1/completions", Some(&long_request(&ready.engine, true, 400)), Some(KEY)))
+        .await
+        .unwrap();
     let mut body = a.into_body().into_data_stream();
     let first = body.next().await.unwrap().unwrap();
     assert!(first.starts_with(b"data: "));
     drop(body);
     // The slot is free long before A's 400 tokens.
-    let b = post(&app, "/v1/completions", json!({"prompt": "Hi", "max_tokens": 3, "temperature": 0, "logit_bias": ban_eog(&ready.engine)})).await;
+    let b = post(
+        &app,
+        "/v1/completions",
+        json!({"prompt": "Hi", "max_tokens": 3, "temperature": 0, "logit_bias": ban_eog(&ready.engine)}),
+    )
+    .await;
     assert_eq!(b.status, 200);
     assert_eq!(b.json()["usage"]["completion_tokens"], 3);
     let generated = ready.scheduler.stats().completion_tokens.load(Ordering::Relaxed);
@@ -161,7 +174,9 @@ async fn an_open_address_needs_a_key_or_insecure() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_are_prometheus_text_with_the_counters() {
     let Some((app, _)) = app(config(2, 8)) else { return };
-    let ok = post(&app, "/v1/chat/completions", json!({"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4})).await;
+    let ok =
+        post(&app, "/v1/chat/completions", json!({"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4}))
+            .await;
     assert_eq!(ok.status, 200);
     let _ = post(&app, "/v1/chat/completions", json!({"n": 3})).await;
     let m = send(&app, request("GET", "/metrics", None, Some(KEY))).await;
@@ -212,7 +227,10 @@ async fn cors_is_off_by_default_and_allows_configured_origins() {
     let Some((closed, _)) = app(config(1, 4)) else { return };
     let r = send(&closed, preflight()).await;
     assert!(!r.headers.contains_key("access-control-allow-origin"));
-    let Some((open, _)) = app(ServerConfig { cors_origins: vec!["https://app.example.com".into()], ..config(1, 4) }) else { return };
+    let Some((open, _)) = app(ServerConfig { cors_origins: vec!["https://app.example.com".into()], ..config(1, 4) })
+    else {
+        return;
+    };
     let r = send(&open, preflight()).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.headers["access-control-allow-origin"], "https://app.example.com");

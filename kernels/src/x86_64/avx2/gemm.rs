@@ -24,39 +24,15 @@ use crate::dispatch::XBatch;
 /// Rows per strip.
 pub(super) const STRIP: usize = 8;
 /// Tokens per micro-tile.
-const TILE_TOKENS: usize = 4;
+pub(super) const TILE_TOKENS: usize = 4;
 /// Packed bytes per 32-element block of a strip: 256 quant bytes, 8 scales (+ 8 mins).
-const fn block_bytes(has_min: bool) -> usize {
+pub(super) const fn block_bytes(has_min: bool) -> usize {
     256 + 32 + if has_min { 32 } else { 0 }
 }
 
 /// Packed bytes of `rows × cols` (rows rounded up to whole strips).
 pub(super) const fn packed_bytes32(rows: usize, cols: usize, has_min: bool) -> usize {
     rows.div_ceil(STRIP) * (cols / QK) * block_bytes(has_min)
-}
-
-/// 8 rows of 8 i32 → 8 registers, register `k` holding element `k` of each row.
-#[target_feature(enable = "avx2,fma,f16c")]
-#[inline]
-pub(super) fn transpose8(v: [__m256i; 8]) -> [__m256i; 8] {
-    let t: [__m256i; 8] = std::array::from_fn(|i| {
-        let (a, b) = (v[2 * (i / 2)], v[2 * (i / 2) + 1]);
-        if i % 2 == 0 { _mm256_unpacklo_epi32(a, b) } else { _mm256_unpackhi_epi32(a, b) }
-    });
-    // t[0] = [v0_0 v1_0 v0_1 v1_1 | ..4..5], t[1] = [..2..3 | ..6..7], t[2], t[3] for v2, v3 …
-    let u: [__m256i; 8] = std::array::from_fn(|i| {
-        let (h, k) = (i / 4, i % 4); // h: rows 0..4 or 4..8; k: element within 128-bit lane
-        let (a, b) = (t[4 * h + k / 2], t[4 * h + 2 + k / 2]);
-        if k % 2 == 0 { _mm256_unpacklo_epi64(a, b) } else { _mm256_unpackhi_epi64(a, b) }
-    });
-    // u[k] (k < 4) = [v0_k v1_k v2_k v3_k | v0_k+4 … v3_k+4], u[4 + k] the same for v4..v8
-    std::array::from_fn(|k| {
-        if k < 4 {
-            _mm256_permute2x128_si256::<0x20>(u[k], u[4 + k])
-        } else {
-            _mm256_permute2x128_si256::<0x31>(u[k - 4], u[k])
-        }
-    })
 }
 
 /// Stores a register at `dst[..32]`.
@@ -101,7 +77,7 @@ pub(super) fn bcast4(q: &[i8]) -> __m256i {
 /// Packs the rows of `w` (`rows × nb` blocks) strip by strip into `dst`.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-fn pack32<W>(w: &[W], nb: usize, has_min: bool, dst: &mut [u8], unpack: impl Fn(&W) -> __m256i, scale: impl Fn(&W) -> (u16, u16)) {
+pub(super) fn pack32<W>(w: &[W], nb: usize, has_min: bool, dst: &mut [u8], unpack: impl Fn(&W) -> __m256i, scale: impl Fn(&W) -> (u16, u16)) {
     let rows = w.len() / nb;
     let bb = block_bytes(has_min);
     for (s, strip) in dst.chunks_exact_mut(nb * bb).enumerate().take(rows.div_ceil(STRIP)) {
@@ -125,16 +101,17 @@ fn pack32<W>(w: &[W], nb: usize, has_min: bool, dst: &mut [u8], unpack: impl Fn(
 }
 
 /// The activation block `b` of token `t` as its 32 quants.
-type Qs = [i8; 32];
+pub(super) type Qs = [i8; 32];
 
-/// One strip × up to 4 tokens over all blocks: 4 registers of 8 row results.
+/// One strip × up to 4 tokens over all blocks: 4 registers of 8 row results. `BITS` and
+/// `KIND` (0: signed, 3 or 4: offset shift, 255: min) are constants so each type gets its
+/// own fully unrolled loop.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
 #[allow(clippy::too_many_arguments)]
-fn tile32<X>(
+fn tile32<X, const BITS: u32, const KIND: u32>(
     strip: &[u8],
     nb: usize,
-    kind: Kind,
     xs: [&[X]; TILE_TOKENS],
     dx: [&[f32]; TILE_TOKENS],
     side: [&[i32]; TILE_TOKENS],
@@ -142,6 +119,7 @@ fn tile32<X>(
     ld: usize,
     qs: impl Fn(&X) -> &Qs,
 ) -> [__m256; TILE_TOKENS] {
+    let kind = Kind::from_consts(BITS, KIND);
     let has_min = kind.extra == Extra::Min;
     let bb = block_bytes(has_min);
     let ones = _mm256_set1_epi16(1);
@@ -149,7 +127,7 @@ fn tile32<X>(
     for (b, blk) in strip.chunks_exact(bb).take(nb).enumerate() {
         let q: [&Qs; TILE_TOKENS] = std::array::from_fn(|c| qs(&xs[c][b]));
         let mut s = [_mm256_setzero_si256(); TILE_TOKENS];
-        match kind.bits {
+        match BITS {
             4 => {
                 let mut a16 = [_mm256_setzero_si256(); TILE_TOKENS];
                 for k in 0..8 {
@@ -211,6 +189,26 @@ pub(super) struct Kind {
     pub extra: Extra,
 }
 
+impl Kind {
+    /// The `KIND` constant of [`tile32`].
+    pub(super) const fn code(self) -> u32 {
+        match self.extra {
+            Extra::Offset(None) => 0,
+            Extra::Offset(Some(shift)) => shift,
+            Extra::Min => 255,
+        }
+    }
+
+    pub(super) const fn from_consts(bits: u32, code: u32) -> Kind {
+        let extra = match code {
+            0 => Extra::Offset(None),
+            255 => Extra::Min,
+            shift => Extra::Offset(Some(shift)),
+        };
+        Kind { bits, extra }
+    }
+}
+
 /// Writes 4 tokens' results for the rows of a strip into the `[t - t0][row]` tile.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
@@ -258,7 +256,13 @@ fn gemm32<X: Block>(
         let side = tok.map(|t| if xb.sum.is_empty() { empty_i } else { &xb.sum[t..] });
         let sx = tok.map(|t| if xb.s.is_empty() { empty_f } else { &xb.s[t..] });
         for (s, strip) in packed.chunks_exact(strip_bytes).take(rows.div_ceil(STRIP)).enumerate() {
-            let acc = tile32(strip, nb, kind, xs, dx, side, sx, ld, qs);
+            let acc = match (kind.bits, kind.code()) {
+                (4, 3) => tile32::<X, 4, 3>(strip, nb, xs, dx, side, sx, ld, qs),
+                (4, 255) => tile32::<X, 4, 255>(strip, nb, xs, dx, side, sx, ld, qs),
+                (5, 4) => tile32::<X, 5, 4>(strip, nb, xs, dx, side, sx, ld, qs),
+                (5, 255) => tile32::<X, 5, 255>(strip, nb, xs, dx, side, sx, ld, qs),
+                _ => tile32::<X, 8, 0>(strip, nb, xs, dx, side, sx, ld, qs),
+            };
             store_tile(&acc, s * STRIP, rows, c0, valid, t0, out);
         }
         c0 += TILE_TOKENS;
@@ -298,34 +302,28 @@ gemm32_kernels!(
     /// Packs Q4_0 rows (nibbles unsigned).
     pack_q4_0, gemm_q4_0, packed_bytes_q4_0, BlockQ4_0, BlockQ8_0,
     Kind { bits: 4, extra: Extra::Offset(Some(3)) },
-    |w: &BlockQ4_0| bytes_from_nibbles_32(&w.qs),
+    |w: &BlockQ4_0| nibbles_32(&w.qs),
     |w: &BlockQ4_0| (w.d.bits(), 0)
 );
 gemm32_kernels!(
     /// Packs Q4_1 rows (nibbles unsigned, mins).
     pack_q4_1, gemm_q4_1, packed_bytes_q4_1, BlockQ4_1, BlockQ8_1,
     Kind { bits: 4, extra: Extra::Min },
-    |w: &BlockQ4_1| bytes_from_nibbles_32(&w.qs),
+    |w: &BlockQ4_1| nibbles_32(&w.qs),
     |w: &BlockQ4_1| (w.d.bits(), w.m.bits())
 );
 gemm32_kernels!(
     /// Packs Q5_0 rows (5-bit quants unsigned).
     pack_q5_0, gemm_q5_0, packed_bytes_q5_0, BlockQ5_0, BlockQ8_0,
     Kind { bits: 5, extra: Extra::Offset(Some(4)) },
-    |w: &BlockQ5_0| _mm256_or_si256(
-        bytes_from_nibbles_32(&w.qs),
-        _mm256_and_si256(bytes_from_bits_32(w.qh), _mm256_set1_epi8(0x10))
-    ),
+    |w: &BlockQ5_0| q5_quants(&w.qs, &w.qh),
     |w: &BlockQ5_0| (w.d.bits(), 0)
 );
 gemm32_kernels!(
     /// Packs Q5_1 rows (5-bit quants unsigned, mins).
     pack_q5_1, gemm_q5_1, packed_bytes_q5_1, BlockQ5_1, BlockQ8_1,
     Kind { bits: 5, extra: Extra::Min },
-    |w: &BlockQ5_1| _mm256_or_si256(
-        bytes_from_nibbles_32(&w.qs),
-        _mm256_and_si256(bytes_from_bits_32(w.qh), _mm256_set1_epi8(0x10))
-    ),
+    |w: &BlockQ5_1| q5_quants(&w.qs, &w.qh),
     |w: &BlockQ5_1| (w.d.bits(), w.m.bits())
 );
 gemm32_kernels!(

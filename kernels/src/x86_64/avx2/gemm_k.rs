@@ -10,17 +10,17 @@
 
 use std::arch::x86_64::*;
 
-use super::gemm::{STRIP, bcast4, load_bytes, load_f32x8, store_bytes, store_f32x8, store_tile, transpose8};
+use super::gemm::{STRIP, bcast4, load_bytes, load_f32x8, store_bytes, store_f32x8, store_tile};
 use super::mat::f16x8;
 use super::util::*;
 use crate::blocks::*;
 use crate::dispatch::XBatch;
 
 /// Tokens per micro-tile.
-const TILE_TOKENS: usize = 4;
+use super::gemm::TILE_TOKENS;
 
 /// Offsets inside a packed super-block of a strip.
-mod off {
+pub(super) mod off {
     /// 8 sub-blocks × 8 registers of quants.
     pub const QS: usize = 0;
     /// Sub-block scales as i16 pairs per lane: 8 (Q4_K/Q5_K) or 16 (Q6_K) registers.
@@ -48,7 +48,7 @@ pub(super) enum KType {
 }
 
 impl KType {
-    const fn superblock_bytes(self) -> usize {
+    pub(super) const fn superblock_bytes(self) -> usize {
         match self {
             KType::Q6K => off::SIZE6,
             _ => off::SIZE4,
@@ -282,7 +282,7 @@ fn tile_k(strip: &[u8], nb: usize, t: KType, xs: [&[BlockQ8_K]; TILE_TOKENS], dx
 
 /// Bytes `4p..4p + 4` of the bsums (i16 pair `2p, 2p + 1`) as i8s for [`bcast4`].
 #[inline]
-fn bs_i8(b: &[u8; 32], p: usize) -> &[i8] {
+pub(super) fn bs_i8(b: &[u8; 32], p: usize) -> &[i8] {
     bytemuck::cast_slice(&b[4 * p..4 * p + 4])
 }
 

@@ -23,9 +23,6 @@ use super::util::*;
 use crate::blocks::*;
 use crate::dispatch::XBatch;
 
-/// Cache lines prefetched per weight block.
-const LINES: usize = 1;
-
 /// How a 32-element block type's offset or min enters the sum.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Extra {
@@ -97,12 +94,15 @@ pub(super) fn f16x8(h: [u16; 8]) -> __m256 {
     _mm256_cvtph_ps(v)
 }
 
-/// Writes the valid lanes of `acc` (rows `r..`, tokens `toks`) to the `[t - t0][row]` tile.
+/// Writes the valid lanes of `acc` (rows `q + i·span`, tokens `c0..c0 + valid`) to the
+/// `[t - t0][row]` tile.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
+#[allow(clippy::too_many_arguments)]
 pub(super) fn store_lanes<const G: usize>(
     acc: __m256,
-    r: usize,
+    q: usize,
+    span: usize,
     rows: usize,
     c0: usize,
     valid: usize,
@@ -113,16 +113,29 @@ pub(super) fn store_lanes<const G: usize>(
     // SAFETY: writes the 8 floats of `v`; unaligned store.
     unsafe { _mm256_storeu_ps(v.as_mut_ptr(), acc) };
     for i in 0..8 / G {
-        if r + i >= rows {
+        let r = q + i * span;
+        if r >= rows {
             break;
         }
         for j in 0..valid {
-            out[(c0 + j - t0) * rows + r + i] = v[i * G + j];
+            out[(c0 + j - t0) * rows + r] = v[i * G + j];
         }
     }
 }
 
+/// The rows of lane-row `i` of group `q` when `rows` are split into `rr` contiguous runs of
+/// `span` rows: `q + i·span`, clamped to the last row (such lanes are computed and dropped).
+#[inline]
+pub(super) fn strided_row(q: usize, i: usize, span: usize, rows: usize) -> usize {
+    (q + i * span).min(rows - 1)
+}
+
 /// Rows × tokens `c0..c0 + valid` (`valid <= G`, `c0 % 8 == 0`) of a 32-element block type.
+///
+/// The `8 / G` rows of a register are `span` rows apart: each lane walks its own contiguous
+/// run of rows front to back, so the weights are read as `8 / G` long sequential streams
+/// that the hardware prefetcher follows (neighbouring rows side by side would be many
+/// streams of a few hundred bytes, which it does not).
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
 #[allow(clippy::too_many_arguments)]
@@ -142,33 +155,28 @@ fn group32<W, X, U, FU, FP, FS, const G: usize>(
     FP: Fn(U, &X) -> __m256i,
     FS: Fn(&W) -> (u16, u16),
 {
+    let rr = 8 / G;
     let rows = w.len() / nb;
+    let span = rows.div_ceil(rr);
     let ld = xb.ld;
     let xs: [&[X]; G] = std::array::from_fn(|j| {
         let t = c0 + j.min(valid - 1);
         &x[t * nb..(t + 1) * nb]
     });
-    let mut r = 0;
-    while r < rows {
+    let dx = &xb.d[c0..];
+    let sums = if xb.sum.is_empty() { &[][..] } else { &xb.sum[c0..] };
+    let sx = if xb.s.is_empty() { &[][..] } else { &xb.s[c0..] };
+    for q in 0..span {
         let ws: [&[W]; 8] = std::array::from_fn(|i| {
-            let ri = (r + i).min(rows - 1);
-            &w[ri * nb..(ri + 1) * nb]
-        });
-        // Rows are short (hundreds of bytes) and read 8 at a time: too short for the
-        // hardware prefetcher, so fetch the next group's rows one group ahead.
-        let next: [&[W]; 8] = std::array::from_fn(|i| {
-            let ri = (r + 8 / G + i).min(rows - 1);
+            let ri = strided_row(q, i, span, rows);
             &w[ri * nb..(ri + 1) * nb]
         });
         let mut acc = _mm256_setzero_ps();
         for b in 0..nb {
-            for row in next.iter().take(8 / G) {
-                prefetch(&row[b], LINES);
-            }
             let mut parts = [_mm256_setzero_si256(); 8];
             let mut hd = [0u16; 8];
             let mut hm = [0u16; 8];
-            for i in 0..8 / G {
+            for i in 0..rr {
                 let wb = &ws[i][b];
                 let u = (k.unpack)(wb);
                 let (d, m) = (k.scale)(wb);
@@ -179,19 +187,17 @@ fn group32<W, X, U, FU, FP, FS, const G: usize>(
                 }
             }
             let mut s = reduce8(&parts);
-            let side = b * ld + c0;
             if let Extra::Offset(Some(shift)) = k.extra {
-                let sums = side_i32::<G>(&xb.sum[side..]);
+                let sums = side_i32::<G>(&sums[b * ld..]);
                 s = _mm256_sub_epi32(s, _mm256_sll_epi32(sums, _mm_cvtsi32_si128(shift as i32)));
             }
-            let scale = _mm256_mul_ps(f16x8(hd), side_f32::<G>(&xb.d[side..]));
+            let scale = _mm256_mul_ps(f16x8(hd), side_f32::<G>(&dx[b * ld..]));
             acc = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(s), acc);
             if k.extra == Extra::Min {
-                acc = _mm256_fmadd_ps(f16x8(hm), side_f32::<G>(&xb.s[side..]), acc);
+                acc = _mm256_fmadd_ps(f16x8(hm), side_f32::<G>(&sx[b * ld..]), acc);
             }
         }
-        store_lanes::<G>(acc, r, rows, c0, valid, t0, out);
-        r += 8 / G;
+        store_lanes::<G>(acc, q, span, rows, c0, valid, t0, out);
     }
 }
 
@@ -312,7 +318,7 @@ macro_rules! k_q4_0 {
     () => {
         Q32 {
             extra: Extra::Offset(Some(3)),
-            unpack: |w: &BlockQ4_0| bytes_from_nibbles_32(&w.qs),
+            unpack: |w: &BlockQ4_0| nibbles_32(&w.qs),
             partial: |u: __m256i, x: &BlockQ8_0| partial_us(u, &x.qs),
             scale: |w: &BlockQ4_0| (w.d.bits(), 0),
             _types: std::marker::PhantomData,
@@ -325,10 +331,7 @@ macro_rules! k_q5_0 {
     () => {
         Q32 {
             extra: Extra::Offset(Some(4)),
-            unpack: |w: &BlockQ5_0| {
-                let hi = _mm256_and_si256(bytes_from_bits_32(w.qh), _mm256_set1_epi8(0x10));
-                _mm256_or_si256(bytes_from_nibbles_32(&w.qs), hi)
-            },
+            unpack: |w: &BlockQ5_0| q5_quants(&w.qs, &w.qh),
             partial: |u: __m256i, x: &BlockQ8_0| partial_us(u, &x.qs),
             scale: |w: &BlockQ5_0| (w.d.bits(), 0),
             _types: std::marker::PhantomData,
@@ -357,7 +360,7 @@ macro_rules! k_q4_1 {
     () => {
         Q32 {
             extra: Extra::Min,
-            unpack: |w: &BlockQ4_1| bytes_from_nibbles_32(&w.qs),
+            unpack: |w: &BlockQ4_1| nibbles_32(&w.qs),
             partial: |u: __m256i, x: &BlockQ8_1| partial_us(u, &x.qs),
             scale: |w: &BlockQ4_1| (w.d.bits(), w.m.bits()),
             _types: std::marker::PhantomData,
@@ -370,10 +373,7 @@ macro_rules! k_q5_1 {
     () => {
         Q32 {
             extra: Extra::Min,
-            unpack: |w: &BlockQ5_1| {
-                let hi = _mm256_and_si256(bytes_from_bits_32(w.qh), _mm256_set1_epi8(0x10));
-                _mm256_or_si256(bytes_from_nibbles_32(&w.qs), hi)
-            },
+            unpack: |w: &BlockQ5_1| q5_quants(&w.qs, &w.qh),
             partial: |u: __m256i, x: &BlockQ8_1| partial_us(u, &x.qs),
             scale: |w: &BlockQ5_1| (w.d.bits(), w.m.bits()),
             _types: std::marker::PhantomData,

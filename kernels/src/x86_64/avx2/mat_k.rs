@@ -14,9 +14,6 @@ use super::util::*;
 use crate::blocks::*;
 use crate::dispatch::XBatch;
 
-/// Cache lines prefetched per weight block.
-const LINES: usize = 3;
-
 /// The type-specific parts of a K-quant kernel.
 pub(super) struct QKParts<W, U, FU, FP, FS> {
     /// Whether the type has mins (the `M` term).
@@ -159,7 +156,29 @@ pub(super) fn partial_q6_k(u: &K6, x: &BlockQ8_K) -> (__m256i, __m256i) {
     (_mm256_sub_epi32(s, offset), _mm256_setzero_si256())
 }
 
+/// Super-blocks per segment of a row in [`group_k`] (its buffers hold one segment).
+const SEG: usize = 64;
+
+/// The per-segment buffers of [`group_k`].
+struct SegBuf {
+    /// Per tile of `8 / G` super-blocks and row: the reduced `S`, lanes (block, token).
+    s: [__m256i; SEG],
+    /// The same for `M`.
+    m: [__m256i; SEG],
+    /// Per super-block: each lane's `d` (f16 bits), lanes (row, token).
+    hd: [[u16; 8]; SEG],
+    /// Per super-block: each lane's `dmin`.
+    hm: [[u16; 8]; SEG],
+}
+
 /// Rows × tokens `c0..c0 + valid` (`valid <= G`, `c0 % 8 == 0`) of a K-quant type.
+///
+/// Two phases per group of `8 / G` neighbouring rows and segment of super-blocks: the
+/// integer phase reads the rows one after the other, front to back (one sequential stream),
+/// and reduces the partials of `8 / G` super-blocks × `G` tokens per register; the float
+/// phase transposes those to lanes of (row, token) and accumulates super-block by
+/// super-block. (Super-blocks carry enough work that the buffering costs little; the
+/// 32-element types instead read `8 / G` strided runs of rows side by side, `mat.rs`.)
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
 #[allow(clippy::too_many_arguments)]
@@ -173,58 +192,68 @@ fn group_k<W, U, FU, FP, FS, const G: usize>(
     valid: usize,
     t0: usize,
     out: &mut [f32],
+    buf: &mut SegBuf,
 ) where
     FU: Fn(&W) -> U,
     FP: Fn(&U, &BlockQ8_K) -> (__m256i, __m256i),
     FS: Fn(&W) -> (u16, u16),
 {
+    let rr = 8 / G;
     let rows = w.len() / nb;
     let ld = xb.ld;
     let xs: [&[BlockQ8_K]; G] = std::array::from_fn(|j| {
         let t = c0 + j.min(valid - 1);
         &x[t * nb..(t + 1) * nb]
     });
+    let dxs = &xb.d[c0..];
     let mut r = 0;
     while r < rows {
-        let ws: [&[W]; 8] = std::array::from_fn(|i| {
-            let ri = (r + i).min(rows - 1);
-            &w[ri * nb..(ri + 1) * nb]
-        });
-        // Rows are short (hundreds of bytes) and read 8 at a time: too short for the
-        // hardware prefetcher, so fetch the next group's rows one group ahead.
-        let next: [&[W]; 8] = std::array::from_fn(|i| {
-            let ri = (r + 8 / G + i).min(rows - 1);
-            &w[ri * nb..(ri + 1) * nb]
-        });
         let mut acc = _mm256_setzero_ps();
-        for b in 0..nb {
-            for row in next.iter().take(8 / G) {
-                prefetch(&row[b], LINES);
-            }
-            let mut ps = [_mm256_setzero_si256(); 8];
-            let mut pm = [_mm256_setzero_si256(); 8];
-            let mut hd = [0u16; 8];
-            let mut hm = [0u16; 8];
-            for i in 0..8 / G {
-                let wb = &ws[i][b];
-                let u = (k.unpack)(wb);
-                let (d, m) = (k.scale)(wb);
-                for j in 0..G {
-                    (ps[i * G + j], pm[i * G + j]) = (k.partial)(&u, &xs[j][b]);
-                    hd[i * G + j] = d;
-                    hm[i * G + j] = m;
+        let mut seg0 = 0;
+        while seg0 < nb {
+            let seg1 = (seg0 + SEG).min(nb);
+            let tiles = (seg1 - seg0).div_ceil(rr);
+            for i in 0..rr {
+                let ri = (r + i).min(rows - 1);
+                let row = &w[ri * nb + seg0..ri * nb + seg1];
+                for (tile, blocks) in row.chunks(rr).enumerate() {
+                    let mut ps = [_mm256_setzero_si256(); 8];
+                    let mut pm = [_mm256_setzero_si256(); 8];
+                    for (bb, wb) in blocks.iter().enumerate() {
+                        let b = tile * rr + bb;
+                        let u = (k.unpack)(wb);
+                        let (d, m) = (k.scale)(wb);
+                        for j in 0..G {
+                            (ps[bb * G + j], pm[bb * G + j]) = (k.partial)(&u, &xs[j][seg0 + b]);
+                            buf.hd[b][i * G + j] = d;
+                            if k.has_min {
+                                buf.hm[b][i * G + j] = m;
+                            }
+                        }
+                    }
+                    buf.s[tile * rr + i] = reduce8(&ps);
+                    if k.has_min {
+                        buf.m[tile * rr + i] = reduce8(&pm);
+                    }
                 }
             }
-            let dx = side_f32::<G>(&xb.d[b * ld + c0..]);
-            let s = _mm256_cvtepi32_ps(reduce8(&ps));
-            acc = _mm256_fmadd_ps(_mm256_mul_ps(f16x8(hd), dx), s, acc);
-            if k.has_min {
-                let m = _mm256_cvtepi32_ps(reduce8(&pm));
-                acc = _mm256_fnmadd_ps(_mm256_mul_ps(f16x8(hm), dx), m, acc);
+            for tile in 0..tiles {
+                let vs = transpose_groups::<G>(std::array::from_fn(|i| buf.s[tile * rr + i.min(rr - 1)]));
+                let vm = transpose_groups::<G>(std::array::from_fn(|i| buf.m[tile * rr + i.min(rr - 1)]));
+                for bb in 0..rr.min(seg1 - seg0 - tile * rr) {
+                    let b = tile * rr + bb;
+                    let dx = side_f32::<G>(&dxs[(seg0 + b) * ld..]);
+                    acc = _mm256_fmadd_ps(_mm256_mul_ps(f16x8(buf.hd[b]), dx), _mm256_cvtepi32_ps(vs[bb]), acc);
+                    if k.has_min {
+                        let m = _mm256_cvtepi32_ps(vm[bb]);
+                        acc = _mm256_fnmadd_ps(_mm256_mul_ps(f16x8(buf.hm[b]), dx), m, acc);
+                    }
+                }
             }
+            seg0 = seg1;
         }
-        store_lanes::<G>(acc, r, rows, c0, valid, t0, out);
-        r += 8 / G;
+        store_lanes::<G>(acc, r, 1, rows, c0, valid, t0, out);
+        r += rr;
     }
 }
 
@@ -248,14 +277,21 @@ fn mat_k<W, U, FU, FP, FS>(
     if nb == 0 || w.is_empty() {
         return;
     }
+    let mut buf = SegBuf {
+        s: [_mm256_setzero_si256(); SEG],
+        m: [_mm256_setzero_si256(); SEG],
+        hd: [[0; 8]; SEG],
+        hm: [[0; 8]; SEG],
+    };
     let mut c0 = t0;
     while c0 < t1 {
         let valid = (t1 - c0).min(8);
+        let b = &mut buf;
         match valid.next_power_of_two() {
-            1 => group_k::<W, U, FU, FP, FS, 1>(&k, w, nb, x, xb, c0, valid, t0, out),
-            2 => group_k::<W, U, FU, FP, FS, 2>(&k, w, nb, x, xb, c0, valid, t0, out),
-            4 => group_k::<W, U, FU, FP, FS, 4>(&k, w, nb, x, xb, c0, valid, t0, out),
-            _ => group_k::<W, U, FU, FP, FS, 8>(&k, w, nb, x, xb, c0, valid, t0, out),
+            1 => group_k::<W, U, FU, FP, FS, 1>(&k, w, nb, x, xb, c0, valid, t0, out, b),
+            2 => group_k::<W, U, FU, FP, FS, 2>(&k, w, nb, x, xb, c0, valid, t0, out, b),
+            4 => group_k::<W, U, FU, FP, FS, 4>(&k, w, nb, x, xb, c0, valid, t0, out, b),
+            _ => group_k::<W, U, FU, FP, FS, 8>(&k, w, nb, x, xb, c0, valid, t0, out, b),
         }
         c0 += 8;
     }

@@ -11,13 +11,41 @@ mod mat;
 mod mat_k;
 mod quantize;
 mod util;
+mod vnni;
 
 use crate::blocks::*;
-use crate::dispatch::Kernels;
+use crate::dispatch::{Kernels, TypeKernels};
 use crate::dtype::DType;
 
 /// The AVX2 table: the scalar entries, overridden where a kernel exists here.
-pub(crate) static AVX2: Kernels = {
+pub(crate) static AVX2: Kernels = Kernels::new("avx2", avx2_types());
+
+/// The AVX2 table with the VNNI GEMM (AVX512-VNNI + AVX512-VL, 256-bit registers): handed
+/// out only when the CPU has those too. Bit-identical results to [`AVX2`].
+pub(crate) static AVX2_VNNI: Kernels = {
+    use DType::*;
+    let mut t = avx2_types();
+    t[Q4_0.index()].gemm =
+        Some(gemm_entry!(unsafe BlockQ4_0, BlockQ8_0, gemm::pack_q4_0, vnni::gemm_q4_0, gemm::packed_bytes_q4_0));
+    t[Q4_1.index()].gemm =
+        Some(gemm_entry!(unsafe BlockQ4_1, BlockQ8_1, gemm::pack_q4_1, vnni::gemm_q4_1, gemm::packed_bytes_q4_1));
+    t[Q5_0.index()].gemm =
+        Some(gemm_entry!(unsafe BlockQ5_0, BlockQ8_0, gemm::pack_q5_0, vnni::gemm_q5_0, gemm::packed_bytes_q5_0));
+    t[Q5_1.index()].gemm =
+        Some(gemm_entry!(unsafe BlockQ5_1, BlockQ8_1, gemm::pack_q5_1, vnni::gemm_q5_1, gemm::packed_bytes_q5_1));
+    t[Q8_0.index()].gemm =
+        Some(gemm_entry!(unsafe BlockQ8_0, BlockQ8_0, vnni::pack_q8_0, vnni::gemm_q8_0, gemm::packed_bytes_q8_0));
+    t[Q4_K.index()].gemm =
+        Some(gemm_entry!(unsafe BlockQ4_K, BlockQ8_K, gemm_k::pack_q4_k, vnni::gemm_q4_k, gemm_k::packed_bytes_q4_k));
+    t[Q5_K.index()].gemm =
+        Some(gemm_entry!(unsafe BlockQ5_K, BlockQ8_K, gemm_k::pack_q5_k, vnni::gemm_q5_k, gemm_k::packed_bytes_q5_k));
+    t[Q6_K.index()].gemm =
+        Some(gemm_entry!(unsafe BlockQ6_K, BlockQ8_K, gemm_k::pack_q6_k, vnni::gemm_q6_k, gemm_k::packed_bytes_q6_k));
+    Kernels::new("avx2-vnni", t)
+};
+
+/// The AVX2 entries over the scalar ones.
+const fn avx2_types() -> [TypeKernels; DType::COUNT] {
     use DType::*;
     let mut t = crate::scalar_table::types();
     t[F32.index()].vec_dot = Some(dot_entry!(unsafe F32Le, F32Le, dot::dot_f32));
@@ -61,5 +89,5 @@ pub(crate) static AVX2: Kernels = {
         Some(gemm_entry!(unsafe BlockQ5_K, BlockQ8_K, gemm_k::pack_q5_k, gemm_k::gemm_q5_k, gemm_k::packed_bytes_q5_k));
     t[Q6_K.index()].gemm =
         Some(gemm_entry!(unsafe BlockQ6_K, BlockQ8_K, gemm_k::pack_q6_k, gemm_k::gemm_q6_k, gemm_k::packed_bytes_q6_k));
-    Kernels::new("avx2", t)
-};
+    t
+}

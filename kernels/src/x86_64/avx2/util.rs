@@ -59,24 +59,35 @@ pub(super) fn hsum_i32x8(a: __m256i) -> i32 {
     _mm_cvtsi128_si32(s)
 }
 
-/// 32 nibbles → 32 bytes in 0..16: the 16 low nibbles, then the 16 high nibbles.
+/// 32 nibbles → 32 bytes in 0..16: the 16 low nibbles, then the 16 high nibbles (one
+/// broadcast load, one 64-bit shift of the upper half, one mask).
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-pub(super) fn bytes_from_nibbles_32(qs: &[u8; 16]) -> __m256i {
-    let tmp = load16(qs);
-    let bytes = _mm256_set_m128i(_mm_srli_epi16::<4>(tmp), tmp);
-    _mm256_and_si256(bytes, _mm256_set1_epi8(0x0f))
+pub(super) fn nibbles_32(qs: &[u8; 16]) -> __m256i {
+    let v = _mm256_broadcastsi128_si256(load16(qs));
+    let v = _mm256_srlv_epi64(v, _mm256_set_epi64x(4, 4, 0, 0));
+    _mm256_and_si256(v, _mm256_set1_epi8(0x0f))
 }
 
-/// 32 bits (little-endian) → 32 bytes, 0xff where the bit is set.
+/// 32 bits (little-endian) → 32 bytes, `0x10` where the bit is set (the fifth bit of Q5
+/// quants).
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-pub(super) fn bytes_from_bits_32(bits: [u8; 4]) -> __m256i {
-    let x = i32::from_le_bytes(bits);
+pub(super) fn fifth_bits_32(qh: &[u8; 4]) -> __m256i {
+    // SAFETY: reads the 4 bytes of `qh`; unaligned read.
+    let x = unsafe { qh.as_ptr().cast::<i32>().read_unaligned() };
     let shuf = _mm256_set_epi64x(0x0303_0303_0303_0303, 0x0202_0202_0202_0202, 0x0101_0101_0101_0101, 0);
     let bytes = _mm256_shuffle_epi8(_mm256_set1_epi32(x), shuf);
-    let bytes = _mm256_or_si256(bytes, _mm256_set1_epi64x(0x7fbf_dfef_f7fb_fdfe));
-    _mm256_cmpeq_epi8(bytes, _mm256_set1_epi64x(-1))
+    let bits = _mm256_set1_epi64x(0x8040_2010_0804_0201u64 as i64);
+    let set = _mm256_cmpeq_epi8(_mm256_and_si256(bytes, bits), bits);
+    _mm256_and_si256(set, _mm256_set1_epi8(0x10))
+}
+
+/// The unsigned 5-bit quants of a Q5_0/Q5_1 block (0..32).
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(super) fn q5_quants(qs: &[u8; 16], qh: &[u8; 4]) -> __m256i {
+    _mm256_or_si256(nibbles_32(qs), fifth_bits_32(qh))
 }
 
 /// Pairwise sums of i16 → 8 i32.
@@ -112,14 +123,56 @@ pub(super) fn reduce8(v: &[__m256i; 8]) -> __m256i {
     _mm256_add_epi32(lo, hi)
 }
 
-/// Prefetches the cache lines of `v` (up to `lines` of them, from its start) into L1.
+/// Transposes an R × R matrix of G-lane elements (R = 8 / G): `v[i]` holds elements
+/// `(i, 0..R)` (element `e` in lanes `e·G..(e + 1)·G`); result `[e]` holds elements
+/// `(0..R, e)`. Entries `R..8` of `v` are ignored and of the result unspecified.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-pub(super) fn prefetch<T>(v: &T, lines: usize) {
-    let p = std::ptr::from_ref(v).cast::<i8>();
-    for l in 0..lines {
-        // SAFETY: a prefetch is a hint that never faults, whatever the address; the pointer is
-        // formed with `wrapping_add` and never dereferenced.
-        unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(64 * l)) };
+pub(super) fn transpose_groups<const G: usize>(v: [__m256i; 8]) -> [__m256i; 8] {
+    match G {
+        8 => v,
+        4 => {
+            let mut t = v;
+            t[0] = _mm256_permute2x128_si256::<0x20>(v[0], v[1]);
+            t[1] = _mm256_permute2x128_si256::<0x31>(v[0], v[1]);
+            t
+        }
+        2 => {
+            let a0 = _mm256_unpacklo_epi64(v[0], v[1]);
+            let a1 = _mm256_unpackhi_epi64(v[0], v[1]);
+            let a2 = _mm256_unpacklo_epi64(v[2], v[3]);
+            let a3 = _mm256_unpackhi_epi64(v[2], v[3]);
+            let mut t = v;
+            t[0] = _mm256_permute2x128_si256::<0x20>(a0, a2);
+            t[1] = _mm256_permute2x128_si256::<0x20>(a1, a3);
+            t[2] = _mm256_permute2x128_si256::<0x31>(a0, a2);
+            t[3] = _mm256_permute2x128_si256::<0x31>(a1, a3);
+            t
+        }
+        _ => transpose8(v),
     }
+}
+
+/// 8 rows of 8 i32 → 8 registers, register `k` holding element `k` of each row.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(super) fn transpose8(v: [__m256i; 8]) -> [__m256i; 8] {
+    let t: [__m256i; 8] = std::array::from_fn(|i| {
+        let (a, b) = (v[2 * (i / 2)], v[2 * (i / 2) + 1]);
+        if i % 2 == 0 { _mm256_unpacklo_epi32(a, b) } else { _mm256_unpackhi_epi32(a, b) }
+    });
+    // t[0] = [v0_0 v1_0 v0_1 v1_1 | ..4..5], t[1] = [..2..3 | ..6..7], t[2], t[3] for v2, v3 …
+    let u: [__m256i; 8] = std::array::from_fn(|i| {
+        let (h, k) = (i / 4, i % 4); // h: rows 0..4 or 4..8; k: element within 128-bit lane
+        let (a, b) = (t[4 * h + k / 2], t[4 * h + 2 + k / 2]);
+        if k % 2 == 0 { _mm256_unpacklo_epi64(a, b) } else { _mm256_unpackhi_epi64(a, b) }
+    });
+    // u[k] (k < 4) = [v0_k v1_k v2_k v3_k | v0_k+4 … v3_k+4], u[4 + k] the same for v4..v8
+    std::array::from_fn(|k| {
+        if k < 4 {
+            _mm256_permute2x128_si256::<0x20>(u[k], u[4 + k])
+        } else {
+            _mm256_permute2x128_si256::<0x31>(u[k - 4], u[k])
+        }
+    })
 }
