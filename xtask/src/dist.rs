@@ -23,7 +23,11 @@ pub fn run(_args: Args) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     no_openssl(&cargo)?;
 
-    sh(Command::new(&cargo).current_dir(root()).env("RUSTFLAGS", "-C target-feature=+crt-static").args([
+    // `+crt-static` alone gives a static PIE, which glibc's ldd reports as "statically
+    // linked"; `relocation-model=static` makes it a classic static executable, which ldd
+    // reports as "not a dynamic executable" and which has no startup self-relocation.
+    let rustflags = "-C target-feature=+crt-static -C relocation-model=static";
+    sh(Command::new(&cargo).current_dir(root()).env("RUSTFLAGS", rustflags).args([
         "build",
         "--release",
         "--target",
@@ -39,9 +43,8 @@ pub fn run(_args: Args) -> Result<()> {
     let out = dist.join("hearth");
     std::fs::copy(&built, &out).with_context(|| format!("copying {} to {}", built.display(), out.display()))?;
 
-    // rustc links `+crt-static` glibc binaries as static PIE (relocated at startup, so ASLR
-    // still applies); glibc's ldd calls those "statically linked" and non-PIE static ones
-    // "not a dynamic executable". Either means no shared library is loaded.
+    // Either answer means no shared library is loaded ("statically linked" would be a
+    // static PIE, e.g. when RUSTFLAGS in the environment override ours).
     let ldd = Command::new("ldd").arg(&out).output().context("running ldd")?;
     let said = format!("{}{}", String::from_utf8_lossy(&ldd.stdout), String::from_utf8_lossy(&ldd.stderr));
     println!("$ ldd {}\n{}", out.display(), said.trim_end());
