@@ -160,7 +160,9 @@ impl Shared {
             }
         }
         // After this increment the dispatcher may return: touch nothing of the job after it.
-        if self.done.fetch_add(1, Ordering::AcqRel) + 2 == self.n_threads
+        // SeqCst (not AcqRel): with the caller's `caller_sleeping` swap and `done` load this
+        // is a Dekker handshake, which needs both sides in the single SeqCst order.
+        if self.done.fetch_add(1, Ordering::SeqCst) + 2 == self.n_threads
             && self.caller_sleeping.swap(false, Ordering::SeqCst)
             && let Some(t) = caller
         {
@@ -330,7 +332,10 @@ impl ThreadPool {
                 std::hint::spin_loop();
                 continue;
             }
-            sh.caller_sleeping.store(true, Ordering::SeqCst);
+            // A swap, not a store: a read-modify-write is a full barrier everywhere (under
+            // qemu-user on x86 a SeqCst store could still pass the following load, and this
+            // caller would park after missing the last worker's wake-up).
+            sh.caller_sleeping.swap(true, Ordering::SeqCst);
             if sh.done.load(Ordering::SeqCst) == nth - 1 {
                 break;
             }
@@ -402,7 +407,7 @@ fn wait_for_generation(sh: &Shared, ith: usize, seen: u64) -> u64 {
         // Announce the park, then re-check: the dispatcher publishes the generation before it
         // reads `sleeping` (both SeqCst), so either we see the new generation or it sees our
         // flag and unparks us.
-        sleeping.store(true, Ordering::SeqCst);
+        sleeping.swap(true, Ordering::SeqCst); // a full barrier, as for `caller_sleeping`
         if generation_of(sh.claim.load(Ordering::SeqCst)) != seen {
             sleeping.store(false, Ordering::Relaxed);
             continue;
