@@ -100,10 +100,10 @@ impl Ops {
     }
 
     /// The op table of the same instruction set as the quantized-kernel table `k` (scalar
-    /// for scalar, AVX2 for AVX2, NEON for both NEON tables).
+    /// for scalar, AVX2 for both AVX2 tables, NEON for both NEON tables).
     pub fn for_kernels(k: &Kernels) -> &'static Ops {
         match k.name() {
-            "avx2" => Self::avx2(),
+            name if name.starts_with("avx2") => Self::avx2(),
             name if name.starts_with("neon") => Self::neon(),
             _ => None,
         }

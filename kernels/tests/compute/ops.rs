@@ -61,6 +61,21 @@ fn table_names() {
 }
 
 #[test]
+fn every_simd_kernel_table_gets_simd_ops() {
+    // A SIMD matmul table paired with the scalar ops made attention the bottleneck once
+    // (the AVX2+VNNI table fell through to scalar ops: pp512 3x slower).
+    for k in hearth_kernels::Kernels::available() {
+        let o = Ops::for_kernels(k);
+        if k.name() == "scalar" {
+            assert_eq!(o.name(), "scalar");
+        } else {
+            assert_ne!(o.name(), "scalar", "kernel table {} got scalar ops", k.name());
+            assert!(k.name().starts_with(o.name()), "kernel table {} got {} ops", k.name(), o.name());
+        }
+    }
+}
+
+#[test]
 fn rmsnorm_matches_scalar_and_f64() {
     let mut rng = Rng::new(1);
     for n in LENS.into_iter().filter(|&n| n > 0) {
