@@ -42,11 +42,18 @@ fn engine() -> Option<Engine> {
 /// `(name, prompt, schema)` of the corpus's first `n` cases.
 fn corpus(n: usize) -> Vec<(String, String, Value)> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../crates/grammar/tests/schemas/corpus.json");
-    let items: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(path).expect("corpus")).expect("corpus parses");
+    let items: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("corpus")).expect("corpus parses");
     items
         .iter()
         .take(n)
-        .map(|v| (v["name"].as_str().unwrap().to_owned(), v["prompt"].as_str().unwrap().to_owned(), v["schema"].clone()))
+        .map(|v| {
+            (
+                v["name"].as_str().unwrap().to_owned(),
+                v["prompt"].as_str().unwrap().to_owned(),
+                v["schema"].clone(),
+            )
+        })
         .collect()
 }
 
@@ -69,7 +76,8 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 fn summary(engine: &Engine) -> Vec<Vec<u32>> {
     let cases = corpus(CASES);
     let mut session = engine.session();
-    let (mut c_tokens, mut c_ms, mut g_ms, mut forced, mut masks, mut checks) = (0usize, 0.0f64, 0.0f64, 0u64, 0u64, 0u64);
+    let (mut c_tokens, mut c_ms, mut g_ms, mut forced, mut masks, mut checks) =
+        (0usize, 0.0f64, 0.0f64, 0u64, 0u64, 0u64);
     let (mut u_tokens, mut u_ms) = (0usize, 0.0f64);
     let mut outputs = Vec::new();
     for (name, prompt, schema) in &cases {
@@ -118,14 +126,28 @@ fn summary(engine: &Engine) -> Vec<Vec<u32>> {
 
     let rate = |n: usize, ms: f64| n as f64 * 1e3 / ms;
     let mut out = std::io::stderr();
-    let _ = writeln!(out, "\ngrammar summary ({} corpus prompts, {} threads, kernels {}):", cases.len(), engine.pool().n_threads(), hearth_kernels::kernels().name());
-    let _ = writeln!(out, "  decode without schema: {u_tokens} tokens in {u_ms:.0} ms = {:.1} tok/s", rate(u_tokens, u_ms));
+    let _ = writeln!(
+        out,
+        "\ngrammar summary ({} corpus prompts, {} threads, kernels {}):",
+        cases.len(),
+        engine.pool().n_threads(),
+        hearth_kernels::kernels().name()
+    );
+    let _ = writeln!(
+        out,
+        "  decode without schema: {u_tokens} tokens in {u_ms:.0} ms = {:.1} tok/s",
+        rate(u_tokens, u_ms)
+    );
     let _ = writeln!(
         out,
         "  decode with schema:    {c_tokens} tokens in {c_ms:.0} ms = {:.1} tok/s ({forced} forced, {checks} sampled and checked, {masks} full masks)",
         rate(c_tokens, c_ms)
     );
-    let _ = writeln!(out, "  time in the matcher:   {g_ms:.1} ms = {:.2}% of constrained decode time", 100.0 * g_ms / c_ms);
+    let _ = writeln!(
+        out,
+        "  time in the matcher:   {g_ms:.1} ms = {:.2}% of constrained decode time",
+        100.0 * g_ms / c_ms
+    );
     let _ = writeln!(
         out,
         "  compute_mask (replay, every position, n={}): p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs",
@@ -181,7 +203,9 @@ fn benches(c: &mut Criterion) {
     // property value starts) and the one allowing the most tokens (inside a string).
     let (_, _, schema) = &cases[0];
     let ids = &outputs[0];
-    let widths: Vec<u32> = (0..ids.len()).map(|n| allowed(matcher_at(&engine, schema, &ids[..n]).compute_mask().unwrap())).collect();
+    let widths: Vec<u32> = (0..ids.len())
+        .map(|n| allowed(matcher_at(&engine, schema, &ids[..n]).compute_mask().unwrap()))
+        .collect();
     let first_choice = widths.iter().position(|&w| w > 1).unwrap_or(0);
     let widest = (0..ids.len()).max_by_key(|&n| widths[n]).unwrap_or(0);
     let mut g = c.benchmark_group("grammar/compute_mask");
@@ -195,7 +219,9 @@ fn benches(c: &mut Criterion) {
 
     let m = matcher_at(&engine, schema, &ids[..widest]);
     let next = ids[widest];
-    c.bench_function("grammar/allows", |b| b.iter_batched(|| m.clone(), |mut m| m.allows(black_box(next)).unwrap(), BatchSize::SmallInput));
+    c.bench_function("grammar/allows", |b| {
+        b.iter_batched(|| m.clone(), |mut m| m.allows(black_box(next)).unwrap(), BatchSize::SmallInput)
+    });
 }
 
 criterion_group! {

@@ -19,7 +19,8 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{
-    BenchmarkGroup, Criterion, SamplingMode, Throughput, criterion_group, criterion_main, measurement::WallTime,
+    BenchmarkGroup, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
+    measurement::WallTime,
 };
 use hearth_kernels::ops::{Ops, RopeCache, RopeMode, RopeParams};
 use hearth_kernels::testing::{random_f32, random_row};

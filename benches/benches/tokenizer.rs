@@ -96,11 +96,27 @@ const WORDS: &[&str] = &[
     "résumé",
 ];
 const SYLLABLES: &[&str] = &[
-    "ka", "lo", "mi", "ther", "con", "struct", "ing", "ed", "pre", "ver", "sa", "tion", "ab", "ex", "qu", "ly", "ment",
-    "ra", "po", "zen", "gra", "phi", "na", "tor", "ble", "ro", "sh", "ck", "ou", "ei", "str", "ph", "um", "ix", "oo",
+    "ka", "lo", "mi", "ther", "con", "struct", "ing", "ed", "pre", "ver", "sa", "tion", "ab", "ex", "qu",
+    "ly", "ment", "ra", "po", "zen", "gra", "phi", "na", "tor", "ble", "ro", "sh", "ck", "ou", "ei", "str",
+    "ph", "um", "ix", "oo",
 ];
-const EMOJI: &[&str] =
-    &["🤖", "🚀", "👩\u{200d}💻", "👍🏽", "✅", "🇫🇷", "🇯🇵", "😶\u{200d}🌫️", "❤️", "🔥", "🦙", "🎉", "😀", "🙏", "💡"];
+const EMOJI: &[&str] = &[
+    "🤖",
+    "🚀",
+    "👩\u{200d}💻",
+    "👍🏽",
+    "✅",
+    "🇫🇷",
+    "🇯🇵",
+    "😶\u{200d}🌫️",
+    "❤️",
+    "🔥",
+    "🦙",
+    "🎉",
+    "😀",
+    "🙏",
+    "💡",
+];
 const MARKERS: &[&str] = &["<|im_start|>user\n", "<|im_end|>\n", "<|im_start|>assistant\n", "<s>", "</s>"];
 
 /// A fixed pseudo-random sequence (64-bit LCG), so every run tokenizes the same text.
@@ -251,7 +267,9 @@ fn load(c: &mut Criterion) {
         let file = GgufFile::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let mut g = c.benchmark_group("load");
         g.sample_size(10).warm_up_time(Duration::from_millis(200)).measurement_time(Duration::from_secs(3));
-        g.bench_function(name, |b| b.iter(|| black_box(Tokenizer::from_gguf(file.metadata()).map(|t| t.n_vocab()))));
+        g.bench_function(name, |b| {
+            b.iter(|| black_box(Tokenizer::from_gguf(file.metadata()).map(|t| t.n_vocab())))
+        });
         g.finish();
     }
 }

@@ -106,7 +106,12 @@ pub trait Block: Pod {
 #[inline]
 pub fn as_blocks<B: Block>(bytes: &[u8]) -> &[B] {
     let size = size_of::<B>();
-    assert!(bytes.len().is_multiple_of(size), "{} bytes are not a whole number of {} blocks ({size} B)", bytes.len(), B::DTYPE);
+    assert!(
+        bytes.len().is_multiple_of(size),
+        "{} bytes are not a whole number of {} blocks ({size} B)",
+        bytes.len(),
+        B::DTYPE
+    );
     bytemuck::cast_slice(bytes)
 }
 
@@ -117,7 +122,12 @@ pub fn as_blocks<B: Block>(bytes: &[u8]) -> &[B] {
 #[inline]
 pub fn as_blocks_mut<B: Block>(bytes: &mut [u8]) -> &mut [B] {
     let size = size_of::<B>();
-    assert!(bytes.len().is_multiple_of(size), "{} bytes are not a whole number of {} blocks ({size} B)", bytes.len(), B::DTYPE);
+    assert!(
+        bytes.len().is_multiple_of(size),
+        "{} bytes are not a whole number of {} blocks ({size} B)",
+        bytes.len(),
+        B::DTYPE
+    );
     bytemuck::cast_slice_mut(bytes)
 }
 

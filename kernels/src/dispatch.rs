@@ -97,7 +97,8 @@ pub(crate) struct GemmKernels {
     /// repeat its last row.
     pub pack: fn(cols: usize, w: &[u8], dst: &mut [u8]),
     /// `gemm(cols, rows, packed, x, t0, t1, out)`: as [`MatFn`] on `pack`'s output.
-    pub gemm: fn(cols: usize, rows: usize, packed: &[u8], x: &XBatch<'_>, t0: usize, t1: usize, out: &mut [f32]),
+    pub gemm:
+        fn(cols: usize, rows: usize, packed: &[u8], x: &XBatch<'_>, t0: usize, t1: usize, out: &mut [f32]),
 }
 
 /// The kernels of one [`DType`] in one table.
@@ -336,7 +337,9 @@ fn xbatch_args<'a, X: Block>(cols: usize, xb: &XBatch<'a>, t0: usize, t1: usize)
 /// Rows of `w`, whole rows of `cols` elements of `W`.
 #[inline]
 fn whole_rows<W: Block>(cols: usize, w: &[u8]) -> usize {
-    let row_bytes = W::DTYPE.checked_row_bytes(cols).unwrap_or_else(|| bad_shape("batch kernel weights", W::DTYPE, cols, w.len()));
+    let row_bytes = W::DTYPE
+        .checked_row_bytes(cols)
+        .unwrap_or_else(|| bad_shape("batch kernel weights", W::DTYPE, cols, w.len()));
     if row_bytes == 0 || !w.len().is_multiple_of(row_bytes) {
         bad_shape("batch kernel weights", W::DTYPE, cols, w.len());
     }
@@ -435,7 +438,10 @@ mod tests {
                     assert!(k.quantize_fn(dt.vec_dot_type()).is_ok(), "{} {dt}", k.name());
                 }
             }
-            assert_eq!(k.vec_dot_fn(DType::Q8_K), Err(KernelError::Unsupported { op: "vec_dot", dtype: DType::Q8_K }));
+            assert_eq!(
+                k.vec_dot_fn(DType::Q8_K),
+                Err(KernelError::Unsupported { op: "vec_dot", dtype: DType::Q8_K })
+            );
         }
     }
 

@@ -94,8 +94,9 @@ impl DType {
     /// If `n` is not a multiple of [`DType::block_size`] (a programming error: tensor shapes
     /// are validated when a model is loaded, see [`DType::checked_row_bytes`]).
     pub fn row_bytes(self, n: usize) -> usize {
-        self.checked_row_bytes(n)
-            .unwrap_or_else(|| panic!("{n} elements are not a whole number of {self} blocks of {}", self.block_size()))
+        self.checked_row_bytes(n).unwrap_or_else(|| {
+            panic!("{n} elements are not a whole number of {self} blocks of {}", self.block_size())
+        })
     }
 
     /// Bytes taken by a row of `n` elements, or `None` when `n` is not a multiple of the

@@ -67,6 +67,7 @@ pub use float16::{bf16_to_f32, f16_to_f32, f32_to_bf16, f32_to_f16};
 
 // k2: thread pool, matmul, f32 ops
 pub use matmul::{
-    Activations, MatrixError, QMatrix, matmul, matmul_many, matmul_many_with, matmul_with, supported_weight_types,
+    Activations, MatrixError, QMatrix, matmul, matmul_many, matmul_many_with, matmul_with,
+    supported_weight_types,
 };
 pub use pool::ThreadPool;

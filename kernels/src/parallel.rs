@@ -44,7 +44,12 @@ impl ThreadPool {
         f: &(dyn Fn(usize, &mut [T], &mut S) + Sync),
     ) {
         assert!(chunk > 0, "for_each_chunk: chunk size 0");
-        assert!(locals.len() >= self.n_threads(), "for_each_chunk: {} locals for {} threads", locals.len(), self.n_threads());
+        assert!(
+            locals.len() >= self.n_threads(),
+            "for_each_chunk: {} locals for {} threads",
+            locals.len(),
+            self.n_threads()
+        );
         let n_chunks = data.len().div_ceil(chunk);
         let len = data.len();
         let base = Ptr(data.as_mut_ptr());

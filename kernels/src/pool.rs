@@ -245,8 +245,9 @@ impl ThreadPool {
         for ith in 1..n_threads {
             let sh = Arc::clone(&shared);
             // On error `pool` is dropped, which shuts down the workers spawned so far.
-            let handle =
-                thread::Builder::new().name(format!("hearth-worker-{ith}")).spawn(move || worker_loop(&sh, ith))?;
+            let handle = thread::Builder::new()
+                .name(format!("hearth-worker-{ith}"))
+                .spawn(move || worker_loop(&sh, ith))?;
             pool.workers.push(handle.thread().clone());
             pool.handles.push(handle);
         }
@@ -297,7 +298,8 @@ impl ThreadPool {
         // SAFETY: the lifetime is erased only for the duration of this call: this function
         // does not return (nor unwind) before every claimed call has reported completion,
         // and no call can be claimed after all indices are (see `unsafe impl Sync for Shared`).
-        let ptr: *const Job<'static> = unsafe { std::mem::transmute::<*const Job<'_>, *const Job<'static>>(f) };
+        let ptr: *const Job<'static> =
+            unsafe { std::mem::transmute::<*const Job<'_>, *const Job<'static>>(f) };
         // SAFETY: we hold the dispatch lock and the previous dispatch ended with every index
         // claimed and finished, so no thread reads these cells now.
         unsafe {

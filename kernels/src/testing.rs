@@ -102,9 +102,15 @@ pub fn random_row_scaled(dt: DType, n: usize, seed: u64, scale: f32) -> Vec<u8> 
                 *b = Bf16Le::from_f32(scale * rng.signed_unit());
             }
         }
-        DType::Q4_0 => as_blocks_mut::<BlockQ4_0>(&mut bytes).iter_mut().for_each(|b| b.d = rng.f16_scale(scale, false)),
-        DType::Q5_0 => as_blocks_mut::<BlockQ5_0>(&mut bytes).iter_mut().for_each(|b| b.d = rng.f16_scale(scale, false)),
-        DType::Q8_0 => as_blocks_mut::<BlockQ8_0>(&mut bytes).iter_mut().for_each(|b| b.d = rng.f16_scale(scale, false)),
+        DType::Q4_0 => {
+            as_blocks_mut::<BlockQ4_0>(&mut bytes).iter_mut().for_each(|b| b.d = rng.f16_scale(scale, false))
+        }
+        DType::Q5_0 => {
+            as_blocks_mut::<BlockQ5_0>(&mut bytes).iter_mut().for_each(|b| b.d = rng.f16_scale(scale, false))
+        }
+        DType::Q8_0 => {
+            as_blocks_mut::<BlockQ8_0>(&mut bytes).iter_mut().for_each(|b| b.d = rng.f16_scale(scale, false))
+        }
         DType::Q4_1 => as_blocks_mut::<BlockQ4_1>(&mut bytes).iter_mut().for_each(|b| {
             b.d = rng.f16_scale(scale, true);
             b.m = rng.f16_scale(8.0 * scale, false);
@@ -117,7 +123,9 @@ pub fn random_row_scaled(dt: DType, n: usize, seed: u64, scale: f32) -> Vec<u8> 
             b.d = rng.f16_scale(scale / 8.0, true);
             b.dmin = rng.f16_scale(scale / 8.0, true);
         }),
-        DType::Q3_K => as_blocks_mut::<BlockQ3_K>(&mut bytes).iter_mut().for_each(|b| b.d = rng.f16_scale(scale / 16.0, false)),
+        DType::Q3_K => as_blocks_mut::<BlockQ3_K>(&mut bytes)
+            .iter_mut()
+            .for_each(|b| b.d = rng.f16_scale(scale / 16.0, false)),
         DType::Q4_K => as_blocks_mut::<BlockQ4_K>(&mut bytes).iter_mut().for_each(|b| {
             b.d = rng.f16_scale(scale / 32.0, true);
             b.dmin = rng.f16_scale(scale / 32.0, true);
@@ -126,7 +134,9 @@ pub fn random_row_scaled(dt: DType, n: usize, seed: u64, scale: f32) -> Vec<u8> 
             b.d = rng.f16_scale(scale / 64.0, true);
             b.dmin = rng.f16_scale(scale / 32.0, true);
         }),
-        DType::Q6_K => as_blocks_mut::<BlockQ6_K>(&mut bytes).iter_mut().for_each(|b| b.d = rng.f16_scale(scale / 256.0, false)),
+        DType::Q6_K => as_blocks_mut::<BlockQ6_K>(&mut bytes)
+            .iter_mut()
+            .for_each(|b| b.d = rng.f16_scale(scale / 256.0, false)),
         DType::Q8_1 => {
             let x = random_f32(n, 127.0 * scale, rng.next_u64());
             scalar::quantize_q8_1(&x, as_blocks_mut(&mut bytes));

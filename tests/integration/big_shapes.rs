@@ -42,7 +42,9 @@ fn big_shapes_load_generate_and_keep_weights_mapped() {
     for name in SHAPES {
         if shape_path(name).is_none() {
             // skipped with testkit's message (a failure under CI=true)
-            eprintln!("SKIPPED: generate it with `cargo xtask shapes --only {name}` (`cargo xtask test` does)");
+            eprintln!(
+                "SKIPPED: generate it with `cargo xtask shapes --only {name}` (`cargo xtask test` does)"
+            );
             continue;
         }
         let exe = std::env::current_exe().expect("test binary path");
@@ -54,7 +56,9 @@ fn big_shapes_load_generate_and_keep_weights_mapped() {
         let stdout = String::from_utf8_lossy(&out.stdout);
         let stderr = String::from_utf8_lossy(&out.stderr);
         // (the harness prints the first line of output after the test's name)
-        for line in stdout.lines().chain(stderr.lines()).filter_map(|l| l.find("big_shapes: ").map(|i| &l[i..])) {
+        for line in
+            stdout.lines().chain(stderr.lines()).filter_map(|l| l.find("big_shapes: ").map(|i| &l[i..]))
+        {
             println!("{line}");
         }
         assert!(
@@ -110,7 +114,8 @@ fn check_shape(name: &str, path: &Path) -> Result<(), Box<dyn Error>> {
     let model = engine.model();
     let mut cache = model.new_cache(ids.len());
     let mut scratch = Scratch::new();
-    let logits = model.forward(engine.pool(), &mut [SeqInput::new(&ids, &mut cache, Logits::All)], &mut scratch)?;
+    let logits =
+        model.forward(engine.pool(), &mut [SeqInput::new(&ids, &mut cache, Logits::All)], &mut scratch)?;
     assert_eq!(logits.len(), ids.len() * n_vocab);
     if let Some(i) = logits.iter().position(|x| !x.is_finite()) {
         panic!("{name}: logit {} of position {} is {}", i % n_vocab, i / n_vocab, logits[i]);

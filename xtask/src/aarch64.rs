@@ -29,8 +29,14 @@ use anyhow::{Context, Result, bail};
 use crate::util::{root, run as sh};
 
 const TARGET: &str = "aarch64-unknown-linux-gnu";
-const PACKAGES: [&str; 6] =
-    ["qemu-user", "gcc-aarch64-linux-gnu", "libc6-dev-arm64-cross", "rustc-web", "cargo-web", "libstd-rust-web-dev:arm64"];
+const PACKAGES: [&str; 6] = [
+    "qemu-user",
+    "gcc-aarch64-linux-gnu",
+    "libc6-dev-arm64-cross",
+    "rustc-web",
+    "cargo-web",
+    "libstd-rust-web-dev:arm64",
+];
 
 /// Arguments of `aarch64-test`.
 #[derive(clap::Args)]
@@ -40,7 +46,12 @@ pub struct Args {}
 pub fn run(_args: Args) -> Result<()> {
     if cfg!(target_arch = "aarch64") {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        return sh(Command::new(cargo).current_dir(root()).args(["test", "--release", "-p", "hearth-kernels"]));
+        return sh(Command::new(cargo).current_dir(root()).args([
+            "test",
+            "--release",
+            "-p",
+            "hearth-kernels",
+        ]));
     }
     if !cfg!(all(target_arch = "x86_64", target_os = "linux")) {
         bail!("aarch64-test runs on x86_64 Linux (Debian/Ubuntu) or natively on aarch64");
@@ -115,8 +126,9 @@ fn install() -> Result<()> {
         c
     };
     let mut need_update = false;
-    let foreign = output(Command::new("dpkg").arg("--print-foreign-architectures"))
-        .context("dpkg not found: aarch64-test needs Debian/Ubuntu (or SKIP_INSTALL=1 with the tools present)")?;
+    let foreign = output(Command::new("dpkg").arg("--print-foreign-architectures")).context(
+        "dpkg not found: aarch64-test needs Debian/Ubuntu (or SKIP_INSTALL=1 with the tools present)",
+    )?;
     if !foreign.lines().any(|l| l.trim() == "arm64") {
         sh(&mut apt(&["dpkg", "--add-architecture", "arm64"]))?;
         need_update = true;
@@ -125,7 +137,14 @@ fn install() -> Result<()> {
     if missing.is_empty() {
         return Ok(());
     }
-    let known = |p: &str| Command::new("apt-cache").args(["show", p]).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
+    let known = |p: &str| {
+        Command::new("apt-cache")
+            .args(["show", p])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
     if need_update || !known("libstd-rust-web-dev:arm64") || !known("rustc-web") {
         sh(&mut apt(&["apt-get", "update", "-qq"]))?;
     }

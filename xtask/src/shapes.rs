@@ -297,8 +297,9 @@ impl Inputs {
             Template::Inline(text) => Some(text.to_owned()),
             Template::Cached(name) => {
                 let path = cache.join("templates").join(name);
-                let text =
-                    fs::read_to_string(&path).with_context(|| format!("reading {} (run `cargo xtask fixtures` first)", path.display()))?;
+                let text = fs::read_to_string(&path).with_context(|| {
+                    format!("reading {} (run `cargo xtask fixtures` first)", path.display())
+                })?;
                 Some(text)
             }
         };
@@ -312,12 +313,20 @@ impl Inputs {
 /// The vocab's `tokenizer.*` keys with the per-token arrays padded to `n_vocab` the way
 /// llama.cpp's converter pads a vocabulary smaller than the embedding table (`[PAD<id>]`,
 /// type UNUSED), and `template` as `tokenizer.chat_template` unless the vocab has one.
-fn tokenizer_keys(mut keys: Vec<(String, Value)>, n_vocab: usize, template: Option<String>) -> Result<Vec<(String, Value)>> {
+fn tokenizer_keys(
+    mut keys: Vec<(String, Value)>,
+    n_vocab: usize,
+    template: Option<String>,
+) -> Result<Vec<(String, Value)>> {
     for (key, value) in keys.iter_mut() {
         let Value::Array(array) = value else { continue };
         match (key.as_str(), array) {
             ("tokenizer.ggml.tokens", Array::String(v)) => {
-                ensure!(v.len() <= n_vocab, "vocab has {} tokens, more than the {n_vocab} embedding rows", v.len());
+                ensure!(
+                    v.len() <= n_vocab,
+                    "vocab has {} tokens, more than the {n_vocab} embedding rows",
+                    v.len()
+                );
                 let n = v.len();
                 v.extend((n..n_vocab).map(|i| format!("[PAD{i}]")));
             }
@@ -372,7 +381,8 @@ pub fn ensure_file(shape: &Shape, inputs: &Inputs, path: &Path, progress: &dyn P
     let part = path.with_extension("gguf.part");
     let (writer, fills) = layout(shape, inputs)?;
     eprintln!("shapes: {}: {}", shape.name, type_summary(shape, &writer));
-    write_gguf(shape, &writer, &fills, &part, progress).with_context(|| format!("writing {}", part.display()))?;
+    write_gguf(shape, &writer, &fills, &part, progress)
+        .with_context(|| format!("writing {}", part.display()))?;
     fs::rename(&part, path)?;
     let bytes = fs::metadata(path)?.len();
     let tmp = stamp_path.with_extension("stamp.part");
@@ -452,7 +462,10 @@ fn tensor_list(shape: &Shape) -> Vec<(String, Vec<u64>, Fill)> {
     let (d, ff, v) = (shape.n_embd as u64, shape.n_ff as u64, shape.n_vocab as u64);
     let q = (shape.n_head * shape.head_dim()) as u64;
     let kv = (shape.n_head_kv * shape.head_dim()) as u64;
-    let mut t = vec![("token_embd.weight".to_owned(), vec![d, v], Fill::Quant), ("output_norm.weight".to_owned(), vec![d], Fill::Norm)];
+    let mut t = vec![
+        ("token_embd.weight".to_owned(), vec![d, v], Fill::Quant),
+        ("output_norm.weight".to_owned(), vec![d], Fill::Norm),
+    ];
     if !shape.tied {
         t.push(("output.weight".to_owned(), vec![d, v], Fill::Quant));
     }
@@ -482,7 +495,10 @@ fn tensor_list(shape: &Shape) -> Vec<(String, Vec<u64>, Fill)> {
 
 /// `blk.N.` → `N`; other tensors sort first (llama.cpp's `weight_name_comparer` uses -1).
 fn layer_of(name: &str) -> i64 {
-    name.strip_prefix("blk.").and_then(|rest| rest.split('.').next()).and_then(|n| n.parse().ok()).unwrap_or(-1)
+    name.strip_prefix("blk.")
+        .and_then(|rest| rest.split('.').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(-1)
 }
 
 /// llama.cpp's `use_more_bits(i_layer, n_layers)`: the first and last eighth of the layers
@@ -513,7 +529,10 @@ pub fn q4_k_m_type(name: &str, dims: &[u64], layer: i64, n_layer: usize, tied: b
     let sensitive = (name.ends_with(".attn_v.weight") || name.ends_with(".ffn_down.weight")) && more_bits;
     let ty = if output || sensitive { GgmlType::Q6_K } else { GgmlType::Q4_K };
     if !dims[0].is_multiple_of(256) {
-        bail!("{name}: row length {} is not a multiple of 256 (llama.cpp would fall back from {ty})", dims[0]);
+        bail!(
+            "{name}: row length {} is not a multiple of 256 (llama.cpp would fall back from {ty})",
+            dims[0]
+        );
     }
     Ok(ty)
 }
@@ -527,8 +546,12 @@ fn type_summary(shape: &Shape, w: &GgufWriter) -> String {
             .map(|t| layer_of(&t.name).to_string())
             .collect()
     };
-    let global: Vec<&str> =
-        w.tensors().iter().filter(|t| t.ty == GgmlType::Q6_K && !t.name.starts_with("blk.")).map(|t| t.name.as_str()).collect();
+    let global: Vec<&str> = w
+        .tensors()
+        .iter()
+        .filter(|t| t.ty == GgmlType::Q6_K && !t.name.starts_with("blk."))
+        .map(|t| t.name.as_str())
+        .collect();
     let mut s = format!("Q6_K: {}", global.join(", "));
     let _ = write!(s, "; attn_v in layers [{}]", q6(".attn_v.weight").join(","));
     let _ = write!(s, "; ffn_down in layers [{}]; other matrices Q4_K", q6(".ffn_down.weight").join(","));
@@ -563,7 +586,13 @@ pub fn llama3_rope_factors(head_dim: usize, base: f32) -> Vec<f32> {
 }
 
 /// Streams the file: header from `writer`, tensor data generated chunk by chunk.
-fn write_gguf(shape: &Shape, writer: &GgufWriter, fills: &[Fill], path: &Path, progress: &dyn Progress) -> Result<()> {
+fn write_gguf(
+    shape: &Shape,
+    writer: &GgufWriter,
+    fills: &[Fill],
+    path: &Path,
+    progress: &dyn Progress,
+) -> Result<()> {
     let total = writer.tensors().iter().map(TensorSpec::n_bytes).sum::<Result<u64, _>>()?;
     let mut file = File::create(path)?;
     let mut buf = Vec::new();
@@ -591,9 +620,16 @@ fn write_f32(out: &mut dyn Write, values: impl Iterator<Item = f32>) -> io::Resu
 /// Random blocks of a Q4_K or Q6_K tensor: all bytes random (every quant and packed 6-bit
 /// scale is valid), then the f16 super-block scales overwritten with small positive values
 /// chosen so the weights have a real model's spread (std ≈ 0.03, mean ≈ 0).
-fn write_quant(spec: &TensorSpec, rng: &mut Rng, buf: &mut Vec<u8>, out: &mut dyn Write, progress: &dyn Progress) -> io::Result<()> {
-    let table = ScaleTable::for_type(spec.ty)
-        .ok_or_else(|| io::Error::other(format!("{}: no random block generator for {}", spec.name, spec.ty)))?;
+fn write_quant(
+    spec: &TensorSpec,
+    rng: &mut Rng,
+    buf: &mut Vec<u8>,
+    out: &mut dyn Write,
+    progress: &dyn Progress,
+) -> io::Result<()> {
+    let table = ScaleTable::for_type(spec.ty).ok_or_else(|| {
+        io::Error::other(format!("{}: no random block generator for {}", spec.name, spec.ty))
+    })?;
     let n_bytes = spec.n_bytes().map_err(io::Error::other)? as usize;
     let chunk = CHUNK_BLOCKS * table.block_bytes;
     buf.resize(chunk, 0);
@@ -745,7 +781,11 @@ mod tests {
     /// Layers whose `suffix` tensor is Q6_K in the Q4_K_M layout of `s`.
     fn q6_layers(s: &Shape, suffix: &str) -> Vec<i64> {
         let (w, _) = layout(s, &no_inputs()).expect("layout");
-        w.tensors().iter().filter(|t| t.name.ends_with(suffix) && t.ty == GgmlType::Q6_K).map(|t| layer_of(&t.name)).collect()
+        w.tensors()
+            .iter()
+            .filter(|t| t.name.ends_with(suffix) && t.ty == GgmlType::Q6_K)
+            .map(|t| layer_of(&t.name))
+            .collect()
     }
 
     fn ty_of(s: &Shape, name: &str) -> Option<GgmlType> {
@@ -759,9 +799,13 @@ mod tests {
         let l32 = vec![0, 1, 2, 3, 6, 9, 12, 15, 18, 21, 24, 27, 28, 29, 30, 31];
         let l28 = vec![0, 1, 2, 5, 8, 11, 14, 17, 20, 23, 24, 25, 26, 27];
         let l16 = vec![0, 1, 4, 7, 10, 13, 14, 15];
-        for (name, layers) in
-            [("mistral-7b", &l32), ("llama3.2-3b", &l28), ("llama3.2-1b", &l16), ("qwen2.5-coder-7b", &l28), ("qwen2.5-coder-1.5b", &l28)]
-        {
+        for (name, layers) in [
+            ("mistral-7b", &l32),
+            ("llama3.2-3b", &l28),
+            ("llama3.2-1b", &l16),
+            ("qwen2.5-coder-7b", &l28),
+            ("qwen2.5-coder-1.5b", &l28),
+        ] {
             let s = shape(name);
             assert_eq!(&q6_layers(s, ".attn_v.weight"), layers, "{name} attn_v");
             assert_eq!(&q6_layers(s, ".ffn_down.weight"), layers, "{name} ffn_down");
@@ -877,7 +921,10 @@ mod tests {
     fn tiny_inputs(n_tokens: usize, hash: u64) -> Inputs {
         let keys = vec![
             ("tokenizer.ggml.model".to_owned(), Value::String("gpt2".into())),
-            ("tokenizer.ggml.tokens".to_owned(), Value::Array(Array::String((0..n_tokens).map(|i| format!("t{i}")).collect()))),
+            (
+                "tokenizer.ggml.tokens".to_owned(),
+                Value::Array(Array::String((0..n_tokens).map(|i| format!("t{i}")).collect())),
+            ),
             ("tokenizer.ggml.token_type".to_owned(), Value::Array(Array::I32(vec![1; n_tokens]))),
             ("tokenizer.ggml.bos_token_id".to_owned(), Value::U32(0)),
         ];
@@ -918,7 +965,10 @@ mod tests {
             let dir = temp_dir(s.name);
             let path = dir.join(s.file_name());
             let inputs = tiny_inputs(30, 1);
-            assert!(matches!(ensure_file(&s, &inputs, &path, &Silent).expect("write"), Outcome::Written { .. }));
+            assert!(matches!(
+                ensure_file(&s, &inputs, &path, &Silent).expect("write"),
+                Outcome::Written { .. }
+            ));
             assert!(!path.with_extension("gguf.part").exists());
 
             let file = GgufFile::open(&path).expect("open");
@@ -934,7 +984,8 @@ mod tests {
             assert_eq!(tokens[30], "[PAD30]");
             assert_eq!(meta.str("tokenizer.chat_template").expect("template"), "{{ messages }}");
             let expected: Vec<String> = {
-                let mut v: Vec<(i64, String)> = tensor_list(&s).into_iter().map(|(n, _, _)| (layer_of(&n), n)).collect();
+                let mut v: Vec<(i64, String)> =
+                    tensor_list(&s).into_iter().map(|(n, _, _)| (layer_of(&n), n)).collect();
                 v.sort();
                 v.into_iter().map(|(_, n)| n).collect()
             };
@@ -942,7 +993,10 @@ mod tests {
             assert_eq!(names, expected);
             assert_eq!(file.tensor("output.weight").is_some(), !tied);
             assert_eq!(file.tensor("blk.0.attn_q.bias").is_some(), arch == Arch::Qwen2);
-            assert_eq!(file.tensor("rope_freqs.weight").map(|t| t.dims.clone()), (arch == Arch::Llama).then(|| vec![64]));
+            assert_eq!(
+                file.tensor("rope_freqs.weight").map(|t| t.dims.clone()),
+                (arch == Arch::Llama).then(|| vec![64])
+            );
             check_scales(&file);
             let (_, norm) = file.tensor_data("blk.1.ffn_norm.weight").expect("norm");
             for c in norm.chunks_exact(4) {
@@ -958,19 +1012,27 @@ mod tests {
             ensure_file(&s, &inputs, &other, &Silent).expect("copy");
             assert!(fs::read(&other).expect("read copy") == bytes, "not reproducible");
             // Other inputs (a changed vocab): rewritten.
-            assert!(matches!(ensure_file(&s, &tiny_inputs(30, 2), &path, &Silent).expect("redo"), Outcome::Written { .. }));
+            assert!(matches!(
+                ensure_file(&s, &tiny_inputs(30, 2), &path, &Silent).expect("redo"),
+                Outcome::Written { .. }
+            ));
             // A truncated file is not up to date.
             fs::write(&path, b"GGUF").expect("truncate");
-            assert!(matches!(ensure_file(&s, &tiny_inputs(30, 2), &path, &Silent).expect("redo"), Outcome::Written { .. }));
+            assert!(matches!(
+                ensure_file(&s, &tiny_inputs(30, 2), &path, &Silent).expect("redo"),
+                Outcome::Written { .. }
+            ));
             let _ = fs::remove_dir_all(&dir);
         }
     }
 
     #[test]
     fn padding_refuses_a_vocab_larger_than_the_embedding() {
-        let keys = vec![("tokenizer.ggml.tokens".to_owned(), Value::Array(Array::String(vec!["a".into(); 41])))];
+        let keys =
+            vec![("tokenizer.ggml.tokens".to_owned(), Value::Array(Array::String(vec!["a".into(); 41])))];
         assert!(tokenizer_keys(keys, 40, None).is_err());
-        let keys = vec![("tokenizer.ggml.tokens".to_owned(), Value::Array(Array::String(vec!["a".into(); 4])))];
+        let keys =
+            vec![("tokenizer.ggml.tokens".to_owned(), Value::Array(Array::String(vec!["a".into(); 4])))];
         let out = tokenizer_keys(keys, 6, None).expect("pads");
         assert_eq!(out.len(), 1);
     }

@@ -19,13 +19,18 @@ pub struct Args {
 pub fn run(args: Args) -> Result<()> {
     crate::fixtures::run(crate::fixtures::Args::default())?;
     // The big-shape load test (tests/integration/big_shapes.rs) needs these (~11 GB).
-    crate::shapes::run(crate::shapes::Args { only: crate::shapes::BIG.map(String::from).to_vec(), out: None })?;
+    crate::shapes::run(crate::shapes::Args {
+        only: crate::shapes::BIG.map(String::from).to_vec(),
+        out: None,
+    })?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     sh(Command::new(&cargo).current_dir(root()).args(["test", "--workspace", "--release"]))?;
-    sh(Command::new(&cargo)
-        .current_dir(root())
-        .env("HEARTH_KERNELS", "scalar")
-        .args(["test", "--release", "-p", "hearth-kernels"]))?;
+    sh(Command::new(&cargo).current_dir(root()).env("HEARTH_KERNELS", "scalar").args([
+        "test",
+        "--release",
+        "-p",
+        "hearth-kernels",
+    ]))?;
     if !args.no_aarch64 {
         crate::aarch64::run(crate::aarch64::Args {})?;
     }

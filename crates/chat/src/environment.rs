@@ -71,7 +71,12 @@ fn python_formatter(out: &mut Output<'_>, state: &mut State<'_, '_>, value: &Val
 
 /// Python methods on strings, dicts and lists (`.strip()`, `.get()`, `.items()`, ...), from
 /// minijinja-contrib's `pycompat`.
-fn unknown_method(state: &mut State<'_, '_>, value: &Value, method: &str, args: &[Value]) -> Result<Value, Error> {
+fn unknown_method(
+    state: &mut State<'_, '_>,
+    value: &Value,
+    method: &str,
+    args: &[Value],
+) -> Result<Value, Error> {
     minijinja_contrib::pycompat::unknown_method_callback(state, value, method, args)
 }
 

@@ -74,10 +74,21 @@ impl ChatTemplate {
         Self::compile(fallback.source(), bos, eos, Some(fallback))
     }
 
-    fn compile(source: &str, bos: &str, eos: &str, fallback: Option<Fallback>) -> Result<ChatTemplate, ChatError> {
-        let env =
-            environment::build(hf_tags::rewrite(source)).map_err(|e| ChatError::Syntax { detail: describe(&e) })?;
-        Ok(ChatTemplate { env, source: source.to_owned(), bos: bos.to_owned(), eos: eos.to_owned(), fallback })
+    fn compile(
+        source: &str,
+        bos: &str,
+        eos: &str,
+        fallback: Option<Fallback>,
+    ) -> Result<ChatTemplate, ChatError> {
+        let env = environment::build(hf_tags::rewrite(source))
+            .map_err(|e| ChatError::Syntax { detail: describe(&e) })?;
+        Ok(ChatTemplate {
+            env,
+            source: source.to_owned(),
+            bos: bos.to_owned(),
+            eos: eos.to_owned(),
+            fallback,
+        })
     }
 
     /// Renders `messages`, with the assistant header appended when `add_generation_prompt`.
@@ -102,7 +113,8 @@ impl ChatTemplate {
             ctx.push((k.clone(), Value::from(Serde(v))));
         }
         let ctx = Value::from_pairs(ctx);
-        let template = self.env.get_template(TEMPLATE_NAME).map_err(|e| ChatError::Syntax { detail: describe(&e) })?;
+        let template =
+            self.env.get_template(TEMPLATE_NAME).map_err(|e| ChatError::Syntax { detail: describe(&e) })?;
         template.render(ctx).map_err(|e| render_error(&e))
     }
 

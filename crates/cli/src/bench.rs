@@ -67,7 +67,10 @@ fn run_speculative(args: &Args, path: &std::path::Path) -> Result<()> {
     use hearth_engine::{Engine, EngineOptions, Prompt, Request, SamplingParams};
     let threads = args.threads.first().copied().unwrap_or(2);
     let engine = Engine::load(path, EngineOptions { threads, n_ctx: 2048, n_batch: 512 })?;
-    let spec = args.speculation.speculation(threads, 2048)?.ok_or_else(|| anyhow::anyhow!("--lookup or --draft-model"))?;
+    let spec = args
+        .speculation
+        .speculation(threads, 2048)?
+        .ok_or_else(|| anyhow::anyhow!("--lookup or --draft-model"))?;
     let prompts: Vec<SpecPrompt> = serde_json::from_str(REPETITIVE)?;
     println!("| prompt | tokens | plain t/s | speculative t/s | speedup | drafted | accepted | identical |");
     println!("|---|---|---|---|---|---|---|---|");
@@ -174,12 +177,24 @@ impl Rng {
 fn stats(samples: &[f64]) -> (f64, f64) {
     let n = samples.len() as f64;
     let mean = samples.iter().sum::<f64>() / n;
-    let var = if samples.len() > 1 { samples.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / (n - 1.0) } else { 0.0 };
+    let var = if samples.len() > 1 {
+        samples.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / (n - 1.0)
+    } else {
+        0.0
+    };
     (mean, var.sqrt())
 }
 
 /// Processes `n` random tokens from an empty cache, `ubatch` per forward pass.
-fn run_pp(model: &Model, pool: &ThreadPool, cache: &mut KvCache, s: &mut Scratch, n: usize, ubatch: usize, rng: &mut Rng) -> Result<f64> {
+fn run_pp(
+    model: &Model,
+    pool: &ThreadPool,
+    cache: &mut KvCache,
+    s: &mut Scratch,
+    n: usize,
+    ubatch: usize,
+    rng: &mut Rng,
+) -> Result<f64> {
     let nv = model.config().n_vocab;
     let tokens: Vec<u32> = (0..n).map(|_| rng.next(nv)).collect();
     cache.clear();
@@ -193,7 +208,14 @@ fn run_pp(model: &Model, pool: &ThreadPool, cache: &mut KvCache, s: &mut Scratch
 }
 
 /// Decodes `n` tokens one at a time in each of the `caches` together, from empty.
-fn run_tg(model: &Model, pool: &ThreadPool, caches: &mut [KvCache], s: &mut Scratch, n: usize, rng: &mut Rng) -> Result<f64> {
+fn run_tg(
+    model: &Model,
+    pool: &ThreadPool,
+    caches: &mut [KvCache],
+    s: &mut Scratch,
+    n: usize,
+    rng: &mut Rng,
+) -> Result<f64> {
     let nv = model.config().n_vocab;
     for c in caches.iter_mut() {
         c.clear();
@@ -270,7 +292,10 @@ pub fn run(args: Args) -> Result<()> {
     }
     let total_steps = plan.len() * (args.reps + 1);
     let bar = ProgressBar::new(total_steps as u64);
-    bar.set_style(ProgressStyle::with_template("{msg:24} [{bar:30}] {pos}/{len} runs, {elapsed}").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    bar.set_style(
+        ProgressStyle::with_template("{msg:24} [{bar:30}] {pos}/{len} runs, {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
 
     let mut results = Vec::new();
     let mut bandwidths = Vec::new();
@@ -306,7 +331,14 @@ pub fn run(args: Args) -> Result<()> {
                 bar.inc(1);
             }
             let (mean, sd) = stats(&samples);
-            results.push(TestResult { test: name, threads: t, batch: b, tps_mean: mean, tps_sd: sd, samples });
+            results.push(TestResult {
+                test: name,
+                threads: t,
+                batch: b,
+                tps_mean: mean,
+                tps_sd: sd,
+                samples,
+            });
         }
     }
     bar.finish_and_clear();
@@ -319,7 +351,10 @@ pub fn run(args: Args) -> Result<()> {
             (Some(l), true) => format!("{l:.2} ({:.0}% reached)", 100.0 * r.tps_mean / (l * r.batch as f64)),
             _ => "-".to_owned(),
         };
-        println!("| {:>7} | {:>10} | {:>7.2} ± {:<5.2} | {:>22} |", r.threads, r.test, r.tps_mean, r.tps_sd, limit_s);
+        println!(
+            "| {:>7} | {:>10} | {:>7.2} ± {:<5.2} | {:>22} |",
+            r.threads, r.test, r.tps_mean, r.tps_sd, limit_s
+        );
     }
     for (t, gbs) in &bandwidths {
         println!("read bandwidth, {t} threads: {gbs:.1} GB/s");

@@ -17,9 +17,11 @@ impl hearth_hub::Progress for Bars {
             None => ProgressBar::new_spinner(),
         };
         bar.set_style(
-            ProgressStyle::with_template("{msg:40!} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
+            ProgressStyle::with_template(
+                "{msg:40!} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
         );
         bar.set_message(label.to_owned());
         if let Ok(mut b) = self.bar.lock() {

@@ -33,10 +33,9 @@ pub fn run(args: Args) -> Result<()> {
         return Ok(());
     }
     let entry = match &args.model {
-        Some(name) => store
-            .catalog()
-            .find(name)
-            .ok_or_else(|| anyhow::anyhow!("'{name}' is not in the catalog; known: {}", store.catalog().names()))?,
+        Some(name) => store.catalog().find(name).ok_or_else(|| {
+            anyhow::anyhow!("'{name}' is not in the catalog; known: {}", store.catalog().names())
+        })?,
         None => store.catalog().default_model(),
     };
     let path = store.pull(entry, &Bars::default())?;

@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 use hearth_engine::{Message, Prompt};
 use serde::Serialize;
 
-use crate::common::{SpeculationArgs, ConstraintArgs, ModelArgs, SamplingArgs};
+use crate::common::{ConstraintArgs, ModelArgs, SamplingArgs, SpeculationArgs};
 
 /// Arguments of `hearth run`.
 #[derive(clap::Args, Debug)]
@@ -71,8 +71,9 @@ fn read_input(path: &str) -> Result<String> {
 
 /// Parses a `--messages` file.
 pub fn parse_messages(text: &str, what: &str) -> Result<Vec<Message>> {
-    let msgs: Vec<Message> = serde_json::from_str(text)
-        .with_context(|| format!("{what}: expected a JSON array of {{\"role\": ..., \"content\": ...}} objects"))?;
+    let msgs: Vec<Message> = serde_json::from_str(text).with_context(|| {
+        format!("{what}: expected a JSON array of {{\"role\": ..., \"content\": ...}} objects")
+    })?;
     if msgs.is_empty() {
         bail!("{what}: no messages");
     }

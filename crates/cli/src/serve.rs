@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use hearth_engine::SchedulerOptions;
-use hearth_server::{DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT, Server, ServerConfig, parse_host, shutdown_signal};
+use hearth_server::{
+    DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT, Server, ServerConfig, parse_host, shutdown_signal,
+};
 
 use crate::common::ModelArgs;
 
@@ -115,6 +117,9 @@ mod tests {
     #[test]
     fn model_ids() {
         assert_eq!(super::model_id("qwen2.5-coder:0.5b"), "qwen2.5-coder:0.5b");
-        assert_eq!(super::model_id("/m/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"), "qwen2.5-coder-0.5b-instruct-q4_k_m");
+        assert_eq!(
+            super::model_id("/m/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"),
+            "qwen2.5-coder-0.5b-instruct-q4_k_m"
+        );
     }
 }

@@ -107,7 +107,9 @@ impl Engine {
     /// The compiler of request constraints for this model, shared by every request (built
     /// on first use).
     pub fn grammar(&self) -> Result<&GrammarCompiler, EngineError> {
-        let r = self.grammar.get_or_init(|| GrammarCompiler::new(self.tokenizer.clone(), self.model.config().n_vocab));
+        let r = self
+            .grammar
+            .get_or_init(|| GrammarCompiler::new(self.tokenizer.clone(), self.model.config().n_vocab));
         r.as_ref().map_err(|e| EngineError::Grammar(e.clone()))
     }
 

@@ -14,7 +14,9 @@ pub enum EngineError {
     Chat(#[from] hearth_chat::ChatError),
     #[error("sampling parameters: {0}")]
     Sampling(#[from] hearth_sampler::SamplerError),
-    #[error("the prompt is {prompt_tokens} tokens but the context holds {n_ctx}; shorten the prompt or raise --ctx-size")]
+    #[error(
+        "the prompt is {prompt_tokens} tokens but the context holds {n_ctx}; shorten the prompt or raise --ctx-size"
+    )]
     ContextOverflow { prompt_tokens: usize, n_ctx: usize },
     #[error("the prompt is empty")]
     EmptyPrompt,

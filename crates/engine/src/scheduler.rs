@@ -233,7 +233,8 @@ impl Worker {
             let Some(job) = self.waiting.pop_front() else { return };
             self.stats.queued.fetch_sub(1, Ordering::Relaxed);
             let Job { request, mut sink, queued_at } = job;
-            let ready = self.prepare(&request).and_then(|p| Ok((p, SeqState::for_engine(&request, &self.engine)?)));
+            let ready =
+                self.prepare(&request).and_then(|p| Ok((p, SeqState::for_engine(&request, &self.engine)?)));
             let (prompt, seq) = match ready {
                 Ok(x) => x,
                 Err(e) => {
@@ -244,7 +245,13 @@ impl Worker {
             let slot = self.pick_slot(free, &prompt);
             let s = &mut self.slots[slot];
             let cached = s.tokens.len();
-            tracing::debug!(slot, prompt = prompt.len(), cached, waited_ms = queued_at.elapsed().as_millis() as u64, "admitted");
+            tracing::debug!(
+                slot,
+                prompt = prompt.len(),
+                cached,
+                waited_ms = queued_at.elapsed().as_millis() as u64,
+                "admitted"
+            );
             if !sink(Event::Started { prompt_tokens: prompt.len(), cached_tokens: cached }) {
                 continue;
             }
@@ -270,7 +277,10 @@ impl Worker {
             return Err(EngineError::EmptyPrompt);
         }
         if prompt.len() >= self.engine.n_ctx {
-            return Err(EngineError::ContextOverflow { prompt_tokens: prompt.len(), n_ctx: self.engine.n_ctx });
+            return Err(EngineError::ContextOverflow {
+                prompt_tokens: prompt.len(),
+                n_ctx: self.engine.n_ctx,
+            });
         }
         Ok(prompt)
     }
@@ -284,8 +294,10 @@ impl Worker {
             .max_by_key(|&i| lcp(&self.slots[i].tokens))
             .unwrap_or(first_free);
         let here = lcp(&self.slots[free].tokens);
-        let (donor, there) =
-            (0..self.slots.len()).map(|i| (i, lcp(&self.slots[i].tokens))).max_by_key(|&(_, n)| n).unwrap_or((free, here));
+        let (donor, there) = (0..self.slots.len())
+            .map(|i| (i, lcp(&self.slots[i].tokens)))
+            .max_by_key(|&(_, n)| n)
+            .unwrap_or((free, here));
         if there > here && donor != free {
             let (src, dst) = if donor < free {
                 let (l, r) = self.slots.split_at_mut(free);
@@ -357,7 +369,9 @@ impl Worker {
                     if p.on {
                         s.cache.truncate(s.tokens.len());
                         if let Some(a) = s.active.as_mut() {
-                            (a.sink)(Event::Error(EngineError::Invalid(format!("forward pass failed: {msg}"))));
+                            (a.sink)(Event::Error(EngineError::Invalid(format!(
+                                "forward pass failed: {msg}"
+                            ))));
                         }
                         s.active = None;
                         self.stats.active.fetch_sub(1, Ordering::Relaxed);

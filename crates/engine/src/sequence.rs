@@ -78,7 +78,11 @@ impl SeqState {
 
     /// State for `req` with an already compiled constraint (`req.constraint` is not looked
     /// at). Tokens the grammar forces at the very start come out of the first steps.
-    pub fn with_matcher(req: &Request, n_vocab: usize, matcher: Option<Matcher>) -> Result<SeqState, EngineError> {
+    pub fn with_matcher(
+        req: &Request,
+        n_vocab: usize,
+        matcher: Option<Matcher>,
+    ) -> Result<SeqState, EngineError> {
         let mut seq = SeqState {
             sampler: Sampler::new(req.sampling.clone(), n_vocab)?,
             stop: StopMatcher::new(req.stop.iter().map(String::as_str))?,
@@ -135,7 +139,12 @@ impl SeqState {
                 if let EngineError::Grammar(g) = e {
                     self.error = Some(g);
                 }
-                TokenEvent { id: tok.eos().unwrap_or(0), text: String::new(), logprob: f32::NAN, top: Vec::new() }
+                TokenEvent {
+                    id: tok.eos().unwrap_or(0),
+                    text: String::new(),
+                    logprob: f32::NAN,
+                    top: Vec::new(),
+                }
             }
         }
     }

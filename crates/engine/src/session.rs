@@ -8,7 +8,9 @@ use std::time::Instant;
 use hearth_models::{KvCache, Logits, Scratch, SeqInput};
 
 use crate::speculative::Drafter;
-use crate::{Completion, Engine, EngineError, MatcherStats, Request, SeqState, Speculation, StopReason, TokenEvent};
+use crate::{
+    Completion, Engine, EngineError, MatcherStats, Request, SeqState, Speculation, StopReason, TokenEvent,
+};
 
 /// A conversation with its own KV cache. Consecutive requests that share a prefix (the same
 /// system prompt, the previous turns of a chat) reuse the cached keys and values of that
@@ -117,7 +119,11 @@ impl Session {
     /// token's logits, `[tokens, n_vocab]`, or only the last token's when `all` is false.
     fn feed_one_pass(&mut self, tokens: &[u32], all: bool) -> Result<&[f32], EngineError> {
         let want = if all { Logits::All } else { Logits::Last };
-        let r = self.engine.model.forward(&self.engine.pool, &mut [SeqInput::new(tokens, &mut self.cache, want)], &mut self.scratch);
+        let r = self.engine.model.forward(
+            &self.engine.pool,
+            &mut [SeqInput::new(tokens, &mut self.cache, want)],
+            &mut self.scratch,
+        );
         match r {
             Ok(l) => {
                 self.tokens.extend_from_slice(tokens);
@@ -245,7 +251,9 @@ impl Generation<'_> {
             && let Some(d) = self.session.drafter.as_mut()
         {
             let left = self.seq.tokens_left();
-            let limit = (room - input.len()).min(left.saturating_sub(1)).min(self.session.engine.n_batch - input.len());
+            let limit = (room - input.len())
+                .min(left.saturating_sub(1))
+                .min(self.session.engine.n_batch - input.len());
             let mut history = Vec::with_capacity(self.session.tokens.len() + input.len());
             history.extend_from_slice(&self.session.tokens);
             history.extend_from_slice(&input);

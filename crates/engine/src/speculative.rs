@@ -65,7 +65,9 @@ impl Drafter {
         let draft = match &spec {
             Speculation::NGram { min_match, max_match, max_draft } => {
                 if *min_match == 0 || min_match > max_match || *max_draft == 0 {
-                    return Err(EngineError::Invalid("n-gram speculation needs 0 < min_match <= max_match and max_draft > 0".into()));
+                    return Err(EngineError::Invalid(
+                        "n-gram speculation needs 0 < min_match <= max_match and max_draft > 0".into(),
+                    ));
                 }
                 None
             }
@@ -78,9 +80,15 @@ impl Drafter {
                 let same = (0..a.min(b).min(ta.n_vocab()).min(tb.n_vocab()) as u32)
                     .all(|i| ta.token_bytes(i) == tb.token_bytes(i));
                 if !same {
-                    return Err(EngineError::Invalid("the draft model's vocabulary differs from the target's".into()));
+                    return Err(EngineError::Invalid(
+                        "the draft model's vocabulary differs from the target's".into(),
+                    ));
                 }
-                Some(DraftState { cache: engine.model().new_cache(target.n_ctx()), scratch: Scratch::new(), tokens: Vec::new() })
+                Some(DraftState {
+                    cache: engine.model().new_cache(target.n_ctx()),
+                    scratch: Scratch::new(),
+                    tokens: Vec::new(),
+                })
             }
         };
         Ok(Drafter { spec, draft })
@@ -88,7 +96,12 @@ impl Drafter {
 
     /// Up to `limit` draft tokens continuing `history` (prompt + generated, the last one
     /// not yet run through the target), into `out`.
-    pub(crate) fn propose(&mut self, history: &[u32], limit: usize, out: &mut Vec<u32>) -> Result<(), EngineError> {
+    pub(crate) fn propose(
+        &mut self,
+        history: &[u32],
+        limit: usize,
+        out: &mut Vec<u32>,
+    ) -> Result<(), EngineError> {
         out.clear();
         match (&self.spec, &mut self.draft) {
             (Speculation::NGram { max_match, min_match, max_draft }, _) => {
@@ -101,15 +114,19 @@ impl Drafter {
                     return Ok(());
                 }
                 // Bring the draft cache to `history`, then extend it greedily by k tokens.
-                let common = d.tokens.iter().zip(history).take_while(|(a, b)| a == b).count().min(history.len() - 1);
+                let common =
+                    d.tokens.iter().zip(history).take_while(|(a, b)| a == b).count().min(history.len() - 1);
                 d.cache.truncate(common);
                 d.tokens.truncate(common);
                 let room = d.cache.capacity().saturating_sub(history.len());
                 let k = k.min(room);
                 let mut next = history[common..].to_vec();
                 for _ in 0..k {
-                    let logits =
-                        engine.model().forward(engine.pool(), &mut [SeqInput::new(&next, &mut d.cache, Logits::Last)], &mut d.scratch)?;
+                    let logits = engine.model().forward(
+                        engine.pool(),
+                        &mut [SeqInput::new(&next, &mut d.cache, Logits::Last)],
+                        &mut d.scratch,
+                    )?;
                     d.tokens.extend_from_slice(&next);
                     let best = argmax(logits);
                     out.push(best);

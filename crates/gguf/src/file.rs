@@ -33,7 +33,8 @@ impl GgufFile {
         // documents that model files are immutable while loaded (ARCHITECTURE.md), as
         // llama.cpp does. Every view handed out is bounds-checked against the mapped length
         // at parse time, so a well-behaved file can never be read out of bounds.
-        let map = unsafe { Mmap::map(&file) }.map_err(|source| GgufError::Open { path: path.clone(), source })?;
+        let map =
+            unsafe { Mmap::map(&file) }.map_err(|source| GgufError::Open { path: path.clone(), source })?;
         let header = parse_header(&map, limits)?;
         Ok(GgufFile { path, map, header })
     }

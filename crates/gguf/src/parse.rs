@@ -165,7 +165,11 @@ impl<'a> Cursor<'a> {
             .ok_or_else(|| GgufError::UnknownValueType { key: key.to_owned(), type_id })?;
         let n = self.u64(&what)?;
         if n > self.limits.max_array_len {
-            return Err(GgufError::ArrayTooLong { key: key.to_owned(), len: n, max: self.limits.max_array_len });
+            return Err(GgufError::ArrayTooLong {
+                key: key.to_owned(),
+                len: n,
+                max: self.limits.max_array_len,
+            });
         }
         let what = || format!("array elements of metadata key '{key}'");
         self.check_count(n, ty.min_size(), &what)?;
@@ -176,7 +180,10 @@ impl<'a> Cursor<'a> {
                 const W: usize = std::mem::size_of::<$t>();
                 let bytes = self.take((n * W) as u64, &what)?;
                 Array::$variant(
-                    bytes.chunks_exact(W).map(|c| <$t>::from_le_bytes(c.try_into().unwrap_or([0; W]))).collect(),
+                    bytes
+                        .chunks_exact(W)
+                        .map(|c| <$t>::from_le_bytes(c.try_into().unwrap_or([0; W])))
+                        .collect(),
                 )
             }};
         }
@@ -259,7 +266,11 @@ pub fn parse_header(buf: &[u8], limits: &Limits) -> Result<Header> {
         let name = c.string(&|| format!("name of tensor {i}"))?;
         if name.len() > limits.max_tensor_name {
             let shown = truncate_at_char(&name, limits.max_tensor_name);
-            return Err(GgufError::TensorNameTooLong { len: name.len(), max: limits.max_tensor_name, tensor: shown });
+            return Err(GgufError::TensorNameTooLong {
+                len: name.len(),
+                max: limits.max_tensor_name,
+                tensor: shown,
+            });
         }
         let what = || format!("info of tensor '{name}'");
         let n_dims = c.u32(&what)?;
@@ -320,9 +331,15 @@ pub(crate) fn alignment_of(value: Option<&Value>) -> Result<u64> {
         None => Ok(DEFAULT_ALIGNMENT),
         Some(&Value::U32(a)) => {
             let a = u64::from(a);
-            if a.is_power_of_two() && a <= MAX_ALIGNMENT { Ok(a) } else { Err(GgufError::BadAlignment { value: a }) }
+            if a.is_power_of_two() && a <= MAX_ALIGNMENT {
+                Ok(a)
+            } else {
+                Err(GgufError::BadAlignment { value: a })
+            }
         }
-        Some(v) => Err(GgufError::WrongType { key: ALIGNMENT_KEY.into(), expected: "u32", found: v.type_name() }),
+        Some(v) => {
+            Err(GgufError::WrongType { key: ALIGNMENT_KEY.into(), expected: "u32", found: v.type_name() })
+        }
     }
 }
 

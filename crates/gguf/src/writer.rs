@@ -4,10 +4,10 @@
 use std::collections::HashSet;
 use std::io::{self, Write};
 
+use crate::GgmlType;
 use crate::error::{GgufError, Result};
 use crate::parse::{Limits, MAGIC, alignment_of, element_count, truncate_at_char};
 use crate::value::{Array, Value};
-use crate::GgmlType;
 
 /// Most dims a tensor may have (ggml's `GGML_MAX_DIMS`).
 const MAX_DIMS: u32 = 4;
@@ -29,13 +29,22 @@ impl TensorSpec {
     /// whole number of blocks.
     pub fn n_bytes(&self) -> Result<u64> {
         if self.dims.len() > MAX_DIMS as usize {
-            return Err(GgufError::TooManyDims { tensor: self.name.clone(), n_dims: self.dims.len() as u32, max: MAX_DIMS });
+            return Err(GgufError::TooManyDims {
+                tensor: self.name.clone(),
+                n_dims: self.dims.len() as u32,
+                max: MAX_DIMS,
+            });
         }
         let ne0 = self.dims.first().copied().unwrap_or(1);
         element_count(&self.dims)
             .filter(|_| ne0 % self.ty.block_size() as u64 == 0)
             .and_then(|n| self.ty.bytes_for(n))
-            .ok_or_else(|| GgufError::Write(format!("tensor '{}': dims {:?} do not fit {}", self.name, self.dims, self.ty)))
+            .ok_or_else(|| {
+                GgufError::Write(format!(
+                    "tensor '{}': dims {:?} do not fit {}",
+                    self.name, self.dims, self.ty
+                ))
+            })
     }
 }
 
@@ -69,7 +78,11 @@ impl GgufWriter {
         let spec = TensorSpec { name: name.into(), ty, dims: dims.to_vec() };
         let max = Limits::default().max_tensor_name;
         if spec.name.len() > max {
-            return Err(GgufError::TensorNameTooLong { tensor: truncate_at_char(&spec.name, max), len: spec.name.len(), max });
+            return Err(GgufError::TensorNameTooLong {
+                tensor: truncate_at_char(&spec.name, max),
+                len: spec.name.len(),
+                max,
+            });
         }
         spec.n_bytes()?;
         if !self.names.insert(spec.name.clone()) {
@@ -110,7 +123,9 @@ impl GgufWriter {
                 .div_ceil(align)
                 .checked_mul(align)
                 .and_then(|padded| offset.checked_add(padded))
-                .ok_or_else(|| GgufError::Write(format!("tensor '{}': data section exceeds 2^64 bytes", t.name)))?;
+                .ok_or_else(|| {
+                    GgufError::Write(format!("tensor '{}': data section exceeds 2^64 bytes", t.name))
+                })?;
         }
         let mut w = Counting { inner: io::BufWriter::with_capacity(1 << 20, out), n: 0 };
         w.write_all(&MAGIC)?;
@@ -151,7 +166,11 @@ impl GgufWriter {
     /// Writes the file into memory, taking each tensor's bytes from `data[i]`.
     pub fn to_bytes(&self, data: &[&[u8]]) -> Result<Vec<u8>> {
         if data.len() != self.tensors.len() {
-            return Err(GgufError::Write(format!("{} tensors but {} data slices", self.tensors.len(), data.len())));
+            return Err(GgufError::Write(format!(
+                "{} tensors but {} data slices",
+                self.tensors.len(),
+                data.len()
+            )));
         }
         let mut out = Vec::new();
         self.write(&mut out, |i, _, w| w.write_all(data[i]))?;

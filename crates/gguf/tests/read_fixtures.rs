@@ -21,7 +21,11 @@ fn fixture_models_parse_with_expected_shapes() {
         assert_eq!(info.dims, dims);
         assert_eq!(data.len() as u64, info.n_bytes);
         let total: u64 = f.tensors().iter().map(|t| t.n_bytes).sum();
-        assert!(total <= f.file_len() && total > f.file_len() * 9 / 10, "{name}: tensor bytes {total} of {}", f.file_len());
+        assert!(
+            total <= f.file_len() && total > f.file_len() * 9 / 10,
+            "{name}: tensor bytes {total} of {}",
+            f.file_len()
+        );
     }
 }
 

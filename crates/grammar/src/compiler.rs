@@ -70,7 +70,8 @@ impl GrammarCompiler {
     ) -> Result<GrammarCompiler, GrammarError> {
         let env: TokEnv = Arc::new(TokenEnv::new(tokenizer, n_vocab)?);
         let n_vocab = env.tok_trie().vocab_size();
-        let mut factory = ParserFactory::new_simple(&env).map_err(|e| GrammarError::Setup(format!("{e:#}")))?;
+        let mut factory =
+            ParserFactory::new_simple(&env).map_err(|e| GrammarError::Setup(format!("{e:#}")))?;
         factory.quiet();
         *factory.limits_mut() = limits;
         Ok(GrammarCompiler { factory: Arc::new(factory), n_vocab })
@@ -104,8 +105,9 @@ impl GrammarCompiler {
         }
         let grammar = constraint.to_grammar()?;
         // llguidance turns panics inside the parser into errors; do the same for compiling.
-        let parser = llguidance::panic_utils::catch_unwind(AssertUnwindSafe(|| self.factory.create_parser(grammar)))
-            .map_err(|e| constraint.error(format!("{e:#}")))?;
+        let parser =
+            llguidance::panic_utils::catch_unwind(AssertUnwindSafe(|| self.factory.create_parser(grammar)))
+                .map_err(|e| constraint.error(format!("{e:#}")))?;
         let mut inner = llguidance::Matcher::new(Ok(parser));
         if let Some(e) = inner.get_error() {
             return Err(constraint.error(e));

@@ -55,7 +55,9 @@ impl Constraint {
     /// The llguidance grammar, after the checks that need no tokenizer.
     pub(crate) fn to_grammar(&self) -> Result<TopLevelGrammar, GrammarError> {
         Ok(match self {
-            Constraint::JsonObject => TopLevelGrammar::from_json_schema(with_layout(json!({"type": "object"}))?),
+            Constraint::JsonObject => {
+                TopLevelGrammar::from_json_schema(with_layout(json!({"type": "object"}))?)
+            }
             Constraint::JsonSchema(schema) => {
                 check_schema(schema)?;
                 TopLevelGrammar::from_json_schema(with_layout(schema.clone())?)
@@ -113,7 +115,11 @@ fn with_layout(schema: Value) -> Result<Value, GrammarError> {
         Value::Bool(true) => json!({}),
         Value::Bool(false) => return Err(GrammarError::Schema("the schema `false` accepts no value".into())),
         Value::Object(o) => Value::Object(o),
-        other => return Err(GrammarError::Schema(format!("a schema must be an object or a boolean, not {other}"))),
+        other => {
+            return Err(GrammarError::Schema(format!(
+                "a schema must be an object or a boolean, not {other}"
+            )));
+        }
     };
     let Some(obj) = schema.as_object_mut() else { unreachable!("made an object above") };
     match obj.get("x-guidance") {
@@ -129,7 +135,11 @@ fn with_layout(schema: Value) -> Result<Value, GrammarError> {
                 }
             }
         }
-        Some(_) => return Err(GrammarError::Schema("`x-guidance` must be an object of llguidance JSON options".into())),
+        Some(_) => {
+            return Err(GrammarError::Schema(
+                "`x-guidance` must be an object of llguidance JSON options".into(),
+            ));
+        }
     }
     Ok(schema)
 }
@@ -163,7 +173,8 @@ mod tests {
     fn layout_is_added_and_relaxing_options_refused() {
         let s = with_layout(json!({"type": "string"})).unwrap();
         assert_eq!(s["x-guidance"]["whitespace_flexible"], json!(false));
-        let own = with_layout(json!({"type": "string", "x-guidance": {"whitespace_flexible": true}})).unwrap();
+        let own =
+            with_layout(json!({"type": "string", "x-guidance": {"whitespace_flexible": true}})).unwrap();
         assert_eq!(own["x-guidance"]["whitespace_flexible"], json!(true));
         let err = with_layout(json!({"x-guidance": {"lenient": true}})).unwrap_err();
         assert!(err.to_string().contains("lenient"), "{err}");

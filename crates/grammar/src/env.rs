@@ -47,7 +47,8 @@ impl TokenEnv {
     /// two sizes is used, so that a mask covers every logit).
     pub(crate) fn new(tokenizer: Arc<Tokenizer>, n_vocab: usize) -> Result<TokenEnv, GrammarError> {
         let n = n_vocab.max(tokenizer.n_vocab());
-        let n32 = u32::try_from(n).map_err(|_| GrammarError::Setup(format!("vocabulary of {n} tokens is too large")))?;
+        let n32 = u32::try_from(n)
+            .map_err(|_| GrammarError::Setup(format!("vocabulary of {n} tokens is too large")))?;
         let eos = end_tokens(&tokenizer);
         let Some(&first_eos) = eos.first() else {
             return Err(GrammarError::NoEndToken);
@@ -76,7 +77,8 @@ impl TokenEnv {
         let mut pos = 0;
         for &id in &ids {
             let b = self.trie.token(id);
-            if (id as usize) >= self.trie.vocab_size() || !s.as_bytes()[pos..].starts_with(b) || b.is_empty() {
+            if (id as usize) >= self.trie.vocab_size() || !s.as_bytes()[pos..].starts_with(b) || b.is_empty()
+            {
                 return None;
             }
             pos += b.len();

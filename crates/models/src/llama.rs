@@ -11,7 +11,12 @@ use crate::model::{add_bias, rmsnorm_rows};
 use crate::{Model, ModelError, Scratch, SeqInput};
 
 /// Appends the batch to the caches and leaves the wanted logits in `s.logits`.
-pub(crate) fn forward(m: &Model, pool: &ThreadPool, seqs: &mut [SeqInput<'_>], s: &mut Scratch) -> Result<(), ModelError> {
+pub(crate) fn forward(
+    m: &Model,
+    pool: &ThreadPool,
+    seqs: &mut [SeqInput<'_>],
+    s: &mut Scratch,
+) -> Result<(), ModelError> {
     let c = m.config();
     let file = m.file().bytes();
     let (d, qd, kvd, ff, hd) = (c.n_embd, c.q_dim(), c.kv_dim(), c.n_ff, c.head_dim);

@@ -47,7 +47,11 @@ impl Model {
         let rope = RopeCache::new(params(cfg.rope_base), weights.rope_freqs.as_deref(), positions);
         let rope_swa = if cfg.arch == Arch::Gemma3 {
             // gemma3 local layers: own base, no scaling (llama.cpp's freq_scale_swa = 1).
-            RopeCache::new(RopeParams::new(cfg.arch.rope_mode(), cfg.n_rot, cfg.rope_base_swa), None, positions)
+            RopeCache::new(
+                RopeParams::new(cfg.arch.rope_mode(), cfg.n_rot, cfg.rope_base_swa),
+                None,
+                positions,
+            )
         } else {
             rope.clone()
         };
@@ -80,7 +84,12 @@ impl Model {
         let layers: usize = w
             .layers
             .iter()
-            .map(|l| [&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down].iter().map(|m| m.n_bytes()).sum::<usize>())
+            .map(|l| {
+                [&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down]
+                    .iter()
+                    .map(|m| m.n_bytes())
+                    .sum::<usize>()
+            })
             .sum();
         layers + w.output.n_bytes() + w.token_embd.row_bytes()
     }
@@ -149,7 +158,12 @@ impl Model {
     }
 
     /// Final norm and LM head for the rows whose logits are wanted, into `scratch.logits`.
-    pub(crate) fn logits(&self, pool: &ThreadPool, seqs: &[SeqInput<'_>], s: &mut Scratch) -> Result<(), ModelError> {
+    pub(crate) fn logits(
+        &self,
+        pool: &ThreadPool,
+        seqs: &[SeqInput<'_>],
+        s: &mut Scratch,
+    ) -> Result<(), ModelError> {
         let (d, nv) = (self.cfg.n_embd, self.cfg.n_vocab);
         let n_out: usize = seqs.iter().map(SeqInput::n_logits).sum();
         s.logits.resize(n_out * nv, 0.0);
@@ -168,7 +182,12 @@ impl Model {
                 Logits::All => t0..t0 + n,
             };
             for t in wanted {
-                ops.rmsnorm(&s.x[t * d..(t + 1) * d], &self.weights.output_norm, self.cfg.rms_eps, &mut out_in[o * d..(o + 1) * d]);
+                ops.rmsnorm(
+                    &s.x[t * d..(t + 1) * d],
+                    &self.weights.output_norm,
+                    self.cfg.rms_eps,
+                    &mut out_in[o * d..(o + 1) * d],
+                );
                 o += 1;
             }
             t0 += n;

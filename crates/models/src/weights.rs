@@ -22,7 +22,9 @@ pub struct Matrix {
 impl Matrix {
     /// The kernel view of this matrix over the file bytes.
     pub fn view<'a>(&self, file: &'a [u8]) -> Result<QMatrix<'a>, ModelError> {
-        let data = file.get(self.offset..self.offset + self.len).ok_or_else(|| ModelError::Config("matrix outside file".into()))?;
+        let data = file
+            .get(self.offset..self.offset + self.len)
+            .ok_or_else(|| ModelError::Config("matrix outside file".into()))?;
         QMatrix::new(self.dtype, self.rows, self.cols, data).map_err(|e| ModelError::Config(e.to_string()))
     }
 
@@ -101,11 +103,18 @@ impl Loader<'_> {
     fn matrix(&self, name: &str, rows: usize, cols: usize) -> Result<Matrix, ModelError> {
         let t = self.info(name)?;
         if t.dims != [cols as u64, rows as u64] {
-            return Err(ModelError::BadShape { name: name.to_owned(), dims: t.dims.clone(), expected: vec![cols as u64, rows as u64] });
+            return Err(ModelError::BadShape {
+                name: name.to_owned(),
+                dims: t.dims.clone(),
+                expected: vec![cols as u64, rows as u64],
+            });
         }
         let dtype = DType::from_ggml_id(t.ty.id())
             .filter(|d| hearth_kernels::supported_weight_types().any(|s| s == *d))
-            .ok_or_else(|| ModelError::UnsupportedType { name: name.to_owned(), ty: t.ty.name().to_owned() })?;
+            .ok_or_else(|| ModelError::UnsupportedType {
+                name: name.to_owned(),
+                ty: t.ty.name().to_owned(),
+            })?;
         let offset = (self.file.header().data_offset + t.offset) as usize;
         let m = Matrix { dtype, rows, cols, offset, len: t.n_bytes as usize };
         m.view(self.file.bytes())?;
@@ -115,7 +124,11 @@ impl Loader<'_> {
     fn vector(&self, name: &str, len: usize) -> Result<Vec<f32>, ModelError> {
         let t = self.info(name)?;
         if t.n_elements != len as u64 || t.dims.len() != 1 {
-            return Err(ModelError::BadShape { name: name.to_owned(), dims: t.dims.clone(), expected: vec![len as u64] });
+            return Err(ModelError::BadShape {
+                name: name.to_owned(),
+                dims: t.dims.clone(),
+                expected: vec![len as u64],
+            });
         }
         let bytes = self.file.data(t);
         let mut out = vec![0.0f32; len];
@@ -129,7 +142,12 @@ impl Loader<'_> {
                 let dt = if t.ty == GgmlType::F16 { DType::F16 } else { DType::BF16 };
                 hearth_kernels::dequantize_row(dt, bytes, &mut out);
             }
-            other => return Err(ModelError::UnsupportedType { name: name.to_owned(), ty: other.name().to_owned() }),
+            other => {
+                return Err(ModelError::UnsupportedType {
+                    name: name.to_owned(),
+                    ty: other.name().to_owned(),
+                });
+            }
         }
         Ok(out)
     }
@@ -176,8 +194,14 @@ impl Weights {
         }
         if cfg.arch == crate::Arch::Gemma3 {
             let l0 = &layers[0];
-            if l0.q_norm.is_none() || l0.k_norm.is_none() || l0.post_attn_norm.is_none() || l0.post_ffn_norm.is_none() {
-                return Err(ModelError::MissingTensor { name: "blk.0.attn_q_norm/attn_k_norm/post_*_norm (gemma3)".into() });
+            if l0.q_norm.is_none()
+                || l0.k_norm.is_none()
+                || l0.post_attn_norm.is_none()
+                || l0.post_ffn_norm.is_none()
+            {
+                return Err(ModelError::MissingTensor {
+                    name: "blk.0.attn_q_norm/attn_k_norm/post_*_norm (gemma3)".into(),
+                });
             }
         }
         Ok(Weights {

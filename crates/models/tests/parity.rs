@@ -28,13 +28,22 @@ struct Outcome {
     max_err: f32,
 }
 
-fn run_case(model: &Model, pool: &ThreadPool, prompt: &[u32], steps: &[Step], what: &str, tol: f32) -> Outcome {
+fn run_case(
+    model: &Model,
+    pool: &ThreadPool,
+    prompt: &[u32],
+    steps: &[Step],
+    what: &str,
+    tol: f32,
+) -> Outcome {
     let mut cache = model.new_cache(4096);
     let mut scratch = Scratch::new();
     let mut input: Vec<u32> = prompt.to_vec();
     let mut out = Outcome { matched: 0, total: steps.len(), max_err: 0.0 };
     for (i, step) in steps.iter().enumerate() {
-        let logits = model.forward(pool, &mut [SeqInput::new(&input, &mut cache, Logits::Last)], &mut scratch).unwrap();
+        let logits = model
+            .forward(pool, &mut [SeqInput::new(&input, &mut cache, Logits::Last)], &mut scratch)
+            .unwrap();
         let ours = argmax(logits);
         let (want, want_logit) = step.top5[0];
         if ours != want {
@@ -51,7 +60,11 @@ fn run_case(model: &Model, pool: &ThreadPool, prompt: &[u32], steps: &[Step], wh
         for &(id, l) in &step.top5 {
             let err = (logits[id as usize] - l).abs();
             out.max_err = out.max_err.max(err);
-            assert!(err <= tol, "{what}: step {i}: token {id} logit {} vs llama.cpp {l}", logits[id as usize]);
+            assert!(
+                err <= tol,
+                "{what}: step {i}: token {id} logit {} vs llama.cpp {l}",
+                logits[id as usize]
+            );
         }
         out.matched += 1;
         input = vec![ours];
@@ -85,7 +98,10 @@ fn check_model(name: &str, tol: f32) {
         eprintln!("{name} chat {i}: {}/{} steps, max |Δlogit| {:.3}", o.matched, o.total, o.max_err);
         (matched, total, max_err) = (matched + o.matched, total + o.total, max_err.max(o.max_err));
     }
-    eprintln!("PARITY {name}: {matched}/{total} steps matched ({:.1}%), max |Δlogit| {max_err:.3} (tolerance {tol})", 100.0 * matched as f64 / total as f64);
+    eprintln!(
+        "PARITY {name}: {matched}/{total} steps matched ({:.1}%), max |Δlogit| {max_err:.3} (tolerance {tol})",
+        100.0 * matched as f64 / total as f64
+    );
 }
 
 #[test]

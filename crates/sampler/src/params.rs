@@ -70,10 +70,7 @@ impl Default for SamplingParams {
 impl SamplingParams {
     /// Greedy decoding (temperature 0): always the most likely token, lowest id on ties.
     pub fn greedy() -> Self {
-        Self {
-            temperature: 0.0,
-            ..Self::default()
-        }
+        Self { temperature: 0.0, ..Self::default() }
     }
 
     /// Checks every field's range (token ids in `logit_bias` are checked against the
@@ -91,10 +88,9 @@ impl SamplingParams {
         if !(self.repetition_penalty > 0.0 && self.repetition_penalty.is_finite()) {
             return Err(SamplerError::RepetitionPenalty(self.repetition_penalty));
         }
-        for (name, value) in [
-            ("frequency_penalty", self.frequency_penalty),
-            ("presence_penalty", self.presence_penalty),
-        ] {
+        for (name, value) in
+            [("frequency_penalty", self.frequency_penalty), ("presence_penalty", self.presence_penalty)]
+        {
             if !value.is_finite() {
                 return Err(SamplerError::Penalty { name, value });
             }

@@ -23,9 +23,7 @@ pub(crate) struct Mt19937 {
 
 impl std::fmt::Debug for Mt19937 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Mt19937")
-            .field("index", &self.index)
-            .finish_non_exhaustive()
+        f.debug_struct("Mt19937").field("index", &self.index).finish_non_exhaustive()
     }
 }
 
@@ -36,9 +34,7 @@ impl Mt19937 {
         state[0] = seed;
         for i in 1..N {
             let prev = state[i - 1];
-            state[i] = 1_812_433_253u32
-                .wrapping_mul(prev ^ (prev >> 30))
-                .wrapping_add(i as u32);
+            state[i] = 1_812_433_253u32.wrapping_mul(prev ^ (prev >> 30)).wrapping_add(i as u32);
         }
         Self { state, index: N }
     }
@@ -75,11 +71,7 @@ impl Mt19937 {
         let hi = f64::from(self.next_u32());
         let r = (lo + hi * TWO_32) / (TWO_32 * TWO_32);
         // `std::nextafter(1.0, 0.0)` when rounding reached 1.
-        if r >= 1.0 {
-            1.0 - f64::EPSILON / 2.0
-        } else {
-            r
-        }
+        if r >= 1.0 { 1.0 - f64::EPSILON / 2.0 } else { r }
     }
 }
 

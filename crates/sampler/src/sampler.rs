@@ -2,9 +2,7 @@
 
 use crate::penalties::Penalties;
 use crate::rng::{Mt19937, entropy_seed, fold_seed};
-use crate::select::{
-    Candidate, argmax, by_logit_desc, max_logit, top_k_of_candidates, top_k_of_logits,
-};
+use crate::select::{Candidate, argmax, by_logit_desc, max_logit, top_k_of_candidates, top_k_of_logits};
 use crate::softmax::{logsumexp, softmax_candidates};
 use crate::{SamplerError, SamplingParams};
 
@@ -82,8 +80,7 @@ impl Mask<'_> {
 /// Whether bit `token` is set in `bits`: bit `token % 32` of word `token / 32` (the layout of
 /// llguidance's `SimpleVob`). Tokens past the end of `bits` are not allowed.
 pub fn bitmask_allows(bits: &[u32], token: u32) -> bool {
-    bits.get(token as usize / 32)
-        .is_some_and(|w| (w >> (token % 32)) & 1 != 0)
+    bits.get(token as usize / 32).is_some_and(|w| (w >> (token % 32)) & 1 != 0)
 }
 
 impl Sampler {
@@ -93,11 +90,7 @@ impl Sampler {
         if n_vocab == 0 || n_vocab as u64 > 1 << 32 {
             return Err(SamplerError::VocabSize(n_vocab));
         }
-        if let Some(&(token, _)) = params
-            .logit_bias
-            .iter()
-            .find(|(t, _)| *t as usize >= n_vocab)
-        {
+        if let Some(&(token, _)) = params.logit_bias.iter().find(|(t, _)| *t as usize >= n_vocab) {
             return Err(SamplerError::TokenOutOfRange { token, n_vocab });
         }
         let seed = params.seed.map_or_else(entropy_seed, fold_seed);
@@ -161,11 +154,7 @@ impl Sampler {
     ///
     /// # Panics
     /// If `logits.len() != self.n_vocab()`.
-    pub fn sample_masked(
-        &mut self,
-        logits: &[f32],
-        allowed: &dyn Fn(u32) -> bool,
-    ) -> Option<Sampled> {
+    pub fn sample_masked(&mut self, logits: &[f32], allowed: &dyn Fn(u32) -> bool) -> Option<Sampled> {
         let (first, found) = self.run(logits, None);
         if found && allowed(first.token) {
             return Some(first);
@@ -204,15 +193,10 @@ impl Sampler {
 
     /// One sampling pass; the flag says whether a token was found (else token 0).
     fn run(&mut self, logits: &[f32], mask: Option<Mask<'_>>) -> (Sampled, bool) {
-        assert_eq!(
-            logits.len(),
-            self.n_vocab,
-            "logits length must equal the sampler's n_vocab"
-        );
+        assert_eq!(logits.len(), self.n_vocab, "logits length must equal the sampler's n_vocab");
 
         // logit bias, penalties
-        let modified =
-            !self.params.logit_bias.is_empty() || self.penalties.active() || mask.is_some();
+        let modified = !self.params.logit_bias.is_empty() || self.penalties.active() || mask.is_some();
         if modified {
             self.work.clear();
             self.work.extend_from_slice(logits);
@@ -245,27 +229,10 @@ impl Sampler {
         }
 
         let x = if modified { &self.work[..] } else { logits };
-        let chosen = pick(
-            x,
-            &self.params,
-            &mut self.cand,
-            &mut self.tmp,
-            &mut self.rng,
-        );
+        let chosen = pick(x, &self.params, &mut self.cand, &mut self.tmp, &mut self.rng);
         let token = chosen.unwrap_or(0);
-        let logprob = if wants_logprobs {
-            x[token as usize] - lse
-        } else {
-            f32::NAN
-        };
-        (
-            Sampled {
-                token,
-                logprob,
-                top,
-            },
-            chosen.is_some(),
-        )
+        let logprob = if wants_logprobs { x[token as usize] - lse } else { f32::NAN };
+        (Sampled { token, logprob, top }, chosen.is_some())
     }
 }
 
@@ -327,11 +294,7 @@ fn truncate(
 
     // min_p
     if p.min_p > 0.0 && !min_p_done {
-        let max = if sorted {
-            cand[0].logit
-        } else {
-            cand.iter().fold(f32::MIN, |m, c| m.max(c.logit))
-        };
+        let max = if sorted { cand[0].logit } else { cand.iter().fold(f32::MIN, |m, c| m.max(c.logit)) };
         let min_logit = max + p.min_p.ln();
         cand.retain(|c| c.logit >= min_logit);
     }
@@ -394,11 +357,7 @@ fn dist(cand: &mut [Candidate], sorted: bool, rng: &mut Mt19937) -> u32 {
     if cand.len() == 1 {
         return cand[0].id;
     }
-    let max = if sorted {
-        cand[0].logit
-    } else {
-        cand.iter().fold(f32::MIN, |m, c| m.max(c.logit))
-    };
+    let max = if sorted { cand[0].logit } else { cand.iter().fold(f32::MIN, |m, c| m.max(c.logit)) };
     let mut sum = 0.0f64;
     for c in cand.iter_mut() {
         c.p = (c.logit - max).exp();
@@ -406,10 +365,7 @@ fn dist(cand: &mut [Candidate], sorted: bool, rng: &mut Mt19937) -> u32 {
     }
     if !(sum > 0.0 && sum.is_finite()) {
         // +inf logits (or an overflowing temperature): take the best candidate
-        return cand
-            .iter()
-            .min_by(|a, b| by_logit_desc(a, b))
-            .map_or(cand[0].id, |c| c.id);
+        return cand.iter().min_by(|a, b| by_logit_desc(a, b)).map_or(cand[0].id, |c| c.id);
     }
     let target = sum * rnd;
     let mut run = 0.0f64;

@@ -21,10 +21,7 @@ impl Candidate {
 
 /// Descending logit, ties to the lowest id. Candidates never hold NaN.
 pub(crate) fn by_logit_desc(a: &Candidate, b: &Candidate) -> Ordering {
-    b.logit
-        .partial_cmp(&a.logit)
-        .unwrap_or(Ordering::Equal)
-        .then(a.id.cmp(&b.id))
+    b.logit.partial_cmp(&a.logit).unwrap_or(Ordering::Equal).then(a.id.cmp(&b.id))
 }
 
 /// Lanes of the vectorisable reductions.

@@ -65,10 +65,7 @@ pub fn softmax(x: &[f32], out: &mut Vec<f32>) {
         out.resize(x.len(), 0.0);
         return;
     }
-    out.extend(
-        x.iter()
-            .map(|&v| if v.is_nan() { 0.0 } else { (v - lse).exp() }),
-    );
+    out.extend(x.iter().map(|&v| if v.is_nan() { 0.0 } else { (v - lse).exp() }));
 }
 
 /// llama.cpp's `llama_sampler_softmax_impl` without sorting: sets each candidate's `p` to
@@ -76,11 +73,7 @@ pub fn softmax(x: &[f32], out: &mut Vec<f32>) {
 /// first candidate has the largest logit.
 pub(crate) fn softmax_candidates(cand: &mut [Candidate], sorted: bool) {
     let Some(first) = cand.first() else { return };
-    let max = if sorted {
-        first.logit
-    } else {
-        cand.iter().fold(first.logit, |m, c| m.max(c.logit))
-    };
+    let max = if sorted { first.logit } else { cand.iter().fold(first.logit, |m, c| m.max(c.logit)) };
     let mut sum = 0.0f32;
     for c in cand.iter_mut() {
         c.p = (c.logit - max).exp();
@@ -122,16 +115,9 @@ mod tests {
             })
             .collect();
         let m = x.iter().cloned().fold(f32::NEG_INFINITY, f32::max) as f64;
-        let want = m + x
-            .iter()
-            .map(|&v| (f64::from(v) - m).exp())
-            .sum::<f64>()
-            .ln();
+        let want = m + x.iter().map(|&v| (f64::from(v) - m).exp()).sum::<f64>().ln();
         let got = f64::from(logsumexp(&x));
-        assert!(
-            (got - want).abs() < 1e-5 * want.abs().max(1.0),
-            "{got} vs {want}"
-        );
+        assert!((got - want).abs() < 1e-5 * want.abs().max(1.0), "{got} vs {want}");
     }
 
     #[test]

@@ -41,11 +41,7 @@ impl StopMatcher {
         if let Some(index) = stops.iter().position(String::is_empty) {
             return Err(SamplerError::EmptyStop { index });
         }
-        Ok(Self {
-            stops,
-            held: String::new(),
-            stopped: None,
-        })
+        Ok(Self { stops, held: String::new(), stopped: None })
     }
 
     /// The stop strings, in the order given.
@@ -61,10 +57,7 @@ impl StopMatcher {
     /// Feeds the next chunk of decoded text.
     pub fn push(&mut self, text: &str) -> StopState {
         if self.stopped.is_some() {
-            return StopState {
-                emit: String::new(),
-                stopped: self.stopped,
-            };
+            return StopState { emit: String::new(), stopped: self.stopped };
         }
         self.held.push_str(text);
 
@@ -83,18 +76,12 @@ impl StopMatcher {
         if let Some((_, start, index)) = best {
             self.held.truncate(start);
             self.stopped = Some(index);
-            return StopState {
-                emit: std::mem::take(&mut self.held),
-                stopped: self.stopped,
-            };
+            return StopState { emit: std::mem::take(&mut self.held), stopped: self.stopped };
         }
 
         let keep = self.partial_match_len();
         let rest = self.held.split_off(self.held.len() - keep);
-        StopState {
-            emit: std::mem::replace(&mut self.held, rest),
-            stopped: None,
-        }
+        StopState { emit: std::mem::replace(&mut self.held, rest), stopped: None }
     }
 
     /// Ends the stream: returns the held-back text (empty if a stop string matched) and

@@ -14,8 +14,8 @@ use crate::generate::{self, Live, Step};
 use crate::params::{self, Endpoint};
 use crate::request::{self, GenerationBody, MessageContent};
 use crate::response::{
-    AssistantMessage, ChatChoice, ChatChunk, ChatCompletion, ChatLogprobs, ChunkChoice, Delta, FINGERPRINT, Head,
-    Usage, finish_reason, json, json_response, token_logprob,
+    AssistantMessage, ChatChoice, ChatChunk, ChatCompletion, ChatLogprobs, ChunkChoice, Delta, FINGERPRINT,
+    Head, Usage, finish_reason, json, json_response, token_logprob,
 };
 use crate::state::unix_now;
 use crate::{ApiError, AppState, sse};
@@ -31,7 +31,8 @@ async fn run(state: AppState, body: Result<Bytes, BytesRejection>) -> Result<Res
     let ready = state.ready()?;
     let messages = messages(&body)?;
     let n_vocab = ready.engine.model().config().n_vocab;
-    let plan = params::plan(&body, Endpoint::Chat, Prompt::Messages(messages), ready.engine.n_ctx(), n_vocab)?;
+    let plan =
+        params::plan(&body, Endpoint::Chat, Prompt::Messages(messages), ready.engine.n_ctx(), n_vocab)?;
     let live = generate::start(&state, ready, plan.request, "messages", arrived).await?;
     let out = Out {
         id: state.new_id("chatcmpl"),
@@ -80,7 +81,9 @@ fn messages(body: &GenerationBody) -> Result<Vec<Message>, ApiError> {
                         (kind, _) => {
                             return Err(ApiError::invalid(
                                 Some(&format!("messages[{i}].content[{j}].type")),
-                                format!("content parts of type {kind:?} are not supported: this model takes text only"),
+                                format!(
+                                    "content parts of type {kind:?} are not supported: this model takes text only"
+                                ),
                             ));
                         }
                     }
@@ -105,10 +108,21 @@ struct Out {
 
 impl Out {
     fn head(&self, object: &'static str) -> Head<'_> {
-        Head { id: &self.id, object, created: self.created, model: &self.model, system_fingerprint: FINGERPRINT }
+        Head {
+            id: &self.id,
+            object,
+            created: self.created,
+            model: &self.model,
+            system_fingerprint: FINGERPRINT,
+        }
     }
 
-    fn chunk(&self, delta: Delta, logprobs: Option<ChatLogprobs>, finish_reason: Option<&'static str>) -> String {
+    fn chunk(
+        &self,
+        delta: Delta,
+        logprobs: Option<ChatLogprobs>,
+        finish_reason: Option<&'static str>,
+    ) -> String {
         json(&ChatChunk {
             head: self.head("chat.completion.chunk"),
             choices: vec![ChunkChoice { index: 0, delta, logprobs, finish_reason }],
@@ -161,7 +175,8 @@ impl sse::Chunks for Out {
     }
 
     fn done(&mut self, c: &Completion) -> Vec<String> {
-        let mut v = vec![self.chunk(Delta::default(), None, Some(finish_reason(c.stop_reason).unwrap_or("stop")))];
+        let mut v =
+            vec![self.chunk(Delta::default(), None, Some(finish_reason(c.stop_reason).unwrap_or("stop")))];
         if self.include_usage {
             v.push(json(&ChatChunk {
                 head: self.head("chat.completion.chunk"),

@@ -14,7 +14,9 @@ use hearth_tokenizer::Tokenizer;
 use crate::generate::{self, Live, Step};
 use crate::params::{self, Endpoint};
 use crate::request::{self, PromptInput};
-use crate::response::{FINGERPRINT, Head, LegacyLogprobs, TextChoice, TextCompletion, Usage, finish_reason, json};
+use crate::response::{
+    FINGERPRINT, Head, LegacyLogprobs, TextChoice, TextCompletion, Usage, finish_reason, json,
+};
 use crate::state::unix_now;
 use crate::{ApiError, AppState, sse};
 
@@ -53,7 +55,10 @@ async fn run(state: AppState, body: Result<Bytes, BytesRejection>) -> Result<Res
 fn prompt(input: Option<&PromptInput>) -> Result<Prompt, ApiError> {
     let text = |t: &str| Prompt::Text { text: t.to_owned(), parse_special: true };
     let one = |n: usize| {
-        ApiError::invalid(Some("prompt"), format!("one prompt per request (hearth returns one choice), got {n}"))
+        ApiError::invalid(
+            Some("prompt"),
+            format!("one prompt per request (hearth returns one choice), got {n}"),
+        )
     };
     match input {
         None => Err(ApiError::invalid(Some("prompt"), "`prompt` is required")),

@@ -68,8 +68,11 @@ impl ApiError {
 
     /// 503 while the model loads.
     pub fn loading() -> ApiError {
-        let mut e =
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "server_error", "the model is still loading; retry shortly");
+        let mut e = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "server_error",
+            "the model is still loading; retry shortly",
+        );
         e.code = Some("model_loading");
         e.retry_after = Some(1);
         e
@@ -93,13 +96,15 @@ impl ApiError {
             EngineError::ContextOverflow { .. } => {
                 ApiError::invalid(Some(prompt_param), e.to_string()).with_code("context_length_exceeded")
             }
-            EngineError::EmptyPrompt => ApiError::invalid(Some(prompt_param), "the prompt is empty (it has no tokens)"),
+            EngineError::EmptyPrompt => {
+                ApiError::invalid(Some(prompt_param), "the prompt is empty (it has no tokens)")
+            }
             EngineError::Chat(_) => ApiError::invalid(Some(prompt_param), e.to_string()),
             EngineError::Tokenizer(_) => ApiError::invalid(Some(prompt_param), e.to_string()),
             EngineError::Sampling(_) => ApiError::invalid(None, e.to_string()),
-            EngineError::Grammar(GrammarError::Matcher(_) | GrammarError::Setup(_) | GrammarError::NoEndToken) => {
-                ApiError::internal(e.to_string())
-            }
+            EngineError::Grammar(
+                GrammarError::Matcher(_) | GrammarError::Setup(_) | GrammarError::NoEndToken,
+            ) => ApiError::internal(e.to_string()),
             EngineError::Grammar(_) => ApiError::invalid(Some("response_format"), e.to_string()),
             other => ApiError::internal(other.to_string()),
         }
@@ -122,7 +127,12 @@ impl ApiError {
     /// The JSON body.
     pub fn to_json(&self) -> String {
         let body = Body {
-            error: Inner { message: &self.message, kind: self.kind, param: self.param.as_deref(), code: self.code },
+            error: Inner {
+                message: &self.message,
+                kind: self.kind,
+                param: self.param.as_deref(),
+                code: self.code,
+            },
         };
         serde_json::to_string(&body).unwrap_or_else(|_| {
             String::from(r#"{"error":{"message":"error","type":"server_error","param":null,"code":null}}"#)

@@ -63,13 +63,18 @@ pub(crate) async fn start(
     request.prompt = Prompt::Tokens(ids);
 
     let (tx, mut rx) = mpsc::unbounded_channel();
-    ready.scheduler.submit(request, Box::new(move |ev| tx.send(ev).is_ok())).map_err(ApiError::from_submit)?;
+    ready
+        .scheduler
+        .submit(request, Box::new(move |ev| tx.send(ev).is_ok()))
+        .map_err(ApiError::from_submit)?;
     match rx.recv().await {
         Some(Event::Started { .. }) => {
             Ok(Live { rx, state: state.clone(), ready, arrived, last_token: None, finished: false })
         }
         Some(Event::Error(e)) => Err(ApiError::from_engine(e, prompt_param)),
-        Some(other) => Err(ApiError::internal(format!("the engine answered {other:?} before starting the request"))),
+        Some(other) => {
+            Err(ApiError::internal(format!("the engine answered {other:?} before starting the request")))
+        }
         None => Err(ApiError::internal("the engine stopped before starting the request")),
     }
 }
@@ -99,7 +104,9 @@ impl Live {
             }
             Some(Event::Done(c)) => Step::Done(c),
             Some(Event::Error(e)) => Step::Failed(ApiError::from_engine(e, "prompt")),
-            Some(Event::Started { .. }) => Step::Failed(ApiError::internal("the engine started the request twice")),
+            Some(Event::Started { .. }) => {
+                Step::Failed(ApiError::internal("the engine started the request twice"))
+            }
             None => Step::Failed(ApiError::internal("the engine stopped during the generation")),
         };
         self.finished = true;

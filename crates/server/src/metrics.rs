@@ -151,7 +151,12 @@ pub(crate) fn render(state: &AppState) -> String {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
     };
 
-    head(&mut out, "hearth_requests_total", "counter", "HTTP requests answered, by endpoint and status code.");
+    head(
+        &mut out,
+        "hearth_requests_total",
+        "counter",
+        "HTTP requests answered, by endpoint and status code.",
+    );
     if let Ok(reqs) = m.requests.lock() {
         for ((endpoint, status), n) in reqs.iter() {
             let _ = writeln!(out, "hearth_requests_total{{endpoint=\"{endpoint}\",status=\"{status}\"}} {n}");
@@ -160,10 +165,16 @@ pub(crate) fn render(state: &AppState) -> String {
 
     let ready = state.engine_state();
     head(&mut out, "hearth_model_ready", "gauge", "1 once the model is loaded and serving, 0 while loading.");
-    let _ = writeln!(out, "hearth_model_ready{{model=\"{}\"}} {}", label(state.model_id()), u8::from(ready.is_some()));
+    let _ = writeln!(
+        out,
+        "hearth_model_ready{{model=\"{}\"}} {}",
+        label(state.model_id()),
+        u8::from(ready.is_some())
+    );
 
-    let stat =
-        |f: &dyn Fn(&hearth_engine::scheduler::Stats) -> u64| ready.as_ref().map_or(0, |r| f(r.scheduler.stats()));
+    let stat = |f: &dyn Fn(&hearth_engine::scheduler::Stats) -> u64| {
+        ready.as_ref().map_or(0, |r| f(r.scheduler.stats()))
+    };
     let counters: [(&str, &str, u64); 4] = [
         (
             "hearth_prompt_tokens_total",
@@ -175,7 +186,11 @@ pub(crate) fn render(state: &AppState) -> String {
             "Prompt tokens whose keys and values were reused from a cached prefix.",
             stat(&|s| s.cached_tokens.load(Ordering::Relaxed)),
         ),
-        ("hearth_completion_tokens_total", "Tokens generated.", stat(&|s| s.completion_tokens.load(Ordering::Relaxed))),
+        (
+            "hearth_completion_tokens_total",
+            "Tokens generated.",
+            stat(&|s| s.completion_tokens.load(Ordering::Relaxed)),
+        ),
         (
             "hearth_forward_passes_total",
             "Forward passes run by the engine thread.",

@@ -34,7 +34,9 @@ fn range(param: &str, v: Option<f32>, lo: f32, hi: f32, default: f32) -> Result<
     match v {
         None => Ok(default),
         Some(x) if x.is_finite() && (lo..=hi).contains(&x) => Ok(x),
-        Some(x) => Err(ApiError::invalid(Some(param), format!("`{param}` must be between {lo} and {hi}, got {x}"))),
+        Some(x) => {
+            Err(ApiError::invalid(Some(param), format!("`{param}` must be between {lo} and {hi}, got {x}")))
+        }
     }
 }
 
@@ -92,7 +94,10 @@ pub(crate) fn plan(
         for (k, &v) in bias {
             let param = format!("logit_bias.{k}");
             let id = k.parse::<u32>().ok().filter(|&id| (id as usize) < n_vocab).ok_or_else(|| {
-                ApiError::invalid(Some(&param), format!("`logit_bias` key {k:?} is not a token id below {n_vocab}"))
+                ApiError::invalid(
+                    Some(&param),
+                    format!("`logit_bias` key {k:?} is not a token id below {n_vocab}"),
+                )
             })?;
             if !(v.is_finite() && (-100.0..=100.0).contains(&v)) {
                 return Err(ApiError::invalid(
@@ -129,7 +134,10 @@ pub(crate) fn plan(
     if let Some(n) = logprobs
         && n > MAX_TOP_LOGPROBS
     {
-        return Err(ApiError::invalid(Some(param), format!("`{param}` must be at most {MAX_TOP_LOGPROBS}, got {n}")));
+        return Err(ApiError::invalid(
+            Some(param),
+            format!("`{param}` must be at most {MAX_TOP_LOGPROBS}, got {n}"),
+        ));
     }
     if let Some(n) = logprobs {
         sampling.logprobs = true;
@@ -152,7 +160,10 @@ pub(crate) fn plan(
         Some(StopInput::Many(v)) => v.clone(),
     };
     if stop.len() > MAX_STOPS {
-        return Err(ApiError::invalid(Some("stop"), format!("at most {MAX_STOPS} stop strings, got {}", stop.len())));
+        return Err(ApiError::invalid(
+            Some("stop"),
+            format!("at most {MAX_STOPS} stop strings, got {}", stop.len()),
+        ));
     }
     if let Some(i) = stop.iter().position(String::is_empty) {
         return Err(ApiError::invalid(Some(&format!("stop[{i}]")), "stop strings must not be empty"));
@@ -162,7 +173,9 @@ pub(crate) fn plan(
         None | Some(ResponseFormat::Text) => None,
         Some(ResponseFormat::JsonObject) => Some(Constraint::JsonObject),
         Some(ResponseFormat::JsonSchema { json_schema }) => match &json_schema.schema {
-            Some(schema) if schema.is_object() || schema.is_boolean() => Some(Constraint::JsonSchema(schema.clone())),
+            Some(schema) if schema.is_object() || schema.is_boolean() => {
+                Some(Constraint::JsonSchema(schema.clone()))
+            }
             Some(_) => {
                 return Err(ApiError::invalid(
                     Some("response_format.json_schema.schema"),

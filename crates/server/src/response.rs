@@ -201,7 +201,8 @@ impl LegacyLogprobs {
         let len = t.bytes.len();
         self.tokens.push(t.token);
         self.token_logprobs.push(t.logprob);
-        self.top_logprobs.push(OrderedMap(t.top_logprobs.into_iter().map(|a| (a.token, a.logprob)).collect()));
+        self.top_logprobs
+            .push(OrderedMap(t.top_logprobs.into_iter().map(|a| (a.token, a.logprob)).collect()));
         self.text_offset.push(offset);
         len
     }

@@ -66,7 +66,8 @@ fn cors(origins: &[String]) -> Result<Option<CorsLayer>, ServerError> {
 }
 
 async fn not_found(method: Method, uri: Uri) -> Response {
-    ApiError::not_found(format!("unknown request URL: {method} {}", uri.path()), "unknown_url").into_response()
+    ApiError::not_found(format!("unknown request URL: {method} {}", uri.path()), "unknown_url")
+        .into_response()
 }
 
 async fn method_not_allowed(method: Method, uri: Uri) -> Response {

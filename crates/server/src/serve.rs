@@ -49,7 +49,10 @@ impl Server {
             }
         }
         let (addr, source) = last.unwrap_or_else(|| {
-            (format!("{host}:{}", config.port), std::io::Error::new(std::io::ErrorKind::NotFound, "no address"))
+            (
+                format!("{host}:{}", config.port),
+                std::io::Error::new(std::io::ErrorKind::NotFound, "no address"),
+            )
         });
         Err(ServerError::Bind { addr, source })
     }

@@ -87,7 +87,8 @@ impl AppState {
             ModelState::Ready(r) => Ok(Arc::clone(r)),
             ModelState::Loading => Err(ApiError::loading()),
             ModelState::Failed(msg) => {
-                Err(ApiError::internal(format!("the model failed to load: {msg}")).with_code("model_load_failed"))
+                Err(ApiError::internal(format!("the model failed to load: {msg}"))
+                    .with_code("model_load_failed"))
             }
         }
     }

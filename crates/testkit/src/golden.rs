@@ -75,7 +75,8 @@ impl Golden {
     /// Loads `tests/golden/<model>.json`.
     pub fn load(model: &str) -> Golden {
         let path = crate::golden_dir().join(format!("{model}.json"));
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()))
     }
 }

@@ -48,8 +48,16 @@ fn found(path: PathBuf) -> Option<PathBuf> {
     if path.exists() {
         return Some(path);
     }
-    let how = if path.starts_with(fixtures_dir().join("shapes")) { "cargo xtask shapes" } else { "cargo xtask fixtures" };
-    let msg = format!("fixture {} is missing; run `{how}` to make it (cache: {})", path.display(), fixtures_dir().display());
+    let how = if path.starts_with(fixtures_dir().join("shapes")) {
+        "cargo xtask shapes"
+    } else {
+        "cargo xtask fixtures"
+    };
+    let msg = format!(
+        "fixture {} is missing; run `{how}` to make it (cache: {})",
+        path.display(),
+        fixtures_dir().display()
+    );
     if in_ci() {
         panic!("{msg} (CI=true: missing fixtures fail, they never skip)");
     }

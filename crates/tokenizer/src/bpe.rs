@@ -83,7 +83,8 @@ impl Bpe {
             .pre
             .clone()
             .unwrap_or_else(|| ("default".into(), crate::pretok::preset("default").expect("default preset")));
-        let pre = PreTokenizer::new(cfg.exprs).map_err(|message| TokenizerError::Regex { pre: pre_name, message })?;
+        let pre = PreTokenizer::new(cfg.exprs)
+            .map_err(|message| TokenizerError::Regex { pre: pre_name, message })?;
         let n_vocab = vocab.n_tokens() as u32;
         let mut bpe = Bpe {
             merges: FxHashMap::with_capacity_and_hasher(merges.len(), Default::default()),
@@ -98,7 +99,9 @@ impl Bpe {
         };
         let mut joined = String::new();
         for (rank, line) in merges.iter().enumerate() {
-            let Some(pos) = line.as_bytes().iter().skip(1).position(|&b| b == b' ').map(|p| p + 1) else { continue };
+            let Some(pos) = line.as_bytes().iter().skip(1).position(|&b| b == b' ').map(|p| p + 1) else {
+                continue;
+            };
             let (left, right) = (&line[..pos], &line[pos + 1..]);
             if right.is_empty() {
                 continue;
@@ -119,8 +122,9 @@ impl Bpe {
             bpe.byte_piece[b as usize] = bpe.lookup(vocab, byte_to_char(b).encode_utf8(&mut buf));
         }
         if bpe.byte_encode {
-            bpe.byte_pairs =
-                (0..1usize << 16).map(|ab| bpe.pair(bpe.byte_piece[ab >> 8], bpe.byte_piece[ab & 255])).collect();
+            bpe.byte_pairs = (0..1usize << 16)
+                .map(|ab| bpe.pair(bpe.byte_piece[ab >> 8], bpe.byte_piece[ab & 255]))
+                .collect();
         }
         Ok(bpe)
     }
@@ -149,7 +153,8 @@ impl Bpe {
             let word = &text[r.clone()];
             if word.len() == 1 {
                 // a single byte is a single symbol: its token, whatever the merges say
-                let piece = if self.byte_encode { self.byte_piece[word.as_bytes()[0] as usize] } else { NONE };
+                let piece =
+                    if self.byte_encode { self.byte_piece[word.as_bytes()[0] as usize] } else { NONE };
                 if piece < self.n_vocab {
                     out.push(piece);
                 } else {

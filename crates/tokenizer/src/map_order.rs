@@ -38,8 +38,8 @@ pub(crate) fn std_hash(bytes: &[u8]) -> u64 {
 /// (max load factor 1): the map rehashes to the next count when inserting element
 /// `count + 1`.
 const BUCKET_COUNTS: [u64; 19] = [
-    13, 29, 59, 127, 257, 541, 1109, 2357, 5087, 10273, 20753, 42043, 85229, 172933, 351061, 712697, 1447153, 2938679,
-    5967347,
+    13, 29, 59, 127, 257, 541, 1109, 2357, 5087, 10273, 20753, 42043, 85229, 172933, 351061, 712697, 1447153,
+    2938679, 5967347,
 ];
 
 const NIL: u32 = u32::MAX;

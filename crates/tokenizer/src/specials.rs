@@ -156,8 +156,9 @@ pub(crate) fn detect(v: &mut Vocab) {
             && !eog.contains(&id)
         {
             eog.push(id);
-            v.warnings
-                .push(format!("special_{name}_id is not in special_eog_ids - the tokenizer config may be incorrect"));
+            v.warnings.push(format!(
+                "special_{name}_id is not in special_eog_ids - the tokenizer config may be incorrect"
+            ));
         }
     }
     eog.sort_unstable();
@@ -203,7 +204,9 @@ pub(crate) fn apply_name_rules(v: &mut Vocab, meta: &Metadata) -> Result<(), Tok
             *a = if on { *a | bit } else { *a & !bit };
         }
     };
-    if any(pre, &["jina-v2-de", "jina-v2-es", "jina-v2-code"]) || any(arch, &["nomic-bert-moe", "jina-bert-v3"]) {
+    if any(pre, &["jina-v2-de", "jina-v2-es", "jina-v2-code"])
+        || any(arch, &["nomic-bert-moe", "jina-bert-v3"])
+    {
         set(v, "<mask>", attr::LSTRIP, true);
     } else if any(&name, &["phi-3", "phi3"]) {
         for i in 0..v.special_cache.len() {

@@ -171,7 +171,14 @@ fn encode_piece(vocab: &Vocab, text: &str, out: &mut Vec<u32>, s: &mut Scratch) 
     }
 }
 
-fn try_add(vocab: &Vocab, text: &str, syms: &[Symbol], heap: &mut BinaryHeap<Bigram>, left: usize, right: usize) {
+fn try_add(
+    vocab: &Vocab,
+    text: &str,
+    syms: &[Symbol],
+    heap: &mut BinaryHeap<Bigram>,
+    left: usize,
+    right: usize,
+) {
     let (ls, rs) = (syms[left], syms[right]);
     let start = ls.start as usize;
     let end = start + (ls.len + rs.len) as usize;

@@ -69,9 +69,9 @@ impl Tokenizer {
         let vocab = Vocab::load(meta)?;
         let model = match vocab.ty {
             VocabType::Bpe => {
-                let merges = meta
-                    .opt_str_array("tokenizer.ggml.merges")?
-                    .ok_or_else(|| hearth_gguf::GgufError::MissingKey { key: "tokenizer.ggml.merges".to_owned() })?;
+                let merges = meta.opt_str_array("tokenizer.ggml.merges")?.ok_or_else(|| {
+                    hearth_gguf::GgufError::MissingKey { key: "tokenizer.ggml.merges".to_owned() }
+                })?;
                 Model::Bpe(Box::new(Bpe::new(&vocab, merges)?))
             }
             VocabType::Spm => Model::Spm(spm::chars_before_space(&vocab)),
@@ -134,7 +134,9 @@ impl Tokenizer {
                             escape_spaces(&text[off..off + len], &mut buf);
                             bpe.encode(v, &buf, &mut out, &mut scratch);
                         }
-                        Fragment::Text(off, len) => bpe.encode(v, &text[off..off + len], &mut out, &mut scratch),
+                        Fragment::Text(off, len) => {
+                            bpe.encode(v, &text[off..off + len], &mut out, &mut scratch)
+                        }
                         Fragment::Token(id) => out.push(id),
                     }
                 }

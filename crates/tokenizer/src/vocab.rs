@@ -127,7 +127,8 @@ impl Vocab {
     /// llama.cpp's `byte_to_token` for SPM: `<0xXX>`, else the byte itself as text.
     pub(crate) fn spm_byte_token(&self, b: u8) -> Option<u32> {
         let hex = format!("<0x{b:02X}>");
-        self.text_to_token(&hex).or_else(|| if b < 0x80 { self.text_to_token(&(b as char).to_string()) } else { None })
+        self.text_to_token(&hex)
+            .or_else(|| if b < 0x80 { self.text_to_token(&(b as char).to_string()) } else { None })
     }
 
     /// Reads the vocabulary from GGUF metadata.
@@ -136,15 +137,26 @@ impl Vocab {
         let mut warnings = Vec::new();
         let none = SpecialTokens::default();
         let (ty, mut ids, mut opts) = match model.as_str() {
-            "llama" => {
-                (VocabType::Spm, SpecialTokens { bos: Some(1), eos: Some(2), unk: Some(0), ..none }, Options::default())
-            }
+            "llama" => (
+                VocabType::Spm,
+                SpecialTokens { bos: Some(1), eos: Some(2), unk: Some(0), ..none },
+                Options::default(),
+            ),
             "bert" => (
                 VocabType::Wpm,
-                SpecialTokens { bos: Some(101), unk: Some(100), sep: Some(102), pad: Some(0), mask: Some(103), ..none },
+                SpecialTokens {
+                    bos: Some(101),
+                    unk: Some(100),
+                    sep: Some(102),
+                    pad: Some(0),
+                    mask: Some(103),
+                    ..none
+                },
                 Options { add_sep: true, ..Options::default() },
             ),
-            "gpt2" => (VocabType::Bpe, SpecialTokens { bos: Some(11), eos: Some(11), ..none }, Options::default()),
+            "gpt2" => {
+                (VocabType::Bpe, SpecialTokens { bos: Some(11), eos: Some(11), ..none }, Options::default())
+            }
             "gemma4" => (VocabType::Bpe, none, Options::default()),
             other => return Err(unsupported_model(other)),
         };
@@ -163,7 +175,8 @@ impl Vocab {
                         }
                     }
                 };
-                let cfg = preset(&name).ok_or_else(|| TokenizerError::UnsupportedPreTokenizer(name.clone()))?;
+                let cfg =
+                    preset(&name).ok_or_else(|| TokenizerError::UnsupportedPreTokenizer(name.clone()))?;
                 opts.clean_spaces = cfg.clean_spaces;
                 opts.ignore_merges = cfg.ignore_merges;
                 opts.add_bos = cfg.add_bos;
@@ -273,12 +286,14 @@ impl Vocab {
             if let Some(id) = *slot
                 && u64::from(id) >= n
             {
-                self.warnings.push(format!("default special token '{key}' = {id} out of vocab range, disabling"));
+                self.warnings
+                    .push(format!("default special token '{key}' = {id} out of vocab range, disabling"));
                 *slot = None;
             }
             let Some(new_id) = meta.opt_u64(&key)? else { continue };
             if new_id >= n {
-                self.warnings.push(format!("bad special token: '{key}' = {new_id}, using default id {slot:?}"));
+                self.warnings
+                    .push(format!("bad special token: '{key}' = {new_id}, using default id {slot:?}"));
             } else {
                 *slot = Some(new_id as u32);
             }
@@ -310,7 +325,8 @@ impl Vocab {
     /// deterministic; llama.cpp's unstable sort leaves ties unspecified).
     fn build_special_cache(&mut self) {
         let mask = attr::CONTROL | attr::USER_DEFINED | attr::UNKNOWN;
-        let mut cache: Vec<u32> = (0..self.n_tokens() as u32).filter(|&id| self.attr(id) & mask != 0).collect();
+        let mut cache: Vec<u32> =
+            (0..self.n_tokens() as u32).filter(|&id| self.attr(id) & mask != 0).collect();
         cache.sort_by_key(|&id| std::cmp::Reverse(self.texts[id as usize].len()));
         self.special_cache = cache;
     }
@@ -318,7 +334,9 @@ impl Vocab {
 
 fn unsupported_model(model: &str) -> TokenizerError {
     let reason = match model {
-        "t5" => "T5/UGM (unigram) vocabularies are not implemented; hearth supports gpt2, llama, bert and gemma4",
+        "t5" => {
+            "T5/UGM (unigram) vocabularies are not implemented; hearth supports gpt2, llama, bert and gemma4"
+        }
         "rwkv" => "the RWKV world tokenizer is not implemented; hearth supports gpt2, llama, bert and gemma4",
         "plamo2" => "the PLaMo-2 tokenizer is not implemented; hearth supports gpt2, llama, bert and gemma4",
         "no_vocab" | "none" => "the model has no vocabulary",

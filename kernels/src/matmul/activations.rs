@@ -180,9 +180,12 @@ impl Activations {
                 // SAFETY: thread `ith` writes only rows t0..t1 of the n × row_bytes buffer,
                 // disjoint from every other thread's rows; `run` returns after all finish, and
                 // `slot.bytes` is neither moved nor resized meanwhile.
-                let out =
-                    unsafe { std::slice::from_raw_parts_mut(dst.get().add(t0 * row_bytes), (t1 - t0) * row_bytes) };
-                for (src, d) in data[t0 * cols..t1 * cols].chunks_exact(cols).zip(out.chunks_exact_mut(row_bytes)) {
+                let out = unsafe {
+                    std::slice::from_raw_parts_mut(dst.get().add(t0 * row_bytes), (t1 - t0) * row_bytes)
+                };
+                for (src, d) in
+                    data[t0 * cols..t1 * cols].chunks_exact(cols).zip(out.chunks_exact_mut(row_bytes))
+                {
                     quantize(src, d);
                 }
             });

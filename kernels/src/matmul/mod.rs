@@ -92,7 +92,13 @@ pub fn matmul(pool: &ThreadPool, w: &QMatrix<'_>, x: &mut Activations, out: &mut
 ///
 /// # Panics
 /// As [`matmul`].
-pub fn matmul_with(k: &'static Kernels, pool: &ThreadPool, w: &QMatrix<'_>, x: &mut Activations, out: &mut [f32]) {
+pub fn matmul_with(
+    k: &'static Kernels,
+    pool: &ThreadPool,
+    w: &QMatrix<'_>,
+    x: &mut Activations,
+    out: &mut [f32],
+) {
     matmul_many_with(k, pool, &mut [(w, out)], x);
 }
 
@@ -156,7 +162,12 @@ struct Part<'a> {
     first_chunk: usize,
 }
 
-fn run_group(k: &'static Kernels, pool: &ThreadPool, group: &mut [(&QMatrix<'_>, &mut [f32])], x: &Activations) {
+fn run_group(
+    k: &'static Kernels,
+    pool: &ThreadPool,
+    group: &mut [(&QMatrix<'_>, &mut [f32])],
+    x: &Activations,
+) {
     let n = x.n();
     let nth = pool.n_threads();
     let empty = Part {

@@ -215,7 +215,10 @@ unsafe fn swiglu_avx2(gate: &[f32], up: &[f32], out: &mut [f32]) {
     while i + 8 <= n {
         // SAFETY: i + 8 <= n and the three slices hold at least n elements.
         unsafe {
-            let v = _mm256_mul_ps(silu8(_mm256_loadu_ps(gate.as_ptr().add(i))), _mm256_loadu_ps(up.as_ptr().add(i)));
+            let v = _mm256_mul_ps(
+                silu8(_mm256_loadu_ps(gate.as_ptr().add(i))),
+                _mm256_loadu_ps(up.as_ptr().add(i)),
+            );
             _mm256_storeu_ps(out.as_mut_ptr().add(i), v);
         }
         i += 8;
@@ -255,7 +258,9 @@ unsafe fn gelu_avx2(x: &[f32], out: &mut [f32]) {
     while i + 8 <= n {
         // SAFETY: i + 8 <= n and both slices hold at least n elements; the table is the
         // full-length gelu table.
-        unsafe { _mm256_storeu_ps(out.as_mut_ptr().add(i), gelu8(table, _mm256_loadu_ps(x.as_ptr().add(i)))) };
+        unsafe {
+            _mm256_storeu_ps(out.as_mut_ptr().add(i), gelu8(table, _mm256_loadu_ps(x.as_ptr().add(i))))
+        };
         i += 8;
     }
     for (o, &v) in out[i..n].iter_mut().zip(&x[i..]) {
@@ -448,7 +453,10 @@ unsafe fn axpy_f16_avx2(acc: &mut [f32], a: f32, v: &[u16]) {
     while i + 8 <= n {
         // SAFETY: i + 8 <= n for both slices.
         unsafe {
-            _mm256_storeu_ps(p.add(i), _mm256_fmadd_ps(va, load_h8(v.as_ptr().add(i)), _mm256_loadu_ps(p.add(i))))
+            _mm256_storeu_ps(
+                p.add(i),
+                _mm256_fmadd_ps(va, load_h8(v.as_ptr().add(i)), _mm256_loadu_ps(p.add(i))),
+            )
         };
         i += 8;
     }

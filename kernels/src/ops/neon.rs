@@ -62,7 +62,11 @@ fn expf4(x: float32x4_t) -> float32x4_t {
     let u = vmulq_f32(b, b);
     let j = vfmaq_f32(
         vmulq_f32(c(0x3f7f_fff6), b),
-        vfmaq_f32(vfmaq_f32(c(0x3eff_fedb), c(0x3e2a_af33), b), vfmaq_f32(c(0x3d2b_9f17), c(0x3c07_2010), b), u),
+        vfmaq_f32(
+            vfmaq_f32(c(0x3eff_fedb), c(0x3e2a_af33), b),
+            vfmaq_f32(c(0x3d2b_9f17), c(0x3c07_2010), b),
+            u,
+        ),
         u,
     );
     if vmaxvq_u32(cm) == 0 {

@@ -101,7 +101,8 @@ impl RopeParams {
 /// ggml's YaRN correction dims `[start, end]`.
 fn yarn_corr_dims(p: &RopeParams) -> [f32; 2] {
     let corr_dim = |n_rot: f32| {
-        p.n_dims as f32 * (p.n_ctx_orig as f32 / (n_rot * 2.0 * std::f32::consts::PI)).ln() / (2.0 * p.freq_base.ln())
+        p.n_dims as f32 * (p.n_ctx_orig as f32 / (n_rot * 2.0 * std::f32::consts::PI)).ln()
+            / (2.0 * p.freq_base.ln())
     };
     let start = corr_dim(p.beta_fast).floor();
     let end = corr_dim(p.beta_slow).ceil();

@@ -3,7 +3,12 @@
 use crate::blocks::*;
 
 fn check(n_blocks: usize, block: usize, dst: &[f32]) {
-    assert_eq!(dst.len(), n_blocks * block, "dequantize: {n_blocks} blocks of {block} into {} floats", dst.len());
+    assert_eq!(
+        dst.len(),
+        n_blocks * block,
+        "dequantize: {n_blocks} blocks of {block} into {} floats",
+        dst.len()
+    );
 }
 
 /// F32 bytes → f32.

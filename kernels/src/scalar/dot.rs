@@ -6,7 +6,13 @@
 use crate::blocks::*;
 
 fn check<W, X>(w: &[W], x: &[X], ratio: usize) {
-    assert_eq!(w.len() * ratio, x.len(), "dot: {} weight blocks against {} activation blocks", w.len(), x.len());
+    assert_eq!(
+        w.len() * ratio,
+        x.len(),
+        "dot: {} weight blocks against {} activation blocks",
+        w.len(),
+        x.len()
+    );
 }
 
 /// F32 · F32 (f64 accumulation).

@@ -74,7 +74,11 @@ fn k4_sums(q: &[i8; QK_K], scales: &[u8; 12], x: &BlockQ8_K) -> (i32, i32) {
     let mut sumi = 0i32;
     let mut summ = 0i32;
     for j in 0..8 {
-        let dot: i32 = q[32 * j..32 * j + 32].iter().zip(&x.qs[32 * j..32 * j + 32]).map(|(&a, &b)| i32::from(a) * i32::from(b)).sum();
+        let dot: i32 = q[32 * j..32 * j + 32]
+            .iter()
+            .zip(&x.qs[32 * j..32 * j + 32])
+            .map(|(&a, &b)| i32::from(a) * i32::from(b))
+            .sum();
         sumi += i32::from(sc[j]) * dot;
         summ += i32::from(m[j]) * bsum32(x, j);
     }

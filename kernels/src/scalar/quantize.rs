@@ -25,7 +25,12 @@ use bytemuck::Zeroable;
 use crate::blocks::*;
 
 fn check(n_blocks: usize, block: usize, src: &[f32]) {
-    assert_eq!(src.len(), n_blocks * block, "quantize: {} floats into {n_blocks} blocks of {block}", src.len());
+    assert_eq!(
+        src.len(),
+        n_blocks * block,
+        "quantize: {} floats into {n_blocks} blocks of {block}",
+        src.len()
+    );
 }
 
 /// f32 → F32 bytes.
@@ -154,7 +159,9 @@ pub fn quantize_q4_0(src: &[f32], dst: &mut [BlockQ4_0]) {
 /// Min and max of `x`.
 #[inline]
 fn min_max(x: &[f32]) -> (f32, f32) {
-    x.iter().fold((f32::MAX, -f32::MAX), |(lo, hi), &v| (if v < lo { v } else { lo }, if v > hi { v } else { hi }))
+    x.iter().fold((f32::MAX, -f32::MAX), |(lo, hi), &v| {
+        (if v < lo { v } else { lo }, if v > hi { v } else { hi })
+    })
 }
 
 /// f32 → Q4_1 weights (`quantize_row_q4_1_ref`).

@@ -330,7 +330,14 @@ pub fn quantize_q3_k(src: &[f32], dst: &mut [BlockQ3_K]) {
 }
 
 /// Q4_K/Q5_K: per-sub-block scales and mins, their 6-bit encoding, and final quants.
-fn quantize_k4(x: &[f32], nmax: i32, p: &Qkx2, scales_out: &mut [u8; 12], d: &mut F16Le, dmin: &mut F16Le) -> [u8; QK_K] {
+fn quantize_k4(
+    x: &[f32],
+    nmax: i32,
+    p: &Qkx2,
+    scales_out: &mut [u8; 12],
+    d: &mut F16Le,
+    dmin: &mut F16Le,
+) -> [u8; QK_K] {
     let mut l = [0u8; QK_K];
     let mut scales = [0f32; 8];
     let mut mins = [0f32; 8];
@@ -450,7 +457,11 @@ pub fn quantize_q6_k(src: &[f32], dst: &mut [BlockQ6_K]) {
             }
         }
         for half in 0..2 {
-            let (lh, ql, qh) = (&l[128 * half..], &mut y.ql[64 * half..64 * half + 64], &mut y.qh[32 * half..32 * half + 32]);
+            let (lh, ql, qh) = (
+                &l[128 * half..],
+                &mut y.ql[64 * half..64 * half + 64],
+                &mut y.qh[32 * half..32 * half + 32],
+            );
             for i in 0..32 {
                 let q = [lh[i] as u8, lh[i + 32] as u8, lh[i + 64] as u8, lh[i + 96] as u8];
                 ql[i] = (q[0] & 0xf) | ((q[2] & 0xf) << 4);

@@ -59,7 +59,11 @@ fn every_batch_size_equals_the_row_dots_exactly() {
                     let x = random_f32(n * cols, 1.5, (seed * 100 + rows * 7 + n) as u64);
                     let got = product(k, &pool, &w, &x);
                     let want = row_dots(k, dt, rows, cols, &wb, &x);
-                    assert!(got == want, "{dt} on {}: rows={rows} n={n}: batch kernels differ from the row dot", k.name());
+                    assert!(
+                        got == want,
+                        "{dt} on {}: rows={rows} n={n}: batch kernels differ from the row dot",
+                        k.name()
+                    );
                 }
             }
         }
@@ -80,7 +84,11 @@ fn a_token_gives_the_same_result_alone_and_anywhere_in_a_batch() {
             let batch = product(k, &pool, &w, &x);
             for t in [0, 1, 5, 16, 36] {
                 let alone = product(k, &pool, &w, &x[t * cols..(t + 1) * cols]);
-                assert!(alone[..] == batch[t * rows..(t + 1) * rows], "{dt} on {}: token {t} of {n}", k.name());
+                assert!(
+                    alone[..] == batch[t * rows..(t + 1) * rows],
+                    "{dt} on {}: token {t} of {n}",
+                    k.name()
+                );
                 // and in small batches at another position
                 let pair: Vec<f32> = x[t * cols..(t + 1) * cols].iter().chain(&x[..cols]).copied().collect();
                 let two = product(k, &pool, &w, &pair);
@@ -99,7 +107,8 @@ fn results_do_not_depend_on_the_thread_count() {
         let w = QMatrix::new(dt, rows, cols, &wb).expect("valid");
         for n in [1, 4, 40] {
             let x = random_f32(n * cols, 1.0, 91 + seed as u64);
-            let outs: Vec<Vec<f32>> = [1, 2, 3].map(|t| product(hearth_kernels::kernels(), &ThreadPool::new(t), &w, &x)).into();
+            let outs: Vec<Vec<f32>> =
+                [1, 2, 3].map(|t| product(hearth_kernels::kernels(), &ThreadPool::new(t), &w, &x)).into();
             assert!(outs[0] == outs[1] && outs[0] == outs[2], "{dt} n={n}");
         }
     }
@@ -141,9 +150,21 @@ fn simd_batches_match_the_scalar_table_and_f64_within_budget() {
                     // Both quantize the activations identically: they differ only in the f32
                     // summation order.
                     let d = f64::from((got[i] - scalar[i]).abs());
-                    assert!(d <= 1e-5 * mag[i] + 1e-6, "{dt} on {} n={n}: [{i}] {} vs scalar {}", k.name(), got[i], scalar[i]);
+                    assert!(
+                        d <= 1e-5 * mag[i] + 1e-6,
+                        "{dt} on {} n={n}: [{i}] {} vs scalar {}",
+                        k.name(),
+                        got[i],
+                        scalar[i]
+                    );
                     let e = (f64::from(got[i]) - want[i]).abs();
-                    assert!(e <= 5e-3 * mag[i] + 1e-6, "{dt} on {} n={n}: [{i}] {} vs f64 {}", k.name(), got[i], want[i]);
+                    assert!(
+                        e <= 5e-3 * mag[i] + 1e-6,
+                        "{dt} on {} n={n}: [{i}] {} vs f64 {}",
+                        k.name(),
+                        got[i],
+                        want[i]
+                    );
                 }
             }
         }
@@ -191,7 +212,13 @@ fn extreme_quants_do_not_overflow() {
                     assert!(got == row_dots(k, dt, rows, cols, &wb, &x), "{dt} on {} n={n}", k.name());
                     for i in 0..got.len() {
                         let e = (f64::from(got[i]) - want[i]).abs();
-                        assert!(e <= 5e-3 * mag[i] + 1e-3, "{dt} on {} n={n}: [{i}] {} vs f64 {}", k.name(), got[i], want[i]);
+                        assert!(
+                            e <= 5e-3 * mag[i] + 1e-3,
+                            "{dt} on {} n={n}: [{i}] {} vs f64 {}",
+                            k.name(),
+                            got[i],
+                            want[i]
+                        );
                     }
                 }
             }

@@ -5,8 +5,8 @@
 
 use hearth_kernels::testing::{random_f32, random_row};
 use hearth_kernels::{
-    Activations, DType, KernelError, Kernels, MatrixError, QMatrix, ThreadPool, matmul, matmul_many, matmul_many_with,
-    matmul_with, supported_weight_types,
+    Activations, DType, KernelError, Kernels, MatrixError, QMatrix, ThreadPool, matmul, matmul_many,
+    matmul_many_with, matmul_with, supported_weight_types,
 };
 
 const BATCHES: [usize; 8] = [1, 2, 3, 4, 7, 8, 9, 33];
@@ -185,11 +185,15 @@ fn large_batches_quantize_in_parallel_with_the_same_result() {
 #[test]
 fn matmul_many_equals_separate_products() {
     let cols = 256;
-    let specs = [(DType::Q4_K, 64), (DType::Q6_K, 16), (DType::Q8_0, 16), (DType::Q5_0, 33), (DType::Q4_1, 7)];
+    let specs =
+        [(DType::Q4_K, 64), (DType::Q6_K, 16), (DType::Q8_0, 16), (DType::Q5_0, 33), (DType::Q4_1, 7)];
     let bytes: Vec<Vec<u8>> =
         specs.iter().enumerate().map(|(i, &(dt, rows))| random_row(dt, rows * cols, i as u64)).collect();
-    let mats: Vec<QMatrix<'_>> =
-        specs.iter().zip(&bytes).map(|(&(dt, rows), b)| QMatrix::new(dt, rows, cols, b).expect("valid")).collect();
+    let mats: Vec<QMatrix<'_>> = specs
+        .iter()
+        .zip(&bytes)
+        .map(|(&(dt, rows), b)| QMatrix::new(dt, rows, cols, b).expect("valid"))
+        .collect();
     for threads in [1, 2, 3] {
         let pool = ThreadPool::new(threads);
         for n in [1, 5, 12] {
@@ -203,7 +207,8 @@ fn matmul_many_equals_separate_products() {
                 separate.push(out);
             }
             // Twice the list: more matrices than one dispatch takes.
-            let mut outs: Vec<Vec<f32>> = mats.iter().chain(&mats).map(|w| vec![f32::NAN; n * w.rows()]).collect();
+            let mut outs: Vec<Vec<f32>> =
+                mats.iter().chain(&mats).map(|w| vec![f32::NAN; n * w.rows()]).collect();
             let mut jobs: Vec<(&QMatrix<'_>, &mut [f32])> =
                 mats.iter().chain(&mats).zip(outs.iter_mut()).map(|(w, o)| (w, o.as_mut_slice())).collect();
             matmul_many(&pool, &mut jobs, &mut x);
@@ -226,7 +231,11 @@ fn activations_are_reused_and_invalidated() {
         x.fill(n, cols).copy_from_slice(&xf);
         let mut out = vec![0.0; n * rows];
         matmul(&pool, &w, &mut x, &mut out);
-        assert_eq!(out, row_by_row(hearth_kernels::kernels(), DType::Q4_K, rows, cols, &wb, &xf), "round {round}");
+        assert_eq!(
+            out,
+            row_by_row(hearth_kernels::kernels(), DType::Q4_K, rows, cols, &wb, &xf),
+            "round {round}"
+        );
         // Editing in place invalidates the cached quantization.
         x.data_mut().iter_mut().for_each(|v| *v = -*v);
         let neg: Vec<f32> = xf.iter().map(|v| -v).collect();
@@ -266,7 +275,13 @@ fn qmatrix_checks_its_shape() {
     assert!(QMatrix::new(DType::Q4_K, 2, 512, &b).is_ok());
     assert_eq!(
         QMatrix::new(DType::Q4_K, 3, 512, &b).unwrap_err(),
-        MatrixError::WrongSize { dtype: DType::Q4_K, rows: 3, cols: 512, expected: Some(144 * 6), got: 144 * 4 }
+        MatrixError::WrongSize {
+            dtype: DType::Q4_K,
+            rows: 3,
+            cols: 512,
+            expected: Some(144 * 6),
+            got: 144 * 4
+        }
     );
     assert_eq!(
         QMatrix::new(DType::Q4_K, 1, 300, &b).unwrap_err(),
@@ -345,7 +360,11 @@ fn real_fixture_tensors_match_f64() {
             matmul(&pool, &w, &mut x, &mut out);
             for (i, ((&g, &e), &m)) in out.iter().zip(&want).zip(&mag).enumerate() {
                 let err = (f64::from(g) - e).abs();
-                assert!(err <= budget(dt) * m + 1e-6, "{name} {} ({dt}): out[{i}] = {g}, want {e}", info.name);
+                assert!(
+                    err <= budget(dt) * m + 1e-6,
+                    "{name} {} ({dt}): out[{i}] = {g}, want {e}",
+                    info.name
+                );
             }
         }
         assert!(!seen.is_empty(), "{name}: no tensor tested");

@@ -49,7 +49,10 @@ fn assert_close(what: &str, got: &[f32], want: &[f32], rel: f32, abs: f32) {
 fn assert_bits(what: &str, got: &[f32], want: &[f32]) {
     assert_eq!(got.len(), want.len(), "{what}: length");
     for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
-        assert!(g.to_bits() == w.to_bits() || (g.is_nan() && w.is_nan()), "{what}[{i}]: got {g:e}, want {w:e}");
+        assert!(
+            g.to_bits() == w.to_bits() || (g.is_nan() && w.is_nan()),
+            "{what}[{i}]: got {g:e}, want {w:e}"
+        );
     }
 }
 
@@ -89,7 +92,8 @@ fn rmsnorm_matches_scalar_and_f64() {
 
         let ms: f64 = x.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>() / n as f64;
         let s = 1.0 / (ms + 1e-6).sqrt();
-        let want: Vec<f32> = x.iter().zip(&w).map(|(&v, &g)| (f64::from(v) * s * f64::from(g)) as f32).collect();
+        let want: Vec<f32> =
+            x.iter().zip(&w).map(|(&v, &g)| (f64::from(v) * s * f64::from(g)) as f32).collect();
         let mut c = vec![0.0; n];
         ops::rmsnorm(&x, &w, 1e-6, &mut c);
         assert_close("rmsnorm vs f64", &c, &want, 1e-5, 1e-7);
@@ -111,8 +115,9 @@ fn layernorm_matches_scalar_and_f64() {
         let mean = x.iter().map(|&v| f64::from(v)).sum::<f64>() / n as f64;
         let var = x.iter().map(|&v| (f64::from(v) - mean).powi(2)).sum::<f64>() / n as f64;
         let s = 1.0 / (var + 1e-12).sqrt();
-        let want: Vec<f32> =
-            (0..n).map(|i| ((f64::from(x[i]) - mean) * s * f64::from(w[i]) + f64::from(b[i])) as f32).collect();
+        let want: Vec<f32> = (0..n)
+            .map(|i| ((f64::from(x[i]) - mean) * s * f64::from(w[i]) + f64::from(b[i])) as f32)
+            .collect();
         let mut d = vec![0.0; n];
         ops::layernorm(&x, &w, &b, 1e-12, &mut d);
         assert_close("layernorm vs f64", &d, &want, 1e-4, 1e-5);
@@ -173,7 +178,8 @@ fn silu_and_swiglu_match_scalar_and_f64() {
         simd().silu(&g, &mut a);
         Ops::scalar().silu(&g, &mut b);
         assert_close("silu simd vs scalar", &a, &b, 4e-7, 1e-37);
-        let want: Vec<f32> = g.iter().map(|&v| (f64::from(v) / (1.0 + (-f64::from(v)).exp())) as f32).collect();
+        let want: Vec<f32> =
+            g.iter().map(|&v| (f64::from(v) / (1.0 + (-f64::from(v)).exp())) as f32).collect();
         ops::silu(&g, &mut a);
         assert_close("silu vs f64", &a, &want, 1e-6, 1e-37);
 
@@ -188,14 +194,20 @@ fn silu_and_swiglu_match_scalar_and_f64() {
 
 #[test]
 fn silu_extremes() {
-    let x =
-        [-1000.0f32, -100.0, -88.0, -20.0, -0.0, 0.0, 1e-30, 20.0, 88.0, 100.0, 1000.0, -1e-6, 3.0, -3.0, 0.5, -0.5];
+    let x = [
+        -1000.0f32, -100.0, -88.0, -20.0, -0.0, 0.0, 1e-30, 20.0, 88.0, 100.0, 1000.0, -1e-6, 3.0, -3.0, 0.5,
+        -0.5,
+    ];
     for table in [Ops::scalar(), simd()] {
         let mut y = [0.0f32; 16];
         table.silu(&x, &mut y);
         for (&v, &s) in x.iter().zip(&y) {
             let want = (f64::from(v) / (1.0 + (-f64::from(v)).exp())) as f32;
-            assert!((s - want).abs() <= 1e-6 * want.abs() + 1e-30, "{}: silu({v}) = {s}, want {want}", table.name());
+            assert!(
+                (s - want).abs() <= 1e-6 * want.abs() + 1e-30,
+                "{}: silu({v}) = {s}, want {want}",
+                table.name()
+            );
         }
     }
 }
@@ -337,7 +349,10 @@ fn f16_dots_and_axpy_match_scalar_and_f64() {
         let a = simd().dot_f32_f16(&q, &k);
         let b = Ops::scalar().dot_f32_f16(&q, &k);
         assert!((a - b).abs() <= tol, "dot_f32_f16 n={n}: simd {a}, scalar {b}");
-        assert!((f64::from(ops::dot_f32_f16(&q, &k)) - exact).abs() <= f64::from(tol), "dot_f32_f16 vs f64, n={n}");
+        assert!(
+            (f64::from(ops::dot_f32_f16(&q, &k)) - exact).abs() <= f64::from(tol),
+            "dot_f32_f16 vs f64, n={n}"
+        );
 
         let mut q16 = vec![0u16; n];
         ops::f32_to_f16_row(&q, &mut q16);
@@ -353,7 +368,8 @@ fn f16_dots_and_axpy_match_scalar_and_f64() {
         let (mut a, mut b) = (acc0.clone(), acc0.clone());
         simd().axpy_f16(&mut a, 0.3, &k);
         Ops::scalar().axpy_f16(&mut b, 0.3, &k);
-        let want: Vec<f32> = acc0.iter().zip(&kr).map(|(&c, &v)| (f64::from(c) + 0.3 * f64::from(v)) as f32).collect();
+        let want: Vec<f32> =
+            acc0.iter().zip(&kr).map(|(&c, &v)| (f64::from(c) + 0.3 * f64::from(v)) as f32).collect();
         assert_close("axpy_f16 simd vs scalar", &a, &b, 2e-7, 2e-7);
         assert_close("axpy_f16 vs f64", &b, &want, 2e-7, 2e-7);
     }

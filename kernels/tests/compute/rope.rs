@@ -4,7 +4,9 @@ use hearth_kernels::ops::rope::{RopeCache, RopeMode, RopeParams, rope, rope_with
 
 fn input(n: usize, seed: u32) -> Vec<f32> {
     (0..n)
-        .map(|i| ((i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) as f32 / u32::MAX as f32) * 2.0 - 1.0)
+        .map(|i| {
+            ((i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) as f32 / u32::MAX as f32) * 2.0 - 1.0
+        })
         .collect()
 }
 
@@ -15,9 +17,10 @@ fn reference(p: &RopeParams, ff: Option<&[f32]>, x: &[f32], head_dim: usize, pos
     for head in y.chunks_exact_mut(head_dim) {
         for i in 0..half {
             let ffi = ff.map_or(1.0, |f| f64::from(f[i]));
-            let theta =
-                pos as f64 * f64::from(p.freq_scale) * f64::from(p.freq_base).powf(-2.0 * i as f64 / p.n_dims as f64)
-                    / ffi;
+            let theta = pos as f64
+                * f64::from(p.freq_scale)
+                * f64::from(p.freq_base).powf(-2.0 * i as f64 / p.n_dims as f64)
+                / ffi;
             let (s, c) = theta.sin_cos();
             let (j0, j1) = match p.mode {
                 RopeMode::Norm => (2 * i, 2 * i + 1),
@@ -116,8 +119,9 @@ fn neox_is_norm_on_a_permuted_head() {
     let hd = 64;
     let half = hd / 2;
     let x = input(2 * hd, 13);
-    let perm =
-        |h: &[f32]| -> Vec<f32> { (0..hd).map(|j| if j % 2 == 0 { h[j / 2] } else { h[half + j / 2] }).collect() };
+    let perm = |h: &[f32]| -> Vec<f32> {
+        (0..hd).map(|j| if j % 2 == 0 { h[j / 2] } else { h[half + j / 2] }).collect()
+    };
     for pos in [1usize, 17, 999] {
         let mut neox = x.clone();
         rope(&RopeParams::new(RopeMode::Neox, hd, 10_000.0), None, &mut neox, hd, pos);
@@ -174,7 +178,8 @@ fn yarn_matches_the_formula() {
     p.freq_scale = 0.25;
     p.ext_factor = 1.0;
     p.n_ctx_orig = 4096;
-    let corr = |beta: f64| 64.0 * (4096.0 / (beta * 2.0 * std::f64::consts::PI)).ln() / (2.0 * 10_000f64.ln());
+    let corr =
+        |beta: f64| 64.0 * (4096.0 / (beta * 2.0 * std::f64::consts::PI)).ln() / (2.0 * 10_000f64.ln());
     let (lo, hi) = (corr(32.0).floor().max(0.0), corr(1.0).ceil().min(63.0));
     let x = input(64, 23);
     for pos in [3usize, 40, 200] {

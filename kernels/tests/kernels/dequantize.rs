@@ -77,7 +77,9 @@ fn float_types_dequantize_exactly() {
         for dt in [DType::F32, DType::F16, DType::BF16] {
             let enc: Vec<u8> = match dt {
                 DType::F32 => x.iter().flat_map(|v| v.to_le_bytes()).collect(),
-                DType::F16 => x.iter().flat_map(|&v| half::f16::from_f32(v).to_bits().to_le_bytes()).collect(),
+                DType::F16 => {
+                    x.iter().flat_map(|&v| half::f16::from_f32(v).to_bits().to_le_bytes()).collect()
+                }
                 _ => x.iter().flat_map(|&v| half::bf16::from_f32(v).to_bits().to_le_bytes()).collect(),
             };
             let got = dequantize(k, dt, &enc, x.len());

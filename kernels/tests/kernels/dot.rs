@@ -57,7 +57,10 @@ pub fn exact_tolerance(wt: DType, n: usize, w: &[u8], xq: &[u8], e: &Exact) -> f
         // uses f16(d_x): up to 2⁻¹¹ + 2⁻¹¹ relative per block.
         let xf = dequantize(Kernels::scalar(), wt.vec_dot_type(), xq, n);
         let mins = w.chunks_exact(wt.type_size()).map(|b| f64::from(F16Le([b[2], b[3]]).to_f32().abs()));
-        let min_term: f64 = mins.zip(xf.chunks(32)).map(|(m, xs)| m * xs.iter().map(|v| f64::from(v.abs())).sum::<f64>()).sum();
+        let min_term: f64 = mins
+            .zip(xf.chunks(32))
+            .map(|(m, xs)| m * xs.iter().map(|v| f64::from(v.abs())).sum::<f64>())
+            .sum();
         tol += min_term * 2.5 / 2048.0;
     }
     tol + 1e-30
@@ -75,7 +78,12 @@ pub fn check(wt: DType, n: usize, w: &[u8], x: &[f32], what: &str, budget: bool)
     let xt = wt.vec_dot_type();
     for k in tables() {
         let xq = quantize(k, xt, x);
-        assert_eq!(xq, quantize(scalar, xt, x), "{what}: {} activation quantizer differs from scalar", k.name());
+        assert_eq!(
+            xq,
+            quantize(scalar, xt, x),
+            "{what}: {} activation quantizer differs from scalar",
+            k.name()
+        );
         let got = f64::from(k.vec_dot_fn(wt).expect("dot")(n, w, &xq));
         let want = f64::from(scalar.vec_dot_fn(wt).expect("dot")(n, w, &xq));
         let e = exact(wt, n, w, &xq);
@@ -90,7 +98,12 @@ pub fn check(wt: DType, n: usize, w: &[u8], x: &[f32], what: &str, budget: bool)
         let norm = wf.iter().map(|v| f64::from(v.abs())).sum::<f64>() * xmax;
         if budget && norm > 0.0 {
             let err = (got - reference).abs() / norm;
-            assert!(err <= max_dot_error(wt), "{what}: {} error {err:.3e} > budget {:.3e}", k.name(), max_dot_error(wt));
+            assert!(
+                err <= max_dot_error(wt),
+                "{what}: {} error {err:.3e} > budget {:.3e}",
+                k.name(),
+                max_dot_error(wt)
+            );
         }
     }
 }

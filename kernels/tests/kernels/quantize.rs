@@ -10,7 +10,11 @@ use crate::common::{data, dequantize, quantize, read_f32, tables};
 fn activations_quantize_byte_for_byte_as_llama_cpp_x86() {
     let x = read_f32(&data("quant/input.f32"));
     assert_eq!(x.len(), 4096);
-    for (dt, file) in [(DType::Q8_0, "quant/input.q8_0"), (DType::Q8_1, "quant/input.q8_1"), (DType::Q8_K, "quant/input.q8_K")] {
+    for (dt, file) in [
+        (DType::Q8_0, "quant/input.q8_0"),
+        (DType::Q8_1, "quant/input.q8_1"),
+        (DType::Q8_K, "quant/input.q8_K"),
+    ] {
         let want = std::fs::read(data(file)).expect("expected bytes");
         for k in tables() {
             let got = quantize(k, dt, &x);
@@ -61,7 +65,9 @@ fn activation_round_trip_error_is_within_half_a_step() {
     for k in tables() {
         for dt in [DType::Q8_0, DType::Q8_1, DType::Q8_K, DType::F16, DType::BF16, DType::F32] {
             let y = dequantize(k, dt, &quantize(k, dt, &x), x.len());
-            for (blk, (xs, ys)) in x.chunks(dt.block_size().max(32)).zip(y.chunks(dt.block_size().max(32))).enumerate() {
+            for (blk, (xs, ys)) in
+                x.chunks(dt.block_size().max(32)).zip(y.chunks(dt.block_size().max(32))).enumerate()
+            {
                 let amax = xs.iter().fold(0f32, |m, v| m.max(v.abs()));
                 let step = match dt {
                     DType::F32 => 0.0,
@@ -100,8 +106,19 @@ fn k_quant_weights_round_trip_close() {
     // RMS error relative to the RMS of the block, generous bounds per type (test-quantize-fns
     // style): 2 bits ≈ 0.35, 3 ≈ 0.2, 4 ≈ 0.1, 5 ≈ 0.05, 6 ≈ 0.025.
     let x = testing::random_f32(16 * 256, 1.0, 21);
-    for (dt, max_rel) in [(DType::Q2_K, 0.45), (DType::Q3_K, 0.25), (DType::Q4_K, 0.12), (DType::Q5_K, 0.06), (DType::Q6_K, 0.03)] {
-        let y = dequantize(hearth_kernels::Kernels::scalar(), dt, &quantize(hearth_kernels::Kernels::scalar(), dt, &x), x.len());
+    for (dt, max_rel) in [
+        (DType::Q2_K, 0.45),
+        (DType::Q3_K, 0.25),
+        (DType::Q4_K, 0.12),
+        (DType::Q5_K, 0.06),
+        (DType::Q6_K, 0.03),
+    ] {
+        let y = dequantize(
+            hearth_kernels::Kernels::scalar(),
+            dt,
+            &quantize(hearth_kernels::Kernels::scalar(), dt, &x),
+            x.len(),
+        );
         for (xs, ys) in x.chunks(256).zip(y.chunks(256)) {
             let rms = (xs.iter().map(|v| v * v).sum::<f32>() / 256.0).sqrt();
             let err = (xs.iter().zip(ys).map(|(a, b)| (a - b) * (a - b)).sum::<f32>() / 256.0).sqrt();
@@ -114,11 +131,18 @@ fn k_quant_weights_round_trip_close() {
 fn weight_quantizers_round_trip_within_a_step() {
     let x = testing::random_f32(4096, 1.0, 9);
     for k in tables() {
-        for (dt, levels) in [(DType::Q4_0, 8.0), (DType::Q4_1, 15.0), (DType::Q5_0, 16.0), (DType::Q5_1, 31.0), (DType::Q8_0, 127.0)] {
+        for (dt, levels) in [
+            (DType::Q4_0, 8.0),
+            (DType::Q4_1, 15.0),
+            (DType::Q5_0, 16.0),
+            (DType::Q5_1, 31.0),
+            (DType::Q8_0, 127.0),
+        ] {
             let y = dequantize(k, dt, &quantize(k, dt, &x), x.len());
             for (xs, ys) in x.chunks(32).zip(y.chunks(32)) {
                 let (lo, hi) = xs.iter().fold((f32::MAX, f32::MIN), |(l, h), &v| (l.min(v), h.max(v)));
-                let range = if matches!(dt, DType::Q4_1 | DType::Q5_1) { hi - lo } else { lo.abs().max(hi.abs()) };
+                let range =
+                    if matches!(dt, DType::Q4_1 | DType::Q5_1) { hi - lo } else { lo.abs().max(hi.abs()) };
                 // one quantization step, and f16 rounding of scale and min
                 let tol = range / levels * (1.0 + 16.0 / 1024.0) + range / 512.0;
                 for (a, b) in xs.iter().zip(ys) {

@@ -265,7 +265,8 @@ fn collection_matches_jinja2_byte_for_byte() {
         };
         let sha: String = Sha256::digest(source.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
         if sha != hf.sha256 {
-            mismatches.push(format!("{name}: template changed since templates_hf.json; rerun hf_reference.py"));
+            mismatches
+                .push(format!("{name}: template changed since templates_hf.json; rerun hf_reference.py"));
             continue;
         }
         mismatches.extend(compare(&name, "plain", &plain, &hf.plain));

@@ -27,7 +27,9 @@ fn raise_exception_inside_a_macro_is_still_raised() {
     let src = "{% macro check(m) %}{% if m.role == 'user' %}{{ raise_exception('no users: ' ~ m.content) }}{% endif %}{% endmacro %}\
                {% for m in messages %}{{ check(m) }}{% endfor %}";
     let t = ChatTemplate::from_source(src, "", "").unwrap();
-    assert!(matches!(t.render(&user(), false), Err(ChatError::Raised { message }) if message == "no users: hi"));
+    assert!(
+        matches!(t.render(&user(), false), Err(ChatError::Raised { message }) if message == "no users: hi")
+    );
 }
 
 #[test]
@@ -79,9 +81,12 @@ fn long_conversations_fit_the_step_budget() {
     let Some(path) = hearth_testkit::model(hearth_testkit::QWEN_05B) else { return };
     let file = hearth_gguf::GgufFile::open(&path).expect("open fixture");
     let t = ChatTemplate::from_gguf(file.metadata()).expect("template compiles");
-    let chat: Vec<Message> = (0..5000)
-        .map(|i| if i % 2 == 0 { Message::user(format!("question {i}")) } else { Message::assistant("answer") })
-        .collect();
+    let chat: Vec<Message> =
+        (0..5000)
+            .map(|i| {
+                if i % 2 == 0 { Message::user(format!("question {i}")) } else { Message::assistant("answer") }
+            })
+            .collect();
     let out = t.render(&chat, true).expect("renders within budget");
     assert_eq!(out.matches("<|im_start|>").count(), 5002, "system + 5000 + generation prompt");
 }

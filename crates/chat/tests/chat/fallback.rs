@@ -7,7 +7,8 @@ use hearth_chat::{ChatError, ChatTemplate, Fallback, Message};
 use hearth_gguf::{Array, GgufFile, Metadata, Value};
 
 fn meta(entries: &[(&str, Value)]) -> Metadata {
-    Metadata::from_entries(entries.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect()).expect("metadata")
+    Metadata::from_entries(entries.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect())
+        .expect("metadata")
 }
 
 fn vocab(tokens: &[&str]) -> Value {
@@ -78,7 +79,8 @@ fn llama_and_qwen2_without_template_get_chatml() {
         let chat = [Message::system(" sys "), Message::user("hi")];
         // LLM_CHAT_TEMPLATE_CHATML: "<|im_start|>" role "\n" content "<|im_end|>\n" per
         // message, untrimmed; add_ass appends "<|im_start|>assistant\n".
-        let expected = "<|im_start|>system\n sys <|im_end|>\n<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n";
+        let expected =
+            "<|im_start|>system\n sys <|im_end|>\n<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n";
         assert_eq!(template.render(&chat, true).expect("renders"), expected);
     }
 }
@@ -102,15 +104,19 @@ fn literal_chatml_and_tool_use_key_are_honoured() {
 
 #[test]
 fn bad_token_ids_are_errors_or_empty() {
-    let out_of_range =
-        meta(&[("tokenizer.ggml.tokens", vocab(&["a", "b"])), ("tokenizer.ggml.bos_token_id", Value::U32(7))]);
+    let out_of_range = meta(&[
+        ("tokenizer.ggml.tokens", vocab(&["a", "b"])),
+        ("tokenizer.ggml.bos_token_id", Value::U32(7)),
+    ]);
     let err = ChatTemplate::from_gguf(&out_of_range).expect_err("id 7 of 2 tokens");
     assert!(
         matches!(err, ChatError::TokenIdOutOfRange { key: "tokenizer.ggml.bos_token_id", id: 7, n_vocab: 2 }),
         "{err}"
     );
-    let negative =
-        meta(&[("tokenizer.ggml.tokens", vocab(&["a", "b"])), ("tokenizer.ggml.eos_token_id", Value::I32(-1))]);
+    let negative = meta(&[
+        ("tokenizer.ggml.tokens", vocab(&["a", "b"])),
+        ("tokenizer.ggml.eos_token_id", Value::I32(-1)),
+    ]);
     assert_eq!(ChatTemplate::from_gguf(&negative).expect("-1 means none").eos_token(), "");
     let wrong_type = meta(&[("tokenizer.chat_template", Value::U32(3))]);
     assert!(matches!(ChatTemplate::from_gguf(&wrong_type), Err(ChatError::Metadata(_))));

@@ -80,8 +80,10 @@ fn tojson_is_hf_json_dumps() {
 
 #[test]
 fn tools_reach_the_template_in_order() {
-    let template = ChatTemplate::from_source("{% for t in tools %}{{ t | tojson }}{% endfor %}", "", "").unwrap();
-    let tool: serde_json::Value = serde_json::from_str(r#"{"z": 1, "a": {"y": [true, null], "b": "ü"}}"#).unwrap();
+    let template =
+        ChatTemplate::from_source("{% for t in tools %}{{ t | tojson }}{% endfor %}", "", "").unwrap();
+    let tool: serde_json::Value =
+        serde_json::from_str(r#"{"z": 1, "a": {"y": [true, null], "b": "ü"}}"#).unwrap();
     let opts = RenderOptions { tools: Some(vec![tool]), ..RenderOptions::default() };
     // json.dumps keeps the dict's insertion order.
     assert_eq!(template.render_with(&[], &opts).unwrap(), r#"{"z": 1, "a": {"y": [true, null], "b": "ü"}}"#);

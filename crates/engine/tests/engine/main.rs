@@ -2,8 +2,8 @@
 //! stop conditions, cancellation, and the batching scheduler against plain greedy decoding.
 
 mod scheduler;
-mod speculative;
 mod session;
+mod speculative;
 
 use hearth_engine::{Engine, EngineOptions, Prompt, Request, SamplingParams};
 

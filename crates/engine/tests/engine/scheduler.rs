@@ -25,7 +25,14 @@ fn done(rx: &mpsc::Receiver<Event>) -> Result<Completion, EngineError> {
 #[test]
 fn batched_decoding_gives_the_same_tokens_as_one_sequence_at_a_time() {
     let Some(e) = engine() else { return };
-    let prompts = ["The capital of France is", "def fibonacci(n):", "Once upon a time", "1, 2, 3,", "The sky is", "import numpy"];
+    let prompts = [
+        "The capital of France is",
+        "def fibonacci(n):",
+        "Once upon a time",
+        "1, 2, 3,",
+        "The sky is",
+        "import numpy",
+    ];
     let solo: Vec<Vec<u32>> = prompts
         .iter()
         .map(|p| e.session().generate(&greedy(p, 20), |_| ControlFlow::Continue(())).unwrap().ids)
@@ -36,7 +43,10 @@ fn batched_decoding_gives_the_same_tokens_as_one_sequence_at_a_time() {
         let c = done(rx).unwrap();
         assert_eq!(c.ids, solo[i], "prompt {i} ({})", prompts[i]);
     }
-    assert!(s.stats().forward_passes.load(std::sync::atomic::Ordering::Relaxed) < 6 * 21, "decodes were batched");
+    assert!(
+        s.stats().forward_passes.load(std::sync::atomic::Ordering::Relaxed) < 6 * 21,
+        "decodes were batched"
+    );
 }
 
 #[test]
@@ -48,7 +58,10 @@ fn a_shared_prefix_is_reused_across_requests() {
     let b = done(&collect(&s, greedy(&format!("{system}Q: Name a color."), 4))).unwrap();
     assert_eq!(a.cached_tokens, 0);
     assert!(b.cached_tokens >= a.prompt_tokens / 2, "reused {} of {}", b.cached_tokens, b.prompt_tokens);
-    let fresh = e.session().generate(&greedy(&format!("{system}Q: Name a color."), 4), |_| ControlFlow::Continue(())).unwrap();
+    let fresh = e
+        .session()
+        .generate(&greedy(&format!("{system}Q: Name a color."), 4), |_| ControlFlow::Continue(()))
+        .unwrap();
     assert_eq!(b.ids, fresh.ids);
 }
 
@@ -77,12 +90,15 @@ fn a_client_that_goes_away_frees_its_slot() {
     let mut long = greedy("Tell me a story", 400);
     long.ignore_eos = true;
     let mut seen = 0;
-    s.submit(long, Box::new(move |ev| {
-        if matches!(ev, Event::Token(_)) {
-            seen += 1;
-        }
-        seen < 3
-    }))
+    s.submit(
+        long,
+        Box::new(move |ev| {
+            if matches!(ev, Event::Token(_)) {
+                seen += 1;
+            }
+            seen < 3
+        }),
+    )
     .unwrap();
     // The next request gets the slot soon, not after 400 tokens.
     let c = done(&collect(&s, greedy("Hi", 2))).unwrap();

@@ -66,10 +66,7 @@ fn cancel_token_and_break_stop_early() {
     assert_eq!(done.stop_reason, StopReason::Cancelled);
     assert_eq!(done.completion_tokens, 3);
 
-    let done = e
-        .session()
-        .generate(&greedy("Once upon a time", 64), |_| ControlFlow::Break(()))
-        .unwrap();
+    let done = e.session().generate(&greedy("Once upon a time", 64), |_| ControlFlow::Break(())).unwrap();
     assert_eq!(done.stop_reason, StopReason::Cancelled);
     assert_eq!(done.completion_tokens, 1);
 }

@@ -8,7 +8,11 @@ use crate::{engine, greedy};
 /// drafts well.
 const REPETITIVE: &str = "Copy the list exactly.\nList: apples, pears, plums, cherries, grapes, lemons, limes, figs.\nCopy: apples, pears, plums,";
 
-fn run(e: &Engine, spec: Option<Speculation>, req: &hearth_engine::Request) -> (Vec<u32>, String, (usize, usize)) {
+fn run(
+    e: &Engine,
+    spec: Option<Speculation>,
+    req: &hearth_engine::Request,
+) -> (Vec<u32>, String, (usize, usize)) {
     let mut s = e.session();
     s.speculate(spec).unwrap();
     let mut g = s.stream(req).unwrap();

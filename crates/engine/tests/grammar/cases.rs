@@ -1,7 +1,9 @@
 //! Regex, Lark and choices; sampling with temperature and penalties; forced tokens; the
 //! one-token-per-step path; length cut-offs, stop strings and errors.
 
-use hearth_engine::{Constraint, EngineError, GrammarError, Prompt, Request, SamplingParams, SeqState, StopReason};
+use hearth_engine::{
+    Constraint, EngineError, GrammarError, Prompt, Request, SamplingParams, SeqState, StopReason,
+};
 use hearth_models::{KvCache, Logits, Scratch, SeqInput};
 use serde_json::{Value, json};
 
@@ -32,7 +34,11 @@ fn regex_output_matches() {
         return;
     }
     let rx = r"\+[0-9]{2} [0-9]{3} [0-9]{3} [0-9]{4}";
-    let done = run(&constrained("Invent a phone number for a fictional German office.", 40, Constraint::Regex(rx.into())));
+    let done = run(&constrained(
+        "Invent a phone number for a fictional German office.",
+        40,
+        Constraint::Regex(rx.into()),
+    ));
     assert_eq!(done.stop_reason, StopReason::Eos, "{done:?}");
     let full = regex::Regex::new(&format!("^(?:{rx})$")).unwrap();
     assert!(full.is_match(&done.text), "{:?} does not match {rx}", done.text);
@@ -62,7 +68,10 @@ fn lark_output_is_in_the_language() {
         Constraint::Lark(lark.into()),
     ));
     assert_eq!(done.stop_reason, StopReason::Eos, "{done:?}");
-    let same = regex::Regex::new(r"^SELECT [a-z_]{1,12}(, [a-z_]{1,12})* FROM [a-z_]{1,12}( WHERE [a-z_]{1,12} = [0-9]{1,6})?;$").unwrap();
+    let same = regex::Regex::new(
+        r"^SELECT [a-z_]{1,12}(, [a-z_]{1,12})* FROM [a-z_]{1,12}( WHERE [a-z_]{1,12} = [0-9]{1,6})?;$",
+    )
+    .unwrap();
     assert!(same.is_match(&done.text), "{:?}", done.text);
 }
 
@@ -80,7 +89,11 @@ fn choices_and_json_object() {
     assert!(labels.contains(&done.text), "{:?}", done.text);
     assert_eq!(done.stop_reason, StopReason::Eos);
 
-    let done = run(&constrained("Give the cat Tom, aged 3, as a JSON object with keys name and age.", 100, Constraint::JsonObject));
+    let done = run(&constrained(
+        "Give the cat Tom, aged 3, as a JSON object with keys name and age.",
+        100,
+        Constraint::JsonObject,
+    ));
     assert_eq!(done.stop_reason, StopReason::Eos, "{done:?}");
     let v: Value = serde_json::from_str(&done.text).unwrap_or_else(|e| panic!("{e}: {}", done.text));
     assert!(v.is_object());
@@ -122,7 +135,11 @@ fn temperature_and_penalties_keep_the_output_valid() {
         "additionalProperties": false,
     });
     for seed in 1..=3u64 {
-        let mut req = constrained("Invent a sports team with its colors and a score.", 80, Constraint::JsonSchema(schema.clone()));
+        let mut req = constrained(
+            "Invent a sports team with its colors and a score.",
+            80,
+            Constraint::JsonSchema(schema.clone()),
+        );
         req.sampling = SamplingParams {
             seed: Some(seed),
             temperature: 1.0,
@@ -186,10 +203,16 @@ fn bad_constraints_fail_before_generating() {
         let err = session.stream(&constrained("hi", 5, c.clone())).map(|_| ()).unwrap_err();
         assert!(matches!(err, EngineError::Grammar(_)), "{c:?}: {err:?}");
     }
-    let err = session.stream(&constrained("hi", 5, Constraint::JsonSchema(json!({"not": {}})))).map(|_| ()).unwrap_err();
+    let err = session
+        .stream(&constrained("hi", 5, Constraint::JsonSchema(json!({"not": {}}))))
+        .map(|_| ())
+        .unwrap_err();
     assert!(err.to_string().contains("`not`"), "{err}");
     // The session still works afterwards.
-    assert_eq!(run(&constrained("Yes or no?", 5, Constraint::Choices(vec!["yes".into(), "no".into()]))).stop_reason, StopReason::Eos);
+    assert_eq!(
+        run(&constrained("Yes or no?", 5, Constraint::Choices(vec!["yes".into(), "no".into()]))).stop_reason,
+        StopReason::Eos
+    );
 }
 
 #[test]
@@ -204,7 +227,11 @@ fn a_matcher_error_mid_generation_is_a_clean_error() {
     let err = session.generate(&req, |_| std::ops::ControlFlow::Continue(())).unwrap_err();
     assert!(matches!(err, EngineError::Grammar(GrammarError::Matcher(_))), "{err:?}");
     // And the session is usable again.
-    let done = session.generate(&constrained("Pick a digit.", 5, Constraint::Regex("[0-9]".into())), |_| std::ops::ControlFlow::Continue(())).unwrap();
+    let done = session
+        .generate(&constrained("Pick a digit.", 5, Constraint::Regex("[0-9]".into())), |_| {
+            std::ops::ControlFlow::Continue(())
+        })
+        .unwrap();
     assert!(digits.contains(&done.ids[0]) && done.stop_reason == StopReason::Eos, "{done:?}");
 }
 
@@ -219,7 +246,11 @@ fn seq_state_one_token_per_step() {
         "required": ["city", "population_millions"],
         "additionalProperties": false,
     });
-    let req = constrained("Extract: 'Tokyo has about 14 million people.'", 60, Constraint::JsonSchema(schema.clone()));
+    let req = constrained(
+        "Extract: 'Tokyo has about 14 million people.'",
+        60,
+        Constraint::JsonSchema(schema.clone()),
+    );
     assert!(matches!(SeqState::new(&req, engine.model().config().n_vocab), Err(EngineError::Invalid(_))));
 
     let mut seq = SeqState::for_engine(&req, engine).unwrap();
@@ -229,7 +260,10 @@ fn seq_state_one_token_per_step() {
     let mut feed = engine.tokenize_prompt(&req.prompt).unwrap();
     let mut sampled_steps = 0;
     while seq.finished.is_none() {
-        let logits = model.forward(engine.pool(), &mut [SeqInput::new(&feed, &mut cache, Logits::Last)], &mut scratch).unwrap().to_vec();
+        let logits = model
+            .forward(engine.pool(), &mut [SeqInput::new(&feed, &mut cache, Logits::Last)], &mut scratch)
+            .unwrap()
+            .to_vec();
         let before = seq.grammar_stats().unwrap().checks;
         let ev = seq.try_step(&logits, engine.tokenizer()).unwrap();
         sampled_steps += usize::from(seq.grammar_stats().unwrap().checks > before);
@@ -237,7 +271,11 @@ fn seq_state_one_token_per_step() {
     }
     assert_eq!(seq.finished, Some(StopReason::Eos));
     assert!(validates(&schema, &seq.text), "{}", seq.text);
-    assert!(sampled_steps < seq.ids.len(), "some tokens were forced: {sampled_steps} sampled of {}", seq.ids.len());
+    assert!(
+        sampled_steps < seq.ids.len(),
+        "some tokens were forced: {sampled_steps} sampled of {}",
+        seq.ids.len()
+    );
 
     // The batched path (the session) gives the same JSON.
     let done = run(&req);

@@ -78,7 +78,9 @@ fn walk(v: &Value, depth: usize, out: &mut Vec<String>) {
     if o.contains_key("minLength") || o.contains_key("maxLength") {
         add("string min/maxLength");
     }
-    let bounded = ["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"].iter().any(|k| o.contains_key(*k));
+    let bounded = ["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"]
+        .iter()
+        .any(|k| o.contains_key(*k));
     match (ty, bounded) {
         (Some("integer"), true) => add("bounded integer"),
         (Some("number"), true) => add("bounded number"),
@@ -88,7 +90,10 @@ fn walk(v: &Value, depth: usize, out: &mut Vec<String>) {
         add("additionalProperties: false");
     }
     if let Some(Value::Object(props)) = o.get("properties") {
-        let required: Vec<&str> = o.get("required").and_then(Value::as_array).map_or(Vec::new(), |r| r.iter().filter_map(Value::as_str).collect());
+        let required: Vec<&str> = o
+            .get("required")
+            .and_then(Value::as_array)
+            .map_or(Vec::new(), |r| r.iter().filter_map(Value::as_str).collect());
         if props.keys().any(|k| required.contains(&k.as_str())) {
             add("required properties");
         }
@@ -102,7 +107,9 @@ fn walk(v: &Value, depth: usize, out: &mut Vec<String>) {
                 m.values().for_each(|s| walk(s, depth + 1, out));
             }
             ("items" | "additionalProperties", s) => walk(s, depth + 1, out),
-            ("anyOf" | "oneOf" | "allOf" | "prefixItems", Value::Array(a)) => a.iter().for_each(|s| walk(s, depth + 1, out)),
+            ("anyOf" | "oneOf" | "allOf" | "prefixItems", Value::Array(a)) => {
+                a.iter().for_each(|s| walk(s, depth + 1, out))
+            }
             _ => {}
         }
     }
@@ -159,10 +166,17 @@ fn every_corpus_output_parses_and_validates() {
         grammar_ms += stats.total_time().as_secs_f64() * 1e3;
         (forced, masks, checks) = (forced + stats.forced, masks + stats.masks, checks + stats.checks);
         if verbose {
-            let _ = writeln!(stderr, "[{}] {:?} {} tokens: {}", case.name, done.stop_reason, done.completion_tokens, done.text);
+            let _ = writeln!(
+                stderr,
+                "[{}] {:?} {} tokens: {}",
+                case.name, done.stop_reason, done.completion_tokens, done.text
+            );
         }
         if done.stop_reason == StopReason::Length {
-            failures.push(format!("{}: hit max_tokens={} before the JSON was complete: {}", case.name, case.max_tokens, done.text));
+            failures.push(format!(
+                "{}: hit max_tokens={} before the JSON was complete: {}",
+                case.name, case.max_tokens, done.text
+            ));
             continue;
         }
         assert_eq!(done.stop_reason, StopReason::Eos, "{}", case.name);
@@ -173,9 +187,15 @@ fn every_corpus_output_parses_and_validates() {
                 continue;
             }
         };
-        let errors: Vec<String> = validator.iter_errors(&value).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+        let errors: Vec<String> =
+            validator.iter_errors(&value).map(|e| format!("{} at {}", e, e.instance_path())).collect();
         if !errors.is_empty() {
-            failures.push(format!("{}: output does not validate: {}: {}", case.name, errors.join("; "), done.text));
+            failures.push(format!(
+                "{}: output does not validate: {}: {}",
+                case.name,
+                errors.join("; "),
+                done.text
+            ));
         }
     }
 
@@ -191,7 +211,13 @@ fn every_corpus_output_parses_and_validates() {
         grammar_ms,
         100.0 * grammar_ms / decode_ms.max(1e-9),
     );
-    assert!(failures.is_empty(), "{} of {} corpus outputs failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} corpus outputs failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]

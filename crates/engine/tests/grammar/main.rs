@@ -16,7 +16,10 @@ pub fn engine() -> Option<&'static Engine> {
     ENGINE
         .get_or_init(|| {
             let path = hearth_testkit::model(hearth_testkit::QWEN_05B)?;
-            Some(Engine::load(path, EngineOptions { threads: 2, n_ctx: 1024, n_batch: 128 }).expect("load qwen"))
+            Some(
+                Engine::load(path, EngineOptions { threads: 2, n_ctx: 1024, n_batch: 128 })
+                    .expect("load qwen"),
+            )
         })
         .as_ref()
 }
@@ -26,10 +29,8 @@ pub const SYSTEM: &str = "You are a data extraction assistant. Answer with JSON 
 
 /// A greedy chat request: [`SYSTEM`], then `user`.
 pub fn chat(user: &str, max_tokens: usize) -> Request {
-    let mut r = Request::new(Prompt::Messages(vec![
-        Message::new("system", SYSTEM),
-        Message::new("user", user),
-    ]));
+    let mut r =
+        Request::new(Prompt::Messages(vec![Message::new("system", SYSTEM), Message::new("user", user)]));
     r.sampling = SamplingParams::greedy();
     r.max_tokens = max_tokens;
     r

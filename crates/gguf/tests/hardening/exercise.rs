@@ -25,10 +25,16 @@ pub fn exercise(buf: &[u8], header: &Header) {
     assert!(header.alignment.is_power_of_two(), "alignment {}", header.alignment);
     assert_eq!(header.data_offset % header.alignment, 0);
     for t in &header.tensors {
-        let view = tensor_view(buf, header, t).unwrap_or_else(|| panic!("tensor '{}' accepted out of bounds", t.name));
+        let view = tensor_view(buf, header, t)
+            .unwrap_or_else(|| panic!("tensor '{}' accepted out of bounds", t.name));
         assert_eq!(view.len() as u64, t.n_bytes);
         assert_eq!(t.offset % header.alignment, 0, "tensor '{}'", t.name);
-        assert_eq!(t.dims.iter().try_fold(1u64, |a, &d| a.checked_mul(d)), Some(t.n_elements), "tensor '{}'", t.name);
+        assert_eq!(
+            t.dims.iter().try_fold(1u64, |a, &d| a.checked_mul(d)),
+            Some(t.n_elements),
+            "tensor '{}'",
+            t.name
+        );
         assert_eq!(t.ne0().checked_mul(t.n_rows()), Some(t.n_elements), "tensor '{}'", t.name);
         assert_eq!(t.ty.bytes_for(t.n_elements), Some(t.n_bytes), "tensor '{}'", t.name);
         assert_eq!(t.ne0() % t.ty.block_size() as u64, 0, "tensor '{}'", t.name);
@@ -90,7 +96,8 @@ pub fn round_trip(buf: &[u8], header: &Header) {
         }
         views.push(tensor_view(buf, header, t).unwrap_or_default());
     }
-    let bytes = w.to_bytes(&views).unwrap_or_else(|e| panic!("the writer refuses a header the reader accepted: {e}"));
+    let bytes =
+        w.to_bytes(&views).unwrap_or_else(|e| panic!("the writer refuses a header the reader accepted: {e}"));
     let again = parse_header(&bytes, &Limits::default())
         .unwrap_or_else(|e| panic!("the reader refuses what the writer wrote: {e}"));
     assert_eq!(again.version, 3);
@@ -99,7 +106,10 @@ pub fn round_trip(buf: &[u8], header: &Header) {
     assert_eq!(format!("{:?}", again.metadata.entries()), format!("{:?}", header.metadata.entries()));
     assert_eq!(again.tensors.len(), header.tensors.len());
     for ((a, b), view) in again.tensors.iter().zip(&header.tensors).zip(&views) {
-        assert_eq!((&a.name, &a.dims, a.ty, a.n_elements, a.n_bytes), (&b.name, &b.dims, b.ty, b.n_elements, b.n_bytes));
+        assert_eq!(
+            (&a.name, &a.dims, a.ty, a.n_elements, a.n_bytes),
+            (&b.name, &b.dims, b.ty, b.n_elements, b.n_bytes)
+        );
         assert_eq!(tensor_view(&bytes, &again, a), Some(*view), "tensor '{}'", a.name);
     }
 }

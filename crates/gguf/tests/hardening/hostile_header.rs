@@ -93,7 +93,8 @@ fn invalid_utf8_names_the_key() {
 
 #[test]
 fn array_longer_than_the_cap() {
-    let bytes = Raw::new(3, 0, 1).kv("tokenizer.ggml.scores", T_ARRAY).u32(6).u64(1 << 40).bytes(&[0; 16]).build();
+    let bytes =
+        Raw::new(3, 0, 1).kv("tokenizer.ggml.scores", T_ARRAY).u32(6).u64(1 << 40).bytes(&[0; 16]).build();
     let (e, allocated) = allocated_by(|| parse_err(&bytes));
     assert!(matches!(e, GgufError::ArrayTooLong { len, .. } if len == 1 << 40), "{e}");
     assert_names(&e, "'tokenizer.ggml.scores'");
@@ -112,7 +113,12 @@ fn array_longer_than_the_cap() {
 fn array_within_the_cap_but_past_the_end_is_truncation_without_allocating() {
     // 2^24 u64s claimed (128 MiB), 16 bytes present; likewise 2^24 strings and arrays.
     for elem in [T_U64, T_STRING, T_ARRAY] {
-        let bytes = Raw::new(3, 0, 1).kv("tokenizer.ggml.merges", T_ARRAY).u32(elem).u64(1 << 24).bytes(&[0; 16]).build();
+        let bytes = Raw::new(3, 0, 1)
+            .kv("tokenizer.ggml.merges", T_ARRAY)
+            .u32(elem)
+            .u64(1 << 24)
+            .bytes(&[0; 16])
+            .build();
         let (e, allocated) = allocated_by(|| parse_err(&bytes));
         assert!(matches!(e, GgufError::Truncated { .. }), "element type {elem}: {e}");
         assert_names(&e, "'tokenizer.ggml.merges'");
@@ -159,7 +165,9 @@ fn unknown_value_type() {
         assert!(matches!(e, GgufError::UnknownValueType { type_id: t, .. } if t == type_id), "{e}");
         assert_names(&e, "'general.weird'");
         // The same id as an array's element type.
-        let e = parse_err(&Raw::new(3, 0, 1).kv("general.weird_array", T_ARRAY).u32(type_id).u64(1).u64(0).build());
+        let e = parse_err(
+            &Raw::new(3, 0, 1).kv("general.weird_array", T_ARRAY).u32(type_id).u64(1).u64(0).build(),
+        );
         assert!(matches!(e, GgufError::UnknownValueType { type_id: t, .. } if t == type_id), "{e}");
         assert_names(&e, "'general.weird_array'");
     }
@@ -167,7 +175,11 @@ fn unknown_value_type() {
 
 #[test]
 fn duplicate_key() {
-    let bytes = Raw::new(3, 0, 3).kv_u32("a.one", 1).kv_u32("llama.block_count", 2).kv_u32("llama.block_count", 3).build();
+    let bytes = Raw::new(3, 0, 3)
+        .kv_u32("a.one", 1)
+        .kv_u32("llama.block_count", 2)
+        .kv_u32("llama.block_count", 3)
+        .build();
     let e = parse_err(&bytes);
     assert!(matches!(&e, GgufError::DuplicateKey { key } if key == "llama.block_count"), "{e}");
     assert_names(&e, "'llama.block_count'");
@@ -210,9 +222,9 @@ fn too_many_dims() {
 fn element_count_overflow() {
     let cases: [&[u64]; 5] = [
         &[1 << 40, 1 << 40],
-        &[1 << 32, 1 << 31],     // exactly 2^63: past i64::MAX, though it fits a u64
-        &[u64::MAX],             // a negative ne in ggml's signed view
-        &[1 << 63, 0],           // zero elements, but a dim no ggml shape can hold
+        &[1 << 32, 1 << 31], // exactly 2^63: past i64::MAX, though it fits a u64
+        &[u64::MAX],         // a negative ne in ggml's signed view
+        &[1 << 63, 0],       // zero elements, but a dim no ggml shape can hold
         &[2, 1 << 30, 1 << 30, 1 << 30],
     ];
     for dims in cases {
@@ -239,10 +251,7 @@ fn unknown_and_removed_ggml_types() {
 fn row_not_a_multiple_of_the_block_size() {
     // 16 x 2 = 32 elements is one Q4_0 block in total, but ggml quantizes rows.
     let e = parse_err(&one_tensor("blk.3.ffn_down.weight", &[16, 2], Q4_0, 0));
-    assert!(
-        matches!(e, GgufError::RowNotBlockAligned { ty: GgmlType::Q4_0, ne0: 16, block: 32, .. }),
-        "{e}"
-    );
+    assert!(matches!(e, GgufError::RowNotBlockAligned { ty: GgmlType::Q4_0, ne0: 16, block: 32, .. }), "{e}");
     assert_names(&e, "'blk.3.ffn_down.weight'");
     // A zero-dim tensor is one element: not a Q4_0 row either.
     let e = parse_err(&one_tensor("scalar", &[], Q4_0, 0));
@@ -256,7 +265,12 @@ fn misaligned_offset() {
     assert_names(&e, "'blk.0.attn_k.bias'");
 
     // Under a custom alignment of 64, an offset of 32 is misaligned too.
-    let bytes = Raw::new(3, 1, 1).kv_u32("general.alignment", 64).tensor("t64", &[4], F32, 32).pad(64).zeros(128).build();
+    let bytes = Raw::new(3, 1, 1)
+        .kv_u32("general.alignment", 64)
+        .tensor("t64", &[4], F32, 32)
+        .pad(64)
+        .zeros(128)
+        .build();
     let e = parse_err(&bytes);
     assert!(matches!(e, GgufError::MisalignedTensor { offset: 32, alignment: 64, .. }), "{e}");
     assert_names(&e, "'t64'");
@@ -265,7 +279,10 @@ fn misaligned_offset() {
 #[test]
 fn tensor_past_the_end_of_the_file() {
     let mut w = GgufWriter::new();
-    w.add_tensor("a", GgmlType::F32, &[8]).unwrap().add_tensor("output_norm.weight", GgmlType::F32, &[16]).unwrap();
+    w.add_tensor("a", GgmlType::F32, &[8])
+        .unwrap()
+        .add_tensor("output_norm.weight", GgmlType::F32, &[16])
+        .unwrap();
     let full = w.to_bytes(&[&[1; 32], &[2; 64]]).unwrap();
     assert!(parse(&full).is_ok());
     let e = parse_err(&full[..full.len() - 1]);
@@ -318,7 +335,10 @@ fn bad_general_alignment() {
     ];
     for raw in wrong {
         let e = parse_err(&raw.build());
-        assert!(matches!(&e, GgufError::WrongType { key, expected: "u32", .. } if key == "general.alignment"), "{e}");
+        assert!(
+            matches!(&e, GgufError::WrongType { key, expected: "u32", .. } if key == "general.alignment"),
+            "{e}"
+        );
         assert_names(&e, "'general.alignment'");
     }
     for value in [1u32, 8, 32, 4096, 1 << 30] {
@@ -363,7 +383,11 @@ fn tensor_name_longer_than_the_cap_is_shown_cut() {
     let e = parse_err(&bytes);
     match &e {
         GgufError::TensorNameTooLong { tensor, len: 2000, max: 256 } => {
-            assert!(tensor.len() <= 259 && tensor.ends_with("...") && name.starts_with(tensor.trim_end_matches('.')));
+            assert!(
+                tensor.len() <= 259
+                    && tensor.ends_with("...")
+                    && name.starts_with(tensor.trim_end_matches('.'))
+            );
         }
         e => panic!("{e}"),
     }

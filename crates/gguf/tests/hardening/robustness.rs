@@ -43,7 +43,11 @@ fn check_truncations(bytes: &[u8], l: &Layout, name: &str) -> usize {
             Err(GgufError::Truncated { .. }) if cut < l.header_end => {}
             Err(GgufError::TensorOutOfBounds { .. }) if cut >= l.header_end && l.n_tensors > 0 => {}
             Ok(_) if cut >= l.header_end && l.n_tensors == 0 => {}
-            r => panic!("{name} cut at {cut} (header ends at {}): {:?}", l.header_end, r.map(|h| h.tensors.len())),
+            r => panic!(
+                "{name} cut at {cut} (header ends at {}): {:?}",
+                l.header_end,
+                r.map(|h| h.tensors.len())
+            ),
         }
         n += 1;
     }
@@ -106,8 +110,20 @@ fn shape_alike(f: &GgufFile) -> Vec<u8> {
 }
 
 /// Values that break length and count fields.
-const HUGE: [u64; 12] =
-    [u64::MAX, 1 << 63, i64::MAX as u64, u64::MAX - 7, 1 << 40, 1 << 32, (1 << 24) + 1, 1 << 24, 1 << 16, 255, 1, 0];
+const HUGE: [u64; 12] = [
+    u64::MAX,
+    1 << 63,
+    i64::MAX as u64,
+    u64::MAX - 7,
+    1 << 40,
+    1 << 32,
+    (1 << 24) + 1,
+    1 << 24,
+    1 << 16,
+    255,
+    1,
+    0,
+];
 
 /// One random mutation of `base` (whose layout is `l`), spliced with bytes of `other`.
 fn mutate(rng: &mut StdRng, base: &[u8], l: &Layout, other: &[u8]) -> (Vec<u8>, &'static str) {

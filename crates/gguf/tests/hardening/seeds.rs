@@ -45,7 +45,8 @@ fn every_seed_is_small_and_parses_as_its_name_says() {
 #[test]
 fn gguf_py_files_parse_with_the_shapes_it_wrote() {
     let h = parse(&seed("valid-tiny-llama.gguf")).unwrap();
-    let shapes: Vec<(&str, GgmlType, &[u64])> = h.tensors.iter().map(|t| (t.name.as_str(), t.ty, &t.dims[..])).collect();
+    let shapes: Vec<(&str, GgmlType, &[u64])> =
+        h.tensors.iter().map(|t| (t.name.as_str(), t.ty, &t.dims[..])).collect();
     assert_eq!(
         shapes,
         [

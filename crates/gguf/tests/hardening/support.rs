@@ -23,7 +23,9 @@ pub fn parse(bytes: &[u8]) -> Result<Header, GgufError> {
 /// Parses with the default limits and returns the error, failing the test on `Ok`.
 pub fn parse_err(bytes: &[u8]) -> GgufError {
     match parse(bytes) {
-        Ok(h) => panic!("expected an error, parsed {} entries and {} tensors", h.metadata.len(), h.tensors.len()),
+        Ok(h) => {
+            panic!("expected an error, parsed {} entries and {} tensors", h.metadata.len(), h.tensors.len())
+        }
         Err(e) => e,
     }
 }

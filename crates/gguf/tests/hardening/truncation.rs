@@ -14,9 +14,15 @@ pub fn sample() -> Vec<u8> {
         .set("llama.block_count", Value::U32(2))
         .set("llama.rope.freq_base", Value::F32(10000.0))
         .set("general.empty", Value::String(String::new()))
-        .set("tokenizer.ggml.tokens", Value::Array(Array::String(vec!["a".into(), "bc".into(), String::new()])))
+        .set(
+            "tokenizer.ggml.tokens",
+            Value::Array(Array::String(vec!["a".into(), "bc".into(), String::new()])),
+        )
         .set("tokenizer.ggml.token_type", Value::Array(Array::I32(vec![1, 2, 3])))
-        .set("x.nested", Value::Array(Array::Array(vec![Array::U16(vec![1, 2]), Array::String(vec!["z".into()])])))
+        .set(
+            "x.nested",
+            Value::Array(Array::Array(vec![Array::U16(vec![1, 2]), Array::String(vec!["z".into()])])),
+        )
         .set("x.none", Value::Array(Array::F64(vec![])))
         .set("x.flag", Value::Bool(true));
     w.add_tensor("token_embd.weight", GgmlType::F32, &[3]).unwrap();
@@ -86,7 +92,11 @@ fn truncated_at_every_byte_names_what_it_was_reading() {
                 assert!(e.to_string().contains(&needle), "cut {cut}: {e} does not name {needle}");
                 seen[1] += 1;
             }
-            (want, got) => panic!("cut {cut} of {}: expected {want:?}, got {:?}", bytes.len(), got.map(|h| h.tensors.len())),
+            (want, got) => panic!(
+                "cut {cut} of {}: expected {want:?}, got {:?}",
+                bytes.len(),
+                got.map(|h| h.tensors.len())
+            ),
         }
     }
     // Only the trailing padding after the last tensor may go.

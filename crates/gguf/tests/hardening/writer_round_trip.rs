@@ -45,7 +45,11 @@ fn every_value() -> Vec<(String, Value)> {
         Value::Array(Array::Array(vec![
             Array::U8(vec![1]),
             Array::String(s(&["x", ""])),
-            Array::Array(vec![Array::F32(vec![2.0]), Array::Array(vec![Array::Bool(vec![true])]), Array::I64(vec![])]),
+            Array::Array(vec![
+                Array::F32(vec![2.0]),
+                Array::Array(vec![Array::Bool(vec![true])]),
+                Array::I64(vec![]),
+            ]),
             Array::Array(vec![]),
         ])),
         Value::Array(Array::Array(vec![])),
@@ -65,7 +69,8 @@ fn every_value() -> Vec<(String, Value)> {
         Array::I64(vec![]),
         Array::F64(vec![]),
     ];
-    let mut out: Vec<(String, Value)> = values.into_iter().enumerate().map(|(i, v)| (format!("v.{i}"), v)).collect();
+    let mut out: Vec<(String, Value)> =
+        values.into_iter().enumerate().map(|(i, v)| (format!("v.{i}"), v)).collect();
     out.extend(empties.into_iter().map(|a| (format!("empty.{:?}", a.element_type()), Value::Array(a))));
     out.push((String::new(), Value::U8(0))); // the empty key
     out
@@ -112,7 +117,9 @@ fn check_layout(align: Option<u32>, specs: &[(&str, GgmlType, &[u64])]) -> (Vec<
         .tensors()
         .iter()
         .enumerate()
-        .map(|(i, t)| (0..t.n_bytes().unwrap()).map(|j| (j as u8).wrapping_mul(31).wrapping_add(i as u8 + 1)).collect())
+        .map(|(i, t)| {
+            (0..t.n_bytes().unwrap()).map(|j| (j as u8).wrapping_mul(31).wrapping_add(i as u8 + 1)).collect()
+        })
         .collect();
     let bytes = w.to_bytes(&data.iter().map(Vec::as_slice).collect::<Vec<_>>()).unwrap();
     let h = parse(&bytes).unwrap();

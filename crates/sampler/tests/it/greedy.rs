@@ -23,13 +23,7 @@ fn greedy_ties_go_to_the_lowest_id() {
 #[test]
 fn negative_temperature_is_greedy() {
     let logits = [0.0, 1.0, 5.0, 1.0];
-    let mut s = sampler(
-        SamplingParams {
-            temperature: -1.0,
-            ..SamplingParams::default()
-        },
-        4,
-    );
+    let mut s = sampler(SamplingParams { temperature: -1.0, ..SamplingParams::default() }, 4);
     for _ in 0..50 {
         assert_eq!(s.sample(&logits).token, 2);
     }
@@ -38,23 +32,15 @@ fn negative_temperature_is_greedy() {
 #[test]
 fn greedy_ignores_truncation_settings() {
     let logits = [0.0, 1.0, 5.0, 1.0];
-    let p = SamplingParams {
-        temperature: 0.0,
-        top_k: 1,
-        top_p: 0.01,
-        min_p: 1.0,
-        ..SamplingParams::default()
-    };
+    let p =
+        SamplingParams { temperature: 0.0, top_k: 1, top_p: 0.01, min_p: 1.0, ..SamplingParams::default() };
     assert_eq!(sampler(p, 4).sample(&logits).token, 2);
 }
 
 #[test]
 fn greedy_skips_nan_and_banned_tokens() {
     let logits = [f32::NAN, 1.0, 9.0, 2.0];
-    let p = SamplingParams {
-        logit_bias: vec![(2, f32::NEG_INFINITY)],
-        ..SamplingParams::greedy()
-    };
+    let p = SamplingParams { logit_bias: vec![(2, f32::NEG_INFINITY)], ..SamplingParams::greedy() };
     assert_eq!(sampler(p, 4).sample(&logits).token, 3);
 }
 
@@ -62,15 +48,8 @@ fn greedy_skips_nan_and_banned_tokens() {
 fn low_temperature_converges_to_greedy() {
     // Distinct logits 0.5 apart (7919 is coprime to 1000): at T = 0.01 the runner-up has
     // e^-50 odds.
-    let logits: Vec<f32> = (0..1000)
-        .map(|i| ((i * 7919) % 1000) as f32 * 0.5)
-        .collect();
-    let best = logits
-        .iter()
-        .enumerate()
-        .max_by(|a, b| a.1.total_cmp(b.1))
-        .unwrap()
-        .0 as u32;
+    let logits: Vec<f32> = (0..1000).map(|i| ((i * 7919) % 1000) as f32 * 0.5).collect();
+    let best = logits.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0 as u32;
     for top_k in [0, 40] {
         let p = SamplingParams {
             temperature: 0.01,
@@ -93,10 +72,7 @@ fn temperature_sweep_concentrates_mass() {
     let logits = [1.0f32, 1.5, 2.0, 0.5];
     let mut shares = Vec::new();
     for t in [2.0f32, 1.0, 0.5, 0.1] {
-        let p = SamplingParams {
-            temperature: t,
-            ..crate::plain(3)
-        };
+        let p = SamplingParams { temperature: t, ..crate::plain(3) };
         let h = crate::histogram(&mut sampler(p, 4), &logits, 4000);
         shares.push(h[2]);
     }

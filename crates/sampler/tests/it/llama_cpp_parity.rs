@@ -20,10 +20,7 @@ fn mix(mut x: u32) -> u32 {
 
 /// The generator's `logit`: distinct values, exact in f32.
 fn logit(salt: u32, step: u32, id: u32, vary: bool) -> f32 {
-    let h = mix(id
-        ^ mix(salt
-            .wrapping_mul(0x9e37_79b9)
-            .wrapping_add(if vary { step } else { 0 })));
+    let h = mix(id ^ mix(salt.wrapping_mul(0x9e37_79b9).wrapping_add(if vary { step } else { 0 })));
     let mut v = (((h >> 21) << 13) | id) as f32 * (1.0 / 1_048_576.0) - 8.0;
     if h & 63 == 0 {
         v += 4.0;
@@ -41,10 +38,7 @@ fn u(v: &Value, key: &str) -> u64 {
 
 #[test]
 fn seeded_chains_match_llama_cpp() {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/data/llama_cpp_chains.json"
-    );
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/llama_cpp_chains.json");
     let data: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let scenarios = data["scenarios"].as_array().unwrap();
     assert!(scenarios.len() >= 10);
@@ -77,12 +71,8 @@ fn seeded_chains_match_llama_cpp() {
             logprobs: false,
             n_logprobs: 0,
         };
-        let want: Vec<u32> = sc["tokens"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|t| t.as_u64().unwrap() as u32)
-            .collect();
+        let want: Vec<u32> =
+            sc["tokens"].as_array().unwrap().iter().map(|t| t.as_u64().unwrap() as u32).collect();
         let salt = u(sc, "salt") as u32;
         let vary = sc["vary"].as_bool().unwrap();
 

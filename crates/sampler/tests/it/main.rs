@@ -45,9 +45,5 @@ fn histogram(s: &mut Sampler, logits: &[f32], draws: usize) -> Vec<usize> {
 
 /// Ids with a non-zero count.
 fn support(h: &[usize]) -> Vec<u32> {
-    h.iter()
-        .enumerate()
-        .filter(|(_, c)| **c > 0)
-        .map(|(i, _)| i as u32)
-        .collect()
+    h.iter().enumerate().filter(|(_, c)| **c > 0).map(|(i, _)| i as u32).collect()
 }

@@ -23,13 +23,7 @@ fn bits_for(n: usize, allowed: impl Fn(u32) -> bool) -> Vec<u32> {
 #[test]
 fn only_allowed_tokens_come_out() {
     let l = logits();
-    let mut s = sampler(
-        SamplingParams {
-            seed: Some(2),
-            ..SamplingParams::default()
-        },
-        l.len(),
-    );
+    let mut s = sampler(SamplingParams { seed: Some(2), ..SamplingParams::default() }, l.len());
     let allowed = |t: u32| t.is_multiple_of(3);
     for _ in 0..500 {
         let got = s.sample_masked(&l, &allowed).unwrap();
@@ -50,10 +44,7 @@ fn an_accepted_first_draw_costs_one_check_and_one_draw() {
         true
     };
     for _ in 0..100 {
-        assert_eq!(
-            a.sample_masked(&l, &allow_all).unwrap().token,
-            b.sample(&l).token
-        );
+        assert_eq!(a.sample_masked(&l, &allow_all).unwrap().token, b.sample(&l).token);
     }
     assert_eq!(calls.get(), 100);
 }
@@ -85,20 +76,11 @@ fn a_rejected_draw_is_resampled_under_the_mask() {
 #[test]
 fn nothing_allowed_gives_none() {
     let l = logits();
-    let mut s = sampler(
-        SamplingParams {
-            seed: Some(2),
-            ..SamplingParams::default()
-        },
-        l.len(),
-    );
+    let mut s = sampler(SamplingParams { seed: Some(2), ..SamplingParams::default() }, l.len());
     assert_eq!(s.sample_masked(&l, &|_| false), None);
     assert_eq!(s.sample_with_bitmask(&l, &[]), None);
     // Allowed, but banned by the bias.
-    let p = SamplingParams {
-        logit_bias: vec![(7, f32::NEG_INFINITY)],
-        ..SamplingParams::greedy()
-    };
+    let p = SamplingParams { logit_bias: vec![(7, f32::NEG_INFINITY)], ..SamplingParams::greedy() };
     let mut s = sampler(p, l.len());
     assert_eq!(s.sample_masked(&l, &|t| t == 7), None);
 }
@@ -114,10 +96,7 @@ fn greedy_under_a_mask_takes_the_best_allowed() {
 #[test]
 fn masked_logprobs_are_those_of_the_unmasked_distribution() {
     let l = [0.0f32, 0.0, 0.0, 0.0];
-    let p = SamplingParams {
-        n_logprobs: 4,
-        ..SamplingParams::greedy()
-    };
+    let p = SamplingParams { n_logprobs: 4, ..SamplingParams::greedy() };
     let got = sampler(p, 4).sample_masked(&l, &|t| t == 2).unwrap();
     assert_eq!(got.token, 2);
     assert!((got.logprob - 0.25f32.ln()).abs() < 1e-6);

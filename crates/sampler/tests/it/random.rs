@@ -18,61 +18,29 @@ fn run(params: SamplingParams, steps: usize) -> Vec<u32> {
 
 #[test]
 fn same_seed_same_tokens() {
-    let p = SamplingParams {
-        seed: Some(1234),
-        repetition_penalty: 1.1,
-        ..SamplingParams::default()
-    };
+    let p = SamplingParams { seed: Some(1234), repetition_penalty: 1.1, ..SamplingParams::default() };
     assert_eq!(run(p.clone(), 200), run(p, 200));
 }
 
 #[test]
 fn different_seeds_differ() {
-    let a = run(
-        SamplingParams {
-            seed: Some(1),
-            ..SamplingParams::default()
-        },
-        100,
-    );
-    let b = run(
-        SamplingParams {
-            seed: Some(2),
-            ..SamplingParams::default()
-        },
-        100,
-    );
+    let a = run(SamplingParams { seed: Some(1), ..SamplingParams::default() }, 100);
+    let b = run(SamplingParams { seed: Some(2), ..SamplingParams::default() }, 100);
     assert_ne!(a, b);
 }
 
 #[test]
 fn seeds_above_32_bits_are_folded() {
-    let s = sampler(
-        SamplingParams {
-            seed: Some((5 << 32) | 7),
-            ..SamplingParams::default()
-        },
-        10,
-    );
+    let s = sampler(SamplingParams { seed: Some((5 << 32) | 7), ..SamplingParams::default() }, 10);
     assert_eq!(s.seed(), 7 ^ 5);
-    let s = sampler(
-        SamplingParams {
-            seed: Some(99),
-            ..SamplingParams::default()
-        },
-        10,
-    );
+    let s = sampler(SamplingParams { seed: Some(99), ..SamplingParams::default() }, 10);
     assert_eq!(s.seed(), 99);
 }
 
 #[test]
 fn reset_replays_a_seeded_run() {
     let logits: Vec<f32> = (0..64).map(|i| (i % 9) as f32 * 0.3).collect();
-    let p = SamplingParams {
-        seed: Some(77),
-        presence_penalty: 0.5,
-        ..SamplingParams::default()
-    };
+    let p = SamplingParams { seed: Some(77), presence_penalty: 0.5, ..SamplingParams::default() };
     let mut s = sampler(p, logits.len());
     let mut first = Vec::new();
     for _ in 0..50 {
@@ -93,17 +61,8 @@ fn reset_replays_a_seeded_run() {
 #[test]
 fn unseeded_sampler_reports_its_seed_and_can_be_replayed() {
     let logits: Vec<f32> = (0..64).map(|i| (i % 9) as f32 * 0.3).collect();
-    let mut a = sampler(
-        SamplingParams {
-            seed: None,
-            ..SamplingParams::default()
-        },
-        64,
-    );
-    let replay = SamplingParams {
-        seed: Some(u64::from(a.seed())),
-        ..SamplingParams::default()
-    };
+    let mut a = sampler(SamplingParams { seed: None, ..SamplingParams::default() }, 64);
+    let replay = SamplingParams { seed: Some(u64::from(a.seed())), ..SamplingParams::default() };
     let mut b = sampler(replay, 64);
     for _ in 0..50 {
         assert_eq!(a.sample(&logits).token, b.sample(&logits).token);

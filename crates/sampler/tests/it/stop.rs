@@ -20,10 +20,7 @@ fn stream(stops: &[&str], chunks: &[&str]) -> (String, Option<usize>) {
 
 #[test]
 fn no_stop_passes_text_through() {
-    assert_eq!(
-        stream(&["STOP"], &["hello", " world"]),
-        ("hello world".into(), None)
-    );
+    assert_eq!(stream(&["STOP"], &["hello", " world"]), ("hello world".into(), None));
     assert_eq!(stream(&[], &["a", "b"]), ("ab".into(), None));
 }
 
@@ -35,34 +32,10 @@ fn stop_inside_one_chunk() {
 #[test]
 fn stop_split_across_chunks_is_never_emitted() {
     let mut m = StopMatcher::new(["</s>"]).unwrap();
-    assert_eq!(
-        m.push("Hello <"),
-        StopState {
-            emit: "Hello ".into(),
-            stopped: None
-        }
-    );
-    assert_eq!(
-        m.push("/"),
-        StopState {
-            emit: String::new(),
-            stopped: None
-        }
-    );
-    assert_eq!(
-        m.push("s"),
-        StopState {
-            emit: String::new(),
-            stopped: None
-        }
-    );
-    assert_eq!(
-        m.push(">tail"),
-        StopState {
-            emit: String::new(),
-            stopped: Some(0)
-        }
-    );
+    assert_eq!(m.push("Hello <"), StopState { emit: "Hello ".into(), stopped: None });
+    assert_eq!(m.push("/"), StopState { emit: String::new(), stopped: None });
+    assert_eq!(m.push("s"), StopState { emit: String::new(), stopped: None });
+    assert_eq!(m.push(">tail"), StopState { emit: String::new(), stopped: Some(0) });
     assert_eq!(m.finish(), "");
 }
 
@@ -78,31 +51,19 @@ fn held_text_is_released_when_the_match_fails() {
 #[test]
 fn overlapping_prefixes() {
     // "ab" could start "abc" or "abd".
-    assert_eq!(
-        stream(&["abc", "abd"], &["x", "ab", "d", "y"]),
-        ("x".into(), Some(1))
-    );
+    assert_eq!(stream(&["abc", "abd"], &["x", "ab", "d", "y"]), ("x".into(), Some(1)));
     assert_eq!(stream(&["abc", "abd"], &["ab", "e"]), ("abe".into(), None));
     // A failed partial match that contains the start of a real one: "aab" in "aaab".
-    assert_eq!(
-        stream(&["aab"], &["a", "a", "a", "b"]),
-        ("a".into(), Some(0))
-    );
+    assert_eq!(stream(&["aab"], &["a", "a", "a", "b"]), ("a".into(), Some(0)));
     // Self-overlapping stop: "abab" in "abaabab".
-    assert_eq!(
-        stream(&["abab"], &["aba", "aba", "b"]),
-        ("aba".into(), Some(0))
-    );
+    assert_eq!(stream(&["abab"], &["aba", "aba", "b"]), ("aba".into(), Some(0)));
 }
 
 #[test]
 fn multiple_stops_first_completed_wins() {
     // Read character by character, "c" completes before "abcd".
     assert_eq!(stream(&["abcd", "c"], &["abcd"]), ("ab".into(), Some(1)));
-    assert_eq!(
-        stream(&["abcd", "c"], &["ab", "cd"]),
-        ("ab".into(), Some(1))
-    );
+    assert_eq!(stream(&["abcd", "c"], &["ab", "cd"]), ("ab".into(), Some(1)));
     // Same end: the longer one (which starts earlier) wins.
     assert_eq!(stream(&["bc", "abc"], &["xabc"]), ("x".into(), Some(1)));
     // Identical strings: the first listed.
@@ -119,13 +80,7 @@ fn stop_at_the_very_start() {
 fn after_a_stop_nothing_more_is_emitted() {
     let mut m = StopMatcher::new(["."]).unwrap();
     assert_eq!(m.push("a.b").stopped, Some(0));
-    assert_eq!(
-        m.push("more"),
-        StopState {
-            emit: String::new(),
-            stopped: Some(0)
-        }
-    );
+    assert_eq!(m.push("more"), StopState { emit: String::new(), stopped: Some(0) });
     assert_eq!(m.stopped(), Some(0));
     assert_eq!(m.finish(), "");
     m.reset();
@@ -134,14 +89,8 @@ fn after_a_stop_nothing_more_is_emitted() {
 
 #[test]
 fn unicode_stops_and_text() {
-    assert_eq!(
-        stream(&["→ fin"], &["déjà ", "→", " f", "in", "!"]),
-        ("déjà ".into(), Some(0))
-    );
-    assert_eq!(
-        stream(&["日本"], &["こんにちは日", "本語"]),
-        ("こんにちは".into(), Some(0))
-    );
+    assert_eq!(stream(&["→ fin"], &["déjà ", "→", " f", "in", "!"]), ("déjà ".into(), Some(0)));
+    assert_eq!(stream(&["日本"], &["こんにちは日", "本語"]), ("こんにちは".into(), Some(0)));
     assert_eq!(stream(&["🤖🚀"], &["a🤖", "b"]), ("a🤖b".into(), None));
     // Stops that share their first bytes but not their first char: "é" is C3 A9, "è" C3 A8.
     assert_eq!(stream(&["é!"], &["è", "é", "!"]), ("è".into(), Some(0)));
@@ -149,10 +98,7 @@ fn unicode_stops_and_text() {
 
 #[test]
 fn empty_stop_strings_are_refused() {
-    assert_eq!(
-        StopMatcher::new(["a", ""]).unwrap_err(),
-        SamplerError::EmptyStop { index: 1 }
-    );
+    assert_eq!(StopMatcher::new(["a", ""]).unwrap_err(), SamplerError::EmptyStop { index: 1 });
 }
 
 /// The reference: the first stop completed reading `text` char by char.

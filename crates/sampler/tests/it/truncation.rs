@@ -15,14 +15,8 @@ fn dist() -> Vec<f32> {
 }
 
 fn kept(top_k: usize, top_p: f32, min_p: f32) -> Vec<u32> {
-    let p = SamplingParams {
-        temperature: 50.0,
-        top_k,
-        top_p,
-        min_p,
-        seed: Some(9),
-        ..SamplingParams::default()
-    };
+    let p =
+        SamplingParams { temperature: 50.0, top_k, top_p, min_p, seed: Some(9), ..SamplingParams::default() };
     let logits = dist();
     support(&histogram(&mut sampler(p, logits.len()), &logits, 3000))
 }
@@ -98,9 +92,6 @@ fn top_p_on_a_large_unsorted_vocabulary() {
     let mut by_id = heavy.clone();
     by_id.sort_unstable();
     let kept = &by_id[..567];
-    assert!(
-        got.iter().all(|t| kept.contains(&(*t as usize))),
-        "a token outside the nucleus"
-    );
+    assert!(got.iter().all(|t| kept.contains(&(*t as usize))), "a token outside the nucleus");
     assert!(got.len() > 550, "only {} of 567 seen", got.len());
 }

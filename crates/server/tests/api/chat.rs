@@ -8,8 +8,7 @@ use crate::support::{app, config, greedy_reference, post, user};
 const Q: &str = "What is the capital of France? Answer in one sentence.";
 
 fn ask(extra: Value) -> Value {
-    let mut body =
-        json!({"model": "anything", "messages": [{"role": "user", "content": Q}], "temperature": 0, "max_tokens": 12});
+    let mut body = json!({"model": "anything", "messages": [{"role": "user", "content": Q}], "temperature": 0, "max_tokens": 12});
     if let (Some(b), Value::Object(x)) = (body.as_object_mut(), extra) {
         b.extend(x);
     }
@@ -51,14 +50,19 @@ async fn streaming_sends_role_first_finish_reason_last_then_usage_and_done() {
     let Some((app, _)) = app(config(2, 8)) else { return };
     let whole = post(&app, "/v1/chat/completions", ask(json!({}))).await.json();
 
-    let r = post(&app, "/v1/chat/completions", ask(json!({"stream": true, "stream_options": {"include_usage": true}})))
-        .await;
+    let r = post(
+        &app,
+        "/v1/chat/completions",
+        ask(json!({"stream": true, "stream_options": {"include_usage": true}})),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.headers["content-type"].to_str().unwrap().starts_with("text/event-stream"));
     assert!(r.body.contains("data: {"), "SSE framing");
     let events = r.events();
     assert_eq!(events.last().map(String::as_str), Some("[DONE]"));
-    let chunks: Vec<Value> = events[..events.len() - 1].iter().map(|d| serde_json::from_str(d).unwrap()).collect();
+    let chunks: Vec<Value> =
+        events[..events.len() - 1].iter().map(|d| serde_json::from_str(d).unwrap()).collect();
     let id = chunks[0]["id"].as_str().unwrap();
     for c in &chunks {
         assert_eq!(c["object"], "chat.completion.chunk");
@@ -104,7 +108,8 @@ async fn a_shared_prompt_prefix_is_reported_as_cached_tokens() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logprobs_have_openai_fields_and_agree_with_the_text() {
     let Some((app, _)) = app(config(2, 8)) else { return };
-    let v = post(&app, "/v1/chat/completions", ask(json!({"logprobs": true, "top_logprobs": 3}))).await.json();
+    let v =
+        post(&app, "/v1/chat/completions", ask(json!({"logprobs": true, "top_logprobs": 3}))).await.json();
     let content = v["choices"][0]["logprobs"]["content"].as_array().unwrap();
     assert_eq!(content.len() as u64, v["usage"]["completion_tokens"].as_u64().unwrap());
     let mut bytes = Vec::new();
@@ -198,7 +203,8 @@ async fn response_format_json_schema_is_enforced_and_bad_schemas_are_400() {
 
     let obj = post(&app, "/v1/chat/completions", body(json!({"type": "json_object"}), false)).await.json();
     if obj["choices"][0]["finish_reason"] == "stop" {
-        let o: Value = serde_json::from_str(obj["choices"][0]["message"]["content"].as_str().unwrap()).unwrap();
+        let o: Value =
+            serde_json::from_str(obj["choices"][0]["message"]["content"].as_str().unwrap()).unwrap();
         assert!(o.is_object());
     }
 

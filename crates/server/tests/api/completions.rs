@@ -12,9 +12,10 @@ async fn text_completion_matches_greedy_decoding() {
     let Some((app, state)) = app(config(2, 8)) else { return };
     let e = state.ready().unwrap().engine.clone();
     let (want, n) = greedy_reference(&e, Prompt::Text { text: P.into(), parse_special: true }, 10, &[]);
-    let v = post(&app, "/v1/completions", json!({"model": "x", "prompt": P, "max_tokens": 10, "temperature": 0}))
-        .await
-        .json();
+    let v =
+        post(&app, "/v1/completions", json!({"model": "x", "prompt": P, "max_tokens": 10, "temperature": 0}))
+            .await
+            .json();
     assert_eq!(v["object"], "text_completion");
     assert!(v["id"].as_str().unwrap().starts_with("cmpl-"));
     assert_eq!(v["choices"][0]["text"], want.as_str());
@@ -23,10 +24,14 @@ async fn text_completion_matches_greedy_decoding() {
     assert_eq!(v["usage"]["completion_tokens"], n);
 
     // An array of one string and the prompt's token ids are the same request.
-    let arr = post(&app, "/v1/completions", json!({"prompt": [P], "max_tokens": 10, "temperature": 0})).await.json();
+    let arr = post(&app, "/v1/completions", json!({"prompt": [P], "max_tokens": 10, "temperature": 0}))
+        .await
+        .json();
     assert_eq!(arr["choices"][0]["text"], want.as_str());
     let ids = e.tokenize_prompt(&Prompt::Text { text: P.into(), parse_special: true }).unwrap();
-    let tok = post(&app, "/v1/completions", json!({"prompt": ids, "max_tokens": 10, "temperature": 0})).await.json();
+    let tok = post(&app, "/v1/completions", json!({"prompt": ids, "max_tokens": 10, "temperature": 0}))
+        .await
+        .json();
     assert_eq!(tok["choices"][0]["text"], want.as_str());
 }
 
@@ -37,10 +42,13 @@ async fn a_stop_string_ends_the_text_before_it_with_finish_reason_stop() {
     let (free, _) = greedy_reference(&e, Prompt::Text { text: P.into(), parse_special: true }, 16, &[]);
     // Stop at the first comma of the continuation, whatever the model writes.
     let first_comma = free.find(',').expect("the continuation lists days");
-    let v =
-        post(&app, "/v1/completions", json!({"prompt": P, "max_tokens": 16, "temperature": 0, "stop": [",", "zzz"]}))
-            .await
-            .json();
+    let v = post(
+        &app,
+        "/v1/completions",
+        json!({"prompt": P, "max_tokens": 16, "temperature": 0, "stop": [",", "zzz"]}),
+    )
+    .await
+    .json();
     assert_eq!(v["choices"][0]["text"], &free[..first_comma]);
     assert_eq!(v["choices"][0]["finish_reason"], "stop");
 
@@ -51,7 +59,8 @@ async fn a_stop_string_ends_the_text_before_it_with_finish_reason_stop() {
     )
     .await;
     let events = s.events();
-    let chunks: Vec<Value> = events[..events.len() - 1].iter().map(|d| serde_json::from_str(d).unwrap()).collect();
+    let chunks: Vec<Value> =
+        events[..events.len() - 1].iter().map(|d| serde_json::from_str(d).unwrap()).collect();
     let text: String = chunks.iter().filter_map(|c| c["choices"][0]["text"].as_str()).collect();
     assert_eq!(text, &free[..first_comma]);
     assert_eq!(chunks.last().unwrap()["choices"][0]["finish_reason"], "stop");

@@ -82,7 +82,8 @@ async fn a_prompt_longer_than_the_context_is_400_naming_both_lengths() {
     let long = "the quick brown fox jumps over the lazy dog ".repeat(80);
     let n = state.ready().unwrap().engine.tokenize_prompt(&Prompt::Messages(user(&long))).unwrap().len();
     assert!(n > 512);
-    let r = post(&app, "/v1/chat/completions", json!({"messages": [{"role": "user", "content": long}]})).await;
+    let r =
+        post(&app, "/v1/chat/completions", json!({"messages": [{"role": "user", "content": long}]})).await;
     assert_eq!(r.status, 400);
     let e = r.error();
     assert_eq!(e["code"], "context_length_exceeded");
@@ -121,7 +122,8 @@ async fn while_loading_health_and_generation_answer_503() {
     let h = send(&app, request("GET", "/health", None, None)).await;
     assert_eq!(h.status, 503);
     assert_eq!(h.error()["code"], "model_loading");
-    let r = post(&app, "/v1/chat/completions", json!({"messages": [{"role": "user", "content": "hi"}]})).await;
+    let r =
+        post(&app, "/v1/chat/completions", json!({"messages": [{"role": "user", "content": "hi"}]})).await;
     assert_eq!(r.status, 503);
     assert!(r.headers.contains_key("retry-after"));
     let m = send(&app, request("GET", "/v1/models", None, Some(KEY))).await;

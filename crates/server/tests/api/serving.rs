@@ -41,7 +41,9 @@ async fn a_full_queue_is_503_with_retry_after() {
     assert_eq!(a.status(), 200);
     // ... B waits in the queue ...
     let app2 = app.clone();
-    let b = tokio::spawn(async move { post(&app2, "/v1/completions", json!({"prompt": "Hi", "max_tokens": 2})).await });
+    let b = tokio::spawn(async move {
+        post(&app2, "/v1/completions", json!({"prompt": "Hi", "max_tokens": 2})).await
+    });
     until("B is queued", || stats.queued.load(Ordering::Relaxed) == 1).await;
     // ... so C is refused.
     let c = post(&app, "/v1/completions", json!({"prompt": "Hello", "max_tokens": 2})).await;
@@ -144,7 +146,8 @@ async fn over_a_socket_disconnects_cancel_and_shutdown_is_graceful() {
     }
 
     stop_tx.send(()).unwrap();
-    let r = tokio::time::timeout(Duration::from_secs(60), running).await.expect("the server stopped").unwrap();
+    let r =
+        tokio::time::timeout(Duration::from_secs(60), running).await.expect("the server stopped").unwrap();
     assert!(r.is_ok(), "{r:?}");
     assert!(TcpStream::connect(addr).await.is_err(), "no longer listening");
 }
@@ -168,15 +171,21 @@ async fn an_open_address_needs_a_key_or_insecure() {
     assert!(Server::bind(ServerConfig { insecure: true, ..open.clone() }).await.is_ok());
     let blank_key = Server::bind(ServerConfig { api_key: Some("  ".into()), ..open }).await;
     assert!(matches!(blank_key, Err(ServerError::Insecure { .. })), "a blank key is no key");
-    assert!(Server::bind(ServerConfig { port: 0, ..ServerConfig::default() }).await.is_ok(), "loopback needs no key");
+    assert!(
+        Server::bind(ServerConfig { port: 0, ..ServerConfig::default() }).await.is_ok(),
+        "loopback needs no key"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_are_prometheus_text_with_the_counters() {
     let Some((app, _)) = app(config(2, 8)) else { return };
-    let ok =
-        post(&app, "/v1/chat/completions", json!({"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4}))
-            .await;
+    let ok = post(
+        &app,
+        "/v1/chat/completions",
+        json!({"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4}),
+    )
+    .await;
     assert_eq!(ok.status, 200);
     let _ = post(&app, "/v1/chat/completions", json!({"n": 3})).await;
     let m = send(&app, request("GET", "/metrics", None, Some(KEY))).await;
@@ -227,7 +236,8 @@ async fn cors_is_off_by_default_and_allows_configured_origins() {
     let Some((closed, _)) = app(config(1, 4)) else { return };
     let r = send(&closed, preflight()).await;
     assert!(!r.headers.contains_key("access-control-allow-origin"));
-    let Some((open, _)) = app(ServerConfig { cors_origins: vec!["https://app.example.com".into()], ..config(1, 4) })
+    let Some((open, _)) =
+        app(ServerConfig { cors_origins: vec!["https://app.example.com".into()], ..config(1, 4) })
     else {
         return;
     };

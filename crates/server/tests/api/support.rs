@@ -69,7 +69,9 @@ impl Reply {
 
 /// The `data:` payloads of SSE text.
 pub fn sse_data(text: &str) -> Vec<String> {
-    text.split("\n\n").filter_map(|ev| ev.lines().find_map(|l| l.strip_prefix("data: ")).map(str::to_owned)).collect()
+    text.split("\n\n")
+        .filter_map(|ev| ev.lines().find_map(|l| l.strip_prefix("data: ")).map(str::to_owned))
+        .collect()
 }
 
 /// Builds a request; `key` adds `Authorization: Bearer`.
@@ -93,10 +95,11 @@ pub async fn send(app: &Router, req: Request<Body>) -> Reply {
     let resp = app.clone().oneshot(req).await.unwrap();
     let status = resp.status();
     let headers = resp.headers().clone();
-    let bytes = tokio::time::timeout(Duration::from_secs(300), axum::body::to_bytes(resp.into_body(), usize::MAX))
-        .await
-        .expect("the response ended")
-        .unwrap();
+    let bytes =
+        tokio::time::timeout(Duration::from_secs(300), axum::body::to_bytes(resp.into_body(), usize::MAX))
+            .await
+            .expect("the response ended")
+            .unwrap();
     Reply { status, headers, body: String::from_utf8(bytes.to_vec()).unwrap() }
 }
 

@@ -94,7 +94,12 @@ impl Scan<'_> {
     }
 }
 
-fn for_each_chunk(cps: &[u32], flags: &[Flags], offsets: &[usize], mut f: impl FnMut(&mut Scan<'_>)) -> Vec<usize> {
+fn for_each_chunk(
+    cps: &[u32],
+    flags: &[Flags],
+    offsets: &[usize],
+    mut f: impl FnMut(&mut Scan<'_>),
+) -> Vec<usize> {
     let mut out = Vec::with_capacity(offsets.len() + cps.len() / 4);
     let mut start = 0;
     for &len in offsets {
@@ -198,8 +203,9 @@ pub(crate) fn llama3_like(kind: Llama3Like, cps: &[u32], flags: &[Flags], offset
                 continue;
             }
             // <space>?[^\s\p{L}\p{N}]+[\r\n]*  (note: the guard tests the current char's flags)
-            let other =
-                |f: Flags| !(f.is_whitespace() || f.is_letter() || f.is_number() || (marks && f.is_accent_mark()));
+            let other = |f: Flags| {
+                !(f.is_whitespace() || f.is_letter() || f.is_number() || (marks && f.is_accent_mark()))
+            };
             let mut f2 = if cpt == ' ' as u32 { s.flags(pos + 1) } else { fl };
             if other(f2) && fl.any() {
                 pos += (cpt == ' ' as u32) as usize;
@@ -300,7 +306,13 @@ impl Class {
 }
 
 /// `[class]` (each member alone) or `[class]+` (maximal runs), the rest left between.
-pub(crate) fn class_split(class: Class, runs: bool, cps: &[u32], flags: &[Flags], offsets: &[usize]) -> Vec<usize> {
+pub(crate) fn class_split(
+    class: Class,
+    runs: bool,
+    cps: &[u32],
+    flags: &[Flags],
+    offsets: &[usize],
+) -> Vec<usize> {
     for_each_chunk(cps, flags, offsets, |s| {
         let mut pos = s.ini;
         while pos < s.end {

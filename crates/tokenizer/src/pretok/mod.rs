@@ -115,8 +115,10 @@ fn utf8_width(cp: u32) -> usize {
 impl PreTokenizer {
     /// Compiles llama.cpp's expressions for one pre-tokenizer.
     pub(crate) fn new(exprs: &[&str]) -> Result<PreTokenizer, String> {
-        let steps =
-            exprs.iter().map(|e| Step::new(e).map_err(|err| format!("{e:?}: {err}"))).collect::<Result<_, _>>()?;
+        let steps = exprs
+            .iter()
+            .map(|e| Step::new(e).map_err(|err| format!("{e:?}: {err}")))
+            .collect::<Result<_, _>>()?;
         Ok(PreTokenizer { steps })
     }
 

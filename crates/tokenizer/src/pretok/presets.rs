@@ -145,8 +145,8 @@ pub(crate) fn preset(name: &str) -> Option<PreConfig> {
         "falcon" => pre("falcon", FALCON),
         "mpt" => pre("mpt", GPT2),
         "starcoder" => pre("starcoder", STARCODER),
-        "gpt-2" | "phi-2" | "jina-es" | "jina-de" | "gigachat" | "jina-v2-es" | "jina-v2-de" | "a.x-4.0" | "mellum"
-        | "modern-bert" | "exaone4" => pre("gpt-2", GPT2),
+        "gpt-2" | "phi-2" | "jina-es" | "jina-de" | "gigachat" | "jina-v2-es" | "jina-v2-de" | "a.x-4.0"
+        | "mellum" | "modern-bert" | "exaone4" => pre("gpt-2", GPT2),
         "jais-2" => pre("jais-2", JAIS2),
         "gemma4" | "granite-embed-multi-311m" => PreConfig { spm_style: true, ..pre("gemma4", GEMMA4) },
         "sarvam-moe" => PreConfig { spm_style: true, ..no_clean(pre("sarvam-moe", GEMMA4)) },
@@ -243,7 +243,8 @@ const FALCON: &[&str] = &[
     "[0-9][0-9][0-9]",
 ];
 /// starcoder, refact, command_r, smollm, codeshell, exaone, minerva, mellum2
-const STARCODER: &[&str] = &["\\p{N}", "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)"];
+const STARCODER: &[&str] =
+    &["\\p{N}", "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)"];
 /// gpt2, mpt, olmo, jais, trillion, granite_docling
 const GPT2: &[&str] = &["'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)"];
 /// stablelm2, qwen2, hunyuan, solar_open

@@ -143,7 +143,8 @@ type ByteMap = ([char; 256], Vec<Option<u8>>);
 static BYTE_MAP: OnceLock<ByteMap> = OnceLock::new();
 
 fn build_byte_map() -> ByteMap {
-    let printable = |b: u32| (0x21..=0x7E).contains(&b) || (0xA1..=0xAC).contains(&b) || (0xAE..=0xFF).contains(&b);
+    let printable =
+        |b: u32| (0x21..=0x7E).contains(&b) || (0xA1..=0xAC).contains(&b) || (0xAE..=0xFF).contains(&b);
     let mut fwd = ['\0'; 256];
     let mut n = 0u32;
     for b in 0..256u32 {

@@ -126,7 +126,8 @@ fn stream_decoder_never_splits_a_character() {
     let text = "日本語 🤖🚀 👩\u{200d}💻 🇫🇷 naïve ñ 𝔘𝔫𝔦𝔠𝔬𝔡𝔢";
     if let Some(tok) = model(QWEN_05B) {
         let ids = tok.encode(text, false, false);
-        let partial = ids.iter().filter(|&&id| std::str::from_utf8(&tok.token_to_piece(id, false)).is_err()).count();
+        let partial =
+            ids.iter().filter(|&&id| std::str::from_utf8(&tok.token_to_piece(id, false)).is_err()).count();
         assert!(partial > 0, "the test needs tokens that split characters");
         stream_all(&tok, &ids, text);
     }

@@ -16,11 +16,14 @@ fn strs(v: &[&str]) -> Value {
 fn gpt2_entries() -> Vec<(String, Value)> {
     let mut tokens: Vec<String> = (0u32..256)
         .map(|b| {
-            let printable = (0x21..=0x7E).contains(&b) || (0xA1..=0xAC).contains(&b) || (0xAE..=0xFF).contains(&b);
+            let printable =
+                (0x21..=0x7E).contains(&b) || (0xA1..=0xAC).contains(&b) || (0xAE..=0xFF).contains(&b);
             let shifted = 256
                 + (0..b)
                     .filter(|&x| {
-                        !((0x21..=0x7E).contains(&x) || (0xA1..=0xAC).contains(&x) || (0xAE..=0xFF).contains(&x))
+                        !((0x21..=0x7E).contains(&x)
+                            || (0xA1..=0xAC).contains(&x)
+                            || (0xAE..=0xFF).contains(&x))
                     })
                     .count() as u32;
             char::from_u32(if printable { b } else { shifted }).unwrap().to_string()
@@ -65,8 +68,13 @@ fn exercise(tok: &Tokenizer) {
     }
     let n = tok.n_vocab() as u32;
     for id in [0, n / 2, n.saturating_sub(1), n, u32::MAX] {
-        let _ =
-            (tok.token_to_piece(id, true), tok.token_bytes(id), tok.token_type(id), tok.token_text(id), tok.is_eog(id));
+        let _ = (
+            tok.token_to_piece(id, true),
+            tok.token_bytes(id),
+            tok.token_type(id),
+            tok.token_text(id),
+            tok.is_eog(id),
+        );
     }
     let mut stream = tok.stream_decoder(true);
     for id in 0..n.min(300) {
@@ -116,11 +124,19 @@ fn malformed_vocabularies_are_errors() {
     let dup = with(gpt2_entries(), "tokenizer.ggml.tokens", Some(strs(&["a", "b", "a"])));
     assert!(matches!(build(dup), Err(TokenizerError::DuplicateToken { id: 2, first: 0, .. })));
 
-    let short_scores = with(gpt2_entries(), "tokenizer.ggml.scores", Some(Value::Array(Array::F32(vec![0.0; 3]))));
-    assert!(matches!(build(short_scores), Err(TokenizerError::ArrayTooShort { key: "tokenizer.ggml.scores", .. })));
+    let short_scores =
+        with(gpt2_entries(), "tokenizer.ggml.scores", Some(Value::Array(Array::F32(vec![0.0; 3]))));
+    assert!(matches!(
+        build(short_scores),
+        Err(TokenizerError::ArrayTooShort { key: "tokenizer.ggml.scores", .. })
+    ));
 
-    let short_types = with(gpt2_entries(), "tokenizer.ggml.token_type", Some(Value::Array(Array::I32(vec![1; 3]))));
-    assert!(matches!(build(short_types), Err(TokenizerError::ArrayTooShort { key: "tokenizer.ggml.token_type", .. })));
+    let short_types =
+        with(gpt2_entries(), "tokenizer.ggml.token_type", Some(Value::Array(Array::I32(vec![1; 3]))));
+    assert!(matches!(
+        build(short_types),
+        Err(TokenizerError::ArrayTooShort { key: "tokenizer.ggml.token_type", .. })
+    ));
 }
 
 #[test]
@@ -138,7 +154,10 @@ fn unsupported_tokenizers_say_so() {
     let t5 = build(with(gpt2_entries(), "tokenizer.ggml.model", Some(s("t5")))).unwrap_err().to_string();
     assert!(t5.contains("UGM") || t5.contains("unigram"), "{t5}");
     let err = build(with(gpt2_entries(), "tokenizer.ggml.pre", Some(s("no-such-pre")))).err();
-    assert!(matches!(err, Some(TokenizerError::UnsupportedPreTokenizer(ref p)) if p == "no-such-pre"), "{err:?}");
+    assert!(
+        matches!(err, Some(TokenizerError::UnsupportedPreTokenizer(ref p)) if p == "no-such-pre"),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -269,7 +288,8 @@ fn random_metadata_never_panics() {
             .map(|_| format!("{} {}", tokens[r.below(n as u64) as usize], tokens[r.below(n as u64) as usize]))
             .collect();
         e.push(("tokenizer.ggml.merges".to_owned(), Value::Array(Array::String(merges))));
-        for key in ["bos_token_id", "eos_token_id", "unknown_token_id", "seperator_token_id", "eot_token_id"] {
+        for key in ["bos_token_id", "eos_token_id", "unknown_token_id", "seperator_token_id", "eot_token_id"]
+        {
             if r.below(2) == 0 {
                 e.push((format!("tokenizer.ggml.{key}"), Value::U32(r.below(2 * n as u64) as u32)));
             }

@@ -12,7 +12,8 @@ fn data_dir() -> PathBuf {
 }
 
 fn hex_to_string(hex: &str) -> String {
-    let bytes: Vec<u8> = (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
+    let bytes: Vec<u8> =
+        (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
@@ -176,7 +177,8 @@ fn every_pre_tokenizer_matches_llama_cpp() {
     assert!(cases.len() >= 88, "{} pre-tokenizers", cases.len());
     let mut failed = Vec::new();
     for (name, reference) in &cases {
-        let tok = Tokenizer::from_gguf(&small_gpt2(file.metadata(), name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let tok = Tokenizer::from_gguf(&small_gpt2(file.metadata(), name))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
         let (checks, bad) = compare(&tok, reference, &inputs);
         assert!(checks >= inputs.len(), "{name}: only {checks} checks");
         for b in bad.iter().take(5) {

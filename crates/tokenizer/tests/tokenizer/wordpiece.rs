@@ -26,9 +26,15 @@ fn minilm_matches_the_hf_wordpiece_ids() {
     // BERT's own examples: punctuation split off, "##" continuations, lowercasing and accents
     let cases: &[(&str, &[&str])] = &[
         ("Hello, world!", &["[CLS]", "hello", ",", "world", "!", "[SEP]"]),
-        ("Tokenization embeddings", &["[CLS]", "token", "##ization", "em", "##bed", "##ding", "##s", "[SEP]"]),
+        (
+            "Tokenization embeddings",
+            &["[CLS]", "token", "##ization", "em", "##bed", "##ding", "##s", "[SEP]"],
+        ),
         ("Héllo WÖRLD naïve café", &["[CLS]", "hello", "world", "naive", "cafe", "[SEP]"]),
-        ("The 2 quick-brown foxes' den", &["[CLS]", "the", "2", "quick", "-", "brown", "foxes", "'", "den", "[SEP]"]),
+        (
+            "The 2 quick-brown foxes' den",
+            &["[CLS]", "the", "2", "quick", "-", "brown", "foxes", "'", "den", "[SEP]"],
+        ),
         ("中文国", &["[CLS]", "中", "文", "国", "[SEP]"]),
     ];
     for (text, pieces) in cases {

@@ -74,7 +74,8 @@ pub(crate) unsafe fn dot_f16(w: &[F16Le], x: &[F16Le]) -> f32 {
         for k in 0..2 {
             let (hw, hx) = (load_u16x8(&w[i + 8 * k..]), load_u16x8(&x[i + 8 * k..]));
             acc[2 * k] = vfmaq_f32(acc[2 * k], cvt_f16x4(vget_low_u16(hw)), cvt_f16x4(vget_low_u16(hx)));
-            acc[2 * k + 1] = vfmaq_f32(acc[2 * k + 1], cvt_f16x4(vget_high_u16(hw)), cvt_f16x4(vget_high_u16(hx)));
+            acc[2 * k + 1] =
+                vfmaq_f32(acc[2 * k + 1], cvt_f16x4(vget_high_u16(hw)), cvt_f16x4(vget_high_u16(hx)));
         }
         i += 16;
     }

@@ -94,7 +94,9 @@ pub(crate) unsafe fn dot_q3_k_q8_k<const DP: bool>(w: &[BlockQ3_K], x: &[BlockQ8
 /// `Σ_j min_j · (bsum_2j + bsum_2j+1)` of a Q4_K/Q5_K block.
 #[inline]
 fn k4_summ(mins: &[u8; 8], x: &BlockQ8_K) -> i32 {
-    (0..8).map(|j| i32::from(mins[j]) * (i32::from(x.bsums[2 * j].get()) + i32::from(x.bsums[2 * j + 1].get()))).sum()
+    (0..8)
+        .map(|j| i32::from(mins[j]) * (i32::from(x.bsums[2 * j].get()) + i32::from(x.bsums[2 * j + 1].get())))
+        .sum()
 }
 
 /// Q4_K · Q8_K.

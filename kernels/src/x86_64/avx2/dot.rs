@@ -18,7 +18,8 @@ pub(crate) unsafe fn dot_f32(w: &[F32Le], x: &[F32Le]) -> f32 {
     while i + 32 <= n {
         for (k, a) in acc.iter_mut().enumerate() {
             // SAFETY: i + 8k + 8 <= n, within both slices; unaligned loads.
-            let (a_w, a_x) = unsafe { (_mm256_loadu_ps(wp.add(i + 8 * k)), _mm256_loadu_ps(xp.add(i + 8 * k))) };
+            let (a_w, a_x) =
+                unsafe { (_mm256_loadu_ps(wp.add(i + 8 * k)), _mm256_loadu_ps(xp.add(i + 8 * k))) };
             *a = _mm256_fmadd_ps(a_w, a_x, *a);
         }
         i += 32;

@@ -77,7 +77,14 @@ pub(super) fn bcast4(q: &[i8]) -> __m256i {
 /// Packs the rows of `w` (`rows × nb` blocks) strip by strip into `dst`.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-pub(super) fn pack32<W>(w: &[W], nb: usize, has_min: bool, dst: &mut [u8], unpack: impl Fn(&W) -> __m256i, scale: impl Fn(&W) -> (u16, u16)) {
+pub(super) fn pack32<W>(
+    w: &[W],
+    nb: usize,
+    has_min: bool,
+    dst: &mut [u8],
+    unpack: impl Fn(&W) -> __m256i,
+    scale: impl Fn(&W) -> (u16, u16),
+) {
     let rows = w.len() / nb;
     let bb = block_bytes(has_min);
     for (s, strip) in dst.chunks_exact_mut(nb * bb).enumerate().take(rows.div_ceil(STRIP)) {
@@ -146,7 +153,8 @@ fn tile32<X, const BITS: u32, const KIND: u32>(
                     for k in 4 * half..4 * half + 4 {
                         let w = load_bytes(&blk[32 * k..]);
                         for c in 0..TILE_TOKENS {
-                            a16[c] = _mm256_add_epi16(a16[c], _mm256_maddubs_epi16(w, bcast4(&q[c][4 * k..])));
+                            a16[c] =
+                                _mm256_add_epi16(a16[c], _mm256_maddubs_epi16(w, bcast4(&q[c][4 * k..])));
                         }
                     }
                     for c in 0..TILE_TOKENS {
@@ -213,7 +221,15 @@ impl Kind {
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
 #[allow(clippy::too_many_arguments)]
-pub(super) fn store_tile(acc: &[__m256; TILE_TOKENS], r0: usize, rows: usize, c0: usize, valid: usize, t0: usize, out: &mut [f32]) {
+pub(super) fn store_tile(
+    acc: &[__m256; TILE_TOKENS],
+    r0: usize,
+    rows: usize,
+    c0: usize,
+    valid: usize,
+    t0: usize,
+    out: &mut [f32],
+) {
     let nr = (rows - r0).min(STRIP);
     for (c, a) in acc.iter().enumerate().take(valid) {
         let mut v = [0f32; 8];

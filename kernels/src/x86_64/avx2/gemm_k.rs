@@ -88,7 +88,12 @@ fn pack_quants(q: &[[__m256i; 8]; STRIP], dst: &mut [u8]) {
 /// Q4_K/Q5_K super-blocks of 8 rows → one packed super-block.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-fn pack_k4<W>(ws: [&W; STRIP], dst: &mut [u8], unpack: impl Fn(&W) -> [__m256i; 8], parts: impl Fn(&W) -> (&[u8; 12], u16, u16)) {
+fn pack_k4<W>(
+    ws: [&W; STRIP],
+    dst: &mut [u8],
+    unpack: impl Fn(&W) -> [__m256i; 8],
+    parts: impl Fn(&W) -> (&[u8; 12], u16, u16),
+) {
     pack_quants(&ws.map(&unpack), dst);
     for (r, w) in ws.iter().enumerate() {
         let (sc, m) = scales_mins_k4(parts(w).0);
@@ -194,7 +199,14 @@ fn pack_rows<W>(w: &[W], nb: usize, t: KType, dst: &mut [u8], pack_sb: impl Fn([
 /// One strip × 4 tokens over all super-blocks.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-fn tile_k(strip: &[u8], nb: usize, t: KType, xs: [&[BlockQ8_K]; TILE_TOKENS], dx: [&[f32]; TILE_TOKENS], ld: usize) -> [__m256; TILE_TOKENS] {
+fn tile_k(
+    strip: &[u8],
+    nb: usize,
+    t: KType,
+    xs: [&[BlockQ8_K]; TILE_TOKENS],
+    dx: [&[f32]; TILE_TOKENS],
+    ld: usize,
+) -> [__m256; TILE_TOKENS] {
     let sb = t.superblock_bytes();
     let mut acc = [_mm256_setzero_ps(); TILE_TOKENS];
     for (b, blk) in strip.chunks_exact(sb).take(nb).enumerate() {
@@ -255,7 +267,13 @@ fn tile_k(strip: &[u8], nb: usize, t: KType, xs: [&[BlockQ8_K]; TILE_TOKENS], dx
                 for c in 0..TILE_TOKENS {
                     let mut o = _mm256_setzero_si256();
                     for p in 0..8 {
-                        o = _mm256_add_epi32(o, _mm256_madd_epi16(load_bytes(&blk[off::OFF6 + 32 * p..]), bcast4(bs_i8(bs[c], p))));
+                        o = _mm256_add_epi32(
+                            o,
+                            _mm256_madd_epi16(
+                                load_bytes(&blk[off::OFF6 + 32 * p..]),
+                                bcast4(bs_i8(bs[c], p)),
+                            ),
+                        );
                     }
                     let si = _mm256_sub_epi32(s[c], _mm256_slli_epi32::<5>(o));
                     let scale = _mm256_mul_ps(d, _mm256_set1_ps(dx[c][b * ld]));
@@ -268,7 +286,10 @@ fn tile_k(strip: &[u8], nb: usize, t: KType, xs: [&[BlockQ8_K]; TILE_TOKENS], dx
                 for c in 0..TILE_TOKENS {
                     let mut m = _mm256_setzero_si256();
                     for j in 0..8 {
-                        m = _mm256_add_epi32(m, _mm256_madd_epi16(load_bytes(&blk[off::MIN + 32 * j..]), bcast4(bs_i8(bs[c], j))));
+                        m = _mm256_add_epi32(
+                            m,
+                            _mm256_madd_epi16(load_bytes(&blk[off::MIN + 32 * j..]), bcast4(bs_i8(bs[c], j))),
+                        );
                     }
                     let dxc = _mm256_set1_ps(dx[c][b * ld]);
                     acc[c] = _mm256_fmadd_ps(_mm256_mul_ps(d, dxc), _mm256_cvtepi32_ps(s[c]), acc[c]);
@@ -290,7 +311,16 @@ pub(super) fn bs_i8(b: &[u8; 32], p: usize) -> &[i8] {
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
 #[allow(clippy::too_many_arguments)]
-fn gemm_k(t: KType, rows: usize, packed: &[u8], x: &[BlockQ8_K], xb: &XBatch<'_>, t0: usize, t1: usize, out: &mut [f32]) {
+fn gemm_k(
+    t: KType,
+    rows: usize,
+    packed: &[u8],
+    x: &[BlockQ8_K],
+    xb: &XBatch<'_>,
+    t0: usize,
+    t1: usize,
+    out: &mut [f32],
+) {
     let nb = xb.row_bytes / size_of::<BlockQ8_K>();
     if nb == 0 || rows == 0 {
         return;
@@ -361,7 +391,15 @@ pub(crate) unsafe fn pack_q6_k(w: &[BlockQ6_K], nb: usize, dst: &mut [u8]) {
 /// # Safety
 /// The CPU must support AVX2, FMA and F16C.
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) unsafe fn gemm_q4_k(rows: usize, packed: &[u8], x: &[BlockQ8_K], xb: &XBatch<'_>, t0: usize, t1: usize, out: &mut [f32]) {
+pub(crate) unsafe fn gemm_q4_k(
+    rows: usize,
+    packed: &[u8],
+    x: &[BlockQ8_K],
+    xb: &XBatch<'_>,
+    t0: usize,
+    t1: usize,
+    out: &mut [f32],
+) {
     gemm_k(KType::Q4K, rows, packed, x, xb, t0, t1, out)
 }
 
@@ -370,7 +408,15 @@ pub(crate) unsafe fn gemm_q4_k(rows: usize, packed: &[u8], x: &[BlockQ8_K], xb: 
 /// # Safety
 /// The CPU must support AVX2, FMA and F16C.
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) unsafe fn gemm_q5_k(rows: usize, packed: &[u8], x: &[BlockQ8_K], xb: &XBatch<'_>, t0: usize, t1: usize, out: &mut [f32]) {
+pub(crate) unsafe fn gemm_q5_k(
+    rows: usize,
+    packed: &[u8],
+    x: &[BlockQ8_K],
+    xb: &XBatch<'_>,
+    t0: usize,
+    t1: usize,
+    out: &mut [f32],
+) {
     gemm_k(KType::Q5K, rows, packed, x, xb, t0, t1, out)
 }
 
@@ -379,6 +425,14 @@ pub(crate) unsafe fn gemm_q5_k(rows: usize, packed: &[u8], x: &[BlockQ8_K], xb: 
 /// # Safety
 /// The CPU must support AVX2, FMA and F16C.
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) unsafe fn gemm_q6_k(rows: usize, packed: &[u8], x: &[BlockQ8_K], xb: &XBatch<'_>, t0: usize, t1: usize, out: &mut [f32]) {
+pub(crate) unsafe fn gemm_q6_k(
+    rows: usize,
+    packed: &[u8],
+    x: &[BlockQ8_K],
+    xb: &XBatch<'_>,
+    t0: usize,
+    t1: usize,
+    out: &mut [f32],
+) {
     gemm_k(KType::Q6K, rows, packed, x, xb, t0, t1, out)
 }

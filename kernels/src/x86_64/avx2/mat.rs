@@ -240,7 +240,12 @@ fn mat32<W, X, U, FU, FP, FS>(
 /// The row dot of a 32-element block type with the same arithmetic as [`mat32`].
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-fn dot32<W, X, U, FU, FP, FS>(k: Q32<W, X, U, FU, FP, FS>, w: &[W], x: &[X], xsum: impl Fn(&X) -> (f32, i32, f32)) -> f32
+fn dot32<W, X, U, FU, FP, FS>(
+    k: Q32<W, X, U, FU, FP, FS>,
+    w: &[W],
+    x: &[X],
+    xsum: impl Fn(&X) -> (f32, i32, f32),
+) -> f32
 where
     U: Copy,
     FU: Fn(&W) -> U,
@@ -348,7 +353,9 @@ macro_rules! k_q8_0 {
                 let q = load32(&w.qs);
                 (_mm256_sign_epi8(q, q), q)
             },
-            partial: |(a, q): (__m256i, __m256i), x: &BlockQ8_0| mul_sum_us8(a, _mm256_sign_epi8(load32(&x.qs), q)),
+            partial: |(a, q): (__m256i, __m256i), x: &BlockQ8_0| {
+                mul_sum_us8(a, _mm256_sign_epi8(load32(&x.qs), q))
+            },
             scale: |w: &BlockQ8_0| (w.d.bits(), 0),
             _types: std::marker::PhantomData,
         }

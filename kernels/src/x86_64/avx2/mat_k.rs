@@ -243,7 +243,8 @@ fn group_k<W, U, FU, FP, FS, const G: usize>(
                 for bb in 0..rr.min(seg1 - seg0 - tile * rr) {
                     let b = tile * rr + bb;
                     let dx = side_f32::<G>(&dxs[(seg0 + b) * ld..]);
-                    acc = _mm256_fmadd_ps(_mm256_mul_ps(f16x8(buf.hd[b]), dx), _mm256_cvtepi32_ps(vs[bb]), acc);
+                    acc =
+                        _mm256_fmadd_ps(_mm256_mul_ps(f16x8(buf.hd[b]), dx), _mm256_cvtepi32_ps(vs[bb]), acc);
                     if k.has_min {
                         let m = _mm256_cvtepi32_ps(vm[bb]);
                         acc = _mm256_fnmadd_ps(_mm256_mul_ps(f16x8(buf.hm[b]), dx), m, acc);

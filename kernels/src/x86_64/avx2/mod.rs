@@ -25,22 +25,30 @@ pub(crate) static AVX2: Kernels = Kernels::new("avx2", avx2_types());
 pub(crate) static AVX2_VNNI: Kernels = {
     use DType::*;
     let mut t = avx2_types();
-    t[Q4_0.index()].gemm =
-        Some(gemm_entry!(unsafe BlockQ4_0, BlockQ8_0, gemm::pack_q4_0, vnni::gemm_q4_0, gemm::packed_bytes_q4_0));
-    t[Q4_1.index()].gemm =
-        Some(gemm_entry!(unsafe BlockQ4_1, BlockQ8_1, gemm::pack_q4_1, vnni::gemm_q4_1, gemm::packed_bytes_q4_1));
-    t[Q5_0.index()].gemm =
-        Some(gemm_entry!(unsafe BlockQ5_0, BlockQ8_0, gemm::pack_q5_0, vnni::gemm_q5_0, gemm::packed_bytes_q5_0));
-    t[Q5_1.index()].gemm =
-        Some(gemm_entry!(unsafe BlockQ5_1, BlockQ8_1, gemm::pack_q5_1, vnni::gemm_q5_1, gemm::packed_bytes_q5_1));
-    t[Q8_0.index()].gemm =
-        Some(gemm_entry!(unsafe BlockQ8_0, BlockQ8_0, vnni::pack_q8_0, vnni::gemm_q8_0, gemm::packed_bytes_q8_0));
-    t[Q4_K.index()].gemm =
-        Some(gemm_entry!(unsafe BlockQ4_K, BlockQ8_K, gemm_k::pack_q4_k, vnni::gemm_q4_k, gemm_k::packed_bytes_q4_k));
-    t[Q5_K.index()].gemm =
-        Some(gemm_entry!(unsafe BlockQ5_K, BlockQ8_K, gemm_k::pack_q5_k, vnni::gemm_q5_k, gemm_k::packed_bytes_q5_k));
-    t[Q6_K.index()].gemm =
-        Some(gemm_entry!(unsafe BlockQ6_K, BlockQ8_K, gemm_k::pack_q6_k, vnni::gemm_q6_k, gemm_k::packed_bytes_q6_k));
+    t[Q4_0.index()].gemm = Some(
+        gemm_entry!(unsafe BlockQ4_0, BlockQ8_0, gemm::pack_q4_0, vnni::gemm_q4_0, gemm::packed_bytes_q4_0),
+    );
+    t[Q4_1.index()].gemm = Some(
+        gemm_entry!(unsafe BlockQ4_1, BlockQ8_1, gemm::pack_q4_1, vnni::gemm_q4_1, gemm::packed_bytes_q4_1),
+    );
+    t[Q5_0.index()].gemm = Some(
+        gemm_entry!(unsafe BlockQ5_0, BlockQ8_0, gemm::pack_q5_0, vnni::gemm_q5_0, gemm::packed_bytes_q5_0),
+    );
+    t[Q5_1.index()].gemm = Some(
+        gemm_entry!(unsafe BlockQ5_1, BlockQ8_1, gemm::pack_q5_1, vnni::gemm_q5_1, gemm::packed_bytes_q5_1),
+    );
+    t[Q8_0.index()].gemm = Some(
+        gemm_entry!(unsafe BlockQ8_0, BlockQ8_0, vnni::pack_q8_0, vnni::gemm_q8_0, gemm::packed_bytes_q8_0),
+    );
+    t[Q4_K.index()].gemm = Some(
+        gemm_entry!(unsafe BlockQ4_K, BlockQ8_K, gemm_k::pack_q4_k, vnni::gemm_q4_k, gemm_k::packed_bytes_q4_k),
+    );
+    t[Q5_K.index()].gemm = Some(
+        gemm_entry!(unsafe BlockQ5_K, BlockQ8_K, gemm_k::pack_q5_k, vnni::gemm_q5_k, gemm_k::packed_bytes_q5_k),
+    );
+    t[Q6_K.index()].gemm = Some(
+        gemm_entry!(unsafe BlockQ6_K, BlockQ8_K, gemm_k::pack_q6_k, vnni::gemm_q6_k, gemm_k::packed_bytes_q6_k),
+    );
     Kernels::new("avx2-vnni", t)
 };
 
@@ -73,21 +81,29 @@ const fn avx2_types() -> [TypeKernels; DType::COUNT] {
     t[Q4_K.index()].mat = Some(mat_entry!(unsafe BlockQ4_K, BlockQ8_K, mat_k::mat_q4_k));
     t[Q5_K.index()].mat = Some(mat_entry!(unsafe BlockQ5_K, BlockQ8_K, mat_k::mat_q5_k));
     t[Q6_K.index()].mat = Some(mat_entry!(unsafe BlockQ6_K, BlockQ8_K, mat_k::mat_q6_k));
-    t[Q4_0.index()].gemm =
-        Some(gemm_entry!(unsafe BlockQ4_0, BlockQ8_0, gemm::pack_q4_0, gemm::gemm_q4_0, gemm::packed_bytes_q4_0));
-    t[Q4_1.index()].gemm =
-        Some(gemm_entry!(unsafe BlockQ4_1, BlockQ8_1, gemm::pack_q4_1, gemm::gemm_q4_1, gemm::packed_bytes_q4_1));
-    t[Q5_0.index()].gemm =
-        Some(gemm_entry!(unsafe BlockQ5_0, BlockQ8_0, gemm::pack_q5_0, gemm::gemm_q5_0, gemm::packed_bytes_q5_0));
-    t[Q5_1.index()].gemm =
-        Some(gemm_entry!(unsafe BlockQ5_1, BlockQ8_1, gemm::pack_q5_1, gemm::gemm_q5_1, gemm::packed_bytes_q5_1));
-    t[Q8_0.index()].gemm =
-        Some(gemm_entry!(unsafe BlockQ8_0, BlockQ8_0, gemm::pack_q8_0, gemm::gemm_q8_0, gemm::packed_bytes_q8_0));
-    t[Q4_K.index()].gemm =
-        Some(gemm_entry!(unsafe BlockQ4_K, BlockQ8_K, gemm_k::pack_q4_k, gemm_k::gemm_q4_k, gemm_k::packed_bytes_q4_k));
-    t[Q5_K.index()].gemm =
-        Some(gemm_entry!(unsafe BlockQ5_K, BlockQ8_K, gemm_k::pack_q5_k, gemm_k::gemm_q5_k, gemm_k::packed_bytes_q5_k));
-    t[Q6_K.index()].gemm =
-        Some(gemm_entry!(unsafe BlockQ6_K, BlockQ8_K, gemm_k::pack_q6_k, gemm_k::gemm_q6_k, gemm_k::packed_bytes_q6_k));
+    t[Q4_0.index()].gemm = Some(
+        gemm_entry!(unsafe BlockQ4_0, BlockQ8_0, gemm::pack_q4_0, gemm::gemm_q4_0, gemm::packed_bytes_q4_0),
+    );
+    t[Q4_1.index()].gemm = Some(
+        gemm_entry!(unsafe BlockQ4_1, BlockQ8_1, gemm::pack_q4_1, gemm::gemm_q4_1, gemm::packed_bytes_q4_1),
+    );
+    t[Q5_0.index()].gemm = Some(
+        gemm_entry!(unsafe BlockQ5_0, BlockQ8_0, gemm::pack_q5_0, gemm::gemm_q5_0, gemm::packed_bytes_q5_0),
+    );
+    t[Q5_1.index()].gemm = Some(
+        gemm_entry!(unsafe BlockQ5_1, BlockQ8_1, gemm::pack_q5_1, gemm::gemm_q5_1, gemm::packed_bytes_q5_1),
+    );
+    t[Q8_0.index()].gemm = Some(
+        gemm_entry!(unsafe BlockQ8_0, BlockQ8_0, gemm::pack_q8_0, gemm::gemm_q8_0, gemm::packed_bytes_q8_0),
+    );
+    t[Q4_K.index()].gemm = Some(
+        gemm_entry!(unsafe BlockQ4_K, BlockQ8_K, gemm_k::pack_q4_k, gemm_k::gemm_q4_k, gemm_k::packed_bytes_q4_k),
+    );
+    t[Q5_K.index()].gemm = Some(
+        gemm_entry!(unsafe BlockQ5_K, BlockQ8_K, gemm_k::pack_q5_k, gemm_k::gemm_q5_k, gemm_k::packed_bytes_q5_k),
+    );
+    t[Q6_K.index()].gemm = Some(
+        gemm_entry!(unsafe BlockQ6_K, BlockQ8_K, gemm_k::pack_q6_k, gemm_k::gemm_q6_k, gemm_k::packed_bytes_q6_k),
+    );
     t
 }

@@ -15,7 +15,14 @@ fn load_f32x32(x: &[f32]) -> [__m256; 4] {
     let x: &[f32; 32] = x.first_chunk().expect("32 floats");
     let p = x.as_ptr();
     // SAFETY: the four loads read x[0..32]; unaligned loads.
-    unsafe { [_mm256_loadu_ps(p), _mm256_loadu_ps(p.add(8)), _mm256_loadu_ps(p.add(16)), _mm256_loadu_ps(p.add(24))] }
+    unsafe {
+        [
+            _mm256_loadu_ps(p),
+            _mm256_loadu_ps(p.add(8)),
+            _mm256_loadu_ps(p.add(16)),
+            _mm256_loadu_ps(p.add(24)),
+        ]
+    }
 }
 
 /// Largest |v| over the vectors.

@@ -10,7 +10,9 @@
 
 use std::arch::x86_64::*;
 
-use super::gemm::{Kind, Qs, STRIP, TILE_TOKENS, bcast4, block_bytes, load_bytes, load_f32x8, pack32, store_tile};
+use super::gemm::{
+    Kind, Qs, STRIP, TILE_TOKENS, bcast4, block_bytes, load_bytes, load_f32x8, pack32, store_tile,
+};
 use super::gemm_k::{KType, bs_i8, off};
 use super::mat::Extra;
 use super::util::load32;
@@ -157,7 +159,11 @@ fn tile_k<const Q6: bool>(
             for c in 0..TILE_TOKENS {
                 let mut o = _mm256_setzero_si256();
                 for p in 0..8 {
-                    o = _mm256_dpwssd_epi32(o, load_bytes(&blk[off::OFF6 + 32 * p..]), bcast4(bs_i8(bs[c], p)));
+                    o = _mm256_dpwssd_epi32(
+                        o,
+                        load_bytes(&blk[off::OFF6 + 32 * p..]),
+                        bcast4(bs_i8(bs[c], p)),
+                    );
                 }
                 let si = _mm256_sub_epi32(s[c], _mm256_slli_epi32::<5>(o));
                 let scale = _mm256_mul_ps(d, _mm256_set1_ps(dx[c][b * ld]));
@@ -169,7 +175,11 @@ fn tile_k<const Q6: bool>(
             for c in 0..TILE_TOKENS {
                 let mut m = _mm256_setzero_si256();
                 for j in 0..8 {
-                    m = _mm256_dpwssd_epi32(m, load_bytes(&blk[off::MIN + 32 * j..]), bcast4(bs_i8(bs[c], j)));
+                    m = _mm256_dpwssd_epi32(
+                        m,
+                        load_bytes(&blk[off::MIN + 32 * j..]),
+                        bcast4(bs_i8(bs[c], j)),
+                    );
                 }
                 let dxc = _mm256_set1_ps(dx[c][b * ld]);
                 acc[c] = _mm256_fmadd_ps(_mm256_mul_ps(d, dxc), _mm256_cvtepi32_ps(s[c]), acc[c]);
@@ -184,7 +194,16 @@ fn tile_k<const Q6: bool>(
 #[target_feature(enable = "avx2,fma,f16c,avx512vnni,avx512vl")]
 #[inline]
 #[allow(clippy::too_many_arguments)]
-fn gemm_k(t: KType, rows: usize, packed: &[u8], x: &[BlockQ8_K], xb: &XBatch<'_>, t0: usize, t1: usize, out: &mut [f32]) {
+fn gemm_k(
+    t: KType,
+    rows: usize,
+    packed: &[u8],
+    x: &[BlockQ8_K],
+    xb: &XBatch<'_>,
+    t0: usize,
+    t1: usize,
+    out: &mut [f32],
+) {
     let nb = xb.row_bytes / size_of::<BlockQ8_K>();
     if nb == 0 || rows == 0 {
         return;
