@@ -11,7 +11,7 @@ use hearth_kernels::ThreadPool;
 use hearth_models::Model;
 use hearth_tokenizer::Tokenizer;
 
-use crate::{EngineError, Prompt, Session};
+use crate::{EngineError, Prompt, PromptIds, Session};
 
 /// How to run a model.
 #[derive(Clone, Debug)]
@@ -118,7 +118,14 @@ impl Engine {
         Session::new(self.clone())
     }
 
-    /// The token ids of a prompt: raw text gets BOS only where the GGUF says
+    /// The token ids of a prompt, validated for this engine (not empty, inside the
+    /// vocabulary, shorter than the context).
+    pub fn prompt_ids(&self, prompt: &Prompt) -> Result<PromptIds, EngineError> {
+        let ids = self.tokenize_prompt(prompt)?;
+        PromptIds::new(ids, self.model.config().n_vocab, self.n_ctx)
+    }
+
+    /// The token ids of a prompt (not validated: see [`Engine::prompt_ids`]): raw text gets BOS only where the GGUF says
     /// `add_bos_token`; a conversation is rendered with the chat template (generation
     /// prompt added) and tokenized with special tokens parsed, without a second BOS when the
     /// template already wrote one.
@@ -131,13 +138,7 @@ impl Engine {
                 let add_special = bos.is_empty() || !rendered.starts_with(bos);
                 self.tokenizer.encode(&rendered, add_special, true)
             }
-            Prompt::Tokens(ids) => {
-                let n = self.model.config().n_vocab;
-                if let Some(&bad) = ids.iter().find(|&&t| t as usize >= n) {
-                    return Err(hearth_models::ModelError::BadToken { id: bad, n_vocab: n }.into());
-                }
-                ids.clone()
-            }
+            Prompt::Tokens(ids) => ids.clone(),
         })
     }
 }

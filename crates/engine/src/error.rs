@@ -20,6 +20,8 @@ pub enum EngineError {
     ContextOverflow { prompt_tokens: usize, n_ctx: usize },
     #[error("the prompt is empty")]
     EmptyPrompt,
+    #[error("prompt token id {id} is outside the vocabulary (0..{n_vocab})")]
+    BadPromptToken { id: u32, n_vocab: usize },
     #[error("cannot start the thread pool: {0}")]
     Threads(std::io::Error),
     #[error("invalid option: {0}")]

@@ -4,8 +4,13 @@
 //! - [`Session`]: one conversation with its own KV cache; consecutive requests reuse the
 //!   cached prefix they share.
 //! - [`Request`] → [`Generation`] (an iterator of [`TokenEvent`]s) → [`Completion`].
-//! - [`SeqState`]: the per-sequence sampling and stop logic, shared with the server's
-//!   batching scheduler.
+//! - [`Scheduler`]: the serving engine — one thread owning a slot per concurrent sequence,
+//!   batching their forward passes; requests are prepared on the caller's thread
+//!   ([`PromptIds`], compiled constraints) and their events go to a [`Sink`].
+//!
+//! Inside, one [`sequence::Sequence`] type owns a KV cache, the tokens in it and the request
+//! it serves (prompt progress, unfed tokens, sampling/grammar/stop state, timings); the
+//! session drives one synchronously, the scheduler one per slot.
 //!
 //! ```
 //! use hearth_engine::{Engine, EngineOptions, Prompt, Request};
@@ -33,11 +38,14 @@
 
 mod engine;
 mod error;
+mod gen_state;
+mod prompt;
 mod request;
 pub mod scheduler;
 mod sequence;
 mod session;
 mod speculative;
+mod token_cache;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -47,9 +55,9 @@ pub use error::EngineError;
 pub use hearth_chat::Message;
 pub use hearth_grammar::{Constraint, GrammarError, MatcherStats};
 pub use hearth_sampler::SamplingParams;
+pub use prompt::PromptIds;
 pub use request::{Completion, Prompt, Request, StopReason, TokenEvent};
-pub use scheduler::{Event, Scheduler, SchedulerOptions, Sink, SubmitError};
-pub use sequence::SeqState;
+pub use scheduler::{Event, Prepared, Scheduler, SchedulerOptions, Sink, SubmitError};
 pub use session::{Generation, Session};
 pub use speculative::Speculation;
 

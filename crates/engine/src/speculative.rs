@@ -12,8 +12,9 @@
 //! A draft token is kept when the sampled token equals it; the first disagreement ends the
 //! run, and the sampled token there is used (it is what plain decoding would have produced).
 
-use hearth_models::{KvCache, Logits, Scratch, SeqInput};
+use hearth_models::{Logits, Scratch};
 
+use crate::token_cache::TokenCache;
 use crate::{Engine, EngineError};
 
 /// Where draft tokens come from.
@@ -54,10 +55,8 @@ pub(crate) struct Drafter {
 
 #[derive(Debug)]
 struct DraftState {
-    cache: KvCache,
+    cache: TokenCache,
     scratch: Scratch,
-    /// Tokens in `cache`.
-    tokens: Vec<u32>,
 }
 
 impl Drafter {
@@ -85,9 +84,8 @@ impl Drafter {
                     ));
                 }
                 Some(DraftState {
-                    cache: engine.model().new_cache(target.n_ctx()),
+                    cache: TokenCache::new(engine.model().new_cache(target.n_ctx())),
                     scratch: Scratch::new(),
-                    tokens: Vec::new(),
                 })
             }
         };
@@ -114,21 +112,21 @@ impl Drafter {
                     return Ok(());
                 }
                 // Bring the draft cache to `history`, then extend it greedily by k tokens.
-                let common =
-                    d.tokens.iter().zip(history).take_while(|(a, b)| a == b).count().min(history.len() - 1);
-                d.cache.truncate(common);
-                d.tokens.truncate(common);
+                let common = d.cache.reuse_prefix(history);
                 let room = d.cache.capacity().saturating_sub(history.len());
                 let k = k.min(room);
                 let mut next = history[common..].to_vec();
                 for _ in 0..k {
-                    let logits = engine.model().forward(
-                        engine.pool(),
-                        &mut [SeqInput::new(&next, &mut d.cache, Logits::Last)],
-                        &mut d.scratch,
-                    )?;
-                    d.tokens.extend_from_slice(&next);
+                    let input = d.cache.input(&next, Logits::Last);
+                    let logits = match engine.model().forward(engine.pool(), &mut [input], &mut d.scratch) {
+                        Ok(l) => l,
+                        Err(e) => {
+                            d.cache.rollback();
+                            return Err(e.into());
+                        }
+                    };
                     let best = argmax(logits);
+                    d.cache.commit(&next);
                     out.push(best);
                     next.clear();
                     next.push(best);

@@ -99,7 +99,9 @@ impl ApiError {
             EngineError::EmptyPrompt => {
                 ApiError::invalid(Some(prompt_param), "the prompt is empty (it has no tokens)")
             }
-            EngineError::Chat(_) => ApiError::invalid(Some(prompt_param), e.to_string()),
+            EngineError::Chat(_) | EngineError::BadPromptToken { .. } => {
+                ApiError::invalid(Some(prompt_param), e.to_string())
+            }
             EngineError::Tokenizer(_) => ApiError::invalid(Some(prompt_param), e.to_string()),
             EngineError::Sampling(_) => ApiError::invalid(None, e.to_string()),
             EngineError::Grammar(
@@ -120,6 +122,7 @@ impl ApiError {
                 err.retry_after = Some(1);
             }
             SubmitError::Stopped => err.code = Some("engine_stopped"),
+            SubmitError::Invalid(e) => return ApiError::from_engine(e, "prompt"),
         }
         err
     }

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use hearth_engine::{Completion, EngineError, Event, Prompt, Request, StopReason, TokenEvent};
+use hearth_engine::{Completion, Event, Request, Sink, StopReason, SubmitError, TokenEvent};
 use tokio::sync::mpsc;
 
 use crate::state::Ready;
@@ -34,39 +34,32 @@ pub(crate) struct Live {
     finished: bool,
 }
 
-/// Tokenizes `request`'s prompt, checks it fits the context, submits it and waits until it
+/// Prepares `request` (tokenizes and validates the prompt, compiles its constraint) on a
+/// blocking thread, at most [`Ready::preparing`] at a time, then queues it and waits until it
 /// is admitted. Errors are answered before any response byte: 400 for the prompt
 /// (`prompt_param` names it) or a constraint, 503 when the queue is full.
 pub(crate) async fn start(
     state: &AppState,
     ready: Arc<Ready>,
-    mut request: Request,
+    request: Request,
     prompt_param: &'static str,
     arrived: Instant,
 ) -> Result<Live, ApiError> {
-    let engine = ready.engine.clone();
-    let prompt = std::mem::replace(&mut request.prompt, Prompt::Tokens(Vec::new()));
-    let ids = tokio::task::spawn_blocking(move || engine.tokenize_prompt(&prompt))
-        .await
-        .map_err(|e| ApiError::internal(format!("tokenizing the prompt failed: {e}")))?
-        .map_err(|e| ApiError::invalid(Some(prompt_param), e.to_string()))?;
-    let n_ctx = ready.engine.n_ctx();
-    if ids.is_empty() {
-        return Err(ApiError::from_engine(EngineError::EmptyPrompt, prompt_param));
-    }
-    if ids.len() >= n_ctx {
-        return Err(ApiError::from_engine(
-            EngineError::ContextOverflow { prompt_tokens: ids.len(), n_ctx },
-            prompt_param,
-        ));
-    }
-    request.prompt = Prompt::Tokens(ids);
+    let prepared = {
+        let _permit =
+            ready.preparing.acquire().await.map_err(|_| ApiError::internal("the server is shutting down"))?;
+        let r = Arc::clone(&ready);
+        tokio::task::spawn_blocking(move || r.scheduler.prepare(&request))
+            .await
+            .map_err(|e| ApiError::internal(format!("preparing the request failed: {e}")))?
+    };
+    let prepared = prepared.map_err(|e| match e {
+        SubmitError::Invalid(e) => ApiError::from_engine(e, prompt_param),
+        other => ApiError::from_submit(other),
+    })?;
 
     let (tx, mut rx) = mpsc::unbounded_channel();
-    ready
-        .scheduler
-        .submit(request, Box::new(move |ev| tx.send(ev).is_ok()))
-        .map_err(ApiError::from_submit)?;
+    ready.scheduler.enqueue(prepared, ChannelSink(tx)).map_err(ApiError::from_submit)?;
     match rx.recv().await {
         Some(Event::Started { .. }) => {
             Ok(Live { rx, state: state.clone(), ready, arrived, last_token: None, finished: false })
@@ -76,6 +69,20 @@ pub(crate) async fn start(
             Err(ApiError::internal(format!("the engine answered {other:?} before starting the request")))
         }
         None => Err(ApiError::internal("the engine stopped before starting the request")),
+    }
+}
+
+/// Forwards engine events into a tokio channel; stops listening when the receiver (the
+/// handler, or the SSE body) is gone, which frees a queued request's place at once.
+struct ChannelSink(mpsc::UnboundedSender<Event>);
+
+impl Sink for ChannelSink {
+    fn send(&mut self, event: Event) -> bool {
+        self.0.send(event).is_ok()
+    }
+
+    fn is_listening(&self) -> bool {
+        !self.0.is_closed()
     }
 }
 

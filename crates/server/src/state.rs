@@ -16,6 +16,15 @@ pub struct Ready {
     pub engine: Engine,
     /// The engine thread with its slots and queue.
     pub scheduler: Scheduler,
+    /// Bounds how many requests are prepared (prompt tokenized, constraint compiled) at once,
+    /// on blocking threads, so a burst of hostile schemas cannot take every core from the
+    /// engine thread.
+    pub preparing: tokio::sync::Semaphore,
+}
+
+/// Requests prepared at once: half the cores, at least one, leaving the rest to the engine.
+fn prepare_permits() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
 }
 
 #[derive(Debug)]
@@ -54,7 +63,11 @@ impl AppState {
     /// Starts serving `engine`: starts its engine thread with the configured slots and queue.
     pub fn set_engine(&self, engine: Engine) {
         let scheduler = Scheduler::start(engine.clone(), self.0.config.scheduler.clone());
-        self.set(ModelState::Ready(Arc::new(Ready { engine, scheduler })));
+        self.set(ModelState::Ready(Arc::new(Ready {
+            engine,
+            scheduler,
+            preparing: tokio::sync::Semaphore::new(prepare_permits()),
+        })));
     }
 
     /// Marks the model as failed to load (`/health` answers 500 with `message`).

@@ -1,10 +1,10 @@
 //! Regex, Lark and choices; sampling with temperature and penalties; forced tokens; the
-//! one-token-per-step path; length cut-offs, stop strings and errors.
+//! serving engine's path; length cut-offs, stop strings and errors.
 
 use hearth_engine::{
-    Constraint, EngineError, GrammarError, Prompt, Request, SamplingParams, SeqState, StopReason,
+    Constraint, EngineError, Event, GrammarError, Prompt, Request, SamplingParams, Scheduler,
+    SchedulerOptions, StopReason,
 };
-use hearth_models::{KvCache, Logits, Scratch, SeqInput};
 use serde_json::{Value, json};
 
 use crate::{chat, engine};
@@ -236,9 +236,9 @@ fn a_matcher_error_mid_generation_is_a_clean_error() {
 }
 
 #[test]
-fn seq_state_one_token_per_step() {
-    // The path of a caller that feeds one token per step (forced tokens come out of the
-    // following steps without sampling): the output is the same valid JSON.
+fn the_serving_engine_gives_the_same_constrained_json_as_a_session() {
+    // The scheduler feeds decoding sequences one token per pass and forced tokens come out of
+    // the following passes; a session feeds them all at once. Both give the same valid JSON.
     let Some(engine) = engine() else { return };
     let schema = json!({
         "type": "object",
@@ -251,35 +251,22 @@ fn seq_state_one_token_per_step() {
         60,
         Constraint::JsonSchema(schema.clone()),
     );
-    assert!(matches!(SeqState::new(&req, engine.model().config().n_vocab), Err(EngineError::Invalid(_))));
+    let solo = run(&req);
+    assert!(validates(&schema, &solo.text), "{}", solo.text);
 
-    let mut seq = SeqState::for_engine(&req, engine).unwrap();
-    let model = engine.model();
-    let mut cache: KvCache = model.new_cache(engine.n_ctx());
-    let mut scratch = Scratch::new();
-    let mut feed = engine.tokenize_prompt(&req.prompt).unwrap();
-    let mut sampled_steps = 0;
-    while seq.finished.is_none() {
-        let logits = model
-            .forward(engine.pool(), &mut [SeqInput::new(&feed, &mut cache, Logits::Last)], &mut scratch)
-            .unwrap()
-            .to_vec();
-        let before = seq.grammar_stats().unwrap().checks;
-        let ev = seq.try_step(&logits, engine.tokenizer()).unwrap();
-        sampled_steps += usize::from(seq.grammar_stats().unwrap().checks > before);
-        feed = vec![ev.id];
-    }
-    assert_eq!(seq.finished, Some(StopReason::Eos));
-    assert!(validates(&schema, &seq.text), "{}", seq.text);
-    assert!(
-        sampled_steps < seq.ids.len(),
-        "some tokens were forced: {sampled_steps} sampled of {}",
-        seq.ids.len()
-    );
-
-    // The batched path (the session) gives the same JSON.
-    let done = run(&req);
-    assert!(validates(&schema, &done.text), "{}", done.text);
+    let scheduler = Scheduler::start(engine.clone(), SchedulerOptions { slots: 2, max_queue: 2 });
+    let (tx, rx) = std::sync::mpsc::channel();
+    scheduler.submit(&req, move |ev| tx.send(ev).is_ok()).unwrap();
+    let served = loop {
+        match rx.recv_timeout(std::time::Duration::from_secs(120)).expect("the engine answered") {
+            Event::Done(c) => break c,
+            Event::Error(e) => panic!("{e}"),
+            _ => {}
+        }
+    };
+    assert_eq!(served.stop_reason, StopReason::Eos);
+    assert_eq!(served.text, solo.text);
+    assert_eq!(served.ids, solo.ids);
 }
 
 #[test]
