@@ -218,7 +218,9 @@ fn running_requests_keep_streaming_while_hostile_schemas_compile() {
                 r.constraint = Some(Constraint::JsonSchema(hostile_schema(i)));
                 // Prepare only: compiling is the hostile part; the answer (a compiled
                 // constraint or a clear error) does not matter here.
-                let _ = s.prepare(&r);
+                let t = Instant::now();
+                let ok = s.prepare(&r).is_ok();
+                (t.elapsed(), ok)
             })
         })
         .collect();
@@ -230,17 +232,20 @@ fn running_requests_keep_streaming_while_hostile_schemas_compile() {
             (_, other) => panic!("{other:?}"),
         }
     }
-    for c in compilers {
-        c.join().unwrap();
-    }
+    let compiles: Vec<_> = compilers.into_iter().map(|c| c.join().unwrap()).collect();
+    eprintln!("compiles (time, ok): {compiles:?}");
     let mut gaps: Vec<Duration> = times.windows(2).map(|w| w[1] - w[0]).collect();
     gaps.sort();
     let p50 = gaps[gaps.len() / 2];
     let p99 = gaps[(gaps.len() * 99 / 100).min(gaps.len() - 1)];
     eprintln!("token gaps while 10 schemas compile: p50 {p50:?} p99 {p99:?} max {:?}", gaps.last().unwrap());
-    // Generous for a noisy 2-core box: what it guards against is a gap of the schemas'
-    // whole compile time (seconds), not scheduling noise.
-    assert!(p99 < Duration::from_millis(500).max(p50 * 20), "p99 token gap {p99:?} (p50 {p50:?})");
+    // Were a compile to run on the engine thread, some gap would last a whole compile. Ten
+    // compiling threads share the cores with the engine thread, so gaps do grow; the bound is
+    // half the fastest compile, well above CPU sharing and well below a stall.
+    let fastest = compiles.iter().map(|c| c.0).min().unwrap();
+    assert!(fastest > Duration::from_millis(200), "the schemas are hostile enough to tell: {fastest:?}");
+    let max = *gaps.last().unwrap();
+    assert!(max < fastest / 2, "a token waited {max:?}; the fastest compile took {fastest:?}");
 }
 
 /// A large schema: many properties with patterns and nested objects, different per `i`.
