@@ -131,11 +131,34 @@ impl Worker {
 
     /// One forward pass over every busy slot, then sampling and events.
     fn step(&mut self) {
+        self.retire_finished();
+        if !self.plan() {
+            return;
+        }
+        let mut batch: Vec<_> = self.slots.iter_mut().filter_map(|s| s.seq.input()).collect();
+        let result = self.engine.model.forward(&self.engine.pool, &mut batch, &mut self.scratch);
+        drop(batch);
+        self.stats.forward_passes.fetch_add(1, Ordering::Relaxed);
+        match result {
+            Ok(logits) => {
+                let n_vocab = self.engine.model.config().n_vocab;
+                absorb_pass(&mut self.slots, logits, n_vocab, &self.engine, &self.stats, &mut self.events)
+            }
+            Err(e) => self.fail_pass(&e.to_string()),
+        }
+    }
+
+    /// Ends the requests that were cancelled or finished since the last pass.
+    fn retire_finished(&mut self) {
         for i in 0..self.slots.len() {
             if self.slots[i].seq.check_cancel() || self.slots[i].seq.finished().is_some() {
                 self.finish(i);
             }
         }
+    }
+
+    /// Shares the batch among the busy slots; false when no slot has input.
+    fn plan(&mut self) -> bool {
         self.demands.clear();
         self.demands.extend(self.slots.iter().map(|s| s.seq.demand()));
         admission::share_batch(&self.demands, self.engine.n_batch, &mut self.grants);
@@ -143,58 +166,15 @@ impl Worker {
         for (s, &g) in self.slots.iter_mut().zip(&self.grants) {
             planned |= s.seq.plan(g, &[]) > 0;
         }
-        if !planned {
-            return;
-        }
+        planned
+    }
 
-        let mut batch: Vec<_> = self.slots.iter_mut().filter_map(|s| s.seq.input()).collect();
-        let result = self.engine.model.forward(&self.engine.pool, &mut batch, &mut self.scratch);
-        drop(batch);
-        self.stats.forward_passes.fetch_add(1, Ordering::Relaxed);
-        let logits = match result {
-            Ok(l) => l,
-            Err(e) => {
-                // Fail every request of this pass; their caches drop the partial rows.
-                let msg = e.to_string();
-                for i in 0..self.slots.len() {
-                    if self.slots[i].seq.n_input() > 0 {
-                        self.slots[i].seq.rollback();
-                        let err = EngineError::Invalid(format!("forward pass failed: {msg}"));
-                        self.fail(i, err);
-                    }
-                }
-                return;
-            }
-        };
-
-        let n_vocab = self.engine.model.config().n_vocab;
-        let tok = &self.engine.tokenizer;
-        let mut row = 0;
+    /// Fails every request of a pass that failed; their caches drop the partial rows.
+    fn fail_pass(&mut self, msg: &str) {
         for i in 0..self.slots.len() {
-            let s = &mut self.slots[i];
-            if s.seq.n_input() == 0 {
-                continue;
-            }
-            let n_rows = s.seq.n_logits();
-            let prompt_tokens = s.seq.fed();
-            self.stats.prompt_tokens.fetch_add(prompt_tokens as u64, Ordering::Relaxed);
-            let rows = &logits[row * n_vocab..(row + n_rows) * n_vocab];
-            row += n_rows;
-            let before = s.seq.n_generated();
-            self.events.clear();
-            let absorbed = s.seq.absorb(rows, n_vocab, tok, &mut self.events);
-            self.stats.completion_tokens.fetch_add((s.seq.n_generated() - before) as u64, Ordering::Relaxed);
-            let Some(sink) = s.sink.as_mut() else { continue };
-            for ev in self.events.drain(..) {
-                if !sink.send(Event::Token(ev)) {
-                    s.seq.cancel();
-                    break;
-                }
-            }
-            if let Err(e) = absorbed {
-                fail_slot(s, &self.stats, e);
-            } else if s.seq.finished().is_some() {
-                finish_slot(s, &self.stats);
+            if self.slots[i].seq.n_input() > 0 {
+                self.slots[i].seq.rollback();
+                self.fail(i, EngineError::Invalid(format!("forward pass failed: {msg}")));
             }
         }
     }
@@ -205,6 +185,42 @@ impl Worker {
 
     fn fail(&mut self, i: usize, e: EngineError) {
         fail_slot(&mut self.slots[i], &self.stats, e);
+    }
+}
+
+/// Hands each slot of the pass its rows of `logits`: samples, sends the events, ends the
+/// requests that finished or failed.
+fn absorb_pass(
+    slots: &mut [Slot],
+    logits: &[f32],
+    n_vocab: usize,
+    engine: &Engine,
+    stats: &Stats,
+    events: &mut Vec<TokenEvent>,
+) {
+    let mut row = 0;
+    for s in slots.iter_mut().filter(|s| s.seq.n_input() > 0) {
+        let n_rows = s.seq.n_logits();
+        stats.prompt_tokens.fetch_add(s.seq.fed() as u64, Ordering::Relaxed);
+        let rows = &logits[row * n_vocab..(row + n_rows) * n_vocab];
+        row += n_rows;
+        let before = s.seq.n_generated();
+        events.clear();
+        let absorbed = s.seq.absorb(rows, n_vocab, &engine.tokenizer, events);
+        stats.completion_tokens.fetch_add((s.seq.n_generated() - before) as u64, Ordering::Relaxed);
+        if let Some(sink) = s.sink.as_mut() {
+            for ev in events.drain(..) {
+                if !sink.send(Event::Token(ev)) {
+                    s.seq.cancel();
+                    break;
+                }
+            }
+        }
+        if let Err(e) = absorbed {
+            fail_slot(s, stats, e);
+        } else if s.seq.finished().is_some() {
+            finish_slot(s, stats);
+        }
     }
 }
 
