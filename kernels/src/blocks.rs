@@ -8,8 +8,8 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use crate::dtype::DType;
-use crate::float16::{bf16_to_f32, f16_to_f32, f32_to_bf16, f32_to_f16};
+use hearth_dtype::DType;
+use hearth_dtype::{bf16_to_f32, f16_to_f32, f32_to_bf16, f32_to_f16};
 
 /// Elements per K-quant super-block (ggml's `QK_K`).
 pub const QK_K: usize = 256;

@@ -1,6 +1,6 @@
 //! The crate's error type.
 
-use crate::dtype::DType;
+use hearth_dtype::DType;
 
 /// Errors of fallible kernel lookups.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

@@ -4,7 +4,8 @@
 //! dot products in scalar, AVX2 and NEON versions chosen at run time.
 //!
 //! Key types:
-//! - [`DType`]: element types with ggml's ids and block geometry; [`DType::vec_dot_type`]
+//! - [`DType`] (re-exported from `hearth-dtype`, the same enum `hearth-gguf` reads tensor
+//!   types into): element types with ggml's ids and block geometry; [`DType::vec_dot_type`]
 //!   says which activation format a weight type is dotted with (Q4_K → Q8_K, Q4_0 → Q8_0).
 //! - [`blocks`]: `#[repr(C)]` alignment-1 block structs cast from mmapped bytes.
 //! - [`Kernels`]: a table of fn pointers per instruction set; [`kernels()`] is the one
@@ -40,9 +41,7 @@ mod macros;
 
 pub mod blocks;
 mod dispatch;
-mod dtype;
 mod error;
-mod float16;
 pub mod scalar;
 mod scalar_table;
 pub mod testing;
@@ -61,9 +60,9 @@ mod x86_64;
 pub use dispatch::{
     DequantizeFn, Kernels, QuantizeFn, TypeKernels, VecDotFn, dequantize_row, kernels, quantize_row, vec_dot,
 };
-pub use dtype::DType;
 pub use error::KernelError;
-pub use float16::{bf16_to_f32, f16_to_f32, f32_to_bf16, f32_to_f16};
+pub use hearth_dtype::DType;
+pub use hearth_dtype::{bf16_to_f32, f16_to_f32, f32_to_bf16, f32_to_f16};
 
 // k2: thread pool, matmul, f32 ops
 pub use matmul::{

@@ -2,8 +2,8 @@
 
 use crate::blocks::*;
 use crate::dispatch::{Kernels, TypeKernels};
-use crate::dtype::DType;
 use crate::scalar as s;
+use hearth_dtype::DType;
 
 /// Per-type entries of the portable kernels.
 pub(crate) const fn types() -> [TypeKernels; DType::COUNT] {

@@ -8,8 +8,8 @@
 //! machine. Not cryptographic, not for production data.
 
 use crate::blocks::*;
-use crate::dtype::DType;
 use crate::scalar;
+use hearth_dtype::DType;
 
 /// The default magnitude of block scales: typical of real weights (|w| ≲ 0.1).
 pub const DEFAULT_SCALE: f32 = 0.01;
@@ -75,7 +75,8 @@ pub fn random_f32(n: usize, amp: f32, seed: u64) -> Vec<f32> {
 /// [`DEFAULT_SCALE`].
 ///
 /// # Panics
-/// If `n` is not a multiple of `dt.block_size()`.
+/// If `n` is not a multiple of `dt.block_size()`, or `dt` is not one of
+/// [`Kernels::TYPES`](crate::Kernels::TYPES).
 pub fn random_row(dt: DType, n: usize, seed: u64) -> Vec<u8> {
     random_row_scaled(dt, n, seed, DEFAULT_SCALE)
 }
@@ -145,6 +146,7 @@ pub fn random_row_scaled(dt: DType, n: usize, seed: u64, scale: f32) -> Vec<u8> 
             let x = random_f32(n, 127.0 * scale, rng.next_u64());
             scalar::quantize_q8_k(&x, as_blocks_mut(&mut bytes));
         }
+        other => panic!("no random rows of {other}: the kernels do not handle it"),
     }
     bytes
 }

@@ -8,7 +8,7 @@ use std::io::{self, Read};
 use std::path::Path;
 
 use anyhow::{Context, Result, bail, ensure};
-use hearth_gguf::{Array, GgmlType, GgufWriter, Value};
+use hearth_gguf::{Array, DType, GgufWriter, Value};
 use serde::Deserialize;
 
 use hearth_hub::Part;
@@ -174,7 +174,7 @@ fn convert(dir: &Path, out: &Path) -> Result<()> {
         let bytes = data.get(a as usize..b as usize).with_context(|| format!("{name}: data out of range"))?;
         // safetensors shapes are outermost-first; GGUF dims are innermost-first.
         let dims: Vec<u64> = e.shape.iter().rev().copied().collect();
-        w.add_tensor(gname, GgmlType::F32, &dims)?;
+        w.add_tensor(gname, DType::F32, &dims)?;
         slices.push(bytes);
     }
     ensure!(slices.len() == 5 + 16 * cfg.num_hidden_layers as usize, "converted {} tensors", slices.len());

@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail, ensure};
-use hearth_gguf::{Array, GgmlType, GgufFile, GgufWriter, TensorSpec, Value};
+use hearth_gguf::{Array, DType, GgufFile, GgufWriter, TensorSpec, Value};
 use hearth_hub::Progress;
 
 /// Bump whenever the bytes written for the same shape change (layout, RNG, scales, keys).
@@ -520,14 +520,14 @@ fn use_more_bits(i: i64, n: i64) -> bool {
 ///
 /// A row length that is not a multiple of 256 would make llama.cpp fall back to another
 /// type; none of these shapes has one, so that is an error here.
-pub fn q4_k_m_type(name: &str, dims: &[u64], layer: i64, n_layer: usize, tied: bool) -> Result<GgmlType> {
+pub fn q4_k_m_type(name: &str, dims: &[u64], layer: i64, n_layer: usize, tied: bool) -> Result<DType> {
     if dims.len() < 2 {
-        return Ok(GgmlType::F32);
+        return Ok(DType::F32);
     }
     let more_bits = layer >= 0 && use_more_bits(layer, n_layer as i64);
     let output = name == "output.weight" || (tied && name == "token_embd.weight");
     let sensitive = (name.ends_with(".attn_v.weight") || name.ends_with(".ffn_down.weight")) && more_bits;
-    let ty = if output || sensitive { GgmlType::Q6_K } else { GgmlType::Q4_K };
+    let ty = if output || sensitive { DType::Q6_K } else { DType::Q4_K };
     if !dims[0].is_multiple_of(256) {
         bail!(
             "{name}: row length {} is not a multiple of 256 (llama.cpp would fall back from {ty})",
@@ -542,14 +542,14 @@ fn type_summary(shape: &Shape, w: &GgufWriter) -> String {
     let q6 = |suffix: &str| -> Vec<String> {
         w.tensors()
             .iter()
-            .filter(|t| t.ty == GgmlType::Q6_K && t.name.ends_with(suffix) && t.name.starts_with("blk."))
+            .filter(|t| t.ty == DType::Q6_K && t.name.ends_with(suffix) && t.name.starts_with("blk."))
             .map(|t| layer_of(&t.name).to_string())
             .collect()
     };
     let global: Vec<&str> = w
         .tensors()
         .iter()
-        .filter(|t| t.ty == GgmlType::Q6_K && !t.name.starts_with("blk."))
+        .filter(|t| t.ty == DType::Q6_K && !t.name.starts_with("blk."))
         .map(|t| t.name.as_str())
         .collect();
     let mut s = format!("Q6_K: {}", global.join(", "));
@@ -659,21 +659,21 @@ struct ScaleTable {
 }
 
 impl ScaleTable {
-    fn for_type(ty: GgmlType) -> Option<ScaleTable> {
+    fn for_type(ty: DType) -> Option<ScaleTable> {
         // Q4_K: w = d·sc·q − dmin·m with sc, m ∈ 0..63 (6-bit) and q ∈ 0..15. For uniform
         // random bits E[sc·q] = 31.5·7.5 and E[m] = 31.5, so dmin = 7.5·d centres the weights
         // on 0, and std(w) ≈ 258·d: d ∈ [0.8, 1.6]·1e-4 gives std ≈ 0.02..0.04.
         // Q6_K: w = d·sc·(q − 32) with sc an i8 and q ∈ 0..63, std(w) ≈ 1370·d:
         // d ∈ [1.5, 3]·1e-5 gives the same spread.
         let (block_bytes, offset, lo, hi, min_ratio) = match ty {
-            GgmlType::Q4_K => (144, 0, 0.8e-4f32, 1.6e-4f32, 7.5f32),
-            GgmlType::Q6_K => (210, 208, 1.5e-5, 3e-5, 0.0),
+            DType::Q4_K => (144, 0, 0.8e-4f32, 1.6e-4f32, 7.5f32),
+            DType::Q6_K => (210, 208, 1.5e-5, 3e-5, 0.0),
             _ => return None,
         };
         let mut values = [(0u16, 0u16); 256];
         for (k, v) in values.iter_mut().enumerate() {
             let d = lo * (hi / lo).powf(k as f32 / 255.0);
-            *v = (f16_bits(d), f16_bits(d * min_ratio));
+            *v = (f32_to_f16_truncating(d), f32_to_f16_truncating(d * min_ratio));
         }
         Some(ScaleTable { block_bytes, offset, values })
     }
@@ -687,9 +687,11 @@ impl ScaleTable {
     }
 }
 
-/// IEEE half-precision bits of a non-negative finite `v` (truncating the mantissa; values
-/// below the normal range become subnormals, above it the largest finite half).
-fn f16_bits(v: f32) -> u16 {
+/// f32 → IEEE half-precision bits of a non-negative finite `v`, truncating the mantissa
+/// (values below the normal range become subnormals, above it the largest finite half).
+/// Not `hearth_dtype::f32_to_f16` (ggml's round-to-nearest-even): the shape-alike bytes
+/// are pinned by the generator version, and rounding would change them.
+fn f32_to_f16_truncating(v: f32) -> u16 {
     let v = v.clamp(0.0, 65504.0);
     let bits = v.to_bits();
     let exp = ((bits >> 23) & 0xff) as i32 - 127;
@@ -768,6 +770,7 @@ impl Rng {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hearth_dtype::f16_to_f32;
     use hearth_hub::download::Silent;
 
     fn shape(name: &str) -> &'static Shape {
@@ -783,12 +786,12 @@ mod tests {
         let (w, _) = layout(s, &no_inputs()).expect("layout");
         w.tensors()
             .iter()
-            .filter(|t| t.name.ends_with(suffix) && t.ty == GgmlType::Q6_K)
+            .filter(|t| t.name.ends_with(suffix) && t.ty == DType::Q6_K)
             .map(|t| layer_of(&t.name))
             .collect()
     }
 
-    fn ty_of(s: &Shape, name: &str) -> Option<GgmlType> {
+    fn ty_of(s: &Shape, name: &str) -> Option<DType> {
         let (w, _) = layout(s, &no_inputs()).expect("layout");
         w.tensors().iter().find(|t| t.name == name).map(|t| t.ty)
     }
@@ -814,18 +817,18 @@ mod tests {
             }
             if s.tied {
                 assert_eq!(ty_of(s, "output.weight"), None, "{name}");
-                assert_eq!(ty_of(s, "token_embd.weight"), Some(GgmlType::Q6_K), "{name}");
+                assert_eq!(ty_of(s, "token_embd.weight"), Some(DType::Q6_K), "{name}");
             } else {
-                assert_eq!(ty_of(s, "output.weight"), Some(GgmlType::Q6_K), "{name}");
-                assert_eq!(ty_of(s, "token_embd.weight"), Some(GgmlType::Q4_K), "{name}");
+                assert_eq!(ty_of(s, "output.weight"), Some(DType::Q6_K), "{name}");
+                assert_eq!(ty_of(s, "token_embd.weight"), Some(DType::Q4_K), "{name}");
             }
-            assert_eq!(ty_of(s, "output_norm.weight"), Some(GgmlType::F32));
-            assert_eq!(ty_of(s, "blk.0.attn_norm.weight"), Some(GgmlType::F32));
+            assert_eq!(ty_of(s, "output_norm.weight"), Some(DType::F32));
+            assert_eq!(ty_of(s, "blk.0.attn_norm.weight"), Some(DType::F32));
         }
-        assert_eq!(ty_of(shape("qwen2.5-coder-7b"), "blk.3.attn_k.bias"), Some(GgmlType::F32));
+        assert_eq!(ty_of(shape("qwen2.5-coder-7b"), "blk.3.attn_k.bias"), Some(DType::F32));
         assert_eq!(ty_of(shape("mistral-7b"), "blk.3.attn_k.bias"), None);
         assert_eq!(ty_of(shape("mistral-7b"), "rope_freqs.weight"), None);
-        assert_eq!(ty_of(shape("llama3.2-1b"), "rope_freqs.weight"), Some(GgmlType::F32));
+        assert_eq!(ty_of(shape("llama3.2-1b"), "rope_freqs.weight"), Some(DType::F32));
     }
 
     #[test]
@@ -872,27 +875,17 @@ mod tests {
         }
     }
 
-    fn f16_to_f32(h: u16) -> f32 {
-        let (sign, exp, man) = ((h >> 15) as u32, ((h >> 10) & 0x1f) as i32, (h & 0x3ff) as f32);
-        let v = match exp {
-            0 => man * 2f32.powi(-24),
-            31 => f32::INFINITY,
-            e => (1.0 + man / 1024.0) * 2f32.powi(e - 15),
-        };
-        if sign == 1 { -v } else { v }
-    }
-
     #[test]
-    fn f16_bits_of_known_values() {
-        assert_eq!(f16_bits(1.0), 0x3c00);
-        assert_eq!(f16_bits(0.5), 0x3800);
-        assert_eq!(f16_bits(65504.0), 0x7bff);
-        assert_eq!(f16_bits(1e9), 0x7bff);
-        assert_eq!(f16_bits(2f32.powi(-14)), 0x0400);
-        assert_eq!(f16_bits(2f32.powi(-24)), 0x0001);
-        assert_eq!(f16_bits(0.0), 0);
+    fn f32_to_f16_truncating_of_known_values() {
+        assert_eq!(f32_to_f16_truncating(1.0), 0x3c00);
+        assert_eq!(f32_to_f16_truncating(0.5), 0x3800);
+        assert_eq!(f32_to_f16_truncating(65504.0), 0x7bff);
+        assert_eq!(f32_to_f16_truncating(1e9), 0x7bff);
+        assert_eq!(f32_to_f16_truncating(2f32.powi(-14)), 0x0400);
+        assert_eq!(f32_to_f16_truncating(2f32.powi(-24)), 0x0001);
+        assert_eq!(f32_to_f16_truncating(0.0), 0);
         for v in [1.5e-5f32, 3e-5, 8e-5, 1.6e-4, 1.2e-3] {
-            let back = f16_to_f32(f16_bits(v));
+            let back = f16_to_f32(f32_to_f16_truncating(v));
             assert!((back - v).abs() <= v * 0.04, "{v} -> {back}");
         }
     }
@@ -943,8 +936,8 @@ mod tests {
         let mut n = 0;
         for t in file.tensors() {
             let (size, offsets): (usize, &[usize]) = match t.ty {
-                GgmlType::Q4_K => (144, &[0, 2]),
-                GgmlType::Q6_K => (210, &[208]),
+                DType::Q4_K => (144, &[0, 2]),
+                DType::Q6_K => (210, &[208]),
                 _ => continue,
             };
             for block in file.data(t).chunks_exact(size) {

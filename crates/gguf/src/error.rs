@@ -41,7 +41,7 @@ pub enum GgufError {
     #[error("tensor '{tensor}': unknown or removed ggml type id {type_id}")]
     UnknownTensorType { tensor: String, type_id: u32 },
     #[error("tensor '{tensor}': row length {ne0} is not a multiple of the {ty} block size {block}")]
-    RowNotBlockAligned { tensor: String, ty: crate::GgmlType, ne0: u64, block: usize },
+    RowNotBlockAligned { tensor: String, ty: crate::DType, ne0: u64, block: usize },
     #[error("tensor '{tensor}' appears twice")]
     DuplicateTensor { tensor: String },
     #[error("tensor '{tensor}': offset {offset} is not a multiple of the alignment {alignment}")]

@@ -5,6 +5,8 @@
 //! - [`parse_header`] parses any byte slice (used by the fuzz target).
 //! - [`Metadata`] gives typed access (`meta.u32("llama.block_count")?`) with errors that
 //!   name the key.
+//! - [`DType`] (re-exported from `hearth-dtype`, shared with the kernels): a tensor's element
+//!   type, with ggml's id, name and block geometry.
 //! - [`GgufWriter`] writes files (tests, `cargo xtask` shape-alike models).
 //!
 //! ```no_run
@@ -21,15 +23,14 @@ mod error;
 mod file;
 mod metadata;
 mod parse;
-mod types;
 mod value;
 mod writer;
 
 pub use error::{GgufError, Result};
 pub use file::GgufFile;
+pub use hearth_dtype::DType;
 pub use metadata::Metadata;
 pub use parse::{DEFAULT_ALIGNMENT, Header, Limits, MAGIC, parse_header};
-pub use types::GgmlType;
 pub use value::{Array, Value, ValueType};
 pub use writer::{GgufWriter, TensorSpec};
 
@@ -41,7 +42,7 @@ pub struct TensorInfo {
     /// Dimensions, innermost (row length) first, as ggml's `ne`.
     pub dims: Vec<u64>,
     /// Element type.
-    pub ty: GgmlType,
+    pub ty: DType,
     /// Offset of the data relative to the start of the data section.
     pub offset: u64,
     /// Product of the dims.

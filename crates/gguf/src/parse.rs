@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use crate::error::{GgufError, Result};
 use crate::metadata::Metadata;
 use crate::value::{Array, Value, ValueType};
-use crate::{GgmlType, TensorInfo};
+use crate::{DType, TensorInfo};
 
 /// `"GGUF"` as it appears at offset 0.
 pub const MAGIC: [u8; 4] = *b"GGUF";
@@ -283,7 +283,7 @@ pub fn parse_header(buf: &[u8], limits: &Limits) -> Result<Header> {
         }
         let type_id = c.u32(&what)?;
         let offset = c.u64(&what)?;
-        let ty = GgmlType::from_id(type_id)
+        let ty = DType::from_id(type_id)
             .ok_or_else(|| GgufError::UnknownTensorType { tensor: name.clone(), type_id })?;
         let n_elements = element_count(&dims)
             .ok_or_else(|| GgufError::ElementCountOverflow { tensor: name.clone(), dims: dims.clone() })?;

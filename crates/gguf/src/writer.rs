@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::io::{self, Write};
 
-use crate::GgmlType;
+use crate::DType;
 use crate::error::{GgufError, Result};
 use crate::parse::{Limits, MAGIC, alignment_of, element_count, truncate_at_char};
 use crate::value::{Array, Value};
@@ -18,7 +18,7 @@ pub struct TensorSpec {
     /// Tensor name.
     pub name: String,
     /// Element type.
-    pub ty: GgmlType,
+    pub ty: DType,
     /// Dimensions, innermost first.
     pub dims: Vec<u64>,
 }
@@ -74,7 +74,7 @@ impl GgufWriter {
 
     /// Adds a tensor; its data is supplied to [`GgufWriter::write`]. Shapes and names the
     /// reader would reject with its default [`Limits`] are refused here.
-    pub fn add_tensor(&mut self, name: impl Into<String>, ty: GgmlType, dims: &[u64]) -> Result<&mut Self> {
+    pub fn add_tensor(&mut self, name: impl Into<String>, ty: DType, dims: &[u64]) -> Result<&mut Self> {
         let spec = TensorSpec { name: name.into(), ty, dims: dims.to_vec() };
         let max = Limits::default().max_tensor_name;
         if spec.name.len() > max {

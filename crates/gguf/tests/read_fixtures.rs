@@ -1,14 +1,14 @@
 //! The reader on real files: the three fixture models and llama.cpp's vocab-only GGUFs.
 
-use hearth_gguf::{GgmlType, GgufFile};
+use hearth_gguf::{DType, GgufFile};
 use hearth_testkit as tk;
 
 #[test]
 fn fixture_models_parse_with_expected_shapes() {
     let cases = [
-        (tk::SMOLLM2_135M, "llama", 272, "token_embd.weight", GgmlType::Q8_0, vec![576, 49152]),
-        (tk::QWEN_05B, "qwen2", 291, "output.weight", GgmlType::Q8_0, vec![896, 151936]),
-        (tk::GEMMA3_270M, "gemma3", 236, "token_embd.weight", GgmlType::Q8_0, vec![640, 262144]),
+        (tk::SMOLLM2_135M, "llama", 272, "token_embd.weight", DType::Q8_0, vec![576, 49152]),
+        (tk::QWEN_05B, "qwen2", 291, "output.weight", DType::Q8_0, vec![896, 151936]),
+        (tk::GEMMA3_270M, "gemma3", 236, "token_embd.weight", DType::Q8_0, vec![640, 262144]),
     ];
     for (name, arch, n_tensors, tensor, ty, dims) in cases {
         let Some(path) = tk::model(name) else { continue };

@@ -1,7 +1,7 @@
 //! `Weights`: the model's tensors, immutable and shared. Matrices stay in the mmap (quantized,
 //! never dequantized wholesale); only the small f32 vectors (norms, biases) are copied out.
 
-use hearth_gguf::{GgmlType, GgufFile, TensorInfo};
+use hearth_gguf::{GgufFile, TensorInfo};
 use hearth_kernels::{DType, QMatrix};
 
 use crate::{Config, ModelError};
@@ -109,12 +109,10 @@ impl Loader<'_> {
                 expected: vec![cols as u64, rows as u64],
             });
         }
-        let dtype = DType::from_ggml_id(t.ty.id())
-            .filter(|d| hearth_kernels::supported_weight_types().any(|s| s == *d))
-            .ok_or_else(|| ModelError::UnsupportedType {
-                name: name.to_owned(),
-                ty: t.ty.name().to_owned(),
-            })?;
+        let dtype = t.ty;
+        if !hearth_kernels::supported_weight_types().any(|s| s == dtype) {
+            return Err(ModelError::UnsupportedType { name: name.to_owned(), ty: dtype.name().to_owned() });
+        }
         let offset = (self.file.header().data_offset + t.offset) as usize;
         let m = Matrix { dtype, rows, cols, offset, len: t.n_bytes as usize };
         m.view(self.file.bytes())?;
@@ -133,15 +131,12 @@ impl Loader<'_> {
         let bytes = self.file.data(t);
         let mut out = vec![0.0f32; len];
         match t.ty {
-            GgmlType::F32 => {
+            DType::F32 => {
                 for (o, c) in out.iter_mut().zip(bytes.chunks_exact(4)) {
                     *o = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
                 }
             }
-            GgmlType::F16 | GgmlType::BF16 => {
-                let dt = if t.ty == GgmlType::F16 { DType::F16 } else { DType::BF16 };
-                hearth_kernels::dequantize_row(dt, bytes, &mut out);
-            }
+            DType::F16 | DType::BF16 => hearth_kernels::dequantize_row(t.ty, bytes, &mut out),
             other => {
                 return Err(ModelError::UnsupportedType {
                     name: name.to_owned(),

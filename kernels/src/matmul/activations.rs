@@ -82,7 +82,7 @@ impl Quantized {
 /// assert_eq!((x.n(), x.cols()), (2, 4));
 /// assert_eq!(x.row(1), &[5.0, 6.0, 7.0, 8.0]);
 /// ```
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Activations {
     n: usize,
     cols: usize,
@@ -90,6 +90,12 @@ pub struct Activations {
     data: Vec<f32>,
     /// Indexed by [`DType::index`] of the vec-dot type.
     quant: [Quantized; DType::COUNT],
+}
+
+impl Default for Activations {
+    fn default() -> Self {
+        Activations { n: 0, cols: 0, data: Vec::new(), quant: std::array::from_fn(|_| Quantized::default()) }
+    }
 }
 
 impl Activations {

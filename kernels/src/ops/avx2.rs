@@ -9,7 +9,7 @@ use std::arch::x86_64::*;
 
 use super::gelu::{TABLE_LEN, lookup as gelu_lookup, lookup_mul as geglu_lookup, table as gelu_table};
 use super::{Ops, scalar};
-use crate::float16::{f16_to_f32 as h2f, f32_to_f16 as f2h};
+use hearth_dtype::{f16_to_f32 as h2f, f32_to_f16 as f2h};
 
 pub(super) static OPS: Ops = Ops {
     name: "avx2",

@@ -7,7 +7,7 @@
 
 use std::sync::OnceLock;
 
-use crate::float16::{f16_to_f32 as h2f, f32_to_f16 as f2h};
+use hearth_dtype::{f16_to_f32 as h2f, f32_to_f16 as f2h};
 
 const GELU_COEF_A: f32 = 0.044715;
 const SQRT_2_OVER_PI: f32 = 0.797_884_6; // ggml: 0.79788456080286535587989211986876f (same f32)

@@ -3,7 +3,7 @@
 //! Lengths are checked by the callers in `ops/mod.rs`; these zip and index within them.
 
 use super::gelu::{lookup as gelu_lookup, lookup_mul as geglu_lookup, table as gelu_table};
-use crate::float16::{f16_to_f32 as h2f, f32_to_f16 as f2h};
+use hearth_dtype::{f16_to_f32 as h2f, f32_to_f16 as f2h};
 
 /// ggml's scalar SiLU: `x / (1 + expf(-x))`.
 #[inline]

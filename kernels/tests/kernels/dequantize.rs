@@ -44,7 +44,7 @@ fn fixture_rows_dequantize_exactly_as_llama_cpp() {
         let Some(path) = hearth_testkit::model(&case.model) else { continue };
         let file = GgufFile::open(&path).expect("open fixture");
         let (info, bytes) = file.tensor_data(&case.tensor).expect("tensor");
-        let dt = DType::from_ggml_id(info.ty.id()).expect("kernel type");
+        let dt = info.ty;
         assert_eq!(dt.name().to_uppercase(), case.ty.to_uppercase(), "{}", case.tensor);
         let ne0 = info.ne0() as usize;
         let row_bytes = dt.row_bytes(ne0);
@@ -98,7 +98,7 @@ fn float_types_dequantize_exactly() {
 #[test]
 fn every_table_dequantizes_every_type_like_scalar() {
     let scalar = hearth_kernels::Kernels::scalar();
-    for dt in DType::ALL {
+    for dt in hearth_kernels::Kernels::TYPES {
         let n = 4 * 256;
         let row = testing::random_row(dt, n, 5 + dt.index() as u64);
         let want = dequantize(scalar, dt, &row, n);

@@ -146,7 +146,7 @@ fn real_model_rows_dot_within_budget() {
         let Some(path) = hearth_testkit::model(model) else { continue };
         let file = GgufFile::open(&path).expect("open");
         let (info, bytes) = file.tensor_data(tensor).expect("tensor");
-        let wt = DType::from_ggml_id(info.ty.id()).expect("type");
+        let wt = info.ty;
         let n = info.ne0() as usize;
         let rb = wt.row_bytes(n);
         let x = testing::random_f32(n, 1.0, 42);

@@ -1,7 +1,7 @@
 //! Hostile headers: each is rejected with its own `GgufError` variant, the message names the
 //! key or tensor at fault, and nothing the file merely claims to hold is allocated.
 
-use hearth_gguf::{Array, GgmlType, GgufError, GgufWriter, Limits, Value, parse_header};
+use hearth_gguf::{Array, DType, GgufError, GgufWriter, Limits, Value, parse_header};
 
 use crate::alloc_count::allocated_by;
 use crate::support::{F32, Q4_0, Raw, T_ARRAY, T_STRING, T_U32, T_U64, assert_names, parse, parse_err};
@@ -198,8 +198,8 @@ fn duplicate_tensor() {
     assert_names(&e, "'blk.0.attn_q.weight'");
 
     let mut w = GgufWriter::new();
-    w.add_tensor("t", GgmlType::F32, &[1]).unwrap();
-    let e = w.add_tensor("t", GgmlType::F32, &[1]).unwrap_err();
+    w.add_tensor("t", DType::F32, &[1]).unwrap();
+    let e = w.add_tensor("t", DType::F32, &[1]).unwrap_err();
     assert!(matches!(&e, GgufError::DuplicateTensor { tensor } if tensor == "t"), "{e}");
 }
 
@@ -251,7 +251,7 @@ fn unknown_and_removed_ggml_types() {
 fn row_not_a_multiple_of_the_block_size() {
     // 16 x 2 = 32 elements is one Q4_0 block in total, but ggml quantizes rows.
     let e = parse_err(&one_tensor("blk.3.ffn_down.weight", &[16, 2], Q4_0, 0));
-    assert!(matches!(e, GgufError::RowNotBlockAligned { ty: GgmlType::Q4_0, ne0: 16, block: 32, .. }), "{e}");
+    assert!(matches!(e, GgufError::RowNotBlockAligned { ty: DType::Q4_0, ne0: 16, block: 32, .. }), "{e}");
     assert_names(&e, "'blk.3.ffn_down.weight'");
     // A zero-dim tensor is one element: not a Q4_0 row either.
     let e = parse_err(&one_tensor("scalar", &[], Q4_0, 0));
@@ -279,10 +279,7 @@ fn misaligned_offset() {
 #[test]
 fn tensor_past_the_end_of_the_file() {
     let mut w = GgufWriter::new();
-    w.add_tensor("a", GgmlType::F32, &[8])
-        .unwrap()
-        .add_tensor("output_norm.weight", GgmlType::F32, &[16])
-        .unwrap();
+    w.add_tensor("a", DType::F32, &[8]).unwrap().add_tensor("output_norm.weight", DType::F32, &[16]).unwrap();
     let full = w.to_bytes(&[&[1; 32], &[2; 64]]).unwrap();
     assert!(parse(&full).is_ok());
     let e = parse_err(&full[..full.len() - 1]);

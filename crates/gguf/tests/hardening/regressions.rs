@@ -1,7 +1,7 @@
 //! Regression tests, each named after what broke. Found by reading the parser and writer
 //! against llama.cpp's `gguf.cpp` and by the `parse_header` fuzz target.
 
-use hearth_gguf::{GgmlType, GgufError, GgufWriter, Value};
+use hearth_gguf::{DType, GgufError, GgufWriter, Value};
 
 use crate::support::{F32, Raw, T_U64, assert_names, parse_err};
 
@@ -24,7 +24,7 @@ fn writer_alignment_too_large_to_pad_aborted() {
     for v in [Value::U64(1 << 62), Value::U32(1 << 31)] {
         let mut w = GgufWriter::new();
         w.set("general.alignment", v);
-        w.add_tensor("t", GgmlType::F32, &[1]).unwrap();
+        w.add_tensor("t", DType::F32, &[1]).unwrap();
         let e = w.to_bytes(&[&[0; 4]]).unwrap_err();
         assert!(matches!(e, GgufError::BadAlignment { .. } | GgufError::WrongType { .. }), "{e}");
     }
@@ -38,7 +38,7 @@ fn writer_alignment_too_large_to_pad_aborted() {
 fn writer_data_section_past_u64_overflowed() {
     let mut w = GgufWriter::new();
     for i in 0..4 {
-        w.add_tensor(format!("t{i}"), GgmlType::I8, &[1 << 62]).unwrap();
+        w.add_tensor(format!("t{i}"), DType::I8, &[1 << 62]).unwrap();
     }
     let mut out = Vec::new();
     let e = w.write(&mut out, |_, _, _| unreachable!("no data is asked for")).unwrap_err();
@@ -52,7 +52,7 @@ fn writer_data_section_past_u64_overflowed() {
 #[test]
 fn writer_wrote_rows_that_are_not_whole_blocks() {
     let mut w = GgufWriter::new();
-    let e = w.add_tensor("blk.0.ffn_up.weight", GgmlType::Q4_0, &[16, 2]).unwrap_err();
+    let e = w.add_tensor("blk.0.ffn_up.weight", DType::Q4_0, &[16, 2]).unwrap_err();
     assert_names(&e, "'blk.0.ffn_up.weight'");
     let mut out = Vec::new();
     assert!(w.write(&mut out, |_, _, sink| sink.write_all(&[])).is_ok());

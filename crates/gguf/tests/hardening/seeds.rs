@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use hearth_gguf::{GgmlType, GgufError, Value};
+use hearth_gguf::{DType, GgufError, Value};
 
 use crate::exercise::{exercise, round_trip};
 use crate::support::parse;
@@ -45,17 +45,17 @@ fn every_seed_is_small_and_parses_as_its_name_says() {
 #[test]
 fn gguf_py_files_parse_with_the_shapes_it_wrote() {
     let h = parse(&seed("valid-tiny-llama.gguf")).unwrap();
-    let shapes: Vec<(&str, GgmlType, &[u64])> =
+    let shapes: Vec<(&str, DType, &[u64])> =
         h.tensors.iter().map(|t| (t.name.as_str(), t.ty, &t.dims[..])).collect();
     assert_eq!(
         shapes,
         [
-            ("token_embd.weight", GgmlType::Q8_0, &[32u64, 5][..]),
-            ("blk.0.attn_norm.weight", GgmlType::F32, &[32]),
-            ("blk.0.attn_q.weight", GgmlType::Q4_0, &[32, 32]),
-            ("blk.0.ffn_down.weight", GgmlType::Q4_K, &[256, 1]),
-            ("output_norm.weight", GgmlType::F16, &[32]),
-            ("rope_freqs", GgmlType::F32, &[3]),
+            ("token_embd.weight", DType::Q8_0, &[32u64, 5][..]),
+            ("blk.0.attn_norm.weight", DType::F32, &[32]),
+            ("blk.0.attn_q.weight", DType::Q4_0, &[32, 32]),
+            ("blk.0.ffn_down.weight", DType::Q4_K, &[256, 1]),
+            ("output_norm.weight", DType::F16, &[32]),
+            ("rope_freqs", DType::F32, &[3]),
         ]
     );
     assert_eq!(h.metadata.architecture().unwrap(), "llama");
@@ -85,5 +85,5 @@ fn gguf_py_files_parse_with_the_shapes_it_wrote() {
 
     let h = parse(&seed("valid-align1.gguf")).unwrap();
     assert_eq!(h.alignment, 1);
-    assert_eq!(h.tensors[0].ty, GgmlType::I8);
+    assert_eq!(h.tensors[0].ty, DType::I8);
 }

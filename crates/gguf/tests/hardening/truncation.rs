@@ -2,7 +2,7 @@
 //! names what was being read (the key or tensor once its name is read), every cut inside the
 //! data is `TensorOutOfBounds` naming the first tensor that no longer fits.
 
-use hearth_gguf::{Array, GgmlType, GgufError, GgufWriter, Header, Value};
+use hearth_gguf::{Array, DType, GgufError, GgufWriter, Header, Value};
 
 use crate::support::{Layout, Span, layout, parse};
 
@@ -25,9 +25,9 @@ pub fn sample() -> Vec<u8> {
         )
         .set("x.none", Value::Array(Array::F64(vec![])))
         .set("x.flag", Value::Bool(true));
-    w.add_tensor("token_embd.weight", GgmlType::F32, &[3]).unwrap();
-    w.add_tensor("blk.0.attn_q.weight", GgmlType::Q8_0, &[32, 2]).unwrap();
-    w.add_tensor("output.weight", GgmlType::I8, &[5]).unwrap();
+    w.add_tensor("token_embd.weight", DType::F32, &[3]).unwrap();
+    w.add_tensor("blk.0.attn_q.weight", DType::Q8_0, &[32, 2]).unwrap();
+    w.add_tensor("output.weight", DType::I8, &[5]).unwrap();
     let data: Vec<Vec<u8>> = [12usize, 68, 5].iter().map(|&n| (0..n as u8).collect()).collect();
     w.to_bytes(&data.iter().map(Vec::as_slice).collect::<Vec<_>>()).unwrap()
 }

@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use hearth_gguf::{Array, GgmlType, GgufError, GgufFile, GgufWriter, Header, Value};
+use hearth_gguf::{Array, DType, GgufError, GgufFile, GgufWriter, Header, Value};
 use hearth_testkit as tk;
 
 use crate::exercise::tensor_view;
@@ -105,7 +105,7 @@ fn set_replaces_a_key_in_place() {
 
 /// Writes `specs` with deterministic data under `align` (`None`: the default) and checks the
 /// parse: alignment, offsets, data bytes and zero padding.
-fn check_layout(align: Option<u32>, specs: &[(&str, GgmlType, &[u64])]) -> (Vec<u8>, Header) {
+fn check_layout(align: Option<u32>, specs: &[(&str, DType, &[u64])]) -> (Vec<u8>, Header) {
     let mut w = GgufWriter::new();
     if let Some(a) = align {
         w.set("general.alignment", Value::U32(a));
@@ -141,13 +141,13 @@ fn check_layout(align: Option<u32>, specs: &[(&str, GgmlType, &[u64])]) -> (Vec<
     (bytes, h)
 }
 
-const SPECS: [(&str, GgmlType, &[u64]); 6] = [
-    ("norm", GgmlType::F32, &[3]),
-    ("q8", GgmlType::Q8_0, &[32, 3]),
-    ("k", GgmlType::Q4_K, &[256, 1, 2]),
-    ("bytes", GgmlType::I8, &[1]),
-    ("empty", GgmlType::F16, &[0, 5]),
-    ("four_d", GgmlType::BF16, &[2, 1, 3, 1]),
+const SPECS: [(&str, DType, &[u64]); 6] = [
+    ("norm", DType::F32, &[3]),
+    ("q8", DType::Q8_0, &[32, 3]),
+    ("k", DType::Q4_K, &[256, 1, 2]),
+    ("bytes", DType::I8, &[1]),
+    ("empty", DType::F16, &[0, 5]),
+    ("four_d", DType::BF16, &[2, 1, 3, 1]),
 ];
 
 #[test]
@@ -182,15 +182,15 @@ fn writer_refuses_bad_alignment_before_writing_anything() {
 fn writer_refuses_shapes_the_reader_rejects() {
     let mut w = GgufWriter::new();
     for (name, ty, dims) in [
-        ("rows", GgmlType::Q4_0, &[16u64, 2][..]),
-        ("five", GgmlType::F32, &[1, 1, 1, 1, 1]),
-        ("huge", GgmlType::F32, &[1 << 40, 1 << 40]),
-        ("zero_huge", GgmlType::F32, &[0, 1 << 40, 1 << 40]),
+        ("rows", DType::Q4_0, &[16u64, 2][..]),
+        ("five", DType::F32, &[1, 1, 1, 1, 1]),
+        ("huge", DType::F32, &[1 << 40, 1 << 40]),
+        ("zero_huge", DType::F32, &[0, 1 << 40, 1 << 40]),
     ] {
         let e = w.add_tensor(name, ty, dims).unwrap_err();
         assert_names(&e, &format!("'{name}'"));
     }
-    let e = w.add_tensor("n".repeat(300), GgmlType::F32, &[1]).unwrap_err();
+    let e = w.add_tensor("n".repeat(300), DType::F32, &[1]).unwrap_err();
     assert!(matches!(e, GgufError::TensorNameTooLong { len: 300, .. }), "{e}");
     assert!(w.tensors().is_empty());
 }
@@ -198,7 +198,7 @@ fn writer_refuses_shapes_the_reader_rejects() {
 #[test]
 fn callback_writing_too_few_or_too_many_bytes_is_an_error() {
     let mut w = GgufWriter::new();
-    w.add_tensor("blk.0.ffn_up.weight", GgmlType::F32, &[4]).unwrap();
+    w.add_tensor("blk.0.ffn_up.weight", DType::F32, &[4]).unwrap();
     for n in [0usize, 15, 17, 64] {
         let e = w.write(Vec::new(), |_, _, out| out.write_all(&vec![1; n])).unwrap_err();
         assert!(matches!(e, GgufError::Write(_)), "{n}: {e}");
@@ -215,7 +215,7 @@ fn callback_writing_too_few_or_too_many_bytes_is_an_error() {
 #[test]
 fn callback_and_sink_errors_propagate() {
     let mut w = GgufWriter::new();
-    w.add_tensor("t", GgmlType::F32, &[1]).unwrap();
+    w.add_tensor("t", DType::F32, &[1]).unwrap();
     let e = w.write(Vec::new(), |_, _, _| Err(io::Error::other("disk on fire"))).unwrap_err();
     assert!(matches!(&e, GgufError::Io(io) if io.to_string() == "disk on fire"), "{e}");
 
@@ -236,7 +236,7 @@ fn callback_and_sink_errors_propagate() {
 fn to_bytes_matches_write_and_opens_as_a_file() {
     let mut w = GgufWriter::new();
     w.set("general.architecture", Value::String("llama".into()));
-    w.add_tensor("a", GgmlType::F32, &[2]).unwrap().add_tensor("b", GgmlType::Q8_0, &[32]).unwrap();
+    w.add_tensor("a", DType::F32, &[2]).unwrap().add_tensor("b", DType::Q8_0, &[32]).unwrap();
     let data: [&[u8]; 2] = [&[1; 8], &[2; 34]];
     let bytes = w.to_bytes(&data).unwrap();
     let mut streamed = Vec::new();

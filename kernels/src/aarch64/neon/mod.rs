@@ -12,7 +12,7 @@ mod util;
 
 use crate::blocks::*;
 use crate::dispatch::Kernels;
-use crate::dtype::DType;
+use hearth_dtype::DType;
 
 /// The scalar entries overridden by the kernels of this module, `sdot` when `$dp`.
 /// (A macro, not a generic fn: the entry fns it defines cannot see outer generics.)

@@ -260,18 +260,18 @@ where
             s -= sum << shift;
         }
         let (d, m) = (k.scale)(wb);
-        acc = (f16_bits(d) * dx).mul_add(s as f32, acc);
+        acc = (f16_bits_to_f32(d) * dx).mul_add(s as f32, acc);
         if k.extra == Extra::Min {
-            acc = f16_bits(m).mul_add(sx, acc);
+            acc = f16_bits_to_f32(m).mul_add(sx, acc);
         }
     }
     acc
 }
 
-/// f16 bits → f32 with F16C.
+/// f16 bits → f32 with F16C (the bit-level twin of [`f16`], for scales kept as `u16`).
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-fn f16_bits(h: u16) -> f32 {
+fn f16_bits_to_f32(h: u16) -> f32 {
     f16(F16Le(h.to_le_bytes()))
 }
 

@@ -15,7 +15,7 @@ mod vnni;
 
 use crate::blocks::*;
 use crate::dispatch::{Kernels, TypeKernels};
-use crate::dtype::DType;
+use hearth_dtype::DType;
 
 /// The AVX2 table: the scalar entries, overridden where a kernel exists here.
 pub(crate) static AVX2: Kernels = Kernels::new("avx2", avx2_types());
