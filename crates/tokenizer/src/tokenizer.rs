@@ -47,8 +47,8 @@ pub enum TokenType {
 #[derive(Debug)]
 enum Model {
     Bpe(Box<Bpe>),
-    /// SentencePiece, with the characters after which a cut before `▁` is unsafe.
-    Spm(Vec<char>),
+    /// SentencePiece.
+    Spm(spm::Spm),
     Wpm,
 }
 
@@ -74,7 +74,7 @@ impl Tokenizer {
                 })?;
                 Model::Bpe(Box::new(Bpe::new(&vocab, merges)?))
             }
-            VocabType::Spm => Model::Spm(spm::chars_before_space(&vocab)),
+            VocabType::Spm => Model::Spm(spm::Spm::new(&vocab)),
             VocabType::Wpm => Model::Wpm,
         };
         let pieces = Pieces::build(&vocab);
@@ -93,7 +93,7 @@ impl Tokenizer {
         let mut out = Vec::with_capacity(text.len() / 3 + 2);
         let frags = partition(v, &self.trie, text, parse_special);
         match &self.model {
-            Model::Spm(unsafe_before) => {
+            Model::Spm(model) => {
                 if add_special && v.opts.add_bos {
                     out.extend(v.ids.bos);
                 }
@@ -108,7 +108,7 @@ impl Tokenizer {
                                 buf.push('\u{2581}');
                             }
                             escape_spaces(&text[off..off + len], &mut buf);
-                            spm::encode(v, unsafe_before, &buf, &mut out, &mut scratch);
+                            spm::encode(model, v, &buf, &mut out, &mut scratch);
                             prev_special = false;
                         }
                         Fragment::Token(id) => {
@@ -289,6 +289,24 @@ impl Tokenizer {
             (Model::Bpe(_), None) => TokenizerKind::Bpe { pre: "default".into() },
             (Model::Spm(_), _) => TokenizerKind::Spm,
             (Model::Wpm, _) => TokenizerKind::WordPiece,
+        }
+    }
+
+    /// The vocabulary and the BPE model, for the merge tests.
+    #[cfg(test)]
+    pub(crate) fn bpe_parts(&self) -> Option<(&Vocab, &Bpe)> {
+        match &self.model {
+            Model::Bpe(bpe) => Some((&self.vocab, bpe)),
+            _ => None,
+        }
+    }
+
+    /// The vocabulary and the SentencePiece model, for the merge tests.
+    #[cfg(test)]
+    pub(crate) fn spm_parts(&self) -> Option<(&Vocab, &spm::Spm)> {
+        match &self.model {
+            Model::Spm(spm) => Some((&self.vocab, spm)),
+            _ => None,
         }
     }
 
