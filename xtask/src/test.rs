@@ -1,5 +1,5 @@
-//! `cargo xtask test`: the whole suite, as CI runs it (fixtures and the big shape-alike
-//! models first).
+//! `cargo xtask test`: the whole suite, as CI runs it: the lint gate first (it is the
+//! cheapest to fail), then fixtures and the big shape-alike models, then the tests.
 
 use std::process::Command;
 
@@ -10,6 +10,10 @@ use crate::util::{root, run as sh};
 /// Arguments of `test`.
 #[derive(clap::Args)]
 pub struct Args {
+    /// Skip the lint gate (`cargo fmt --check`, `cargo clippy -D warnings`) for local
+    /// iteration; CI always runs it.
+    #[arg(long)]
+    pub no_lint: bool,
     /// Skip the aarch64/qemu kernel run (it installs Debian packages on first use).
     #[arg(long)]
     pub no_aarch64: bool,
@@ -17,13 +21,16 @@ pub struct Args {
 
 /// Runs every test.
 pub fn run(args: Args) -> Result<()> {
+    if !args.no_lint {
+        lint()?;
+    }
     crate::fixtures::run(crate::fixtures::Args::default())?;
     // The big-shape load test (tests/integration/big_shapes.rs) needs these (~11 GB).
     crate::shapes::run(crate::shapes::Args {
         only: crate::shapes::BIG.map(String::from).to_vec(),
         out: None,
     })?;
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let cargo = cargo();
     sh(Command::new(&cargo).current_dir(root()).args(["test", "--workspace", "--release"]))?;
     sh(Command::new(&cargo).current_dir(root()).env("HEARTH_KERNELS", "scalar").args([
         "test",
@@ -37,4 +44,25 @@ pub fn run(args: Args) -> Result<()> {
     // `hearth serve` against the official OpenAI Python SDK.
     crate::sdk::test(crate::sdk::TestArgs::default())?;
     Ok(())
+}
+
+/// The lint gate: the tree is rustfmt-formatted (`rustfmt.toml`) and clippy finds nothing,
+/// warnings included, in any crate or target (`--release` like every other step, so it
+/// reuses the release build's compiled build scripts and proc macros).
+pub fn lint() -> Result<()> {
+    let cargo = cargo();
+    sh(Command::new(&cargo).current_dir(root()).args(["fmt", "--all", "--check"]))?;
+    sh(Command::new(&cargo).current_dir(root()).args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--release",
+        "--",
+        "-D",
+        "warnings",
+    ]))
+}
+
+fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
 }

@@ -6,6 +6,7 @@
 //!   no sampling).
 //! - `tgN xB` (with `--batch B`): B sequences decoding together, one forward pass per step;
 //!   aggregate tokens/s.
+//!
 //! Each test runs once as warm-up, then `--reps` times; t/s is reported as mean ± sd.
 
 use std::time::Instant;
