@@ -12,8 +12,8 @@
 //! - `pool/dispatch`: one empty `ThreadPool::run` (the per-matmul barrier cost).
 //!
 //! `cargo bench -p hearth-benches --bench kernels -- matvec/q4_K` runs a subset. Kernel
-//! tables are selected through `Kernels::scalar()` / `Kernels::best()` (and the matching
-//! `Ops`), not through `HEARTH_KERNELS`.
+//! tables are selected through `Kernels::scalar()` / `Kernels::best()` (the ops through
+//! their `Kernels::ops()`), not through `HEARTH_KERNELS`.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -134,11 +134,11 @@ fn matmul(c: &mut Criterion) {
     }
 }
 
-/// The op tables to compare, like [`tables`].
+/// The op tables to compare, like [`tables`]: the scalar table's ops and the best table's.
 fn op_tables() -> Vec<&'static Ops> {
-    let mut t = vec![Ops::scalar()];
-    if Ops::best().name() != "scalar" {
-        t.push(Ops::best());
+    let mut t = vec![Kernels::scalar().ops()];
+    if Kernels::best().ops().name() != "scalar" {
+        t.push(Kernels::best().ops());
     }
     t
 }
@@ -199,7 +199,7 @@ fn f32_ops(c: &mut Criterion) {
     let q = random_f32(hd, 1.0, 9);
     let kf = random_f32(hd * ctx, 1.0, 10);
     let mut k16 = vec![0u16; hd * ctx];
-    Ops::scalar().f32_to_f16_row(&kf, &mut k16);
+    Kernels::scalar().ops().f32_to_f16_row(&kf, &mut k16);
     let mut g = light_group(c, format!("ops/dot_f32_f16/{hd}x{ctx}"), hd * ctx);
     for t in op_tables() {
         g.bench_function(t.name(), |b| {

@@ -20,14 +20,41 @@
 //! table has them, its row dot, its `MatFn` and its GEMM compute every (row, token) with the
 //! same arithmetic in the same order, so results do not depend on batch size or position.
 //!
-//! To add a kernel kind: add an `Option<..Fn>` field to [`TypeKernels`] (and to
-//! `TypeKernels::EMPTY`), an accessor on [`Kernels`], a scalar entry in `scalar_table.rs`
-//! (or `None` where `matmul` composes it), and SIMD overrides in the per-ISA table builders.
+//! Each table is built in its instruction set's folder (`src/arch/<isa>/mod.rs`, see
+//! `arch/mod.rs`) from the scalar one, and carries that instruction set's f32 [`Ops`] too.
+//!
+//! **To add a kernel kind:**
+//! 1. an `Option<..Fn>` field in [`TypeKernels`] (and `TypeKernels::EMPTY`) and an accessor
+//!    on [`Kernels`] (an f32 op instead: a field and a method on [`Ops`]);
+//! 2. the scalar kernel in `arch/scalar/` and its slot in `arch/scalar/table.rs` (or `None`
+//!    where `matmul` composes it from the row dot; an op: `arch/scalar/ops.rs`);
+//! 3. SIMD kernels named as their scalar twin, set in each `arch/<isa>/mod.rs` table builder;
+//! 4. a twin test comparing every table of [`Kernels::available`] with the scalar one
+//!    (`kernels/tests/kernels/`, `kernels/tests/compute/`).
+//!
+//! **To add a block type** (say IQ4_NL; every GGUF type already has a [`DType`]):
+//! 1. `hearth-dtype`: check the variant's `block_size`, `type_size` and `vec_dot_type`
+//!    against ggml (`ggml-common.h`, `ggml-cpu.c`'s `type_traits_cpu`);
+//! 2. `blocks.rs`: a `#[repr(C)]` alignment-1 struct with `block!(BlockIQ4_NL, IQ4_NL, 18)`
+//!    (which asserts its size) — the one place its layout is written down;
+//! 3. `arch/scalar/`: `dequantize_iq4_nl` (ggml's `dequantize_row_*`, same operation order),
+//!    `quantize_iq4_nl` (ggml's `quantize_row_*_ref`) and the dot with its partner
+//!    (`dot_iq4_nl_q8_0`); fill its slot in `arch/scalar/table.rs` and add it to
+//!    [`Kernels::TYPES`];
+//! 4. `testing::random_row_scaled`: valid random blocks of the type (finite scales);
+//! 5. tests: expected bytes from ggml in `kernels/tests/data/` (`make_expected.py`), a dot
+//!    budget in `kernels/tests/kernels/dot.rs`, and a real tensor if a fixture has one;
+//! 6. SIMD row dots (and batch kernels where they pay: `mat_*`, or a packer in
+//!    `arch/x86_64/gemm/pack.rs` plus its line in `gemm_kernels!` / `set_gemm_slots!`) in
+//!    each `arch/<isa>/`, named as their scalar twins and set in its table builder.
+//!
+//! `matmul` and the models then accept the type through [`crate::supported_weight_types`].
 
 use std::sync::OnceLock;
 
 use crate::blocks::Block;
 use crate::error::KernelError;
+use crate::ops::Ops;
 use hearth_dtype::DType;
 
 /// `vec_dot(n, w, x)`: the dot product of a weight row of `n` elements (bytes of the
@@ -54,6 +81,7 @@ pub type DequantizeFn = fn(src: &[u8], dst: &mut [f32]);
 /// (`[block * ld + t]`, `ld` = `n` rounded up to 8, padding zeroed) so a kernel loads the
 /// values of 1, 2, 4 or 8 consecutive tokens with one load.
 #[derive(Clone, Copy, Debug)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // batch kernels: x86_64 tables only, so far
 pub(crate) struct XBatch<'a> {
     /// `n × row_bytes` quantized bytes, token-major.
     pub bytes: &'a [u8],
@@ -97,9 +125,12 @@ pub(crate) struct GemmKernels {
     /// repeat its last row.
     pub pack: fn(cols: usize, w: &[u8], dst: &mut [u8]),
     /// `gemm(cols, rows, packed, x, t0, t1, out)`: as [`MatFn`] on `pack`'s output.
-    pub gemm:
-        fn(cols: usize, rows: usize, packed: &[u8], x: &XBatch<'_>, t0: usize, t1: usize, out: &mut [f32]),
+    pub gemm: GemmFn,
 }
+
+/// The product of a [`GemmKernels::pack`]ed block of `rows` rows with tokens `t0..t1`.
+pub(crate) type GemmFn =
+    fn(cols: usize, rows: usize, packed: &[u8], x: &XBatch<'_>, t0: usize, t1: usize, out: &mut [f32]);
 
 /// The kernels of one [`DType`] in one table.
 #[derive(Clone, Copy, Debug)]
@@ -123,6 +154,7 @@ impl TypeKernels {
 pub struct Kernels {
     name: &'static str,
     types: [TypeKernels; DType::COUNT],
+    ops: &'static Ops,
 }
 
 impl Kernels {
@@ -135,13 +167,23 @@ impl Kernels {
         [F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q8_K]
     };
 
-    pub(crate) const fn new(name: &'static str, types: [TypeKernels; DType::COUNT]) -> Kernels {
-        Kernels { name, types }
+    pub(crate) const fn new(
+        name: &'static str,
+        types: [TypeKernels; DType::COUNT],
+        ops: &'static Ops,
+    ) -> Kernels {
+        Kernels { name, types, ops }
     }
 
     /// `"scalar"`, `"avx2"`, `"avx2-vnni"`, `"neon"` or `"neon-dotprod"`.
     pub fn name(&self) -> &'static str {
         self.name
+    }
+
+    /// The f32 ops of this table's instruction set (`avx2` ops in both AVX2 tables, `neon`
+    /// ops in both NEON tables).
+    pub fn ops(&self) -> &'static Ops {
+        self.ops
     }
 
     /// The dot product of `w`-typed weight rows with `w.vec_dot_type()` activations.
@@ -172,15 +214,15 @@ impl Kernels {
 
     /// The portable table (always available).
     pub fn scalar() -> &'static Kernels {
-        &crate::scalar_table::SCALAR
+        &crate::arch::scalar::SCALAR
     }
 
     /// The AVX2+FMA+F16C table, if this CPU has those features.
     pub fn avx2() -> Option<&'static Kernels> {
         #[cfg(target_arch = "x86_64")]
         {
-            if crate::x86_64::has_avx2() {
-                return Some(&crate::x86_64::AVX2);
+            if crate::arch::x86_64::has_avx2() {
+                return Some(&crate::arch::x86_64::AVX2);
             }
         }
         None
@@ -191,8 +233,8 @@ impl Kernels {
     pub fn avx2_vnni() -> Option<&'static Kernels> {
         #[cfg(target_arch = "x86_64")]
         {
-            if crate::x86_64::has_avx2_vnni() {
-                return Some(&crate::x86_64::AVX2_VNNI);
+            if crate::arch::x86_64::has_avx2_vnni() {
+                return Some(&crate::arch::x86_64::AVX2_VNNI);
             }
         }
         None
@@ -202,8 +244,8 @@ impl Kernels {
     pub fn neon() -> Option<&'static Kernels> {
         #[cfg(target_arch = "aarch64")]
         {
-            if crate::aarch64::has_neon() {
-                return Some(&crate::aarch64::NEON);
+            if crate::arch::aarch64::has_neon() {
+                return Some(&crate::arch::aarch64::NEON);
             }
         }
         None
@@ -213,8 +255,8 @@ impl Kernels {
     pub fn neon_dotprod() -> Option<&'static Kernels> {
         #[cfg(target_arch = "aarch64")]
         {
-            if crate::aarch64::has_neon() && crate::aarch64::has_dotprod() {
-                return Some(&crate::aarch64::NEON_DOTPROD);
+            if crate::arch::aarch64::has_neon() && crate::arch::aarch64::has_dotprod() {
+                return Some(&crate::arch::aarch64::NEON_DOTPROD);
             }
         }
         None
@@ -321,6 +363,7 @@ pub(crate) fn dot_args<'a, W: Block, X: Block>(n: usize, w: &'a [u8], x: &'a [u8
 /// Checks the activation batch of a batch-kernel entry against `cols` and the token range,
 /// and casts its bytes.
 #[inline]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // batch kernels: x86_64 tables only, so far
 fn xbatch_args<'a, X: Block>(cols: usize, xb: &XBatch<'a>, t0: usize, t1: usize) -> &'a [X] {
     let nb = cols / X::DTYPE.block_size();
     assert!(
@@ -345,6 +388,7 @@ fn xbatch_args<'a, X: Block>(cols: usize, xb: &XBatch<'a>, t0: usize, t1: usize)
 
 /// Rows of `w`, whole rows of `cols` elements of `W`.
 #[inline]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // batch kernels: x86_64 tables only, so far
 fn whole_rows<W: Block>(cols: usize, w: &[u8]) -> usize {
     let row_bytes = W::DTYPE
         .checked_row_bytes(cols)
@@ -359,6 +403,7 @@ fn whole_rows<W: Block>(cols: usize, w: &[u8]) -> usize {
 /// in `X`'s format with its side arrays, `t0 <= t1 <= n` with `t0` a multiple of 8, and room
 /// in `out` for `(t1 - t0) × rows`.
 #[inline]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // batch kernels: x86_64 tables only, so far
 pub(crate) fn mat_args<'a, W: Block, X: Block>(
     cols: usize,
     w: &'a [u8],
@@ -377,6 +422,7 @@ pub(crate) fn mat_args<'a, W: Block, X: Block>(
 /// Checks and casts the arguments of a [`GemmKernels::pack`] entry; returns the blocks and
 /// the blocks per row.
 #[inline]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // batch kernels: x86_64 tables only, so far
 pub(crate) fn pack_args<'a, W: Block>(
     cols: usize,
     w: &'a [u8],
@@ -391,6 +437,7 @@ pub(crate) fn pack_args<'a, W: Block>(
 /// Checks and casts the arguments of a [`GemmKernels::gemm`] entry.
 #[inline]
 #[allow(clippy::too_many_arguments)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // batch kernels: x86_64 tables only, so far
 pub(crate) fn gemm_args<'a, X: Block>(
     cols: usize,
     rows: usize,

@@ -8,9 +8,14 @@
 //!   types into): element types with ggml's ids and block geometry; [`DType::vec_dot_type`]
 //!   says which activation format a weight type is dotted with (Q4_K → Q8_K, Q4_0 → Q8_0).
 //! - [`blocks`]: `#[repr(C)]` alignment-1 block structs cast from mmapped bytes.
-//! - [`Kernels`]: a table of fn pointers per instruction set; [`kernels()`] is the one
-//!   chosen for this CPU (override with `HEARTH_KERNELS=scalar|avx2|neon`).
-//! - [`scalar`]: the portable reference every SIMD kernel is tested against.
+//! - [`Kernels`]: one table per instruction set — the quantized kernels and the f32
+//!   [`ops`] of that instruction set — built in `src/arch/<isa>/`; [`kernels()`] is the one
+//!   chosen for this CPU (override with
+//!   `HEARTH_KERNELS=scalar|avx2|avx2-vnni|neon|neon-dotprod`).
+//! - [`scalar`]: the portable reference every SIMD kernel is tested against (its twin is the
+//!   scalar kernel of the same name).
+//! - [`matmul`], [`ThreadPool`]: the weight × activations product over a thread pool, on
+//!   the chosen table's batch kernels.
 //! - [`testing`]: random valid blocks for tests and benchmarks.
 //!
 //! The usage loop of a matrix-vector product (decode):
@@ -39,23 +44,17 @@
 #[macro_use]
 mod macros;
 
+mod arch;
 pub mod blocks;
 mod dispatch;
 mod error;
-pub mod scalar;
-mod scalar_table;
-pub mod testing;
-
-// k2: thread pool, matmul, f32 ops
 mod matmul;
 pub mod ops;
 mod parallel;
 pub mod pool;
+pub mod testing;
 
-#[cfg(target_arch = "aarch64")]
-mod aarch64;
-#[cfg(target_arch = "x86_64")]
-mod x86_64;
+pub use arch::scalar;
 
 pub use dispatch::{
     DequantizeFn, Kernels, QuantizeFn, TypeKernels, VecDotFn, dequantize_row, kernels, quantize_row, vec_dot,
@@ -63,8 +62,6 @@ pub use dispatch::{
 pub use error::KernelError;
 pub use hearth_dtype::DType;
 pub use hearth_dtype::{bf16_to_f32, f16_to_f32, f32_to_bf16, f32_to_f16};
-
-// k2: thread pool, matmul, f32 ops
 pub use matmul::{
     Activations, MatrixError, QMatrix, matmul, matmul_many, matmul_many_with, matmul_with,
     supported_weight_types,

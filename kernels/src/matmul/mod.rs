@@ -24,10 +24,17 @@
 //! multiple of 16 rows, ~4 chunks per thread, at most 64 rows, and capped so a chunk's
 //! weights stay in L2 when they are reused across tokens); threads start on chunk `ith` and then claim
 //! chunks from a shared atomic counter, so a thread that finishes early takes over work
-//! instead of waiting. Within a chunk, tokens are taken 8 at a time and each weight row is
-//! dotted with those 8 activation rows while it is hot in L1: a weight row is read from
-//! memory once per 8 tokens (a multi-column kernel that keeps it in registers is the next
-//! step; it slots in here without changing callers).
+//! instead of waiting. Within a chunk, the table's kernels for the weight type decide:
+//! - batches of at least 16 tokens, where the table has a GEMM (AVX2, AVX2+VNNI): the
+//!   thread repacks its rows once into strips of 8 interleaved rows and multiplies them
+//!   with 32 tokens at a time in register tiles of 8 rows × 4 tokens;
+//! - otherwise, where the table has a multi-row kernel (`MatFn`, AVX2): 8 tokens at a time,
+//!   each weight block unpacked once for all of them, on the file's row-major layout;
+//! - otherwise (scalar, NEON): each weight row dotted with 8 tokens while it is hot in L1,
+//!   so a weight row is read from memory once per 8 tokens.
+//!
+//! All three compute a (row, token) result with the same arithmetic as the table's row dot,
+//! so a token's output does not depend on the batch it is in.
 
 mod activations;
 mod qmatrix;

@@ -14,15 +14,15 @@ const SQRT_2_OVER_PI: f32 = 0.797_884_6; // ggml: 0.7978845608028653558798921198
 
 /// Entries in the table: one per f16 bit pattern, plus one zero so that a 32-bit gather at
 /// the last index stays in bounds.
-pub(super) const TABLE_LEN: usize = (1 << 16) + 1;
+pub(crate) const TABLE_LEN: usize = (1 << 16) + 1;
 
 /// ggml's `ggml_gelu_f32`, evaluated in f32.
-pub(super) fn gelu_f32(x: f32) -> f32 {
+pub(crate) fn gelu_f32(x: f32) -> f32 {
     0.5 * x * (1.0 + (SQRT_2_OVER_PI * x * (1.0 + GELU_COEF_A * x * x)).tanh())
 }
 
 /// The table: `table[h] = f16(gelu_f32(f32(h)))` for every f16 bit pattern `h`.
-pub(super) fn table() -> &'static [u16] {
+pub(crate) fn table() -> &'static [u16] {
     static TABLE: OnceLock<Box<[u16]>> = OnceLock::new();
     TABLE.get_or_init(|| {
         let mut t = vec![0u16; TABLE_LEN];
@@ -35,7 +35,7 @@ pub(super) fn table() -> &'static [u16] {
 
 /// GELU of one value with ggml's semantics.
 #[inline]
-pub(super) fn lookup(table: &[u16], x: f32) -> f32 {
+pub(crate) fn lookup(table: &[u16], x: f32) -> f32 {
     if x <= -10.0 {
         0.0
     } else if x >= 10.0 {
@@ -47,7 +47,7 @@ pub(super) fn lookup(table: &[u16], x: f32) -> f32 {
 
 /// `gelu(x) * g` with ggml's `ggml_vec_geglu_f32` semantics.
 #[inline]
-pub(super) fn lookup_mul(table: &[u16], x: f32, g: f32) -> f32 {
+pub(crate) fn lookup_mul(table: &[u16], x: f32, g: f32) -> f32 {
     if x <= -10.0 {
         0.0
     } else if x >= 10.0 {

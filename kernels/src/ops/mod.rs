@@ -1,9 +1,11 @@
 //! f32 operations of a transformer forward pass, with llama.cpp's CPU semantics.
 //!
-//! Every op has a scalar twin ([`Ops::scalar`], compiled everywhere) and, where it pays, an
-//! AVX2 (x86_64) or NEON (aarch64) version; [`ops()`] picks the table of the instruction set
-//! [`crate::kernels()`] chose (so `HEARTH_KERNELS=scalar|avx2|neon` switches both). The free functions
-//! ([`rmsnorm`], [`softmax`], [`swiglu`], ...) use that table.
+//! Every op has a scalar twin (`arch/scalar/ops.rs`, compiled everywhere) and, where it
+//! pays, an AVX2 (x86_64) or NEON (aarch64) version in its instruction set's folder. The ops
+//! are part of each [`Kernels`](crate::Kernels) table
+//! ([`Kernels::ops`](crate::Kernels::ops)), so the table [`crate::kernels()`] chose
+//! (`HEARTH_KERNELS=...` included) selects both; [`ops()`] is its ops, which the free
+//! functions ([`rmsnorm`], [`softmax`], [`swiglu`], ...) use.
 //!
 //! Semantics follow `ggml-cpu` (`ops.cpp`, `vec.h`, `vec.cpp`):
 //! - [`rmsnorm`]: sum of squares accumulated in f64 in element order, `scale = 1/sqrtf(mean + eps)`,
@@ -21,43 +23,34 @@
 //!
 //! RoPE lives in [`rope`]: [`RopeParams`], [`RopeCache`].
 
-mod gelu;
+pub(crate) mod gelu;
 pub mod rope;
-mod scalar;
-
-#[cfg(target_arch = "x86_64")]
-mod avx2;
-#[cfg(target_arch = "aarch64")]
-mod neon;
-
-use std::sync::OnceLock;
-
-use crate::Kernels;
 
 pub use rope::{RopeCache, RopeMode, RopeParams};
 
-/// A table of f32 op kernels for one instruction set. Methods check shapes with `assert!`.
+/// The f32 op kernels of one instruction set, part of its [`Kernels`](crate::Kernels) table
+/// ([`Kernels::ops`](crate::Kernels::ops)). Methods check shapes with `assert!`.
 #[derive(Clone, Copy)]
 pub struct Ops {
-    name: &'static str,
+    pub(crate) name: &'static str,
     /// `out[i] = x[i] * scale * w[i]`.
-    scale_mul: fn(&[f32], f32, &[f32], &mut [f32]),
+    pub(crate) scale_mul: fn(&[f32], f32, &[f32], &mut [f32]),
     /// `out[i] = x[i] - mean`; returns Σ (x[i] - mean)² / n in f64 (ggml's `cvar`).
-    cvar: fn(&[f32], f32, &mut [f32]) -> f64,
+    pub(crate) cvar: fn(&[f32], f32, &mut [f32]) -> f64,
     /// `x[i] = exp(x[i] - max)`; returns the f64 sum.
-    exp_sum: fn(&mut [f32], f32) -> f64,
-    silu: fn(&[f32], &mut [f32]),
-    swiglu: fn(&[f32], &[f32], &mut [f32]),
-    gelu: fn(&[f32], &mut [f32]),
-    geglu: fn(&[f32], &[f32], &mut [f32]),
-    add: fn(&mut [f32], &[f32]),
-    mul: fn(&mut [f32], &[f32]),
-    scale: fn(&mut [f32], f32),
-    f32_to_f16: fn(&[f32], &mut [u16]),
-    f16_to_f32: fn(&[u16], &mut [f32]),
-    dot_f32_f16: fn(&[f32], &[u16]) -> f32,
-    dot_f16: fn(&[u16], &[u16]) -> f32,
-    axpy_f16: fn(&mut [f32], f32, &[u16]),
+    pub(crate) exp_sum: fn(&mut [f32], f32) -> f64,
+    pub(crate) silu: fn(&[f32], &mut [f32]),
+    pub(crate) swiglu: fn(&[f32], &[f32], &mut [f32]),
+    pub(crate) gelu: fn(&[f32], &mut [f32]),
+    pub(crate) geglu: fn(&[f32], &[f32], &mut [f32]),
+    pub(crate) add: fn(&mut [f32], &[f32]),
+    pub(crate) mul: fn(&mut [f32], &[f32]),
+    pub(crate) scale: fn(&mut [f32], f32),
+    pub(crate) f32_to_f16: fn(&[f32], &mut [u16]),
+    pub(crate) f16_to_f32: fn(&[u16], &mut [f32]),
+    pub(crate) dot_f32_f16: fn(&[f32], &[u16]) -> f32,
+    pub(crate) dot_f16: fn(&[u16], &[u16]) -> f32,
+    pub(crate) axpy_f16: fn(&mut [f32], f32, &[u16]),
 }
 
 impl std::fmt::Debug for Ops {
@@ -66,81 +59,15 @@ impl std::fmt::Debug for Ops {
     }
 }
 
-static SCALAR: Ops = Ops {
-    name: "scalar",
-    scale_mul: scalar::scale_mul,
-    cvar: scalar::cvar,
-    exp_sum: scalar::exp_sum,
-    silu: scalar::silu,
-    swiglu: scalar::swiglu,
-    gelu: scalar::gelu,
-    geglu: scalar::geglu,
-    add: scalar::add,
-    mul: scalar::mul,
-    scale: scalar::scale,
-    f32_to_f16: scalar::f32_to_f16,
-    f16_to_f32: scalar::f16_to_f32,
-    dot_f32_f16: scalar::dot_f32_f16,
-    dot_f16: scalar::dot_f16,
-    axpy_f16: scalar::axpy_f16,
-};
-
-/// The op table matching the quantized-kernel table chosen for this process
-/// ([`crate::kernels()`]: the best available, or `HEARTH_KERNELS=scalar|avx2|neon`), so one
-/// switch selects every kernel path.
+/// The op table of the kernel table chosen for this process ([`crate::kernels()`]: the best
+/// available, or `HEARTH_KERNELS=...`), so one switch selects every kernel path.
 pub fn ops() -> &'static Ops {
-    static SELECTED: OnceLock<&'static Ops> = OnceLock::new();
-    SELECTED.get_or_init(|| Ops::for_kernels(crate::kernels()))
+    crate::kernels().ops()
 }
 
 impl Ops {
-    /// The portable scalar table (the reference every SIMD table is tested against).
-    pub fn scalar() -> &'static Ops {
-        &SCALAR
-    }
-
-    /// The op table of the same instruction set as the quantized-kernel table `k` (scalar
-    /// for scalar, AVX2 for both AVX2 tables, NEON for both NEON tables).
-    pub fn for_kernels(k: &Kernels) -> &'static Ops {
-        match k.name() {
-            name if name.starts_with("avx2") => Self::avx2(),
-            name if name.starts_with("neon") => Self::neon(),
-            _ => None,
-        }
-        .unwrap_or(&SCALAR)
-    }
-
-    /// The best table this CPU supports.
-    pub fn best() -> &'static Ops {
-        Self::avx2().or_else(Self::neon).unwrap_or(&SCALAR)
-    }
-
-    /// The AVX2 + FMA + F16C table, if this CPU has those features.
-    pub fn avx2() -> Option<&'static Ops> {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if is_x86_feature_detected!("avx2")
-                && is_x86_feature_detected!("fma")
-                && is_x86_feature_detected!("f16c")
-            {
-                return Some(&avx2::OPS);
-            }
-        }
-        None
-    }
-
-    /// The NEON table, if this CPU has NEON (every aarch64 CPU does).
-    pub fn neon() -> Option<&'static Ops> {
-        #[cfg(target_arch = "aarch64")]
-        {
-            if std::arch::is_aarch64_feature_detected!("neon") {
-                return Some(&neon::OPS);
-            }
-        }
-        None
-    }
-
-    /// `"scalar"`, `"avx2"` or `"neon"`.
+    /// The instruction set the ops are written for: `"scalar"`, `"avx2"` (also in the
+    /// `avx2-vnni` table) or `"neon"` (also in `neon-dotprod`).
     pub fn name(&self) -> &'static str {
         self.name
     }

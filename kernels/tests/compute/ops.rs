@@ -1,8 +1,10 @@
 //! f32 ops: the SIMD table against its scalar twin, and both against plain f64 math.
 //!
-//! `Ops::best()` is compared with `Ops::scalar()` in every run; the process-wide `ops()`
-//! (which `HEARTH_KERNELS=scalar` switches) is checked against f64 references.
+//! The best table's ops (`Kernels::best().ops()`) are compared with the scalar table's in
+//! every run; the process-wide `ops()` (which `HEARTH_KERNELS=scalar` switches) is checked
+//! against f64 references.
 
+use hearth_kernels::Kernels;
 use hearth_kernels::ops::{self, Ops};
 
 /// Random test data on top of `hearth_kernels::testing::Rng`.
@@ -28,7 +30,11 @@ impl Rng {
 const LENS: [usize; 14] = [0, 1, 3, 7, 8, 9, 15, 16, 31, 33, 64, 100, 896, 4099];
 
 fn simd() -> &'static Ops {
-    Ops::best()
+    Kernels::best().ops()
+}
+
+fn scalar() -> &'static Ops {
+    Kernels::scalar().ops()
 }
 
 /// |a - b| <= rel * max(|a|, |b|) + abs, element-wise, with a useful message.
@@ -58,7 +64,7 @@ fn assert_bits(what: &str, got: &[f32], want: &[f32]) {
 
 #[test]
 fn table_names() {
-    assert_eq!(Ops::scalar().name(), "scalar");
+    assert_eq!(scalar().name(), "scalar");
     assert!(["scalar", "avx2", "neon"].contains(&ops::ops().name()));
     eprintln!("ops path in use: {} (best: {})", ops::ops().name(), simd().name());
 }
@@ -67,8 +73,8 @@ fn table_names() {
 fn every_simd_kernel_table_gets_simd_ops() {
     // A SIMD matmul table paired with the scalar ops made attention the bottleneck once
     // (the AVX2+VNNI table fell through to scalar ops: pp512 3x slower).
-    for k in hearth_kernels::Kernels::available() {
-        let o = Ops::for_kernels(k);
+    for k in Kernels::available() {
+        let o = k.ops();
         if k.name() == "scalar" {
             assert_eq!(o.name(), "scalar");
         } else {
@@ -86,7 +92,7 @@ fn rmsnorm_matches_scalar_and_f64() {
         let w = rng.vec(n, 1.5);
         let (mut a, mut b) = (vec![0.0; n], vec![0.0; n]);
         simd().rmsnorm(&x, &w, 1e-6, &mut a);
-        Ops::scalar().rmsnorm(&x, &w, 1e-6, &mut b);
+        scalar().rmsnorm(&x, &w, 1e-6, &mut b);
         // Same f64 sum in element order and the same two products: bit-identical.
         assert_bits("rmsnorm simd vs scalar", &a, &b);
 
@@ -109,7 +115,7 @@ fn layernorm_matches_scalar_and_f64() {
         let b = rng.vec(n, 0.5);
         let (mut a, mut c) = (vec![0.0; n], vec![0.0; n]);
         simd().layernorm(&x, &w, &b, 1e-12, &mut a);
-        Ops::scalar().layernorm(&x, &w, &b, 1e-12, &mut c);
+        scalar().layernorm(&x, &w, &b, 1e-12, &mut c);
         assert_close("layernorm simd vs scalar", &a, &c, 1e-6, 1e-6);
 
         let mean = x.iter().map(|&v| f64::from(v)).sum::<f64>() / n as f64;
@@ -131,7 +137,7 @@ fn softmax_matches_scalar_and_f64() {
         let x = rng.vec(n, 20.0);
         let (mut a, mut b) = (x.clone(), x.clone());
         simd().softmax(&mut a);
-        Ops::scalar().softmax(&mut b);
+        scalar().softmax(&mut b);
         assert_close("softmax simd vs scalar", &a, &b, 4e-6, 1e-30);
 
         let max = x.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(f64::from(v)));
@@ -148,7 +154,7 @@ fn softmax_matches_scalar_and_f64() {
 
 #[test]
 fn softmax_handles_masked_and_extreme_inputs() {
-    for table in [Ops::scalar(), simd()] {
+    for table in [scalar(), simd()] {
         // -inf (masked) entries become exactly 0; huge spreads do not overflow.
         let mut x = vec![f32::NEG_INFINITY; 19];
         x[3] = 1.0;
@@ -176,7 +182,7 @@ fn silu_and_swiglu_match_scalar_and_f64() {
         let u = rng.vec(n, 2.0);
         let (mut a, mut b) = (vec![0.0; n], vec![0.0; n]);
         simd().silu(&g, &mut a);
-        Ops::scalar().silu(&g, &mut b);
+        scalar().silu(&g, &mut b);
         assert_close("silu simd vs scalar", &a, &b, 4e-7, 1e-37);
         let want: Vec<f32> =
             g.iter().map(|&v| (f64::from(v) / (1.0 + (-f64::from(v)).exp())) as f32).collect();
@@ -184,7 +190,7 @@ fn silu_and_swiglu_match_scalar_and_f64() {
         assert_close("silu vs f64", &a, &want, 1e-6, 1e-37);
 
         simd().swiglu(&g, &u, &mut a);
-        Ops::scalar().swiglu(&g, &u, &mut b);
+        scalar().swiglu(&g, &u, &mut b);
         assert_close("swiglu simd vs scalar", &a, &b, 4e-7, 1e-37);
         let want: Vec<f32> = want.iter().zip(&u).map(|(&s, &v)| s * v).collect();
         ops::swiglu(&g, &u, &mut a);
@@ -198,7 +204,7 @@ fn silu_extremes() {
         -1000.0f32, -100.0, -88.0, -20.0, -0.0, 0.0, 1e-30, 20.0, 88.0, 100.0, 1000.0, -1e-6, 3.0, -3.0, 0.5,
         -0.5,
     ];
-    for table in [Ops::scalar(), simd()] {
+    for table in [scalar(), simd()] {
         let mut y = [0.0f32; 16];
         table.silu(&x, &mut y);
         for (&v, &s) in x.iter().zip(&y) {
@@ -231,7 +237,7 @@ fn gelu_and_geglu_are_identical_on_every_path_and_close_to_f64() {
         let u = rng.vec(n, 2.0);
         let (mut a, mut b) = (vec![0.0; n], vec![0.0; n]);
         simd().gelu(&g, &mut a);
-        Ops::scalar().gelu(&g, &mut b);
+        scalar().gelu(&g, &mut b);
         assert_bits("gelu simd vs scalar", &a, &b);
         for (&x, &y) in g.iter().zip(&a) {
             let want = if x <= -10.0 {
@@ -248,7 +254,7 @@ fn gelu_and_geglu_are_identical_on_every_path_and_close_to_f64() {
             );
         }
         simd().geglu(&g, &u, &mut a);
-        Ops::scalar().geglu(&g, &u, &mut b);
+        scalar().geglu(&g, &u, &mut b);
         assert_bits("geglu simd vs scalar", &a, &b);
         let mut c = vec![0.0; n];
         ops::gelu(&g, &mut c);
@@ -265,7 +271,7 @@ fn add_mul_scale_are_exact() {
     for n in LENS {
         let x = rng.vec(n, 5.0);
         let y = rng.vec(n, 5.0);
-        for table in [Ops::scalar(), simd()] {
+        for table in [scalar(), simd()] {
             let mut a = x.clone();
             table.add(&mut a, &y);
             let want: Vec<f32> = x.iter().zip(&y).map(|(p, q)| p + q).collect();
@@ -288,7 +294,7 @@ fn f16_to_f32_is_exact_for_every_pattern() {
     let mut a = vec![0.0; all.len()];
     let mut b = vec![0.0; all.len()];
     simd().f16_to_f32_row(&all, &mut a);
-    Ops::scalar().f16_to_f32_row(&all, &mut b);
+    scalar().f16_to_f32_row(&all, &mut b);
     assert_bits("f16_to_f32", &a, &b);
     // Spot values.
     assert_eq!(a[0x3c00], 1.0);
@@ -321,7 +327,7 @@ fn f32_to_f16_rounds_to_nearest_even_on_every_path() {
     let mut a = vec![0u16; x.len()];
     let mut b = vec![0u16; x.len()];
     simd().f32_to_f16_row(&x, &mut a);
-    Ops::scalar().f32_to_f16_row(&x, &mut b);
+    scalar().f32_to_f16_row(&x, &mut b);
     for (i, (&p, &q)) in a.iter().zip(&b).enumerate() {
         let nan = |h: u16| h & 0x7c00 == 0x7c00 && h & 0x3ff != 0;
         assert!(p == q || (nan(p) && nan(q)), "f32_to_f16({:e}): simd {p:#06x}, scalar {q:#06x}", x[i]);
@@ -347,7 +353,7 @@ fn f16_dots_and_axpy_match_scalar_and_f64() {
         let tol = (1e-6 * mag + 1e-30) as f32;
 
         let a = simd().dot_f32_f16(&q, &k);
-        let b = Ops::scalar().dot_f32_f16(&q, &k);
+        let b = scalar().dot_f32_f16(&q, &k);
         assert!((a - b).abs() <= tol, "dot_f32_f16 n={n}: simd {a}, scalar {b}");
         assert!(
             (f64::from(ops::dot_f32_f16(&q, &k)) - exact).abs() <= f64::from(tol),
@@ -360,14 +366,14 @@ fn f16_dots_and_axpy_match_scalar_and_f64() {
         ops::f16_to_f32_row(&q16, &mut qr);
         let exact16: f64 = qr.iter().zip(&kr).map(|(&a, &b)| f64::from(a) * f64::from(b)).sum();
         let a = simd().dot_f16(&q16, &k);
-        let b = Ops::scalar().dot_f16(&q16, &k);
+        let b = scalar().dot_f16(&q16, &k);
         assert!((a - b).abs() <= tol, "dot_f16 n={n}: simd {a}, scalar {b}");
         assert!((f64::from(b) - exact16).abs() <= f64::from(tol), "dot_f16 vs f64, n={n}");
 
         let acc0 = rng.vec(n, 1.0);
         let (mut a, mut b) = (acc0.clone(), acc0.clone());
         simd().axpy_f16(&mut a, 0.3, &k);
-        Ops::scalar().axpy_f16(&mut b, 0.3, &k);
+        scalar().axpy_f16(&mut b, 0.3, &k);
         let want: Vec<f32> =
             acc0.iter().zip(&kr).map(|(&c, &v)| (f64::from(c) + 0.3 * f64::from(v)) as f32).collect();
         assert_close("axpy_f16 simd vs scalar", &a, &b, 2e-7, 2e-7);

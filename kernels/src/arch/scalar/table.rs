@@ -1,8 +1,8 @@
 //! The scalar [`Kernels`] table: the fallback for every entry of the SIMD tables.
 
+use crate::arch::scalar as s;
 use crate::blocks::*;
 use crate::dispatch::{Kernels, TypeKernels};
-use crate::scalar as s;
 use hearth_dtype::DType;
 
 /// Per-type entries of the portable kernels.
@@ -103,4 +103,4 @@ pub(crate) const fn types() -> [TypeKernels; DType::COUNT] {
 }
 
 /// The portable table.
-pub(crate) static SCALAR: Kernels = Kernels::new("scalar", types());
+pub(crate) static SCALAR: Kernels = Kernels::new("scalar", types(), &s::ops::OPS);

@@ -1,23 +1,45 @@
-//! Scalar twins of the f32 ops: the reference, compiled on every target.
+//! Scalar twins of the f32 ops: the reference, compiled on every target, and the ops of the
+//! scalar table.
 //!
 //! Lengths are checked by the callers in `ops/mod.rs`; these zip and index within them.
 
-use super::gelu::{lookup as gelu_lookup, lookup_mul as geglu_lookup, table as gelu_table};
+use crate::ops::Ops;
+use crate::ops::gelu::{lookup as gelu_lookup, lookup_mul as geglu_lookup, table as gelu_table};
 use hearth_dtype::{f16_to_f32 as h2f, f32_to_f16 as f2h};
+
+/// The scalar f32 ops (the reference every SIMD table's ops are tested against).
+pub(crate) static OPS: Ops = Ops {
+    name: "scalar",
+    scale_mul,
+    cvar,
+    exp_sum,
+    silu,
+    swiglu,
+    gelu,
+    geglu,
+    add,
+    mul,
+    scale,
+    f32_to_f16,
+    f16_to_f32,
+    dot_f32_f16,
+    dot_f16,
+    axpy_f16,
+};
 
 /// ggml's scalar SiLU: `x / (1 + expf(-x))`.
 #[inline]
-pub(super) fn silu1(x: f32) -> f32 {
+pub(crate) fn silu1(x: f32) -> f32 {
     x / (1.0 + (-x).exp())
 }
 
-pub(super) fn scale_mul(x: &[f32], scale: f32, w: &[f32], out: &mut [f32]) {
+pub(crate) fn scale_mul(x: &[f32], scale: f32, w: &[f32], out: &mut [f32]) {
     for ((o, &v), &g) in out.iter_mut().zip(x).zip(w) {
         *o = v * scale * g;
     }
 }
 
-pub(super) fn cvar(x: &[f32], mean: f32, out: &mut [f32]) -> f64 {
+pub(crate) fn cvar(x: &[f32], mean: f32, out: &mut [f32]) -> f64 {
     let mut sum = 0.0f64;
     for (o, &v) in out.iter_mut().zip(x) {
         let d = v - mean;
@@ -27,7 +49,7 @@ pub(super) fn cvar(x: &[f32], mean: f32, out: &mut [f32]) -> f64 {
     sum / x.len() as f64
 }
 
-pub(super) fn exp_sum(x: &mut [f32], max: f32) -> f64 {
+pub(crate) fn exp_sum(x: &mut [f32], max: f32) -> f64 {
     let mut sum = 0.0f64;
     for v in x.iter_mut() {
         let e = (*v - max).exp();
@@ -37,63 +59,63 @@ pub(super) fn exp_sum(x: &mut [f32], max: f32) -> f64 {
     sum
 }
 
-pub(super) fn silu(x: &[f32], out: &mut [f32]) {
+pub(crate) fn silu(x: &[f32], out: &mut [f32]) {
     for (o, &v) in out.iter_mut().zip(x) {
         *o = silu1(v);
     }
 }
 
-pub(super) fn swiglu(gate: &[f32], up: &[f32], out: &mut [f32]) {
+pub(crate) fn swiglu(gate: &[f32], up: &[f32], out: &mut [f32]) {
     for ((o, &g), &u) in out.iter_mut().zip(gate).zip(up) {
         *o = silu1(g) * u;
     }
 }
 
-pub(super) fn gelu(x: &[f32], out: &mut [f32]) {
+pub(crate) fn gelu(x: &[f32], out: &mut [f32]) {
     let table = gelu_table();
     for (o, &v) in out.iter_mut().zip(x) {
         *o = gelu_lookup(table, v);
     }
 }
 
-pub(super) fn geglu(gate: &[f32], up: &[f32], out: &mut [f32]) {
+pub(crate) fn geglu(gate: &[f32], up: &[f32], out: &mut [f32]) {
     let table = gelu_table();
     for ((o, &g), &u) in out.iter_mut().zip(gate).zip(up) {
         *o = geglu_lookup(table, g, u);
     }
 }
 
-pub(super) fn add(x: &mut [f32], y: &[f32]) {
+pub(crate) fn add(x: &mut [f32], y: &[f32]) {
     for (a, &b) in x.iter_mut().zip(y) {
         *a += b;
     }
 }
 
-pub(super) fn mul(x: &mut [f32], y: &[f32]) {
+pub(crate) fn mul(x: &mut [f32], y: &[f32]) {
     for (a, &b) in x.iter_mut().zip(y) {
         *a *= b;
     }
 }
 
-pub(super) fn scale(x: &mut [f32], s: f32) {
+pub(crate) fn scale(x: &mut [f32], s: f32) {
     for a in x.iter_mut() {
         *a *= s;
     }
 }
 
-pub(super) fn f32_to_f16(src: &[f32], dst: &mut [u16]) {
+pub(crate) fn f32_to_f16(src: &[f32], dst: &mut [u16]) {
     for (d, &s) in dst.iter_mut().zip(src) {
         *d = f2h(s);
     }
 }
 
-pub(super) fn f16_to_f32(src: &[u16], dst: &mut [f32]) {
+pub(crate) fn f16_to_f32(src: &[u16], dst: &mut [f32]) {
     for (d, &s) in dst.iter_mut().zip(src) {
         *d = h2f(s);
     }
 }
 
-pub(super) fn dot_f32_f16(q: &[f32], k: &[u16]) -> f32 {
+pub(crate) fn dot_f32_f16(q: &[f32], k: &[u16]) -> f32 {
     // Eight partial sums, like the SIMD paths (and kinder to long rows than one).
     let mut acc = [0.0f32; 8];
     let chunks = q.len() / 8 * 8;
@@ -109,7 +131,7 @@ pub(super) fn dot_f32_f16(q: &[f32], k: &[u16]) -> f32 {
     sum
 }
 
-pub(super) fn dot_f16(a: &[u16], b: &[u16]) -> f32 {
+pub(crate) fn dot_f16(a: &[u16], b: &[u16]) -> f32 {
     // ggml's generic `ggml_vec_dot_f16`: products in f32, summed in f64.
     let mut sum = 0.0f64;
     for (&x, &y) in a.iter().zip(b) {
@@ -118,7 +140,7 @@ pub(super) fn dot_f16(a: &[u16], b: &[u16]) -> f32 {
     sum as f32
 }
 
-pub(super) fn axpy_f16(acc: &mut [f32], a: f32, v: &[u16]) {
+pub(crate) fn axpy_f16(acc: &mut [f32], a: f32, v: &[u16]) {
     for (o, &h) in acc.iter_mut().zip(v) {
         *o += a * h2f(h);
     }

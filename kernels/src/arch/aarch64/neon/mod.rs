@@ -1,4 +1,5 @@
-//! NEON kernels (ggml-cpu/arch/arm/quants.c techniques) and their two tables: `neon`
+//! NEON kernels (ggml-cpu/arch/arm/quants.c techniques: row dots, activation quantizers)
+//! and f32 ops (`ops.rs`), and their two tables: `neon`
 //! (widening multiplies, any ARMv8) and `neon-dotprod` (`sdot`, ARMv8.2+ with dotprod).
 //!
 //! Every kernel is an `unsafe fn` whose only precondition is the CPU features its table
@@ -7,6 +8,7 @@
 
 mod dot;
 mod dot_k;
+mod ops;
 mod quantize;
 mod util;
 
@@ -20,7 +22,7 @@ macro_rules! neon_types {
     ($dp:literal) => {{
     use DType::*;
     const DP: bool = $dp;
-    let mut t = crate::scalar_table::types();
+    let mut t = crate::arch::scalar::types();
     t[F32.index()].vec_dot = Some(dot_entry!(unsafe F32Le, F32Le, dot::dot_f32));
     t[F16.index()].vec_dot = Some(dot_entry!(unsafe F16Le, F16Le, dot::dot_f16));
     t[BF16.index()].vec_dot = Some(dot_entry!(unsafe Bf16Le, Bf16Le, dot::dot_bf16));
@@ -42,6 +44,6 @@ macro_rules! neon_types {
 }
 
 /// NEON without dotprod.
-pub(crate) static NEON: Kernels = Kernels::new("neon", neon_types!(false));
+pub(crate) static NEON: Kernels = Kernels::new("neon", neon_types!(false), &ops::OPS);
 /// NEON with `sdot`.
-pub(crate) static NEON_DOTPROD: Kernels = Kernels::new("neon-dotprod", neon_types!(true));
+pub(crate) static NEON_DOTPROD: Kernels = Kernels::new("neon-dotprod", neon_types!(true), &ops::OPS);

@@ -8,7 +8,7 @@
 //! with a min (Q4_1, Q5_1). K-quants work per super-block: `S = Σ_sub sc · dot`,
 //! `M = Σ_sub m · bsum` (exact), `acc = fma(d_w · d_x, f32(S), acc)` and
 //! `acc = fma(−(dmin_w · d_x), f32(M), acc)` (Q6_K folds its −32 offset into `S`). The row
-//! dot, these kernels and the GEMM (`gemm.rs`) all follow it, so a token's result does not
+//! dot, these kernels and the GEMM (`../gemm/`) all follow it, so a token's result does not
 //! depend on how many tokens share the call or where it sits.
 //!
 //! **Lanes.** One ymm register holds 8 (row, token) pairs: `8 / G` rows × `G` tokens, lane
@@ -25,7 +25,7 @@ use crate::dispatch::XBatch;
 
 /// How a 32-element block type's offset or min enters the sum.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Extra {
+pub(crate) enum Extra {
     /// Quants stored unsigned with an offset of `1 << shift` (Q4_0: 3, Q5_0: 4); `None`: signed.
     Offset(Option<u32>),
     /// `x = d·q + m`: the min meets the activation's `s` (Q4_1, Q5_1).
@@ -33,7 +33,7 @@ pub(super) enum Extra {
 }
 
 /// The type-specific parts of a 32-element block kernel.
-pub(super) struct Q32<W, X, U, FU, FP, FS> {
+pub(crate) struct Q32<W, X, U, FU, FP, FS> {
     pub extra: Extra,
     /// Unpacks a weight block (once per block and row, shared by the tokens).
     pub unpack: FU,
@@ -48,7 +48,7 @@ pub(super) struct Q32<W, X, U, FU, FP, FS> {
 /// register (lane `i·G + j` gets `p[j]`).
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-pub(super) fn side_f32<const G: usize>(p: &[f32]) -> __m256 {
+pub(crate) fn side_f32<const G: usize>(p: &[f32]) -> __m256 {
     let p = &p[..G];
     // SAFETY: each load reads at most the G floats of `p`; unaligned loads.
     unsafe {
@@ -64,7 +64,7 @@ pub(super) fn side_f32<const G: usize>(p: &[f32]) -> __m256 {
 /// [`side_f32`] for i32 values.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-pub(super) fn side_i32<const G: usize>(p: &[i32]) -> __m256i {
+pub(crate) fn side_i32<const G: usize>(p: &[i32]) -> __m256i {
     let p = &p[..G];
     // SAFETY: each load reads at most the G values of `p`; unaligned loads.
     unsafe {
@@ -80,7 +80,7 @@ pub(super) fn side_i32<const G: usize>(p: &[i32]) -> __m256i {
 /// 8 f16 (bits) → 8 f32.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-pub(super) fn f16x8(h: [u16; 8]) -> __m256 {
+pub(crate) fn f16x8(h: [u16; 8]) -> __m256 {
     let v = _mm_set_epi16(
         h[7] as i16,
         h[6] as i16,
@@ -99,7 +99,7 @@ pub(super) fn f16x8(h: [u16; 8]) -> __m256 {
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
 #[allow(clippy::too_many_arguments)]
-pub(super) fn store_lanes<const G: usize>(
+pub(crate) fn store_lanes<const G: usize>(
     acc: __m256,
     q: usize,
     span: usize,
@@ -126,7 +126,7 @@ pub(super) fn store_lanes<const G: usize>(
 /// The rows of lane-row `i` of group `q` when `rows` are split into `rr` contiguous runs of
 /// `span` rows: `q + i·span`, clamped to the last row (such lanes are computed and dropped).
 #[inline]
-pub(super) fn strided_row(q: usize, i: usize, span: usize, rows: usize) -> usize {
+pub(crate) fn strided_row(q: usize, i: usize, span: usize, rows: usize) -> usize {
     (q + i * span).min(rows - 1)
 }
 

@@ -15,7 +15,7 @@ use crate::blocks::*;
 use crate::dispatch::XBatch;
 
 /// The type-specific parts of a K-quant kernel.
-pub(super) struct QKParts<W, U, FU, FP, FS> {
+pub(crate) struct QKParts<W, U, FU, FP, FS> {
     /// Whether the type has mins (the `M` term).
     pub has_min: bool,
     /// Unpacks a weight super-block (once per super-block and row, shared by the tokens).
@@ -30,7 +30,7 @@ pub(super) struct QKParts<W, U, FU, FP, FS> {
 /// A Q4_K/Q5_K super-block unpacked: 8 sub-blocks of 32 quants, each sub-block's scale
 /// broadcast as i16, and the mins as i16 pairs matching the activation's 16 `bsums`.
 #[derive(Clone, Copy)]
-pub(super) struct K4 {
+pub(crate) struct K4 {
     q: [__m256i; 8],
     sc: [__m256i; 8],
     mins: __m256i,
@@ -39,7 +39,7 @@ pub(super) struct K4 {
 /// A Q6_K super-block unpacked: 8 registers of 32 unsigned quants (two 16-element
 /// sub-blocks each), their scales as i16 (8 per half), and all 16 scales as i16.
 #[derive(Clone, Copy)]
-pub(super) struct K6 {
+pub(crate) struct K6 {
     q: [__m256i; 8],
     sc: [__m256i; 8],
     sc16: __m256i,
@@ -48,7 +48,7 @@ pub(super) struct K6 {
 /// The 16 `bsums` of a Q8_K block.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-pub(super) fn bsums(x: &BlockQ8_K) -> __m256i {
+pub(crate) fn bsums(x: &BlockQ8_K) -> __m256i {
     load32(bytemuck::cast_ref::<_, [u8; 32]>(&x.bsums))
 }
 
@@ -64,10 +64,10 @@ fn k4_scales(scales: &[u8; 12]) -> ([__m256i; 8], __m256i) {
     (sc, _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(sm, sm)))
 }
 
-/// Q4_K unpacked.
+/// Q4_K quants (0..16) as 8 registers of 32, in sub-block order.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-pub(super) fn unpack_q4_k(w: &BlockQ4_K) -> K4 {
+pub(crate) fn q4_k_quants(w: &BlockQ4_K) -> [__m256i; 8] {
     let m4 = _mm256_set1_epi8(0xf);
     let qs = w.qs.as_chunks::<32>().0;
     let mut q = [_mm256_setzero_si256(); 8];
@@ -76,14 +76,21 @@ pub(super) fn unpack_q4_k(w: &BlockQ4_K) -> K4 {
         q[2 * i] = _mm256_and_si256(v, m4);
         q[2 * i + 1] = _mm256_and_si256(_mm256_srli_epi16::<4>(v), m4);
     }
-    let (sc, mins) = k4_scales(&w.scales);
-    K4 { q, sc, mins }
+    q
 }
 
-/// Q5_K unpacked.
+/// Q4_K unpacked.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-pub(super) fn unpack_q5_k(w: &BlockQ5_K) -> K4 {
+pub(crate) fn unpack_q4_k(w: &BlockQ4_K) -> K4 {
+    let (sc, mins) = k4_scales(&w.scales);
+    K4 { q: q4_k_quants(w), sc, mins }
+}
+
+/// Q5_K quants (0..32) as 8 registers of 32, in sub-block order.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(crate) fn q5_k_quants(w: &BlockQ5_K) -> [__m256i; 8] {
     let m4 = _mm256_set1_epi8(0xf);
     let one = _mm256_set1_epi8(1);
     let qs = w.qs.as_chunks::<32>().0;
@@ -97,27 +104,34 @@ pub(super) fn unpack_q5_k(w: &BlockQ5_K) -> K4 {
         q[2 * i + 1] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16::<4>(v), m4), h1);
         hb = _mm256_srli_epi16::<2>(hb);
     }
+    q
+}
+
+/// Q5_K unpacked.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(crate) fn unpack_q5_k(w: &BlockQ5_K) -> K4 {
     let (sc, mins) = k4_scales(&w.scales);
-    K4 { q, sc, mins }
+    K4 { q: q5_k_quants(w), sc, mins }
 }
 
 /// `(S, M)` partials of an unpacked Q4_K/Q5_K super-block against `x`.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-pub(super) fn partial_k4(u: &K4, x: &BlockQ8_K) -> (__m256i, __m256i) {
+pub(crate) fn partial_k4(u: &K4, x: &BlockQ8_K) -> (__m256i, __m256i) {
     let q8 = x.qs.as_chunks::<32>().0;
     let mut s = _mm256_setzero_si256();
-    for j in 0..8 {
-        let p = _mm256_maddubs_epi16(u.q[j], load32(&q8[j]));
+    for (j, q8) in q8.iter().enumerate() {
+        let p = _mm256_maddubs_epi16(u.q[j], load32(q8));
         s = _mm256_add_epi32(s, _mm256_madd_epi16(p, u.sc[j]));
     }
     (s, _mm256_madd_epi16(u.mins, bsums(x)))
 }
 
-/// Q6_K unpacked (quants unsigned, 0..64).
+/// Q6_K quants (unsigned, 0..64) as 8 registers of 32 consecutive quants.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-pub(super) fn unpack_q6_k(w: &BlockQ6_K) -> K6 {
+pub(crate) fn q6_k_quants(w: &BlockQ6_K) -> [__m256i; 8] {
     let m3 = _mm256_set1_epi8(3);
     let m15 = _mm256_set1_epi8(15);
     let ql = w.ql.as_chunks::<32>().0;
@@ -136,20 +150,27 @@ pub(super) fn unpack_q6_k(w: &BlockQ6_K) -> K6 {
         q[4 * j + 2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16::<4>(bits1), m15), h2);
         q[4 * j + 3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16::<4>(bits2), m15), h3);
     }
+    q
+}
+
+/// Q6_K unpacked.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(crate) fn unpack_q6_k(w: &BlockQ6_K) -> K6 {
     let scales = load16(&w.scales);
     let sc = std::array::from_fn(|g| _mm256_cvtepi8_epi16(_mm_shuffle_epi8(scales, load16(&SHUFFLE_Q6K[g]))));
-    K6 { q, sc, sc16: _mm256_cvtepi8_epi16(scales) }
+    K6 { q: q6_k_quants(w), sc, sc16: _mm256_cvtepi8_epi16(scales) }
 }
 
 /// `S` partials (the −32 offset folded in as `32 · Σ sc · bsum`) of an unpacked Q6_K
 /// super-block against `x`; `M` is zero.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-pub(super) fn partial_q6_k(u: &K6, x: &BlockQ8_K) -> (__m256i, __m256i) {
+pub(crate) fn partial_q6_k(u: &K6, x: &BlockQ8_K) -> (__m256i, __m256i) {
     let q8 = x.qs.as_chunks::<32>().0;
     let mut s = _mm256_setzero_si256();
-    for g in 0..8 {
-        let p = _mm256_maddubs_epi16(u.q[g], load32(&q8[g]));
+    for (g, q8) in q8.iter().enumerate() {
+        let p = _mm256_maddubs_epi16(u.q[g], load32(q8));
         s = _mm256_add_epi32(s, _mm256_madd_epi16(p, u.sc[g]));
     }
     let offset = _mm256_slli_epi32::<5>(_mm256_madd_epi16(u.sc16, bsums(x)));

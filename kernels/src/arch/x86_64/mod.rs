@@ -1,9 +1,14 @@
-//! x86_64 kernels: AVX2 + FMA + F16C, optionally with VNNI (AVX512-VNNI + AVX512-VL on
-//! 256-bit registers) for the prefill GEMM.
+//! x86_64 kernels: AVX2 + FMA + F16C (`avx2/`), the same with the prefill GEMM's inner dots
+//! on VNNI (AVX512-VNNI + AVX512-VL on 256-bit registers, `avx2_vnni/`), and the GEMM's
+//! packed layout and tile driver they share (`gemm/`).
 
-mod avx2;
+#[macro_use]
+pub(crate) mod gemm;
+pub(crate) mod avx2;
+mod avx2_vnni;
 
-pub(crate) use avx2::{AVX2, AVX2_VNNI};
+pub(crate) use avx2::AVX2;
+pub(crate) use avx2_vnni::AVX2_VNNI;
 
 /// True when the CPU has everything the AVX2 table is compiled for.
 pub(crate) fn has_avx2() -> bool {

@@ -1,14 +1,17 @@
 //! NEON versions of the f32 ops (aarch64), where they are simple; the f16 helpers and GELU
 //! use the scalar twins (f16 arithmetic intrinsics are not stable in Rust).
 //!
-//! The safe wrappers are reachable only through [`OPS`], which
-//! [`Ops::neon`](super::Ops::neon) returns only after detecting NEON.
+//! The safe wrappers, named as their scalar twins in `arch/scalar/ops.rs`, are reachable
+//! only through [`OPS`], which only the NEON kernel tables hold ([`crate::Kernels::neon`],
+//! [`crate::Kernels::neon_dotprod`] hand them out after detecting NEON).
 
 use std::arch::aarch64::*;
 
-use super::{Ops, scalar};
+use crate::arch::scalar::ops as scalar;
+use crate::ops::Ops;
 
-pub(super) static OPS: Ops = Ops {
+/// The NEON f32 ops.
+pub(crate) static OPS: Ops = Ops {
     name: "neon",
     scale_mul,
     cvar,
@@ -31,8 +34,9 @@ pub(super) static OPS: Ops = Ops {
 macro_rules! safe_entry {
     ($name:ident => $imp:ident ( $($arg:ident : $ty:ty),* ) $(-> $ret:ty)?) => {
         fn $name($($arg: $ty),*) $(-> $ret)? {
-            // SAFETY: this wrapper is only reachable through `OPS`, which `Ops::neon()` hands
-            // out only after `is_aarch64_feature_detected!("neon")`.
+            // SAFETY: this wrapper is only reachable through `OPS`, held only by the NEON
+            // kernel tables, which `Kernels::neon()` / `Kernels::neon_dotprod()` hand out
+            // only after `is_aarch64_feature_detected!("neon")`.
             unsafe { $imp($($arg),*) }
         }
     };

@@ -10,7 +10,7 @@ use crate::blocks::F16Le;
 /// 32 bytes at any alignment.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-pub(super) fn load32<T: bytemuck::Pod>(a: &[T; 32]) -> __m256i {
+pub(crate) fn load32<T: bytemuck::Pod>(a: &[T; 32]) -> __m256i {
     const { assert!(size_of::<T>() == 1) };
     // SAFETY: reads exactly the 32 bytes of `a`; `loadu` has no alignment requirement.
     unsafe { _mm256_loadu_si256(a.as_ptr().cast()) }
@@ -19,7 +19,7 @@ pub(super) fn load32<T: bytemuck::Pod>(a: &[T; 32]) -> __m256i {
 /// 16 bytes at any alignment.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-pub(super) fn load16<T: bytemuck::Pod>(a: &[T; 16]) -> __m128i {
+pub(crate) fn load16<T: bytemuck::Pod>(a: &[T; 16]) -> __m128i {
     const { assert!(size_of::<T>() == 1) };
     // SAFETY: reads exactly the 16 bytes of `a`; `loadu` has no alignment requirement.
     unsafe { _mm_loadu_si128(a.as_ptr().cast()) }
@@ -28,14 +28,14 @@ pub(super) fn load16<T: bytemuck::Pod>(a: &[T; 16]) -> __m128i {
 /// f16 → f32 with F16C.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-pub(super) fn f16(h: F16Le) -> f32 {
+pub(crate) fn f16(h: F16Le) -> f32 {
     _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(i32::from(h.bits()))))
 }
 
 /// Horizontal sum of 8 floats.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-pub(super) fn hsum_f32x8(x: __m256) -> f32 {
+pub(crate) fn hsum_f32x8(x: __m256) -> f32 {
     let r = _mm_add_ps(_mm256_extractf128_ps::<1>(x), _mm256_castps256_ps128(x));
     hsum_f32x4(r)
 }
@@ -43,7 +43,7 @@ pub(super) fn hsum_f32x8(x: __m256) -> f32 {
 /// Horizontal sum of 4 floats.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-pub(super) fn hsum_f32x4(r: __m128) -> f32 {
+pub(crate) fn hsum_f32x4(r: __m128) -> f32 {
     let r = _mm_add_ps(r, _mm_movehl_ps(r, r));
     let r = _mm_add_ss(r, _mm_movehdup_ps(r));
     _mm_cvtss_f32(r)
@@ -52,7 +52,7 @@ pub(super) fn hsum_f32x4(r: __m128) -> f32 {
 /// Horizontal sum of 8 i32.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-pub(super) fn hsum_i32x8(a: __m256i) -> i32 {
+pub(crate) fn hsum_i32x8(a: __m256i) -> i32 {
     let s = _mm_add_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256::<1>(a));
     let s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
     let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b10_11_00_01>(s));
@@ -63,7 +63,7 @@ pub(super) fn hsum_i32x8(a: __m256i) -> i32 {
 /// broadcast load, one 64-bit shift of the upper half, one mask).
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-pub(super) fn nibbles_32(qs: &[u8; 16]) -> __m256i {
+pub(crate) fn nibbles_32(qs: &[u8; 16]) -> __m256i {
     let v = _mm256_broadcastsi128_si256(load16(qs));
     let v = _mm256_srlv_epi64(v, _mm256_set_epi64x(4, 4, 0, 0));
     _mm256_and_si256(v, _mm256_set1_epi8(0x0f))
@@ -73,7 +73,7 @@ pub(super) fn nibbles_32(qs: &[u8; 16]) -> __m256i {
 /// quants).
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-pub(super) fn fifth_bits_32(qh: &[u8; 4]) -> __m256i {
+pub(crate) fn fifth_bits_32(qh: &[u8; 4]) -> __m256i {
     // SAFETY: reads the 4 bytes of `qh`; unaligned read.
     let x = unsafe { qh.as_ptr().cast::<i32>().read_unaligned() };
     let shuf = _mm256_set_epi64x(0x0303_0303_0303_0303, 0x0202_0202_0202_0202, 0x0101_0101_0101_0101, 0);
@@ -86,14 +86,14 @@ pub(super) fn fifth_bits_32(qh: &[u8; 4]) -> __m256i {
 /// The unsigned 5-bit quants of a Q5_0/Q5_1 block (0..32).
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-pub(super) fn q5_quants(qs: &[u8; 16], qh: &[u8; 4]) -> __m256i {
+pub(crate) fn q5_quants(qs: &[u8; 16], qh: &[u8; 4]) -> __m256i {
     _mm256_or_si256(nibbles_32(qs), fifth_bits_32(qh))
 }
 
 /// Pairwise sums of i16 → 8 i32.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-pub(super) fn sum_i16_pairs(x: __m256i) -> __m256i {
+pub(crate) fn sum_i16_pairs(x: __m256i) -> __m256i {
     _mm256_madd_epi16(_mm256_set1_epi16(1), x)
 }
 
@@ -101,7 +101,7 @@ pub(super) fn sum_i16_pairs(x: __m256i) -> __m256i {
 /// such that no pair sum exceeds i16 (true for every use here: |products| ≤ 128·127).
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-pub(super) fn mul_sum_us8(ax: __m256i, sy: __m256i) -> __m256i {
+pub(crate) fn mul_sum_us8(ax: __m256i, sy: __m256i) -> __m256i {
     sum_i16_pairs(_mm256_maddubs_epi16(ax, sy))
 }
 
@@ -109,7 +109,7 @@ pub(super) fn mul_sum_us8(ax: __m256i, sy: __m256i) -> __m256i {
 /// `v[k]` (exact, wrapping).
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-pub(super) fn reduce8(v: &[__m256i; 8]) -> __m256i {
+pub(crate) fn reduce8(v: &[__m256i; 8]) -> __m256i {
     // [v0 01, v0 23, v1 01, v1 23 | v0 45, v0 67, v1 45, v1 67], …
     let t0 = _mm256_hadd_epi32(v[0], v[1]);
     let t1 = _mm256_hadd_epi32(v[2], v[3]);
@@ -128,7 +128,7 @@ pub(super) fn reduce8(v: &[__m256i; 8]) -> __m256i {
 /// `(0..R, e)`. Entries `R..8` of `v` are ignored and of the result unspecified.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-pub(super) fn transpose_groups<const G: usize>(v: [__m256i; 8]) -> [__m256i; 8] {
+pub(crate) fn transpose_groups<const G: usize>(v: [__m256i; 8]) -> [__m256i; 8] {
     match G {
         8 => v,
         4 => {
@@ -156,7 +156,7 @@ pub(super) fn transpose_groups<const G: usize>(v: [__m256i; 8]) -> [__m256i; 8] 
 /// 8 rows of 8 i32 → 8 registers, register `k` holding element `k` of each row.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-pub(super) fn transpose8(v: [__m256i; 8]) -> [__m256i; 8] {
+pub(crate) fn transpose8(v: [__m256i; 8]) -> [__m256i; 8] {
     let t: [__m256i; 8] = std::array::from_fn(|i| {
         let (a, b) = (v[2 * (i / 2)], v[2 * (i / 2) + 1]);
         if i % 2 == 0 { _mm256_unpacklo_epi32(a, b) } else { _mm256_unpackhi_epi32(a, b) }
@@ -175,4 +175,43 @@ pub(super) fn transpose8(v: [__m256i; 8]) -> [__m256i; 8] {
             _mm256_permute2x128_si256::<0x31>(u[k - 4], u[k])
         }
     })
+}
+
+/// Stores a register at `dst[..32]`.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(crate) fn store_bytes(dst: &mut [u8], v: __m256i) {
+    let dst: &mut [u8; 32] = (&mut dst[..32]).try_into().expect("32 bytes");
+    // SAFETY: writes exactly the 32 bytes of `dst`; unaligned store.
+    unsafe { _mm256_storeu_si256(dst.as_mut_ptr().cast(), v) }
+}
+
+/// Stores 8 floats at `dst[..32]` (bytes).
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(crate) fn store_f32x8(dst: &mut [u8], v: __m256) {
+    store_bytes(dst, _mm256_castps_si256(v))
+}
+
+/// Loads 32 bytes at `src[..32]`.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(crate) fn load_bytes(src: &[u8]) -> __m256i {
+    let src: &[u8; 32] = src[..32].try_into().expect("32 bytes");
+    load32(src)
+}
+
+/// Loads 8 floats at `src[..32]` (bytes).
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(crate) fn load_f32x8(src: &[u8]) -> __m256 {
+    _mm256_castsi256_ps(load_bytes(src))
+}
+
+/// 4 activation bytes broadcast to every lane.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(crate) fn bcast4(q: &[i8]) -> __m256i {
+    let q: &[i8; 4] = q[..4].try_into().expect("4 bytes");
+    _mm256_set1_epi32(i32::from_le_bytes(q.map(|b| b as u8)))
 }

@@ -12,7 +12,7 @@ use super::util::*;
 use crate::blocks::*;
 
 /// Byte shuffles that broadcast i16 lane `i` (of a 128-bit half) to all 8 lanes.
-pub(super) const SHUFFLE_K4: [[u8; 32]; 8] = {
+pub(crate) const SHUFFLE_K4: [[u8; 32]; 8] = {
     let mut t = [[0u8; 32]; 8];
     let mut i = 0;
     while i < 8 {
@@ -44,7 +44,7 @@ const SHUFFLE_Q3K: [[u8; 32]; 4] = {
 };
 
 /// Byte shuffles (128-bit) that repeat i8 `2i` 8 times then `2i + 1` 8 times.
-pub(super) const SHUFFLE_Q6K: [[u8; 16]; 8] = {
+pub(crate) const SHUFFLE_Q6K: [[u8; 16]; 8] = {
     let mut t = [[0u8; 16]; 8];
     let mut i = 0;
     while i < 8 {
@@ -60,7 +60,7 @@ pub(super) const SHUFFLE_Q6K: [[u8; 16]; 8] = {
 
 /// Q4_K/Q5_K packed scales → 8 scales (bytes 0..8) and 8 mins (bytes 8..16).
 #[inline]
-pub(super) fn unpack_scales_k4(s: &[u8; 12]) -> [u32; 4] {
+pub(crate) fn unpack_scales_k4(s: &[u8; 12]) -> [u32; 4] {
     const KMASK1: u32 = 0x3f3f_3f3f;
     const KMASK2: u32 = 0x0f0f_0f0f;
     const KMASK3: u32 = 0x0303_0303;

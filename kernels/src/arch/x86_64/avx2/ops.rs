@@ -1,24 +1,27 @@
 //! AVX2 + FMA + F16C versions of the f32 ops (x86_64).
 //!
-//! Each `*_avx2` kernel is a `#[target_feature]` `unsafe fn`; the safe wrappers below are
-//! reachable only through [`OPS`], which [`Ops::avx2`](super::Ops::avx2) returns only after
-//! detecting all three features. Reductions follow ggml's AVX2 code (`vec.cpp`) where ggml
+//! Each `*_avx2` kernel is a `#[target_feature]` `unsafe fn`; the safe wrappers below, named
+//! as their scalar twins in `arch/scalar/ops.rs`, are reachable only through [`OPS`], which
+//! only the AVX2 kernel tables hold ([`crate::Kernels::avx2`], [`crate::Kernels::avx2_vnni`]
+//! hand them out after detecting all three features). Reductions follow ggml's AVX2 code (`vec.cpp`) where ggml
 //! has one, so results match llama.cpp's AVX2 build.
 
 use std::arch::x86_64::*;
 
-use super::gelu::{TABLE_LEN, lookup as gelu_lookup, lookup_mul as geglu_lookup, table as gelu_table};
-use super::{Ops, scalar};
+use crate::arch::scalar::ops as scalar;
+use crate::ops::Ops;
+use crate::ops::gelu::{TABLE_LEN, lookup as gelu_lookup, lookup_mul as geglu_lookup, table as gelu_table};
 use hearth_dtype::{f16_to_f32 as h2f, f32_to_f16 as f2h};
 
-pub(super) static OPS: Ops = Ops {
+/// The AVX2 f32 ops.
+pub(crate) static OPS: Ops = Ops {
     name: "avx2",
     scale_mul,
     cvar,
     exp_sum,
     silu,
     swiglu,
-    gelu: gelu_ops,
+    gelu,
     geglu,
     add,
     mul,
@@ -34,8 +37,9 @@ pub(super) static OPS: Ops = Ops {
 macro_rules! safe_entry {
     ($name:ident => $imp:ident ( $($arg:ident : $ty:ty),* ) $(-> $ret:ty)?) => {
         fn $name($($arg: $ty),*) $(-> $ret)? {
-            // SAFETY: this wrapper is only reachable through `OPS`, which `Ops::avx2()` hands
-            // out only after `is_x86_feature_detected!` confirmed avx2, fma and f16c.
+            // SAFETY: this wrapper is only reachable through `OPS`, held only by the AVX2
+            // kernel tables, which `Kernels::avx2()` / `Kernels::avx2_vnni()` hand out only
+            // after `is_x86_feature_detected!` confirmed avx2, fma and f16c.
             unsafe { $imp($($arg),*) }
         }
     };
@@ -46,7 +50,7 @@ safe_entry!(cvar => cvar_avx2(x: &[f32], mean: f32, out: &mut [f32]) -> f64);
 safe_entry!(exp_sum => exp_sum_avx2(x: &mut [f32], max: f32) -> f64);
 safe_entry!(silu => silu_avx2(x: &[f32], out: &mut [f32]));
 safe_entry!(swiglu => swiglu_avx2(gate: &[f32], up: &[f32], out: &mut [f32]));
-safe_entry!(gelu_ops => gelu_avx2(x: &[f32], out: &mut [f32]));
+safe_entry!(gelu => gelu_avx2(x: &[f32], out: &mut [f32]));
 safe_entry!(geglu => geglu_avx2(gate: &[f32], up: &[f32], out: &mut [f32]));
 safe_entry!(add => add_avx2(x: &mut [f32], y: &[f32]));
 safe_entry!(mul => mul_avx2(x: &mut [f32], y: &[f32]));
