@@ -161,7 +161,7 @@ fn int_value(u: &mut Unstructured<'_>, x: u64) -> Result<Value> {
         2 => Value::I64(x as i64),
         3 => Value::U16(x as u16),
         4 => Value::U8(x as u8),
-        5 => Value::I64(-(x as i64)),
+        5 => Value::I64((x as i64).wrapping_neg()),
         6 => Value::F32(x as f32),
         _ => Value::U32(x as u32),
     })
