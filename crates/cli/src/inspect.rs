@@ -33,6 +33,10 @@ struct Report {
     gguf_version: u32,
     name: Option<String>,
     architecture: String,
+    /// Why hearth cannot load the model (config or weights), `None` when it can. When the
+    /// file's counts contradict its tensors, the shape fields below are `None`: the
+    /// metadata's numbers (a block count of 4294967295) would only mislead.
+    load_error: Option<String>,
     parameters: u64,
     context_length: Option<u64>,
     block_count: Option<u64>,
@@ -88,6 +92,12 @@ fn report(f: &GgufFile, path: &str) -> Result<Report> {
         e.params += t.n_elements;
         e.bytes += t.n_bytes;
     }
+    // Load the config and weights as `run`/`serve` would: inspect says whether hearth can.
+    let load =
+        hearth_models::Config::from_gguf(f).and_then(|cfg| hearth_models::Weights::load(f, &cfg).map(|_| ()));
+    // An unsupported architecture says nothing about the counts; any other failure does.
+    let shape_trusted = matches!(load, Ok(()) | Err(hearth_models::ModelError::UnsupportedArch(_)));
+    let shape = |v: Option<u64>| v.filter(|_| shape_trusted);
     let tok_model = m.opt_str("tokenizer.ggml.model")?.map(str::to_owned);
     // Build the real tokenizer and template: inspect says whether hearth can use them.
     let tok = hearth_tokenizer::Tokenizer::from_gguf(m);
@@ -98,12 +108,13 @@ fn report(f: &GgufFile, path: &str) -> Result<Report> {
         gguf_version: f.version(),
         name: m.opt_str("general.name")?.map(str::to_owned),
         parameters: f.tensors().iter().map(|t| t.n_elements).sum(),
-        context_length: m.opt_u64(&k("context_length"))?,
-        block_count: m.opt_u64(&k("block_count"))?,
-        embedding_length: m.opt_u64(&k("embedding_length"))?,
-        feed_forward_length: m.opt_u64(&k("feed_forward_length")).ok().flatten(),
-        head_count: m.opt_u64(&k("attention.head_count")).ok().flatten(),
-        head_count_kv: m.opt_u64(&k("attention.head_count_kv")).ok().flatten(),
+        load_error: load.err().map(|e| e.to_string()),
+        context_length: shape(m.opt_u64(&k("context_length")).ok().flatten()),
+        block_count: shape(m.opt_u64(&k("block_count")).ok().flatten()),
+        embedding_length: shape(m.opt_u64(&k("embedding_length")).ok().flatten()),
+        feed_forward_length: shape(m.opt_u64(&k("feed_forward_length")).ok().flatten()),
+        head_count: shape(m.opt_u64(&k("attention.head_count")).ok().flatten()),
+        head_count_kv: shape(m.opt_u64(&k("attention.head_count_kv")).ok().flatten()),
         rope_freq_base: m.opt_f32(&k("rope.freq_base"))?,
         sliding_window: m.opt_u64(&k("attention.sliding_window")).ok().flatten(),
         file_type: m.opt_u64("general.file_type")?,
@@ -164,6 +175,10 @@ pub fn run(args: Args) -> Result<()> {
     println!("file          {} ({}, GGUF v{})", r.path, mb(r.file_bytes), r.gguf_version);
     println!("name          {}", opt(r.name.as_deref()));
     println!("architecture  {}", r.architecture);
+    match &r.load_error {
+        None => println!("loads         yes"),
+        Some(e) => println!("loads         no: {e}"),
+    }
     println!("parameters    {} ({} tensors)", human(r.parameters), r.tensor_count);
     println!("context       {}", opt(r.context_length));
     println!(

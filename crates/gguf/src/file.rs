@@ -3,7 +3,7 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use memmap2::Mmap;
+use memmap2::{Mmap, MmapMut};
 
 use crate::error::{GgufError, Result};
 use crate::parse::{Header, Limits, parse_header};
@@ -37,6 +37,22 @@ impl GgufFile {
             unsafe { Mmap::map(&file) }.map_err(|source| GgufError::Open { path: path.clone(), source })?;
         let header = parse_header(&map, limits)?;
         Ok(GgufFile { path, map, header })
+    }
+
+    /// Parses a GGUF file held in memory (tests, fuzzing, files received over the network)
+    /// with the default [`Limits`]. The bytes are copied into an anonymous read-only mapping,
+    /// so the result behaves exactly like a mapped file; its path is `<memory>`.
+    pub fn from_bytes(bytes: &[u8]) -> Result<GgufFile> {
+        Self::from_bytes_with(bytes, &Limits::default())
+    }
+
+    /// [`GgufFile::from_bytes`] with the given caps.
+    pub fn from_bytes_with(bytes: &[u8], limits: &Limits) -> Result<GgufFile> {
+        let mut anon = MmapMut::map_anon(bytes.len())?;
+        anon.copy_from_slice(bytes);
+        let map = anon.make_read_only()?;
+        let header = parse_header(&map, limits)?;
+        Ok(GgufFile { path: PathBuf::from("<memory>"), map, header })
     }
 
     /// Advises the kernel that tensor data will be read soon and sequentially.
@@ -104,5 +120,28 @@ impl GgufFile {
     pub fn tensor_data(&self, name: &str) -> Result<(&TensorInfo, &[u8])> {
         let info = self.tensor(name).ok_or_else(|| GgufError::TensorNotFound { name: name.to_owned() })?;
         Ok((info, self.data(info)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{DType, GgufWriter, Value};
+
+    #[test]
+    fn from_bytes_reads_what_the_writer_wrote() {
+        let mut w = GgufWriter::new();
+        w.set("general.architecture", Value::String("llama".into()));
+        w.add_tensor("t", DType::F32, &[2]).unwrap();
+        let bytes = w.to_bytes(&[&[0, 0, 128, 63, 0, 0, 0, 64]]).unwrap();
+        let f = GgufFile::from_bytes(&bytes).unwrap();
+        assert_eq!(f.path(), Path::new("<memory>"));
+        assert_eq!(f.metadata().architecture().unwrap(), "llama");
+        assert_eq!(f.tensor_data("t").unwrap().1, &[0, 0, 128, 63, 0, 0, 0, 64]);
+    }
+
+    #[test]
+    fn from_bytes_of_nothing_is_an_error() {
+        assert!(matches!(GgufFile::from_bytes(&[]), Err(GgufError::Truncated { .. })));
     }
 }

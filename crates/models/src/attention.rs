@@ -1,7 +1,7 @@
 //! Causal self-attention over the KV cache, parallel over (token, head).
 
 use hearth_kernels::ThreadPool;
-use hearth_kernels::ops::Ops;
+use hearth_kernels::ops::ops;
 
 use crate::SeqInput;
 use crate::scratch::{AttnLocal, Row};
@@ -27,7 +27,6 @@ pub(crate) struct AttnParams {
 /// already hold this batch's keys and values.
 pub(crate) fn attention(
     pool: &ThreadPool,
-    ops: &Ops,
     p: &AttnParams,
     q: &[f32],
     rows: &[Row],
@@ -35,6 +34,7 @@ pub(crate) fn attention(
     out: &mut [f32],
     locals: &mut Vec<AttnLocal>,
 ) {
+    let ops = ops();
     let hd = p.head_dim;
     let q_dim = p.n_head * hd;
     let max_pos = rows.iter().map(|r| r.pos).max().unwrap_or(0);

@@ -1,7 +1,9 @@
 //! `Config`: every hyper-parameter a forward pass needs, parsed from GGUF metadata in exactly
 //! one place.
 
-use hearth_gguf::Metadata;
+use std::collections::HashSet;
+
+use hearth_gguf::GgufFile;
 use hearth_kernels::ops::RopeMode;
 
 use crate::ModelError;
@@ -108,36 +110,101 @@ pub struct Config {
 }
 
 impl Config {
-    /// Parses the metadata of a model file.
-    pub fn from_gguf(meta: &Metadata) -> Result<Config, ModelError> {
+    /// Parses the metadata of a model file and checks every count against the tensors the
+    /// file holds, before anything is sized by it: a hostile `block_count` of 2^32 - 1 is an
+    /// error naming the key, not a 2 TB allocation.
+    pub fn from_gguf(file: &GgufFile) -> Result<Config, ModelError> {
+        let meta = file.metadata();
         let arch = Arch::from_name(meta.architecture()?)?;
         let p = arch.prefix();
         let key = |s: &str| format!("{p}.{s}");
         let bad = |s: String| ModelError::Config(s);
+        let check = Check { file };
 
         let n_layer = meta.usize(&key("block_count"))?;
+        check.blocks(&key("block_count"), n_layer)?;
+
+        // token_embd is [n_embd, n_vocab]: it fixes both.
+        let embd = check.dims2("token_embd.weight")?;
         let n_embd = meta.usize(&key("embedding_length"))?;
-        let n_ff = meta.usize(&key("feed_forward_length"))?;
+        check.equal(&key("embedding_length"), n_embd, embd[0], "token_embd.weight has {} columns")?;
+        let n_vocab = match meta.opt_usize(&key("vocab_size"))? {
+            Some(n) => n,
+            None => meta.str_array("tokenizer.ggml.tokens")?.len(),
+        };
+        if let Some(tokens) = meta.opt_str_array("tokenizer.ggml.tokens")?
+            && tokens.len() != n_vocab
+        {
+            return Err(ModelError::BadMetadata {
+                key: key("vocab_size"),
+                value: n_vocab.to_string(),
+                reason: format!("tokenizer.ggml.tokens holds {} tokens", tokens.len()),
+            });
+        }
+        check.equal(&key("vocab_size"), n_vocab, embd[1], "token_embd.weight has {} rows")?;
+
         let n_head = meta.usize(&key("attention.head_count"))?;
         let n_head_kv = meta.opt_usize(&key("attention.head_count_kv"))?.unwrap_or(n_head);
-        if n_layer == 0 || n_embd == 0 || n_head == 0 || n_head_kv == 0 || n_head % n_head_kv != 0 {
-            return Err(bad(format!(
-                "inconsistent shape: {n_layer} layers, embedding {n_embd}, {n_head} heads, {n_head_kv} kv heads"
-            )));
+        check.nonzero(&key("attention.head_count"), n_head)?;
+        check.nonzero(&key("attention.head_count_kv"), n_head_kv)?;
+        if n_head % n_head_kv != 0 {
+            return Err(ModelError::BadMetadata {
+                key: key("attention.head_count_kv"),
+                value: n_head_kv.to_string(),
+                reason: format!("does not divide attention.head_count ({n_head})"),
+            });
         }
-        let head_dim = meta.opt_usize(&key("attention.key_length"))?.unwrap_or(n_embd / n_head);
-        let head_dim_v = meta.opt_usize(&key("attention.value_length"))?.unwrap_or(n_embd / n_head);
+        let key_length = meta.opt_usize(&key("attention.key_length"))?;
+        let value_length = meta.opt_usize(&key("attention.value_length"))?;
+        if (key_length.is_none() || value_length.is_none()) && n_embd % n_head != 0 {
+            return Err(ModelError::BadMetadata {
+                key: key("attention.head_count"),
+                value: n_head.to_string(),
+                reason: format!(
+                    "does not divide embedding_length ({n_embd}) and no key/value length is given"
+                ),
+            });
+        }
+        let head_dim = key_length.unwrap_or(n_embd / n_head);
+        let head_dim_v = value_length.unwrap_or(n_embd / n_head);
         let n_rot = meta.opt_usize(&key("rope.dimension_count"))?.unwrap_or(head_dim);
         if head_dim == 0 || n_rot > head_dim || n_rot % 2 != 0 || head_dim_v != head_dim {
             return Err(bad(format!(
                 "unsupported head shape: key {head_dim}, value {head_dim_v}, rotary {n_rot}"
             )));
         }
-        let n_vocab = match meta.opt_usize(&key("vocab_size"))? {
-            Some(n) => n,
-            None => meta.str_array("tokenizer.ggml.tokens")?.len(),
-        };
+        // The first block's projections fix the head shapes (Weights::load checks every block).
+        let q = check.dims2("blk.0.attn_q.weight")?;
+        let k = check.dims2("blk.0.attn_k.weight")?;
+        let heads = |n: usize| n.checked_mul(head_dim).map_or(u64::MAX, |d| d as u64);
+        if heads(n_head) != q[1] {
+            return Err(ModelError::BadMetadata {
+                key: key("attention.head_count"),
+                value: n_head.to_string(),
+                reason: format!(
+                    "{n_head} heads of {head_dim} need {} query rows, blk.0.attn_q.weight has {}",
+                    n_head as u128 * head_dim as u128,
+                    q[1]
+                ),
+            });
+        }
+        if heads(n_head_kv) != k[1] {
+            return Err(ModelError::BadMetadata {
+                key: key("attention.head_count_kv"),
+                value: n_head_kv.to_string(),
+                reason: format!(
+                    "{n_head_kv} heads of {head_dim} need {} key rows, blk.0.attn_k.weight has {}",
+                    n_head_kv as u128 * head_dim as u128,
+                    k[1]
+                ),
+            });
+        }
+        let n_ff = meta.usize(&key("feed_forward_length"))?;
+        let up = check.dims2("blk.0.ffn_up.weight")?;
+        check.equal(&key("feed_forward_length"), n_ff, up[1], "blk.0.ffn_up.weight has {} rows")?;
+
         let n_ctx_train = meta.usize(&key("context_length"))?;
+        check.nonzero(&key("context_length"), n_ctx_train)?;
         let rms_eps = meta.f32(&key("attention.layer_norm_rms_epsilon"))?;
         let rope_base = meta.opt_f32(&key("rope.freq_base"))?.unwrap_or(10_000.0);
         let rope_base_swa = meta.opt_f32(&key("rope.freq_base_swa"))?.unwrap_or(10_000.0);
@@ -230,6 +297,69 @@ impl Config {
     /// Query heads per kv head.
     pub fn gqa(&self) -> usize {
         self.n_head / self.n_head_kv
+    }
+}
+
+/// Checks of metadata counts against the tensors of the file.
+struct Check<'a> {
+    file: &'a GgufFile,
+}
+
+impl Check<'_> {
+    /// `block_count` must be the number of blocks the file holds tensors for (`blk.N.*`).
+    /// Counting distinct indices (not taking the largest) keeps one `blk.4000000000.x` tensor
+    /// from vouching for four billion blocks.
+    fn blocks(&self, key: &str, n_layer: usize) -> Result<(), ModelError> {
+        let blocks: HashSet<&str> = self
+            .file
+            .tensors()
+            .iter()
+            .filter_map(|t| t.name.strip_prefix("blk.")?.split_once('.').map(|(i, _)| i))
+            .collect();
+        if n_layer == 0 || n_layer != blocks.len() {
+            return Err(ModelError::BadMetadata {
+                key: key.to_owned(),
+                value: n_layer.to_string(),
+                reason: format!("the file holds tensors for {} blocks", blocks.len()),
+            });
+        }
+        Ok(())
+    }
+
+    /// The dims of a 2-D tensor.
+    fn dims2(&self, name: &str) -> Result<[u64; 2], ModelError> {
+        let t = self.file.tensor(name).ok_or_else(|| ModelError::MissingTensor { name: name.to_owned() })?;
+        match t.dims[..] {
+            [cols, rows] => Ok([cols, rows]),
+            _ => Err(ModelError::BadShape {
+                name: name.to_owned(),
+                dims: t.dims.clone(),
+                expected: vec![0, 0],
+            }),
+        }
+    }
+
+    /// `value` must be `found`; `what` says where `found` comes from (`{}` marks the number).
+    fn equal(&self, key: &str, value: usize, found: u64, what: &str) -> Result<(), ModelError> {
+        if value == 0 || value as u64 != found {
+            return Err(ModelError::BadMetadata {
+                key: key.to_owned(),
+                value: value.to_string(),
+                reason: what.replace("{}", &found.to_string()),
+            });
+        }
+        Ok(())
+    }
+
+    fn nonzero(&self, key: &str, value: usize) -> Result<(), ModelError> {
+        if value == 0 {
+            return Err(ModelError::BadMetadata {
+                key: key.to_owned(),
+                value: "0".into(),
+                reason: "must be at least 1".into(),
+            });
+        }
+        Ok(())
     }
 }
 

@@ -10,10 +10,14 @@ pub enum ModelError {
     UnsupportedArch(String),
     #[error("metadata: {0}")]
     Config(String),
+    #[error("metadata {key} = {value} does not fit the file: {reason}")]
+    BadMetadata { key: String, value: String, reason: String },
     #[error("tensor '{name}' is missing")]
     MissingTensor { name: String },
     #[error("tensor '{name}': dims {dims:?}, expected {expected:?}")]
     BadShape { name: String, dims: Vec<u64>, expected: Vec<u64> },
+    #[error("tensor '{name}': {reason}")]
+    Tensor { name: String, reason: String },
     #[error("tensor '{name}': type {ty} is not supported by hearth's kernels")]
     UnsupportedType { name: String, ty: String },
     #[error("token id {id} is outside the vocabulary ({n_vocab} tokens)")]

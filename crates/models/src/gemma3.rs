@@ -8,21 +8,15 @@ use hearth_kernels::{ThreadPool, matmul, matmul_many};
 
 use crate::attention::{AttnParams, attention};
 use crate::model::rmsnorm_rows;
-use crate::{Model, ModelError, Scratch, SeqInput};
+use crate::{Model, Scratch, SeqInput};
 
 /// Appends the batch to the caches and leaves the wanted logits in `s.logits`.
-pub(crate) fn forward(
-    m: &Model,
-    pool: &ThreadPool,
-    seqs: &mut [SeqInput<'_>],
-    s: &mut Scratch,
-) -> Result<(), ModelError> {
+pub(crate) fn forward(m: &Model, pool: &ThreadPool, seqs: &mut [SeqInput<'_>], s: &mut Scratch) {
     let c = m.config();
-    let file = m.file().bytes();
     let (d, qd, kvd, ff, hd) = (c.n_embd, c.q_dim(), c.kv_dim(), c.n_ff, c.head_dim);
 
     // embedding: x [T, d] = embd · sqrt(d)
-    m.embed(seqs, s)?;
+    m.embed(seqs, s);
     let n = s.rows.len();
     s.q.resize(n * qd, 0.0);
     s.k.resize(n * kvd, 0.0);
@@ -34,25 +28,22 @@ pub(crate) fn forward(
     for (il, l) in m.weights().layers.iter().enumerate() {
         let local = c.swa_layers[il];
         let rope = if local { &m.rope_swa } else { &m.rope };
-        // Weights::load checked gemma3 has these norms.
-        let (Some(q_norm), Some(k_norm), Some(post_attn), Some(post_ffn)) =
-            (&l.q_norm, &l.k_norm, &l.post_attn_norm, &l.post_ffn_norm)
-        else {
-            return Err(ModelError::MissingTensor { name: format!("blk.{il} gemma3 norms") });
-        };
 
         // attention rmsnorm: xb [T, d]
         rmsnorm_rows(&s.x, &l.attn_norm, c.rms_eps, s.xb.fill(n, d));
 
         // qkv: q [T, q], k [T, kv], v [T, kv]
-        let (wq, wk, wv) = (l.wq.view(file)?, l.wk.view(file)?, l.wv.view(file)?);
-        matmul_many(pool, &mut [(&wq, &mut s.q[..]), (&wk, &mut s.k[..]), (&wv, &mut s.v[..])], &mut s.xb);
+        matmul_many(
+            pool,
+            &mut [(&l.wq, &mut s.q[..]), (&l.wk, &mut s.k[..]), (&l.wv, &mut s.v[..])],
+            &mut s.xb,
+        );
 
         // per-head q/k rmsnorm, then rope (local layers: their own base), then q *= scale
         for (t, row) in s.rows.iter().enumerate() {
             let (qt, kt) = (&mut s.q[t * qd..(t + 1) * qd], &mut s.k[t * kvd..(t + 1) * kvd]);
-            rmsnorm_in_place(qt, q_norm, c.rms_eps, &mut s.tmp);
-            rmsnorm_in_place(kt, k_norm, c.rms_eps, &mut s.tmp);
+            rmsnorm_in_place(qt, l.q_norm.as_deref(), c.rms_eps, &mut s.tmp);
+            rmsnorm_in_place(kt, l.k_norm.as_deref(), c.rms_eps, &mut s.tmp);
             rope.apply(qt, hd, row.pos);
             rope.apply(kt, hd, row.pos);
             ops().scale(qt, c.attn_scale);
@@ -68,31 +59,33 @@ pub(crate) fn forward(
             kq_scale: 1.0,
             window: if local { c.sliding_window } else { 0 },
         };
-        attention(pool, ops(), &p, &s.q, &s.rows, seqs, s.att.fill(n, qd), &mut s.attn);
+        attention(pool, &p, &s.q, &s.rows, seqs, s.att.fill(n, qd), &mut s.attn);
 
         // output projection, post-attention norm, residual: x += norm(wo · att)
-        matmul(pool, &l.wo.view(file)?, &mut s.att, &mut s.proj);
-        post_norm_add(&mut s.x, &mut s.proj, post_attn, c.rms_eps, &mut s.tmp);
+        matmul(pool, &l.wo, &mut s.att, &mut s.proj);
+        post_norm_add(&mut s.x, &mut s.proj, l.post_attn_norm.as_deref(), c.rms_eps, &mut s.tmp);
 
         // ffn rmsnorm: xb [T, d]
         rmsnorm_rows(&s.x, &l.ffn_norm, c.rms_eps, s.xb.fill(n, d));
 
         // geglu: hidden [T, ff] = gelu(gate · xb) ⊙ (up · xb)
-        let (wg, wu) = (l.w_gate.view(file)?, l.w_up.view(file)?);
-        matmul_many(pool, &mut [(&wg, &mut s.gate[..]), (&wu, &mut s.up[..])], &mut s.xb);
+        matmul_many(pool, &mut [(&l.w_gate, &mut s.gate[..]), (&l.w_up, &mut s.up[..])], &mut s.xb);
         ops().geglu(&s.gate, &s.up, s.hidden.fill(n, ff));
 
         // down projection, post-ffn norm, residual: x += norm(down · hidden)
-        matmul(pool, &l.w_down.view(file)?, &mut s.hidden, &mut s.proj);
-        post_norm_add(&mut s.x, &mut s.proj, post_ffn, c.rms_eps, &mut s.tmp);
+        matmul(pool, &l.w_down, &mut s.hidden, &mut s.proj);
+        post_norm_add(&mut s.x, &mut s.proj, l.post_ffn_norm.as_deref(), c.rms_eps, &mut s.tmp);
     }
 
     // final rmsnorm, logits (soft-capped when the model says so)
     m.logits(pool, seqs, s)
 }
 
-/// RMSNorm of every `w.len()`-wide piece of `x`, in place (`tmp` is a copy buffer).
-fn rmsnorm_in_place(x: &mut [f32], w: &[f32], eps: f32, tmp: &mut Vec<f32>) {
+/// RMSNorm of every `w.len()`-wide piece of `x`, in place (`tmp` is a copy buffer). The
+/// norms are optional in [`Layer`](crate::Layer) because other architectures lack them;
+/// `Weights::load` requires every gemma3 block to have all four, so none is skipped here.
+fn rmsnorm_in_place(x: &mut [f32], w: Option<&[f32]>, eps: f32, tmp: &mut Vec<f32>) {
+    let Some(w) = w else { return };
     for piece in x.chunks_exact_mut(w.len()) {
         tmp.clear();
         tmp.extend_from_slice(piece);
@@ -101,7 +94,7 @@ fn rmsnorm_in_place(x: &mut [f32], w: &[f32], eps: f32, tmp: &mut Vec<f32>) {
 }
 
 /// `x += rmsnorm(y) · w`, row by row (`y` is clobbered).
-fn post_norm_add(x: &mut [f32], y: &mut [f32], w: &[f32], eps: f32, tmp: &mut Vec<f32>) {
+fn post_norm_add(x: &mut [f32], y: &mut [f32], w: Option<&[f32]>, eps: f32, tmp: &mut Vec<f32>) {
     rmsnorm_in_place(y, w, eps, tmp);
     ops().add(x, y);
 }

@@ -42,4 +42,4 @@ pub use error::ModelError;
 pub use kv_cache::KvCache;
 pub use model::Model;
 pub use scratch::Scratch;
-pub use weights::{Layer, Matrix, Weights};
+pub use weights::{Layer, Weights};

@@ -8,21 +8,15 @@ use hearth_kernels::{ThreadPool, matmul, matmul_many};
 
 use crate::attention::{AttnParams, attention};
 use crate::model::{add_bias, rmsnorm_rows};
-use crate::{Model, ModelError, Scratch, SeqInput};
+use crate::{Model, Scratch, SeqInput};
 
 /// Appends the batch to the caches and leaves the wanted logits in `s.logits`.
-pub(crate) fn forward(
-    m: &Model,
-    pool: &ThreadPool,
-    seqs: &mut [SeqInput<'_>],
-    s: &mut Scratch,
-) -> Result<(), ModelError> {
+pub(crate) fn forward(m: &Model, pool: &ThreadPool, seqs: &mut [SeqInput<'_>], s: &mut Scratch) {
     let c = m.config();
-    let file = m.file().bytes();
     let (d, qd, kvd, ff, hd) = (c.n_embd, c.q_dim(), c.kv_dim(), c.n_ff, c.head_dim);
 
     // embedding: x [T, d]
-    m.embed(seqs, s)?;
+    m.embed(seqs, s);
     let n = s.rows.len();
     s.q.resize(n * qd, 0.0);
     s.k.resize(n * kvd, 0.0);
@@ -36,8 +30,11 @@ pub(crate) fn forward(
         rmsnorm_rows(&s.x, &l.attn_norm, c.rms_eps, s.xb.fill(n, d));
 
         // qkv: q [T, q], k [T, kv], v [T, kv] (+ biases: qwen2)
-        let (wq, wk, wv) = (l.wq.view(file)?, l.wk.view(file)?, l.wv.view(file)?);
-        matmul_many(pool, &mut [(&wq, &mut s.q[..]), (&wk, &mut s.k[..]), (&wv, &mut s.v[..])], &mut s.xb);
+        matmul_many(
+            pool,
+            &mut [(&l.wq, &mut s.q[..]), (&l.wk, &mut s.k[..]), (&l.wv, &mut s.v[..])],
+            &mut s.xb,
+        );
         if let (Some(bq), Some(bk), Some(bv)) = (&l.bq, &l.bk, &l.bv) {
             add_bias(&mut s.q, bq);
             add_bias(&mut s.k, bk);
@@ -60,22 +57,21 @@ pub(crate) fn forward(
             kq_scale: c.attn_scale,
             window: if c.swa_layers[il] { c.sliding_window } else { 0 },
         };
-        attention(pool, ops(), &p, &s.q, &s.rows, seqs, s.att.fill(n, qd), &mut s.attn);
+        attention(pool, &p, &s.q, &s.rows, seqs, s.att.fill(n, qd), &mut s.attn);
 
         // output projection and residual: x += wo · att
-        matmul(pool, &l.wo.view(file)?, &mut s.att, &mut s.proj);
+        matmul(pool, &l.wo, &mut s.att, &mut s.proj);
         ops().add(&mut s.x, &s.proj);
 
         // ffn rmsnorm: xb [T, d]
         rmsnorm_rows(&s.x, &l.ffn_norm, c.rms_eps, s.xb.fill(n, d));
 
         // swiglu: hidden [T, ff] = silu(gate · xb) ⊙ (up · xb)
-        let (wg, wu) = (l.w_gate.view(file)?, l.w_up.view(file)?);
-        matmul_many(pool, &mut [(&wg, &mut s.gate[..]), (&wu, &mut s.up[..])], &mut s.xb);
+        matmul_many(pool, &mut [(&l.w_gate, &mut s.gate[..]), (&l.w_up, &mut s.up[..])], &mut s.xb);
         ops().swiglu(&s.gate, &s.up, s.hidden.fill(n, ff));
 
         // down projection and residual: x += down · hidden
-        matmul(pool, &l.w_down.view(file)?, &mut s.hidden, &mut s.proj);
+        matmul(pool, &l.w_down, &mut s.hidden, &mut s.proj);
         ops().add(&mut s.x, &s.proj);
     }
 

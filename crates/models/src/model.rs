@@ -13,13 +13,26 @@ use crate::{Arch, Config, KvCache, Logits, ModelError, Scratch, SeqInput, Weight
 
 /// Positions whose RoPE rows are precomputed at load (later ones are computed on the fly).
 const ROPE_TABLE_POSITIONS: usize = 8192;
+/// Most floats a RoPE table holds (32 MB): real models (rotary dims ≤ 256) keep all 8192
+/// positions; an absurd head size in a hostile file cannot make the table huge.
+const ROPE_TABLE_FLOATS: usize = 8 << 20;
+
+self_cell::self_cell!(
+    /// The mapped file and the weights borrowed from it, kept together (self-referential:
+    /// the weights' matrix views point into the mapping the cell owns).
+    struct Mapped {
+        owner: Arc<GgufFile>,
+        #[covariant]
+        dependent: Weights,
+    }
+    impl {Debug}
+);
 
 /// A loaded model: immutable, `Send + Sync`, shared across sequences and threads.
 #[derive(Debug)]
 pub struct Model {
     cfg: Config,
-    file: Arc<GgufFile>,
-    weights: Weights,
+    mapped: Mapped,
     /// RoPE of global layers (and of all layers without a sliding window).
     pub(crate) rope: RopeCache,
     /// RoPE of sliding-window layers when their base differs (Gemma 3).
@@ -34,8 +47,9 @@ impl Model {
 
     /// Loads the model of an opened file (weights stay in the mapping).
     pub fn load(file: Arc<GgufFile>) -> Result<Model, ModelError> {
-        let cfg = Config::from_gguf(file.metadata())?;
-        let weights = Weights::load(&file, &cfg)?;
+        let cfg = Config::from_gguf(&file)?;
+        let mapped = Mapped::try_new(file, |file| Weights::load(file, &cfg))?;
+        let weights = mapped.borrow_dependent();
         let params = |base: f32| RopeParams {
             freq_scale: cfg.rope_scaling.freq_scale,
             ext_factor: cfg.rope_scaling.ext_factor,
@@ -43,7 +57,8 @@ impl Model {
             n_ctx_orig: cfg.rope_scaling.n_ctx_orig,
             ..RopeParams::new(cfg.arch.rope_mode(), cfg.n_rot, base)
         };
-        let positions = ROPE_TABLE_POSITIONS.min(cfg.n_ctx_train.max(1));
+        let positions =
+            ROPE_TABLE_POSITIONS.min(cfg.n_ctx_train.max(1)).min(ROPE_TABLE_FLOATS / cfg.n_rot.max(1));
         let rope = RopeCache::new(params(cfg.rope_base), weights.rope_freqs.as_deref(), positions);
         let rope_swa = if cfg.arch == Arch::Gemma3 {
             // gemma3 local layers: own base, no scaling (llama.cpp's freq_scale_swa = 1).
@@ -55,7 +70,7 @@ impl Model {
         } else {
             rope.clone()
         };
-        Ok(Model { cfg, file, weights, rope, rope_swa })
+        Ok(Model { cfg, mapped, rope, rope_swa })
     }
 
     /// Hyper-parameters.
@@ -63,14 +78,14 @@ impl Model {
         &self.cfg
     }
 
-    /// The weights.
-    pub fn weights(&self) -> &Weights {
-        &self.weights
+    /// The weights (matrix views into the mapped file).
+    pub fn weights(&self) -> &Weights<'_> {
+        self.mapped.borrow_dependent()
     }
 
     /// The mapped file (metadata, tokenizer, template live there too).
     pub fn file(&self) -> &Arc<GgufFile> {
-        &self.file
+        self.mapped.borrow_owner()
     }
 
     /// An empty KV cache for up to `n_ctx` positions (clamped to the training context).
@@ -80,7 +95,7 @@ impl Model {
 
     /// Bytes of weights read per decoded token (every matrix once; embeddings: one row).
     pub fn bytes_per_token(&self) -> usize {
-        let w = &self.weights;
+        let w = self.weights();
         let layers: usize = w
             .layers
             .iter()
@@ -91,7 +106,7 @@ impl Model {
                     .sum::<usize>()
             })
             .sum();
-        layers + w.output.n_bytes() + w.token_embd.row_bytes()
+        layers + w.output.n_bytes() + w.token_embd.n_bytes() / w.token_embd.rows().max(1)
     }
 
     /// Runs the model on new tokens of one or more sequences: appends their keys and values
@@ -105,8 +120,8 @@ impl Model {
     ) -> Result<&'s [f32], ModelError> {
         self.check(seqs)?;
         match self.cfg.arch {
-            Arch::Llama | Arch::Qwen2 => crate::llama::forward(self, pool, seqs, scratch)?,
-            Arch::Gemma3 => crate::gemma3::forward(self, pool, seqs, scratch)?,
+            Arch::Llama | Arch::Qwen2 => crate::llama::forward(self, pool, seqs, scratch),
+            Arch::Gemma3 => crate::gemma3::forward(self, pool, seqs, scratch),
         }
         Ok(&scratch.logits)
     }
@@ -126,12 +141,12 @@ impl Model {
 
     /// Embedding lookup into `scratch.x` (`[T, n_embd]`, times `embd_scale`), the row table,
     /// and room for the new positions in every cache.
-    pub(crate) fn embed(&self, seqs: &mut [SeqInput<'_>], s: &mut Scratch) -> Result<(), ModelError> {
+    pub(crate) fn embed(&self, seqs: &mut [SeqInput<'_>], s: &mut Scratch) {
         let d = self.cfg.n_embd;
         let n: usize = seqs.iter().map(|q| q.tokens.len()).sum();
         s.rows.clear();
         s.x.resize(n * d, 0.0);
-        let table = self.weights.token_embd.view(self.file.bytes())?;
+        let table = &self.weights().token_embd;
         for (si, seq) in seqs.iter_mut().enumerate() {
             let start = seq.cache.extend(seq.tokens.len());
             for (i, &tok) in seq.tokens.iter().enumerate() {
@@ -143,7 +158,6 @@ impl Model {
         if self.cfg.embd_scale != 1.0 {
             ops().scale(&mut s.x, self.cfg.embd_scale);
         }
-        Ok(())
     }
 
     /// Writes the batch's keys and values (`scratch.k`, `scratch.v`) into the caches as f16.
@@ -158,17 +172,12 @@ impl Model {
     }
 
     /// Final norm and LM head for the rows whose logits are wanted, into `scratch.logits`.
-    pub(crate) fn logits(
-        &self,
-        pool: &ThreadPool,
-        seqs: &[SeqInput<'_>],
-        s: &mut Scratch,
-    ) -> Result<(), ModelError> {
+    pub(crate) fn logits(&self, pool: &ThreadPool, seqs: &[SeqInput<'_>], s: &mut Scratch) {
         let (d, nv) = (self.cfg.n_embd, self.cfg.n_vocab);
         let n_out: usize = seqs.iter().map(SeqInput::n_logits).sum();
         s.logits.resize(n_out * nv, 0.0);
         if n_out == 0 {
-            return Ok(());
+            return;
         }
         let ops = ops();
         let out_in = s.out_in.fill(n_out, d);
@@ -184,7 +193,7 @@ impl Model {
             for t in wanted {
                 ops.rmsnorm(
                     &s.x[t * d..(t + 1) * d],
-                    &self.weights.output_norm,
+                    &self.weights().output_norm,
                     self.cfg.rms_eps,
                     &mut out_in[o * d..(o + 1) * d],
                 );
@@ -192,15 +201,13 @@ impl Model {
             }
             t0 += n;
         }
-        let w = self.weights.output.view(self.file.bytes())?;
-        matmul(pool, &w, &mut s.out_in, &mut s.logits);
+        matmul(pool, &self.weights().output, &mut s.out_in, &mut s.logits);
         let cap = self.cfg.final_softcap;
         if cap > 0.0 {
             for l in s.logits.iter_mut() {
                 *l = (*l / cap).tanh() * cap;
             }
         }
-        Ok(())
     }
 }
 

@@ -6,87 +6,56 @@ use hearth_kernels::{DType, QMatrix};
 
 use crate::{Config, ModelError};
 
-/// A weight matrix in the mapped file: `rows × cols`, each row `cols` elements of `dtype`.
+/// One transformer block. Matrices are [`QMatrix`] views into the mapped file, `[rows, cols]`
+/// of the product `out = W · x` (ggml dims `[cols, rows]`), resolved and checked once at load.
 #[derive(Clone, Debug)]
-pub struct Matrix {
-    /// Element type.
-    pub dtype: DType,
-    /// Output features.
-    pub rows: usize,
-    /// Input features (the row length).
-    pub cols: usize,
-    offset: usize,
-    len: usize,
-}
-
-impl Matrix {
-    /// The kernel view of this matrix over the file bytes.
-    pub fn view<'a>(&self, file: &'a [u8]) -> Result<QMatrix<'a>, ModelError> {
-        let data = file
-            .get(self.offset..self.offset + self.len)
-            .ok_or_else(|| ModelError::Config("matrix outside file".into()))?;
-        QMatrix::new(self.dtype, self.rows, self.cols, data).map_err(|e| ModelError::Config(e.to_string()))
-    }
-
-    /// Bytes of one row.
-    pub fn row_bytes(&self) -> usize {
-        self.len / self.rows.max(1)
-    }
-
-    /// Total bytes.
-    pub fn n_bytes(&self) -> usize {
-        self.len
-    }
-}
-
-/// One transformer block. Shapes are `[rows, cols]` of the matrix product `out = W · x`.
-#[derive(Clone, Debug)]
-pub struct Layer {
+pub struct Layer<'a> {
     /// `[n_embd]` pre-attention RMSNorm weight.
     pub attn_norm: Vec<f32>,
     /// `[n_head · head_dim, n_embd]` query projection.
-    pub wq: Matrix,
+    pub wq: QMatrix<'a>,
     /// `[n_head_kv · head_dim, n_embd]` key projection.
-    pub wk: Matrix,
+    pub wk: QMatrix<'a>,
     /// `[n_head_kv · head_dim, n_embd]` value projection.
-    pub wv: Matrix,
+    pub wv: QMatrix<'a>,
     /// `[n_head · head_dim]` query bias (qwen2).
     pub bq: Option<Vec<f32>>,
     /// `[n_head_kv · head_dim]` key bias (qwen2).
     pub bk: Option<Vec<f32>>,
     /// `[n_head_kv · head_dim]` value bias (qwen2).
     pub bv: Option<Vec<f32>>,
-    /// `[head_dim]` per-head query RMSNorm (gemma3).
+    /// `[head_dim]` per-head query RMSNorm (gemma3: every block has it).
     pub q_norm: Option<Vec<f32>>,
-    /// `[head_dim]` per-head key RMSNorm (gemma3).
+    /// `[head_dim]` per-head key RMSNorm (gemma3: every block has it).
     pub k_norm: Option<Vec<f32>>,
     /// `[n_embd, n_head · head_dim]` attention output projection.
-    pub wo: Matrix,
+    pub wo: QMatrix<'a>,
     /// `[n_embd]` norm of the attention output before the residual add (gemma3).
     pub post_attn_norm: Option<Vec<f32>>,
     /// `[n_embd]` pre-FFN RMSNorm weight.
     pub ffn_norm: Vec<f32>,
     /// `[n_ff, n_embd]` gate projection.
-    pub w_gate: Matrix,
+    pub w_gate: QMatrix<'a>,
     /// `[n_ff, n_embd]` up projection.
-    pub w_up: Matrix,
+    pub w_up: QMatrix<'a>,
     /// `[n_embd, n_ff]` down projection.
-    pub w_down: Matrix,
+    pub w_down: QMatrix<'a>,
     /// `[n_embd]` norm of the FFN output before the residual add (gemma3).
     pub post_ffn_norm: Option<Vec<f32>>,
 }
 
-/// All weights of a model.
+/// All weights of a model, borrowed from the file they were loaded from (immutable, shared;
+/// [`Model`](crate::Model) keeps the file and its weights together).
 #[derive(Clone, Debug)]
-pub struct Weights {
+pub struct Weights<'a> {
     /// `[n_vocab, n_embd]` token embeddings (rows dequantized on lookup).
-    pub token_embd: Matrix,
+    pub token_embd: QMatrix<'a>,
     /// Transformer blocks.
-    pub layers: Vec<Layer>,
+    pub layers: Vec<Layer<'a>>,
     /// `[n_embd]` final RMSNorm weight.
     pub output_norm: Vec<f32>,
     /// `[n_vocab, n_embd]` LM head (the embedding table when tied).
-    pub output: Matrix,
+    pub output: QMatrix<'a>,
     /// `[n_rot / 2]` Llama 3 RoPE frequency factors.
     pub rope_freqs: Option<Vec<f32>>,
 }
@@ -95,12 +64,12 @@ struct Loader<'a> {
     file: &'a GgufFile,
 }
 
-impl Loader<'_> {
-    fn info(&self, name: &str) -> Result<&TensorInfo, ModelError> {
+impl<'a> Loader<'a> {
+    fn info(&self, name: &str) -> Result<&'a TensorInfo, ModelError> {
         self.file.tensor(name).ok_or_else(|| ModelError::MissingTensor { name: name.to_owned() })
     }
 
-    fn matrix(&self, name: &str, rows: usize, cols: usize) -> Result<Matrix, ModelError> {
+    fn matrix(&self, name: &str, rows: usize, cols: usize) -> Result<QMatrix<'a>, ModelError> {
         let t = self.info(name)?;
         if t.dims != [cols as u64, rows as u64] {
             return Err(ModelError::BadShape {
@@ -113,10 +82,8 @@ impl Loader<'_> {
         if !hearth_kernels::supported_weight_types().any(|s| s == dtype) {
             return Err(ModelError::UnsupportedType { name: name.to_owned(), ty: dtype.name().to_owned() });
         }
-        let offset = (self.file.header().data_offset + t.offset) as usize;
-        let m = Matrix { dtype, rows, cols, offset, len: t.n_bytes as usize };
-        m.view(self.file.bytes())?;
-        Ok(m)
+        QMatrix::new(dtype, rows, cols, self.file.data(t))
+            .map_err(|e| ModelError::Tensor { name: name.to_owned(), reason: e.to_string() })
     }
 
     fn vector(&self, name: &str, len: usize) -> Result<Vec<f32>, ModelError> {
@@ -155,48 +122,64 @@ impl Loader<'_> {
     }
 }
 
-impl Weights {
-    /// Finds and checks every tensor `cfg` needs.
-    pub fn load(file: &GgufFile, cfg: &Config) -> Result<Weights, ModelError> {
+impl<'a> Weights<'a> {
+    /// Finds and checks every tensor `cfg` needs and resolves the matrix views, so a forward
+    /// pass uses them without further checks. `cfg` must come from [`Config::from_gguf`] of
+    /// the same file (it checked every count against the file's tensors).
+    pub fn load(file: &'a GgufFile, cfg: &Config) -> Result<Weights<'a>, ModelError> {
         let l = Loader { file };
         let (d, q, kv, ff) = (cfg.n_embd, cfg.q_dim(), cfg.kv_dim(), cfg.n_ff);
         let token_embd = l.matrix("token_embd.weight", cfg.n_vocab, d)?;
         let output = match file.tensor("output.weight") {
             Some(_) => l.matrix("output.weight", cfg.n_vocab, d)?,
-            None => token_embd.clone(),
+            None => token_embd,
         };
-        let mut layers = Vec::with_capacity(cfg.n_layer);
-        for i in 0..cfg.n_layer {
-            let n = |s: &str| format!("blk.{i}.{s}");
-            layers.push(Layer {
-                attn_norm: l.vector(&n("attn_norm.weight"), d)?,
-                wq: l.matrix(&n("attn_q.weight"), q, d)?,
-                wk: l.matrix(&n("attn_k.weight"), kv, d)?,
-                wv: l.matrix(&n("attn_v.weight"), kv, d)?,
-                bq: l.opt_vector(&n("attn_q.bias"), q)?,
-                bk: l.opt_vector(&n("attn_k.bias"), kv)?,
-                bv: l.opt_vector(&n("attn_v.bias"), kv)?,
-                q_norm: l.opt_vector(&n("attn_q_norm.weight"), cfg.head_dim)?,
-                k_norm: l.opt_vector(&n("attn_k_norm.weight"), cfg.head_dim)?,
-                wo: l.matrix(&n("attn_output.weight"), d, q)?,
-                post_attn_norm: l.opt_vector(&n("post_attention_norm.weight"), d)?,
-                ffn_norm: l.vector(&n("ffn_norm.weight"), d)?,
-                w_gate: l.matrix(&n("ffn_gate.weight"), ff, d)?,
-                w_up: l.matrix(&n("ffn_up.weight"), ff, d)?,
-                w_down: l.matrix(&n("ffn_down.weight"), d, ff)?,
-                post_ffn_norm: l.opt_vector(&n("post_ffw_norm.weight"), d)?,
-            });
-        }
-        if cfg.arch == crate::Arch::Gemma3 {
-            let l0 = &layers[0];
-            if l0.q_norm.is_none()
-                || l0.k_norm.is_none()
-                || l0.post_attn_norm.is_none()
-                || l0.post_ffn_norm.is_none()
-            {
-                return Err(ModelError::MissingTensor {
-                    name: "blk.0.attn_q_norm/attn_k_norm/post_*_norm (gemma3)".into(),
-                });
+        // Collected, not pre-sized: `cfg` is trusted for nothing that allocates.
+        let layers = (0..cfg.n_layer)
+            .map(|i| {
+                let n = |s: &str| format!("blk.{i}.{s}");
+                Ok(Layer {
+                    attn_norm: l.vector(&n("attn_norm.weight"), d)?,
+                    wq: l.matrix(&n("attn_q.weight"), q, d)?,
+                    wk: l.matrix(&n("attn_k.weight"), kv, d)?,
+                    wv: l.matrix(&n("attn_v.weight"), kv, d)?,
+                    bq: l.opt_vector(&n("attn_q.bias"), q)?,
+                    bk: l.opt_vector(&n("attn_k.bias"), kv)?,
+                    bv: l.opt_vector(&n("attn_v.bias"), kv)?,
+                    q_norm: l.opt_vector(&n("attn_q_norm.weight"), cfg.head_dim)?,
+                    k_norm: l.opt_vector(&n("attn_k_norm.weight"), cfg.head_dim)?,
+                    wo: l.matrix(&n("attn_output.weight"), d, q)?,
+                    post_attn_norm: l.opt_vector(&n("post_attention_norm.weight"), d)?,
+                    ffn_norm: l.vector(&n("ffn_norm.weight"), d)?,
+                    w_gate: l.matrix(&n("ffn_gate.weight"), ff, d)?,
+                    w_up: l.matrix(&n("ffn_up.weight"), ff, d)?,
+                    w_down: l.matrix(&n("ffn_down.weight"), d, ff)?,
+                    post_ffn_norm: l.opt_vector(&n("post_ffw_norm.weight"), d)?,
+                })
+            })
+            .collect::<Result<Vec<_>, ModelError>>()?;
+        for (i, l) in layers.iter().enumerate() {
+            let name = |s: &str| format!("blk.{i}.{s}");
+            // Biases come as a set (qwen2): one without the others would be silently ignored.
+            let biases = [&l.bq, &l.bk, &l.bv].iter().filter(|b| b.is_some()).count();
+            if biases == 1 || biases == 2 {
+                let missing = [(&l.bq, "attn_q.bias"), (&l.bk, "attn_k.bias"), (&l.bv, "attn_v.bias")]
+                    .into_iter()
+                    .find(|(b, _)| b.is_none())
+                    .map_or(String::new(), |(_, n)| name(n));
+                return Err(ModelError::MissingTensor { name: missing });
+            }
+            if cfg.arch == crate::Arch::Gemma3 {
+                for (t, n) in [
+                    (&l.q_norm, "attn_q_norm.weight"),
+                    (&l.k_norm, "attn_k_norm.weight"),
+                    (&l.post_attn_norm, "post_attention_norm.weight"),
+                    (&l.post_ffn_norm, "post_ffw_norm.weight"),
+                ] {
+                    if t.is_none() {
+                        return Err(ModelError::MissingTensor { name: name(n) });
+                    }
+                }
             }
         }
         Ok(Weights {
