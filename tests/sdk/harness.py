@@ -61,9 +61,10 @@ class HearthServer:
             return e.code, dict(e.headers), e.read().decode()
 
     def health(self):
+        """(status, body) of /health, with the key: without it only the status is shown."""
         import json
 
-        status, _, body = self.get("/health")
+        status, _, body = self.get("/health", key=self.api_key)
         try:
             return status, json.loads(body)
         except ValueError:

@@ -43,6 +43,9 @@ def health_is_open_and_ready(s, model_id):
     assert status == 200 and body["status"] == "ok", body
     assert body["model"] == model_id
     assert s.first_health in (200, 503), s.first_health
+    # Without the key only the status is shown.
+    status, _, text = s.get("/health")
+    assert status == 200 and json.loads(text) == {"status": "ok"}, text
 
 
 @test
@@ -173,6 +176,31 @@ def logprobs(s, model_id):
     for t in content:
         assert t.logprob <= 0 and bytes(t.bytes).decode("utf-8", "replace") == t.token
         assert len(t.top_logprobs) == 3 and t.top_logprobs[0].token == t.token
+
+
+@test
+def schema_mistakes_are_400_and_unknown_formats_warnings(s, model_id):
+    for schema in [{"$ref": "#"}, {"type": "string", "pattern": "^a{1000000}$"}]:
+        try:
+            client(s).chat.completions.create(
+                model=model_id,
+                messages=QUESTION,
+                response_format={"type": "json_schema", "json_schema": {"name": "x", "schema": schema}},
+                max_tokens=4,
+            )
+        except openai.BadRequestError as e:
+            assert e.param == "response_format" and "non-verbose" not in e.message, e.body
+        else:
+            raise AssertionError(f"{schema} accepted")
+    schema = {"type": "object", "properties": {"p": {"type": "string", "format": "path"}}, "required": ["p"]}
+    raw = client(s).chat.completions.with_raw_response.create(
+        model=model_id,
+        messages=QUESTION,
+        response_format={"type": "json_schema", "json_schema": {"name": "x", "schema": schema}},
+        max_tokens=4,
+    )
+    assert 'unknown format "path" at /properties/p' in raw.headers.get("x-hearth-warning", ""), raw.headers
+    raw.parse()
 
 
 @test

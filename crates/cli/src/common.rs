@@ -29,8 +29,12 @@ impl ModelArgs {
             None => hearth_hub::Catalog::builtin()?.default_model().name.clone(),
         };
         let path = crate::progress::resolve_model(&name)?;
-        let opts = EngineOptions { threads: self.threads, n_ctx: self.ctx_size, n_batch: self.batch_size };
-        Engine::load(&path, opts).with_context(|| format!("loading {}", path.display()))
+        Engine::load(&path, self.options()).with_context(|| format!("loading {}", path.display()))
+    }
+
+    /// The engine options these arguments ask for.
+    pub fn options(&self) -> EngineOptions {
+        EngineOptions { threads: self.threads, n_ctx: self.ctx_size, n_batch: self.batch_size }
     }
 }
 

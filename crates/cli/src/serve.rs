@@ -1,5 +1,6 @@
-//! `hearth serve`: the OpenAI-compatible server (see `hearth-server`). Binds first, loads
-//! the model in the background (`/health` answers 503 meanwhile), stops on Ctrl-C / SIGTERM.
+//! `hearth serve`: the OpenAI-compatible server (see `hearth-server`). Checks every
+//! setting, binds, loads the model in the background (`/health` answers 503 meanwhile),
+//! stops on Ctrl-C / SIGTERM.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -7,7 +8,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use hearth_engine::SchedulerOptions;
 use hearth_server::{
-    DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT, Server, ServerConfig, parse_host, shutdown_signal,
+    DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_PORT, Server, ServerConfig, parse_host, shutdown_signal,
 };
 
 use crate::common::ModelArgs;
@@ -41,6 +43,20 @@ pub struct Args {
     /// Allow browser calls from this origin (repeatable; `*` for any). CORS is off without it.
     #[arg(long = "cors-origin", value_name = "ORIGIN")]
     cors_origins: Vec<String>,
+    /// Without an API key, answer requests addressed (Host header) to this name too, besides
+    /// localhost and IP addresses (repeatable; `*` for any). Guards against DNS rebinding.
+    #[arg(long = "allowed-host", value_name = "NAME")]
+    allowed_hosts: Vec<String>,
+    /// Seconds a client may take to send a request's headers (also how long an idle
+    /// keep-alive connection stays open).
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_HEADER_TIMEOUT.as_secs())]
+    header_timeout: u64,
+    /// Seconds a client may take to send a request's body (then 408).
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_BODY_TIMEOUT.as_secs())]
+    body_timeout: u64,
+    /// Connections open at once; more are answered 503 and closed.
+    #[arg(long, default_value_t = DEFAULT_MAX_CONNECTIONS)]
+    max_connections: usize,
     /// The model name reported by the API (default: the catalog name, or the file name).
     #[arg(long)]
     alias: Option<String>,
@@ -54,6 +70,8 @@ pub struct Args {
 
 /// Runs `hearth serve`.
 pub fn run(args: Args) -> Result<()> {
+    // Every setting is checked before the port is bound or the model resolved.
+    args.model.options().validate()?;
     let (host, host_port) = parse_host(&args.host)?;
     let model_name = match &args.model.model {
         Some(m) => m.clone(),
@@ -66,11 +84,16 @@ pub fn run(args: Args) -> Result<()> {
         api_key: args.api_key.clone(),
         insecure: args.insecure,
         cors_origins: args.cors_origins.clone(),
+        allowed_hosts: args.allowed_hosts.clone(),
+        header_timeout: Duration::from_secs(args.header_timeout),
+        body_timeout: Duration::from_secs(args.body_timeout),
+        max_connections: args.max_connections,
         max_body_bytes: args.max_body_bytes,
         model_id: model_id.clone(),
         scheduler: SchedulerOptions { slots: args.parallel.max(1), max_queue: args.max_queue },
         shutdown_grace: Duration::from_secs(args.shutdown_grace),
     };
+    config.validate()?;
     let keyed = config.api_key.as_deref().is_some_and(|k| !k.trim().is_empty());
     let mut model = args.model.clone();
     model.model = Some(model_name);

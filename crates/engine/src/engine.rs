@@ -30,6 +30,31 @@ impl Default for EngineOptions {
     }
 }
 
+/// Most threads an engine runs on: far past any core count hearth targets, and far below
+/// where spawning threads fails (at tens of thousands the process aborts: "failed to set up
+/// alternative stack guard page").
+pub const MAX_THREADS: usize = 1024;
+
+impl EngineOptions {
+    /// Checks the options that do not depend on the model: `threads` at most
+    /// [`MAX_THREADS`], `n_batch` at least 1. [`Engine::load`] checks them first; call it
+    /// yourself to refuse bad options before slow work (binding a port, mapping a file).
+    pub fn validate(&self) -> Result<(), EngineError> {
+        if self.threads > MAX_THREADS {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            return Err(EngineError::Invalid(format!(
+                "{} threads is more than the {MAX_THREADS} hearth runs on (this machine has {cores} cores; \
+                 0 uses them all)",
+                self.threads
+            )));
+        }
+        if self.n_batch == 0 {
+            return Err(EngineError::Invalid("n_batch (--batch-size) must be at least 1".into()));
+        }
+        Ok(())
+    }
+}
+
 /// A model ready to generate.
 #[derive(Clone, Debug)]
 pub struct Engine {
@@ -46,6 +71,7 @@ pub struct Engine {
 impl Engine {
     /// Maps `path` and prepares model, tokenizer, chat template and threads.
     pub fn load(path: impl AsRef<Path>, opts: EngineOptions) -> Result<Engine, EngineError> {
+        opts.validate()?;
         let file = Arc::new(GgufFile::open(path)?);
         let tokenizer = Tokenizer::from_gguf(file.metadata())?;
         let template = ChatTemplate::from_gguf(file.metadata())?;
@@ -59,9 +85,6 @@ impl Engine {
             0 => model.config().n_ctx_train.min(4096),
             n => n.min(model.config().n_ctx_train),
         };
-        if opts.n_batch == 0 {
-            return Err(EngineError::Invalid("n_batch must be at least 1".into()));
-        }
         tracing::info!(arch = ?model.config().arch, threads, n_ctx, kernels = hearth_kernels::kernels().name(), "model loaded");
         Ok(Engine {
             model: Arc::new(model),

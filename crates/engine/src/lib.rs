@@ -50,7 +50,7 @@ mod token_cache;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-pub use engine::{Engine, EngineOptions};
+pub use engine::{Engine, EngineOptions, MAX_THREADS};
 pub use error::EngineError;
 pub use hearth_chat::Message;
 pub use hearth_grammar::{Constraint, GrammarError, MatcherStats};

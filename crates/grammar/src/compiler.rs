@@ -97,7 +97,11 @@ impl GrammarCompiler {
     /// Compiles `constraint` into a fresh matcher at the start of the output.
     ///
     /// Errors: the constraint is malformed, uses a JSON Schema keyword that cannot be
-    /// enforced, would be enforced only partly, or is over the size or work limits.
+    /// enforced, would be enforced only partly, admits no output, or is over the size or
+    /// work limits ([`MAX_CONSTRAINT_BYTES`], [`crate::MAX_FORCED_RUN`], [`default_limits`]).
+    /// The first generation step is computed here, so that these surface now rather than
+    /// while generating; every error but [`GrammarError::Setup`]-like ones is the caller's
+    /// ([`GrammarError::is_client_error`]).
     pub fn compile(&self, constraint: &Constraint) -> Result<Matcher, GrammarError> {
         let len = constraint.text_len();
         if len > MAX_CONSTRAINT_BYTES {
@@ -107,14 +111,39 @@ impl GrammarCompiler {
         // llguidance turns panics inside the parser into errors; do the same for compiling.
         let parser =
             llguidance::panic_utils::catch_unwind(AssertUnwindSafe(|| self.factory.create_parser(grammar)))
-                .map_err(|e| constraint.error(format!("{e:#}")))?;
+                .map_err(|e| constraint.error(&format!("{e:#}")))?;
         let mut inner = llguidance::Matcher::new(Ok(parser));
         if let Some(e) = inner.get_error() {
-            return Err(constraint.error(e));
+            return Err(constraint.error(&e));
         }
         let warnings = inner.grammar_warnings();
         if !warnings.is_empty() {
             return Err(GrammarError::NotEnforced(warnings.join("; ")));
+        }
+        // llguidance builds lazily: take the first step now, on the compiling thread (the
+        // server compiles off the engine thread), so that a grammar that admits no output
+        // (`{"$ref": "#"}`) or whose first step is over the work limits is refused here, not
+        // in the middle of a generation. The first mask is computed on the matcher itself
+        // (the engine's first step reuses it); the forced tokens and the mask after them on
+        // a clone (consuming them is what reports a work limit hit while forcing).
+        let first = inner.compute_mask();
+        let admits_nothing = first.as_ref().is_ok_and(|mask| mask.is_zero());
+        if let Some(e) = inner.get_error() {
+            return Err(constraint.error(&e));
+        }
+        if let Err(e) = first {
+            return Err(constraint.error(&format!("{e:#}")));
+        }
+        if admits_nothing {
+            return Err(GrammarError::Unsatisfiable("no token can start the output".into()));
+        }
+        let mut probe = inner.clone();
+        probe.consume_ff_tokens();
+        if !probe.is_stopped() {
+            let _ = probe.compute_mask();
+        }
+        if let Some(e) = probe.get_error() {
+            return Err(constraint.error(&e));
         }
         Ok(Matcher::new(inner, self.n_vocab))
     }

@@ -5,6 +5,7 @@ use llguidance::api::TopLevelGrammar;
 use serde_json::{Value, json};
 
 use crate::GrammarError;
+use crate::limits::{check_choices, check_regex_constraint};
 use crate::schema_check::check_schema;
 
 /// What the generated text must be.
@@ -62,7 +63,10 @@ impl Constraint {
                 check_schema(schema)?;
                 TopLevelGrammar::from_json_schema(with_layout(schema.clone())?)
             }
-            Constraint::Regex(rx) => TopLevelGrammar::from_regex(strip_anchors(rx)),
+            Constraint::Regex(rx) => {
+                check_regex_constraint(rx)?;
+                TopLevelGrammar::from_regex(strip_anchors(rx))
+            }
             Constraint::Lark(src) => {
                 if src.trim().is_empty() {
                     return Err(GrammarError::Lark("the grammar is empty".into()));
@@ -73,14 +77,21 @@ impl Constraint {
                 if choices.is_empty() {
                     return Err(GrammarError::EmptyChoices);
                 }
+                check_choices(choices)?;
                 let alts: Vec<String> = choices.iter().map(|c| format!("(?:{})", regex::escape(c))).collect();
                 TopLevelGrammar::from_regex(&alts.join("|"))
             }
         })
     }
 
-    /// The error for a message from llguidance about this constraint.
-    pub(crate) fn error(&self, msg: String) -> GrammarError {
+    /// The error for a message from llguidance about this constraint: work limits and
+    /// grammars that admit nothing are classified, the rest is this constraint's kind of error.
+    pub(crate) fn error(&self, msg: &str) -> GrammarError {
+        GrammarError::from_llguidance(msg, |m| self.malformed(m))
+    }
+
+    /// The error for a message from llguidance saying the constraint is malformed.
+    fn malformed(&self, msg: String) -> GrammarError {
         // llguidance suggests an option that hearth refuses (it would relax the schema).
         if msg.contains("oneOf constraints are not supported") {
             return GrammarError::Schema(

@@ -53,11 +53,15 @@ mod compiler;
 mod constraint;
 mod env;
 mod error;
+mod formats;
+mod limits;
 mod matcher;
 mod schema_check;
 
 pub use compiler::{GrammarCompiler, MAX_CONSTRAINT_BYTES, default_limits};
 pub use constraint::Constraint;
 pub use error::GrammarError;
+pub use formats::{KNOWN_FORMATS, UnknownFormat, drop_unknown_formats, unknown_formats};
+pub use limits::MAX_FORCED_RUN;
 pub use llguidance::api::ParserLimits;
 pub use matcher::{Matcher, MatcherStats};

@@ -32,8 +32,9 @@ impl MatcherStats {
 
 /// One constrained output in progress: which tokens may come next, and the tokens taken.
 ///
-/// Every method that can fail returns [`GrammarError::Matcher`] once the matcher is in an
-/// error state (llguidance turns its own panics and exhausted work limits into that state),
+/// Every method that can fail returns [`GrammarError::Matcher`] (or, for exhausted work
+/// limits, [`GrammarError::TooComplex`]) once the matcher is in an error state (llguidance
+/// turns its own panics and exhausted work limits into that state),
 /// and keeps returning it: the generation must end. Cheap to clone (the token trie and the
 /// compiled grammar are shared).
 #[derive(Clone)]
@@ -147,13 +148,15 @@ impl Matcher {
     /// `Err` when the matcher is in an error state.
     fn check(&self) -> Result<(), GrammarError> {
         match self.inner.get_error() {
-            Some(e) => Err(GrammarError::Matcher(e)),
+            Some(e) => Err(GrammarError::from_llguidance(&e, GrammarError::Matcher)),
             None => Ok(()),
         }
     }
 
-    /// The matcher's stored error (more precise than the one returned), else `e`.
+    /// The matcher's stored error (more precise than the one returned), else `e`; work
+    /// limits hit while generating are [`GrammarError::TooComplex`].
     fn error(&self, e: impl std::fmt::Display) -> GrammarError {
-        GrammarError::Matcher(self.inner.get_error().unwrap_or_else(|| e.to_string()))
+        let msg = self.inner.get_error().unwrap_or_else(|| e.to_string());
+        GrammarError::from_llguidance(&msg, GrammarError::Matcher)
     }
 }

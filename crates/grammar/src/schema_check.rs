@@ -45,7 +45,8 @@ const SCHEMA_ARRAYS: [&str; 4] = ["prefixItems", "anyOf", "oneOf", "allOf"];
 /// Deepest nesting walked; deeper schemas are refused (serde_json's parser stops at 128).
 const MAX_DEPTH: usize = 256;
 
-/// Checks every subschema of `schema` for unsupported keywords.
+/// Checks every subschema of `schema` for unsupported keywords, and for literals and
+/// patterns over the compile-time limits (see `limits`).
 pub(crate) fn check_schema(schema: &Value) -> Result<(), GrammarError> {
     walk(schema, &mut String::new(), 0)
 }
@@ -62,6 +63,7 @@ fn walk(v: &Value, path: &mut String, depth: usize) -> Result<(), GrammarError> 
             return Err(GrammarError::UnsupportedKeyword { keyword: key.clone(), path });
         }
     }
+    crate::limits::check_schema_object(obj, if path.is_empty() { "/" } else { path })?;
     for (key, val) in obj {
         let key = key.as_str();
         let len = path.len();

@@ -274,7 +274,8 @@ fn work_limits_stop_hostile_grammars() {
     let props: serde_json::Map<String, serde_json::Value> =
         (0..200).map(|i| (format!("p{i}"), json!({"type": "string"}))).collect();
     let err = c.compile(&Constraint::JsonSchema(json!({"type": "object", "properties": props}))).unwrap_err();
-    assert!(matches!(err, GrammarError::Schema(_)), "{err:?}");
+    assert!(matches!(err, GrammarError::TooComplex(_)), "{err:?}");
+    assert!(err.is_client_error());
 }
 
 #[test]
@@ -335,4 +336,50 @@ fn compiler_and_matcher_can_move_across_threads() {
     fn send<T: Send>() {}
     send_sync::<GrammarCompiler>();
     send::<Matcher>();
+}
+
+/// Issue 19 item 2: a schema that admits no value (a `$ref` cycle) or would take seconds
+/// of lexer work (a huge literal or repetition) is refused at compile time, quickly, with an
+/// error that is the caller's (a 400 in the server), not a matcher failure mid-generation.
+#[test]
+fn hostile_schemas_fail_fast_at_compile_time_as_client_errors() {
+    let Some((_, c)) = qwen() else { return };
+    let cases = [
+        (json!({"$ref": "#"}), "admits no output"),
+        (
+            json!({"$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"$ref": "#/$defs/a"}}, "$ref": "#/$defs/a"}),
+            "admits no output",
+        ),
+        (json!({"type": "object", "properties": {"a": {"$ref": "#"}}, "required": ["a"]}), "too complex"),
+        (json!({"type": "string", "pattern": "^a{1000000}$"}), "forces a run of 1000000 bytes"),
+        (json!({"type": "string", "pattern": "^(a{1000}){1000}$"}), "forces a run of 1000000 bytes"),
+        (
+            json!({"properties": {"p": {"type": "string", "pattern": "^(abcdefghij){2000}$"}}}),
+            "/properties/p",
+        ),
+        (json!({"const": "a".repeat(500_000)}), "`const` value"),
+        (json!({"type": "array", "minItems": 100000, "items": {"const": "x"}}), "too complex"),
+    ];
+    for (schema, needle) in cases {
+        let t0 = std::time::Instant::now();
+        let err = c.compile(&Constraint::JsonSchema(schema.clone())).expect_err(needle);
+        let took = t0.elapsed();
+        let shown: String = schema.to_string().chars().take(80).collect();
+        assert!(err.is_client_error(), "{shown}: {err:?}");
+        assert!(
+            matches!(err, GrammarError::TooComplex(_) | GrammarError::Unsatisfiable(_)),
+            "{shown}: {err:?}"
+        );
+        let msg = err.to_string();
+        assert!(msg.contains(needle) && !msg.contains("non-verbose"), "{shown}: {msg}");
+        assert!(took < std::time::Duration::from_millis(500), "{shown}: took {took:?}");
+    }
+    for rx in ["a{1000000}", "(a{1000}){1000}"] {
+        let err = c.compile(&Constraint::Regex(rx.into())).unwrap_err();
+        assert!(matches!(err, GrammarError::TooComplex(_)), "{rx}: {err:?}");
+    }
+    // Just under the limits: compiles, and the first step is cheap.
+    let ok = json!({"type": "string", "pattern": "^(a{100}){40}$"});
+    let mut m = c.compile(&Constraint::JsonSchema(ok)).unwrap();
+    assert!(m.consume_forced().unwrap().len() > 100);
 }

@@ -1,15 +1,26 @@
-//! `Authorization: Bearer <key>` on every route but `/health`, when the server has a key.
+//! `Authorization: Bearer <key>` on every request when the server has a key — unknown routes
+//! and wrong methods included, so that nothing about the server is answered to a caller
+//! without the key — except `/health`, which answers its status to anyone and its details
+//! only with the key.
 
 use axum::extract::{Request, State};
 use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
 
 use crate::{ApiError, AppState};
 
-/// Middleware: 401 in OpenAI's shape unless the request carries the key.
-pub(crate) async fn require_key(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// Whether a request carried the server's key (always true when the server has none); set
+/// by [`require_key`] for the handlers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Authenticated(pub bool);
+
+/// Middleware: 401 in OpenAI's shape unless the request carries the key (`/health`: let
+/// through, marked).
+pub(crate) async fn require_key(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let Some(key) = state.config().api_key.as_deref() else {
+        req.extensions_mut().insert(Authenticated(true));
         return next.run(req).await;
     };
     let given = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::trim);
@@ -17,8 +28,12 @@ pub(crate) async fn require_key(State(state): State<AppState>, req: Request, nex
         let (scheme, token) = v.split_once(' ')?;
         scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
     });
+    let ok = token.is_some_and(|t| same(t.as_bytes(), key.as_bytes()));
+    if ok || req.uri().path() == "/health" {
+        req.extensions_mut().insert(Authenticated(ok));
+        return next.run(req).await;
+    }
     match token {
-        Some(t) if same(t.as_bytes(), key.as_bytes()) => next.run(req).await,
         Some(_) => ApiError::unauthorized("incorrect API key provided").into_response(),
         None => ApiError::unauthorized(
             "missing API key: send it as `Authorization: Bearer <key>` (the OpenAI SDKs do this with api_key)",
@@ -27,12 +42,12 @@ pub(crate) async fn require_key(State(state): State<AppState>, req: Request, nex
     }
 }
 
-/// Compares in time independent of where the first difference is.
+/// Compares the SHA-256 digests of `a` and `b` in constant time: the time depends neither on
+/// where the first difference is nor on the lengths (a length check would answer faster for
+/// a key of the wrong length).
 fn same(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    let (da, db) = (Sha256::digest(a), Sha256::digest(b));
+    da.iter().zip(db.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]
@@ -42,5 +57,6 @@ mod tests {
         assert!(super::same(b"abc", b"abc"));
         assert!(!super::same(b"abc", b"abd"));
         assert!(!super::same(b"abc", b"abcd"));
+        assert!(!super::same(b"", b"a"));
     }
 }

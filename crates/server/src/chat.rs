@@ -7,17 +7,18 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::response::{IntoResponse, Response};
-use hearth_engine::{Completion, Message, Prompt, TokenEvent};
+use hearth_engine::{Completion, Message, TokenEvent};
 use hearth_tokenizer::Tokenizer;
 
 use crate::generate::{self, Live, Step};
-use crate::params::{self, Endpoint};
 use crate::request::{self, GenerationBody, MessageContent};
+use crate::response::with_warnings;
 use crate::response::{
     AssistantMessage, ChatChoice, ChatChunk, ChatCompletion, ChatLogprobs, ChunkChoice, Delta, FINGERPRINT,
     Head, Usage, finish_reason, json, json_response, token_logprob,
 };
 use crate::state::unix_now;
+use crate::validate::{Endpoint, validate_request};
 use crate::{ApiError, AppState, sse};
 
 /// The handler.
@@ -27,25 +28,23 @@ pub(crate) async fn handler(State(state): State<AppState>, body: Result<Bytes, B
 
 async fn run(state: AppState, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
     let arrived = Instant::now();
-    let body = request::parse(body)?;
+    let body = request::body_bytes(body)?;
     let ready = state.ready()?;
-    let messages = messages(&body)?;
-    let n_vocab = ready.engine.model().config().n_vocab;
-    let plan =
-        params::plan(&body, Endpoint::Chat, Prompt::Messages(messages), ready.engine.n_ctx(), n_vocab)?;
-    let live = generate::start(&state, ready, plan.request, "messages", arrived).await?;
+    let valid = validate_request(&body, Endpoint::Chat, ready.model_shape())?;
+    let live = generate::start(&state, ready, valid.request, "messages", arrived).await?;
     let out = Out {
         id: state.new_id("chatcmpl"),
         created: unix_now(),
         model: state.model_id().to_owned(),
-        logprobs: plan.logprobs.is_some(),
-        include_usage: plan.include_usage,
+        logprobs: valid.logprobs.is_some(),
+        include_usage: valid.include_usage,
     };
-    if plan.stream { Ok(sse::respond(live, out)) } else { complete(out, live).await }
+    let resp = if valid.stream { sse::respond(live, out) } else { complete(out, live).await? };
+    Ok(with_warnings(resp, &valid.warnings))
 }
 
 /// The request's messages, checked: text content only; `developer` is taken as `system`.
-fn messages(body: &GenerationBody) -> Result<Vec<Message>, ApiError> {
+pub(crate) fn messages(body: &GenerationBody) -> Result<Vec<Message>, ApiError> {
     let Some(msgs) = &body.messages else {
         return Err(ApiError::invalid(Some("messages"), "`messages` is required"));
     };

@@ -12,12 +12,12 @@ use hearth_engine::{Completion, Prompt, TokenEvent};
 use hearth_tokenizer::Tokenizer;
 
 use crate::generate::{self, Live, Step};
-use crate::params::{self, Endpoint};
 use crate::request::{self, PromptInput};
 use crate::response::{
-    FINGERPRINT, Head, LegacyLogprobs, TextChoice, TextCompletion, Usage, finish_reason, json,
+    FINGERPRINT, Head, LegacyLogprobs, TextChoice, TextCompletion, Usage, finish_reason, json, with_warnings,
 };
 use crate::state::unix_now;
+use crate::validate::{Endpoint, validate_request};
 use crate::{ApiError, AppState, sse};
 
 /// The handler.
@@ -27,32 +27,31 @@ pub(crate) async fn handler(State(state): State<AppState>, body: Result<Bytes, B
 
 async fn run(state: AppState, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
     let arrived = Instant::now();
-    let body = request::parse(body)?;
+    let body = request::body_bytes(body)?;
     let ready = state.ready()?;
-    let prompt = prompt(body.prompt.as_ref())?;
-    let echo = match (&prompt, body.echo.unwrap_or(false)) {
+    let valid = validate_request(&body, Endpoint::Completions, ready.model_shape())?;
+    let echo = match (&valid.request.prompt, valid.echo) {
         (_, false) => String::new(),
         (Prompt::Text { text, .. }, true) => text.clone(),
         (Prompt::Tokens(ids), true) => ready.engine.tokenizer().decode(ids, true),
         (Prompt::Messages(_), true) => String::new(),
     };
-    let n_vocab = ready.engine.model().config().n_vocab;
-    let plan = params::plan(&body, Endpoint::Completions, prompt, ready.engine.n_ctx(), n_vocab)?;
-    let live = generate::start(&state, ready, plan.request, "prompt", arrived).await?;
+    let live = generate::start(&state, ready, valid.request, "prompt", arrived).await?;
     let out = Out {
         id: state.new_id("cmpl"),
         created: unix_now(),
         model: state.model_id().to_owned(),
-        logprobs: plan.logprobs.is_some(),
-        include_usage: plan.include_usage,
+        logprobs: valid.logprobs.is_some(),
+        include_usage: valid.include_usage,
         offset: echo.len(),
         echo,
     };
-    if plan.stream { Ok(sse::respond(live, out)) } else { complete(out, live).await }
+    let resp = if valid.stream { sse::respond(live, out) } else { complete(out, live).await? };
+    Ok(with_warnings(resp, &valid.warnings))
 }
 
 /// The prompt: one string or one list of token ids (n = 1).
-fn prompt(input: Option<&PromptInput>) -> Result<Prompt, ApiError> {
+pub(crate) fn prompt(input: Option<&PromptInput>) -> Result<Prompt, ApiError> {
     let text = |t: &str| Prompt::Text { text: t.to_owned(), parse_special: true };
     let one = |n: usize| {
         ApiError::invalid(

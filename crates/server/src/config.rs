@@ -13,6 +13,18 @@ pub const DEFAULT_PORT: u16 = 8080;
 /// The request body limit when none is given: 4 MiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 4 << 20;
 
+/// How long a client may take to send a request's headers, and how long an idle keep-alive
+/// connection stays open, when not configured: 10 s (a slow-headers client cannot hold a
+/// connection longer; HTTP clients keep idle connections for less, httpx 5 s).
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a client may take to send a request's body when not configured: 30 s (4 MiB at
+/// 140 kB/s).
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Connections open at once when not configured; more are answered 503 and closed.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
+
 /// How the server listens and what it serves.
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
@@ -26,6 +38,16 @@ pub struct ServerConfig {
     pub insecure: bool,
     /// Origins allowed to call from a browser (`*` for any); empty: CORS off.
     pub cors_origins: Vec<String>,
+    /// Without an API key, requests must be addressed (`Host`) to a loopback name or an IP
+    /// address, or to one of these names (`*`: any); this stops DNS rebinding. Ignored with a key.
+    pub allowed_hosts: Vec<String>,
+    /// How long a client may take to send a request's headers; also how long an idle
+    /// keep-alive connection stays open.
+    pub header_timeout: Duration,
+    /// How long a client may take to send a request's body (then 408).
+    pub body_timeout: Duration,
+    /// Most connections open at once; more are answered 503 and closed.
+    pub max_connections: usize,
     /// Largest request body accepted (larger: 413).
     pub max_body_bytes: usize,
     /// The model name reported in responses and `/v1/models`.
@@ -44,11 +66,42 @@ impl Default for ServerConfig {
             api_key: None,
             insecure: false,
             cors_origins: Vec::new(),
+            allowed_hosts: Vec::new(),
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             model_id: "hearth".into(),
             scheduler: SchedulerOptions::default(),
             shutdown_grace: Duration::from_secs(10),
         }
+    }
+}
+
+impl ServerConfig {
+    /// Checks the settings that need no socket and no model, so that a mistake is reported
+    /// before the port is bound: timeouts and the connection limit above zero, origins and
+    /// allowed host names well formed.
+    pub fn validate(&self) -> Result<(), ServerError> {
+        let positive = |name: &'static str, d: Duration| {
+            if d.is_zero() { Err(ServerError::Invalid(format!("{name} must be above zero"))) } else { Ok(()) }
+        };
+        positive("--header-timeout", self.header_timeout)?;
+        positive("--body-timeout", self.body_timeout)?;
+        if self.max_connections == 0 {
+            return Err(ServerError::Invalid("--max-connections must be at least 1".into()));
+        }
+        if self.max_body_bytes == 0 {
+            return Err(ServerError::Invalid("--max-body-bytes must be at least 1".into()));
+        }
+        if let Some(h) = self.allowed_hosts.iter().find(|h| !crate::browser::valid_allowed_host(h)) {
+            return Err(ServerError::Invalid(format!(
+                "--allowed-host {h:?}: expected a host name or IP address without port or scheme (e.g. \
+                 hearth.lan), or `*`"
+            )));
+        }
+        crate::router::cors(&self.cors_origins)?;
+        Ok(())
     }
 }
 

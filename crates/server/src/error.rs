@@ -4,7 +4,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use hearth_engine::{EngineError, GrammarError, SubmitError};
+use hearth_engine::{EngineError, SubmitError};
 use serde::Serialize;
 
 /// An error answered to a client:
@@ -104,10 +104,12 @@ impl ApiError {
             }
             EngineError::Tokenizer(_) => ApiError::invalid(Some(prompt_param), e.to_string()),
             EngineError::Sampling(_) => ApiError::invalid(None, e.to_string()),
-            EngineError::Grammar(
-                GrammarError::Matcher(_) | GrammarError::Setup(_) | GrammarError::NoEndToken,
-            ) => ApiError::internal(e.to_string()),
-            EngineError::Grammar(_) => ApiError::invalid(Some("response_format"), e.to_string()),
+            // The schema's own problems (malformed, unsupported, admits nothing, over the
+            // work limits) are the client's; the grammar engine's are ours.
+            EngineError::Grammar(ref g) if g.is_client_error() => {
+                ApiError::invalid(Some("response_format"), e.to_string())
+            }
+            EngineError::Grammar(_) => ApiError::internal(e.to_string()),
             other => ApiError::internal(other.to_string()),
         }
     }
@@ -189,6 +191,9 @@ pub enum ServerError {
         /// Why.
         source: std::io::Error,
     },
+    /// A setting is out of range (named in the message).
+    #[error("invalid setting: {0}")]
+    Invalid(String),
     /// A `--cors-origin` is not a valid origin.
     #[error("invalid CORS origin {0:?}: expected `*` or an origin such as https://app.example.com")]
     BadOrigin(String),

@@ -30,6 +30,8 @@
 #![deny(missing_docs)]
 
 mod auth;
+mod body;
+mod browser;
 mod chat;
 mod completions;
 mod config;
@@ -38,17 +40,21 @@ mod generate;
 mod health;
 mod metrics;
 mod models;
-mod params;
 mod request;
 mod response;
 mod router;
 mod serve;
 mod sse;
 mod state;
+mod validate;
 
-pub use config::{DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT, ServerConfig, parse_host};
+pub use config::{
+    DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_PORT, ServerConfig, parse_host,
+};
 pub use error::{ApiError, ServerError};
 pub use metrics::Metrics;
 pub use router::router;
 pub use serve::{LoadError, Server, shutdown_signal};
 pub use state::{AppState, Ready};
+pub use validate::{Endpoint, ModelShape, ValidatedRequest, validate_request};

@@ -134,14 +134,14 @@ pub(crate) struct JsonSchemaSpec {
     #[allow(dead_code)]
     pub name: Option<String>,
     pub schema: Option<Value>,
-    /// Accepted; hearth always enforces the schema exactly (or refuses it with a 400).
-    #[allow(dead_code)]
+    /// hearth always enforces the schema exactly (or refuses it with a 400); `strict: true`
+    /// also refuses a `format` it cannot enforce, which is otherwise ignored with a warning.
     pub strict: Option<bool>,
 }
 
-/// Parses a request body; errors name the parameter at fault.
-pub(crate) fn parse(body: Result<Bytes, BytesRejection>) -> Result<GenerationBody, ApiError> {
-    let bytes = body.map_err(|rej| {
+/// The body bytes, or the error for a body that could not be read (413 when too large).
+pub(crate) fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|rej| {
         let status = rej.status();
         let mut e = ApiError::invalid(None, rej.body_text());
         e.status = status;
@@ -150,15 +150,19 @@ pub(crate) fn parse(body: Result<Bytes, BytesRejection>) -> Result<GenerationBod
             e.code = Some("request_too_large");
         }
         e
-    })?;
+    })
+}
+
+/// Parses a request body; errors name the parameter at fault.
+pub(crate) fn parse(bytes: &[u8]) -> Result<GenerationBody, ApiError> {
     // serde would take an array as the struct's fields in order.
     if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-        return Err(match serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
+        return Err(match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
             Ok(_) => ApiError::invalid(None, "the request body must be a JSON object"),
             Err(e) => ApiError::invalid(None, format!("the request body is not valid JSON: {e}")),
         });
     }
-    let de = &mut serde_json::Deserializer::from_slice(&bytes);
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
@@ -194,12 +198,12 @@ mod tests {
     use super::*;
 
     fn err(json: &str) -> ApiError {
-        parse(Ok(Bytes::from(json.to_owned()))).unwrap_err()
+        parse(json.as_bytes()).unwrap_err()
     }
 
     #[test]
     fn unknown_fields_are_ignored() {
-        let b = parse(Ok(Bytes::from_static(br#"{"prompt":"hi","tools":[],"whatever":{"x":1}}"#))).unwrap();
+        let b = parse(br#"{"prompt":"hi","tools":[],"whatever":{"x":1}}"#).unwrap();
         assert!(matches!(b.prompt, Some(PromptInput::Text(_))));
     }
 

@@ -237,6 +237,36 @@ pub(crate) fn json<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|e| format!(r#"{{"error":{{"message":"serializing the response: {e}","type":"server_error","param":null,"code":null}}}}"#))
 }
 
+/// The response header that says what a request asked for and hearth ignored.
+pub(crate) const WARNING_HEADER: &str = "x-hearth-warning";
+
+/// `resp` with one `X-Hearth-Warning` header per warning (printable ASCII: other characters
+/// escaped; each cut at 512 bytes).
+pub(crate) fn with_warnings(
+    mut resp: axum::response::Response,
+    warnings: &[String],
+) -> axum::response::Response {
+    for w in warnings {
+        let mut text = String::with_capacity(w.len());
+        for c in w.chars() {
+            if c == ' ' || c.is_ascii_graphic() {
+                text.push(c);
+            } else {
+                text.extend(c.escape_unicode());
+            }
+            if text.len() > 512 {
+                text.truncate(509);
+                text.push_str("...");
+                break;
+            }
+        }
+        if let Ok(v) = axum::http::HeaderValue::from_str(&text) {
+            resp.headers_mut().append(WARNING_HEADER, v);
+        }
+    }
+    resp
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

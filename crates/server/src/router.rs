@@ -1,5 +1,7 @@
-//! The routes and the layers around them: request counting and logging, body size limit,
-//! API key (every route but `/health`), CORS when configured, OpenAI-shaped 404 and 405.
+//! The routes and the layers around them, outermost first: CORS when configured; request
+//! counting and logging; without an API key, the browser guard (loopback or allowed `Host`,
+//! JSON bodies); the API key on every route but `/health` (unknown routes and wrong methods
+//! included); the body reader (early 413, body timeout); OpenAI-shaped 404 and 405.
 
 use std::time::Duration;
 
@@ -11,24 +13,26 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use crate::{ApiError, AppState, ServerError, auth, chat, completions, health, metrics, models};
+use crate::{
+    ApiError, AppState, ServerError, auth, body, browser, chat, completions, health, metrics, models,
+};
 
 /// The application: every endpoint with its layers, over `state`.
 pub fn router(state: AppState) -> Result<Router, ServerError> {
     let cors = cors(&state.config().cors_origins)?;
-    let api = Router::new()
+    let mut app = Router::new()
+        .route("/health", get(health::handler))
         .route("/v1/chat/completions", post(chat::handler))
         .route("/v1/completions", post(completions::handler))
         .route("/v1/models", get(models::list))
         .route("/v1/models/{id}", get(models::get))
         .route("/metrics", get(metrics::handler))
-        .route_layer(from_fn_with_state(state.clone(), auth::require_key));
-    let mut app = Router::new()
-        .route("/health", get(health::handler))
-        .merge(api)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config().max_body_bytes))
+        .layer(from_fn_with_state(state.clone(), body::read_body))
+        .layer(from_fn_with_state(state.clone(), auth::require_key))
+        .layer(from_fn_with_state(state.clone(), browser::guard))
         .layer(from_fn_with_state(state.clone(), metrics::count_requests));
     if let Some(cors) = cors {
         app = app.layer(cors);
@@ -37,7 +41,7 @@ pub fn router(state: AppState) -> Result<Router, ServerError> {
 }
 
 /// The CORS layer for the allowed origins (`*`: any); `None` when there are none.
-fn cors(origins: &[String]) -> Result<Option<CorsLayer>, ServerError> {
+pub(crate) fn cors(origins: &[String]) -> Result<Option<CorsLayer>, ServerError> {
     if origins.is_empty() {
         return Ok(None);
     }

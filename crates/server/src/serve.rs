@@ -1,15 +1,27 @@
-//! [`Server`]: bind first (refusing an open address without a key), then load the model in
-//! the background while `/health` answers 503, serve until a shutdown signal, and give
-//! running requests a grace period before stopping.
+//! [`Server`]: check the settings and bind (refusing an open address without a key), then
+//! load the model in the background while `/health` answers 503, serve until a shutdown
+//! signal, and give running requests a grace period before stopping.
+//!
+//! Connections are served with hyper directly (HTTP/1.1), so that slow clients cannot hold
+//! them: headers must arrive within `header_timeout` (which also closes idle keep-alive
+//! connections), at most `max_connections` are open at once (more get a 503 and are
+//! closed), and the body reader in the router bounds the body's time and size.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
+use axum::Router;
 use hearth_engine::Engine;
-use tokio::net::TcpListener;
-use tokio::sync::{Notify, oneshot};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Notify, Semaphore, oneshot};
 
+use crate::state::unix_now;
 use crate::{AppState, ServerConfig, ServerError, router};
 
 /// What a model loader may fail with.
@@ -23,12 +35,14 @@ pub struct Server {
 }
 
 impl Server {
-    /// Resolves and binds `config.host:config.port`. A non-loopback address without an API
-    /// key is refused unless `config.insecure`.
+    /// Checks `config` ([`ServerConfig::validate`]), then resolves and binds
+    /// `config.host:config.port`. A non-loopback address without an API key is refused
+    /// unless `config.insecure`.
     pub async fn bind(mut config: ServerConfig) -> Result<Server, ServerError> {
         if config.api_key.as_deref().is_some_and(|k| k.trim().is_empty()) {
             config.api_key = None;
         }
+        config.validate()?;
         let host = config.host.clone();
         let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), config.port))
             .await
@@ -106,14 +120,14 @@ impl Server {
             }
             notify.notify_one();
         };
-        let serve = axum::serve(listener, app).with_graceful_shutdown(signal);
+        let serve = serve_connections(listener, app, state.config(), signal);
         let grace = state.config().shutdown_grace;
         let timer = async move {
             stopping.notified().await;
             tokio::time::sleep(grace).await;
         };
         tokio::select! {
-            r = serve.into_future() => r?,
+            () = serve => {}
             () = timer => tracing::warn!(?grace, "running requests did not finish in time; dropping them"),
         }
 
@@ -127,6 +141,79 @@ impl Server {
             Err(_) => Ok(()),
         }
     }
+}
+
+/// Accepts connections until `signal`, serving each on its own task; then stops accepting
+/// and waits until the open connections have finished their requests.
+async fn serve_connections(
+    listener: TcpListener,
+    app: Router,
+    config: &ServerConfig,
+    signal: impl Future<Output = ()>,
+) {
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new()).header_read_timeout(config.header_timeout).keep_alive(true);
+    let open = Arc::new(Semaphore::new(config.max_connections));
+    let graceful = GracefulShutdown::new();
+    let last_warned = AtomicU64::new(0);
+    tokio::pin!(signal);
+    loop {
+        let (stream, peer) = tokio::select! {
+            () = &mut signal => break,
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(e) => {
+                    // Out of file descriptors and the like: do not spin.
+                    if !is_connection_error(&e) {
+                        tracing::error!(error = %e, "accepting a connection failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                    continue;
+                }
+            },
+        };
+        let Ok(permit) = Arc::clone(&open).try_acquire_owned() else {
+            let now = unix_now();
+            if last_warned.swap(now, Ordering::Relaxed) != now {
+                let max = config.max_connections;
+                tracing::warn!(max, %peer, "connection limit reached; refusing connections (--max-connections)");
+            }
+            refuse(stream);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let conn = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+}
+
+/// Answers a connection over the limit with a 503 if its socket takes it at once, and
+/// closes it.
+fn refuse(stream: TcpStream) {
+    const BODY: &str = concat!(
+        r#"{"error":{"message":"too many connections; retry shortly","type":"server_error","#,
+        r#""param":null,"code":"too_many_connections"}}"#
+    );
+    let reply = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
+         retry-after: 1\r\nconnection: close\r\n\r\n{BODY}",
+        BODY.len()
+    );
+    let _ = stream.try_write(reply.as_bytes());
+}
+
+/// Errors of one connection (the peer reset it before it was accepted), not of the listener.
+fn is_connection_error(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(e.kind(), ConnectionRefused | ConnectionAborted | ConnectionReset)
 }
 
 /// Ctrl-C, or SIGTERM on Unix (what systemd sends).

@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use hearth_engine::{Engine, Scheduler};
 
-use crate::{ApiError, Metrics, ServerConfig};
+use crate::{ApiError, Metrics, ModelShape, ServerConfig};
 
 /// The loaded model: the engine (tokenizer, context size) and the engine thread serving it.
 #[derive(Debug)]
@@ -20,6 +20,13 @@ pub struct Ready {
     /// on blocking threads, so a burst of hostile schemas cannot take every core from the
     /// engine thread.
     pub preparing: tokio::sync::Semaphore,
+}
+
+impl Ready {
+    /// What request validation needs to know about the model.
+    pub fn model_shape(&self) -> ModelShape {
+        ModelShape { n_ctx: self.engine.n_ctx(), n_vocab: self.engine.model().config().n_vocab }
+    }
 }
 
 /// Requests prepared at once: half the cores, at least one, leaving the rest to the engine.

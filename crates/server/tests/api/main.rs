@@ -6,5 +6,6 @@
 mod chat;
 mod completions;
 mod errors;
+mod hardening;
 mod serving;
 mod support;

@@ -1,12 +1,17 @@
-//! Validation of the request fields shared by both endpoints, and their translation into a
-//! [`hearth_engine::Request`]. OpenAI's defaults apply: temperature 1, top_p 1, no top_k or
-//! min_p unless given, penalties over the whole completion. Extensions: `top_k`, `min_p`,
+//! Validation of a generation request: the body of `/v1/chat/completions` or
+//! `/v1/completions`, parsed, checked field by field and translated into a
+//! [`hearth_engine::Request`] — a [`ValidatedRequest`]. Every mistake is a 400 naming the
+//! parameter. OpenAI's defaults apply: temperature 1, top_p 1, no top_k or min_p unless
+//! given, penalties over the whole completion. Extensions: `top_k`, `min_p`,
 //! `repetition_penalty`, `ignore_eos`.
+//!
+//! [`validate_request`] needs no model (only its context and vocabulary sizes) and no
+//! runtime, so the fuzz target in `crates/server/fuzz` drives it directly.
 
 use hearth_engine::{Constraint, Prompt, Request, SamplingParams};
 
 use crate::ApiError;
-use crate::request::{GenerationBody, LogprobsInput, ResponseFormat, StopInput};
+use crate::request::{self, GenerationBody, LogprobsInput, ResponseFormat, StopInput};
 
 /// Most alternatives per token in `top_logprobs` / `logprobs`.
 const MAX_TOP_LOGPROBS: u32 = 20;
@@ -15,19 +20,54 @@ const MAX_STOPS: usize = 16;
 
 /// Which endpoint a body came to (a few fields differ).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Endpoint {
+pub enum Endpoint {
+    /// `POST /v1/chat/completions`: `messages`.
     Chat,
+    /// `POST /v1/completions`: `prompt`.
     Completions,
 }
 
-/// What a validated request asks for besides the engine request.
+/// What validation needs to know about the served model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ModelShape {
+    /// Context size in tokens: the default `max_tokens`.
+    pub n_ctx: usize,
+    /// Vocabulary size: `logit_bias` keys must be below it.
+    pub n_vocab: usize,
+}
+
+/// A generation request that passed validation: the engine request (prompt, sampling,
+/// length, stops, constraint) and what the HTTP response needs besides it.
 #[derive(Debug)]
-pub(crate) struct Plan {
+pub struct ValidatedRequest {
+    /// What the engine runs (its prompt is not tokenized yet).
     pub request: Request,
+    /// `stream: true`: answer with server-sent events.
     pub stream: bool,
+    /// `stream_options.include_usage`: a usage chunk before `[DONE]`.
     pub include_usage: bool,
     /// Logprobs asked for; with this many alternatives per token.
     pub logprobs: Option<usize>,
+    /// `echo` (completions): the prompt is sent back before the completion.
+    pub echo: bool,
+    /// What was accepted but ignored (an unknown JSON Schema `format`), for the
+    /// `X-Hearth-Warning` response header.
+    pub warnings: Vec<String>,
+}
+
+/// Parses and validates a request body for `endpoint`. Errors are 400s naming the parameter
+/// at fault (`messages[1].content`, `response_format.json_schema.schema`).
+pub fn validate_request(
+    body: &[u8],
+    endpoint: Endpoint,
+    model: ModelShape,
+) -> Result<ValidatedRequest, ApiError> {
+    let body = request::parse(body)?;
+    let prompt = match endpoint {
+        Endpoint::Chat => Prompt::Messages(crate::chat::messages(&body)?),
+        Endpoint::Completions => crate::completions::prompt(body.prompt.as_ref())?,
+    };
+    validate_fields(&body, endpoint, prompt, model)
 }
 
 fn range(param: &str, v: Option<f32>, lo: f32, hi: f32, default: f32) -> Result<f32, ApiError> {
@@ -40,15 +80,15 @@ fn range(param: &str, v: Option<f32>, lo: f32, hi: f32, default: f32) -> Result<
     }
 }
 
-/// Validates `body` and builds the engine request for `prompt`; `n_ctx` bounds the default
-/// length, `n_vocab` the token ids of `logit_bias`.
-pub(crate) fn plan(
+/// Validates the fields of `body` and builds the engine request for `prompt`; the model's
+/// context bounds the default length, its vocabulary the token ids of `logit_bias`.
+fn validate_fields(
     body: &GenerationBody,
     endpoint: Endpoint,
     prompt: Prompt,
-    n_ctx: usize,
-    n_vocab: usize,
-) -> Result<Plan, ApiError> {
+    model: ModelShape,
+) -> Result<ValidatedRequest, ApiError> {
+    let ModelShape { n_ctx, n_vocab } = model;
     if let Some(n) = body.n
         && n != 1
     {
@@ -169,12 +209,30 @@ pub(crate) fn plan(
         return Err(ApiError::invalid(Some(&format!("stop[{i}]")), "stop strings must not be empty"));
     }
 
+    let mut warnings = Vec::new();
     let constraint = match &body.response_format {
         None | Some(ResponseFormat::Text) => None,
         Some(ResponseFormat::JsonObject) => Some(Constraint::JsonObject),
         Some(ResponseFormat::JsonSchema { json_schema }) => match &json_schema.schema {
             Some(schema) if schema.is_object() || schema.is_boolean() => {
-                Some(Constraint::JsonSchema(schema.clone()))
+                let mut schema = schema.clone();
+                // JSON Schema: a format the validator does not know is an annotation.
+                let unknown = hearth_grammar::drop_unknown_formats(&mut schema);
+                if !unknown.is_empty() {
+                    let list = unknown.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+                    if json_schema.strict == Some(true) {
+                        return Err(ApiError::invalid(
+                            Some("response_format.json_schema.schema"),
+                            format!(
+                                "{list}: hearth enforces the formats {}; with `strict: true` a format it \
+                                 cannot enforce is refused (without it, it is ignored as an annotation)",
+                                hearth_grammar::KNOWN_FORMATS.join(", ")
+                            ),
+                        ));
+                    }
+                    warnings.push(format!("response_format.json_schema: ignored {list} (not enforced)"));
+                }
+                Some(Constraint::JsonSchema(schema))
             }
             Some(_) => {
                 return Err(ApiError::invalid(
@@ -199,22 +257,28 @@ pub(crate) fn plan(
     request.stop = stop;
     request.constraint = constraint;
     request.ignore_eos = body.ignore_eos.unwrap_or(false);
-    Ok(Plan { request, stream, include_usage, logprobs: logprobs.map(|n| n as usize) })
+    Ok(ValidatedRequest {
+        request,
+        stream,
+        include_usage,
+        logprobs: logprobs.map(|n| n as usize),
+        echo: body.echo.unwrap_or(false),
+        warnings,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::request::parse;
 
-    fn plan_of(json: &str, endpoint: Endpoint) -> Result<Plan, ApiError> {
-        let body = parse(Ok(axum::body::Bytes::from(json.to_owned()))).unwrap();
-        plan(&body, endpoint, Prompt::text("x"), 512, 1000)
+    fn validated(json: &str, endpoint: Endpoint) -> Result<ValidatedRequest, ApiError> {
+        let body = request::parse(json.as_bytes()).unwrap();
+        validate_fields(&body, endpoint, Prompt::text("x"), ModelShape { n_ctx: 512, n_vocab: 1000 })
     }
 
     #[test]
     fn openai_defaults() {
-        let p = plan_of("{}", Endpoint::Chat).unwrap();
+        let p = validated("{}", Endpoint::Chat).unwrap();
         let s = &p.request.sampling;
         assert_eq!((s.temperature, s.top_p, s.top_k, s.min_p), (1.0, 1.0, 0, 0.0));
         assert_eq!(p.request.max_tokens, 512);
@@ -223,7 +287,7 @@ mod tests {
 
     #[test]
     fn fields_map_onto_the_request() {
-        let p = plan_of(
+        let p = validated(
             r#"{"temperature":0.2,"top_p":0.9,"top_k":5,"min_p":0.1,"seed":-1,"stop":"END","max_completion_tokens":7,
                 "max_tokens":99,"logprobs":true,"top_logprobs":3,"stream":true,"stream_options":{"include_usage":true},
                 "response_format":{"type":"json_object"},"logit_bias":{"12":-100},"ignore_eos":true}"#,
@@ -239,7 +303,7 @@ mod tests {
         assert!(p.stream && p.include_usage);
         assert_eq!(p.request.constraint, Some(Constraint::JsonObject));
         assert!(p.request.ignore_eos);
-        let c = plan_of(r#"{"logprobs":2}"#, Endpoint::Completions).unwrap();
+        let c = validated(r#"{"logprobs":2}"#, Endpoint::Completions).unwrap();
         assert_eq!(c.logprobs, Some(2));
     }
 
@@ -260,7 +324,7 @@ mod tests {
                 "response_format.json_schema.schema",
             ),
         ] {
-            let e = plan_of(json, Endpoint::Chat).unwrap_err();
+            let e = validated(json, Endpoint::Chat).unwrap_err();
             assert_eq!(e.status, 400, "{json}");
             assert_eq!(e.param.as_deref(), Some(param), "{json}: {}", e.message);
         }
