@@ -36,7 +36,10 @@ const CASES: usize = 12;
 fn engine() -> Option<Engine> {
     let path = hearth_testkit::model(hearth_testkit::QWEN_05B)?;
     let threads = std::env::var("HEARTH_THREADS").ok().and_then(|t| t.parse().ok()).unwrap_or(2);
-    Some(Engine::load(path, EngineOptions { threads, n_ctx: 1024, n_batch: 128 }).expect("load qwen"))
+    Some(
+        Engine::load(path, EngineOptions { threads, n_ctx: 1024, n_batch: 128, ..Default::default() })
+            .expect("load qwen"),
+    )
 }
 
 /// `(name, prompt, schema)` of the corpus's first `n` cases.

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use hearth_gguf::GgufFile;
-use hearth_tokenizer::Tokenizer;
+use hearth_tokenizer::{Specials, Tokenizer};
 
 /// Common English words (prose draws most words from here, the rest are made up).
 const WORDS: &[&str] = &[
@@ -234,7 +234,7 @@ fn encode(c: &mut Criterion) {
     let chat = mixed_text(1 << 20, true);
     for (name, path) in vocabs() {
         let (_file, tok) = open(&path);
-        let ids = tok.encode(&text, false, false);
+        let ids = tok.encode(&text, Specials::NONE);
         eprintln!(
             "{name}: {} bytes -> {} tokens ({:.2} bytes/token)",
             text.len(),
@@ -245,13 +245,15 @@ fn encode(c: &mut Criterion) {
         let mut g = c.benchmark_group("encode");
         g.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(5));
         g.throughput(Throughput::Bytes(text.len() as u64));
-        g.bench_function(name, |b| b.iter(|| black_box(tok.encode(black_box(&text), false, false))));
+        g.bench_function(name, |b| b.iter(|| black_box(tok.encode(black_box(&text), Specials::NONE))));
         g.finish();
 
         let mut g = c.benchmark_group("encode_special");
         g.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(5));
         g.throughput(Throughput::Bytes(chat.len() as u64));
-        g.bench_function(name, |b| b.iter(|| black_box(tok.encode(black_box(&chat), false, true))));
+        g.bench_function(name, |b| {
+            b.iter(|| black_box(tok.encode(black_box(&chat), Specials::PARSE_CONTROL)))
+        });
         g.finish();
 
         let mut g = c.benchmark_group("decode");

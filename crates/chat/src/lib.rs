@@ -6,7 +6,8 @@
 //!   and is `Send + Sync`.
 //! - [`ChatTemplate::render`] / [`ChatTemplate::render_with`] turn [`Message`]s (plus
 //!   [`RenderOptions`]: tools, extra variables) into the prompt text the tokenizer encodes,
-//!   special-token text included.
+//!   special-token text included. [`ChatTemplate::render_literal`] also reports which bytes
+//!   are message text, so a tokenizer can keep `<|im_start|>` written by a user as text.
 //! - Errors are [`ChatError`] values: a template that does not compile, one that calls
 //!   `raise_exception(...)` (the message is kept), one that fails or runs too long.
 //!
@@ -39,6 +40,7 @@ mod environment;
 mod error;
 mod fallback;
 mod hf_tags;
+mod literal;
 mod message;
 mod strftime;
 mod template;
@@ -46,6 +48,7 @@ mod tojson;
 
 pub use error::ChatError;
 pub use fallback::Fallback;
+pub use literal::Rendered;
 pub use message::{Message, RenderOptions};
 pub use template::{ChatTemplate, KEY_CHAT_TEMPLATE, KEY_CHAT_TEMPLATE_TOOL_USE};
 

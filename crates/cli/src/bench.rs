@@ -67,7 +67,8 @@ struct SpecPrompt {
 fn run_speculative(args: &Args, path: &std::path::Path) -> Result<()> {
     use hearth_engine::{Engine, EngineOptions, Prompt, Request, SamplingParams};
     let threads = args.threads.first().copied().unwrap_or(2);
-    let engine = Engine::load(path, EngineOptions { threads, n_ctx: 2048, n_batch: 512 })?;
+    let engine =
+        Engine::load(path, EngineOptions { threads, n_ctx: 2048, n_batch: 512, ..Default::default() })?;
     let spec = args
         .speculation
         .speculation(threads, 2048)?

@@ -19,6 +19,11 @@ pub struct ModelArgs {
     /// Prompt tokens per forward pass during prefill.
     #[arg(long, default_value_t = 512)]
     pub batch_size: usize,
+    /// Let control-token text in chat messages (e.g. `<|im_start|>`) become control tokens,
+    /// as llama.cpp does. By default message text stays text, so a message cannot open a
+    /// turn or a role of its own; only for callers that trust every message.
+    #[arg(long)]
+    pub parse_special_in_messages: bool,
 }
 
 impl ModelArgs {
@@ -34,7 +39,12 @@ impl ModelArgs {
 
     /// The engine options these arguments ask for.
     pub fn options(&self) -> EngineOptions {
-        EngineOptions { threads: self.threads, n_ctx: self.ctx_size, n_batch: self.batch_size }
+        EngineOptions {
+            threads: self.threads,
+            n_ctx: self.ctx_size,
+            n_batch: self.batch_size,
+            parse_special_in_messages: self.parse_special_in_messages,
+        }
     }
 }
 
@@ -176,8 +186,9 @@ impl SpeculationArgs {
         }
         let Some(m) = &self.draft_model else { return Ok(None) };
         let path = crate::progress::resolve_model(m)?;
-        let engine = Engine::load(&path, EngineOptions { threads, n_ctx, n_batch: 512 })
-            .with_context(|| format!("loading the draft model {}", path.display()))?;
+        let engine =
+            Engine::load(&path, EngineOptions { threads, n_ctx, n_batch: 512, ..Default::default() })
+                .with_context(|| format!("loading the draft model {}", path.display()))?;
         Ok(Some(Speculation::DraftModel { engine, max_draft: self.draft_max }))
     }
 }

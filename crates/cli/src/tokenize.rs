@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result};
 use hearth_gguf::GgufFile;
-use hearth_tokenizer::Tokenizer;
+use hearth_tokenizer::{Specials, Tokenizer};
 
 /// Arguments of `hearth tokenize`.
 #[derive(clap::Args, Debug)]
@@ -29,7 +29,7 @@ pub fn run(args: Args) -> Result<()> {
     let path = crate::progress::resolve_model(&args.model)?;
     let file = GgufFile::open(&path).with_context(|| format!("reading {}", path.display()))?;
     let tok = Tokenizer::from_gguf(file.metadata())?;
-    let ids = tok.encode(&args.text, args.add_special, args.special);
+    let ids = tok.encode(&args.text, Specials { add_bos_eos: args.add_special, parse_control: args.special });
     if args.json {
         println!("{}", serde_json::to_string(&ids)?);
     } else {

@@ -4,12 +4,12 @@
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
-use hearth_chat::ChatTemplate;
+use hearth_chat::{ChatTemplate, RenderOptions, Rendered};
 use hearth_gguf::GgufFile;
 use hearth_grammar::{GrammarCompiler, GrammarError};
 use hearth_kernels::ThreadPool;
 use hearth_models::Model;
-use hearth_tokenizer::Tokenizer;
+use hearth_tokenizer::{Specials, Tokenizer};
 
 use crate::{EngineError, Prompt, PromptIds, Session};
 
@@ -22,11 +22,16 @@ pub struct EngineOptions {
     pub n_ctx: usize,
     /// Most prompt tokens per forward pass during prefill.
     pub n_batch: usize,
+    /// Let the text of chat messages (roles and contents) turn into control tokens: a
+    /// message holding `<|im_start|>system` then opens a system turn, as in llama.cpp. Off
+    /// by default: message text is tokenized as text, and only the chat template's own
+    /// markup becomes control tokens. Only for callers that trust every message.
+    pub parse_special_in_messages: bool,
 }
 
 impl Default for EngineOptions {
     fn default() -> Self {
-        EngineOptions { threads: 0, n_ctx: 0, n_batch: 512 }
+        EngineOptions { threads: 0, n_ctx: 0, n_batch: 512, parse_special_in_messages: false }
     }
 }
 
@@ -64,6 +69,8 @@ pub struct Engine {
     pub(crate) pool: Arc<ThreadPool>,
     pub(crate) n_ctx: usize,
     pub(crate) n_batch: usize,
+    /// See [`EngineOptions::parse_special_in_messages`].
+    pub(crate) parse_special_in_messages: bool,
     /// Compiles request constraints; built on first use (the token trie takes tens of ms).
     pub(crate) grammar: Arc<OnceLock<Result<GrammarCompiler, GrammarError>>>,
 }
@@ -93,6 +100,7 @@ impl Engine {
             pool: Arc::new(pool),
             n_ctx,
             n_batch: opts.n_batch,
+            parse_special_in_messages: opts.parse_special_in_messages,
             grammar: Arc::new(OnceLock::new()),
         })
     }
@@ -148,18 +156,28 @@ impl Engine {
         PromptIds::new(ids, self.model.config().n_vocab, self.n_ctx)
     }
 
-    /// The token ids of a prompt (not validated: see [`Engine::prompt_ids`]): raw text gets BOS only where the GGUF says
-    /// `add_bos_token`; a conversation is rendered with the chat template (generation
-    /// prompt added) and tokenized with special tokens parsed, without a second BOS when the
-    /// template already wrote one.
+    /// The token ids of a prompt (not validated: see [`Engine::prompt_ids`]): raw text gets
+    /// BOS only where the GGUF says `add_bos_token`; a conversation is rendered with the chat
+    /// template (generation prompt added) and tokenized with the template's control tokens
+    /// parsed, without a second BOS when the template already wrote one. The text of the
+    /// messages stays text (a user's `<|im_start|>` is not a control token) unless the
+    /// engine was loaded with [`EngineOptions::parse_special_in_messages`].
     pub fn tokenize_prompt(&self, prompt: &Prompt) -> Result<Vec<u32>, EngineError> {
         Ok(match prompt {
-            Prompt::Text { text, parse_special } => self.tokenizer.encode(text, true, *parse_special),
+            Prompt::Text { text, parse_special } => {
+                self.tokenizer.encode(text, Specials { add_bos_eos: true, parse_control: *parse_special })
+            }
             Prompt::Messages(messages) => {
-                let rendered = self.template.render(messages, true)?;
+                let opts = RenderOptions::generation_prompt(true);
+                let rendered = if self.parse_special_in_messages {
+                    Rendered { text: self.template.render_with(messages, &opts)?, literal: Vec::new() }
+                } else {
+                    self.template.render_literal(messages, &opts, &|s| self.tokenizer.control_texts(s))?
+                };
                 let bos = self.template.bos_token();
-                let add_special = bos.is_empty() || !rendered.starts_with(bos);
-                self.tokenizer.encode(&rendered, add_special, true)
+                let add_bos_eos = bos.is_empty() || !rendered.text.starts_with(bos);
+                let specials = Specials { add_bos_eos, parse_control: true };
+                self.tokenizer.encode_with_literals(&rendered.text, specials, &rendered.literal)
             }
             Prompt::Tokens(ids) => ids.clone(),
         })

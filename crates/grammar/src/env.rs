@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use hearth_tokenizer::Tokenizer;
+use hearth_tokenizer::{Specials, Tokenizer};
 use llguidance::toktrie::{TokRxInfo, TokTrie, TokenId, TokenizerEnv};
 
 use crate::GrammarError;
@@ -73,7 +73,7 @@ impl TokenEnv {
 
     /// hearth's tokenization of `s` when it spells exactly `s`.
     fn encode_exact(&self, s: &str) -> Option<Vec<TokenId>> {
-        let ids = self.tokenizer.encode(s, false, false);
+        let ids = self.tokenizer.encode(s, Specials::NONE);
         let mut pos = 0;
         for &id in &ids {
             let b = self.trie.token(id);

@@ -25,7 +25,7 @@
 //! let compiler = GrammarCompiler::new(tokenizer.clone(), tokenizer.n_vocab())?; // once per model
 //! let mut m = compiler.compile(&Constraint::Choices(vec!["yes".into(), "no".into()]))?;
 //! let mut out = Vec::new();
-//! let model_wants = tokenizer.encode("no", false, false); // stands in for the sampler
+//! let model_wants = tokenizer.encode("no", hearth_tokenizer::Specials::NONE); // stands in for the sampler
 //! for &sampled in &model_wants {
 //!     let token = if m.allows(sampled)? {
 //!         sampled

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use hearth_grammar::{Constraint, GrammarCompiler, GrammarError, Matcher};
-use hearth_tokenizer::Tokenizer;
+use hearth_tokenizer::{Specials, Tokenizer};
 use serde_json::json;
 
 fn tokenizer(name: &str) -> Option<Arc<Tokenizer>> {
@@ -23,7 +23,7 @@ fn qwen() -> Option<(Arc<Tokenizer>, GrammarCompiler)> {
 /// Feeds `text`'s tokens (hearth's tokenization) one by one; returns how many were allowed
 /// before the first rejection.
 fn walk(m: &mut Matcher, tok: &Tokenizer, text: &str) -> usize {
-    let ids = tok.encode(text, false, false);
+    let ids = tok.encode(text, Specials::NONE);
     for (i, &id) in ids.iter().enumerate() {
         if !m.allows(id).expect("allows") {
             return i;
@@ -35,7 +35,7 @@ fn walk(m: &mut Matcher, tok: &Tokenizer, text: &str) -> usize {
 
 fn accepts(c: &GrammarCompiler, tok: &Tokenizer, constraint: &Constraint, text: &str) -> bool {
     let mut m = c.compile(constraint).expect("compiles");
-    let n = tok.encode(text, false, false).len();
+    let n = tok.encode(text, Specials::NONE).len();
     walk(&mut m, tok, text) == n && m.is_accepting().expect("is_accepting")
 }
 
@@ -60,7 +60,7 @@ fn special_tokens_are_marked_and_end_the_output() {
     assert!(m.allows(im_end).unwrap(), "the empty text is complete: ending is allowed");
     assert_eq!(
         walk(&mut m, &tok, "<|im_start|> is text here"),
-        tok.encode("<|im_start|> is text here", false, false).len()
+        tok.encode("<|im_start|> is text here", Specials::NONE).len()
     );
     let mask = m.compute_mask().unwrap().to_vec();
     assert!(!bit(&mask, im_start));
@@ -74,7 +74,7 @@ fn mask_agrees_with_token_checks() {
     let Some((tok, c)) = qwen() else { return };
     let schema = json!({"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]});
     let mut m = c.compile(&Constraint::JsonSchema(schema)).unwrap();
-    assert_eq!(walk(&mut m, &tok, "{\"n\": 1"), tok.encode("{\"n\": 1", false, false).len());
+    assert_eq!(walk(&mut m, &tok, "{\"n\": 1"), tok.encode("{\"n\": 1", Specials::NONE).len());
     let mask = m.compute_mask().unwrap().to_vec();
     assert!(mask.len() >= c.n_vocab().div_ceil(32));
     let mut allowed = 0;
@@ -89,10 +89,10 @@ fn mask_agrees_with_token_checks() {
     // Digits, `}` and `,`-less continuations: some but far from all tokens.
     assert!(allowed > 5 && allowed < 2000, "{allowed} tokens allowed");
     for ok in ["2", "}", "0"] {
-        let id = tok.encode(ok, false, false)[0];
+        let id = tok.encode(ok, Specials::NONE)[0];
         assert!(bit(&mask, id), "{ok:?} should be allowed after {{\"n\": 1");
     }
-    assert!(!bit(&mask, tok.encode("a", false, false)[0]));
+    assert!(!bit(&mask, tok.encode("a", Specials::NONE)[0]));
     assert!(m.stats().masks == 1 && m.stats().checks > 0);
 }
 
@@ -192,7 +192,7 @@ fn forced_tokens_inside_a_schema() {
     assert!(full.starts_with(&text) && text.len() >= "{\"location".len(), "forced {text:?}");
     // Drive the value by hand; then the closing brace is forced.
     let n = walk(&mut m, &tok, &full[text.len()..]);
-    assert_eq!(n, tok.encode(&full[text.len()..], false, false).len());
+    assert_eq!(n, tok.encode(&full[text.len()..], Specials::NONE).len());
     assert_eq!(tok.decode(&m.consume_forced().unwrap(), false), "}");
     assert!(m.is_finished(), "nothing can follow the object");
 }
@@ -282,7 +282,7 @@ fn work_limits_stop_hostile_grammars() {
 fn a_failed_matcher_stays_failed() {
     let Some((tok, c)) = qwen() else { return };
     let mut m = c.compile(&Constraint::Regex("ab".into())).unwrap();
-    let x = tok.encode("x", false, false)[0];
+    let x = tok.encode("x", Specials::NONE)[0];
     assert!(!m.allows(x).unwrap());
     let err = m.consume(x).unwrap_err();
     assert!(matches!(err, GrammarError::Matcher(_)), "{err:?}");

@@ -56,7 +56,7 @@ fn main() {
     let before = status_kb("VmRSS:");
     std::fs::write("/proc/self/clear_refs", "5").unwrap();
     let t = Instant::now();
-    let ids = tok.encode(&text, false, false);
+    let ids = tok.encode(&text, hearth_tokenizer::Specials::NONE);
     let dt = t.elapsed();
     let after = status_kb("VmHWM:");
     println!(

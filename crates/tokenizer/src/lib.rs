@@ -5,8 +5,8 @@
 //!   `llama` SentencePiece, `bert` WordPiece, `gemma4` SPM-style BPE), the pre-tokenizer
 //!   (`tokenizer.ggml.pre`: `llama-bpe`, `qwen2`, `smollm`, `gpt-2`, ... — see
 //!   [`TokenizerKind`]), tokens, types, scores, merges, special ids and `add_*` flags.
-//! - [`Tokenizer::encode`] splits the text around special tokens, pre-tokenizes and runs the
-//!   model's merge algorithm; [`Tokenizer::decode`] and [`Tokenizer::token_to_piece`] go
+//! - [`Tokenizer::encode`] splits the text around special tokens (control tokens only if
+//!   [`Specials`] says so), pre-tokenizes and runs the model's merge algorithm; [`Tokenizer::decode`] and [`Tokenizer::token_to_piece`] go
 //!   back; [`StreamDecoder`] (or the owned [`Utf8Stream`] fed with pieces) decodes a
 //!   generation stream without ever splitting a character.
 //! - Vocabulary queries: [`Tokenizer::is_eog`], [`Tokenizer::token_type`],
@@ -15,7 +15,7 @@
 //! ```no_run
 //! let file = hearth_gguf::GgufFile::open("model.gguf")?;
 //! let tok = hearth_tokenizer::Tokenizer::from_gguf(file.metadata())?;
-//! let ids = tok.encode("Hello world", true, false);
+//! let ids = tok.encode("Hello world", hearth_tokenizer::Specials::ADD_BOS_EOS);
 //! let mut stream = tok.stream_decoder(false);
 //! for &id in &ids {
 //!     print!("{}", stream.push(id));
@@ -62,5 +62,5 @@ mod wpm;
 
 pub use error::TokenizerError;
 pub use stream::{StreamDecoder, Utf8Stream};
-pub use tokenizer::{TokenType, Tokenizer, TokenizerKind};
+pub use tokenizer::{Specials, TokenType, Tokenizer, TokenizerKind};
 pub use vocab::SpecialTokens;

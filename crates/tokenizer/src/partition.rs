@@ -4,12 +4,15 @@
 //! Special tokens are taken longest first; each one splits every remaining text fragment at
 //! all its (non-overlapping, left to right) occurrences. `lstrip`/`rstrip` tokens also eat
 //! the ASCII whitespace next to them. Control and unknown tokens take part only when
-//! `parse_special` is set; user-defined tokens always do.
+//! `parse_special` is set, and then not where they overlap a literal range (message text
+//! in a rendered chat prompt); user-defined tokens always do.
 //!
 //! llama.cpp scans the text once per special token, which is slow for vocabularies with
 //! thousands of them (Gemma: 6400). hearth first finds which special texts occur in the text
 //! at all with one trie walk, then runs the same algorithm over just those: a token that does
 //! not occur in the text cannot occur in any of its fragments.
+
+use std::ops::Range;
 
 use crate::vocab::{Vocab, attr};
 
@@ -77,13 +80,59 @@ impl SpecialTrie {
     }
 }
 
+impl SpecialTrie {
+    /// Byte ranges of `text` holding the text of a control or unknown token, ascending,
+    /// overlapping ones merged.
+    pub(crate) fn control_ranges(&self, vocab: &Vocab, text: &[u8]) -> Vec<Range<usize>> {
+        let mut out: Vec<Range<usize>> = Vec::new();
+        for start in 0..text.len() {
+            if !self.first[text[start] as usize] {
+                continue;
+            }
+            let mut node = 0usize;
+            let mut end = None;
+            for (i, &b) in text[start..].iter().enumerate() {
+                match self.edges[node].binary_search_by_key(&b, |&(e, _)| e) {
+                    Ok(k) => node = self.edges[node][k].1 as usize,
+                    Err(_) => break,
+                }
+                if let Some(rank) = self.terminal[node] {
+                    let id = vocab.special_cache[rank as usize];
+                    if vocab.attr(id) & (attr::CONTROL | attr::UNKNOWN) != 0 {
+                        end = Some(start + i + 1);
+                    }
+                }
+            }
+            let Some(end) = end else { continue };
+            match out.last_mut() {
+                Some(last) if last.end >= start => last.end = last.end.max(end),
+                _ => out.push(start..end),
+            }
+        }
+        out
+    }
+}
+
+/// True when `a..b` overlaps a range of `literal` (ascending, disjoint).
+fn overlaps(literal: &[Range<usize>], a: usize, b: usize) -> bool {
+    let i = literal.partition_point(|r| r.end <= a);
+    literal.get(i).is_some_and(|r| r.start < b)
+}
+
 /// C's `isspace` in the C locale.
 fn is_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r')
 }
 
-/// Partitions `raw` into text fragments and special tokens.
-pub(crate) fn partition(vocab: &Vocab, trie: &SpecialTrie, raw: &str, parse_special: bool) -> Vec<Fragment> {
+/// Partitions `raw` into text fragments and special tokens; control and unknown tokens that
+/// overlap a `literal` range (ascending, disjoint) stay text.
+pub(crate) fn partition(
+    vocab: &Vocab,
+    trie: &SpecialTrie,
+    raw: &str,
+    parse_special: bool,
+    literal: &[Range<usize>],
+) -> Vec<Fragment> {
     if raw.is_empty() {
         return Vec::new();
     }
@@ -100,6 +149,15 @@ pub(crate) fn partition(vocab: &Vocab, trie: &SpecialTrie, raw: &str, parse_spec
             continue;
         }
         let needle = &*vocab.texts[id as usize];
+        let guarded = a & (attr::CONTROL | attr::UNKNOWN) != 0 && !literal.is_empty();
+        // the next occurrence in `raw[from..end]` that may become the token
+        let find = |mut from: usize, end: usize| loop {
+            let m = from + raw[from..end].find(needle)?;
+            if !guarded || !overlaps(literal, m, m + needle.len()) {
+                return Some(m);
+            }
+            from = m + raw[m..].chars().next().map_or(1, char::len_utf8);
+        };
         let mut next = Vec::with_capacity(frags.len() + 2);
         for frag in frags {
             let Fragment::Text(mut base, mut len) = frag else {
@@ -107,11 +165,10 @@ pub(crate) fn partition(vocab: &Vocab, trie: &SpecialTrie, raw: &str, parse_spec
                 continue;
             };
             loop {
-                let Some(rel) = raw[base..base + len].find(needle) else {
+                let Some(m) = find(base, base + len) else {
                     next.push(Fragment::Text(base, len));
                     break;
                 };
-                let m = base + rel;
                 if m > base {
                     let mut left = m - base;
                     if a & attr::LSTRIP != 0 {

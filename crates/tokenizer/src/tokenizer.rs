@@ -1,5 +1,7 @@
 //! The public [`Tokenizer`]: encode, decode and vocabulary queries.
 
+use std::ops::Range;
+
 use hearth_gguf::Metadata;
 
 use crate::bpe::{self, Bpe};
@@ -22,6 +24,29 @@ pub enum TokenizerKind {
     Spm,
     /// WordPiece (`bert`).
     WordPiece,
+}
+
+/// What [`Tokenizer::encode`] does with special tokens.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Specials {
+    /// Add BOS/EOS where the vocabulary asks for them (`add_bos_token`, `add_eos_token`,
+    /// with llama.cpp's per-type defaults; WordPiece always adds `[CLS]`…`[SEP]`).
+    pub add_bos_eos: bool,
+    /// Turn the texts of control tokens (and the unknown token) such as `<|im_start|>` into
+    /// their ids; otherwise they are tokenized as text. User-defined tokens are matched
+    /// either way. (llama.cpp's `parse_special`.)
+    pub parse_control: bool,
+}
+
+impl Specials {
+    /// Text as text: no BOS/EOS, control-token texts tokenized as text.
+    pub const NONE: Specials = Specials { add_bos_eos: false, parse_control: false };
+    /// A user's prompt: BOS/EOS added, control-token texts tokenized as text.
+    pub const ADD_BOS_EOS: Specials = Specials { add_bos_eos: true, parse_control: false };
+    /// Markup without BOS/EOS: control-token texts become their tokens.
+    pub const PARSE_CONTROL: Specials = Specials { add_bos_eos: false, parse_control: true };
+    /// A rendered chat prompt: BOS/EOS added, control-token texts become their tokens.
+    pub const ALL: Specials = Specials { add_bos_eos: true, parse_control: true };
 }
 
 /// A token's type (GGUF `tokenizer.ggml.token_type`, after llama.cpp's load-time fixes:
@@ -82,16 +107,21 @@ impl Tokenizer {
         Ok(Tokenizer { vocab, model, pieces, trie })
     }
 
-    /// Text → token ids, as llama.cpp's `llama_tokenize`.
-    ///
-    /// `add_special` adds BOS/EOS where the vocabulary asks for them (`add_bos_token`,
-    /// `add_eos_token`, with llama.cpp's per-type defaults; WordPiece always adds
-    /// `[CLS]`…`[SEP]`). `parse_special` turns control-token texts such as `<|im_start|>` into
-    /// their ids; user-defined tokens are matched either way.
-    pub fn encode(&self, text: &str, add_special: bool, parse_special: bool) -> Vec<u32> {
+    /// Text → token ids, as llama.cpp's `llama_tokenize(text, add_special, parse_special)`
+    /// (see [`Specials`]).
+    pub fn encode(&self, text: &str, specials: Specials) -> Vec<u32> {
+        self.encode_with_literals(text, specials, &[])
+    }
+
+    /// As [`Tokenizer::encode`], except that control-token texts overlapping a `literal`
+    /// byte range stay text even with [`Specials::parse_control`]: for a rendered chat
+    /// prompt whose message text must not turn into control tokens (see
+    /// [`Tokenizer::control_texts`]). `literal` is ascending and disjoint.
+    pub fn encode_with_literals(&self, text: &str, specials: Specials, literal: &[Range<usize>]) -> Vec<u32> {
+        let Specials { add_bos_eos: add_special, parse_control } = specials;
         let v = &self.vocab;
         let mut out = Vec::with_capacity(text.len() / 3 + 2);
-        let frags = partition(v, &self.trie, text, parse_special);
+        let frags = partition(v, &self.trie, text, parse_control, literal);
         match &self.model {
             Model::Spm(model) => {
                 if add_special && v.opts.add_bos {
@@ -160,6 +190,14 @@ impl Tokenizer {
             }
         }
         out
+    }
+
+    /// Where `text` holds the text of a control token (or the unknown token): the texts that
+    /// become tokens only with [`Specials::parse_control`]. Byte ranges, ascending, those
+    /// that overlap merged. A chat template marks these in message text
+    /// (`hearth_chat::ChatTemplate::render_literal`) so that they stay text.
+    pub fn control_texts(&self, text: &str) -> Vec<Range<usize>> {
+        self.trie.control_ranges(&self.vocab, text.as_bytes())
     }
 
     /// Token ids → text, as llama.cpp's `llama_detokenize(remove_special = false,
@@ -235,7 +273,7 @@ impl Tokenizer {
     }
 
     /// The vocabulary's `add_bos` flag (llama.cpp's `llama_vocab_get_add_bos`): whether
-    /// `encode(_, add_special = true, _)` starts with BOS. (WordPiece adds `[CLS]` either way.)
+    /// `encode` with [`Specials::add_bos_eos`] starts with BOS. (WordPiece adds `[CLS]` either way.)
     pub fn add_bos(&self) -> bool {
         self.vocab.opts.add_bos
     }

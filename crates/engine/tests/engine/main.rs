@@ -10,7 +10,10 @@ use hearth_engine::{Engine, EngineOptions, Prompt, Request, SamplingParams};
 /// The engine on the SmolLM2 fixture, or `None` (skip) when it is not fetched.
 pub fn engine() -> Option<Engine> {
     let path = hearth_testkit::model(hearth_testkit::SMOLLM2_135M)?;
-    Some(Engine::load(path, EngineOptions { threads: 2, n_ctx: 512, n_batch: 64 }).unwrap())
+    Some(
+        Engine::load(path, EngineOptions { threads: 2, n_ctx: 512, n_batch: 64, ..Default::default() })
+            .unwrap(),
+    )
 }
 
 /// A greedy request for `text` with `n` tokens.

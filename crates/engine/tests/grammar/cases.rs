@@ -220,7 +220,8 @@ fn a_matcher_error_mid_generation_is_a_clean_error() {
     let Some(engine) = engine() else { return };
     let tok = engine.tokenizer();
     // The grammar allows only a digit; the request bans every digit token.
-    let digits: Vec<u32> = (0..10).map(|d| tok.encode(&d.to_string(), false, false)[0]).collect();
+    let digits: Vec<u32> =
+        (0..10).map(|d| tok.encode(&d.to_string(), hearth_tokenizer::Specials::NONE)[0]).collect();
     let mut req = constrained("Pick a digit.", 5, Constraint::Regex("[0-9]".into()));
     req.sampling.logit_bias = digits.iter().map(|&t| (t, f32::NEG_INFINITY)).collect();
     let mut session = engine.session();

@@ -17,8 +17,11 @@ pub fn engine() -> Option<&'static Engine> {
         .get_or_init(|| {
             let path = hearth_testkit::model(hearth_testkit::QWEN_05B)?;
             Some(
-                Engine::load(path, EngineOptions { threads: 2, n_ctx: 1024, n_batch: 128 })
-                    .expect("load qwen"),
+                Engine::load(
+                    path,
+                    EngineOptions { threads: 2, n_ctx: 1024, n_batch: 128, ..Default::default() },
+                )
+                .expect("load qwen"),
             )
         })
         .as_ref()

@@ -17,7 +17,10 @@ pub const KEY: &str = "sk-test-key";
 /// The engine on the SmolLM2 fixture (512-token context), or `None` (skip).
 pub fn engine() -> Option<Engine> {
     let path = hearth_testkit::model(hearth_testkit::SMOLLM2_135M)?;
-    Some(Engine::load(path, EngineOptions { threads: 2, n_ctx: 512, n_batch: 64 }).unwrap())
+    Some(
+        Engine::load(path, EngineOptions { threads: 2, n_ctx: 512, n_batch: 64, ..Default::default() })
+            .unwrap(),
+    )
 }
 
 /// A config with the test key and `slots` / `max_queue`.

@@ -2,7 +2,7 @@
 //! multi-byte characters, and ids outside the vocabulary.
 
 use hearth_testkit::{GEMMA3_270M, QWEN_05B, SMOLLM2_135M};
-use hearth_tokenizer::{TokenType, Tokenizer, Utf8Stream};
+use hearth_tokenizer::{Specials, TokenType, Tokenizer, Utf8Stream};
 
 use crate::common::{model, suite_vocab};
 
@@ -35,11 +35,11 @@ fn byte_exact_vocabularies_round_trip() {
     }
     for (name, tok) in &toks {
         for text in TEXTS {
-            let ids = tok.encode(text, false, false);
+            let ids = tok.encode(text, Specials::NONE);
             assert_eq!(&tok.decode(&ids, false), text, "{name}: {ids:?}");
             // with BOS first, decode the rest: llama.cpp strips the SentencePiece space only
             // from the very first token, which would be BOS (see `pieces_follow_llama_cpp`)
-            let with_bos = tok.encode(text, true, false);
+            let with_bos = tok.encode(text, Specials::ADD_BOS_EOS);
             let body = if tok.add_bos() { &with_bos[1..] } else { &with_bos[..] };
             assert_eq!(&tok.decode(body, false), text, "{name}: {with_bos:?}");
         }
@@ -54,7 +54,7 @@ fn control_tokens_render_only_when_asked() {
     assert!(tok.is_special(im_start));
     assert_eq!(tok.token_to_piece(im_start, false), b"");
     assert_eq!(tok.token_to_piece(im_start, true), b"<|im_start|>");
-    let ids = tok.encode("<|im_start|>user\nhi<|im_end|>", false, true);
+    let ids = tok.encode("<|im_start|>user\nhi<|im_end|>", Specials::PARSE_CONTROL);
     assert_eq!(tok.decode(&ids, false), "user\nhi");
     assert_eq!(tok.decode(&ids, true), "<|im_start|>user\nhi<|im_end|>");
 }
@@ -65,7 +65,7 @@ fn pieces_follow_llama_cpp() {
         // byte-level: "Ġhello" is " hello"; an emoji split over three tokens gives partial bytes
         let hello = tok.token_id("Ġhello").unwrap();
         assert_eq!(tok.token_to_piece(hello, false), b" hello");
-        let ids = tok.encode(" 🤖", false, false);
+        let ids = tok.encode(" 🤖", Specials::NONE);
         assert!(ids.len() > 1, "the emoji spans several tokens: {ids:?}");
         let joined: Vec<u8> = ids.iter().flat_map(|&id| tok.token_to_piece(id, false)).collect();
         assert_eq!(joined, " 🤖".as_bytes());
@@ -91,7 +91,7 @@ fn pieces_follow_llama_cpp() {
 fn invalid_ids_are_skipped_not_fatal() {
     let Some(tok) = model(SMOLLM2_135M) else { return };
     let n = tok.n_vocab() as u32;
-    let hi = tok.encode("hi", false, false);
+    let hi = tok.encode("hi", Specials::NONE);
     let mut ids = vec![n, u32::MAX];
     ids.extend(&hi);
     ids.push(n + 7);
@@ -125,7 +125,7 @@ fn stream_all(tok: &Tokenizer, ids: &[u32], expected: &str) {
 fn stream_decoder_never_splits_a_character() {
     let text = "日本語 🤖🚀 👩\u{200d}💻 🇫🇷 naïve ñ 𝔘𝔫𝔦𝔠𝔬𝔡𝔢";
     if let Some(tok) = model(QWEN_05B) {
-        let ids = tok.encode(text, false, false);
+        let ids = tok.encode(text, Specials::NONE);
         let partial =
             ids.iter().filter(|&&id| std::str::from_utf8(&tok.token_to_piece(id, false)).is_err()).count();
         assert!(partial > 0, "the test needs tokens that split characters");
@@ -133,7 +133,7 @@ fn stream_decoder_never_splits_a_character() {
     }
     if let Some(tok) = suite_vocab("llama-spm") {
         // byte fallback: each emoji byte is its own <0xXX> token
-        let ids = tok.encode(text, false, false);
+        let ids = tok.encode(text, Specials::NONE);
         assert!(ids.iter().any(|&id| tok.token_type(id) == TokenType::Byte));
         stream_all(&tok, &ids, &format!(" {text}"));
     }

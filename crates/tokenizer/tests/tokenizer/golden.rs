@@ -2,6 +2,7 @@
 //! tokenizer cases, raw-prompt ids and rendered chat prompts.
 
 use hearth_testkit::{GENERATIVE_MODELS, Golden};
+use hearth_tokenizer::Specials;
 
 use crate::common::model;
 
@@ -12,7 +13,8 @@ fn tokenize_cases_match_llama_cpp() {
         let golden = Golden::load(name);
         let mut failed = 0;
         for case in &golden.tokenize {
-            let got = tok.encode(&case.text, false, case.parse_special);
+            let got =
+                tok.encode(&case.text, Specials { add_bos_eos: false, parse_control: case.parse_special });
             if got != case.ids {
                 failed += 1;
                 eprintln!(
@@ -34,7 +36,7 @@ fn raw_prompts_get_bos_only_where_the_model_says() {
         assert_eq!(tok.add_bos(), golden.add_bos, "{name}: add_bos");
         for c in &golden.completions {
             // a raw prompt: special tokens added, special texts not parsed
-            assert_eq!(tok.encode(&c.prompt, true, false), c.prompt_ids, "{name}: {:?}", c.prompt);
+            assert_eq!(tok.encode(&c.prompt, Specials::ADD_BOS_EOS), c.prompt_ids, "{name}: {:?}", c.prompt);
         }
     }
 }
@@ -46,7 +48,7 @@ fn rendered_chats_tokenize_like_llama_cpp() {
         let golden = Golden::load(name);
         for c in &golden.chats {
             // llama.cpp's chat path: add_special = true, parse_special = true
-            assert_eq!(tok.encode(&c.rendered, true, true), c.prompt_ids, "{name}: {:?}", c.rendered);
+            assert_eq!(tok.encode(&c.rendered, Specials::ALL), c.prompt_ids, "{name}: {:?}", c.rendered);
         }
     }
 }

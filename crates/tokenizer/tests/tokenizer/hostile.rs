@@ -2,7 +2,7 @@
 //! fallbacks where it tolerates one, and never a panic.
 
 use hearth_gguf::{Array, Metadata, Value};
-use hearth_tokenizer::{Tokenizer, TokenizerError};
+use hearth_tokenizer::{Specials, Tokenizer, TokenizerError};
 
 fn s(v: &str) -> Value {
     Value::String(v.to_owned())
@@ -61,7 +61,7 @@ fn build(entries: Vec<(String, Value)>) -> Result<Tokenizer, TokenizerError> {
 fn exercise(tok: &Tokenizer) {
     for text in ["hello world", "", "<|endoftext|> x", "日本 🤖", "\u{0}\u{FFFD}"] {
         for (a, p) in [(false, false), (true, false), (false, true), (true, true)] {
-            let ids = tok.encode(text, a, p);
+            let ids = tok.encode(text, Specials { add_bos_eos: a, parse_control: p });
             let _ = tok.decode(&ids, true);
             let _ = tok.decode(&ids, false);
         }
@@ -87,8 +87,8 @@ fn exercise(tok: &Tokenizer) {
 fn the_test_vocab_itself_works() {
     let tok = build(gpt2_entries()).unwrap();
     let hello = tok.token_id("hello").unwrap();
-    assert_eq!(tok.encode("hello", false, false), [hello]);
-    assert_eq!(tok.decode(&tok.encode("hello world", false, false), false), "hello world");
+    assert_eq!(tok.encode("hello", Specials::NONE), [hello]);
+    assert_eq!(tok.decode(&tok.encode("hello world", Specials::NONE), false), "hello world");
     exercise(&tok);
 }
 
@@ -178,7 +178,7 @@ fn out_of_range_special_ids_fall_back_like_llama_cpp() {
     assert_eq!(tok.eot(), tok.token_id("<|endoftext|>"));
     assert!(tok.warnings().iter().any(|w| w.contains("bos_token_id")), "{:?}", tok.warnings());
     assert!(tok.eog_ids().iter().all(|&id| (id as usize) < tok.n_vocab()));
-    assert_eq!(tok.encode("hello", true, false)[0], 11);
+    assert_eq!(tok.encode("hello", Specials::ADD_BOS_EOS)[0], 11);
     exercise(&tok);
 }
 
@@ -219,8 +219,8 @@ fn spm_and_wordpiece_without_fallbacks_do_not_panic() {
         ("tokenizer.ggml.token_type".to_owned(), Value::Array(Array::I32(vec![3, 1, 1, 1]))),
     ];
     let tok = build(wpm).unwrap();
-    assert_eq!(tok.encode("hello worlding", true, false), [1, 3, 2]);
-    assert_eq!(tok.encode("unknown", false, false), Vec::<u32>::new());
+    assert_eq!(tok.encode("hello worlding", Specials::ADD_BOS_EOS), [1, 3, 2]);
+    assert_eq!(tok.encode("unknown", Specials::NONE), Vec::<u32>::new());
     exercise(&tok);
 }
 

@@ -7,6 +7,8 @@
 
 use std::process::Command;
 
+use hearth_tokenizer::Specials;
+
 /// Bytes of text per measurement.
 const LEN: usize = 2 << 20;
 /// Most growth of peak memory allowed per byte of text. The pre-tokenizer's code point and
@@ -58,7 +60,7 @@ fn measure_long_word() {
     // resets VmHWM to the current resident memory (Linux 4.0+), so loading the vocabulary
     // does not hide the peak of `encode`
     std::fs::write("/proc/self/clear_refs", "5").expect("reset the peak with /proc/self/clear_refs");
-    let ids = tok.encode(&text, false, false);
+    let ids = tok.encode(&text, Specials::NONE);
     let growth = status("VmHWM:").saturating_sub(before);
     assert!(!ids.is_empty());
     println!("GROWTH {growth} TOKENS {}", ids.len());

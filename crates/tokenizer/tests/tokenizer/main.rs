@@ -5,6 +5,7 @@ mod common;
 mod decoding;
 mod golden;
 mod hostile;
+mod literal;
 mod long_word;
 mod reference;
 mod suites;

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use hearth_tokenizer::Tokenizer;
+use hearth_tokenizer::{Specials, Tokenizer};
 
 use crate::common::{model, suite_vocab};
 
@@ -34,7 +34,7 @@ fn compare(tok: &Tokenizer, reference: &str, inputs: &[&str]) -> (usize, Vec<Str
             let (head, ids) = rest.split_once(':').unwrap();
             let h: Vec<usize> = head.split(' ').map(|x| x.parse().unwrap()).collect();
             let expected: Vec<u32> = ids.split_whitespace().map(|x| x.parse().unwrap()).collect();
-            let got = tok.encode(inputs[h[0]], h[1] == 1, h[2] == 1);
+            let got = tok.encode(inputs[h[0]], Specials { add_bos_eos: h[1] == 1, parse_control: h[2] == 1 });
             if got != expected {
                 bad.push(format!(
                     "encode #{} {:?} add_special={} parse_special={}: expected {expected:?}, got {got:?}",
@@ -44,7 +44,7 @@ fn compare(tok: &Tokenizer, reference: &str, inputs: &[&str]) -> (usize, Vec<Str
         } else if let Some(rest) = line.strip_prefix("det ") {
             let p: Vec<&str> = rest.splitn(4, ' ').collect();
             let i: usize = p[0].parse().unwrap();
-            let ids = tok.encode(inputs[i], true, p[1] == "1");
+            let ids = tok.encode(inputs[i], Specials { add_bos_eos: true, parse_control: p[1] == "1" });
             let expected = hex_to_string(p.get(3).copied().unwrap_or(""));
             let got = tok.decode(&ids, p[2] == "1");
             if got != expected {

@@ -4,6 +4,8 @@
 
 use std::collections::BTreeMap;
 
+use hearth_tokenizer::Specials;
+
 use crate::common::suite_vocab;
 
 /// Suites that must pass completely.
@@ -61,7 +63,7 @@ fn run(name: &str) -> Option<(usize, usize)> {
     let tests = read_suite(name)?;
     let mut passed = 0;
     for (input, expected) in &tests {
-        let got = tok.encode(input, false, false);
+        let got = tok.encode(input, Specials::NONE);
         if &got == expected {
             passed += 1;
         } else {

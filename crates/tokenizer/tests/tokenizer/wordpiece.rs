@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use hearth_testkit::MINILM_L6;
-use hearth_tokenizer::TokenizerKind;
+use hearth_tokenizer::{Specials, TokenizerKind};
 
 use crate::common::model;
 
@@ -39,19 +39,19 @@ fn minilm_matches_the_hf_wordpiece_ids() {
     ];
     for (text, pieces) in cases {
         let expected: Vec<u32> = pieces.iter().map(|p| id(p)).collect();
-        assert_eq!(tok.encode(text, true, false), expected, "{text:?}");
+        assert_eq!(tok.encode(text, Specials::ADD_BOS_EOS), expected, "{text:?}");
     }
     assert_eq!(tok.bos(), Some(id("[CLS]")));
     assert_eq!(tok.special_tokens().sep, Some(id("[SEP]")));
     assert_eq!(tok.special_tokens().unk, Some(id("[UNK]")));
     // a character absent from the vocabulary makes its whole word [UNK]
-    assert_eq!(tok.encode("hello 🤖x", false, false), [id("hello"), id("[UNK]")]);
+    assert_eq!(tok.encode("hello 🤖x", Specials::NONE), [id("hello"), id("[UNK]")]);
 }
 
 #[test]
 fn minilm_parses_special_texts_only_when_asked() {
     let Some(tok) = model(MINILM_L6) else { return };
     let mask = tok.token_id("[MASK]").unwrap();
-    assert!(tok.encode("a [MASK] b", false, true).contains(&mask));
-    assert!(!tok.encode("a [MASK] b", false, false).contains(&mask));
+    assert!(tok.encode("a [MASK] b", Specials::PARSE_CONTROL).contains(&mask));
+    assert!(!tok.encode("a [MASK] b", Specials::NONE).contains(&mask));
 }
