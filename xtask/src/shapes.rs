@@ -247,7 +247,7 @@ pub fn run(args: Args) -> Result<()> {
     let out = args.out.unwrap_or_else(|| cache.join("shapes"));
     let shapes = select(&args.only)?;
     fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-    let bars = crate::fixtures::Bars::default();
+    let bars = hearth_hub::bars::Bars::prefixed("shapes");
     for shape in shapes {
         let inputs = Inputs::gather(shape, &cache)?;
         let path = out.join(shape.file_name());

@@ -14,7 +14,6 @@ use std::time::Instant;
 use anyhow::{Result, bail};
 use hearth_kernels::ThreadPool;
 use hearth_models::{KvCache, Logits, Model, Scratch, SeqInput};
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 /// Arguments of `hearth bench`.
@@ -264,7 +263,7 @@ pub fn run(args: Args) -> Result<()> {
     if args.reps == 0 {
         bail!("--reps must be at least 1");
     }
-    let path = crate::progress::resolve_model(&args.model)?;
+    let path = crate::resolve::model_file(&args.model)?;
     if args.speculation.lookup || args.speculation.draft_model.is_some() {
         return run_speculative(&args, &path);
     }
@@ -293,11 +292,7 @@ pub fn run(args: Args) -> Result<()> {
         }
     }
     let total_steps = plan.len() * (args.reps + 1);
-    let bar = ProgressBar::new(total_steps as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{msg:24} [{bar:30}] {pos}/{len} runs, {elapsed}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    let bar = hearth_hub::bars::steps(total_steps as u64, "runs");
 
     let mut results = Vec::new();
     let mut bandwidths = Vec::new();

@@ -33,7 +33,7 @@ impl ModelArgs {
             Some(m) => m.clone(),
             None => hearth_hub::Catalog::builtin()?.default_model().name.clone(),
         };
-        let path = crate::progress::resolve_model(&name)?;
+        let path = crate::resolve::model_file(&name)?;
         Engine::load(&path, self.options()).with_context(|| format!("loading {}", path.display()))
     }
 
@@ -185,7 +185,7 @@ impl SpeculationArgs {
             return Ok(Some(Speculation::NGram { max_match: 4, min_match: 2, max_draft: self.draft_max }));
         }
         let Some(m) = &self.draft_model else { return Ok(None) };
-        let path = crate::progress::resolve_model(m)?;
+        let path = crate::resolve::model_file(m)?;
         let engine =
             Engine::load(&path, EngineOptions { threads, n_ctx, n_batch: 512, ..Default::default() })
                 .with_context(|| format!("loading the draft model {}", path.display()))?;

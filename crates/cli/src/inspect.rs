@@ -16,7 +16,7 @@ pub struct Args {
     json: bool,
     /// Also list every metadata key (arrays summarised) and every tensor.
     #[arg(long, short)]
-    verbose: bool,
+    all: bool,
 }
 
 #[derive(Serialize)]
@@ -165,7 +165,7 @@ fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
 
 /// Runs `hearth inspect`.
 pub fn run(args: Args) -> Result<()> {
-    let path = crate::progress::resolve_model(&args.model)?;
+    let path = crate::resolve::model_file(&args.model)?;
     let f = GgufFile::open(&path).with_context(|| format!("reading {}", path.display()))?;
     let r = report(&f, &path.display().to_string())?;
     if args.json {
@@ -231,7 +231,7 @@ pub fn run(args: Args) -> Result<()> {
             100.0 * m.bytes as f64 / total.max(1) as f64
         );
     }
-    if args.verbose {
+    if args.all {
         println!("metadata");
         for (k, v) in f.metadata().entries() {
             println!("  {k} = {v}");

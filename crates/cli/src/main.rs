@@ -9,8 +9,8 @@ mod bench;
 mod chat;
 mod common;
 mod inspect;
-mod progress;
 mod pull;
+mod resolve;
 mod run;
 mod serve;
 mod tokenize;
@@ -23,9 +23,13 @@ mod tokenize;
 #[derive(Parser)]
 #[command(name = "hearth", version, about, long_about = None, propagate_version = true)]
 struct Cli {
-    /// Log verbosity (error, warn, info, debug, trace); also RUST_LOG.
+    /// Log level (error, warn, info, debug, trace) or a tracing filter; RUST_LOG wins over it.
     #[arg(long, global = true, default_value = "warn", env = "HEARTH_LOG")]
     log: String,
+    /// More detail on stderr: -v logs at info (e.g. why Hugging Face was skipped), -vv at
+    /// debug, -vvv at trace. Overrides --log.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -75,7 +79,7 @@ enum Cmd {
 
 fn main() {
     let cli = Cli::parse();
-    init_tracing(&cli.log);
+    init_tracing(log_filter(&cli.log, cli.verbose));
     let result: Result<()> = match cli.cmd {
         Cmd::Inspect(a) => inspect::run(a),
         Cmd::Pull(a) => pull::run(a),
@@ -94,8 +98,45 @@ fn main() {
     }
 }
 
+/// The tracing filter: `--log`, raised by each `-v`.
+fn log_filter(log: &str, verbose: u8) -> &str {
+    match verbose {
+        0 => log,
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    }
+}
+
 fn init_tracing(level: &str) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        // Duplicate flags (a global -v against a subcommand's -v) fail here.
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn each_v_raises_the_log_level() {
+        let parse = |args: &[&str]| Cli::try_parse_from(args).expect("parses");
+        let filter = |args: &[&str]| {
+            let cli = parse(args);
+            log_filter(&cli.log, cli.verbose).to_owned()
+        };
+        assert_eq!(filter(&["hearth", "pull", "--list"]), "warn");
+        assert_eq!(filter(&["hearth", "pull", "-v", "--list"]), "info");
+        assert_eq!(filter(&["hearth", "-vv", "pull"]), "debug");
+        assert_eq!(filter(&["hearth", "inspect", "-vvv", "m.gguf", "--all"]), "trace");
+        assert_eq!(filter(&["hearth", "--log", "error", "pull"]), "error");
+    }
 }

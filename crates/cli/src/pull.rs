@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 
-use crate::progress::Bars;
+use hearth_hub::bars::Bars;
 
 /// Arguments of `hearth pull`.
 #[derive(clap::Args)]
@@ -38,7 +38,7 @@ pub fn run(args: Args) -> Result<()> {
         })?,
         None => store.catalog().default_model(),
     };
-    let path = store.pull(entry, &Bars::default())?;
+    let path = store.pull(entry, &Bars::new())?;
     println!("{}", path.display());
     Ok(())
 }

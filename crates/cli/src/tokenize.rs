@@ -26,7 +26,7 @@ pub struct Args {
 
 /// Runs `hearth tokenize`.
 pub fn run(args: Args) -> Result<()> {
-    let path = crate::progress::resolve_model(&args.model)?;
+    let path = crate::resolve::model_file(&args.model)?;
     let file = GgufFile::open(&path).with_context(|| format!("reading {}", path.display()))?;
     let tok = Tokenizer::from_gguf(file.metadata())?;
     let ids = tok.encode(&args.text, Specials { add_bos_eos: args.add_special, parse_control: args.special });

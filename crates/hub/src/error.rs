@@ -12,6 +12,8 @@ pub enum HubError {
     UnknownModel { name: String, known: String },
     #[error("model catalog is invalid: {0}")]
     Catalog(String),
+    #[error("{host} is unreachable: {message}")]
+    Unreachable { host: String, message: String },
     #[error("{what}: HTTP request to {url} failed: {message}")]
     Http { what: String, url: String, message: String },
     #[error(

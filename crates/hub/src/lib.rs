@@ -8,6 +8,8 @@
 //!   Every byte is checked against the pinned sha256 before a file is kept.
 //! - [`download`]: the primitives (`.part` files, sha stamps, PyPI's JSON index), shared with
 //!   `cargo xtask fixtures`.
+//! - `bars` (feature `bars`): the terminal progress bars the CLI and xtask draw for
+//!   [`Progress`] events.
 //!
 //! ```no_run
 //! use hearth_hub::{Silent, Store};
@@ -18,6 +20,8 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+#[cfg(feature = "bars")]
+pub mod bars;
 mod catalog;
 pub mod download;
 mod error;

@@ -106,7 +106,10 @@ impl Store {
             match self.pull_hf(entry, &hf.repo, &hf.file, &dest, progress) {
                 Ok(()) => return Ok(dest),
                 Err(e) => {
-                    progress.note(&format!("Hugging Face ({}) failed: {e}; trying mirrors", hf.repo));
+                    tracing::info!("Hugging Face ({}): {e}", hf.repo);
+                    if !entry.mirror.is_empty() {
+                        progress.note(&fallback_note(entry, &e));
+                    }
                     tried.push(format!("  huggingface.co/{}: {e}", hf.repo));
                 }
             }
@@ -140,7 +143,15 @@ impl Store {
             .with_progress(false)
             .build()
             .map_err(|e| http(e.to_string()));
-        let got = api.and_then(|api| api.model(repo.to_owned()).get(file).map_err(|e| http(e.to_string())));
+        let got = api.and_then(|api| {
+            api.model(repo.to_owned()).get(file).map_err(|e| {
+                if unreachable(&e) {
+                    HubError::Unreachable { host: "huggingface.co".into(), message: e.to_string() }
+                } else {
+                    http(e.to_string())
+                }
+            })
+        });
         progress.end();
         let cached = got?;
         let sha = sha256_file(&cached)?;
@@ -177,5 +188,91 @@ impl Store {
             remove_with_stamp(&f);
         }
         Ok(())
+    }
+}
+
+/// The one line printed when Hugging Face failed and a mirror is tried next: a network that
+/// cannot reach it is common and needs no detail (that goes to the log at `info`, `hearth
+/// -v`); any other failure (an HTTP error, a file that changed upstream) is worth reading.
+fn fallback_note(entry: &Entry, hf_error: &HubError) -> String {
+    let mirror = if entry.mirror.len() == 1 { "its pinned mirror" } else { "its pinned mirrors" };
+    match hf_error {
+        HubError::Unreachable { .. } => {
+            format!("Hugging Face unreachable; fetching {} from {mirror}", entry.name)
+        }
+        other => format!("Hugging Face failed ({other}); fetching {} from {mirror}", entry.name),
+    }
+}
+
+/// True when `e` says the host could not be reached at all (name resolution, connection,
+/// proxy, a dropped connection), as opposed to an answer that was not the file.
+fn unreachable(e: &hf_hub::api::sync::ApiError) -> bool {
+    use hf_hub::api::sync::ApiError;
+    use ureq2::ErrorKind;
+    match e {
+        ApiError::RequestError(e) => {
+            matches!(
+                e.kind(),
+                ErrorKind::Dns | ErrorKind::ConnectionFailed | ErrorKind::ProxyConnect | ErrorKind::Io
+            )
+        }
+        ApiError::TooManyRetries(inner) => unreachable(inner),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+
+    use hf_hub::api::sync::ApiError;
+
+    use super::*;
+
+    fn request_error(url: &str) -> ApiError {
+        let e = ureq2::get(url).call().expect_err("the request fails");
+        ApiError::RequestError(Box::new(e))
+    }
+
+    #[test]
+    fn a_refused_connection_is_unreachable_an_http_error_is_not() {
+        // A port nobody listens on: connection refused.
+        let port = TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+        let refused = request_error(&format!("http://127.0.0.1:{port}/model.gguf"));
+        assert!(unreachable(&refused), "{refused}");
+        assert!(unreachable(&ApiError::TooManyRetries(Box::new(refused))));
+
+        // A server that answers 404.
+        let server = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = server.local_addr().expect("addr");
+        let answer = std::thread::spawn(move || {
+            let (mut conn, _) = server.accept().expect("accept");
+            let mut buf = [0u8; 1024];
+            let _ = conn.read(&mut buf);
+            let _ =
+                conn.write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+        });
+        let not_found = request_error(&format!("http://{addr}/model.gguf"));
+        answer.join().expect("server thread");
+        assert!(!unreachable(&not_found), "{not_found}");
+    }
+
+    #[test]
+    fn the_fallback_note_is_one_line_when_unreachable() {
+        let catalog = Catalog::builtin().expect("catalog");
+        let entry = catalog.find("qwen2.5-coder:0.5b").expect("entry");
+        let dns = HubError::Unreachable {
+            host: "huggingface.co".into(),
+            message: "request error: Dns Failed: resolve dns name 'huggingface.co:443'\nmore".into(),
+        };
+        assert_eq!(
+            fallback_note(entry, &dns),
+            "Hugging Face unreachable; fetching qwen2.5-coder:0.5b from its pinned mirror"
+        );
+        let sha =
+            HubError::Sha { what: entry.file.clone(), got: "00".into(), expected: entry.sha256.clone() };
+        let note = fallback_note(entry, &sha);
+        assert!(note.starts_with("Hugging Face failed (") && note.contains("does not match"), "{note}");
     }
 }
