@@ -284,7 +284,8 @@ pub struct Budget {
 pub struct ComplexityConfig {
     /// Input length (in characters) at which the length feature reaches 1.
     pub long_input_chars: usize,
-    /// Code lines (or fenced blocks count as 5 lines) at which the code feature reaches 1.
+    /// Code lines (inside ``` fences, or lines that look like code) at which the code feature
+    /// reaches 1.
     pub many_code_lines: u32,
     /// Reasoning markers ("why", "prove", "trade-off", …) at which that feature reaches 1.
     pub many_reasoning_markers: u32,

@@ -1,13 +1,62 @@
 //! `hearth-router`: the policy that keeps easy work on local models and sends hard work to a
-//! remote (Claude, or any OpenAI-compatible API), as pure data and functions.
+//! remote (Claude, or any OpenAI-compatible API), as pure data and functions: nothing here
+//! reads a clock, the network or the environment on its own.
 //!
-//! - [`config`]: the `hearth serve --config FILE.toml` format ([`RouterConfig`]) and its
-//!   validation, which names the key at fault.
+//! - [`config`]: the `hearth serve --config FILE.toml` format ([`RouterConfig`]);
+//!   [`validate`]: its checks, each problem naming its key.
+//! - [`task`]: the task type (given, or guessed by rules); [`complexity`]: the score in [0, 1]
+//!   with its per-feature breakdown.
+//! - [`policy`]: [`Policy::decide`], where a request goes and why ([`Reason`]).
+//! - [`escalation`]: whether a local answer goes up to `escalate_to`.
+//! - [`budget`], [`cooldown`], [`cost`]: spend against caps, remote health, the USD of a call.
+//! - [`explain`]: a decision in words or JSON (`hearth route`).
+//!
+//! The loop a server runs per request:
+//!
+//! ```
+//! use std::time::SystemTime;
+//! use hearth_router::{Health, Policy, RouteInput, RouterConfig, RouterState, Spend};
+//!
+//! let config = RouterConfig::from_toml_str(r#"
+//!     [[models]]
+//!     name = "qwen2.5-coder:0.5b"
+//!     [[routes]]
+//!     tasks = ["classify"]
+//!     target = "qwen2.5-coder:0.5b"
+//! "#).unwrap();
+//! config.validate(&|_| true).unwrap(); // at start-up, with hearth_router::process_env
+//! let policy = Policy::new(config);
+//! let (spend, health) = (Spend::new(), Health::new());
+//! let state = RouterState { now: SystemTime::now(), spend: &spend, health: &health };
+//! let input = RouteInput { requested_model: "auto", task_hint: Some("classify"), text: "Is this spam?", stream: false };
+//! let decision = policy.decide(&input, &state).unwrap();
+//! assert_eq!(decision.target(), Some("qwen2.5-coder:0.5b"));
+//! assert_eq!(decision.reason.as_str(), "task"); // the x-hearth-reason header
+//! // Then: generate; if decision.escalate_to is set, check the answer with
+//! // escalation::should_escalate; record remote costs in `spend`, failures in `health`.
+//! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod budget;
+pub mod complexity;
 pub mod config;
+pub mod cooldown;
+pub mod cost;
+pub mod escalation;
+mod lexicon;
+pub mod policy;
+pub mod reason;
+pub mod task;
 pub mod validate;
 
+pub use budget::{BudgetStatus, Spend};
+pub use complexity::{Complexity, Scorer};
 pub use config::{ConfigError, LocalModel, OnBudget, Provider, Remote, Route, RouterConfig, Target};
+pub use cooldown::Health;
+pub use cost::{CallCost, Usage};
+pub use escalation::{Evidence, Finish, should_escalate};
+pub use policy::{Decision, Outcome, Policy, RouteInput, RouterState, UnknownModel};
+pub use reason::Reason;
+pub use task::{Task, TaskSource};
 pub use validate::{Problem, Problems, process_env};
