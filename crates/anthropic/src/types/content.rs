@@ -80,6 +80,17 @@ impl ContentBlock {
         }
     }
 
+    /// The block's cache mark, for the block types that have one.
+    pub fn cache_control(&self) -> Option<&CacheControl> {
+        match self {
+            ContentBlock::Text(b) => b.cache_control.as_ref(),
+            ContentBlock::Image(b) => b.cache_control.as_ref(),
+            ContentBlock::ToolUse(b) => b.cache_control.as_ref(),
+            ContentBlock::ToolResult(b) => b.cache_control.as_ref(),
+            _ => None,
+        }
+    }
+
     /// The block's `cache_control` slot, for the block types that have one.
     pub fn cache_control_mut(&mut self) -> Option<&mut Option<CacheControl>> {
         match self {
