@@ -91,6 +91,8 @@ pub fn run(args: Args) -> Result<()> {
         max_body_bytes: args.max_body_bytes,
         model_id: model_id.clone(),
         scheduler: SchedulerOptions { slots: args.parallel.max(1), max_queue: args.max_queue },
+        models: Vec::new(),
+        memory_budget: None,
         shutdown_grace: Duration::from_secs(args.shutdown_grace),
     };
     config.validate()?;

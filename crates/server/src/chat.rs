@@ -18,7 +18,7 @@ use crate::response::{
     Head, Usage, finish_reason, json, json_response, token_logprob,
 };
 use crate::state::unix_now;
-use crate::validate::{Endpoint, validate_request};
+use crate::validate::{Endpoint, validate_body};
 use crate::{ApiError, AppState, sse};
 
 /// The handler.
@@ -29,13 +29,14 @@ pub(crate) async fn handler(State(state): State<AppState>, body: Result<Bytes, B
 async fn run(state: AppState, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
     let arrived = Instant::now();
     let body = request::body_bytes(body)?;
-    let ready = state.ready()?;
-    let valid = validate_request(&body, Endpoint::Chat, ready.model_shape())?;
-    let live = generate::start(&state, ready, valid.request, "messages", arrived).await?;
+    let parsed = request::parse(&body)?;
+    let lease = state.acquire(parsed.model.as_deref()).await?;
+    let valid = validate_body(&parsed, Endpoint::Chat, lease.ready().model_shape())?;
+    let live = generate::start(&state, lease, valid.request, "messages", arrived).await?;
     let out = Out {
         id: state.new_id("chatcmpl"),
         created: unix_now(),
-        model: state.model_id().to_owned(),
+        model: live.model().to_owned(),
         logprobs: valid.logprobs.is_some(),
         include_usage: valid.include_usage,
     };

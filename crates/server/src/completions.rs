@@ -17,7 +17,7 @@ use crate::response::{
     FINGERPRINT, Head, LegacyLogprobs, TextChoice, TextCompletion, Usage, finish_reason, json, with_warnings,
 };
 use crate::state::unix_now;
-use crate::validate::{Endpoint, validate_request};
+use crate::validate::{Endpoint, validate_body};
 use crate::{ApiError, AppState, sse};
 
 /// The handler.
@@ -28,19 +28,20 @@ pub(crate) async fn handler(State(state): State<AppState>, body: Result<Bytes, B
 async fn run(state: AppState, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
     let arrived = Instant::now();
     let body = request::body_bytes(body)?;
-    let ready = state.ready()?;
-    let valid = validate_request(&body, Endpoint::Completions, ready.model_shape())?;
+    let parsed = request::parse(&body)?;
+    let lease = state.acquire(parsed.model.as_deref()).await?;
+    let valid = validate_body(&parsed, Endpoint::Completions, lease.ready().model_shape())?;
     let echo = match (&valid.request.prompt, valid.echo) {
         (_, false) => String::new(),
         (Prompt::Text { text, .. }, true) => text.clone(),
-        (Prompt::Tokens(ids), true) => ready.engine.tokenizer().decode(ids, true),
+        (Prompt::Tokens(ids), true) => lease.ready().engine.tokenizer().decode(ids, true),
         (Prompt::Messages(_), true) => String::new(),
     };
-    let live = generate::start(&state, ready, valid.request, "prompt", arrived).await?;
+    let live = generate::start(&state, lease, valid.request, "prompt", arrived).await?;
     let out = Out {
         id: state.new_id("cmpl"),
         created: unix_now(),
-        model: state.model_id().to_owned(),
+        model: live.model().to_owned(),
         logprobs: valid.logprobs.is_some(),
         include_usage: valid.include_usage,
         offset: echo.len(),

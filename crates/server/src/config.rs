@@ -6,6 +6,7 @@ use std::time::Duration;
 use hearth_engine::SchedulerOptions;
 
 use crate::ServerError;
+use crate::pool::ModelSpec;
 
 /// The port when neither `--port` nor the host value names one.
 pub const DEFAULT_PORT: u16 = 8080;
@@ -50,10 +51,16 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// Largest request body accepted (larger: 413).
     pub max_body_bytes: usize,
-    /// The model name reported in responses and `/v1/models`.
+    /// The model name reported in responses and `/v1/models` (single-model server).
     pub model_id: String,
-    /// Slots and queue of the engine thread.
+    /// Slots and queue of the engine thread (single-model server).
     pub scheduler: SchedulerOptions,
+    /// Local models served by name, each loaded on first use (a pool). Empty: the server
+    /// serves the one model [`crate::Server::run`] loads, under `model_id`.
+    pub models: Vec<ModelSpec>,
+    /// Bytes the pool's loaded models may hold together (files and KV caches); past it, idle
+    /// models are unloaded, least recently used first. `None`: 75% of the memory.
+    pub memory_budget: Option<u64>,
     /// How long a shutdown waits for running requests before dropping them.
     pub shutdown_grace: Duration,
 }
@@ -73,6 +80,8 @@ impl Default for ServerConfig {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             model_id: "hearth".into(),
             scheduler: SchedulerOptions::default(),
+            models: Vec::new(),
+            memory_budget: None,
             shutdown_grace: Duration::from_secs(10),
         }
     }
@@ -81,7 +90,7 @@ impl Default for ServerConfig {
 impl ServerConfig {
     /// Checks the settings that need no socket and no model, so that a mistake is reported
     /// before the port is bound: timeouts and the connection limit above zero, origins and
-    /// allowed host names well formed.
+    /// allowed host names well formed; model names unique and not `auto`.
     pub fn validate(&self) -> Result<(), ServerError> {
         let positive = |name: &'static str, d: Duration| {
             if d.is_zero() { Err(ServerError::Invalid(format!("{name} must be above zero"))) } else { Ok(()) }
@@ -101,6 +110,10 @@ impl ServerConfig {
             )));
         }
         crate::router::cors(&self.cors_origins)?;
+        if self.memory_budget == Some(0) {
+            return Err(ServerError::Invalid("the memory budget must be above zero".into()));
+        }
+        crate::pool::validate(&self.models)?;
         Ok(())
     }
 }

@@ -7,6 +7,8 @@ use axum::response::{IntoResponse, Response};
 use hearth_engine::{EngineError, SubmitError};
 use serde::Serialize;
 
+use crate::pool::PoolError;
+
 /// An error answered to a client:
 /// `{"error": {"message": .., "type": .., "param": .., "code": ..}}`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -129,6 +131,30 @@ impl ApiError {
         err
     }
 
+    /// The error for a model the pool could not hand out: 404 `model_not_found` (naming the
+    /// models there are), 503 `model_load_failed` (naming the model and the cause), 503
+    /// `memory_budget_full` with `Retry-After` (models in use hold the budget).
+    pub fn from_pool(e: PoolError) -> ApiError {
+        let message = e.to_string();
+        match e {
+            PoolError::Unknown { .. } => {
+                let mut err = ApiError::not_found(message, "model_not_found");
+                err.param = Some("model".into());
+                err
+            }
+            PoolError::LoadFailed { .. } => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "server_error", message)
+                    .with_code("model_load_failed")
+            }
+            PoolError::NoRoom { .. } => {
+                let mut err = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "server_error", message)
+                    .with_code("memory_budget_full");
+                err.retry_after = Some(1);
+                err
+            }
+        }
+    }
+
     /// The JSON body.
     pub fn to_json(&self) -> String {
         let body = Body {
@@ -142,6 +168,12 @@ impl ApiError {
         serde_json::to_string(&body).unwrap_or_else(|_| {
             String::from(r#"{"error":{"message":"error","type":"server_error","param":null,"code":null}}"#)
         })
+    }
+}
+
+impl From<PoolError> for ApiError {
+    fn from(e: PoolError) -> ApiError {
+        ApiError::from_pool(e)
     }
 }
 

@@ -12,6 +12,7 @@ use std::time::Instant;
 use hearth_engine::{Completion, Event, Request, Sink, StopReason, SubmitError, TokenEvent};
 use tokio::sync::mpsc;
 
+use crate::pool::Lease;
 use crate::state::Ready;
 use crate::{ApiError, AppState};
 
@@ -29,22 +30,25 @@ pub(crate) struct Live {
     rx: mpsc::UnboundedReceiver<Event>,
     state: AppState,
     pub ready: Arc<Ready>,
+    /// Keeps the model loaded until the generation ends (its last byte, or the client left).
+    lease: Lease,
     arrived: Instant,
     last_token: Option<Instant>,
     finished: bool,
 }
 
-/// Prepares `request` (tokenizes and validates the prompt, compiles its constraint) on a
+/// Prepares `request` for the model `lease` holds (tokenizes and validates the prompt, compiles its constraint) on a
 /// blocking thread, at most [`Ready::preparing`] at a time, then queues it and waits until it
 /// is admitted. Errors are answered before any response byte: 400 for the prompt
 /// (`prompt_param` names it) or a constraint, 503 when the queue is full.
 pub(crate) async fn start(
     state: &AppState,
-    ready: Arc<Ready>,
+    lease: Lease,
     request: Request,
     prompt_param: &'static str,
     arrived: Instant,
 ) -> Result<Live, ApiError> {
+    let ready = Arc::clone(lease.ready());
     let prepared = {
         let _permit =
             ready.preparing.acquire().await.map_err(|_| ApiError::internal("the server is shutting down"))?;
@@ -62,7 +66,7 @@ pub(crate) async fn start(
     ready.scheduler.enqueue(prepared, ChannelSink(tx)).map_err(ApiError::from_submit)?;
     match rx.recv().await {
         Some(Event::Started { .. }) => {
-            Ok(Live { rx, state: state.clone(), ready, arrived, last_token: None, finished: false })
+            Ok(Live { rx, state: state.clone(), ready, lease, arrived, last_token: None, finished: false })
         }
         Some(Event::Error(e)) => Err(ApiError::from_engine(e, prompt_param)),
         Some(other) => {
@@ -119,6 +123,11 @@ impl Live {
         self.finished = true;
         self.state.metrics().observe_request(self.arrived.elapsed());
         Some(step)
+    }
+
+    /// The name of the model generating, as reported to the client.
+    pub fn model(&self) -> &str {
+        self.lease.name()
     }
 
     /// The tokenizer, for logprob entries.

@@ -1,4 +1,6 @@
-//! `hearth-server`: the OpenAI-compatible HTTP API over one loaded model.
+//! `hearth-server`: the OpenAI-compatible HTTP API over one loaded model, or over a
+//! [`ModelPool`] of several local models chosen by the request's `model`, each loaded on
+//! first use and unloaded when idle or past the memory budget.
 //!
 //! - `POST /v1/chat/completions`, `POST /v1/completions`: JSON, or SSE with `stream: true`
 //!   (`data: {chunk}` … `data: [DONE]`), in OpenAI's shapes (usage, logprobs, errors).
@@ -40,9 +42,11 @@ mod generate;
 mod health;
 mod metrics;
 mod models;
+pub mod pool;
 mod request;
 mod response;
 mod router;
+mod select;
 mod serve;
 mod sse;
 mod state;
@@ -54,6 +58,7 @@ pub use config::{
 };
 pub use error::{ApiError, ServerError};
 pub use metrics::Metrics;
+pub use pool::{Lease, LoadState, ModelPool, ModelSpec, ModelStatus, PoolError};
 pub use router::router;
 pub use serve::{LoadError, Server, shutdown_signal};
 pub use state::{AppState, Ready};

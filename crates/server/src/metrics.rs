@@ -2,12 +2,13 @@
 //!
 //! The server's own counters (requests by endpoint and status, latency histograms,
 //! recent throughput) live in [`Metrics`]; token counts, queue depth and busy slots come
-//! from the engine's [`hearth_engine::scheduler::Stats`].
+//! from the engine's [`hearth_engine::scheduler::Stats`] — with a pool, one sample per model
+//! (label `model`, counters kept across unloads), besides loads, unloads and memory.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
-use std::sync::Mutex;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::{Request, State};
@@ -15,7 +16,8 @@ use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::AppState;
+use crate::pool::{ModelStatus, Totals};
+use crate::{AppState, ModelPool, Ready};
 
 /// Seconds of history behind `hearth_generation_tokens_per_second`.
 const RATE_WINDOW: u64 = 10;
@@ -163,63 +165,77 @@ pub(crate) fn render(state: &AppState) -> String {
         }
     }
 
-    let ready = state.engine_state();
+    let rows = model_rows(state);
+    let pooled = state.pool().is_some();
     head(&mut out, "hearth_model_ready", "gauge", "1 once the model is loaded and serving, 0 while loading.");
-    let _ = writeln!(
-        out,
-        "hearth_model_ready{{model=\"{}\"}} {}",
-        label(state.model_id()),
-        u8::from(ready.is_some())
-    );
-
-    let stat = |f: &dyn Fn(&hearth_engine::scheduler::Stats) -> u64| {
-        ready.as_ref().map_or(0, |r| f(r.scheduler.stats()))
+    for r in &rows {
+        let _ = writeln!(
+            out,
+            "hearth_model_ready{{model=\"{}\"}} {}",
+            label(&r.name),
+            u8::from(r.ready.is_some())
+        );
+    }
+    // The single-model server's samples carry no label (one model); a pool's carry `model`.
+    let sample = |out: &mut String, name: &str, r: &Row, v: String| {
+        let _ = if pooled {
+            writeln!(out, "{name}{{model=\"{}\"}} {v}", label(&r.name))
+        } else {
+            writeln!(out, "{name} {v}")
+        };
     };
-    let counters: [(&str, &str, u64); 4] = [
-        (
-            "hearth_prompt_tokens_total",
-            "Prompt tokens processed (computed, not taken from a cache).",
-            stat(&|s| s.prompt_tokens.load(Ordering::Relaxed)),
-        ),
+    type Counter = (&'static str, &'static str, fn(&Totals) -> u64);
+    let counters: [Counter; 4] = [
+        ("hearth_prompt_tokens_total", "Prompt tokens processed (computed, not taken from a cache).", |t| {
+            t.prompt_tokens
+        }),
         (
             "hearth_prompt_cached_tokens_total",
             "Prompt tokens whose keys and values were reused from a cached prefix.",
-            stat(&|s| s.cached_tokens.load(Ordering::Relaxed)),
+            |t| t.cached_tokens,
         ),
-        (
-            "hearth_completion_tokens_total",
-            "Tokens generated.",
-            stat(&|s| s.completion_tokens.load(Ordering::Relaxed)),
-        ),
-        (
-            "hearth_forward_passes_total",
-            "Forward passes run by the engine thread.",
-            stat(&|s| s.forward_passes.load(Ordering::Relaxed)),
-        ),
+        ("hearth_completion_tokens_total", "Tokens generated.", |t| t.completion_tokens),
+        ("hearth_forward_passes_total", "Forward passes run by the engine thread.", |t| t.forward_passes),
     ];
-    for (name, help, v) in counters {
+    for (name, help, get) in counters {
         head(&mut out, name, "counter", help);
-        let _ = writeln!(out, "{name} {v}");
+        for r in &rows {
+            sample(&mut out, name, r, get(&r.totals).to_string());
+        }
     }
-    let slots = ready.as_ref().map_or(0, |r| r.scheduler.slots() as u64);
-    let gauges: [(&str, &str, f64); 4] = [
-        (
-            "hearth_queue_depth",
-            "Requests waiting for a slot.",
-            stat(&|s| s.queued.load(Ordering::Relaxed) as u64) as f64,
-        ),
-        ("hearth_slots_busy", "Slots generating.", stat(&|s| s.active.load(Ordering::Relaxed) as u64) as f64),
-        ("hearth_slots_total", "Slots (--parallel).", slots as f64),
-        (
-            "hearth_generation_tokens_per_second",
-            "Tokens generated per second over the last 10 seconds, all requests together.",
-            m.tokens_per_second(),
-        ),
+    let stat = |r: &Row, f: fn(&hearth_engine::scheduler::Stats) -> usize| {
+        r.ready.as_ref().map_or(0, |ready| f(ready.scheduler.stats()))
+    };
+    type Gauge = (&'static str, &'static str, fn(&hearth_engine::scheduler::Stats) -> usize);
+    let gauges: [Gauge; 2] = [
+        ("hearth_queue_depth", "Requests waiting for a slot.", |s| s.queued.load(Ordering::Relaxed)),
+        ("hearth_slots_busy", "Slots generating.", |s| s.active.load(Ordering::Relaxed)),
     ];
-    for (name, help, v) in gauges {
+    for (name, help, get) in gauges {
         head(&mut out, name, "gauge", help);
-        let _ = writeln!(out, "{name} {}", float(v));
+        for r in &rows {
+            sample(&mut out, name, r, stat(r, get).to_string());
+        }
     }
+    head(&mut out, "hearth_slots_total", "gauge", "Slots (--parallel, or the model's slots).");
+    for r in &rows {
+        sample(
+            &mut out,
+            "hearth_slots_total",
+            r,
+            r.ready.as_ref().map_or(0, |x| x.scheduler.slots()).to_string(),
+        );
+    }
+    if let Some(pool) = state.pool() {
+        pool_metrics(&mut out, pool);
+    }
+    head(
+        &mut out,
+        "hearth_generation_tokens_per_second",
+        "gauge",
+        "Tokens generated per second over the last 10 seconds, all requests together.",
+    );
+    let _ = writeln!(out, "hearth_generation_tokens_per_second {}", float(m.tokens_per_second()));
 
     m.ttft.render(
         &mut out,
@@ -237,6 +253,61 @@ pub(crate) fn render(state: &AppState) -> String {
         "Time from a generation request's arrival to its end.",
     );
     out
+}
+
+/// One model's engine counters and state.
+struct Row {
+    name: String,
+    ready: Option<Arc<Ready>>,
+    totals: Totals,
+}
+
+fn model_rows(state: &AppState) -> Vec<Row> {
+    match state.pool() {
+        Some(pool) => pool
+            .status()
+            .into_iter()
+            .map(|s| Row { name: s.name, ready: s.ready, totals: s.totals })
+            .collect(),
+        None => {
+            let ready = state.engine_state();
+            let totals = ready.as_deref().map(Totals::of).unwrap_or_default();
+            vec![Row { name: state.model_id().to_owned(), ready, totals }]
+        }
+    }
+}
+
+/// The pool's own metrics: loads, unloads, memory.
+fn pool_metrics(out: &mut String, pool: &ModelPool) {
+    let status = pool.status();
+    type PerModel = (&'static str, &'static str, &'static str, fn(&ModelStatus) -> u64);
+    let per_model: [PerModel; 3] = [
+        ("hearth_model_loads_total", "counter", "Times the model was loaded.", |s| s.loads),
+        (
+            "hearth_model_unloads_total",
+            "counter",
+            "Times the model was unloaded (idle, memory budget).",
+            |s| s.unloads,
+        ),
+        (
+            "hearth_model_resident_bytes",
+            "gauge",
+            "Memory the model holds while loaded (file plus KV caches, estimated).",
+            |s| s.resident_bytes,
+        ),
+    ];
+    for (name, kind, help, get) in per_model {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for s in &status {
+            let _ = writeln!(out, "{name}{{model=\"{}\"}} {}", label(&s.name), get(s));
+        }
+    }
+    if let Some(b) = pool.budget() {
+        let name = "hearth_memory_budget_bytes";
+        let _ =
+            writeln!(out, "# HELP {name} Memory the loaded models may hold together.\n# TYPE {name} gauge");
+        let _ = writeln!(out, "{name} {b}");
+    }
 }
 
 /// `GET /metrics`.

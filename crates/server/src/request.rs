@@ -14,8 +14,8 @@ use crate::ApiError;
 /// Every field either endpoint reads (`messages` for chat, `prompt` for completions).
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct GenerationBody {
-    /// Accepted and not checked: the served model's id is reported.
-    #[allow(dead_code)]
+    /// The model: with a pool, a configured name or `auto`; the single-model server takes
+    /// any name (and reports its own).
     pub model: Option<String>,
     pub messages: Option<Vec<WireMessage>>,
     pub prompt: Option<PromptInput>,

@@ -1,6 +1,7 @@
 //! [`Server`]: check the settings and bind (refusing an open address without a key), then
-//! load the model in the background while `/health` answers 503, serve until a shutdown
-//! signal, and give running requests a grace period before stopping.
+//! load the model in the background while `/health` answers 503 ([`Server::run`]) — or,
+//! with a pool of models, load each on its first request ([`Server::serve`]) — serve until
+//! a shutdown signal, and give running requests a grace period before stopping.
 //!
 //! Connections are served with hyper directly (HTTP/1.1), so that slow clients cannot hold
 //! them: headers must arrive within `header_timeout` (which also closes idle keep-alive
@@ -43,6 +44,11 @@ impl Server {
             config.api_key = None;
         }
         config.validate()?;
+        let state = AppState::new(config);
+        if let Some(pool) = state.pool() {
+            crate::pool::check_files(pool.specs(), pool.budget())?;
+        }
+        let config = state.config();
         let host = config.host.clone();
         let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), config.port))
             .await
@@ -58,7 +64,7 @@ impl Server {
         let mut last = None;
         for addr in &addrs {
             match TcpListener::bind(addr).await {
-                Ok(listener) => return Ok(Server { listener, state: AppState::new(config) }),
+                Ok(listener) => return Ok(Server { listener, state }),
                 Err(e) => last = Some((shown(addr), e)),
             }
         }
@@ -81,15 +87,23 @@ impl Server {
         &self.state
     }
 
-    /// Serves until `shutdown` completes: `load` runs on a blocking thread while requests
-    /// get 503; once it returns the engine thread starts. A failed load stops the server
-    /// with [`ServerError::Load`]. After `shutdown`, new connections are refused and running
-    /// requests get `shutdown_grace` to finish.
+    /// Serves the one model until `shutdown` completes: `load` runs on a blocking thread
+    /// while requests get 503; once it returns the engine thread starts. A failed load stops
+    /// the server with [`ServerError::Load`]. After `shutdown`, new connections are refused
+    /// and running requests get `shutdown_grace` to finish. A server configured with a pool
+    /// of models is started with [`Server::serve`] instead.
     pub async fn run<L, S>(self, load: L, shutdown: S) -> Result<(), ServerError>
     where
         L: FnOnce() -> Result<Engine, LoadError> + Send + 'static,
         S: Future<Output = ()> + Send + 'static,
     {
+        if self.state.pool().is_some() {
+            return Err(ServerError::Invalid(
+                "this server has a pool of models (ServerConfig::models), loaded on first use: start it \
+                 with Server::serve, not with a loader"
+                    .into(),
+            ));
+        }
         let Server { listener, state } = self;
         let app = router(state.clone())?;
 
@@ -102,7 +116,7 @@ impl Server {
                     tracing::info!(model = loading.model_id(), "model loaded; serving");
                     return;
                 }
-                Ok(Err(e)) => error_chain(&*e),
+                Ok(Err(e)) => crate::pool::error_chain(&*e),
                 Err(e) => format!("the loader panicked: {e}"),
             };
             loading.set_failed(msg.clone());
@@ -140,6 +154,52 @@ impl Server {
             Ok(msg) => Err(ServerError::Load(msg)),
             Err(_) => Ok(()),
         }
+    }
+
+    /// Serves the pool of models (`ServerConfig::models`) until `shutdown` completes; each
+    /// model loads on its first request (or now, with `preload`). After `shutdown`, new connections are refused,
+    /// running requests get `shutdown_grace` to finish, then every model is unloaded.
+    pub async fn serve<S>(self, shutdown: S) -> Result<(), ServerError>
+    where
+        S: Future<Output = ()> + Send + 'static,
+    {
+        let Server { listener, state } = self;
+        let Some(pool) = state.pool().cloned() else {
+            return Err(ServerError::Invalid(
+                "no models configured (ServerConfig::models): start a single-model server with \
+                 Server::run and its loader"
+                    .into(),
+            ));
+        };
+        let app = router(state.clone())?;
+        for (index, spec) in pool.specs().iter().enumerate().filter(|(_, s)| s.preload) {
+            let (pool, name) = (pool.clone(), spec.name.clone());
+            tokio::spawn(async move {
+                match pool.acquire_index(index).await {
+                    Ok(_) => tracing::info!(model = %name, "preloaded"),
+                    Err(e) => tracing::error!(model = %name, error = %e, "preloading failed"),
+                }
+            });
+        }
+        let stopping = Arc::new(Notify::new());
+        let notify = Arc::clone(&stopping);
+        let signal = async move {
+            shutdown.await;
+            tracing::info!("shutting down");
+            notify.notify_one();
+        };
+        let serve = serve_connections(listener, app, state.config(), signal);
+        let grace = state.config().shutdown_grace;
+        let timer = async move {
+            stopping.notified().await;
+            tokio::time::sleep(grace).await;
+        };
+        tokio::select! {
+            () = serve => {}
+            () = timer => tracing::warn!(?grace, "running requests did not finish in time; dropping them"),
+        }
+        pool.unload_all().await;
+        Ok(())
     }
 }
 
@@ -238,16 +298,4 @@ pub async fn shutdown_signal() {
         () = ctrl_c => {}
         () = term => {}
     }
-}
-
-/// `e: cause: cause`.
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }

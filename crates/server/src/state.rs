@@ -1,13 +1,15 @@
-//! [`AppState`]: what every handler shares — the configuration, the model once it is loaded
-//! (engine + scheduler), the metrics and the id counter.
+//! [`AppState`]: what every handler shares — the configuration, the models (one loaded at
+//! start, or a [`ModelPool`] of several loaded on first use), the metrics and the id counter;
+//! and [`AppState::acquire`], which picks the model a request names.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use hearth_engine::{Engine, Scheduler};
+use hearth_engine::{Engine, Scheduler, SchedulerOptions};
 
-use crate::{ApiError, Metrics, ModelShape, ServerConfig};
+use crate::pool::{Lease, ModelPool, memory};
+use crate::{ApiError, Metrics, ModelShape, ServerConfig, select};
 
 /// The loaded model: the engine (tokenizer, context size) and the engine thread serving it.
 #[derive(Debug)]
@@ -23,6 +25,12 @@ pub struct Ready {
 }
 
 impl Ready {
+    /// Starts serving `engine`: its engine thread with `opts`' slots and queue.
+    pub fn start(engine: Engine, opts: SchedulerOptions) -> Ready {
+        let scheduler = Scheduler::start(engine.clone(), opts);
+        Ready { engine, scheduler, preparing: tokio::sync::Semaphore::new(prepare_permits()) }
+    }
+
     /// What request validation needs to know about the model.
     pub fn model_shape(&self) -> ModelShape {
         ModelShape { n_ctx: self.engine.n_ctx(), n_vocab: self.engine.model().config().n_vocab }
@@ -41,10 +49,19 @@ enum ModelState {
     Failed(String),
 }
 
+/// What the server serves.
+#[derive(Debug)]
+enum Models {
+    /// One model, loaded at start (`--model`): every request goes to it, whatever it names.
+    Single(RwLock<ModelState>),
+    /// Several, by name, loaded on first use (`--config`).
+    Pool(ModelPool),
+}
+
 #[derive(Debug)]
 struct Inner {
     config: ServerConfig,
-    model: RwLock<ModelState>,
+    models: Models,
     metrics: Metrics,
     next_id: AtomicU64,
     /// Unix time the server started (ids, `created` of the model).
@@ -56,25 +73,33 @@ struct Inner {
 pub struct AppState(Arc<Inner>);
 
 impl AppState {
-    /// State for `config`, with the model still loading (`/health` answers 503).
+    /// State for `config`: with no [`ServerConfig::models`], one model still loading
+    /// (`/health` answers 503 until [`AppState::set_engine`]); else a pool of them, none
+    /// loaded yet.
     pub fn new(config: ServerConfig) -> AppState {
+        let models = if config.models.is_empty() {
+            Models::Single(RwLock::new(ModelState::Loading))
+        } else {
+            let budget = config.memory_budget.or_else(memory::default_budget);
+            Models::Pool(ModelPool::new(config.models.clone(), budget))
+        };
         AppState(Arc::new(Inner {
             config,
-            model: RwLock::new(ModelState::Loading),
+            models,
             metrics: Metrics::default(),
             next_id: AtomicU64::new(0),
             started: unix_now(),
         }))
     }
 
-    /// Starts serving `engine`: starts its engine thread with the configured slots and queue.
+    /// Starts serving `engine` (the single-model server): starts its engine thread with the
+    /// configured slots and queue. A pool loads its own models; there this does nothing.
     pub fn set_engine(&self, engine: Engine) {
-        let scheduler = Scheduler::start(engine.clone(), self.0.config.scheduler.clone());
-        self.set(ModelState::Ready(Arc::new(Ready {
-            engine,
-            scheduler,
-            preparing: tokio::sync::Semaphore::new(prepare_permits()),
-        })));
+        if matches!(self.0.models, Models::Pool(_)) {
+            tracing::warn!("set_engine on a server with a model pool: ignored");
+            return;
+        }
+        self.set(ModelState::Ready(Arc::new(Ready::start(engine, self.0.config.scheduler.clone()))));
     }
 
     /// Marks the model as failed to load (`/health` answers 500 with `message`).
@@ -82,9 +107,11 @@ impl AppState {
         self.set(ModelState::Failed(message));
     }
 
-    /// Forgets the model; the engine thread stops once the last request holding it ends.
+    /// Forgets the single model; the engine thread stops once the last request holding it
+    /// ends. (A pool unloads with [`ModelPool::unload_all`].)
     pub fn unload(&self) -> Option<Arc<Ready>> {
-        let old = match self.0.model.write() {
+        let Models::Single(model) = &self.0.models else { return None };
+        let old = match model.write() {
             Ok(mut m) => std::mem::replace(&mut *m, ModelState::Loading),
             Err(_) => return None,
         };
@@ -95,14 +122,23 @@ impl AppState {
     }
 
     fn set(&self, state: ModelState) {
-        if let Ok(mut m) = self.0.model.write() {
+        if let Models::Single(model) = &self.0.models
+            && let Ok(mut m) = model.write()
+        {
             *m = state;
         }
     }
 
-    /// The loaded model, or the error to answer while there is none (503 loading, 500 failed).
+    /// The loaded model, or the error to answer while there is none (503 loading, 500
+    /// failed). With a pool: its first model, if loaded.
     pub fn ready(&self) -> Result<Arc<Ready>, ApiError> {
-        let m = self.0.model.read().map_err(|_| ApiError::internal("server state poisoned"))?;
+        let model = match &self.0.models {
+            Models::Single(model) => model,
+            Models::Pool(pool) => {
+                return pool.status().into_iter().next().and_then(|s| s.ready).ok_or_else(ApiError::loading);
+            }
+        };
+        let m = model.read().map_err(|_| ApiError::internal("server state poisoned"))?;
         match &*m {
             ModelState::Ready(r) => Ok(Arc::clone(r)),
             ModelState::Loading => Err(ApiError::loading()),
@@ -118,12 +154,34 @@ impl AppState {
         self.ready().ok()
     }
 
+    /// The model a request's `model` field names, held for the request: the single model
+    /// whatever the name; from a pool, the model of that name (loaded if needed), the
+    /// default one for `auto` or no name, 404 `model_not_found` for another name, 503 for a
+    /// failed load or a full memory budget.
+    pub async fn acquire(&self, requested: Option<&str>) -> Result<Lease, ApiError> {
+        match &self.0.models {
+            Models::Single(_) => Ok(Lease::unpooled(self.model_id().to_owned(), self.ready()?)),
+            Models::Pool(pool) => {
+                let index = select::local_model(requested, pool)?;
+                Ok(pool.acquire_index(index).await?)
+            }
+        }
+    }
+
+    /// The model pool, when the server serves several models.
+    pub fn pool(&self) -> Option<&ModelPool> {
+        match &self.0.models {
+            Models::Pool(p) => Some(p),
+            Models::Single(_) => None,
+        }
+    }
+
     /// The configuration.
     pub fn config(&self) -> &ServerConfig {
         &self.0.config
     }
 
-    /// The model name reported to clients.
+    /// The model name reported to clients by the single-model server.
     pub fn model_id(&self) -> &str {
         &self.0.config.model_id
     }

@@ -62,12 +62,20 @@ pub fn validate_request(
     endpoint: Endpoint,
     model: ModelShape,
 ) -> Result<ValidatedRequest, ApiError> {
-    let body = request::parse(body)?;
+    validate_body(&request::parse(body)?, endpoint, model)
+}
+
+/// [`validate_request`] of a body already parsed (the server reads its `model` first).
+pub(crate) fn validate_body(
+    body: &GenerationBody,
+    endpoint: Endpoint,
+    model: ModelShape,
+) -> Result<ValidatedRequest, ApiError> {
     let prompt = match endpoint {
-        Endpoint::Chat => Prompt::Messages(crate::chat::messages(&body)?),
+        Endpoint::Chat => Prompt::Messages(crate::chat::messages(body)?),
         Endpoint::Completions => crate::completions::prompt(body.prompt.as_ref())?,
     };
-    validate_fields(&body, endpoint, prompt, model)
+    validate_fields(body, endpoint, prompt, model)
 }
 
 fn range(param: &str, v: Option<f32>, lo: f32, hi: f32, default: f32) -> Result<f32, ApiError> {

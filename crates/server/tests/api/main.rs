@@ -7,5 +7,6 @@ mod chat;
 mod completions;
 mod errors;
 mod hardening;
+mod pool;
 mod serving;
 mod support;
