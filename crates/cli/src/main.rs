@@ -11,6 +11,7 @@ mod common;
 mod inspect;
 mod pull;
 mod resolve;
+mod route;
 mod run;
 mod serve;
 mod tokenize;
@@ -75,6 +76,19 @@ enum Cmd {
     /// Example: HEARTH_API_KEY=secret hearth serve --model qwen2.5-coder:0.5b --parallel 4
     #[command(verbatim_doc_comment)]
     Serve(serve::Args),
+    /// Show where a request would go under a router config, and why, without calling
+    /// anything: target, reason, task (given or guessed), complexity score with each
+    /// feature, escalation target and thresholds.
+    ///
+    /// Examples:
+    ///   hearth route --config hearth.toml "Classify this review: great phone"
+    ///   hearth route --config hearth.toml --task plan "Migrate our Postgres cluster"
+    ///   hearth route --config hearth.toml --model claude "Hi"       (explicit target)
+    ///   hearth route --config hearth.toml --spent 50 "Why does X?"  (past a spend cap)
+    ///   hearth route --config hearth.toml --down claude "Plan Y"    (remote cooling down)
+    ///   cat prompt.txt | hearth route --config hearth.toml --json -
+    #[command(verbatim_doc_comment)]
+    Route(route::Args),
 }
 
 fn main() {
@@ -88,6 +102,7 @@ fn main() {
         Cmd::Tokenize(a) => tokenize::run(a),
         Cmd::Bench(a) => bench::run(a),
         Cmd::Serve(a) => serve::run(a),
+        Cmd::Route(a) => route::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");

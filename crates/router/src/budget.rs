@@ -127,6 +127,19 @@ impl Spend {
         Spend::default()
     }
 
+    /// Spend as known at `now`: `today_usd` on the UTC day of `now` and `month_usd` in its
+    /// month (which includes today's). For restoring totals from a ledger after a restart.
+    pub fn restore(now: SystemTime, today_usd: f64, month_usd: f64) -> Self {
+        let date = Date::of(now);
+        let clean = |v: f64| if v.is_finite() && v > 0.0 { v } else { 0.0 };
+        Spend {
+            day: Some(date),
+            day_usd: clean(today_usd),
+            month: Some(date.month_key()),
+            month_usd: clean(month_usd).max(clean(today_usd)),
+        }
+    }
+
     /// Adds `cost_usd` spent at `at`. A cost in a later day or month starts that period; a
     /// cost dated before the current period (a late report) counts only toward periods it
     /// falls in. Negative or non-finite costs are ignored.
@@ -240,6 +253,21 @@ mod tests {
         let BudgetStatus::Exceeded(e) = s.check(&c, feb2) else { panic!("monthly cap") };
         assert_eq!(e.period, Period::Month);
         assert!((e.spent_usd - 1.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn restored_totals_count_and_roll_over() {
+        let now = at(JAN_31_2359);
+        let s = Spend::restore(now, 0.5, 3.0);
+        assert_eq!((s.spent_today(now), s.spent_this_month(now)), (0.5, 3.0));
+        let feb = at(JAN_31_2359 + 60);
+        assert_eq!((s.spent_today(feb), s.spent_this_month(feb)), (0.0, 0.0));
+        let s = Spend::restore(now, 2.0, f64::NAN);
+        assert_eq!(s.spent_this_month(now), 2.0, "the month includes today");
+        assert!(matches!(
+            s.check(&caps(None, Some(2.0)), now),
+            BudgetStatus::Exceeded(Exceeded { period: Period::Month, .. })
+        ));
     }
 
     #[test]

@@ -142,7 +142,7 @@ pub struct Remote {
     /// The model id sent upstream (`claude-haiku-4-5`).
     pub model: String,
     /// API root; default `https://api.anthropic.com` (anthropic) or `https://api.openai.com`
-    /// (openai). Read it through [`Remote::base_url`].
+    /// (openai); a trailing `/v1` is optional. Read it through [`Remote::base_url`].
     #[serde(default)]
     pub base_url: Option<String>,
     /// Environment variable holding the API key; default `ANTHROPIC_API_KEY` for anthropic,
@@ -429,10 +429,15 @@ impl Remote {
         }
     }
 
-    /// The API root, the provider's when `base_url` is not set (no trailing slash).
+    /// The API root, the provider's when `base_url` is not set, without a trailing `/` or
+    /// `/v1` (clients append `/v1/messages` or `/v1/chat/completions`; OpenAI-style URLs
+    /// ending in `/v1` are accepted as written).
     pub fn base_url(&self) -> &str {
         match &self.base_url {
-            Some(u) => u.trim_end_matches('/'),
+            Some(u) => {
+                let u = u.trim_end_matches('/');
+                u.strip_suffix("/v1").unwrap_or(u)
+            }
             None => match self.provider {
                 Provider::Anthropic => "https://api.anthropic.com",
                 Provider::Openai => "https://api.openai.com",

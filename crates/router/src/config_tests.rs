@@ -105,6 +105,11 @@ output_per_mtok = 0
     c.validate(&env_with(&[])).expect("valid without any variable");
     let r = &c.remotes[0];
     assert_eq!((r.api_key_env(), r.base_url()), (None, "http://10.0.0.2:8080"));
+    for url in ["https://api.openai.com/v1", "https://api.openai.com/v1/", "https://api.openai.com"] {
+        let r = Remote { base_url: Some(url.into()), ..r.clone() };
+        assert_eq!(r.base_url(), "https://api.openai.com", "{url}");
+    }
+    assert_eq!(Remote { base_url: None, ..r.clone() }.base_url(), "https://api.openai.com");
     assert_eq!(c.on_budget(&Route { on_budget: None, ..route("*", "box") }), OnBudget::Reject);
 }
 
@@ -378,4 +383,86 @@ fn load_reads_parses_and_names_the_file() {
     std::fs::write(&good, "[[models]]\nname = \"m.gguf\"\n").expect("write");
     assert_eq!(RouterConfig::load(&good).expect("loads").models[0].name, "m.gguf");
     std::fs::remove_dir_all(&dir).ok();
+}
+
+const EXAMPLE: &str = include_str!("../../../deploy/hearth.example.toml");
+
+#[test]
+fn the_deploy_example_parses_and_validates() {
+    let c = parse(EXAMPLE);
+    c.validate(&env_with(&["ANTHROPIC_API_KEY", "HEARTH_API_KEY"])).expect("valid");
+    let missing = problems(&c, &env_with(&[]));
+    assert_eq!(
+        missing.iter().map(Problem::key).collect::<Vec<_>>(),
+        vec!["remotes[0].api_key_env", "server.api_key_env"]
+    );
+    // "The defaults are shown" in [complexity].
+    let defaults = ComplexityConfig { jargon: c.complexity.jargon.clone(), ..ComplexityConfig::default() };
+    assert_eq!(c.complexity, defaults);
+    assert_eq!(c.route_for("anything").map(|(i, _)| i), Some(4));
+}
+
+#[test]
+fn every_key_is_documented_in_the_deploy_example() {
+    // Every field of every table, with its Options set, must appear as `key =` in the example.
+    let mut route = c_route();
+    route.max_complexity = Some(0.5);
+    let full = RouterConfig {
+        server: ServerSection {
+            host: Some(String::new()),
+            port: Some(1),
+            api_key_env: Some(String::new()),
+            memory_budget_mb: Some(1),
+        },
+        models: vec![LocalModel { path: Some("x".into()), ..LocalModel::named("m") }],
+        remotes: vec![Remote {
+            base_url: Some(String::new()),
+            api_key_env: Some(String::new()),
+            cache_read_per_mtok: Some(0.0),
+            cache_write_per_mtok: Some(0.0),
+            ..Remote::new("r", Provider::Openai, "m", 0.0, 0.0)
+        }],
+        routes: vec![route],
+        budget: Budget { daily_usd: Some(1.0), monthly_usd: Some(1.0), compare_to: Some(String::new()) },
+        complexity: ComplexityConfig::default(),
+    };
+    let json = serde_json::to_value(&full).expect("serializes");
+    let mut keys = Vec::new();
+    collect_keys(&json, &mut keys);
+    let lines: Vec<&str> = EXAMPLE.lines().map(str::trim_start).collect();
+    for key in keys {
+        assert!(
+            lines.iter().any(|l| l.starts_with(&format!("{key} =")))
+                || lines.contains(&format!("[{key}]").as_str())
+                || lines.contains(&format!("[[{key}]]").as_str())
+                || lines.contains(&format!("[complexity.{key}]").as_str()),
+            "{key} is not in deploy/hearth.example.toml"
+        );
+    }
+}
+
+fn collect_keys(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                assert!(!v.is_null(), "{k} is unset in the fully populated config");
+                out.push(k.clone());
+                collect_keys(v, out);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|i| collect_keys(i, out)),
+        _ => {}
+    }
+}
+
+fn c_route() -> Route {
+    Route {
+        escalate_to: Some("x".into()),
+        min_mean_logprob: Some(-1.0),
+        min_token_logprob: Some(-1.0),
+        min_label_margin: Some(0.1),
+        fallback: Some("x".into()),
+        on_budget: Some(OnBudget::Local),
+        ..route("a", "b")
+    }
 }

@@ -44,6 +44,7 @@ pub mod config;
 pub mod cooldown;
 pub mod cost;
 pub mod escalation;
+pub mod explain;
 mod lexicon;
 pub mod policy;
 pub mod reason;
@@ -56,6 +57,7 @@ pub use config::{ConfigError, LocalModel, OnBudget, Provider, Remote, Route, Rou
 pub use cooldown::Health;
 pub use cost::{CallCost, Usage};
 pub use escalation::{Evidence, Finish, should_escalate};
+pub use explain::{Explanation, explain};
 pub use policy::{Decision, Outcome, Policy, RouteInput, RouterState, UnknownModel};
 pub use reason::Reason;
 pub use task::{Task, TaskSource};

@@ -96,6 +96,8 @@ pub struct Decision {
     /// The target rules 1–2 chose, when a cap or a cooldown made the router serve (or refuse)
     /// instead.
     pub preferred: Option<String>,
+    /// Why the preferred target was not served (the cap reached, the remote's cooldown).
+    pub note: Option<String>,
     /// The task and where it came from.
     pub task: Task,
     /// The complexity score and its breakdown.
@@ -163,6 +165,7 @@ impl Policy {
             outcome: Outcome::Reject { status: 500, message: String::new() },
             reason: Reason::Default,
             preferred: None,
+            note: None,
             task,
             complexity,
             route: None,
@@ -231,6 +234,7 @@ impl Policy {
             Some(u) => {
                 decision.preferred = Some(chosen.to_owned());
                 decision.reason = reason_of(&u);
+                decision.note = Some(describe(&u));
                 match self.substitute(index, route, &u) {
                     Ok(local) => Some(local),
                     Err(hint) => {
@@ -305,20 +309,25 @@ fn reason_of(u: &Unavailable) -> Reason {
     }
 }
 
-fn reject(u: &Unavailable, hint: &str) -> Outcome {
+fn describe(u: &Unavailable) -> String {
     match u {
-        Unavailable::Budget(e) => Outcome::Reject { status: 429, message: format!("{e} ({hint})") },
+        Unavailable::Budget(e) => e.to_string(),
         Unavailable::Cooling(c) => {
             let error = c.last_error.as_deref().unwrap_or("no error recorded");
-            Outcome::Reject {
-                status: 503,
-                message: format!(
-                    "remote {:?} is unavailable: {} consecutive failed calls, the last: {error}; it is tried again in {} s ({hint})",
-                    c.remote, c.failures, c.secs_left
-                ),
-            }
+            format!(
+                "remote {:?} is unavailable: {} consecutive failed calls, the last: {error}; it is tried again in {} s",
+                c.remote, c.failures, c.secs_left
+            )
         }
     }
+}
+
+fn reject(u: &Unavailable, hint: &str) -> Outcome {
+    let status = match u {
+        Unavailable::Budget(_) => 429,
+        Unavailable::Cooling(_) => 503,
+    };
+    Outcome::Reject { status, message: format!("{} ({hint})", describe(u)) }
 }
 
 #[cfg(test)]

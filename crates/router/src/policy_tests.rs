@@ -163,6 +163,7 @@ fn past_the_cap_on_budget_local_serves_the_fallback_or_a_local_model() {
     // reason/plan: target claude with fallback big.
     let d = decide(&p, &w, "auto", Some("plan"), EASY);
     assert_eq!((served(&d), d.preferred.as_deref()), (("big", Reason::Budget), Some("claude")));
+    assert!(d.note.as_deref().is_some_and(|n| n.contains("budget.daily_usd")), "{:?}", d.note);
     // classify escalated by complexity: back to the route's local target, no escalation open.
     let d = decide(&p, &w, "auto", Some("classify"), HARD);
     assert_eq!(served(&d), ("small", Reason::Budget));
@@ -186,6 +187,7 @@ fn a_cooling_remote_falls_back_or_is_a_503_naming_the_upstream_error() {
     let (p, w) = (policy(), World::claude_down());
     let d = decide(&p, &w, "auto", Some("reason"), EASY);
     assert_eq!((served(&d), d.preferred.as_deref()), (("big", Reason::RemoteUnavailable), Some("claude")));
+    assert!(d.note.as_deref().is_some_and(|n| n.contains("tried again in 30 s")), "{:?}", d.note);
     let d = decide(&p, &w, "auto", Some("extract"), HARD);
     assert_eq!(
         served(&d),
