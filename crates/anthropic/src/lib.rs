@@ -50,7 +50,8 @@
 //! [`config`].
 //!
 //! With the `fake` feature, `fake` holds a loopback fake of the API for tests (and the
-//! `fake-anthropic` binary).
+//! `fake-anthropic` binary): it rejects what the API rejects, answers deterministically, and
+//! plays injected faults.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -59,6 +60,8 @@ mod client;
 pub mod config;
 mod error;
 mod event_stream;
+#[cfg(feature = "fake")]
+pub mod fake;
 pub mod retry;
 pub mod sse;
 pub mod types;
