@@ -14,6 +14,7 @@ mod resolve;
 mod route;
 mod run;
 mod serve;
+mod serve_config;
 mod tokenize;
 
 /// Fast local LLM inference for small CPU boxes.
@@ -71,9 +72,12 @@ enum Cmd {
     #[command(verbatim_doc_comment)]
     Tokenize(tokenize::Args),
     /// Serve the model over an OpenAI-compatible HTTP API (chat, completions, streaming,
-    /// /health, /metrics), batching concurrent requests.
+    /// /health, /metrics), batching concurrent requests; or, with --config, several local
+    /// models by name, each loaded on first use.
     ///
-    /// Example: HEARTH_API_KEY=secret hearth serve --model qwen2.5-coder:0.5b --parallel 4
+    /// Examples:
+    ///   HEARTH_API_KEY=secret hearth serve --model qwen2.5-coder:0.5b --parallel 4
+    ///   hearth serve --config /etc/hearth/hearth.toml
     #[command(verbatim_doc_comment)]
     Serve(serve::Args),
     /// Show where a request would go under a router config, and why, without calling
@@ -139,6 +143,17 @@ mod tests {
     fn the_command_line_is_consistent() {
         // Duplicate flags (a global -v against a subcommand's -v) fail here.
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn serve_takes_a_config_or_a_model_not_both() {
+        let parse = |args: &[&str]| Cli::try_parse_from(args).map(|_| ()).map_err(|e| e.to_string());
+        assert!(parse(&["hearth", "serve", "--config", "h.toml"]).is_ok());
+        assert!(parse(&["hearth", "serve", "--config", "h.toml", "--port", "9000"]).is_ok());
+        for extra in [["--model", "m.gguf"], ["--parallel", "2"], ["--threads", "4"]] {
+            let e = parse(&[&["hearth", "serve", "--config", "h.toml"], &extra[..]].concat()).unwrap_err();
+            assert!(e.contains("cannot be used with"), "{e}");
+        }
     }
 
     #[test]

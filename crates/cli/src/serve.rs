@@ -1,8 +1,9 @@
 //! `hearth serve`: the OpenAI-compatible server (see `hearth-server`). Checks every
 //! setting, binds, loads the model in the background (`/health` answers 503 meanwhile),
-//! stops on Ctrl-C / SIGTERM.
+//! stops on Ctrl-C / SIGTERM. With `--config FILE.toml`, serves the file's local models by
+//! name instead, each loaded on first use (see `serve_config.rs`).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -19,6 +20,15 @@ use crate::common::ModelArgs;
 pub struct Args {
     #[command(flatten)]
     model: ModelArgs,
+    /// Serve the local models of a config file (`[[models]]`: catalog name or .gguf path,
+    /// each loaded on first use, with its own threads, context, slots and idle time) instead
+    /// of one --model. Its [server] host, port and API key apply unless given here.
+    #[arg(
+        long,
+        value_name = "FILE.toml",
+        conflicts_with_all = ["model", "alias", "threads", "ctx_size", "batch_size", "parallel", "max_queue", "parse_special_in_messages"]
+    )]
+    config: Option<PathBuf>,
     /// Requests generating at the same time (slots, each with its own KV cache of
     /// --ctx-size tokens); their decode steps share one pass over the weights.
     #[arg(long, short = 'P', default_value_t = 4)]
@@ -26,10 +36,10 @@ pub struct Args {
     /// Requests waiting for a slot before new ones get 503 (with Retry-After).
     #[arg(long, default_value_t = 64)]
     max_queue: usize,
-    /// Address to listen on: HOST, HOST:PORT, [IPV6]:PORT or http://HOST:PORT. A
-    /// non-loopback address needs an API key (or --insecure).
-    #[arg(long, env = "HEARTH_HOST", default_value = "127.0.0.1")]
-    host: String,
+    /// Address to listen on: HOST, HOST:PORT, [IPV6]:PORT or http://HOST:PORT (default
+    /// 127.0.0.1). A non-loopback address needs an API key (or --insecure).
+    #[arg(long, env = "HEARTH_HOST")]
+    host: Option<String>,
     /// Port (default: the one in --host, else 8080; 0 picks a free port).
     #[arg(long)]
     port: Option<u16>,
@@ -70,18 +80,27 @@ pub struct Args {
 
 /// Runs `hearth serve`.
 pub fn run(args: Args) -> Result<()> {
-    // Every setting is checked before the port is bound or the model resolved.
-    args.model.options().validate()?;
-    let (host, host_port) = parse_host(&args.host)?;
-    let model_name = match &args.model.model {
-        Some(m) => m.clone(),
-        None => hearth_hub::Catalog::builtin()?.default_model().name.clone(),
-    };
-    let model_id = args.alias.clone().unwrap_or_else(|| model_id(&model_name));
-    let config = ServerConfig {
+    match args.config.clone() {
+        Some(path) => run_pool(args, &path),
+        None => run_single(args),
+    }
+}
+
+/// The settings shared by both forms; `file` is the config's `[server]` section, if any.
+fn server_config(args: &Args, file: Option<&hearth_router::RouterConfig>) -> Result<ServerConfig> {
+    let section = file.map(|f| &f.server);
+    let host_value = args
+        .host
+        .clone()
+        .or_else(|| section.and_then(|s| s.host.clone()))
+        .unwrap_or_else(|| "127.0.0.1".into());
+    let (host, host_port) = parse_host(&host_value)?;
+    let port = args.port.or(host_port).or_else(|| section.and_then(|s| s.port)).unwrap_or(DEFAULT_PORT);
+    let api_key = args.api_key.clone().or_else(|| file.and_then(crate::serve_config::api_key));
+    Ok(ServerConfig {
         host,
-        port: args.port.or(host_port).unwrap_or(DEFAULT_PORT),
-        api_key: args.api_key.clone(),
+        port,
+        api_key,
         insecure: args.insecure,
         cors_origins: args.cors_origins.clone(),
         allowed_hosts: args.allowed_hosts.clone(),
@@ -89,31 +108,52 @@ pub fn run(args: Args) -> Result<()> {
         body_timeout: Duration::from_secs(args.body_timeout),
         max_connections: args.max_connections,
         max_body_bytes: args.max_body_bytes,
-        model_id: model_id.clone(),
-        scheduler: SchedulerOptions { slots: args.parallel.max(1), max_queue: args.max_queue },
-        models: Vec::new(),
-        memory_budget: None,
         shutdown_grace: Duration::from_secs(args.shutdown_grace),
-    };
-    config.validate()?;
-    let keyed = config.api_key.as_deref().is_some_and(|k| !k.trim().is_empty());
-    let mut model = args.model.clone();
-    model.model = Some(model_name);
+        ..ServerConfig::default()
+    })
+}
 
-    // Few async threads: the CPU belongs to the engine's pool.
-    let rt = tokio::runtime::Builder::new_multi_thread()
+/// Few async threads: the CPU belongs to the engines' pools.
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("hearth-http")
         .enable_all()
         .build()
-        .context("starting the async runtime")?;
-    rt.block_on(async move {
+        .context("starting the async runtime")
+}
+
+fn key_note(config: &ServerConfig) -> &'static str {
+    if config.api_key.as_deref().is_some_and(|k| !k.trim().is_empty()) {
+        "API key required"
+    } else {
+        "no API key"
+    }
+}
+
+/// `hearth serve --model`: one model, loaded at start.
+fn run_single(args: Args) -> Result<()> {
+    // Every setting is checked before the port is bound or the model resolved.
+    args.model.options().validate()?;
+    let model_name = match &args.model.model {
+        Some(m) => m.clone(),
+        None => hearth_hub::Catalog::builtin()?.default_model().name.clone(),
+    };
+    let model_id = args.alias.clone().unwrap_or_else(|| model_id(&model_name));
+    let config = ServerConfig {
+        model_id: model_id.clone(),
+        scheduler: SchedulerOptions { slots: args.parallel.max(1), max_queue: args.max_queue },
+        ..server_config(&args, None)?
+    };
+    config.validate()?;
+    let keyed = key_note(&config);
+    let mut model = args.model.clone();
+    model.model = Some(model_name);
+
+    runtime()?.block_on(async move {
         let server = Server::bind(config).await?;
         let addr = server.local_addr()?;
-        eprintln!(
-            "hearth: listening on http://{addr} ({}), loading {model_id}",
-            if keyed { "API key required" } else { "no API key" }
-        );
+        eprintln!("hearth: listening on http://{addr} ({keyed}), loading {model_id}");
         let load = move || {
             let t0 = Instant::now();
             let engine = model.load()?;
@@ -121,6 +161,34 @@ pub fn run(args: Args) -> Result<()> {
             Ok(engine)
         };
         server.run(load, shutdown_signal()).await?;
+        eprintln!("hearth: stopped");
+        anyhow::Ok(())
+    })
+}
+
+/// `hearth serve --config`: the file's local models, each loaded on first use.
+fn run_pool(args: Args, path: &Path) -> Result<()> {
+    let file = crate::serve_config::load(path)?;
+    let mut config = server_config(&args, Some(&file))?;
+    config.memory_budget = crate::serve_config::memory_budget(&file)?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    // Names are checked (unique, not `auto`) before anything is downloaded.
+    config.models = crate::serve_config::specs(&file, base, |_| Ok(PathBuf::new()))?;
+    config.validate()?;
+    config.models = crate::serve_config::specs(&file, base, crate::resolve::model_file)?;
+    let keyed = key_note(&config);
+    let names: Vec<String> = config.models.iter().map(|m| m.name.clone()).collect();
+
+    runtime()?.block_on(async move {
+        let server = Server::bind(config).await?;
+        let addr = server.local_addr()?;
+        let budget = server.state().pool().and_then(|p| p.budget());
+        let budget = budget.map_or("no memory budget".into(), |b| format!("memory budget {} MiB", b >> 20));
+        eprintln!(
+            "hearth: listening on http://{addr} ({keyed}), serving {} (loaded on first use; {budget})",
+            names.join(", ")
+        );
+        server.serve(shutdown_signal()).await?;
         eprintln!("hearth: stopped");
         anyhow::Ok(())
     })
