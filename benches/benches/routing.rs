@@ -4,8 +4,10 @@
 //! before every request.
 //!
 //! Groups: `routing/decide/<case>` with the prompt's bytes as throughput, for `short` (one
-//! sentence, guessed task), `medium` (~2 KiB of prose and code, given task) and `long`
-//! (~32 KiB).
+//! sentence, guessed task), `medium` (~2 KiB of prose and code, given task), `long` (~32 KiB
+//! of the same), `long_plain` (~32 KiB of prose without any marker, so no scan stops early)
+//! and `huge_plain` (1 MiB of it: the scans read both ends only, so it costs what
+//! `long_plain` does).
 //!
 //! `cargo bench -p hearth-benches --bench routing`
 
@@ -43,6 +45,11 @@ and writes them to Postgres. Why does latency spike under concurrency when the p
 First check the connection pool, then the lock contention, finally the retry policy.\n\
 ```python\ndef handle(order):\n    with pool.connection() as conn:\n        conn.execute(INSERT, order)\n```\n";
 
+/// Prose with no marker, code or question: nothing saturates, the whole text is scanned.
+const PLAIN: &str = "The quarterly report lists revenue by region, with the northern stores ahead of \
+the southern ones by a small margin and the online shop growing faster than both. Staff numbers \
+stayed flat. The board met in March and approved the budget as proposed. ";
+
 fn bench_decide(c: &mut Criterion) {
     let config = RouterConfig::from_toml_str(CONFIG).expect("the issue's config parses");
     config.validate(&|_| true).expect("valid");
@@ -55,10 +62,14 @@ fn bench_decide(c: &mut Criterion) {
 
     let medium = PARAGRAPH.repeat(2048 / PARAGRAPH.len() + 1);
     let long = PARAGRAPH.repeat(32 * 1024 / PARAGRAPH.len() + 1);
-    let cases: [(&str, Option<&str>, &str); 3] = [
+    let plain = PLAIN.repeat(32 * 1024 / PLAIN.len() + 1);
+    let huge = PLAIN.repeat(1024 * 1024 / PLAIN.len() + 1);
+    let cases: [(&str, Option<&str>, &str); 5] = [
         ("short", None, "Classify the sentiment of this review: the battery lasts two days."),
         ("medium", Some("debug"), &medium),
         ("long", Some("summarize"), &long),
+        ("long_plain", None, &plain),
+        ("huge_plain", None, &huge),
     ];
     let mut group = c.benchmark_group("routing/decide");
     for (name, task, text) in cases {

@@ -16,11 +16,20 @@
 //! | `jargon`     | distinct terms of [`JARGON`] plus the config's `jargon` list             |
 //!
 //! The score is the weighted mean of the features (`[complexity.weights]`).
+//!
+//! Cost: a text longer than 2 × [`SCAN_WINDOW_BYTES`] is scanned in its first and last
+//! [`SCAN_WINDOW_BYTES`] only (instructions sit at the ends; a long text already scores on
+//! length), and the marker scan stops once every marker feature is saturated, so a decision
+//! takes the same time for 20 KiB as for 4 MiB.
 
 use serde::{Deserialize, Serialize};
 
 use crate::config::ComplexityConfig;
-use crate::lexicon::Lexicon;
+use crate::lexicon::{Lexicon, head, tail};
+
+/// Bytes at each end of a long text in which markers, code lines and questions are counted
+/// (the whole text when it is at most twice this).
+pub const SCAN_WINDOW_BYTES: usize = 8 * 1024;
 
 /// Words and phrases that ask for reasoning (a trailing `*` marks a stem).
 pub const REASONING_MARKERS: &[&str] = &[
@@ -216,24 +225,38 @@ impl Scorer {
     pub fn score(&self, text: &str) -> Complexity {
         let c = &self.config;
         let mut counts = Counts { chars: text.chars().take(c.long_input_chars).count(), ..Counts::default() };
-        scan_lines(text, &mut counts);
-
+        // Markers are counted in the head and the tail of a long text only, so a decision
+        // costs the same for 20 KiB and for 4 MiB (a long text already scores on length).
+        let (first, last) = if text.len() <= 2 * SCAN_WINDOW_BYTES {
+            (text, None)
+        } else {
+            (head(text, SCAN_WINDOW_BYTES), Some(tail(text, SCAN_WINDOW_BYTES)))
+        };
+        let saturated = |n: &Counts| {
+            n.reasoning_markers >= c.many_reasoning_markers
+                && n.steps >= c.many_steps
+                && n.jargon_terms >= c.many_jargon_terms
+        };
         let mut seen = vec![0u64; self.jargon_terms.div_ceil(64)];
-        self.lexicon.scan(text, |hit| {
-            match hit.kind {
-                Marker::Reasoning => counts.reasoning_markers += 1,
-                Marker::Step => counts.steps += 1,
-                Marker::Jargon => {
-                    let bit = hit.id - self.jargon_start;
-                    let (word, mask) = (bit / 64, 1u64 << (bit % 64));
-                    if seen[word] & mask == 0 {
-                        seen[word] |= mask;
-                        counts.jargon_terms += 1;
+        for window in std::iter::once(first).chain(last) {
+            scan_lines(window, &mut counts);
+            self.lexicon.scan(window, |hit| {
+                match hit.kind {
+                    Marker::Reasoning => counts.reasoning_markers += 1,
+                    Marker::Step => counts.steps += 1,
+                    Marker::Jargon => {
+                        let bit = hit.id - self.jargon_start;
+                        let (word, mask) = (bit / 64, 1u64 << (bit % 64));
+                        if seen[word] & mask == 0 {
+                            seen[word] |= mask;
+                            counts.jargon_terms += 1;
+                        }
                     }
                 }
-            }
-            true
-        });
+                // Past every saturation point more matches change nothing.
+                !saturated(&counts)
+            });
+        }
 
         let ratio = |n: f64, sat: f64| (n / sat).min(1.0);
         let features = Features {
@@ -435,6 +458,21 @@ mod tests {
         });
         assert_eq!(half.score(text).score, 0.5);
         assert_eq!(only(|_| {}).score(text).score, 0.0);
+    }
+
+    #[test]
+    fn long_texts_are_scanned_at_both_ends_only() {
+        let s = scorer();
+        let filler = "plain words here. ".repeat(SCAN_WINDOW_BYTES / 10);
+        let text = format!("why {filler} why {filler} why");
+        assert_eq!(s.score(&text).counts.reasoning_markers, 2, "the middle one is not counted");
+        let short = format!("why {} why", "x ".repeat(100));
+        assert_eq!(s.score(&short).counts.reasoning_markers, 2);
+        // Counting stops past saturation, which changes no feature.
+        let many = "why gradient first eigen then lemma finally theorem ".repeat(100);
+        let c = s.score(&many);
+        assert_eq!((c.features.reasoning, c.features.multi_step, c.features.jargon), (1.0, 1.0, 1.0));
+        assert!(c.counts.reasoning_markers < 100, "{:?}", c.counts);
     }
 
     #[test]

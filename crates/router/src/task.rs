@@ -16,7 +16,7 @@
 //!    "Here is a traceback; summarize it" is `debug`.
 //! 2. Else **weak words** (`write`, `draft`, `compose`, `generate`, `create`, `rewrite`):
 //!    `generate`.
-//! 3. Else a code fence (```` ``` ````) in the text: `code`.
+//! 3. Else a code fence (```` ``` ````) in those windows: `code`.
 //! 4. Else `chat`.
 //!
 //! A task given by the caller is trimmed and lowercased; any name is accepted (routes may list
@@ -212,11 +212,12 @@ pub fn resolve(given: Option<&str>, text: &str) -> Task {
 /// Guesses the task from the text (rules in the module documentation).
 pub fn guess(text: &str) -> Task {
     let first = head(text, GUESS_HEAD_BYTES);
-    let found = earliest(first)
-        .or_else(|| (text.len() > first.len()).then(|| earliest(tail(text, GUESS_TAIL_BYTES))).flatten());
+    let last = (text.len() > first.len()).then(|| tail(text, GUESS_TAIL_BYTES));
+    let found = earliest(first).or_else(|| last.and_then(earliest));
+    let fenced = || first.contains("```") || last.is_some_and(|l| l.contains("```"));
     let (name, matched) = match found {
         Some((task, id)) => (task, Some(TASK_LEXICON.text(id).to_owned())),
-        None if text.contains("```") => (CODE, Some("```".to_owned())),
+        None if fenced() => (CODE, Some("```".to_owned())),
         None => (CHAT, None),
     };
     Task { name: name.to_owned(), source: TaskSource::Guessed, matched }
