@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use axum::Router;
+use futures_util::StreamExt;
 use hearth_engine::{Engine, EngineOptions, Prompt, SchedulerOptions};
 use hearth_server::{AppState, ModelSpec, ServerConfig, router};
 use serde_json::{Value, json};
@@ -242,8 +243,23 @@ async fn past_the_budget_the_least_recently_used_idle_model_is_unloaded() {
 async fn a_model_in_use_is_never_unloaded_to_make_room() {
     let Some(small) = smollm2() else { return };
     let e = crate::support::engine().expect("the fixture loads");
-    let (app, _) = three_in_a_budget_of_two(&small);
-    let long = |model: &str| json!({"model": model, "prompt": "Once upon a time", "max_tokens": 400, "temperature": 0, "stream": true, "logit_bias": ban_eog(&e)});
+    // Long contexts, so that the streams below outlast the test's steps by far.
+    let long_spec = |name: &str| {
+        let mut s = spec(name, &small);
+        s.engine.n_ctx = 2048;
+        s
+    };
+    // What one model holds (file + KV caches), measured on a pool of its own ...
+    let (probe, _) = pool_app(vec![long_spec("probe")], None);
+    assert_eq!(chat(&probe, "probe", "hi", 1).await.status, 200);
+    let resident = model_health(&probe, "probe").await["resident_bytes"].as_u64().unwrap();
+    drop(probe);
+    // ... so that two fit and a third file does not.
+    let file = std::fs::metadata(&small).unwrap().len();
+    let specs = ["a", "b", "c"].iter().map(|n| long_spec(n)).collect();
+    let (app, _) = pool_app(specs, Some(2 * resident + file / 2));
+    let long = |model: &str| json!({"model": model, "prompt": "Once upon a time", "max_tokens": 2000, "temperature": 0, "stream": true, "logit_bias": ban_eog(&e)});
+
     // a streams (held open, unread); b answers after it, so a is the least recently used.
     let a =
         app.clone().oneshot(request("POST", "/v1/completions", Some(&long("a")), Some(KEY))).await.unwrap();
@@ -254,6 +270,7 @@ async fn a_model_in_use_is_never_unloaded_to_make_room() {
     let r = chat(&app, "c", "hi", 2).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(states(&app, &["a", "b", "c"]).await, ["loaded", "unloaded", "loaded"], "b went, not a");
+    assert_eq!(model_health(&app, "a").await["in_use"], 1, "a is still generating");
 
     // With a and c both in use, b cannot be loaded: a clear 503, nothing unloaded.
     let c =
@@ -268,27 +285,23 @@ async fn a_model_in_use_is_never_unloaded_to_make_room() {
     assert!(msg.contains("\"b\"") && msg.contains("\"a\"") && msg.contains("\"c\""), "{msg}");
     assert_eq!(states(&app, &["a", "b", "c"]).await, ["loaded", "unloaded", "loaded"]);
 
-    // a's stream was never disturbed: it runs to its end.
-    let body =
-        tokio::time::timeout(Duration::from_secs(300), axum::body::to_bytes(a.into_body(), usize::MAX))
-            .await
-            .expect("a's stream ended")
-            .unwrap();
-    let events = crate::support::sse_data(std::str::from_utf8(&body).unwrap());
-    assert_eq!(events.last().map(String::as_str), Some("[DONE]"));
-    assert!(events.iter().all(|e| !e.contains("\"error\"")), "{events:?}");
-    drop(c);
-    // Once a and c are idle, b loads (evicting one of them).
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let r = chat(&app, "b", "hi", 2).await;
-        if r.status == 200 {
-            break;
-        }
-        assert_eq!(r.error()["code"], "memory_budget_full", "{}", r.body);
-        assert!(Instant::now() < deadline, "b never loaded: {}", r.body);
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    // a's stream was never disturbed: it is still sending tokens.
+    let mut body = a.into_body().into_data_stream();
+    let mut text = String::new();
+    while crate::support::sse_data(&text).len() < 3 {
+        let chunk = tokio::time::timeout(Duration::from_secs(60), body.next()).await.expect("a streams");
+        text.push_str(std::str::from_utf8(&chunk.unwrap().unwrap()).unwrap());
     }
+    for event in crate::support::sse_data(&text) {
+        let v: Value = serde_json::from_str(&event).unwrap_or_else(|_| panic!("{event}"));
+        assert!(v["choices"][0]["text"].is_string(), "{event}");
+    }
+    // Once a and c are gone (their clients left), b loads in place of the older of them.
+    drop((body, c));
+    assert_eq!(model_health(&app, "a").await["in_use"], 0);
+    let r = chat(&app, "b", "hi", 2).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(states(&app, &["a", "b", "c"]).await, ["unloaded", "loaded", "loaded"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
