@@ -70,7 +70,7 @@ pub struct ServerSection {
     /// When set, the variable must be set too.
     pub api_key_env: Option<String>,
     /// Memory the loaded local models may take together, in MiB (their file sizes plus KV
-    /// caches); past it the least recently used idle model is unloaded. Default: no cap.
+    /// caches); past it the least recently used idle model is unloaded. Default: 75% of RAM.
     pub memory_budget_mb: Option<u64>,
 }
 
@@ -78,7 +78,7 @@ pub struct ServerSection {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LocalModel {
-    /// The name requests use: a catalog name (`qwen2.5-coder:0.5b`, pulled on first use) or a
+    /// The name requests use: a catalog name (`qwen2.5-coder:0.5b`, pulled when the server starts) or a
     /// `.gguf` path; with `path` set, any name.
     pub name: String,
     /// The `.gguf` file to load, when `name` is not a catalog name or a path.
