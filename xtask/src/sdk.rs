@@ -1,5 +1,6 @@
 //! `cargo xtask sdk-test` and `cargo xtask load`: `hearth serve` driven by the official
-//! OpenAI Python SDK (tests/sdk/), from a venv in the fixture cache with pinned packages.
+//! OpenAI and Anthropic Python SDKs (tests/sdk/), from a venv in the fixture cache with
+//! pinned packages.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -41,16 +42,20 @@ pub struct LoadArgs {
     hearth: Option<PathBuf>,
 }
 
-/// Runs tests/sdk/test_openai.py against `hearth serve` on the 0.5B fixture.
+/// Runs tests/sdk/test_openai.py, then tests/sdk/test_anthropic.py (the `anthropic` SDK on
+/// `/v1/messages`), against `hearth serve` on the 0.5B fixture.
 pub fn test(args: TestArgs) -> Result<()> {
     let (python, hearth, model) = prepare(args.hearth)?;
-    sh(Command::new(python)
-        .current_dir(root().join("tests/sdk"))
-        .arg("test_openai.py")
-        .arg("--hearth")
-        .arg(&hearth)
-        .arg("--model")
-        .arg(&model))
+    for script in ["test_openai.py", "test_anthropic.py"] {
+        sh(Command::new(&python)
+            .current_dir(root().join("tests/sdk"))
+            .arg(script)
+            .arg("--hearth")
+            .arg(&hearth)
+            .arg("--model")
+            .arg(&model))?;
+    }
+    Ok(())
 }
 
 /// Runs tests/sdk/load.py: concurrent streaming clients vs one client.

@@ -1,7 +1,8 @@
-//! `Authorization: Bearer <key>` on every request when the server has a key — unknown routes
+//! `Authorization: Bearer <key>` (or `x-api-key: <key>`, as Anthropic's clients send it) on every request when the server has a key — unknown routes
 //! and wrong methods included, so that nothing about the server is answered to a caller
 //! without the key — except `/health`, which answers its status to anyone and its details
-//! only with the key.
+//! only with the key. A refusal on the Anthropic routes (`/v1/messages…`) is in Anthropic's
+//! shape (`authentication_error`), elsewhere in OpenAI's.
 
 use axum::extract::{Request, State};
 use axum::http::header;
@@ -9,7 +10,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
-use crate::{ApiError, AppState};
+use crate::{ApiError, AppState, anthropic_error};
 
 /// Whether a request carried the server's key (always true when the server has none); set
 /// by [`require_key`] for the handlers.
@@ -28,18 +29,24 @@ pub(crate) async fn require_key(State(state): State<AppState>, mut req: Request,
         let (scheme, token) = v.split_once(' ')?;
         scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
     });
+    let x_api_key = req.headers().get("x-api-key").and_then(|v| v.to_str().ok()).map(str::trim);
+    let token = token.or(x_api_key);
     let ok = token.is_some_and(|t| same(t.as_bytes(), key.as_bytes()));
     if ok || req.uri().path() == "/health" {
         req.extensions_mut().insert(Authenticated(ok));
         return next.run(req).await;
     }
-    match token {
-        Some(_) => ApiError::unauthorized("incorrect API key provided").into_response(),
+    let e = match token {
+        Some(_) => ApiError::unauthorized("incorrect API key provided"),
         None => ApiError::unauthorized(
-            "missing API key: send it as `Authorization: Bearer <key>` (the OpenAI SDKs do this with api_key)",
-        )
-        .into_response(),
+            "missing API key: send it as `Authorization: Bearer <key>` or `x-api-key: <key>` \
+             (the OpenAI and Anthropic SDKs do this with api_key)",
+        ),
+    };
+    if anthropic_error::is_anthropic_path(req.uri().path()) {
+        return anthropic_error::respond(&e, &state.new_id("req").replacen('-', "_", 1));
     }
+    e.into_response()
 }
 
 /// Compares the SHA-256 digests of `a` and `b` in constant time: the time depends neither on

@@ -35,6 +35,8 @@ pub(crate) struct Live {
     arrived: Instant,
     last_token: Option<Instant>,
     finished: bool,
+    /// The prompt's length in tokens (known once admitted).
+    prompt_tokens: usize,
 }
 
 /// Prepares `request` for the model `lease` holds (tokenizes and validates the prompt, compiles its constraint) on a
@@ -65,9 +67,16 @@ pub(crate) async fn start(
     let (tx, mut rx) = mpsc::unbounded_channel();
     ready.scheduler.enqueue(prepared, ChannelSink(tx)).map_err(ApiError::from_submit)?;
     match rx.recv().await {
-        Some(Event::Started { .. }) => {
-            Ok(Live { rx, state: state.clone(), ready, lease, arrived, last_token: None, finished: false })
-        }
+        Some(Event::Started { prompt_tokens, .. }) => Ok(Live {
+            rx,
+            state: state.clone(),
+            ready,
+            lease,
+            arrived,
+            last_token: None,
+            finished: false,
+            prompt_tokens,
+        }),
         Some(Event::Error(e)) => Err(ApiError::from_engine(e, prompt_param)),
         Some(other) => {
             Err(ApiError::internal(format!("the engine answered {other:?} before starting the request")))
@@ -128,6 +137,11 @@ impl Live {
     /// The name of the model generating, as reported to the client.
     pub fn model(&self) -> &str {
         self.lease.name()
+    }
+
+    /// The prompt's length in tokens.
+    pub fn prompt_tokens(&self) -> usize {
+        self.prompt_tokens
     }
 
     /// The tokenizer, for logprob entries.

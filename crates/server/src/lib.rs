@@ -4,6 +4,8 @@
 //!
 //! - `POST /v1/chat/completions`, `POST /v1/completions`: JSON, or SSE with `stream: true`
 //!   (`data: {chunk}` … `data: [DONE]`), in OpenAI's shapes (usage, logprobs, errors).
+//! - `POST /v1/messages`, `POST /v1/messages/count_tokens`: Anthropic's Messages API
+//!   (JSON or its SSE events, Anthropic-shaped errors), served by the local model.
 //! - `GET /v1/models`, `GET /health` (503 while loading), `GET /metrics` (Prometheus).
 //!
 //! Key types: [`ServerConfig`] (address, API key, CORS, slots); [`Server`] (bind, then run
@@ -31,6 +33,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod anthropic_error;
 mod auth;
 mod body;
 mod browser;
@@ -40,6 +43,8 @@ mod config;
 mod error;
 mod generate;
 mod health;
+mod messages;
+mod messages_stream;
 mod metrics;
 mod models;
 pub mod pool;

@@ -14,7 +14,8 @@ use axum::routing::{get, post};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::{
-    ApiError, AppState, ServerError, auth, body, browser, chat, completions, health, metrics, models,
+    ApiError, AppState, ServerError, auth, body, browser, chat, completions, health, messages, metrics,
+    models,
 };
 
 /// The application: every endpoint with its layers, over `state`.
@@ -24,6 +25,8 @@ pub fn router(state: AppState) -> Result<Router, ServerError> {
         .route("/health", get(health::handler))
         .route("/v1/chat/completions", post(chat::handler))
         .route("/v1/completions", post(completions::handler))
+        .route("/v1/messages", post(messages::handler))
+        .route("/v1/messages/count_tokens", post(messages::count_tokens))
         .route("/v1/models", get(models::list))
         .route("/v1/models/{id}", get(models::get))
         .route("/metrics", get(metrics::handler))
@@ -64,7 +67,12 @@ pub(crate) fn cors(origins: &[String]) -> Result<Option<CorsLayer>, ServerError>
         CorsLayer::new()
             .allow_origin(allow)
             .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
-            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                header::HeaderName::from_static("x-api-key"),
+                header::HeaderName::from_static("anthropic-version"),
+            ])
             .max_age(Duration::from_secs(3600)),
     ))
 }

@@ -90,7 +90,7 @@ fn range(param: &str, v: Option<f32>, lo: f32, hi: f32, default: f32) -> Result<
 
 /// Validates the fields of `body` and builds the engine request for `prompt`; the model's
 /// context bounds the default length, its vocabulary the token ids of `logit_bias`.
-fn validate_fields(
+pub(crate) fn validate_fields(
     body: &GenerationBody,
     endpoint: Endpoint,
     prompt: Prompt,

@@ -7,6 +7,7 @@ mod chat;
 mod completions;
 mod errors;
 mod hardening;
+mod messages;
 mod pool;
 mod serving;
 mod support;
