@@ -167,12 +167,11 @@ pub(crate) fn to_engine(req: &MessagesRequest, shape: ModelShape) -> Result<Loca
         ));
     }
     let stops = req.stop_sequences.clone().unwrap_or_default();
-    let response_format = match req.output_config.as_ref().and_then(|o| o.format.as_ref()) {
-        None => None,
-        Some(OutputFormat::JsonSchema { schema }) => Some(ResponseFormat::JsonSchema {
+    let response_format = req.output_config.as_ref().and_then(|o| o.format.as_ref()).map(
+        |OutputFormat::JsonSchema { schema }| ResponseFormat::JsonSchema {
             json_schema: JsonSchemaSpec { name: None, schema: Some(schema.clone()), strict: None },
-        }),
-    };
+        },
+    );
     let body = GenerationBody {
         max_tokens: Some(req.max_tokens),
         temperature: req.temperature.map(|t| t as f32),
