@@ -101,8 +101,9 @@ fn walk(v: &mut Value, path: &mut String, depth: usize, found: &mut Vec<UnknownF
     }
 }
 
-/// Appends `/segment` with JSON-pointer escaping (`~` → `~0`, `/` → `~1`).
-fn push_segment(path: &mut String, segment: &str) {
+/// Appends `/segment` with JSON-pointer escaping (`~` → `~0`, `/` → `~1`); also used by
+/// [`crate::schema_check`], which walks schemas the same way.
+pub(crate) fn push_segment(path: &mut String, segment: &str) {
     path.push('/');
     for c in segment.chars() {
         match c {

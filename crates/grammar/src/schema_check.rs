@@ -9,6 +9,7 @@
 use serde_json::Value;
 
 use crate::GrammarError;
+use crate::formats::push_segment;
 
 /// Validation keywords of any draft that llguidance does not enforce.
 const UNSUPPORTED: [&str; 19] = [
@@ -95,18 +96,6 @@ fn walk(v: &Value, path: &mut String, depth: usize) -> Result<(), GrammarError> 
         }
     }
     Ok(())
-}
-
-/// Appends `/segment` with JSON-pointer escaping (`~` → `~0`, `/` → `~1`).
-fn push_segment(path: &mut String, segment: &str) {
-    path.push('/');
-    for c in segment.chars() {
-        match c {
-            '~' => path.push_str("~0"),
-            '/' => path.push_str("~1"),
-            c => path.push(c),
-        }
-    }
 }
 
 #[cfg(test)]

@@ -134,16 +134,7 @@ impl Server {
             }
             notify.notify_one();
         };
-        let serve = serve_connections(listener, app, state.config(), signal);
-        let grace = state.config().shutdown_grace;
-        let timer = async move {
-            stopping.notified().await;
-            tokio::time::sleep(grace).await;
-        };
-        tokio::select! {
-            () = serve => {}
-            () = timer => tracing::warn!(?grace, "running requests did not finish in time; dropping them"),
-        }
+        serve_with_grace(listener, app, state.config(), signal, &stopping).await;
 
         // Stop the engine thread (it finishes the requests still running, which cancel as
         // their clients are gone) without blocking the async threads.
@@ -188,18 +179,30 @@ impl Server {
             tracing::info!("shutting down");
             notify.notify_one();
         };
-        let serve = serve_connections(listener, app, state.config(), signal);
-        let grace = state.config().shutdown_grace;
-        let timer = async move {
-            stopping.notified().await;
-            tokio::time::sleep(grace).await;
-        };
-        tokio::select! {
-            () = serve => {}
-            () = timer => tracing::warn!(?grace, "running requests did not finish in time; dropping them"),
-        }
+        serve_with_grace(listener, app, state.config(), signal, &stopping).await;
         pool.unload_all().await;
         Ok(())
+    }
+}
+
+/// [`serve_connections`] until `signal`; once `stopping` is notified, running requests get
+/// `shutdown_grace` to finish before they are dropped.
+async fn serve_with_grace(
+    listener: TcpListener,
+    app: Router,
+    config: &ServerConfig,
+    signal: impl Future<Output = ()>,
+    stopping: &Notify,
+) {
+    let serve = serve_connections(listener, app, config, signal);
+    let grace = config.shutdown_grace;
+    let timer = async move {
+        stopping.notified().await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        () = serve => {}
+        () = timer => tracing::warn!(?grace, "running requests did not finish in time; dropping them"),
     }
 }
 
