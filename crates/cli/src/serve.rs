@@ -171,6 +171,11 @@ fn run_pool(args: Args, path: &Path) -> Result<()> {
     let file = crate::serve_config::load(path)?;
     let mut config = server_config(&args, Some(&file))?;
     config.memory_budget = crate::serve_config::memory_budget(&file)?;
+    // One client per remote, its API key read now: a missing key fails here, not at the
+    // first request.
+    let routing =
+        hearth_server::Routing::from_env(file.clone()).with_context(|| path.display().to_string())?;
+    config.routing = Some(std::sync::Arc::new(routing));
     let base = path.parent().unwrap_or(Path::new("."));
     // Names are checked (unique, not `auto`) before anything is downloaded.
     config.models = crate::serve_config::specs(&file, base, |_| Ok(PathBuf::new()))?;

@@ -22,12 +22,6 @@ pub fn load(path: &Path) -> Result<RouterConfig> {
             path.display()
         );
     }
-    if !config.remotes.is_empty() || !config.routes.is_empty() {
-        tracing::warn!(
-            "[[remotes]] and [[routes]] are not served yet: requests go to the local model they \
-             name, `auto` to the first one"
-        );
-    }
     Ok(config)
 }
 

@@ -63,6 +63,10 @@ pub struct ServerConfig {
     pub memory_budget: Option<u64>,
     /// How long a shutdown waits for running requests before dropping them.
     pub shutdown_grace: Duration,
+    /// The router (`hearth serve --config`): chat requests are decided by its policy and
+    /// served by a model of the pool or a remote. `None`: no routing (`auto` is the first
+    /// model).
+    pub routing: Option<std::sync::Arc<crate::Routing>>,
 }
 
 impl Default for ServerConfig {
@@ -83,6 +87,7 @@ impl Default for ServerConfig {
             models: Vec::new(),
             memory_budget: None,
             shutdown_grace: Duration::from_secs(10),
+            routing: None,
         }
     }
 }

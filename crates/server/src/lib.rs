@@ -50,6 +50,7 @@ mod models;
 pub mod pool;
 mod request;
 mod response;
+mod route;
 mod router;
 mod select;
 mod serve;
@@ -64,6 +65,7 @@ pub use config::{
 pub use error::{ApiError, ServerError};
 pub use metrics::Metrics;
 pub use pool::{Lease, LoadState, ModelPool, ModelSpec, ModelStatus, PoolError};
+pub use route::{Routing, RoutingError};
 pub use router::router;
 pub use serve::{LoadError, Server, shutdown_signal};
 pub use state::{AppState, Ready};

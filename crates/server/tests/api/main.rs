@@ -9,5 +9,6 @@ mod errors;
 mod hardening;
 mod messages;
 mod pool;
+mod routing;
 mod serving;
 mod support;
