@@ -86,3 +86,25 @@ class HearthServer:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+def run_tests(server, tests, model_id):
+    """Runs each test as `test(server, model_id)`, printing ok/FAIL lines, then stops the
+    server and checks it shut down gracefully. Returns the names that failed."""
+    import traceback
+
+    failed = []
+    for t in tests:
+        name = t.__name__
+        t0 = time.time()
+        try:
+            t(server, model_id)
+            print(f"ok    {name} ({time.time() - t0:.1f}s)", flush=True)
+        except Exception:
+            failed.append(name)
+            print(f"FAIL  {name}\n{traceback.format_exc()}", flush=True)
+    code = server.stop()
+    if code != 0:
+        failed.append("graceful_shutdown")
+        print(f"FAIL  graceful_shutdown: exit code {code}\n" + "\n".join(server.log[-20:]))
+    return failed

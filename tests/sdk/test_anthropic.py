@@ -12,13 +12,11 @@ against whole, stop sequences against the free answer), token counts between end
 
 import argparse
 import sys
-import time
-import traceback
 
 import anthropic
 from anthropic import Anthropic
 
-from harness import API_KEY, HearthServer
+from harness import API_KEY, HearthServer, run_tests
 
 CTX = 2048
 QUESTION = [{"role": "user", "content": "Name three primary colors, comma separated."}]
@@ -149,19 +147,7 @@ def main():
     failed = []
     with HearthServer(args.hearth, args.model, "--parallel", "2", "--ctx-size", str(CTX)) as s:
         model_id = s.health()[1]["model"]
-        for t in TESTS:
-            name = t.__name__
-            t0 = time.time()
-            try:
-                t(s, model_id)
-                print(f"ok    {name} ({time.time() - t0:.1f}s)", flush=True)
-            except Exception:
-                failed.append(name)
-                print(f"FAIL  {name}\n{traceback.format_exc()}", flush=True)
-        code = s.stop()
-        if code != 0:
-            failed.append("graceful_shutdown")
-            print(f"FAIL  graceful_shutdown: exit code {code}\n" + "\n".join(s.log[-20:]))
+        failed += run_tests(s, TESTS, model_id)
     total = len(TESTS)
     print(f"\n{total - len(failed)} passed, {len(failed)} failed" + (f": {', '.join(failed)}" if failed else ""))
     sys.exit(1 if failed else 0)

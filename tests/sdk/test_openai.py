@@ -20,7 +20,7 @@ import openai
 from openai import OpenAI
 from prometheus_client.parser import text_string_to_metric_families
 
-from harness import API_KEY, HearthServer
+from harness import API_KEY, HearthServer, run_tests
 
 CTX = 2048
 QUESTION = [{"role": "user", "content": "Name three primary colors, comma separated."}]
@@ -313,19 +313,7 @@ def main():
     failed = []
     with HearthServer(args.hearth, args.model, "--parallel", "2", "--ctx-size", str(CTX)) as s:
         model_id = s.health()[1]["model"]
-        for t in TESTS:
-            name = t.__name__
-            t0 = time.time()
-            try:
-                t(s, model_id)
-                print(f"ok    {name} ({time.time() - t0:.1f}s)", flush=True)
-            except Exception:
-                failed.append(name)
-                print(f"FAIL  {name}\n{traceback.format_exc()}", flush=True)
-        code = s.stop()
-        if code != 0:
-            failed.append("graceful_shutdown")
-            print(f"FAIL  graceful_shutdown: exit code {code}\n" + "\n".join(s.log[-20:]))
+        failed += run_tests(s, TESTS, model_id)
     t0 = time.time()
     try:
         queue_full_is_503(args.hearth, args.model)
