@@ -134,6 +134,35 @@ mod tests {
     }
 
     #[test]
+    fn the_seed_stack_resolves_to_hugging_face_q4_k_m_files() {
+        let c = Catalog::builtin().unwrap();
+        for (name, ollama_tag) in [
+            ("llama3.2:3b", "llama3.2:3b-instruct-q4_K_M"),
+            ("mistral:7b", "mistral:7b-instruct-v0.3-q4_K_M"),
+            ("qwen2.5-coder:7b", "qwen2.5-coder:7b-instruct-q4_K_M"),
+            ("qwen2.5-coder:1.5b", "qwen2.5-coder:1.5b-instruct-q4_K_M"),
+        ] {
+            let m = c.find(name).unwrap_or_else(|| panic!("{name} is not in the catalog"));
+            assert_eq!(m.name, name);
+            assert_eq!(c.find(ollama_tag).map(|e| e.name.as_str()), Some(name), "{ollama_tag}");
+            assert_eq!(m.sha256.len(), 64, "{name}");
+            assert!(m.sha256.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)), "{name}");
+            let hf = m.hf.as_ref().unwrap_or_else(|| panic!("{name} has no Hugging Face source"));
+            assert!(hf.repo.contains('/') && hf.file.ends_with("Q4_K_M.gguf"), "{name}: {hf:?}");
+            assert_eq!(hf.file, m.file, "{name}: stored under the publisher's file name");
+            assert!(m.size > 900_000_000, "{name}: {} bytes is not a Q4_K_M of this size", m.size);
+            assert!(m.mirror.is_empty(), "{name}: these files are not on PyPI");
+            assert!(!m.default, "{name}");
+        }
+        // Ollama's short names pick the same sizes Ollama does.
+        assert_eq!(c.find("llama3.2").unwrap().name, "llama3.2:3b");
+        assert_eq!(c.find("mistral").unwrap().name, "mistral:7b");
+        assert_eq!(c.find("qwen2.5-coder").unwrap().name, "qwen2.5-coder:7b");
+        assert_eq!(c.find("qwen2.5-coder:7b-instruct").unwrap().name, "qwen2.5-coder:7b");
+        assert_eq!(c.default_model().name, "qwen2.5-coder:0.5b");
+    }
+
+    #[test]
     fn duplicate_names_are_rejected() {
         let one = r#"[[model]]
 name = "a:1"

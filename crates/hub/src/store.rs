@@ -122,6 +122,15 @@ impl Store {
                 },
             }
         }
+        if tried.is_empty() {
+            // Nothing was tried: say why rather than list nothing.
+            let why = if entry.hf.is_some() {
+                "Hugging Face is turned off (--no-hf / HEARTH_NO_HF) and it has no mirror; allow Hugging Face, or"
+            } else {
+                "the catalog lists no source for it;"
+            };
+            tried.push(format!("  none: {why} download {} yourself and pass its path", entry.file));
+        }
         Err(HubError::NoSource { name: entry.name.clone(), tried: tried.join("\n") })
     }
 
@@ -256,6 +265,19 @@ mod tests {
         let not_found = request_error(&format!("http://{addr}/model.gguf"));
         answer.join().expect("server thread");
         assert!(!unreachable(&not_found), "{not_found}");
+    }
+
+    #[test]
+    fn a_hugging_face_only_model_without_hugging_face_says_why_it_cannot_be_fetched() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::at(dir.path()).expect("store").without_hf();
+        let entry = store.catalog().find("llama3.2:3b").expect("entry");
+        assert!(entry.hf.is_some() && entry.mirror.is_empty());
+        let err = store.pull(entry, &crate::download::Silent).expect_err("no source may be tried");
+        let msg = err.to_string();
+        assert!(matches!(err, HubError::NoSource { .. }), "{msg}");
+        assert!(msg.contains("Hugging Face is turned off") && msg.contains("no mirror"), "{msg}");
+        assert!(!store.path_of(entry).exists());
     }
 
     #[test]
