@@ -8,7 +8,7 @@
 //! same way until its `200` arrives, never after.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
 use serde::Serialize;
@@ -129,34 +129,20 @@ impl Client {
         }
     }
 
-    /// The SDK's retry loop: attempt, and on a retryable failure with retries left, wait and
-    /// attempt again with `x-stainless-retry-count` one higher. `read` takes a `2xx` response
-    /// within the attempt (and its timeout): the whole body, or the response itself (streams).
+    /// The SDK's retry loop ([`retry::run`]): attempt, and on a retryable failure with retries
+    /// left, wait and attempt again with `x-stainless-retry-count` one higher. `read` takes a
+    /// `2xx` response within the attempt (and its timeout): the whole body, or the response
+    /// itself (streams).
     async fn send_with_retries<T>(
         &self,
         url: &reqwest::Url,
         body: &[u8],
         read: impl AsyncFn(reqwest::Response) -> Result<T, reqwest::Error>,
     ) -> Result<(T, Option<String>, u32), Error> {
-        let max_retries = self.config.max_retries;
-        let mut retries_taken = 0;
-        loop {
-            let err = match self.attempt(url, body, retries_taken, &read).await {
-                Ok((value, request_id)) => return Ok((value, request_id, retries_taken + 1)),
-                Err(err) => err,
-            };
-            if retries_taken >= max_retries || !err.is_retryable() {
-                return Err(err);
-            }
-            let retry_after = match &err {
-                Error::Api(api) => api.retry_after.map(|d| d.as_secs_f64()),
-                _ => None,
-            };
-            let delay = retry::retry_delay(retries_taken, retry_after, retry::random_jitter());
-            tracing::info!(%url, error = %err, ?delay, retries_left = max_retries - retries_taken, "retrying");
-            tokio::time::sleep(delay).await;
-            retries_taken += 1;
-        }
+        let attempt = async |retries_taken| self.attempt(url, body, retries_taken, &read).await;
+        let ((value, request_id), attempts) =
+            retry::run(self.config.max_retries, url.as_str(), attempt).await?;
+        Ok((value, request_id, attempts))
     }
 
     /// One attempt, bounded by the timeout: a `2xx` goes through `read`; an error status
@@ -242,18 +228,8 @@ fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 /// An error status as a typed error: the API's error JSON when the body is one, else the
 /// body's start as the message; retry hints from the headers.
 pub(crate) fn api_error(status: u16, headers: &HeaderMap, body: &[u8]) -> ApiError {
-    let should_retry = match header_str(headers, "x-should-retry") {
-        Some("true") => Some(true),
-        Some("false") => Some(false),
-        _ => None,
-    };
-    let retry_after = retry::parse_retry_after(
-        header_str(headers, "retry-after-ms"),
-        header_str(headers, "retry-after"),
-        SystemTime::now(),
-    )
-    .filter(|secs| *secs > 0.0)
-    .and_then(|secs| Duration::try_from_secs_f64(secs).ok());
+    let retry::Hints { retry_after, should_retry } =
+        retry::Hints::from_headers(|name| header_str(headers, name), SystemTime::now());
     let header_id = header_str(headers, "request-id").map(str::to_owned);
     match serde_json::from_slice::<ErrorBody>(body) {
         Ok(parsed) => ApiError {
@@ -299,6 +275,8 @@ pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
