@@ -17,9 +17,13 @@ API_KEY = "sk-hearth-sdk-test"
 
 
 class HearthServer:
-    def __init__(self, hearth, model, *args, api_key=API_KEY):
+    """`hearth serve --model MODEL ARGS...`, or with `config` (and `model` None)
+    `hearth serve --config CONFIG ARGS...`."""
+
+    def __init__(self, hearth, model, *args, api_key=API_KEY, config=None):
         self.api_key = api_key
-        cmd = [hearth, "serve", "--model", model, "--port", "0", *args]
+        source = ["--config", config] if config is not None else ["--model", model]
+        cmd = [hearth, "serve", *source, "--port", "0", *args]
         env = dict(os.environ, HEARTH_API_KEY=api_key, HEARTH_LOG="warn")
         env.pop("HEARTH_HOST", None)
         self.proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
@@ -88,9 +92,10 @@ class HearthServer:
         self.stop()
 
 
-def run_tests(server, tests, model_id):
-    """Runs each test as `test(server, model_id)`, printing ok/FAIL lines, then stops the
-    server and checks it shut down gracefully. Returns the names that failed."""
+def run_tests(server, tests, arg):
+    """Runs each test as `test(server, arg)` (the served model's id, or what the suite's tests
+    take), printing ok/FAIL lines, then stops the server and checks it shut down gracefully.
+    Returns the names that failed."""
     import traceback
 
     failed = []
@@ -98,7 +103,7 @@ def run_tests(server, tests, model_id):
         name = t.__name__
         t0 = time.time()
         try:
-            t(server, model_id)
+            t(server, arg)
             print(f"ok    {name} ({time.time() - t0:.1f}s)", flush=True)
         except Exception:
             failed.append(name)

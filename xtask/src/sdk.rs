@@ -20,6 +20,9 @@ pub struct TestArgs {
     /// A hearth binary to test instead of building target/release/hearth.
     #[arg(long)]
     pub hearth: Option<PathBuf>,
+    /// A fake-anthropic binary (the router test's remote) instead of building it.
+    #[arg(long)]
+    pub fake_anthropic: Option<PathBuf>,
 }
 
 /// Arguments of `load`.
@@ -43,7 +46,9 @@ pub struct LoadArgs {
 }
 
 /// Runs tests/sdk/test_openai.py, then tests/sdk/test_anthropic.py (the `anthropic` SDK on
-/// `/v1/messages`), against `hearth serve` on the 0.5B fixture.
+/// `/v1/messages`), against `hearth serve` on the 0.5B fixture; then tests/sdk/test_router.py
+/// (the `openai` SDK with `model: "auto"` against `hearth serve --config`, whose remote is the
+/// `fake-anthropic` process).
 pub fn test(args: TestArgs) -> Result<()> {
     let (python, hearth, model) = prepare(args.hearth)?;
     for script in ["test_openai.py", "test_anthropic.py"] {
@@ -55,7 +60,39 @@ pub fn test(args: TestArgs) -> Result<()> {
             .arg("--model")
             .arg(&model))?;
     }
-    Ok(())
+    let fake = match args.fake_anthropic {
+        Some(f) => f,
+        None => {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            sh(Command::new(&cargo).current_dir(root()).args([
+                "build",
+                "--release",
+                "-p",
+                "hearth-anthropic",
+                "--features",
+                "fake",
+                "--bin",
+                "fake-anthropic",
+            ]))?;
+            target_dir().join("release").join("fake-anthropic")
+        }
+    };
+    let fake =
+        fake.canonicalize().with_context(|| format!("no fake-anthropic binary at {}", fake.display()))?;
+    sh(Command::new(&python)
+        .current_dir(root().join("tests/sdk"))
+        .arg("test_router.py")
+        .arg("--hearth")
+        .arg(&hearth)
+        .arg("--model")
+        .arg(&model)
+        .arg("--fake-anthropic")
+        .arg(&fake))
+}
+
+/// Where cargo puts its build outputs.
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"))
 }
 
 /// Runs tests/sdk/load.py: concurrent streaming clients vs one client.
@@ -83,10 +120,7 @@ fn prepare(hearth: Option<PathBuf>) -> Result<(PathBuf, PathBuf, PathBuf)> {
         None => {
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
             sh(Command::new(&cargo).current_dir(root()).args(["build", "--release", "-p", "hearth"]))?;
-            let target = std::env::var_os("CARGO_TARGET_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| root().join("target"));
-            target.join("release").join("hearth")
+            target_dir().join("release").join("hearth")
         }
     };
     let hearth =

@@ -1,5 +1,7 @@
 //! `GET /v1/models` and `GET /v1/models/{id}`: the one model this server serves; or, with a
-//! pool, every configured local model (loaded or not: `hearth.state` says which) and `auto`.
+//! pool, every configured local model (loaded or not: `hearth.state` says which), with
+//! routing every `[[remotes]]` entry (`hearth.kind` `remote`, its provider and upstream
+//! model), and `auto`.
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
@@ -23,11 +25,24 @@ struct Model {
 /// What hearth adds to a model object.
 #[derive(Serialize)]
 struct Extension {
-    /// `local` (a model of the pool) or `router` (`auto`: hearth chooses).
+    /// `local` (a model of the pool), `remote` (a `[[remotes]]` entry) or `router` (`auto`:
+    /// hearth chooses).
     kind: &'static str,
     /// Of a local model: `unloaded`, `loading`, `loaded` or `failed`.
     #[serde(skip_serializing_if = "Option::is_none")]
     state: Option<&'static str>,
+    /// Of a remote: `anthropic` or `openai`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    provider: Option<&'static str>,
+    /// Of a remote: the model it is asked for upstream.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    upstream_model: Option<String>,
+}
+
+impl Extension {
+    fn new(kind: &'static str) -> Extension {
+        Extension { kind, state: None, provider: None, upstream_model: None }
+    }
 }
 
 #[derive(Serialize)]
@@ -48,9 +63,21 @@ fn all(state: &AppState) -> Vec<Model> {
     let mut v: Vec<Model> = pool
         .status()
         .into_iter()
-        .map(|m| model(state, m.name, Some(Extension { kind: "local", state: Some(m.state.as_str()) })))
+        .map(|m| {
+            model(state, m.name, Some(Extension { state: Some(m.state.as_str()), ..Extension::new("local") }))
+        })
         .collect();
-    v.push(model(state, AUTO.to_owned(), Some(Extension { kind: "router", state: None })));
+    if let Some(routing) = &state.config().routing {
+        for r in &routing.policy().config().remotes {
+            let ext = Extension {
+                provider: Some(r.provider.as_str()),
+                upstream_model: Some(r.model.clone()),
+                ..Extension::new("remote")
+            };
+            v.push(model(state, r.name.clone(), Some(ext)));
+        }
+    }
+    v.push(model(state, AUTO.to_owned(), Some(Extension::new("router"))));
     v
 }
 

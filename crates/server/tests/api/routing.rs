@@ -160,6 +160,22 @@ async fn naming_the_remote_goes_there_explicitly() {
 }
 
 #[tokio::test]
+async fn models_lists_the_local_models_the_remotes_and_auto() {
+    let fake = fake().await;
+    let Some((app, _)) = app(&config_text(&fake.base_url(), 0, ROUTES)) else { return };
+    let r = send(&app, crate::support::request("GET", "/v1/models", None, Some(KEY))).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let data = r.json()["data"].as_array().cloned().unwrap();
+    let kinds: Vec<(&str, &str)> =
+        data.iter().map(|m| (m["id"].as_str().unwrap(), m["hearth"]["kind"].as_str().unwrap())).collect();
+    assert_eq!(kinds, [("small", "local"), ("claude", "remote"), ("auto", "router")]);
+    assert_eq!(data[1]["hearth"]["provider"], "anthropic");
+    assert_eq!(data[1]["hearth"]["upstream_model"], "claude-haiku-4-5");
+    let one = send(&app, crate::support::request("GET", "/v1/models/claude", None, Some(KEY))).await;
+    assert_eq!(one.json()["id"], "claude", "{}", one.body);
+}
+
+#[tokio::test]
 async fn an_overloaded_remote_is_retried() {
     let fake = fake().await;
     let Some((app, _)) = app(&config_text(&fake.base_url(), 2, ROUTES)) else { return };
