@@ -19,6 +19,10 @@
 //! `max_tokens` or `stop_sequence` with the sequence, usage), or with `stream: true` the API's
 //! event sequence (`messages_stream`). Errors are in Anthropic's shape (`anthropic_error`);
 //! every answer has a `request-id`, `x-hearth-route` and `x-hearth-reason`.
+//!
+//! With [`crate::ServerConfig::routing`] set, `POST /v1/messages` is decided by the router
+//! first (`route::messages`): a local target is answered here ([`serve_local`]), an Anthropic
+//! remote gets the request passed through.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -26,7 +30,7 @@ use std::time::Instant;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use hearth_anthropic::types::{
     ContentBlock, CountTokensRequest, Message as ApiMessage, MessageContent, MessageParam, MessagesRequest,
@@ -42,9 +46,17 @@ use crate::response::with_warnings;
 use crate::validate::{Endpoint, ModelShape, validate_fields};
 use crate::{ApiError, AppState, anthropic_error, messages_stream};
 
-/// `POST /v1/messages`.
-pub(crate) async fn handler(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
+/// `POST /v1/messages`: through the router when [`crate::ServerConfig::routing`] is set
+/// (`route::messages`), else by the local model.
+pub(crate) async fn handler(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     let request_id = anthropic_id(&state, "req");
+    if let Some(routing) = state.config().routing.clone() {
+        return crate::route::messages::serve(state, routing, &headers, body, &request_id).await;
+    }
     match create(&state, body).await {
         Ok(resp) => with_request_id(resp, &request_id),
         Err(e) => anthropic_error::respond(&e, &request_id),
@@ -67,8 +79,18 @@ async fn create(state: &AppState, body: Result<Bytes, BytesRejection>) -> Result
     let arrived = Instant::now();
     let body = request::body_bytes(body)?;
     let req: MessagesRequest = parse(&body)?;
-    let lease = state.acquire(Some(&req.model)).await?;
-    let local = to_engine(&req, lease.ready().model_shape())?;
+    serve_local(state, &req, &req.model, arrived).await
+}
+
+/// `req` answered by the local `model` of the pool, as JSON or (`stream`) SSE.
+pub(crate) async fn serve_local(
+    state: &AppState,
+    req: &MessagesRequest,
+    model: &str,
+    arrived: Instant,
+) -> Result<Response, ApiError> {
+    let lease = state.acquire(Some(model)).await?;
+    let local = to_engine(req, lease.ready().model_shape())?;
     let live = generate::start(state, lease, local.request, "messages", arrived).await?;
     let reply = Reply {
         id: anthropic_id(state, "msg"),
@@ -99,20 +121,20 @@ async fn count(state: &AppState, body: Result<Bytes, BytesRejection>) -> Result<
 }
 
 /// The request id (`req_…`) or message id (`msg_…`), unique within this server's life.
-fn anthropic_id(state: &AppState, prefix: &str) -> String {
+pub(crate) fn anthropic_id(state: &AppState, prefix: &str) -> String {
     state.new_id(prefix).replacen('-', "_", 1)
 }
 
-fn with_request_id(mut resp: Response, request_id: &str) -> Response {
+pub(crate) fn with_request_id(mut resp: Response, request_id: &str) -> Response {
     if let Ok(v) = HeaderValue::from_str(request_id) {
         resp.headers_mut().insert("request-id", v);
     }
     resp
 }
 
-/// Sets `x-hearth-route` (the local model that answered) and `x-hearth-reason`. Until the
-/// router decides for these routes, a request is served by the model it names, which is the
-/// `explicit` reason of issue 10.
+/// Sets `x-hearth-route` (the local model that answered) and `x-hearth-reason`. Without
+/// routing, a request is served by the model it names, which is the `explicit` reason of
+/// issue 10 (routed answers get the router's headers over these).
 pub(crate) fn with_route(mut resp: Response, local_model: &str) -> Response {
     let headers = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(local_model) {
@@ -123,7 +145,7 @@ pub(crate) fn with_route(mut resp: Response, local_model: &str) -> Response {
 }
 
 /// Parses a JSON object body; a mistake is a 400 naming the field (`messages[0].role`).
-fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+pub(crate) fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(ApiError::invalid(None, "the request body must be a JSON object"));
     }
@@ -329,7 +351,7 @@ pub(crate) fn matched_stop(raw: &str, text: &str, stops: &[String]) -> Option<St
     at_cut.or_else(first_in_raw).or(stops.first()).cloned()
 }
 
-async fn complete(reply: Reply, mut live: Live) -> Result<Response, ApiError> {
+pub(crate) async fn complete(reply: Reply, mut live: Live) -> Result<Response, ApiError> {
     loop {
         match live.next().await {
             Some(Step::Token(_)) => {}

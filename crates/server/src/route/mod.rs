@@ -11,12 +11,17 @@
 //!   the route's `fallback` local model (else its target if local) then serves with reason
 //!   `remote_unavailable`, else the client gets 502 naming the upstream's error and
 //!   request-id. A successful remote call's cost goes to [`Spend`].
+//! - `POST /v1/messages` goes through the same decision (`messages.rs`): a local model answers
+//!   in Anthropic's shapes, an Anthropic remote gets the request passed through.
 //! - Escalation (`escalate.rs`): when the decision carries `escalate_to`, the local answer is
 //!   generated with log-probabilities, judged with [`hearth_router::should_escalate`], and
 //!   replaced by the remote's when it falls short; the cost covers both attempts.
 
 mod escalate;
 mod headers;
+pub(crate) mod messages;
+mod messages_escalate;
+mod messages_sse;
 mod remote;
 mod stream;
 mod translate;
@@ -75,6 +80,12 @@ impl Routing {
     /// The policy (and through it the config).
     pub fn policy(&self) -> &Policy {
         &self.policy
+    }
+
+    /// The Anthropic client of remote `name`; `None` when there is no such remote or it is
+    /// not an Anthropic one (`/v1/messages` passes requests through to these only).
+    pub fn anthropic_client(&self, name: &str) -> Option<&Client> {
+        self.remotes.get(name)
     }
 
     /// Remote spend so far.

@@ -8,6 +8,7 @@ mod completions;
 mod errors;
 mod hardening;
 mod messages;
+mod messages_routing;
 mod pool;
 mod routing;
 mod serving;

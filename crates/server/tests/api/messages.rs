@@ -21,7 +21,7 @@ fn ask(extra: Value) -> Value {
 }
 
 /// The events of an Anthropic SSE body: (`event:` name, parsed data), the two checked to agree.
-fn events(body: &str) -> Vec<StreamEvent> {
+pub(crate) fn events(body: &str) -> Vec<StreamEvent> {
     body.split("\n\n")
         .filter(|e| !e.trim().is_empty())
         .map(|e| {
@@ -34,7 +34,7 @@ fn events(body: &str) -> Vec<StreamEvent> {
         .collect()
 }
 
-fn assert_anthropic_error(r: &crate::support::Reply, status: u16, kind: &str) {
+pub(crate) fn assert_anthropic_error(r: &crate::support::Reply, status: u16, kind: &str) {
     assert_eq!(r.status, status, "{}", r.body);
     let v = r.json();
     assert_eq!(v["type"], "error", "{}", r.body);

@@ -17,11 +17,11 @@ use serde_json::{Value, json};
 
 use crate::support::{KEY, Reply, post, send};
 
-const ANTHROPIC_KEY: &str = "sk-ant-test";
+pub(crate) const ANTHROPIC_KEY: &str = "sk-ant-test";
 
 /// The config text: one local model `small`, the remote `claude` at `base_url` (key in
 /// `TEST_ANTHROPIC_KEY`, no retries unless `retries`), then `extra` (routes, budget).
-fn config_text(base_url: &str, retries: u32, extra: &str) -> String {
+pub(crate) fn config_text(base_url: &str, retries: u32, extra: &str) -> String {
     format!(
         r#"
         [[models]]
@@ -51,7 +51,7 @@ const ROUTES: &str = r#"
 "#;
 
 /// The app and its routing, or `None` without the fixture.
-fn app(text: &str) -> Option<(Router, Arc<Routing>)> {
+pub(crate) fn app(text: &str) -> Option<(Router, Arc<Routing>)> {
     let path = hearth_testkit::model(hearth_testkit::SMOLLM2_135M)?;
     let config = RouterConfig::from_toml_str(text).unwrap();
     config.validate(&|v| v == "TEST_ANTHROPIC_KEY").unwrap();
@@ -73,7 +73,7 @@ fn app(text: &str) -> Option<(Router, Arc<Routing>)> {
     Some((router(state).unwrap(), routing))
 }
 
-async fn fake() -> FakeAnthropic {
+pub(crate) async fn fake() -> FakeAnthropic {
     FakeAnthropic::start(ANTHROPIC_KEY).await.unwrap()
 }
 
@@ -87,15 +87,15 @@ fn chat(task: &str, text: &str) -> Value {
     })
 }
 
-fn header<'a>(r: &'a Reply, name: &str) -> &'a str {
+pub(crate) fn header<'a>(r: &'a Reply, name: &str) -> &'a str {
     r.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_else(|| panic!("no {name}: {:?}", r.headers))
 }
 
-fn cost(r: &Reply) -> f64 {
+pub(crate) fn cost(r: &Reply) -> f64 {
     header(r, "x-hearth-cost-usd").parse().unwrap()
 }
 
-fn route_reason(r: &Reply) -> (&str, &str) {
+pub(crate) fn route_reason(r: &Reply) -> (&str, &str) {
     (header(r, "x-hearth-route"), header(r, "x-hearth-reason"))
 }
 
