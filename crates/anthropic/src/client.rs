@@ -139,7 +139,7 @@ impl Client {
         body: &[u8],
         read: impl AsyncFn(reqwest::Response) -> Result<T, reqwest::Error>,
     ) -> Result<(T, Option<String>, u32), Error> {
-        let attempt = async |retries_taken| self.attempt(url, body, retries_taken, &read).await;
+        let attempt = |retries_taken| self.attempt(url, body, retries_taken, &read);
         let ((value, request_id), attempts) =
             retry::run(self.config.max_retries, url.as_str(), attempt).await?;
         Ok((value, request_id, attempts))

@@ -116,7 +116,7 @@ impl Client {
         body: &[u8],
         read: impl AsyncFn(reqwest::Response) -> Result<T, reqwest::Error>,
     ) -> Result<(T, Option<String>, u32), Error> {
-        let attempt = async |retries_taken| self.attempt(body, retries_taken, &read).await;
+        let attempt = |retries_taken| self.attempt(body, retries_taken, &read);
         let ((value, request_id), attempts) =
             hearth_retry::run(self.config.max_retries, self.url.as_str(), attempt).await?;
         Ok((value, request_id, attempts))

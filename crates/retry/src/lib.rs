@@ -151,10 +151,14 @@ pub trait Retryable: Display {
 /// `x-stainless-retry-count`); on a retryable failure with retries left, wait
 /// [`retry_delay`] (with [`random_jitter`]) and attempt again. The value and the number of
 /// attempts made (1 when the first succeeded), or the last error.
-pub async fn run<T, E: Retryable>(
+///
+/// `attempt` is a plain closure returning a future, not an async closure: the futures of a
+/// generic `AsyncFnMut` are not provably `Send` for every lifetime (a rustc limitation), which
+/// made every axum handler calling a client fail to compile.
+pub async fn run<T, E: Retryable, F: Future<Output = Result<T, E>>>(
     max_retries: u32,
     what: &str,
-    mut attempt: impl AsyncFnMut(u32) -> Result<T, E>,
+    mut attempt: impl FnMut(u32) -> F,
 ) -> Result<(T, u32), E> {
     let mut retries_taken = 0;
     loop {
@@ -286,25 +290,29 @@ mod tests {
     #[test]
     fn run_retries_what_is_retryable_up_to_the_limit() {
         let mut seen = Vec::new();
-        let out: Result<(u32, u32), Failure> = block_on(run(2, "test", async |n| {
+        let out: Result<(u32, u32), Failure> = block_on(run(2, "test", |n| {
             seen.push(n);
-            if n < 2 { Err(Failure { retryable: true, wait: Some(Duration::from_millis(1)) }) } else { Ok(n) }
+            std::future::ready(if n < 2 {
+                Err(Failure { retryable: true, wait: Some(Duration::from_millis(1)) })
+            } else {
+                Ok(n)
+            })
         }));
         assert_eq!(out.unwrap(), (2, 3), "the value of the third attempt");
         assert_eq!(seen, [0, 1, 2], "each attempt knows the retries taken");
 
         let mut calls = 0;
-        let out: Result<((), u32), Failure> = block_on(run(5, "test", async |_| {
+        let out: Result<((), u32), Failure> = block_on(run(5, "test", |_| {
             calls += 1;
-            Err(Failure { retryable: calls < 3, wait: None })
+            std::future::ready(Err(Failure { retryable: calls < 3, wait: None }))
         }));
         assert!(!out.unwrap_err().retryable, "stops at the first error that is not retryable");
         assert_eq!(calls, 3);
 
         let mut calls = 0;
-        let out: Result<((), u32), Failure> = block_on(run(1, "test", async |_| {
+        let out: Result<((), u32), Failure> = block_on(run(1, "test", |_| {
             calls += 1;
-            Err(Failure { retryable: true, wait: None })
+            std::future::ready(Err(Failure { retryable: true, wait: None }))
         }));
         assert!(out.is_err());
         assert_eq!(calls, 2, "one retry after the first attempt");
@@ -314,8 +322,11 @@ mod tests {
     fn run_waits_as_the_server_asked_else_backs_off() {
         let elapsed = block_on(async {
             let t0 = tokio::time::Instant::now();
-            let _: Result<((), u32), Failure> = run(2, "test", async |n| {
-                Err(Failure { retryable: true, wait: (n == 0).then(|| Duration::from_secs(30)) })
+            let _: Result<((), u32), Failure> = run(2, "test", |n| {
+                std::future::ready(Err(Failure {
+                    retryable: true,
+                    wait: (n == 0).then(|| Duration::from_secs(30)),
+                }))
             })
             .await;
             t0.elapsed()
