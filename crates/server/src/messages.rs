@@ -63,12 +63,17 @@ pub(crate) async fn handler(
     }
 }
 
-/// `POST /v1/messages/count_tokens`.
+/// `POST /v1/messages/count_tokens`: with routing, counted by the target the router picks
+/// (`route::messages_count`).
 pub(crate) async fn count_tokens(
     State(state): State<AppState>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let request_id = anthropic_id(&state, "req");
+    if let Some(routing) = state.config().routing.clone() {
+        return crate::route::messages_count::serve(state, routing, &headers, body, &request_id).await;
+    }
     match count(&state, body).await {
         Ok(resp) => with_request_id(resp, &request_id),
         Err(e) => anthropic_error::respond(&e, &request_id),
@@ -107,8 +112,18 @@ pub(crate) async fn serve_local(
 async fn count(state: &AppState, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
     let body = request::body_bytes(body)?;
     let req: CountTokensRequest = parse(&body)?;
+    count_local(state, &req, &req.model).await
+}
+
+/// The tokens of `req`'s prompt for the local `model` of the pool, as its chat template
+/// renders it.
+pub(crate) async fn count_local(
+    state: &AppState,
+    req: &CountTokensRequest,
+    model: &str,
+) -> Result<Response, ApiError> {
     let prompt = Prompt::Messages(prompt(req.system.as_ref(), &req.messages, req.tools.as_deref())?);
-    let lease = state.acquire(Some(&req.model)).await?;
+    let lease = state.acquire(Some(model)).await?;
     let model = lease.name().to_owned();
     let ready = Arc::clone(lease.ready());
     let ids = tokio::task::spawn_blocking(move || ready.engine.tokenize_prompt(&prompt))

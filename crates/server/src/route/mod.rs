@@ -20,6 +20,7 @@
 mod escalate;
 mod headers;
 pub(crate) mod messages;
+pub(crate) mod messages_count;
 mod messages_escalate;
 mod messages_sse;
 mod remote;

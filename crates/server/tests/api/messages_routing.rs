@@ -298,3 +298,36 @@ async fn a_confident_local_answer_stays_local_and_a_buffered_stream_is_replayed(
     assert_eq!(names.last().map(String::as_str), Some("message_stop"));
     assert!(fake.requests().is_empty());
 }
+
+#[tokio::test]
+async fn count_tokens_counts_with_the_target_the_router_picks() {
+    let fake = fake().await;
+    let Some((app, _)) = app(&config_text(&fake.base_url(), 0, ROUTES)) else { return };
+    let body = json!({"model": "auto", "system": "You are terse.",
+        "messages": [{"role": "user", "content": "Spam or not: WIN A PRIZE"}]});
+    let req = Request::builder()
+        .method("POST")
+        .uri("/v1/messages/count_tokens")
+        .header("x-api-key", KEY)
+        .header("content-type", "application/json")
+        .header("x-hearth-task", "classify")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    let r = send(&app, req).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(route_reason(&r), ("small", "task"));
+    assert!(r.json()["input_tokens"].as_u64().unwrap() > 0);
+    assert!(fake.requests().is_empty());
+
+    let mut body = body;
+    body["model"] = json!("claude-haiku-4-5");
+    let r = post(&app, "/v1/messages/count_tokens", body).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(route_reason(&r), ("claude", "explicit"));
+    assert_eq!(header(&r, "x-hearth-cost-usd"), "0");
+    assert!(r.json()["input_tokens"].as_u64().unwrap() > 0);
+    let sent = fake.requests();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].path, "/v1/messages/count_tokens");
+    assert_eq!(sent[0].json().unwrap()["model"], "claude-haiku-4-5");
+}
