@@ -13,8 +13,11 @@ What is checked: easy tasks stay local, hard ones go to the remote (and what hea
 remote, as the fake recorded it), a streamed remote answer arrives as OpenAI chunks, an
 injected 529 is retried, a remote that keeps failing falls back to the local model with
 reason `remote_unavailable`, a spent daily budget is a 429 naming the cap, and `/v1/models`
-lists the local model, the remote and `auto`. Expected texts are never constants: the fake
-echoes the last user turn, and local answers are only checked to be there.
+lists the local model, the remote and `auto`; and the same routing of `/v1/messages` driven
+by the official `anthropic` SDK (an easy task local, a Claude model id passed through to the
+remote with its fields, a streamed remote answer in Anthropic's events). Expected texts are
+never constants: the fake echoes the last user turn, and local answers are only checked to be
+there.
 """
 
 import argparse
@@ -28,6 +31,7 @@ import threading
 import urllib.request
 
 import openai
+from anthropic import Anthropic
 from openai import OpenAI
 
 from harness import API_KEY, HearthServer, run_tests
@@ -241,6 +245,69 @@ def a_model_name_goes_straight_there(s, fake):
     )
     assert routed(raw)[:2] == ("claude", "explicit"), routed(raw)
     assert len(fake.requests()) == 1
+
+
+def claude(server):
+    """The official `anthropic` SDK pointed at hearth, as Claude clients are."""
+    return Anthropic(base_url=server.url, api_key=API_KEY, max_retries=0, timeout=300)
+
+
+@test
+def messages_auto_keeps_an_easy_task_local(s, fake):
+    raw = claude(s).messages.with_raw_response.create(
+        model="auto",
+        max_tokens=16,
+        system="Answer with one word.",
+        messages=[{"role": "user", "content": "Sentiment of 'arrived broken': positive or negative?"}],
+        extra_headers={"x-hearth-task": "classify"},
+    )
+    assert routed(raw) == ("local-coder", "task", 0.0), routed(raw)
+    msg = raw.parse()
+    assert msg.type == "message" and msg.content[0].type == "text" and msg.content[0].text, msg
+    assert msg.model_extra["hearth"]["route"] == "local-coder", msg.model_extra
+    assert fake.requests() == [], "a local answer must not call the remote"
+
+
+@test
+def messages_with_a_claude_model_id_pass_through_to_the_remote(s, fake):
+    text = "Plan a migration of our billing service to event sourcing."
+    raw = claude(s).messages.with_raw_response.create(
+        model="claude-haiku-4-5",
+        max_tokens=64,
+        system="You are a staff engineer.",
+        stop_sequences=["END"],
+        metadata={"user_id": "u-42"},
+        messages=[{"role": "user", "content": text}],
+    )
+    route, reason, cost = routed(raw)
+    assert (route, reason) == ("claude", "explicit") and cost > 0, (route, reason, cost)
+    assert raw.headers["request-id"].startswith("req_"), dict(raw.headers)
+    msg = raw.parse()
+    assert msg.content[0].text == "echo: " + text, msg
+    assert msg.usage.input_tokens > 0 and msg.usage.output_tokens > 0, msg.usage
+    sent = fake.requests()
+    assert len(sent) == 1, sent
+    req = json.loads(sent[0]["body"])
+    assert req["model"] == "claude-haiku-4-5" and req["max_tokens"] == 64, req
+    assert req["system"] == "You are a staff engineer." and req["stop_sequences"] == ["END"], req
+    assert req["metadata"] == {"user_id": "u-42"}, req
+
+
+@test
+def messages_stream_from_the_remote_in_anthropics_events(s, fake):
+    text = "Debug why the cron job runs twice."
+    with claude(s).messages.stream(
+        model="auto",
+        max_tokens=64,
+        messages=[{"role": "user", "content": text}],
+        extra_headers={"x-hearth-task": "debug"},
+    ) as stream:
+        pieces = list(stream.text_stream)
+        final = stream.get_final_message()
+    assert "".join(pieces) == "echo: " + text, pieces
+    assert final.stop_reason == "end_turn" and final.usage.output_tokens > 0, final
+    sent = fake.requests()
+    assert len(sent) == 1 and json.loads(sent[0]["body"]).get("stream") is True, sent
 
 
 def budget_is_a_429_naming_the_cap(hearth, model, fake):
