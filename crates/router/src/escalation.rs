@@ -75,6 +75,28 @@ impl Evidence {
     }
 }
 
+/// The tasks whose answers are labels, for which a route's `min_label_margin` applies.
+pub const LABEL_TASKS: &[&str] = &["classify", "tag"];
+
+/// Whether `route` judges `task`'s answers by their label margin (a `min_label_margin`, a
+/// label task): the local answer must then be generated with at least two alternatives per
+/// token.
+pub fn wants_label_margin(route: &Route, task: &str) -> bool {
+    route.escalate_to.is_some() && route.min_label_margin.is_some() && LABEL_TASKS.contains(&task)
+}
+
+/// The label margin of an answer, from its tokens in order as `(text, logprob, best
+/// alternative's logprob)`: at the first token with a letter or digit (the label's first
+/// piece, past whitespace and JSON punctuation such as `{"label": "`), the chosen token's
+/// probability minus the most likely other token's. `None` when no token has a letter or
+/// digit, or that token has no known alternative (generated without `top_logprobs`).
+pub fn label_margin<'a>(tokens: impl IntoIterator<Item = (&'a str, f64, Option<f64>)>) -> Option<f64> {
+    let (_, chosen, alternative) =
+        tokens.into_iter().find(|(text, _, _)| text.chars().any(char::is_alphanumeric))?;
+    let alternative = alternative?;
+    (chosen.is_finite()).then(|| chosen.exp() - if alternative.is_finite() { alternative.exp() } else { 0.0 })
+}
+
 /// Whether the answer should go to the route's `escalate_to`, and why.
 pub fn should_escalate(route: &Route, evidence: &Evidence) -> Option<Reason> {
     route.escalate_to.as_ref()?;
@@ -288,6 +310,37 @@ mod tests {
     fn a_route_without_escalate_to_never_escalates() {
         let r = Route { escalate_to: None, ..route() };
         assert_eq!(should_escalate(&r, &Evidence { empty: true, mean_logprob: Some(-9.0), ..fine() }), None);
+    }
+
+    #[test]
+    fn the_label_margin_is_read_at_the_first_word_token() {
+        let ln = f64::ln;
+        // Plain label: "Positive" chosen at 0.6 over "Negative" at 0.3.
+        let m = label_margin([("Positive", ln(0.6), Some(ln(0.3)))]).expect("measured");
+        assert!((m - 0.3).abs() < 1e-12, "{m}");
+        // JSON label: punctuation and whitespace tokens are skipped.
+        let tokens =
+            [("{\"", ln(0.99), Some(ln(0.01))), ("label", ln(0.9), Some(ln(0.05))), ("\": \"", -0.01, None)];
+        let m = label_margin(tokens).expect("measured");
+        assert!((m - 0.85).abs() < 1e-12, "{m}");
+        // Alternatives unknown, no word token, or an impossible alternative.
+        assert_eq!(label_margin([("yes", -0.1, None)]), None);
+        assert_eq!(label_margin([(" ", -0.1, Some(-3.0)), ("\n", -0.2, Some(-1.0))]), None);
+        let m = label_margin([("yes", ln(0.5), Some(f64::NEG_INFINITY))]).expect("measured");
+        assert!((m - 0.5).abs() < 1e-12);
+        // A close call fires the route's threshold.
+        let close = label_margin([("spam", ln(0.45), Some(ln(0.40)))]);
+        let e = Evidence { label_margin: close, ..fine() };
+        assert_eq!(should_escalate(&route(), &e), Some(Reason::LowConfidence));
+    }
+
+    #[test]
+    fn only_label_tasks_on_escalating_routes_want_a_label_margin() {
+        assert!(wants_label_margin(&route(), "classify"));
+        assert!(wants_label_margin(&route(), "tag"));
+        assert!(!wants_label_margin(&route(), "summarize"));
+        assert!(!wants_label_margin(&Route { min_label_margin: None, ..route() }, "classify"));
+        assert!(!wants_label_margin(&Route { escalate_to: None, ..route() }, "classify"));
     }
 
     #[test]

@@ -56,7 +56,7 @@ pub use complexity::{Complexity, Scorer};
 pub use config::{ConfigError, LocalModel, OnBudget, Provider, Remote, Route, RouterConfig, Target};
 pub use cooldown::Health;
 pub use cost::{CallCost, Usage};
-pub use escalation::{Evidence, Finish, should_escalate};
+pub use escalation::{Evidence, Finish, LABEL_TASKS, label_margin, should_escalate, wants_label_margin};
 pub use explain::{Explanation, explain};
 pub use policy::{Decision, Outcome, Policy, RouteInput, RouterState, UnknownModel};
 pub use reason::Reason;

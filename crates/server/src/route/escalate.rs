@@ -1,13 +1,15 @@
 //! Escalation on evidence from the local answer: when the decision carries `escalate_to`, the
 //! local model answers in full with token log-probabilities (collected even when the client
 //! did not ask for them), the answer is judged with [`should_escalate`] (mean and minimum
-//! log-probability, a JSON answer cut by the token limit, an empty or refused answer), and
+//! log-probability, for classify/tag answers the label margin — the local answer then
+//! carries two alternatives per token —, a JSON answer cut by the token limit, an empty or
+//! refused answer), and
 //! when it falls short the remote answers instead, with reason `low_confidence` or
 //! `invalid_output`. A streamed request reaches here only when its route has
 //! `buffer_streams`: the chosen answer is then replayed as chunks.
 
 use axum::response::Response;
-use hearth_router::{Decision, Evidence, Finish, should_escalate};
+use hearth_router::{Decision, Evidence, Finish, label_margin, should_escalate, wants_label_margin};
 use serde_json::Value;
 
 use super::headers::RouteInfo;
@@ -24,7 +26,13 @@ pub(super) async fn serve(
 ) -> (Response, RouteInfo) {
     let local_info = RouteInfo { route: target.to_owned(), reason: decision.reason.as_str(), cost_usd: 0.0 };
     let wants_logprobs = matches!(parsed.logprobs, Some(LogprobsInput::Flag(true)));
+    let wanted_top = if wants_logprobs { parsed.top_logprobs.unwrap_or(0) } else { 0 };
+    let route = decision.route.and_then(|i| routing.policy.config().routes.get(i));
+    let margin = route.is_some_and(|r| wants_label_margin(r, &decision.task.name));
     parsed.logprobs = Some(LogprobsInput::Flag(true));
+    if margin {
+        parsed.top_logprobs = Some(wanted_top.max(2));
+    }
     parsed.stream = Some(false);
     let resp = serve_local(ctx, parsed, target).await;
     if !resp.status().is_success() {
@@ -43,8 +51,7 @@ pub(super) async fn serve(
         return (Response::from_parts(parts, axum::body::Body::from(bytes)), local_info);
     };
 
-    let evidence = evidence(&answer, json_expected(&ctx.raw));
-    let route = decision.route.and_then(|i| routing.policy.config().routes.get(i));
+    let evidence = evidence(&answer, json_expected(&ctx.raw), margin);
     let verdict = route.and_then(|r| should_escalate(r, &evidence));
     if let (Some(reason), Some(up)) = (verdict, decision.escalate_to.as_deref()) {
         tracing::info!(local = target, remote = up, reason = reason.as_str(), ?evidence, "escalating");
@@ -62,8 +69,17 @@ pub(super) async fn serve(
             }
         }
     }
-    if !wants_logprobs && let Some(choice) = answer.pointer_mut("/choices/0") {
-        choice["logprobs"] = Value::Null;
+    if let Some(choice) = answer.pointer_mut("/choices/0") {
+        if !wants_logprobs {
+            choice["logprobs"] = Value::Null;
+        } else if let Some(tokens) = choice.pointer_mut("/logprobs/content").and_then(Value::as_array_mut) {
+            // As many alternatives as the client asked for, not the two the margin needed.
+            for t in tokens {
+                if let Some(top) = t.get_mut("top_logprobs").and_then(Value::as_array_mut) {
+                    top.truncate(wanted_top as usize);
+                }
+            }
+        }
     }
     let resp = if ctx.stream {
         stream::replay(&answer, include_usage(ctx))
@@ -105,8 +121,9 @@ fn json_expected(raw: &Value) -> bool {
     )
 }
 
-/// The evidence of a `chat.completion` generated with logprobs.
-fn evidence(answer: &Value, json_expected: bool) -> Evidence {
+/// The evidence of a `chat.completion` generated with logprobs (and with `margin`, its
+/// label margin, from the tokens' `top_logprobs`).
+fn evidence(answer: &Value, json_expected: bool, margin: bool) -> Evidence {
     let choice = &answer["choices"][0];
     let text = choice["message"]["content"].as_str().unwrap_or("");
     let logprobs: Vec<f32> = choice
@@ -115,7 +132,24 @@ fn evidence(answer: &Value, json_expected: bool) -> Evidence {
         .map(|c| c.iter().filter_map(|t| t["logprob"].as_f64()).map(|l| l as f32).collect())
         .unwrap_or_default();
     let finish = if choice["finish_reason"] == "length" { Finish::Length } else { Finish::Stop };
-    Evidence::of_answer(text, &logprobs, finish, json_expected, None)
+    let margin = margin.then(|| label_margin_of(choice)).flatten();
+    Evidence::of_answer(text, &logprobs, finish, json_expected, margin)
+}
+
+/// The label margin of a choice whose `logprobs.content` entries carry `top_logprobs`.
+fn label_margin_of(choice: &Value) -> Option<f64> {
+    let tokens = choice.pointer("/logprobs/content")?.as_array()?;
+    label_margin(tokens.iter().filter_map(|t| {
+        let token = t["token"].as_str()?;
+        let best_other = t["top_logprobs"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|a| a["token"].as_str() != Some(token))
+            .filter_map(|a| a["logprob"].as_f64())
+            .reduce(f64::max);
+        Some((token, t["logprob"].as_f64()?, best_other))
+    }))
 }
 
 #[cfg(test)]
@@ -130,12 +164,30 @@ mod tests {
             "finish_reason": "length",
             "logprobs": {"content": [{"logprob": -0.5}, {"logprob": -1.5}]},
         }]});
-        let e = evidence(&answer, true);
+        let e = evidence(&answer, true, false);
         assert_eq!(e.mean_logprob, Some(-1.0));
         assert_eq!(e.min_logprob, Some(-1.5));
         assert_eq!(e.finish, Finish::Length);
         assert!(e.unfinished_json);
-        assert!(!evidence(&answer, false).unfinished_json);
+        assert!(!evidence(&answer, false, false).unfinished_json);
+        assert_eq!(e.label_margin, None);
+    }
+
+    #[test]
+    fn the_label_margin_comes_from_the_first_word_tokens_alternatives() {
+        let (p, q) = (0.7f64, 0.2f64);
+        let answer = json!({"choices": [{
+            "message": {"content": " spam"},
+            "finish_reason": "stop",
+            "logprobs": {"content": [
+                {"token": " ", "logprob": -0.01, "top_logprobs": [{"token": " ", "logprob": -0.01}]},
+                {"token": "spam", "logprob": p.ln(), "top_logprobs": [
+                    {"token": "spam", "logprob": p.ln()}, {"token": "ham", "logprob": q.ln()}]},
+            ]},
+        }]});
+        let m = evidence(&answer, false, true).label_margin.expect("measured");
+        assert!((m - 0.5).abs() < 1e-9, "{m}");
+        assert_eq!(evidence(&answer, false, false).label_margin, None, "not asked");
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Escalation of a local `/v1/messages` answer, as `escalate.rs` does for chat completions:
 //! the local model answers in full with token log-probabilities, the answer is judged with
-//! [`should_escalate`] (mean and minimum log-probability, JSON cut by `max_tokens` when
-//! `output_config.format` asked for JSON, an empty or refused answer), and when it falls short
+//! [`should_escalate`] (mean and minimum log-probability, for classify/tag the label margin,
+//! JSON cut by `max_tokens` when `output_config.format` asked for JSON, an empty or refused
+//! answer), and when it falls short
 //! the remote answers instead (reason `low_confidence` or `invalid_output`; the cost covers
 //! both attempts, the local one being free). A streamed request reaches here only when its
 //! route has `buffer_streams`: the chosen message is then replayed as events. When the remote
@@ -10,7 +11,7 @@
 use axum::response::Response;
 use hearth_anthropic::types::{ContentBlock, Message as ApiMessage};
 use hearth_engine::StopReason;
-use hearth_router::{Decision, Evidence, Finish, should_escalate};
+use hearth_router::{Decision, Evidence, Finish, label_margin, should_escalate, wants_label_margin};
 
 use super::headers::RouteInfo;
 use super::messages::{Failed, MessagesCtx, info, message_response, remote_message};
@@ -23,14 +24,17 @@ use crate::{ApiError, anthropic_error};
 /// Serves `decision` (local `target`, with `escalate_to`) for `ctx`.
 pub(super) async fn serve(ctx: &MessagesCtx, decision: &Decision, target: &str) -> (Response, RouteInfo) {
     let local_info = info(decision, Some(target), 0.0);
-    let local = match generate_local(ctx, target).await {
+    let route = decision.route.and_then(|i| ctx.routing.policy.config().routes.get(i));
+    let margin = route.is_some_and(|r| wants_label_margin(r, &decision.task.name));
+    let local = match generate_local(ctx, target, margin).await {
         Ok(l) => l,
         Err(e) => return (anthropic_error::respond(&e, &ctx.request_id), local_info),
     };
     let json_expected = ctx.req.output_config.as_ref().is_some_and(|o| o.format.is_some());
-    let evidence =
-        Evidence::of_answer(&local.message.text(), &local.logprobs, local.finish, json_expected, None);
-    let route = decision.route.and_then(|i| ctx.routing.policy.config().routes.get(i));
+    let logprobs: Vec<f32> = local.tokens.iter().map(|t| t.1 as f32).collect();
+    let margin =
+        margin.then(|| label_margin(local.tokens.iter().map(|(t, l, a)| (t.as_str(), *l, *a)))).flatten();
+    let evidence = Evidence::of_answer(&local.message.text(), &logprobs, local.finish, json_expected, margin);
     let verdict = route.and_then(|r| should_escalate(r, &evidence));
     if let (Some(reason), Some(up)) = (verdict, decision.escalate_to.as_deref()) {
         tracing::info!(
@@ -70,18 +74,23 @@ fn answer(ctx: &MessagesCtx, msg: &ApiMessage, request_id: Option<&str>) -> Resp
 /// A local answer with what escalation judges.
 struct Local {
     message: ApiMessage,
-    /// The log-probability of each generated token.
-    logprobs: Vec<f32>,
+    /// Each generated token with a finite log-probability: its text, its log-probability and
+    /// the best alternative's (when alternatives were asked for).
+    tokens: Vec<(String, f64, Option<f64>)>,
     finish: Finish,
     /// Ignored fields, for `X-Hearth-Warning`.
     warnings: Vec<String>,
 }
 
-/// The local model `target` answers `ctx.req` in full, with log-probabilities.
-async fn generate_local(ctx: &MessagesCtx, target: &str) -> Result<Local, ApiError> {
+/// The local model `target` answers `ctx.req` in full, with log-probabilities (and with
+/// `alternatives`, the runner-up of each token, for the label margin).
+async fn generate_local(ctx: &MessagesCtx, target: &str, alternatives: bool) -> Result<Local, ApiError> {
     let lease = ctx.state.acquire(Some(target)).await?;
     let mut local = to_engine(&ctx.req, lease.ready().model_shape())?;
     local.request.sampling.logprobs = true;
+    if alternatives {
+        local.request.sampling.n_logprobs = local.request.sampling.n_logprobs.max(2);
+    }
     let mut live = generate::start(&ctx.state, lease, local.request, "messages", ctx.arrived).await?;
     let reply = Reply {
         id: anthropic_id(&ctx.state, "msg"),
@@ -89,12 +98,20 @@ async fn generate_local(ctx: &MessagesCtx, target: &str) -> Result<Local, ApiErr
         stops: local.stops,
         prompt_tokens: live.prompt_tokens(),
     };
-    let mut logprobs = Vec::new();
+    let mut tokens = Vec::new();
     loop {
         match live.next().await {
             Some(Step::Token(ev)) => {
                 if ev.logprob.is_finite() {
-                    logprobs.push(ev.logprob);
+                    let best_other = ev
+                        .top
+                        .iter()
+                        .filter(|(id, _)| *id != ev.id)
+                        .map(|(_, l)| f64::from(*l))
+                        .reduce(f64::max);
+                    let piece =
+                        String::from_utf8_lossy(&live.tokenizer().token_to_piece(ev.id, false)).into_owned();
+                    tokens.push((piece, f64::from(ev.logprob), best_other));
                 }
             }
             Some(Step::Done(c)) => {
@@ -102,7 +119,7 @@ async fn generate_local(ctx: &MessagesCtx, target: &str) -> Result<Local, ApiErr
                 let finish = if c.stop_reason == StopReason::Length { Finish::Length } else { Finish::Stop };
                 let message =
                     reply.message(vec![ContentBlock::text(c.text.clone())], Some(stop), c.completion_tokens);
-                return Ok(Local { message, logprobs, finish, warnings: local.warnings });
+                return Ok(Local { message, tokens, finish, warnings: local.warnings });
             }
             Some(Step::Failed(e)) => return Err(e),
             None => return Err(ApiError::internal("the generation ended without a result")),

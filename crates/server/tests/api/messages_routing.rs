@@ -277,6 +277,30 @@ async fn a_low_confidence_local_answer_is_escalated_to_the_remote() {
 }
 
 #[tokio::test]
+async fn a_label_margin_below_the_routes_threshold_escalates_and_one_above_stays() {
+    let fake = fake().await;
+    let routes = |margin: &str| {
+        format!(
+            r#"
+            [[routes]]
+            tasks = ["classify"]
+            target = "small"
+            escalate_to = "claude"
+            min_label_margin = {margin}
+        "#
+        )
+    };
+    // 1.0 is never reached (the runner-up always has some probability); 0.0 always is.
+    for (margin, expected) in [("1.0", ("claude", "low_confidence")), ("0.0", ("small", "task"))] {
+        let Some((router, _)) = app(&config_text(&fake.base_url(), 0, &routes(margin))) else { return };
+        let r = post(&router, "/v1/messages", ask("classify", "Spam or not: WIN A PRIZE")).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(route_reason(&r), expected, "min_label_margin = {margin}");
+    }
+    assert_eq!(fake.requests().len(), 1);
+}
+
+#[tokio::test]
 async fn a_confident_local_answer_stays_local_and_a_buffered_stream_is_replayed() {
     let fake = fake().await;
     let routes = r#"

@@ -276,6 +276,42 @@ async fn a_low_confidence_local_answer_escalates_and_both_attempts_are_accounted
 }
 
 #[tokio::test]
+async fn a_close_call_between_labels_escalates_on_the_label_margin() {
+    let fake = fake().await;
+    let routes = |margin: &str| {
+        format!(
+            r#"
+            [[routes]]
+            tasks = ["classify"]
+            target = "small"
+            escalate_to = "claude"
+            min_label_margin = {margin}
+        "#
+        )
+    };
+    // A margin of 1.0 is never reached (the runner-up always has some probability).
+    let Some((strict, _)) = app(&config_text(&fake.base_url(), 0, &routes("1.0"))) else { return };
+    let r = post(&strict, "/v1/chat/completions", chat("classify", "Spam or not: WIN A PRIZE")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(route_reason(&r), ("claude", "low_confidence"));
+    assert_eq!(fake.requests().len(), 1);
+    // A margin of 0.0 always is (greedy picks the most likely token); the client's one
+    // alternative per token comes back, not the two the margin was measured with.
+    let Some((lenient, _)) = app(&config_text(&fake.base_url(), 0, &routes("0.0"))) else { return };
+    let mut body = chat("classify", "Spam or not: WIN A PRIZE");
+    body["logprobs"] = json!(true);
+    body["top_logprobs"] = json!(1);
+    let r = post(&lenient, "/v1/chat/completions", body).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(route_reason(&r), ("small", "task"));
+    let v = r.json();
+    let tokens = v["choices"][0]["logprobs"]["content"].as_array().cloned().unwrap_or_default();
+    assert!(!tokens.is_empty(), "{v}");
+    assert!(tokens.iter().all(|t| t["top_logprobs"].as_array().map(Vec::len) == Some(1)), "{v}");
+    assert_eq!(fake.requests().len(), 1, "no second remote call");
+}
+
+#[tokio::test]
 async fn a_confident_enough_local_answer_stays_local_without_logprobs_unasked() {
     let fake = fake().await;
     let routes = r#"
