@@ -2,7 +2,8 @@
 //! `POST /v1/chat/completions` is decided by [`hearth_router::Policy::decide`] — `model` as
 //! asked, the task from `metadata.task` or the `X-Hearth-Task` header, the messages' text —
 //! and then served by a local model of the pool (as without routing) or by a remote
-//! (`remote.rs` holds its client; `translate.rs` the OpenAI ↔ Anthropic shapes).
+//! (`remote.rs` holds its client; `translate.rs` the OpenAI ↔ Anthropic shapes; `openai.rs`
+//! relays to OpenAI-compatible remotes).
 //!
 //! Every response carries `x-hearth-route`, `x-hearth-reason` and `x-hearth-cost-usd`
 //! (`headers.rs`); a non-streamed JSON body also gets a top-level `hearth` object.
@@ -23,6 +24,7 @@ pub(crate) mod messages;
 pub(crate) mod messages_count;
 mod messages_escalate;
 mod messages_sse;
+mod openai;
 mod remote;
 mod stream;
 mod translate;
@@ -34,7 +36,6 @@ use std::time::{Instant, SystemTime};
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use hearth_anthropic::Client;
 use hearth_router::{
     Decision, Health, Outcome, Policy, Reason, RouteInput, RouterConfig, RouterState, Spend,
 };
@@ -43,9 +44,10 @@ use serde_json::Value;
 use crate::request::GenerationBody;
 use crate::{ApiError, AppState};
 use headers::RouteInfo;
+use remote::RemoteClient;
 
-/// A config the router cannot start with (a remote without its API key, a provider not
-/// served): reported at start-up, naming the `[[remotes]]` entry.
+/// A config the router cannot start with (a remote without its API key, a `base_url` that is
+/// not an http(s) URL): reported at start-up, naming the `[[remotes]]` entry.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct RoutingError(pub String);
@@ -57,7 +59,7 @@ pub struct Routing {
     policy: Policy,
     spend: Mutex<Spend>,
     health: Mutex<Health>,
-    remotes: HashMap<String, Client>,
+    remotes: HashMap<String, RemoteClient>,
 }
 
 impl Routing {
@@ -78,15 +80,26 @@ impl Routing {
         Routing::new(config, &|v| std::env::var(v).ok())
     }
 
+    /// The Anthropic client of remote `name`; `None` when there is no such remote or it is
+    /// not an Anthropic one (`/v1/messages` passes requests through to these only).
+    pub fn anthropic_client(&self, name: &str) -> Option<&hearth_anthropic::Client> {
+        match self.remotes.get(name)? {
+            RemoteClient::Anthropic(client) => Some(client),
+            RemoteClient::OpenAi(_) => None,
+        }
+    }
+
+    /// The client of remote `name` when it is a `provider = "openai"` remote.
+    pub fn openai_client(&self, name: &str) -> Option<&hearth_openai::Client> {
+        match self.remotes.get(name)? {
+            RemoteClient::OpenAi(client) => Some(client),
+            RemoteClient::Anthropic(_) => None,
+        }
+    }
+
     /// The policy (and through it the config).
     pub fn policy(&self) -> &Policy {
         &self.policy
-    }
-
-    /// The Anthropic client of remote `name`; `None` when there is no such remote or it is
-    /// not an Anthropic one (`/v1/messages` passes requests through to these only).
-    pub fn anthropic_client(&self, name: &str) -> Option<&Client> {
-        self.remotes.get(name)
     }
 
     /// Remote spend so far.
@@ -270,6 +283,12 @@ async fn call_remote(
     else {
         return Err(RemoteFailed::Request(ApiError::internal(format!("remote {target:?} has no client"))));
     };
+    let client = match client {
+        RemoteClient::Anthropic(client) => client,
+        RemoteClient::OpenAi(client) => {
+            return openai::call(routing, ctx, target, remote, client, stream).await;
+        }
+    };
     let mut req =
         translate::to_anthropic(&ctx.raw, &remote.model, remote.max_tokens).map_err(RemoteFailed::Request)?;
     if remote.prompt_caching {
@@ -287,7 +306,7 @@ async fn call_remote(
                 let writer = translate::ChunkWriter::new(id, created, remote.model.clone(), include_usage);
                 Ok((stream::respond(Arc::clone(&ctx.routing), target.to_owned(), events, writer), 0.0))
             }
-            Err(e) => Err(upstream_failed(routing, target, &e)),
+            Err(e) => Err(upstream_failed(routing, target, &e, e.request_id())),
         };
     }
     match client.messages(&req).await {
@@ -298,12 +317,19 @@ async fn call_remote(
             let body = translate::completion(&id, created, &answer.body.model, &answer.body);
             Ok((crate::response::json_response(&body), cost))
         }
-        Err(e) => Err(upstream_failed(routing, target, &e)),
+        Err(e) => Err(upstream_failed(routing, target, &e, e.request_id())),
     }
 }
 
-fn upstream_failed(routing: &Routing, target: &str, e: &hearth_anthropic::Error) -> RemoteFailed {
-    let message = match e.request_id() {
+/// Records a failed call to remote `target` (error `e`, the upstream's request id if any) and
+/// the message naming it for the client.
+fn upstream_failed(
+    routing: &Routing,
+    target: &str,
+    e: &dyn std::fmt::Display,
+    request_id: Option<&str>,
+) -> RemoteFailed {
+    let message = match request_id {
         Some(id) if !e.to_string().contains(id) => format!("remote {target:?} failed: {e} (request-id {id})"),
         _ => format!("remote {target:?} failed: {e}"),
     };

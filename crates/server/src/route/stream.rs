@@ -18,12 +18,12 @@ use serde_json::{Value, json};
 use super::Routing;
 use super::translate::{self, ChunkWriter};
 
-fn sse(events: impl futures_util::Stream<Item = String> + Send + 'static) -> Response {
+pub(super) fn sse(events: impl futures_util::Stream<Item = String> + Send + 'static) -> Response {
     let events = events.map(|data| Ok::<_, Infallible>(Event::default().data(data)));
     Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response()
 }
 
-fn error_object(message: &str, code: &str) -> String {
+pub(super) fn error_object(message: &str, code: &str) -> String {
     json!({"error": {"message": message, "type": "server_error", "param": null, "code": code}}).to_string()
 }
 

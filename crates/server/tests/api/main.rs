@@ -9,6 +9,7 @@ mod errors;
 mod hardening;
 mod messages;
 mod messages_routing;
+mod openai_remote;
 mod pool;
 mod routing;
 mod serving;

@@ -50,12 +50,25 @@ const ROUTES: &str = r#"
     target = "claude"
 "#;
 
+/// The key variable of OpenAI-compatible remotes in the tests (`openai_remote.rs`): the test
+/// apps' own key, so another hearth accepts it.
+pub(crate) const UPSTREAM_KEY_ENV: &str = "TEST_UPSTREAM_KEY";
+
+/// The test environment: `TEST_ANTHROPIC_KEY` and [`UPSTREAM_KEY_ENV`] are set.
+fn test_env(v: &str) -> Option<String> {
+    match v {
+        "TEST_ANTHROPIC_KEY" => Some(ANTHROPIC_KEY.to_owned()),
+        UPSTREAM_KEY_ENV => Some(KEY.to_owned()),
+        _ => None,
+    }
+}
+
 /// The app and its routing, or `None` without the fixture.
 pub(crate) fn app(text: &str) -> Option<(Router, Arc<Routing>)> {
     let path = hearth_testkit::model(hearth_testkit::SMOLLM2_135M)?;
     let config = RouterConfig::from_toml_str(text).unwrap();
-    config.validate(&|v| v == "TEST_ANTHROPIC_KEY").unwrap();
-    let env = |v: &str| (v == "TEST_ANTHROPIC_KEY").then(|| ANTHROPIC_KEY.to_owned());
+    config.validate(&|v| test_env(v).is_some()).unwrap();
+    let env = test_env;
     let routing = Arc::new(Routing::new(config, &env).unwrap());
     let spec = ModelSpec {
         engine: EngineOptions { threads: 2, n_ctx: 512, n_batch: 64, ..Default::default() },
@@ -77,7 +90,7 @@ pub(crate) async fn fake() -> FakeAnthropic {
     FakeAnthropic::start(ANTHROPIC_KEY).await.unwrap()
 }
 
-fn chat(task: &str, text: &str) -> Value {
+pub(crate) fn chat(task: &str, text: &str) -> Value {
     json!({
         "model": "auto",
         "max_tokens": 8,
