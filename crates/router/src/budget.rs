@@ -95,11 +95,27 @@ impl fmt::Display for Exceeded {
         };
         write!(
             f,
-            "the {what} remote spend cap of ${:.2} ({}) is reached (${:.4} spent); remote calls resume at {reset}, or raise the cap",
-            self.cap_usd,
+            "the {what} remote spend cap of ${} ({}) is reached (${} spent); remote calls resume at {reset}, or raise the cap",
+            Usd(self.cap_usd),
             self.period.key(),
-            self.spent_usd
+            Usd(self.spent_usd)
         )
+    }
+}
+
+/// A dollar amount as people write it: cents from a cent up (`5.00`), else two significant
+/// digits (`0.00002`, not `0.00`).
+struct Usd(f64);
+
+impl fmt::Display for Usd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let v = self.0;
+        if v == 0.0 || v.abs() >= 0.01 || !v.is_finite() {
+            return write!(f, "{v:.2}");
+        }
+        let decimals = (-v.abs().log10().floor()) as usize + 1;
+        let text = format!("{v:.decimals$}");
+        f.write_str(text.trim_end_matches('0'))
     }
 }
 
@@ -190,6 +206,17 @@ impl Spend {
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
+
+    #[test]
+    fn amounts_below_a_cent_are_not_shown_as_zero() {
+        let show = |v: f64| Usd(v).to_string();
+        assert_eq!(show(5.0), "5.00");
+        assert_eq!(show(0.01), "0.01");
+        assert_eq!(show(0.0), "0.00");
+        assert_eq!(show(0.00002), "0.00002");
+        assert_eq!(show(0.000029), "0.000029");
+        assert_eq!(show(0.0049), "0.0049");
+    }
 
     use super::*;
 
