@@ -21,6 +21,28 @@ use libfuzzer_sys::fuzz_target;
 
 /// Tensor data of one input stays under this, so every executed input is cheap.
 const DATA_BUDGET: u64 = 256 << 10;
+/// The written file stays under this: a large `general.alignment` (up to 2^30 is valid) pads
+/// every tensor to it, and one such input wrote a 400 MB file (800 MB with the buffer's
+/// growth) — the harness's memory, not the loader's, which libFuzzer's RSS limit then blamed
+/// on whatever input ran next. Such files are skipped like those over the data budget.
+const FILE_BUDGET: usize = 8 << 20;
+
+/// A `Vec` that refuses writes past [`FILE_BUDGET`].
+struct Capped(Vec<u8>);
+
+impl std::io::Write for Capped {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.0.len() + buf.len() > FILE_BUDGET {
+            return Err(std::io::Error::other("the file would exceed the harness's budget"));
+        }
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
 
 struct Tensor {
     name: String,
@@ -404,7 +426,7 @@ fn run(spec: &Spec) {
             return;
         }
     }
-    let mut bytes = Vec::new();
+    let mut bytes = Capped(Vec::new());
     let chunk = [spec.fill; 4096];
     let wrote = w.write(&mut bytes, |_, t, out| {
         let mut left = t.n_bytes().unwrap_or(0) as usize;
@@ -418,7 +440,7 @@ fn run(spec: &Spec) {
     if wrote.is_err() {
         return;
     }
-    let file = match GgufFile::from_bytes(&bytes) {
+    let file = match GgufFile::from_bytes(&bytes.0) {
         Ok(f) => f,
         Err(e) => {
             std::hint::black_box(e.to_string());
