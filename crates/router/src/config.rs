@@ -174,10 +174,12 @@ pub struct Remote {
     /// Seconds a cooled-down remote is skipped.
     #[serde(default = "default_cooldown_secs")]
     pub cooldown_secs: u64,
-    /// Mark long system prompts (and tools) cacheable so repeats bill at the cache-read price.
+    /// Mark long system prompts (and tools) cacheable so repeats bill at the cache-read price
+    /// (`anthropic` remotes; an `openai` remote gets the client's body as sent).
     #[serde(default = "yes")]
     pub prompt_caching: bool,
-    /// `max_tokens` sent when the request gives none (Anthropic requires one).
+    /// `max_tokens` sent when the request gives none (Anthropic requires one; `anthropic`
+    /// remotes only — an `openai` remote gets the client's body as sent).
     #[serde(default = "default_max_tokens")]
     pub max_tokens: u32,
 }
