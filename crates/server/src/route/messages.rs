@@ -296,11 +296,11 @@ pub(super) fn message_response(msg: &ApiMessage, request_id: Option<&str>) -> Re
     set_request_id(resp, request_id)
 }
 
-fn set_request_id(mut resp: Response, request_id: Option<&str>) -> Response {
-    if let Some(v) = request_id.and_then(|id| HeaderValue::from_str(id).ok()) {
-        resp.headers_mut().insert("request-id", v);
+fn set_request_id(resp: Response, request_id: Option<&str>) -> Response {
+    match request_id {
+        Some(id) => crate::messages::with_request_id(resp, id),
+        None => resp,
     }
-    resp
 }
 
 #[cfg(test)]
