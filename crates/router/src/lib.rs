@@ -10,6 +10,9 @@
 //! - [`escalation`]: whether a local answer goes up to `escalate_to`.
 //! - [`budget`], [`cooldown`], [`cost`]: spend against caps, remote health, the USD of a call.
 //! - [`explain`]: a decision in words or JSON (`hearth route`).
+//! - [`complete`]: [`Router::complete`], the whole per-request flow (decide, generate locally
+//!   or call a remote, escalate, fall back, account) over the caller's [`Backends`]: what
+//!   `hearth serve` runs, usable without HTTP.
 //!
 //! The loop a server runs per request:
 //!
@@ -39,6 +42,9 @@
 #![deny(missing_docs)]
 
 pub mod budget;
+pub mod complete;
+#[cfg(test)]
+mod complete_tests;
 pub mod complexity;
 pub mod config;
 pub mod cooldown;
@@ -52,6 +58,10 @@ pub mod task;
 pub mod validate;
 
 pub use budget::{BudgetStatus, Spend};
+pub use complete::{
+    Attempt, AttemptOutcome, Backends, Cause, CompleteError, Failed, LocalAnswer, Probe, RemoteAnswer,
+    RemoteError, Request, Routed, Router,
+};
 pub use complexity::{Complexity, Scorer};
 pub use config::{ConfigError, LocalModel, OnBudget, Provider, Remote, Route, RouterConfig, Target};
 pub use cooldown::Health;

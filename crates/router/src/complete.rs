@@ -1,0 +1,534 @@
+//! [`Router::complete`]: one request from decision to answer, the same way whether it comes
+//! through `hearth serve` or from a service that links hearth in.
+//!
+//! The router owns the policy and its live state (spend against the caps, remote health); the
+//! caller supplies the [`Backends`] that actually generate: a local model by name, a remote by
+//! its config entry. The flow, per request:
+//!
+//! 1. [`Policy::decide`] on the request's model, task hint and text (an unknown model is
+//!    [`CompleteError::UnknownModel`]; a refusal — a spend cap, a remote cooling down — is
+//!    [`Cause::Refused`] with its HTTP status).
+//! 2. **Remote target**: called once (the backend's client retries as the official SDKs do).
+//!    Success: its cost goes to the spend and its health is reset. A request the remote cannot
+//!    take ([`RemoteError::Request`]) goes back to the caller as is. An upstream failure
+//!    ([`RemoteError::Upstream`]) is recorded in the health (cooldowns); unless the model was
+//!    named explicitly, the route's local fallback then serves (reason `remote_unavailable`),
+//!    else [`Cause::Upstream`] names the upstream's error and request id.
+//! 3. **Local target**: the backend generates. With the decision's `escalate_to`, it is asked
+//!    for [`Evidence`] ([`Probe`]); [`should_escalate`] judges it and, when the answer falls
+//!    short, `escalate_to` answers instead (reason `low_confidence` / `invalid_output`). If the
+//!    escalation target fails, the local answer is served: it exists, and is better than an
+//!    error.
+//!
+//! Streams: a remote stream's usage is known only at its end; the backend reports it then with
+//! [`Router::record_success`] (or [`Router::record_failure`] for a cut stream), and
+//! [`RemoteAnswer::usage`] is `None`.
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use crate::budget::Spend;
+use crate::config::{Remote, RouterConfig};
+use crate::cooldown::Health;
+use crate::cost::{Usage, remote_cost_usd};
+use crate::escalation::{Evidence, should_escalate, wants_label_margin};
+use crate::policy::{Decision, Outcome, Policy, RouteInput, RouterState, UnknownModel};
+use crate::reason::Reason;
+
+/// What the router reads from a request (the backends read the rest).
+pub trait Request: Sync {
+    /// `model`: `auto`, a local model's or a remote's name.
+    fn model(&self) -> &str;
+    /// The task type the caller gave (`metadata.task`, a header), if any.
+    fn task_hint(&self) -> Option<&str>;
+    /// The text the task guess and the complexity score read: the system prompt and the
+    /// messages' text.
+    fn routing_text(&self) -> Cow<'_, str>;
+    /// Whether the answer is streamed.
+    fn stream(&self) -> bool {
+        false
+    }
+}
+
+/// What the router needs from a local answer besides the answer itself.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Probe {
+    /// Generate in full (even for a streamed request) and report [`Evidence`]: token
+    /// log-probabilities, how generation stopped. The client still gets only what it asked
+    /// for.
+    pub evidence: bool,
+    /// Also the label margin: at least two alternatives per token.
+    pub label_margin: bool,
+}
+
+/// A local model's answer.
+#[derive(Debug)]
+pub struct LocalAnswer<A> {
+    /// The answer, ready for the caller.
+    pub answer: A,
+    /// What it shows about its own quality; `None` when not probed (or not measurable: the
+    /// answer is then final).
+    pub evidence: Option<Evidence>,
+}
+
+/// A remote's answer.
+#[derive(Debug)]
+pub struct RemoteAnswer<A> {
+    /// The answer, ready for the caller.
+    pub answer: A,
+    /// Its token usage; `None` for a stream, whose backend reports the usage at the stream's
+    /// end with [`Router::record_success`].
+    pub usage: Option<Usage>,
+}
+
+/// Why a remote gave no answer.
+#[derive(Debug)]
+pub enum RemoteError<E> {
+    /// The request cannot be sent to this remote, or the remote refused the request itself
+    /// (a 400): the caller's error, not the remote's health.
+    Request(E),
+    /// The remote failed after its retries (connection, timeout, 5xx, 529, 429).
+    Upstream {
+        /// What failed.
+        error: String,
+        /// The upstream's request id, if it sent one.
+        request_id: Option<String>,
+    },
+}
+
+/// How the router reaches models: local ones by name, remotes by their config entry.
+///
+/// The futures must be `Send` so that a server can run them on a multi-threaded runtime.
+pub trait Backends: Sync {
+    /// The request type.
+    type Request: Request;
+    /// An answer (a response body, a message, a stream).
+    type Answer: Send;
+    /// A failure to report to the caller as is (invalid request, engine error, …).
+    type Error: Send;
+
+    /// Local model `model` answers `req`; with `probe.evidence` it generates in full and
+    /// reports [`Evidence`].
+    fn local(
+        &self,
+        model: &str,
+        req: &Self::Request,
+        probe: Probe,
+    ) -> impl Future<Output = Result<LocalAnswer<Self::Answer>, Self::Error>> + Send;
+
+    /// `remote` answers `req`; `buffered`: the answer must be complete before it is sent even
+    /// if the request is streamed (an escalation after a buffered local answer).
+    fn remote(
+        &self,
+        remote: &Remote,
+        req: &Self::Request,
+        buffered: bool,
+    ) -> impl Future<Output = Result<RemoteAnswer<Self::Answer>, RemoteError<Self::Error>>> + Send;
+}
+
+/// An answered request: the answer and how it was routed.
+#[derive(Debug)]
+pub struct Routed<A> {
+    /// The answer.
+    pub answer: A,
+    /// The decision made before generating.
+    pub decision: Decision,
+    /// The target that answered (the `x-hearth-route` header).
+    pub route: String,
+    /// Why it answered (the `x-hearth-reason` header): the decision's reason, or
+    /// `low_confidence` / `invalid_output` after an escalation, `remote_unavailable` after a
+    /// fallback.
+    pub reason: Reason,
+    /// USD paid for the request, all attempts (0 for local answers; a stream's cost is known
+    /// only at its end and is not included).
+    pub cost_usd: f64,
+    /// Every call made for the request, in order.
+    pub attempts: Vec<Attempt>,
+}
+
+/// One call made for a request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attempt {
+    /// The model or remote called.
+    pub target: String,
+    /// Whether it is a local model.
+    pub local: bool,
+    /// Its usage, when known (remote, non-streamed).
+    pub usage: Option<Usage>,
+    /// USD paid.
+    pub cost_usd: f64,
+    /// What it showed (probed local answers).
+    pub evidence: Option<Evidence>,
+    /// Why it gave no answer, or why its answer was not used; `None`: it answered and was used.
+    pub outcome: AttemptOutcome,
+}
+
+/// What became of one call.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AttemptOutcome {
+    /// Its answer was served.
+    Served,
+    /// Its answer fell short and was escalated (the reason).
+    Escalated(Reason),
+    /// It failed (the message).
+    Failed(String),
+}
+
+/// A request that got no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum CompleteError<E> {
+    /// `model` is neither `auto` nor a configured name.
+    #[error(transparent)]
+    UnknownModel(#[from] UnknownModel),
+    /// Decided, then refused or failed.
+    #[error("{}", .0.cause)]
+    Failed(Box<Failed<E>>),
+}
+
+/// A decided request that got no answer.
+#[derive(Debug)]
+pub struct Failed<E> {
+    /// The decision.
+    pub decision: Decision,
+    /// The target that failed (for a refusal: the one the rules preferred).
+    pub route: String,
+    /// The decision's reason (`budget`, `remote_unavailable`, `task`, …).
+    pub reason: Reason,
+    /// What happened.
+    pub cause: Cause<E>,
+    /// Every call made for the request.
+    pub attempts: Vec<Attempt>,
+}
+
+/// Why a decided request got no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum Cause<E> {
+    /// The policy refused it: `status` 429 past a spend cap, 503 for a remote cooling down.
+    #[error("{message}")]
+    Refused {
+        /// The HTTP status to answer with.
+        status: u16,
+        /// What happened and what to do.
+        message: String,
+    },
+    /// A local model failed, or the request is invalid for it.
+    #[error("the local model failed")]
+    Local(E),
+    /// The remote cannot take the request.
+    #[error("the remote refused the request")]
+    Request(E),
+    /// The remote failed and nothing local could serve: the message names the remote, its
+    /// error and request id.
+    #[error("{0}")]
+    Upstream(String),
+}
+
+/// The router: the policy with its live state. Cheap to share behind an `Arc`; every method
+/// takes `&self`.
+#[derive(Debug)]
+pub struct Router {
+    policy: Policy,
+    spend: Mutex<Spend>,
+    health: Mutex<Health>,
+}
+
+impl Router {
+    /// A router for a validated `config`, with no spend yet and every remote healthy.
+    pub fn new(config: RouterConfig) -> Router {
+        Router {
+            policy: Policy::new(config),
+            spend: Mutex::new(Spend::new()),
+            health: Mutex::new(Health::new()),
+        }
+    }
+
+    /// The policy (and through it the config).
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The config.
+    pub fn config(&self) -> &RouterConfig {
+        self.policy.config()
+    }
+
+    /// Remote spend so far.
+    pub fn spend(&self) -> Spend {
+        self.spend.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Sets the spend so far (restored from a ledger, or in tests).
+    pub fn set_spend(&self, spend: Spend) {
+        if let Ok(mut s) = self.spend.lock() {
+            *s = spend;
+        }
+    }
+
+    /// Remote health now.
+    pub fn health(&self) -> Health {
+        self.health.lock().map(|h| h.clone()).unwrap_or_default()
+    }
+
+    /// Where a request would go now, and why (nothing is called).
+    pub fn decide(&self, input: &RouteInput<'_>) -> Result<Decision, UnknownModel> {
+        let (spend, health) = (self.spend(), self.health());
+        let state = RouterState { now: SystemTime::now(), spend: &spend, health: &health };
+        self.policy.decide(input, &state)
+    }
+
+    /// Records a successful call to remote `name` with `usage`: its cost (returned, USD) goes
+    /// to the spend, its failure count is reset. An unknown name costs nothing.
+    pub fn record_success(&self, name: &str, usage: &Usage) -> f64 {
+        let cost = self.config().remote(name).map_or(0.0, |r| remote_cost_usd(r, usage));
+        if let Ok(mut h) = self.health.lock() {
+            h.record_success(name);
+        }
+        if let Ok(mut s) = self.spend.lock() {
+            s.record(cost, SystemTime::now());
+        }
+        cost
+    }
+
+    /// Records a failed call to remote `name` (after its retries): enough of them in a row
+    /// cool it down.
+    pub fn record_failure(&self, name: &str, error: &str) {
+        let Some(remote) = self.config().remote(name) else { return };
+        if let Ok(mut h) = self.health.lock() {
+            // Logs the cooldown when one starts.
+            h.record_failure(remote, error, SystemTime::now());
+        }
+    }
+
+    /// Decides `req`, has `backends` answer it, escalates or falls back as the config says,
+    /// and accounts for every call (module docs: the flow).
+    pub async fn complete<B: Backends>(
+        &self,
+        backends: &B,
+        req: &B::Request,
+    ) -> Result<Routed<B::Answer>, CompleteError<B::Error>> {
+        let text = req.routing_text();
+        let input = RouteInput {
+            requested_model: req.model(),
+            task_hint: req.task_hint(),
+            text: &text,
+            stream: req.stream(),
+        };
+        let decision = self.decide(&input)?;
+        tracing::debug!(target = ?decision.target(), reason = decision.reason.as_str(), "routed");
+        let run = Run { router: self, backends, req, decision, attempts: Vec::new() };
+        let (target, local) = match &run.decision.outcome {
+            Outcome::Serve { target, local } => (target.clone(), *local),
+            Outcome::Reject { status, message } => {
+                let cause = Cause::Refused { status: *status, message: message.clone() };
+                let route = run.decision.preferred.clone().unwrap_or_default();
+                return Err(run.fail(route, cause));
+            }
+        };
+        if !local {
+            run.remote_or_fallback(&target).await
+        } else if run.decision.escalate_to.is_some() {
+            run.local_then_check(&target).await
+        } else {
+            let reason = run.decision.reason;
+            run.local(&target, Probe::default(), reason).await
+        }
+    }
+}
+
+/// One request in flight.
+struct Run<'a, B: Backends> {
+    router: &'a Router,
+    backends: &'a B,
+    req: &'a B::Request,
+    decision: Decision,
+    attempts: Vec<Attempt>,
+}
+
+type Done<B> = Result<Routed<<B as Backends>::Answer>, CompleteError<<B as Backends>::Error>>;
+
+impl<B: Backends> Run<'_, B> {
+    fn fail(self, route: String, cause: Cause<B::Error>) -> CompleteError<B::Error> {
+        let reason = self.decision.reason;
+        CompleteError::Failed(Box::new(Failed {
+            decision: self.decision,
+            route,
+            reason,
+            cause,
+            attempts: self.attempts,
+        }))
+    }
+
+    fn served(self, answer: B::Answer, route: String, reason: Reason) -> Done<B> {
+        let cost_usd = self.attempts.iter().map(|a| a.cost_usd).sum();
+        Ok(Routed { answer, decision: self.decision, route, reason, cost_usd, attempts: self.attempts })
+    }
+
+    /// Local model `target` answers, as is.
+    async fn local(mut self, target: &str, probe: Probe, reason: Reason) -> Done<B> {
+        match self.backends.local(target, self.req, probe).await {
+            Ok(a) => {
+                self.attempts.push(local_attempt(target, a.evidence, AttemptOutcome::Served));
+                self.served(a.answer, target.to_owned(), reason)
+            }
+            Err(e) => {
+                self.attempts.push(local_attempt(
+                    target,
+                    None,
+                    AttemptOutcome::Failed("local model failed".into()),
+                ));
+                Err(self.fail(target.to_owned(), Cause::Local(e)))
+            }
+        }
+    }
+
+    /// Remote `target` answers; if it fails, the route's local fallback.
+    async fn remote_or_fallback(mut self, target: &str) -> Done<B> {
+        match self.call_remote(target, false).await {
+            Ok(answer) => {
+                let reason = self.decision.reason;
+                self.served(answer, target.to_owned(), reason)
+            }
+            Err(RemoteError::Request(e)) => Err(self.fail(target.to_owned(), Cause::Request(e))),
+            Err(RemoteError::Upstream { error, .. }) => match self.fallback() {
+                Some(local) if self.decision.reason != Reason::Explicit => {
+                    tracing::warn!(
+                        remote = target,
+                        fallback = local,
+                        error,
+                        "remote failed; serving locally"
+                    );
+                    self.local(&local, Probe::default(), Reason::RemoteUnavailable).await
+                }
+                _ => Err(self.fail(target.to_owned(), Cause::Upstream(error))),
+            },
+        }
+    }
+
+    /// Local `target` answers with evidence; `escalate_to` answers instead when it falls short.
+    async fn local_then_check(mut self, target: &str) -> Done<B> {
+        let config = self.router.config();
+        let route = self.decision.route.and_then(|i| config.routes.get(i));
+        let probe = Probe {
+            evidence: true,
+            label_margin: route.is_some_and(|r| wants_label_margin(r, &self.decision.task.name)),
+        };
+        let local = match self.backends.local(target, self.req, probe).await {
+            Ok(a) => a,
+            Err(e) => {
+                self.attempts.push(local_attempt(
+                    target,
+                    None,
+                    AttemptOutcome::Failed("local model failed".into()),
+                ));
+                return Err(self.fail(target.to_owned(), Cause::Local(e)));
+            }
+        };
+        let verdict = route.zip(local.evidence.as_ref()).and_then(|(r, e)| should_escalate(r, e));
+        let (Some(why), Some(up)) = (verdict, self.decision.escalate_to.clone()) else {
+            self.attempts.push(local_attempt(target, local.evidence, AttemptOutcome::Served));
+            let reason = self.decision.reason;
+            return self.served(local.answer, target.to_owned(), reason);
+        };
+        tracing::info!(local = target, to = up, reason = why.as_str(), evidence = ?local.evidence, "escalating");
+        self.attempts.push(local_attempt(target, local.evidence, AttemptOutcome::Escalated(why)));
+        let escalated = if config.remote(&up).is_some() {
+            self.call_remote(&up, true).await.map_err(|e| match e {
+                RemoteError::Request(_) => "the remote refused the request".to_owned(),
+                RemoteError::Upstream { error, .. } => error,
+            })
+        } else {
+            // A bigger local model: generated in full too (a buffered stream stays buffered).
+            match self.backends.local(&up, self.req, Probe { evidence: true, label_margin: false }).await {
+                Ok(a) => {
+                    self.attempts.push(local_attempt(&up, a.evidence, AttemptOutcome::Served));
+                    Ok(a.answer)
+                }
+                Err(_) => {
+                    self.attempts.push(local_attempt(
+                        &up,
+                        None,
+                        AttemptOutcome::Failed("local model failed".into()),
+                    ));
+                    Err(format!("local model {up:?} failed"))
+                }
+            }
+        };
+        match escalated {
+            Ok(answer) => self.served(answer, up, why),
+            Err(error) => {
+                // The local answer exists: serve it rather than fail the request.
+                tracing::warn!(to = up, error, "escalation failed; serving the local answer");
+                if let Some(a) = self.attempts.iter_mut().find(|a| a.target == target) {
+                    a.outcome = AttemptOutcome::Served;
+                }
+                let reason = self.decision.reason;
+                self.served(local.answer, target.to_owned(), reason)
+            }
+        }
+    }
+
+    /// Calls remote `name`, recording its cost or failure; an upstream failure's error names
+    /// the remote and its request id.
+    async fn call_remote(&mut self, name: &str, buffered: bool) -> Result<B::Answer, RemoteError<B::Error>> {
+        let Some(remote) = self.router.config().remote(name) else {
+            return Err(RemoteError::Upstream {
+                error: format!("remote {name:?} is not configured"),
+                request_id: None,
+            });
+        };
+        match self.backends.remote(remote, self.req, buffered).await {
+            Ok(a) => {
+                let cost_usd = a.usage.map_or(0.0, |u| self.router.record_success(name, &u));
+                self.attempts.push(Attempt {
+                    target: name.to_owned(),
+                    local: false,
+                    usage: a.usage,
+                    cost_usd,
+                    evidence: None,
+                    outcome: AttemptOutcome::Served,
+                });
+                Ok(a.answer)
+            }
+            Err(RemoteError::Request(e)) => {
+                self.attempts.push(remote_failed(name, "the remote refused the request".into()));
+                Err(RemoteError::Request(e))
+            }
+            Err(RemoteError::Upstream { error, request_id }) => {
+                self.router.record_failure(name, &error);
+                let message = match &request_id {
+                    Some(id) if !error.contains(id.as_str()) => {
+                        format!("remote {name:?} failed: {error} (request-id {id})")
+                    }
+                    _ => format!("remote {name:?} failed: {error}"),
+                };
+                self.attempts.push(remote_failed(name, message.clone()));
+                Err(RemoteError::Upstream { error: message, request_id })
+            }
+        }
+    }
+
+    /// The local model serving the route when its remote failed: the route's `fallback`, else
+    /// its target if local.
+    fn fallback(&self) -> Option<String> {
+        let config = self.router.config();
+        let route = config.routes.get(self.decision.route?)?;
+        route.fallback.iter().chain([&route.target]).find(|n| config.local(n).is_some()).cloned()
+    }
+}
+
+fn local_attempt(target: &str, evidence: Option<Evidence>, outcome: AttemptOutcome) -> Attempt {
+    Attempt { target: target.to_owned(), local: true, usage: None, cost_usd: 0.0, evidence, outcome }
+}
+
+fn remote_failed(target: &str, message: String) -> Attempt {
+    Attempt {
+        target: target.to_owned(),
+        local: false,
+        usage: None,
+        cost_usd: 0.0,
+        evidence: None,
+        outcome: AttemptOutcome::Failed(message),
+    }
+}
