@@ -36,4 +36,21 @@ pub enum ChatError {
         /// What the engine said, including where.
         detail: String,
     },
+    /// A tool definition in [`crate::RenderOptions::tools`] is not an OpenAI function tool.
+    #[error("tools[{index}] is not a valid function tool: {detail}")]
+    InvalidTool {
+        /// Its position in the list.
+        index: usize,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// A tool call's `arguments` is not JSON, and the template (or the tool fallback) needs
+    /// it as an object.
+    #[error("the arguments of the call to `{name}` are not valid JSON: {detail}")]
+    ToolArguments {
+        /// The called function.
+        name: String,
+        /// The JSON parser's message.
+        detail: String,
+    },
 }

@@ -8,6 +8,12 @@
 //!   [`RenderOptions`]: tools, extra variables) into the prompt text the tokenizer encodes,
 //!   special-token text included. [`ChatTemplate::render_literal`] also reports which bytes
 //!   are message text, so a tokenizer can keep `<|im_start|>` written by a user as text.
+//! - Tool conversations: [`Message`]s carry OpenAI's `tool_calls` / `tool_call_id` / `name`,
+//!   [`RenderOptions::tools`] the tool definitions; both reach the template exactly as
+//!   llama.cpp passes them (byte-exact renders). [`ChatTemplate::tool_caps`] says what the
+//!   template renders natively (probed as llama.cpp probes it), and
+//!   [`RenderOptions::tool_fallback`] writes what it cannot render into the conversation as
+//!   text (minja's polyfill).
 //! - Errors are [`ChatError`] values: a template that does not compile, one that calls
 //!   `raise_exception(...)` (the message is kept), one that fails or runs too long.
 //!
@@ -36,6 +42,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod caps;
 mod environment;
 mod error;
 mod fallback;
@@ -45,11 +52,14 @@ mod message;
 mod strftime;
 mod template;
 mod tojson;
+mod tool_fallback;
+mod tools;
 
+pub use caps::ToolCaps;
 pub use error::ChatError;
 pub use fallback::Fallback;
 pub use literal::Rendered;
-pub use message::{Message, RenderOptions};
+pub use message::{FunctionCall, Message, RenderOptions, ToolCall};
 pub use template::{ChatTemplate, KEY_CHAT_TEMPLATE, KEY_CHAT_TEMPLATE_TOOL_USE};
 
 #[cfg(test)]

@@ -55,6 +55,7 @@ impl ChatTemplate {
                 copy[i] = Message {
                     role: role.unwrap_or_else(|| m.role.clone()),
                     content: content.unwrap_or_else(|| m.content.clone()),
+                    ..m.clone()
                 };
             }
         }

@@ -1,16 +1,20 @@
 //! [`ChatTemplate`]: a chat template compiled once, rendered per request.
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use hearth_gguf::Metadata;
 use minijinja::value::Serde;
 use minijinja::{Environment, Value};
 
+use crate::caps::{self, ToolCaps};
 use crate::environment::{self, RaisedException, TEMPLATE_NAME};
 use crate::error::ChatError;
 use crate::fallback::Fallback;
 use crate::hf_tags;
 use crate::message::{Message, RenderOptions};
+use crate::tool_fallback::{self, Plan};
+use crate::tools;
 
 /// GGUF key of the default template.
 pub const KEY_CHAT_TEMPLATE: &str = "tokenizer.chat_template";
@@ -25,6 +29,9 @@ pub struct ChatTemplate {
     bos: String,
     eos: String,
     fallback: Option<Fallback>,
+    caps: ToolCaps,
+    /// minja's tool-call example for the tool fallback, rendered on first use.
+    tool_call_example: OnceLock<Option<String>>,
 }
 
 impl fmt::Debug for ChatTemplate {
@@ -34,6 +41,7 @@ impl fmt::Debug for ChatTemplate {
             .field("bos", &self.bos)
             .field("eos", &self.eos)
             .field("fallback", &self.fallback)
+            .field("caps", &self.caps)
             .finish_non_exhaustive()
     }
 }
@@ -82,12 +90,15 @@ impl ChatTemplate {
     ) -> Result<ChatTemplate, ChatError> {
         let env = environment::build(hf_tags::rewrite(source))
             .map_err(|e| ChatError::Syntax { detail: describe(&e) })?;
+        let caps = caps::probe(&env);
         Ok(ChatTemplate {
             env,
             source: source.to_owned(),
             bos: bos.to_owned(),
             eos: eos.to_owned(),
             fallback,
+            caps,
+            tool_call_example: OnceLock::new(),
         })
     }
 
@@ -98,13 +109,39 @@ impl ChatTemplate {
 
     /// Renders `messages` with tools and extra variables (see [`RenderOptions`] for the
     /// context the template sees).
+    ///
+    /// Tools and tool turns reach the template as llama.cpp's `common_chat_templates_apply`
+    /// passes them, so the prompt is byte-exact with llama.cpp's: each tool rebuilt as
+    /// `{type, function: {name, description, parameters}}`, each message as `{role,
+    /// content, name?, tool_call_id?, tool_calls?}`, and a call's `arguments` as the JSON
+    /// string, or parsed into an object for templates that read into it
+    /// ([`ToolCaps::supports_object_arguments`]). With [`RenderOptions::tool_fallback`],
+    /// what the template cannot render is rewritten as text first (see
+    /// [`RenderOptions::tool_fallback`]).
+    ///
+    /// Errors: [`ChatError::InvalidTool`] for a tool that is not an OpenAI function tool,
+    /// [`ChatError::ToolArguments`] for call arguments that are not JSON where an object is
+    /// needed, and the template's own errors.
     pub fn render_with(&self, messages: &[Message], opts: &RenderOptions) -> Result<String, ChatError> {
+        let tools = tools::template_tools(opts.tools.as_deref())?;
+        let plan = if opts.tool_fallback {
+            Plan::new(&self.caps, messages, tools.is_some())
+        } else {
+            Plan::default()
+        };
+        let template_messages = if plan.is_empty() {
+            tools::template_messages(messages, &self.caps)?
+        } else {
+            let example = if plan.tools { self.tool_call_example(opts) } else { None };
+            let tool_list = tools.as_deref().unwrap_or_default();
+            tool_fallback::rewrite(messages, &self.caps, plan, tool_list, example.as_deref())?
+        };
         let mut ctx: Vec<(String, Value)> = vec![
-            ("messages".to_owned(), Value::from(Serde(messages))),
+            ("messages".to_owned(), Value::from(Serde(template_messages))),
             ("add_generation_prompt".to_owned(), Value::from(opts.add_generation_prompt)),
             ("bos_token".to_owned(), Value::from(self.bos.as_str())),
             ("eos_token".to_owned(), Value::from(self.eos.as_str())),
-            ("tools".to_owned(), opts.tools.as_ref().map_or(Value::from(()), |t| Value::from(Serde(t)))),
+            ("tools".to_owned(), tools.map_or(Value::from(()), |t| Value::from(Serde(t)))),
             ("documents".to_owned(), Value::from(())),
             ("strftime_now".to_owned(), environment::strftime_now(opts.now)),
         ];
@@ -116,6 +153,37 @@ impl ChatTemplate {
         let template =
             self.env.get_template(TEMPLATE_NAME).map_err(|e| ChatError::Syntax { detail: describe(&e) })?;
         template.render(ctx).map_err(|e| render_error(&e))
+    }
+
+    /// What the template does with tools natively, probed once at compile time as
+    /// llama.cpp probes it (`common/jinja/caps.cpp`).
+    pub fn tool_caps(&self) -> ToolCaps {
+        self.caps
+    }
+
+    /// True when the template renders tool definitions and tool calls itself; when false,
+    /// [`RenderOptions::tool_fallback`] is what lets a model see them.
+    pub fn supports_tools(&self) -> bool {
+        self.caps.supports_tools && self.caps.supports_tool_calls
+    }
+
+    /// minja's tool-call example for this template: how it renders a sample call (through
+    /// the fallback when it cannot itself). Computed once; `None` when it shows no call.
+    fn tool_call_example(&self, opts: &RenderOptions) -> Option<String> {
+        if let Some(example) = self.tool_call_example.get() {
+            return example.clone();
+        }
+        let (prefix_msgs, full_msgs) = tool_fallback::example_conversations();
+        let base = RenderOptions { tool_fallback: true, now: opts.now, ..RenderOptions::default() };
+        let prefix =
+            self.render_with(&prefix_msgs, &RenderOptions { add_generation_prompt: true, ..base.clone() });
+        let full = self.render_with(&full_msgs, &base);
+        // As in minja, a template that cannot render the sample gets no example.
+        let example = match (prefix, full) {
+            (Ok(prefix), Ok(full)) => tool_fallback::example_call(&prefix, &full, &self.eos),
+            _ => None,
+        };
+        self.tool_call_example.get_or_init(|| example).clone()
     }
 
     /// The Jinja source (the GGUF's, or the fallback's).

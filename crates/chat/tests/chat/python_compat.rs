@@ -82,11 +82,16 @@ fn tojson_is_hf_json_dumps() {
 fn tools_reach_the_template_in_order() {
     let template =
         ChatTemplate::from_source("{% for t in tools %}{{ t | tojson }}{% endfor %}", "", "").unwrap();
-    let tool: serde_json::Value =
-        serde_json::from_str(r#"{"z": 1, "a": {"y": [true, null], "b": "ü"}}"#).unwrap();
+    let tool: serde_json::Value = serde_json::from_str(
+        r#"{"function": {"parameters": {"z": 1, "a": {"y": [true, null], "b": "ü"}}, "name": "f"}, "type": "function"}"#,
+    )
+    .unwrap();
     let opts = RenderOptions { tools: Some(vec![tool]), ..RenderOptions::default() };
-    // json.dumps keeps the dict's insertion order.
-    assert_eq!(template.render_with(&[], &opts).unwrap(), r#"{"z": 1, "a": {"y": [true, null], "b": "ü"}}"#);
+    // The tool is rebuilt as llama.cpp rebuilds it; json.dumps keeps the schema's order.
+    assert_eq!(
+        template.render_with(&[], &opts).unwrap(),
+        r#"{"type": "function", "function": {"name": "f", "description": "", "parameters": {"z": 1, "a": {"y": [true, null], "b": "ü"}}}}"#
+    );
 }
 
 #[test]
@@ -142,8 +147,8 @@ fn extra_variables_override_and_add() {
 #[test]
 fn messages_deserialize_with_extra_fields() {
     let m: Vec<Message> = serde_json::from_str(
-        r#"[{"role": "assistant", "content": "x", "tool_calls": []}, {"role": "user", "content": "y", "name": "n"}]"#,
+        r#"[{"role": "assistant", "content": "x", "tool_calls": [], "refusal": null}, {"role": "user", "content": "y", "name": "n"}]"#,
     )
     .unwrap();
-    assert_eq!(m, vec![Message::assistant("x"), Message::user("y")]);
+    assert_eq!(m, vec![Message::assistant("x"), Message::user("y").with_name("n")]);
 }
