@@ -271,6 +271,14 @@ impl Router {
         self.health.lock().map(|h| h.clone()).unwrap_or_default()
     }
 
+    /// The local model that serves `decision`'s route when its remote failed: the route's
+    /// `fallback`, else its target if local; `None` for an explicit or default decision.
+    pub fn fallback(&self, decision: &Decision) -> Option<String> {
+        let config = self.config();
+        let route = config.routes.get(decision.route?)?;
+        route.fallback.iter().chain([&route.target]).find(|n| config.local(n).is_some()).cloned()
+    }
+
     /// Where a request would go now, and why (nothing is called).
     pub fn decide(&self, input: &RouteInput<'_>) -> Result<Decision, UnknownModel> {
         let (spend, health) = (self.spend(), self.health());
@@ -509,12 +517,8 @@ impl<B: Backends> Run<'_, B> {
         }
     }
 
-    /// The local model serving the route when its remote failed: the route's `fallback`, else
-    /// its target if local.
     fn fallback(&self) -> Option<String> {
-        let config = self.router.config();
-        let route = config.routes.get(self.decision.route?)?;
-        route.fallback.iter().chain([&route.target]).find(|n| config.local(n).is_some()).cloned()
+        self.router.fallback(&self.decision)
     }
 }
 

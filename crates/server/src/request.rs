@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::ApiError;
 
 /// Every field either endpoint reads (`messages` for chat, `prompt` for completions).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub(crate) struct GenerationBody {
     /// The model: with a pool, a configured name or `auto`; the single-model server takes
     /// any name (and reports its own).
@@ -48,14 +48,14 @@ pub(crate) struct GenerationBody {
 }
 
 /// One chat message.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub(crate) struct WireMessage {
     pub role: String,
     pub content: Option<MessageContent>,
 }
 
 /// A message's content: text, or an array of parts of which only text parts are supported.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 pub(crate) enum MessageContent {
     Text(String),
@@ -63,7 +63,7 @@ pub(crate) enum MessageContent {
 }
 
 /// One part of a message's content.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub(crate) struct ContentPart {
     #[serde(rename = "type")]
     pub kind: String,
@@ -71,7 +71,7 @@ pub(crate) struct ContentPart {
 }
 
 /// `prompt`: a string, an array of one string, or token ids.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 pub(crate) enum PromptInput {
     Text(String),
@@ -81,7 +81,7 @@ pub(crate) enum PromptInput {
 }
 
 /// `stop`: one string or several.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 pub(crate) enum StopInput {
     One(String),
@@ -89,7 +89,7 @@ pub(crate) enum StopInput {
 }
 
 /// `seed`: any 64-bit integer.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 pub(crate) enum Seed {
     Unsigned(u64),
@@ -106,7 +106,7 @@ impl Seed {
 }
 
 /// `logprobs`: a boolean for chat, a count for completions.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 pub(crate) enum LogprobsInput {
     Flag(bool),
@@ -114,13 +114,13 @@ pub(crate) enum LogprobsInput {
 }
 
 /// `stream_options`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub(crate) struct StreamOptions {
     pub include_usage: Option<bool>,
 }
 
 /// `response_format`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub(crate) enum ResponseFormat {
     Text,
@@ -129,7 +129,7 @@ pub(crate) enum ResponseFormat {
 }
 
 /// `response_format.json_schema`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub(crate) struct JsonSchemaSpec {
     #[allow(dead_code)]
     pub name: Option<String>,

@@ -1,74 +1,52 @@
-//! Escalation on evidence from the local answer: when the decision carries `escalate_to`, the
-//! local model answers in full with token log-probabilities (collected even when the client
-//! did not ask for them), the answer is judged with [`should_escalate`] (mean and minimum
-//! log-probability, for classify/tag answers the label margin — the local answer then
-//! carries two alternatives per token —, a JSON answer cut by the token limit, an empty or
-//! refused answer), and
-//! when it falls short the remote answers instead, with reason `low_confidence` or
-//! `invalid_output`. A streamed request reaches here only when its route has
-//! `buffer_streams`: the chosen answer is then replayed as chunks.
+//! The local side of escalation for chat completions: when the router probes a local answer
+//! ([`Probe`]), the local model answers in full with token log-probabilities (collected even
+//! when the client did not ask for them; two alternatives per token for the label margin),
+//! and the [`Evidence`] is read from them (mean and minimum log-probability, the label margin,
+//! a JSON answer cut by the token limit, an empty or refused answer) for
+//! [`hearth_router::should_escalate`]. A streamed request is probed only when its route has
+//! `buffer_streams`: the chosen answer (local, or the remote's: [`buffered`]) is then
+//! replayed as chunks.
 
 use axum::response::Response;
-use hearth_router::{Decision, Evidence, Finish, label_margin, should_escalate, wants_label_margin};
+use hearth_router::{Evidence, Finish, LocalAnswer, Probe, label_margin};
 use serde_json::Value;
 
-use super::headers::RouteInfo;
-use super::{Ctx, RemoteFailed, Routing, call_remote, serve_local, stream};
+use super::{Ctx, stream};
+use crate::ApiError;
 use crate::request::{GenerationBody, LogprobsInput};
 
-/// Serves `decision` (local `target`, with `escalate_to`) for `ctx`.
-pub(super) async fn serve(
-    routing: &Routing,
+/// Local model `target` answers `parsed` in full with log-probabilities (two alternatives per
+/// token with `probe.label_margin`); the evidence is read from them, then the answer is cut
+/// back to what the client asked for (its own logprobs, if any) and, for a streamed request,
+/// replayed as chunks.
+pub(super) async fn probed(
     ctx: &Ctx,
     mut parsed: GenerationBody,
-    decision: &Decision,
     target: &str,
-) -> (Response, RouteInfo) {
-    let local_info = RouteInfo { route: target.to_owned(), reason: decision.reason.as_str(), cost_usd: 0.0 };
+    probe: Probe,
+) -> Result<LocalAnswer<Response>, ApiError> {
     let wants_logprobs = matches!(parsed.logprobs, Some(LogprobsInput::Flag(true)));
     let wanted_top = if wants_logprobs { parsed.top_logprobs.unwrap_or(0) } else { 0 };
-    let route = decision.route.and_then(|i| routing.policy.config().routes.get(i));
-    let margin = route.is_some_and(|r| wants_label_margin(r, &decision.task.name));
     parsed.logprobs = Some(LogprobsInput::Flag(true));
-    if margin {
+    if probe.label_margin {
         parsed.top_logprobs = Some(wanted_top.max(2));
     }
     parsed.stream = Some(false);
-    let resp = serve_local(ctx, parsed, target).await;
+    let resp = crate::chat::serve_local(ctx.state.clone(), parsed, Some(target), ctx.arrived).await?;
     if !resp.status().is_success() {
-        return (resp, local_info);
+        return Ok(LocalAnswer { answer: resp, evidence: None });
     }
     let (parts, body) = resp.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
-        return (
-            axum::response::IntoResponse::into_response(crate::ApiError::internal(
-                "could not read the local answer",
-            )),
-            local_info,
-        );
+        return Err(ApiError::internal("could not read the local answer"));
     };
     let Ok(mut answer) = serde_json::from_slice::<Value>(&bytes) else {
-        return (Response::from_parts(parts, axum::body::Body::from(bytes)), local_info);
+        return Ok(LocalAnswer {
+            answer: Response::from_parts(parts, axum::body::Body::from(bytes)),
+            evidence: None,
+        });
     };
-
-    let evidence = evidence(&answer, json_expected(&ctx.raw), margin);
-    let verdict = route.and_then(|r| should_escalate(r, &evidence));
-    if let (Some(reason), Some(up)) = (verdict, decision.escalate_to.as_deref()) {
-        tracing::info!(local = target, remote = up, reason = reason.as_str(), ?evidence, "escalating");
-        match call_remote(routing, ctx, up, false).await {
-            Ok((resp, cost_usd)) => {
-                let info = RouteInfo { route: up.to_owned(), reason: reason.as_str(), cost_usd };
-                return (buffered(ctx, resp).await, info);
-            }
-            Err(RemoteFailed::Request(e)) => {
-                tracing::warn!(remote = up, error = %e.message, "escalation failed; serving the local answer");
-            }
-            Err(RemoteFailed::Upstream(e)) => {
-                // The local answer exists: serve it rather than fail the request.
-                tracing::warn!(remote = up, error = e, "escalation failed; serving the local answer");
-            }
-        }
-    }
+    let evidence = evidence(&answer, json_expected(&ctx.raw), probe.label_margin);
     if let Some(choice) = answer.pointer_mut("/choices/0") {
         if !wants_logprobs {
             choice["logprobs"] = Value::Null;
@@ -81,14 +59,14 @@ pub(super) async fn serve(
             }
         }
     }
-    let resp = if ctx.stream {
+    let answer = if ctx.stream {
         stream::replay(&answer, include_usage(ctx))
     } else {
         let mut parts = parts;
         parts.headers.remove(axum::http::header::CONTENT_LENGTH);
         Response::from_parts(parts, axum::body::Body::from(answer.to_string()))
     };
-    (resp, local_info)
+    Ok(LocalAnswer { answer, evidence: Some(evidence) })
 }
 
 fn include_usage(ctx: &Ctx) -> bool {
@@ -96,7 +74,7 @@ fn include_usage(ctx: &Ctx) -> bool {
 }
 
 /// A remote JSON answer, replayed as chunks when the client asked for a stream.
-async fn buffered(ctx: &Ctx, resp: Response) -> Response {
+pub(super) async fn buffered(ctx: &Ctx, resp: Response) -> Response {
     if !ctx.stream {
         return resp;
     }

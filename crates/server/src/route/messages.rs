@@ -70,7 +70,7 @@ pub(crate) async fn serve(
         Ok(r) => r,
         Err(e) => return anthropic_error::respond(&e, request_id),
     };
-    let requested = requested_model(routing.policy.config(), &req.model);
+    let requested = requested_model(routing.config(), &req.model);
     let hint = task_hint(headers, &req);
     let text = routing_text(&req);
     let stream = req.stream == Some(true);
@@ -209,10 +209,7 @@ pub(super) async fn remote_message(
 ) -> Result<(ApiMessage, Option<String>, f64), Failed> {
     let (client, up) = upstream(ctx, target)?;
     let answer = client.messages(&up).await.map_err(|e| failed(&ctx.routing, target, &e))?;
-    let cost = ctx.routing.policy.config().remote(target).map_or(0.0, |remote| {
-        hearth_router::cost::remote_cost_usd(remote, &super::translate::router_usage(&answer.body.usage))
-    });
-    ctx.routing.record_success(target, cost);
+    let cost = ctx.routing.record_success(target, &super::translate::router_usage(&answer.body.usage));
     Ok((answer.body, answer.request_id, cost))
 }
 
@@ -221,7 +218,7 @@ fn upstream<'a>(
     ctx: &'a MessagesCtx,
     target: &str,
 ) -> Result<(&'a hearth_anthropic::Client, MessagesRequest), Failed> {
-    let config = ctx.routing.policy.config();
+    let config = ctx.routing.config();
     let Some(remote) = config.remote(target) else {
         return Err(Failed::Request(ApiError::internal(format!("remote {target:?} is not configured"))));
     };

@@ -38,7 +38,7 @@ pub(crate) async fn serve(
             Ok(r) => r,
             Err(e) => return anthropic_error::respond(&e, request_id),
         };
-    let requested = requested_model(routing.policy.config(), &req.model);
+    let requested = requested_model(routing.config(), &req.model);
     let hint = req_headers.get("x-hearth-task").and_then(|v| v.to_str().ok());
     let text: Vec<String> =
         req.system.iter().map(|s| s.text()).chain(req.messages.iter().map(|m| m.content.text())).collect();
@@ -54,7 +54,7 @@ pub(crate) async fn serve(
     let target =
         decision.target().map(str::to_owned).or_else(|| decision.preferred.clone()).unwrap_or_default();
     let mut info = info(&decision, Some(&target), 0.0);
-    let result = if routing.policy.config().local(&target).is_some() {
+    let result = if routing.config().local(&target).is_some() {
         crate::messages::count_local(&state, &req, &target).await
     } else {
         match count_remote(&routing, &req, &target).await {
@@ -87,7 +87,7 @@ async fn count_remote(
     req: &CountTokensRequest,
     target: &str,
 ) -> Result<Response, ApiError> {
-    let config = routing.policy.config();
+    let config = routing.config();
     let (Some(remote), Some(client)) = (config.remote(target), routing.anthropic_client(target)) else {
         return Err(ApiError::invalid(
             Some("model"),

@@ -24,7 +24,7 @@ use crate::{ApiError, anthropic_error};
 /// Serves `decision` (local `target`, with `escalate_to`) for `ctx`.
 pub(super) async fn serve(ctx: &MessagesCtx, decision: &Decision, target: &str) -> (Response, RouteInfo) {
     let local_info = info(decision, Some(target), 0.0);
-    let route = decision.route.and_then(|i| ctx.routing.policy.config().routes.get(i));
+    let route = decision.route.and_then(|i| ctx.routing.config().routes.get(i));
     let margin = route.is_some_and(|r| wants_label_margin(r, &decision.task.name));
     let local = match generate_local(ctx, target, margin).await {
         Ok(l) => l,

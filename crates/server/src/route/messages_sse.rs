@@ -69,10 +69,7 @@ pub(super) fn relay(routing: Arc<Routing>, target: String, events: EventStream) 
             StreamEvent::MessageDelta { usage, .. } => follow(&mut st.usage, usage),
             StreamEvent::MessageStop => {
                 st.done = true;
-                if let Some(remote) = st.routing.policy.config().remote(&st.target) {
-                    let cost = hearth_router::cost::remote_cost_usd(remote, &router_usage(&st.usage));
-                    st.routing.record_success(&st.target, cost);
-                }
+                st.routing.record_success(&st.target, &router_usage(&st.usage));
             }
             _ => {}
         }

@@ -1,23 +1,23 @@
 //! The router in the server: with [`crate::ServerConfig::routing`] set, every
-//! `POST /v1/chat/completions` is decided by [`hearth_router::Policy::decide`] — `model` as
-//! asked, the task from `metadata.task` or the `X-Hearth-Task` header, the messages' text —
-//! and then served by a local model of the pool (as without routing) or by a remote
+//! `POST /v1/chat/completions` goes through [`hearth_router::Router::complete`] — the same
+//! flow a service linking hearth in runs — with `chat.rs` as its adapter: the request as the
+//! router reads it (`model` as asked, the task from `metadata.task` or the `X-Hearth-Task`
+//! header, the messages' text) and the backends that answer in OpenAI's shapes: a local model
+//! of the pool (as without routing; `escalate.rs` when the answer must be probed) or a remote
 //! (`remote.rs` holds its client; `translate.rs` the OpenAI ↔ Anthropic shapes; `openai.rs`
 //! relays to OpenAI-compatible remotes).
 //!
 //! Every response carries `x-hearth-route`, `x-hearth-reason` and `x-hearth-cost-usd`
-//! (`headers.rs`); a non-streamed JSON body also gets a top-level `hearth` object.
+//! (`headers.rs`); a non-streamed JSON body also gets a top-level `hearth` object. The router
+//! decides refusals (429 past a cap, 503 cooling down), fallbacks (reason
+//! `remote_unavailable`), escalations (`low_confidence`, `invalid_output`) and accounting;
+//! a remote that failed with nothing local to serve is a 502 naming the upstream's error and
+//! request-id. A streamed remote answer's cost is recorded at the stream's end.
 //!
-//! - A remote failure (after the client's retries) is recorded in [`Health`] (cooldowns);
-//!   the route's `fallback` local model (else its target if local) then serves with reason
-//!   `remote_unavailable`, else the client gets 502 naming the upstream's error and
-//!   request-id. A successful remote call's cost goes to [`Spend`].
-//! - `POST /v1/messages` goes through the same decision (`messages.rs`): a local model answers
-//!   in Anthropic's shapes, an Anthropic remote gets the request passed through.
-//! - Escalation (`escalate.rs`): when the decision carries `escalate_to`, the local answer is
-//!   generated with log-probabilities, judged with [`hearth_router::should_escalate`], and
-//!   replaced by the remote's when it falls short; the cost covers both attempts.
+//! `POST /v1/messages` goes through the same decision (`messages.rs`): a local model answers
+//! in Anthropic's shapes, an Anthropic remote gets the request passed through.
 
+mod chat;
 mod escalate;
 mod headers;
 pub(crate) mod messages;
@@ -30,14 +30,14 @@ mod stream;
 mod translate;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime};
+use std::sync::Arc;
+use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use hearth_router::{
-    Decision, Health, Outcome, Policy, Reason, RouteInput, RouterConfig, RouterState, Spend,
+    Cause, CompleteError, Decision, Policy, RemoteError, RouteInput, Router, RouterConfig, Spend,
 };
 use serde_json::Value;
 
@@ -52,13 +52,11 @@ use remote::RemoteClient;
 #[error("{0}")]
 pub struct RoutingError(pub String);
 
-/// The router's state in the server: the policy, spend against the caps, remote health and
-/// one client per remote.
+/// The router's state in the server: [`hearth_router::Router`] (the policy, spend against the
+/// caps, remote health) and one client per remote.
 #[derive(Debug)]
 pub struct Routing {
-    policy: Policy,
-    spend: Mutex<Spend>,
-    health: Mutex<Health>,
+    router: Router,
     remotes: HashMap<String, RemoteClient>,
 }
 
@@ -67,12 +65,7 @@ impl Routing {
     /// `api_key_env` variable unset is an error naming it).
     pub fn new(config: RouterConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Routing, RoutingError> {
         let remotes = remote::clients(&config, env)?;
-        Ok(Routing {
-            policy: Policy::new(config),
-            spend: Mutex::new(Spend::new()),
-            health: Mutex::new(Health::new()),
-            remotes,
-        })
+        Ok(Routing { router: Router::new(config), remotes })
     }
 
     /// [`Routing::new`] with the process environment.
@@ -97,54 +90,46 @@ impl Routing {
         }
     }
 
+    /// The router: policy, spend, health.
+    pub fn router(&self) -> &Router {
+        &self.router
+    }
+
     /// The policy (and through it the config).
     pub fn policy(&self) -> &Policy {
-        &self.policy
+        self.router.policy()
+    }
+
+    fn config(&self) -> &RouterConfig {
+        self.router.config()
     }
 
     /// Remote spend so far.
     pub fn spend(&self) -> Spend {
-        self.spend.lock().map(|s| s.clone()).unwrap_or_default()
+        self.router.spend()
     }
 
     /// Sets the spend so far (e.g. restored from a ledger, or in tests).
     pub fn set_spend(&self, spend: Spend) {
-        if let Ok(mut s) = self.spend.lock() {
-            *s = spend;
-        }
+        self.router.set_spend(spend);
     }
 
     fn decide(&self, input: &RouteInput<'_>) -> Result<Decision, hearth_router::UnknownModel> {
-        let spend = self.spend();
-        let health = self.health.lock().map(|h| h.clone()).unwrap_or_default();
-        let state = RouterState { now: SystemTime::now(), spend: &spend, health: &health };
-        self.policy.decide(input, &state)
+        self.router.decide(input)
     }
 
-    fn record_success(&self, remote: &str, cost_usd: f64) {
-        if let Ok(mut h) = self.health.lock() {
-            h.record_success(remote);
-        }
-        if let Ok(mut s) = self.spend.lock() {
-            s.record(cost_usd, SystemTime::now());
-        }
+    /// Records a successful call to `remote` with `usage`; its cost in USD.
+    fn record_success(&self, remote: &str, usage: &hearth_router::Usage) -> f64 {
+        self.router.record_success(remote, usage)
     }
 
     fn record_failure(&self, remote: &str, error: &str) {
-        let Some(r) = self.policy.config().remote(remote) else { return };
-        if let Ok(mut h) = self.health.lock()
-            && let Some(c) = h.record_failure(r, error, SystemTime::now())
-        {
-            tracing::warn!(remote, failures = c.failures, secs = c.secs_left, "remote cooled down");
-        }
+        self.router.record_failure(remote, error);
     }
 
-    /// The local model serving `decision`'s route when its remote failed: the route's
-    /// `fallback`, else its target if local.
+    /// The local model serving `decision`'s route when its remote failed.
     fn fallback(&self, decision: &Decision) -> Option<String> {
-        let config = self.policy.config();
-        let route = config.routes.get(decision.route?)?;
-        route.fallback.iter().chain([&route.target]).find(|n| config.local(n).is_some()).cloned()
+        self.router.fallback(decision)
     }
 }
 
@@ -158,49 +143,38 @@ pub(crate) async fn chat(
     arrived: Instant,
 ) -> Response {
     let raw: Value = serde_json::from_slice(body).unwrap_or_default();
-    let hint = raw
-        .pointer("/metadata/task")
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-        .or_else(|| headers.get("x-hearth-task").and_then(|v| v.to_str().ok()).map(str::to_owned));
-    let text = translate::routing_text(&raw);
-    let requested = parsed.model.clone().unwrap_or_else(|| "auto".to_owned());
-    let stream = parsed.stream.unwrap_or(false);
-    let input = RouteInput { requested_model: &requested, task_hint: hint.as_deref(), text: &text, stream };
-    let decision = match routing.decide(&input) {
-        Ok(d) => d,
-        Err(e) => return ApiError::not_found(e.to_string(), "model_not_found").into_response(),
-    };
-    tracing::debug!(target = ?decision.target(), reason = decision.reason.as_str(), "routed");
-    let (target, local) = match &decision.outcome {
-        Outcome::Serve { target, local } => (target.clone(), *local),
-        Outcome::Reject { status, message } => {
-            let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-            let code = if status == StatusCode::TOO_MANY_REQUESTS {
-                "budget_exceeded"
-            } else {
-                "remote_unavailable"
-            };
-            let resp = ApiError::new(status, "server_error", message.clone()).with_code(code).into_response();
-            let info = RouteInfo {
-                route: decision.preferred.clone().unwrap_or_default(),
-                reason: decision.reason.as_str(),
-                cost_usd: 0.0,
-            };
-            return finish(resp, &info, &decision, stream).await;
-        }
-    };
+    let req = chat::ChatRequest::new(parsed, &raw, headers);
+    let stream = req.stream;
     let ctx = Ctx { state, routing: Arc::clone(&routing), raw, arrived, stream };
-    let routing = &*routing;
-    let (resp, info) = if !local {
-        remote_or_fallback(routing, &ctx, parsed, &decision, &target).await
-    } else if decision.escalate_to.is_some() {
-        escalate::serve(routing, &ctx, parsed, &decision, &target).await
-    } else {
-        let info = RouteInfo { route: target.clone(), reason: decision.reason.as_str(), cost_usd: 0.0 };
-        (serve_local(&ctx, parsed, &target).await, info)
-    };
-    finish(resp, &info, &decision, stream).await
+    let backends = chat::ChatBackends { ctx: &ctx };
+    match routing.router.complete(&backends, &req).await {
+        Ok(r) => {
+            let info = RouteInfo { route: r.route, reason: r.reason.as_str(), cost_usd: r.cost_usd };
+            finish(r.answer, &info, &r.decision, stream).await
+        }
+        Err(CompleteError::UnknownModel(e)) => {
+            ApiError::not_found(e.to_string(), "model_not_found").into_response()
+        }
+        Err(CompleteError::Failed(f)) => {
+            let resp = match f.cause {
+                Cause::Refused { status, message } => {
+                    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+                    let code = if status == StatusCode::TOO_MANY_REQUESTS {
+                        "budget_exceeded"
+                    } else {
+                        "remote_unavailable"
+                    };
+                    ApiError::new(status, "server_error", message).with_code(code).into_response()
+                }
+                Cause::Local(e) | Cause::Request(e) => e.into_response(),
+                Cause::Upstream(message) => ApiError::new(StatusCode::BAD_GATEWAY, "server_error", message)
+                    .with_code("upstream_error")
+                    .into_response(),
+            };
+            let info = RouteInfo { route: f.route, reason: f.reason.as_str(), cost_usd: 0.0 };
+            finish(resp, &info, &f.decision, stream).await
+        }
+    }
 }
 
 /// What the steps of one routed request share.
@@ -212,85 +186,28 @@ pub(crate) struct Ctx {
     stream: bool,
 }
 
-/// `target`, a local model of the pool, answers as without routing.
-async fn serve_local(ctx: &Ctx, parsed: GenerationBody, target: &str) -> Response {
-    crate::chat::serve_local(ctx.state.clone(), parsed, Some(target), ctx.arrived)
-        .await
-        .unwrap_or_else(IntoResponse::into_response)
+/// What a remote call returns to the router: the answer and, when known, its usage.
+type RemoteResult = Result<(Response, Option<hearth_router::Usage>), RemoteError<ApiError>>;
+
+/// An upstream failure of remote `e`, for the router (which records it and names the
+/// remote in the message).
+fn upstream(e: &dyn std::fmt::Display, request_id: Option<&str>) -> RemoteError<ApiError> {
+    RemoteError::Upstream { error: e.to_string(), request_id: request_id.map(str::to_owned) }
 }
 
-/// The remote `target` answers; if it fails, the route's fallback local model, else 502.
-async fn remote_or_fallback(
-    routing: &Routing,
-    ctx: &Ctx,
-    parsed: GenerationBody,
-    decision: &Decision,
-    target: &str,
-) -> (Response, RouteInfo) {
-    match call_remote(routing, ctx, target, ctx.stream).await {
-        Ok((resp, cost_usd)) => {
-            (resp, RouteInfo { route: target.to_owned(), reason: decision.reason.as_str(), cost_usd })
-        }
-        Err(RemoteFailed::Request(e)) => (
-            e.into_response(),
-            RouteInfo { route: target.to_owned(), reason: decision.reason.as_str(), cost_usd: 0.0 },
-        ),
-        Err(RemoteFailed::Upstream(message)) => match routing.fallback(decision) {
-            Some(local) if decision.reason != Reason::Explicit => {
-                tracing::warn!(
-                    remote = target,
-                    fallback = local,
-                    error = message,
-                    "remote failed; serving locally"
-                );
-                let info = RouteInfo {
-                    route: local.clone(),
-                    reason: Reason::RemoteUnavailable.as_str(),
-                    cost_usd: 0.0,
-                };
-                (serve_local(ctx, parsed, &local).await, info)
-            }
-            _ => {
-                let resp = ApiError::new(StatusCode::BAD_GATEWAY, "server_error", message)
-                    .with_code("upstream_error")
-                    .into_response();
-                (
-                    resp,
-                    RouteInfo { route: target.to_owned(), reason: decision.reason.as_str(), cost_usd: 0.0 },
-                )
-            }
-        },
-    }
-}
-
-/// Why a remote call gave no answer.
-enum RemoteFailed {
-    /// The request cannot be sent (a 400 for the client).
-    Request(ApiError),
-    /// The upstream failed after its retries (recorded in [`Health`]): what it said.
-    Upstream(String),
-}
-
-/// Calls remote `target` with the request, as JSON or (`stream`) SSE; the response and its
-/// cost in USD.
-async fn call_remote(
-    routing: &Routing,
-    ctx: &Ctx,
-    target: &str,
-    stream: bool,
-) -> Result<(Response, f64), RemoteFailed> {
-    let (Some(remote), Some(client)) = (routing.policy.config().remote(target), routing.remotes.get(target))
-    else {
-        return Err(RemoteFailed::Request(ApiError::internal(format!("remote {target:?} has no client"))));
+/// Calls remote `target` with the request, as JSON or (`stream`) SSE; the response and, for
+/// JSON, its usage (a stream records its own at its end).
+async fn call_remote(ctx: &Ctx, target: &str, stream: bool) -> RemoteResult {
+    let routing = &*ctx.routing;
+    let (Some(remote), Some(client)) = (routing.config().remote(target), routing.remotes.get(target)) else {
+        return Err(RemoteError::Request(ApiError::internal(format!("remote {target:?} has no client"))));
     };
     let client = match client {
         RemoteClient::Anthropic(client) => client,
-        RemoteClient::OpenAi(client) => {
-            return openai::call(routing, ctx, target, remote, client, stream).await;
-        }
+        RemoteClient::OpenAi(client) => return openai::call(ctx, target, remote, client, stream).await,
     };
     let mut req =
-        translate::to_anthropic(&ctx.raw, &remote.model, remote.max_tokens).map_err(RemoteFailed::Request)?;
+        translate::to_anthropic(&ctx.raw, &remote.model, remote.max_tokens).map_err(RemoteError::Request)?;
     if remote.prompt_caching {
         let min = hearth_anthropic::cache::min_cacheable_tokens(&req.model);
         hearth_anthropic::cache::mark_cacheable(&mut req, min, None);
@@ -304,37 +221,19 @@ async fn call_remote(
             Ok(events) => {
                 // The cost is known only at the end of the stream; it is recorded then.
                 let writer = translate::ChunkWriter::new(id, created, remote.model.clone(), include_usage);
-                Ok((stream::respond(Arc::clone(&ctx.routing), target.to_owned(), events, writer), 0.0))
+                Ok((stream::respond(Arc::clone(&ctx.routing), target.to_owned(), events, writer), None))
             }
-            Err(e) => Err(upstream_failed(routing, target, &e, e.request_id())),
+            Err(e) => Err(upstream(&e, e.request_id())),
         };
     }
     match client.messages(&req).await {
         Ok(answer) => {
-            let cost =
-                hearth_router::cost::remote_cost_usd(remote, &translate::router_usage(&answer.body.usage));
-            routing.record_success(target, cost);
+            let usage = translate::router_usage(&answer.body.usage);
             let body = translate::completion(&id, created, &answer.body.model, &answer.body);
-            Ok((crate::response::json_response(&body), cost))
+            Ok((crate::response::json_response(&body), Some(usage)))
         }
-        Err(e) => Err(upstream_failed(routing, target, &e, e.request_id())),
+        Err(e) => Err(upstream(&e, e.request_id())),
     }
-}
-
-/// Records a failed call to remote `target` (error `e`, the upstream's request id if any) and
-/// the message naming it for the client.
-fn upstream_failed(
-    routing: &Routing,
-    target: &str,
-    e: &dyn std::fmt::Display,
-    request_id: Option<&str>,
-) -> RemoteFailed {
-    let message = match request_id {
-        Some(id) if !e.to_string().contains(id) => format!("remote {target:?} failed: {e} (request-id {id})"),
-        _ => format!("remote {target:?} failed: {e}"),
-    };
-    routing.record_failure(target, &e.to_string());
-    RemoteFailed::Upstream(message)
 }
 
 /// Puts the routing headers on `resp` and, for a non-streamed JSON body, the `hearth` object.

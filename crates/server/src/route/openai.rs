@@ -15,7 +15,7 @@ use hearth_openai::{ChunkStream, Client, Usage};
 use hearth_router::Remote;
 use serde_json::{Value, json};
 
-use super::{Ctx, RemoteFailed, Routing, stream, upstream_failed};
+use super::{Ctx, RemoteResult, Routing, stream, upstream};
 
 /// The body sent upstream: `raw` with `model` set to `model`; for a stream, `stream: true`
 /// and `stream_options.include_usage: true` (other `stream_options` kept). Also whether the
@@ -46,31 +46,28 @@ pub(crate) fn router_usage(u: &Usage) -> hearth_router::Usage {
 }
 
 /// Calls `client` (remote `target`) with the request, as JSON or (`stream`) SSE; the
-/// response and its cost in USD (0 for a stream: its cost is recorded at its end).
+/// response and its usage (`None` for a stream: its cost is recorded at its end).
 pub(super) async fn call(
-    routing: &Routing,
     ctx: &Ctx,
     target: &str,
     remote: &Remote,
     client: &Client,
     stream: bool,
-) -> Result<(Response, f64), RemoteFailed> {
+) -> RemoteResult {
     let (body, wants_usage) = upstream_body(&ctx.raw, &remote.model, stream);
     if stream {
         return match client.chat_completions_stream(&body).await {
-            Ok(chunks) => Ok((relay(Arc::clone(&ctx.routing), target.to_owned(), chunks, wants_usage), 0.0)),
-            Err(e) => Err(upstream_failed(routing, target, &e, e.request_id())),
+            Ok(chunks) => Ok((relay(Arc::clone(&ctx.routing), target.to_owned(), chunks, wants_usage), None)),
+            Err(e) => Err(upstream(&e, e.request_id())),
         };
     }
     match client.chat_completions(&body).await {
         Ok(answer) => {
             let usage = Usage::of(&answer.body).unwrap_or_default();
-            let cost = hearth_router::cost::remote_cost_usd(remote, &router_usage(&usage));
-            routing.record_success(target, cost);
-            tracing::debug!(remote = target, request_id = ?answer.request_id, attempts = answer.attempts, cost, "remote answered");
-            Ok((crate::response::json_response(&answer.body), cost))
+            tracing::debug!(remote = target, request_id = ?answer.request_id, attempts = answer.attempts, "remote answered");
+            Ok((crate::response::json_response(&answer.body), Some(router_usage(&usage))))
         }
-        Err(e) => Err(upstream_failed(routing, target, &e, e.request_id())),
+        Err(e) => Err(upstream(&e, e.request_id())),
     }
 }
 
@@ -116,17 +113,13 @@ fn relay(routing: Arc<Routing>, target: String, chunks: ChunkStream, wants_usage
                     st.done = true;
                 }
                 None => {
-                    if let Some(remote) = st.routing.policy.config().remote(&st.target) {
-                        if st.usage.is_none() {
-                            tracing::warn!(
-                                remote = st.target,
-                                "the stream reported no usage: its cost is counted as 0"
-                            );
-                        }
-                        let usage = router_usage(&st.usage.unwrap_or_default());
-                        let cost = hearth_router::cost::remote_cost_usd(remote, &usage);
-                        st.routing.record_success(&st.target, cost);
+                    if st.usage.is_none() {
+                        tracing::warn!(
+                            remote = st.target,
+                            "the stream reported no usage: its cost is counted as 0"
+                        );
                     }
+                    st.routing.record_success(&st.target, &router_usage(&st.usage.unwrap_or_default()));
                     st.pending.push_back("[DONE]".into());
                     st.done = true;
                 }

@@ -66,11 +66,7 @@ pub(super) fn respond(
                 Some(Ok(ev)) => {
                     st.pending.extend(st.writer.event(&ev));
                     if matches!(ev, StreamEvent::MessageStop) {
-                        if let Some(remote) = st.routing.policy.config().remote(&st.target) {
-                            let usage = translate::router_usage(&st.writer.usage);
-                            let cost = hearth_router::cost::remote_cost_usd(remote, &usage);
-                            st.routing.record_success(&st.target, cost);
-                        }
+                        st.routing.record_success(&st.target, &translate::router_usage(&st.writer.usage));
                         st.pending.push_back("[DONE]".into());
                         st.done = true;
                     }
