@@ -1,5 +1,6 @@
-//! llama.cpp's `llama-bench`, built once from the pinned llama-cpp-python sdist into the
-//! fixture cache: the peer every speed figure of hearth is compared against.
+//! llama.cpp built once from the pinned llama-cpp-python sdist into the fixture cache:
+//! `llama-bench`, the peer every speed figure of hearth is compared against, and
+//! `llama-server`, whose `/apply-template` renders the chat-template goldens.
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -12,21 +13,47 @@ use crate::util::run as sh;
 
 /// Path of the built `llama-bench`, building it first when missing.
 pub fn llama_bench() -> Result<PathBuf> {
-    let root = cache_dir().join("llama.cpp");
-    let sdist = llama_cpp_sdist();
-    let bin = root.join("build").join("bin").join("llama-bench");
-    let stamp = root.join(".built");
-    if bin.exists() && fs::read_to_string(&stamp).map(|s| s.trim() == sdist.sha256).unwrap_or(false) {
-        return Ok(bin);
-    }
-    let src = root.join("src");
+    build_target("build", &["-DLLAMA_BUILD_SERVER=OFF"], "llama-bench")
+}
+
+/// Path of the built `llama-server` (its own build tree, so the bench build keeps its
+/// flags), building it first when missing. No TLS, no curl: it only serves loopback.
+pub fn llama_server() -> Result<PathBuf> {
+    build_target(
+        "build-server",
+        &["-DLLAMA_OPENSSL=OFF", "-DLLAMA_BUILD_SERVER=ON", "-DLLAMA_BUILD_TOOLS=ON"],
+        "llama-server",
+    )
+}
+
+/// The unpacked llama.cpp source tree of the pinned sdist (downloaded and unpacked first
+/// when missing).
+pub fn source() -> Result<PathBuf> {
+    let src = cache_dir().join("llama.cpp").join("src");
     if !src.join("CMakeLists.txt").exists() {
+        let sdist = llama_cpp_sdist();
         let tarball = download(&cache_dir(), &sdist)?;
         unpack_vendor(&tarball, &sdist.member, &src)?;
     }
+    Ok(src)
+}
+
+/// Configures `build_dir` (under the cache's `llama.cpp/`) with the common release flags
+/// plus `flags`, builds `target` and returns `bin/<target>`. A stamp holding the sdist's
+/// sha256 skips all of it once built.
+fn build_target(build_dir: &str, flags: &[&str], target: &str) -> Result<PathBuf> {
+    let root = cache_dir().join("llama.cpp");
+    let sdist = llama_cpp_sdist();
+    let build = root.join(build_dir);
+    let bin = build.join("bin").join(target);
+    let stamp = build.join(format!(".built-{target}"));
+    if bin.exists() && fs::read_to_string(&stamp).map(|s| s.trim() == sdist.sha256).unwrap_or(false) {
+        return Ok(bin);
+    }
+    let src = source()?;
     let cmake = cmake()?;
-    let build = root.join("build");
-    sh(Command::new(&cmake).args([
+    let mut configure = Command::new(&cmake);
+    configure.args([
         "-S",
         &src.to_string_lossy(),
         "-B",
@@ -36,17 +63,11 @@ pub fn llama_bench() -> Result<PathBuf> {
         "-DLLAMA_CURL=OFF",
         "-DLLAMA_BUILD_TESTS=OFF",
         "-DLLAMA_BUILD_EXAMPLES=OFF",
-        "-DLLAMA_BUILD_SERVER=OFF",
-    ]))?;
+    ]);
+    configure.args(flags);
+    sh(&mut configure)?;
     let jobs = std::thread::available_parallelism().map_or(2, |n| n.get()).to_string();
-    sh(Command::new(&cmake).args([
-        "--build",
-        &build.to_string_lossy(),
-        "--target",
-        "llama-bench",
-        "-j",
-        &jobs,
-    ]))?;
+    sh(Command::new(&cmake).args(["--build", &build.to_string_lossy(), "--target", target, "-j", &jobs]))?;
     if !bin.exists() {
         bail!("the build finished but {} is missing", bin.display());
     }

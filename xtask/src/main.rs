@@ -6,6 +6,7 @@
 //! - `aarch64-test`: the kernel tests cross-compiled for aarch64 and run under qemu.
 //! - `shapes`: shape-alike GGUFs (random weights) of Mistral 7B, Llama 3.2, Qwen2.5-Coder.
 //! - `sdk-test`, `load`: `hearth serve` driven by the official OpenAI Python SDK.
+//! - `chat-goldens`: llama.cpp's renders of tool conversations (tests/golden/chat_tools.json).
 //! - `dist`: one static x86_64 Linux binary in target/dist.
 
 use anyhow::Result;
@@ -13,6 +14,7 @@ use clap::{Parser, Subcommand};
 
 mod aarch64;
 mod bench_compare;
+mod chat_goldens;
 mod dist;
 mod fixtures;
 mod llama_cpp;
@@ -60,6 +62,10 @@ enum Cmd {
     /// Load run: concurrent streaming clients on a few slots, each checked against its
     /// single-client output; prints aggregate tokens/s vs one client.
     Load(sdk::LoadArgs),
+    /// Build llama.cpp's llama-server from the pinned sdist, render tool conversations on each
+    /// fixture model through its POST /apply-template (--jinja) and write them, with its
+    /// template caps, to tests/golden/chat_tools.json (hearth-chat's tool goldens).
+    ChatGoldens(chat_goldens::Args),
     /// Build one static x86_64 Linux binary (glibc +crt-static, rustls, no OpenSSL) into
     /// target/dist/hearth and check it with ldd and --version.
     Dist(dist::Args),
@@ -77,6 +83,7 @@ fn main() -> Result<()> {
         Cmd::SdkTest(a) => sdk::test(a),
         Cmd::Load(a) => sdk::load(a),
         Cmd::Dist(a) => dist::run(a),
+        Cmd::ChatGoldens(a) => chat_goldens::run(a),
         Cmd::LlamaBench => llama_cpp::llama_bench().map(|p| println!("{}", p.display())),
     }
 }
