@@ -95,6 +95,9 @@ pub enum RemoteError<E> {
         error: String,
         /// The upstream's request id, if it sent one.
         request_id: Option<String>,
+        /// What the caller should answer if nothing else serves (e.g. the upstream's 429 with
+        /// its `retry-after`); `None`: the caller's default for [`Cause::Upstream`].
+        reply: Option<E>,
     },
 }
 
@@ -219,10 +222,14 @@ pub enum Cause<E> {
     /// The remote cannot take the request.
     #[error("the remote refused the request")]
     Request(E),
-    /// The remote failed and nothing local could serve: the message names the remote, its
-    /// error and request id.
-    #[error("{0}")]
-    Upstream(String),
+    /// The remote failed and nothing local could serve.
+    #[error("{message}")]
+    Upstream {
+        /// Names the remote, its error and request id.
+        message: String,
+        /// The backend's [`RemoteError::Upstream`] `reply`.
+        reply: Option<E>,
+    },
 }
 
 /// The router: the policy with its live state. Cheap to share behind an `Arc`; every method
@@ -399,7 +406,7 @@ impl<B: Backends> Run<'_, B> {
                 self.served(answer, target.to_owned(), reason)
             }
             Err(RemoteError::Request(e)) => Err(self.fail(target.to_owned(), Cause::Request(e))),
-            Err(RemoteError::Upstream { error, .. }) => match self.fallback() {
+            Err(RemoteError::Upstream { error, reply, .. }) => match self.fallback() {
                 Some(local) if self.decision.reason != Reason::Explicit => {
                     tracing::warn!(
                         remote = target,
@@ -409,7 +416,7 @@ impl<B: Backends> Run<'_, B> {
                     );
                     self.local(&local, Probe::default(), Reason::RemoteUnavailable).await
                 }
-                _ => Err(self.fail(target.to_owned(), Cause::Upstream(error))),
+                _ => Err(self.fail(target.to_owned(), Cause::Upstream { message: error, reply })),
             },
         }
     }
@@ -484,6 +491,7 @@ impl<B: Backends> Run<'_, B> {
             return Err(RemoteError::Upstream {
                 error: format!("remote {name:?} is not configured"),
                 request_id: None,
+                reply: None,
             });
         };
         match self.backends.remote(remote, self.req, buffered).await {
@@ -503,7 +511,7 @@ impl<B: Backends> Run<'_, B> {
                 self.attempts.push(remote_failed(name, "the remote refused the request".into()));
                 Err(RemoteError::Request(e))
             }
-            Err(RemoteError::Upstream { error, request_id }) => {
+            Err(RemoteError::Upstream { error, request_id, reply }) => {
                 self.router.record_failure(name, &error);
                 let message = match &request_id {
                     Some(id) if !error.contains(id.as_str()) => {
@@ -512,7 +520,7 @@ impl<B: Backends> Run<'_, B> {
                     _ => format!("remote {name:?} failed: {error}"),
                 };
                 self.attempts.push(remote_failed(name, message.clone()));
-                Err(RemoteError::Upstream { error: message, request_id })
+                Err(RemoteError::Upstream { error: message, request_id, reply })
             }
         }
     }

@@ -139,6 +139,7 @@ impl Backends for Fake {
             RemoteBehaviour::Fails => Err(RemoteError::Upstream {
                 error: "529 overloaded_error".into(),
                 request_id: Some("req_9".into()),
+                reply: Some("529 for the client".into()),
             }),
             RemoteBehaviour::RefusesRequest => Err(RemoteError::Request("prompt is too long".into())),
         }
@@ -249,8 +250,12 @@ async fn a_failed_remote_without_fallback_names_the_upstreams_error() {
     let (router, fake) = (router(), Fake::new(RemoteBehaviour::Fails));
     let f = failed(router.complete(&fake, &auto("debug")).await);
     match &f.cause {
-        Cause::Upstream(m) => {
-            assert!(m.contains("remote \"claude\" failed: 529 overloaded_error (request-id req_9)"), "{m}")
+        Cause::Upstream { message, reply } => {
+            assert!(
+                message.contains("remote \"claude\" failed: 529 overloaded_error (request-id req_9)"),
+                "{message}"
+            );
+            assert_eq!(reply.as_deref(), Some("529 for the client"), "the backend's reply is kept");
         }
         other => panic!("{other:?}"),
     }
@@ -261,7 +266,7 @@ async fn a_failed_remote_without_fallback_names_the_upstreams_error() {
 async fn an_explicit_remote_is_never_substituted() {
     let (router, fake) = (router(), Fake::new(RemoteBehaviour::Fails));
     let f = failed(router.complete(&fake, &Req { model: "claude", task: Some("reason") }).await);
-    assert!(matches!(f.cause, Cause::Upstream(_)));
+    assert!(matches!(f.cause, Cause::Upstream { .. }));
     assert_eq!(f.reason, Reason::Explicit);
     assert_eq!(fake.calls(), ["remote claude buffered=false"]);
 }

@@ -1,6 +1,9 @@
 //! `hearth-router`: the policy that keeps easy work on local models and sends hard work to a
-//! remote (Claude, or any OpenAI-compatible API), as pure data and functions: nothing here
-//! reads a clock, the network or the environment on its own.
+//! remote (Claude, or any OpenAI-compatible API). The policy modules are pure data and
+//! functions: nothing in them reads a clock, the network or the environment on its own.
+//! [`Router`] ([`complete`]) runs the whole per-request flow on top of them, over
+//! [`Backends`] the caller supplies — `hearth serve` does, and so can a service that links
+//! hearth in without HTTP.
 //!
 //! - [`config`]: the `hearth serve --config FILE.toml` format ([`RouterConfig`]);
 //!   [`validate`]: its checks, each problem naming its key.
@@ -14,7 +17,7 @@
 //!   or call a remote, escalate, fall back, account) over the caller's [`Backends`]: what
 //!   `hearth serve` runs, usable without HTTP.
 //!
-//! The loop a server runs per request:
+//! The decision alone (what `hearth route` shows):
 //!
 //! ```
 //! use std::time::SystemTime;
@@ -35,8 +38,46 @@
 //! let decision = policy.decide(&input, &state).unwrap();
 //! assert_eq!(decision.target(), Some("qwen2.5-coder:0.5b"));
 //! assert_eq!(decision.reason.as_str(), "task"); // the x-hearth-reason header
-//! // Then: generate; if decision.escalate_to is set, check the answer with
-//! // escalation::should_escalate; record remote costs in `spend`, failures in `health`.
+//! ```
+//!
+//! The whole request, in a service (the backends are the service's: a local model through
+//! `hearth_engine`, Claude through `hearth_anthropic`; see the workspace test
+//! `tests/integration/router_library.rs` for a complete one):
+//!
+//! ```
+//! use std::borrow::Cow;
+//! use hearth_router::*;
+//!
+//! struct Ask(&'static str);
+//! impl Request for Ask {
+//!     fn model(&self) -> &str { "auto" }
+//!     fn task_hint(&self) -> Option<&str> { Some("classify") }
+//!     fn routing_text(&self) -> Cow<'_, str> { Cow::Borrowed(self.0) }
+//! }
+//! struct Echo;
+//! impl Backends for Echo {
+//!     type Request = Ask;
+//!     type Answer = String;
+//!     type Error = String;
+//!     async fn local(&self, model: &str, ask: &Ask, _: Probe) -> Result<LocalAnswer<String>, String> {
+//!         Ok(LocalAnswer { answer: format!("{model}: {}", ask.0), evidence: None })
+//!     }
+//!     async fn remote(&self, r: &Remote, _: &Ask, _: bool) -> Result<RemoteAnswer<String>, RemoteError<String>> {
+//!         Err(RemoteError::Upstream { error: format!("{} is unreachable", r.name), request_id: None, reply: None })
+//!     }
+//! }
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let router = Router::new(RouterConfig::from_toml_str(r#"
+//!     [[models]]
+//!     name = "small"
+//!     [[routes]]
+//!     tasks = ["classify"]
+//!     target = "small"
+//! "#).unwrap());
+//! let done = router.complete(&Echo, &Ask("Is this spam?")).await.unwrap();
+//! assert_eq!((done.route.as_str(), done.reason.as_str()), ("small", "task"));
+//! assert_eq!(done.answer, "small: Is this spam?");
+//! # });
 //! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

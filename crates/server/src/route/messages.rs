@@ -39,10 +39,11 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use hearth_anthropic::types::{Message as ApiMessage, MessagesRequest};
-use hearth_router::{Decision, Outcome, Reason, RouteInput, RouterConfig};
+use hearth_router::{Cause, CompleteError, RemoteError, RouterConfig, Usage};
 
 use super::headers::RouteInfo;
-use super::{Routing, finish, messages_escalate, messages_sse};
+use super::messages_backends::{MessagesBackends, MessagesRouted};
+use super::{Routing, finish};
 use crate::{ApiError, AppState, anthropic_error};
 
 /// What the steps of one routed `/v1/messages` request share.
@@ -70,28 +71,40 @@ pub(crate) async fn serve(
         Ok(r) => r,
         Err(e) => return anthropic_error::respond(&e, request_id),
     };
-    let requested = requested_model(routing.config(), &req.model);
-    let hint = task_hint(headers, &req);
-    let text = routing_text(&req);
     let stream = req.stream == Some(true);
-    let input = RouteInput { requested_model: &requested, task_hint: hint.as_deref(), text: &text, stream };
-    let decision = match routing.decide(&input) {
-        Ok(d) => d,
-        Err(e) => {
+    let ctx = MessagesCtx {
+        state,
+        routing: Arc::clone(&routing),
+        req,
+        arrived,
+        stream,
+        request_id: request_id.to_owned(),
+    };
+    let routed = MessagesRouted::new(routing.config(), headers, &ctx);
+    let backends = MessagesBackends { ctx: &ctx };
+    let (resp, info, decision) = match routing.router().complete(&backends, &routed).await {
+        Ok(r) => {
+            let info = RouteInfo { route: r.route, reason: r.reason.as_str(), cost_usd: r.cost_usd };
+            (r.answer, info, r.decision)
+        }
+        Err(CompleteError::UnknownModel(e)) => {
             let e = ApiError::not_found(e.to_string(), "model_not_found");
             return anthropic_error::respond(&e, request_id);
         }
-    };
-    tracing::debug!(target = ?decision.target(), reason = decision.reason.as_str(), "routed /v1/messages");
-    let ctx = MessagesCtx { state, routing, req, arrived, stream, request_id: request_id.to_owned() };
-    let (resp, info) = match &decision.outcome {
-        Outcome::Reject { status, message } => (reject(&ctx, *status, message), info(&decision, None, 0.0)),
-        Outcome::Serve { target, local: false } => remote_or_fallback(&ctx, &decision, target).await,
-        Outcome::Serve { target, local: true } if decision.escalate_to.is_some() => {
-            messages_escalate::serve(&ctx, &decision, target).await
-        }
-        Outcome::Serve { target, local: true } => {
-            (serve_local(&ctx, target).await, info(&decision, Some(target), 0.0))
+        Err(CompleteError::Failed(f)) => {
+            let resp = match f.cause {
+                Cause::Refused { status, message } => reject(&ctx, status, &message),
+                Cause::Local(e) | Cause::Request(e) => anthropic_error::respond(&e, request_id),
+                Cause::Upstream { message, reply } => {
+                    let e = reply.unwrap_or_else(|| {
+                        ApiError::new(StatusCode::BAD_GATEWAY, "server_error", message)
+                            .with_code("upstream_error")
+                    });
+                    anthropic_error::respond(&e, request_id)
+                }
+            };
+            let info = RouteInfo { route: f.route, reason: f.reason.as_str(), cost_usd: 0.0 };
+            (resp, info, f.decision)
         }
     };
     let mut resp = finish(resp, &info, &decision, stream).await;
@@ -113,7 +126,7 @@ pub(super) fn requested_model(config: &RouterConfig, model: &str) -> String {
 }
 
 /// The task hint: the `X-Hearth-Task` header, else `metadata.task`.
-fn task_hint(headers: &HeaderMap, req: &MessagesRequest) -> Option<String> {
+pub(super) fn task_hint(headers: &HeaderMap, req: &MessagesRequest) -> Option<String> {
     let header = headers.get("x-hearth-task").and_then(|v| v.to_str().ok()).map(str::to_owned);
     header.or_else(|| req.metadata.as_ref()?.extra.get("task").and_then(|v| v.as_str()).map(str::to_owned))
 }
@@ -128,12 +141,6 @@ pub(super) fn routing_text(req: &MessagesRequest) -> String {
         .join("\n")
 }
 
-/// The routing headers' content: the target that answered (the preferred one for a refusal).
-pub(super) fn info(decision: &Decision, target: Option<&str>, cost_usd: f64) -> RouteInfo {
-    let route = target.map(str::to_owned).or_else(|| decision.preferred.clone()).unwrap_or_default();
-    RouteInfo { route, reason: decision.reason.as_str(), cost_usd }
-}
-
 /// A refused request (a spend cap: 429 naming it; a remote cooling down: 503).
 fn reject(ctx: &MessagesCtx, status: u16, message: &str) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
@@ -142,88 +149,28 @@ fn reject(ctx: &MessagesCtx, status: u16, message: &str) -> Response {
     anthropic_error::respond(&e, &ctx.request_id)
 }
 
-/// The local model `target` answers, as `/v1/messages` without routing.
-pub(super) async fn serve_local(ctx: &MessagesCtx, target: &str) -> Response {
-    match crate::messages::serve_local(&ctx.state, &ctx.req, target, ctx.arrived).await {
-        Ok(resp) => resp,
-        Err(e) => anthropic_error::respond(&e, &ctx.request_id),
-    }
-}
-
-/// The remote `target` answers; when it fails, the route's local fallback, else the error.
-async fn remote_or_fallback(ctx: &MessagesCtx, decision: &Decision, target: &str) -> (Response, RouteInfo) {
-    let failed = match call_remote(ctx, target).await {
-        Ok((resp, cost)) => return (resp, info(decision, Some(target), cost)),
-        Err(failed) => failed,
-    };
-    let error = match failed {
-        Failed::Request(e) => e,
-        Failed::Upstream(e) => match ctx.routing.fallback(decision) {
-            Some(local) if decision.reason != Reason::Explicit => {
-                tracing::warn!(remote = target, fallback = local, error = %e.message, "remote failed; serving locally");
-                let info = RouteInfo {
-                    route: local.clone(),
-                    reason: Reason::RemoteUnavailable.as_str(),
-                    cost_usd: 0.0,
-                };
-                return (serve_local(ctx, &local).await, info);
-            }
-            _ => e,
-        },
-    };
-    (anthropic_error::respond(&error, &ctx.request_id), info(decision, Some(target), 0.0))
-}
-
-/// Why a remote gave no answer.
-pub(super) enum Failed {
-    /// The request cannot be served by it (refused upstream as invalid, or not an Anthropic
-    /// remote): answered as is, no fallback.
-    Request(ApiError),
-    /// The upstream failed (recorded in [`hearth_router::Health`]): a fallback may serve.
-    Upstream(ApiError),
-}
-
-/// Remote `target` answers `ctx.req` as JSON or (`ctx.stream`) SSE; the response and its cost
-/// (a stream's cost is recorded when it ends, so `0` here).
-async fn call_remote(ctx: &MessagesCtx, target: &str) -> Result<(Response, f64), Failed> {
-    if !ctx.stream {
-        let (msg, request_id, cost) = remote_message(ctx, target).await?;
-        return Ok((message_response(&msg, request_id.as_deref()), cost));
-    }
-    let (client, up) = upstream(ctx, target)?;
-    match client.messages_stream(&up).await {
-        Ok(events) => {
-            let request_id = events.request_id().map(str::to_owned);
-            let resp = messages_sse::relay(Arc::clone(&ctx.routing), target.to_owned(), events);
-            Ok((set_request_id(resp, request_id.as_deref()), 0.0))
-        }
-        Err(e) => Err(failed(&ctx.routing, target, &e)),
-    }
-}
-
-/// Remote `target`'s message for `ctx.req` (never streamed), its `request-id` and its cost
-/// (recorded in the spend).
+/// Remote `target`'s message for `ctx.req` (never streamed), its `request-id` and its usage.
 pub(super) async fn remote_message(
     ctx: &MessagesCtx,
     target: &str,
-) -> Result<(ApiMessage, Option<String>, f64), Failed> {
-    let (client, up) = upstream(ctx, target)?;
-    let answer = client.messages(&up).await.map_err(|e| failed(&ctx.routing, target, &e))?;
-    let cost = ctx.routing.record_success(target, &super::translate::router_usage(&answer.body.usage));
-    Ok((answer.body, answer.request_id, cost))
+) -> Result<(ApiMessage, Option<String>, Usage), RemoteError<ApiError>> {
+    let (client, up) = upstream(ctx, target).map_err(RemoteError::Request)?;
+    let answer = client.messages(&up).await.map_err(|e| failed(target, &e))?;
+    let usage = super::translate::router_usage(&answer.body.usage);
+    Ok((answer.body, answer.request_id, usage))
 }
 
 /// The client of remote `target` and the request it gets.
-fn upstream<'a>(
+pub(super) fn upstream<'a>(
     ctx: &'a MessagesCtx,
     target: &str,
-) -> Result<(&'a hearth_anthropic::Client, MessagesRequest), Failed> {
+) -> Result<(&'a hearth_anthropic::Client, MessagesRequest), ApiError> {
     let config = ctx.routing.config();
     let Some(remote) = config.remote(target) else {
-        return Err(Failed::Request(ApiError::internal(format!("remote {target:?} is not configured"))));
+        return Err(ApiError::internal(format!("remote {target:?} is not configured")));
     };
     let Some(client) = ctx.routing.anthropic_client(target) else {
-        return Err(Failed::Request(ApiError::invalid(
+        return Err(ApiError::invalid(
             Some("model"),
             format!(
                 "the route chose remote {target:?} (provider {:?}), which /v1/messages does not serve: \
@@ -231,7 +178,7 @@ fn upstream<'a>(
                  /v1/chat/completions, or name a local model or an anthropic remote in `model`",
                 remote.provider.as_str()
             ),
-        )));
+        ));
     };
     Ok((client, upstream_request(&ctx.req, remote)))
 }
@@ -257,8 +204,9 @@ pub(super) fn upstream_request(req: &MessagesRequest, remote: &hearth_router::Re
 
 /// What a failed call means for the client: an upstream refusal of the request itself (400,
 /// 404, 413, 422) keeps its status and message and leaves the remote healthy; anything else is
-/// recorded as a failure and becomes 429 or 529 (as upstream, after the retries) or 502.
-pub(super) fn failed(routing: &Routing, target: &str, e: &hearth_anthropic::Error) -> Failed {
+/// an upstream failure (the router records it) whose reply, if nothing local serves, is 429 or
+/// 529 (as upstream, after the retries, with its `retry-after`) or 502.
+pub(super) fn failed(target: &str, e: &hearth_anthropic::Error) -> RemoteError<ApiError> {
     let text = e.to_string();
     if let hearth_anthropic::Error::Api(api) = e
         && matches!(api.status, 400 | 404 | 413 | 422)
@@ -266,14 +214,13 @@ pub(super) fn failed(routing: &Routing, target: &str, e: &hearth_anthropic::Erro
         let status = StatusCode::from_u16(api.status).unwrap_or(StatusCode::BAD_REQUEST);
         let id = api.request_id.as_deref().map(|id| format!(", request-id {id}")).unwrap_or_default();
         let message = format!("{} (remote {target:?}{id})", api.message);
-        return Failed::Request(ApiError::new(status, "invalid_request_error", message));
+        return RemoteError::Request(ApiError::new(status, "invalid_request_error", message));
     }
-    routing.record_failure(target, &text);
     let message = match e.request_id() {
         Some(id) if !text.contains(id) => format!("remote {target:?} failed: {text} (request-id {id})"),
         _ => format!("remote {target:?} failed: {text}"),
     };
-    let mut error = match e {
+    let mut reply = match e {
         hearth_anthropic::Error::Api(api) if matches!(api.status, 429 | 529) => {
             let status = StatusCode::from_u16(api.status).unwrap_or(StatusCode::BAD_GATEWAY);
             let mut error = ApiError::new(status, "server_error", message);
@@ -282,8 +229,8 @@ pub(super) fn failed(routing: &Routing, target: &str, e: &hearth_anthropic::Erro
         }
         _ => ApiError::new(StatusCode::BAD_GATEWAY, "server_error", message),
     };
-    error.code = Some("upstream_error");
-    Failed::Upstream(error)
+    reply.code = Some("upstream_error");
+    RemoteError::Upstream { error: text, request_id: e.request_id().map(str::to_owned), reply: Some(reply) }
 }
 
 /// A message as the JSON answer, with the upstream's `request-id` when there is one.
@@ -293,7 +240,7 @@ pub(super) fn message_response(msg: &ApiMessage, request_id: Option<&str>) -> Re
     set_request_id(resp, request_id)
 }
 
-fn set_request_id(resp: Response, request_id: Option<&str>) -> Response {
+pub(super) fn set_request_id(resp: Response, request_id: Option<&str>) -> Response {
     match request_id {
         Some(id) => crate::messages::with_request_id(resp, id),
         None => resp,

@@ -22,7 +22,7 @@ use hearth_router::RouteInput;
 
 use super::Routing;
 use super::headers::{self, RouteInfo};
-use super::messages::{info, requested_model};
+use super::messages::requested_model;
 use crate::{ApiError, AppState, anthropic_error};
 
 /// `POST /v1/messages/count_tokens` through the router.
@@ -112,4 +112,10 @@ async fn count_remote(
             Err(ApiError::new(status, kind, format!("remote {target:?} could not count the tokens: {e}")))
         }
     }
+}
+
+/// The routing headers' content: the target that answered (the preferred one for a refusal).
+fn info(decision: &hearth_router::Decision, target: Option<&str>, cost_usd: f64) -> RouteInfo {
+    let route = target.map(str::to_owned).or_else(|| decision.preferred.clone()).unwrap_or_default();
+    RouteInfo { route, reason: decision.reason.as_str(), cost_usd }
 }

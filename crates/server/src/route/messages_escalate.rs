@@ -1,65 +1,45 @@
-//! Escalation of a local `/v1/messages` answer, as `escalate.rs` does for chat completions:
-//! the local model answers in full with token log-probabilities, the answer is judged with
-//! [`should_escalate`] (mean and minimum log-probability, for classify/tag the label margin,
-//! JSON cut by `max_tokens` when `output_config.format` asked for JSON, an empty or refused
-//! answer), and when it falls short
-//! the remote answers instead (reason `low_confidence` or `invalid_output`; the cost covers
-//! both attempts, the local one being free). A streamed request reaches here only when its
-//! route has `buffer_streams`: the chosen message is then replayed as events. When the remote
-//! fails, the local answer is served.
+//! The local side of escalation for `/v1/messages`, as `escalate.rs` is for chat completions:
+//! when the router probes a local answer, the local model answers in full with token
+//! log-probabilities and the [`Evidence`] is read from them (mean and minimum
+//! log-probability, for classify/tag the label margin, JSON cut by `max_tokens` when
+//! `output_config.format` asked for JSON, an empty or refused answer) for
+//! [`hearth_router::should_escalate`]. A streamed request is probed only when its route has
+//! `buffer_streams`: the chosen message (local, or the remote's) is then replayed as events.
 
 use axum::response::Response;
 use hearth_anthropic::types::{ContentBlock, Message as ApiMessage};
 use hearth_engine::StopReason;
-use hearth_router::{Decision, Evidence, Finish, label_margin, should_escalate, wants_label_margin};
+use hearth_router::{Evidence, Finish, LocalAnswer, Probe, label_margin};
 
-use super::headers::RouteInfo;
-use super::messages::{Failed, MessagesCtx, info, message_response, remote_message};
+use super::messages::{MessagesCtx, message_response};
 use super::messages_sse::replay;
+use crate::ApiError;
 use crate::generate::{self, Step};
 use crate::messages::{Reply, anthropic_id, to_engine};
 use crate::response::with_warnings;
-use crate::{ApiError, anthropic_error};
 
-/// Serves `decision` (local `target`, with `escalate_to`) for `ctx`.
-pub(super) async fn serve(ctx: &MessagesCtx, decision: &Decision, target: &str) -> (Response, RouteInfo) {
-    let local_info = info(decision, Some(target), 0.0);
-    let route = decision.route.and_then(|i| ctx.routing.config().routes.get(i));
-    let margin = route.is_some_and(|r| wants_label_margin(r, &decision.task.name));
-    let local = match generate_local(ctx, target, margin).await {
-        Ok(l) => l,
-        Err(e) => return (anthropic_error::respond(&e, &ctx.request_id), local_info),
-    };
+/// Local model `target` answers `ctx.req` in full with log-probabilities (and the runner-up
+/// of each token with `probe.label_margin`); the [`Evidence`] is read from them; the message
+/// goes out as JSON, or replayed as events for a streamed request.
+pub(super) async fn probed(
+    ctx: &MessagesCtx,
+    target: &str,
+    probe: Probe,
+) -> Result<LocalAnswer<Response>, ApiError> {
+    let local = generate_local(ctx, target, probe.label_margin).await?;
     let json_expected = ctx.req.output_config.as_ref().is_some_and(|o| o.format.is_some());
     let logprobs: Vec<f32> = local.tokens.iter().map(|t| t.1 as f32).collect();
-    let margin =
-        margin.then(|| label_margin(local.tokens.iter().map(|(t, l, a)| (t.as_str(), *l, *a)))).flatten();
+    let margin = probe
+        .label_margin
+        .then(|| label_margin(local.tokens.iter().map(|(t, l, a)| (t.as_str(), *l, *a))))
+        .flatten();
     let evidence = Evidence::of_answer(&local.message.text(), &logprobs, local.finish, json_expected, margin);
-    let verdict = route.and_then(|r| should_escalate(r, &evidence));
-    if let (Some(reason), Some(up)) = (verdict, decision.escalate_to.as_deref()) {
-        tracing::info!(
-            local = target,
-            remote = up,
-            reason = reason.as_str(),
-            ?evidence,
-            "escalating /v1/messages"
-        );
-        match remote_message(ctx, up).await {
-            Ok((msg, request_id, cost_usd)) => {
-                let resp = answer(ctx, &msg, request_id.as_deref());
-                return (resp, RouteInfo { route: up.to_owned(), reason: reason.as_str(), cost_usd });
-            }
-            Err(Failed::Request(e) | Failed::Upstream(e)) => {
-                // The local answer exists: serve it rather than fail the request.
-                tracing::warn!(remote = up, error = %e.message, "escalation failed; serving the local answer");
-            }
-        }
-    }
-    (with_warnings(answer(ctx, &local.message, None), &local.warnings), local_info)
+    let answer = with_warnings(answer(ctx, &local.message, None), &local.warnings);
+    Ok(LocalAnswer { answer, evidence: Some(evidence) })
 }
 
 /// `msg` as JSON, or replayed as events when the client asked for a stream.
-fn answer(ctx: &MessagesCtx, msg: &ApiMessage, request_id: Option<&str>) -> Response {
+pub(super) fn answer(ctx: &MessagesCtx, msg: &ApiMessage, request_id: Option<&str>) -> Response {
     if ctx.stream {
         let resp = replay(msg);
         match request_id {

@@ -21,6 +21,7 @@ mod chat;
 mod escalate;
 mod headers;
 pub(crate) mod messages;
+mod messages_backends;
 pub(crate) mod messages_count;
 mod messages_escalate;
 mod messages_sse;
@@ -167,8 +168,11 @@ pub(crate) async fn chat(
                     ApiError::new(status, "server_error", message).with_code(code).into_response()
                 }
                 Cause::Local(e) | Cause::Request(e) => e.into_response(),
-                Cause::Upstream(message) => ApiError::new(StatusCode::BAD_GATEWAY, "server_error", message)
-                    .with_code("upstream_error")
+                Cause::Upstream { message, reply } => reply
+                    .unwrap_or_else(|| {
+                        ApiError::new(StatusCode::BAD_GATEWAY, "server_error", message)
+                            .with_code("upstream_error")
+                    })
                     .into_response(),
             };
             let info = RouteInfo { route: f.route, reason: f.reason.as_str(), cost_usd: 0.0 };
@@ -192,7 +196,7 @@ type RemoteResult = Result<(Response, Option<hearth_router::Usage>), RemoteError
 /// An upstream failure of remote `e`, for the router (which records it and names the
 /// remote in the message).
 fn upstream(e: &dyn std::fmt::Display, request_id: Option<&str>) -> RemoteError<ApiError> {
-    RemoteError::Upstream { error: e.to_string(), request_id: request_id.map(str::to_owned) }
+    RemoteError::Upstream { error: e.to_string(), request_id: request_id.map(str::to_owned), reply: None }
 }
 
 /// Calls remote `target` with the request, as JSON or (`stream`) SSE; the response and, for
