@@ -3,6 +3,7 @@
 //! - `fallback`: template-less GGUFs, against llama.cpp's built-in formats;
 //! - `collection`: llama.cpp's collection of real templates, against Jinja2 as HF runs it;
 //! - `python_compat`: the Python-isms and HF globals templates use;
+//! - `tool_golden`: tool conversations against llama.cpp's renders (tests/golden/chat_tools.json);
 //! - `tools`: tool conversations: fixture caps, the tool fallback;
 //! - `errors`: broken templates give `ChatError` values that say what broke.
 
@@ -11,6 +12,7 @@ mod errors;
 mod fallback;
 mod golden;
 mod python_compat;
+mod tool_golden;
 mod tools;
 
 use hearth_chat::Message;
