@@ -1,3 +1,4 @@
 //! Integration tests across crates.
 
 mod big_shapes;
+mod router_library;
