@@ -1,0 +1,76 @@
+//! `ledger-stress PATH [BATCH_ROWS] [ROWS] [QUEUE]`: writes realistic rows to the ledger at
+//! `PATH` as fast as the writer takes them (batches of `BATCH_ROWS`, default 100, committed only
+//! when full: `batch_ms` is an hour). `ROWS` = 0 (the default) writes until killed — the kill -9
+//! test's workload; otherwise it writes `ROWS` rows, flushes and prints the writer's rows/s.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use hearth_ledger::{Call, Ledger, LedgerConfig, Status, now_unix_ms};
+
+fn arg(i: usize, default: usize) -> Result<usize, Box<dyn std::error::Error>> {
+    match std::env::args().nth(i) {
+        Some(s) => Ok(s.parse()?),
+        None => Ok(default),
+    }
+}
+
+fn sample(seq: u64) -> Call {
+    let local = seq % 4 != 0;
+    Call {
+        time_unix_ms: now_unix_ms(),
+        request_id: format!("{}-{seq}", std::process::id()),
+        upstream_request_id: (!local).then(|| format!("msg_{seq:016x}")),
+        operation: "chat".to_owned(),
+        task: Some(["classify", "extract", "summarize", "code"][(seq % 4) as usize].to_owned()),
+        tags: BTreeMap::from([("feature".to_owned(), "stress".to_owned()), ("user".to_owned(), "u1".to_owned())]),
+        route: if local { "qwen2.5-0.5b" } else { "claude-haiku" }.to_owned(),
+        reason: "task".to_owned(),
+        provider: if local { "hearth" } else { "anthropic" }.to_owned(),
+        request_model: "auto".to_owned(),
+        response_model: Some(if local { "qwen2.5-0.5b" } else { "claude-haiku-4-5" }.to_owned()),
+        local,
+        input_tokens: Some(420),
+        output_tokens: Some(64),
+        latency_ms: 180,
+        mean_logprob: local.then_some(-0.21),
+        cost_usd: if local { 0.000_01 } else { 0.000_74 },
+        baseline_cost_usd: Some(0.0031),
+        status: Status::Ok,
+        ..Call::default()
+    }
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let path = PathBuf::from(std::env::args().nth(1).ok_or("usage: ledger-stress PATH [BATCH_ROWS] [ROWS] [QUEUE]")?);
+    let config = LedgerConfig {
+        batch_rows: arg(2, 100)?,
+        batch_ms: 3_600_000,
+        queue_capacity: arg(4, 4096)?,
+        ..LedgerConfig::default()
+    };
+    let rows = arg(3, 0)? as u64;
+    let ledger = Ledger::open(&path, &config)?;
+    let start = Instant::now();
+    let mut seq = 0u64;
+    while rows == 0 || seq < rows {
+        let dropped = ledger.dropped();
+        ledger.record(sample(seq));
+        seq += 1;
+        if ledger.dropped() > dropped {
+            std::thread::sleep(Duration::from_millis(1)); // the writer is behind: let it catch up
+        }
+    }
+    ledger.flush()?;
+    let secs = start.elapsed().as_secs_f64();
+    let s = ledger.stats();
+    println!(
+        "rows={seq} written={} dropped={} batches={} secs={secs:.3} rows_per_s={:.0}",
+        s.written,
+        s.dropped,
+        s.batches,
+        s.written as f64 / secs
+    );
+    Ok(())
+}

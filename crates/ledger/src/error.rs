@@ -1,0 +1,64 @@
+//! The ledger's errors.
+
+use std::path::PathBuf;
+
+/// What went wrong opening, migrating or writing the ledger.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    /// The database file could not be opened or created.
+    #[error("cannot open the ledger at {path}: {source} (check that the directory exists and is writable, or set `[ledger] path`)")]
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: rusqlite::Error,
+    },
+    /// The ledger's directory could not be created.
+    #[error("cannot create the ledger's directory {path}: {source}")]
+    CreateDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file's schema is newer than this build knows.
+    #[error("the ledger at {path} has schema version {found}, newer than this hearth's {supported}: upgrade hearth or point `[ledger] path` at another file")]
+    TooNew {
+        /// The file.
+        path: PathBuf,
+        /// Its `PRAGMA user_version`.
+        found: i64,
+        /// The newest version this build writes.
+        supported: i64,
+    },
+    /// A migration failed (the file is left at its previous version: migrations are transactional).
+    #[error("migrating the ledger to schema version {version} failed: {source}")]
+    Migrate {
+        /// The version being migrated to.
+        version: i64,
+        /// Why.
+        source: rusqlite::Error,
+    },
+    /// A read or write failed (disk full, read-only file, I/O error, …).
+    #[error("ledger database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A stored value could not be decoded (e.g. tags that are not a JSON object).
+    #[error("ledger row {id}: column {column}: {message}")]
+    Decode {
+        /// The row's `id`.
+        id: i64,
+        /// The column.
+        column: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// The configuration is unusable.
+    #[error("invalid [ledger] config: {0}")]
+    Config(String),
+    /// The writer thread is gone (it cannot be reached to flush or prune).
+    #[error("the ledger's writer thread has stopped")]
+    WriterGone,
+    /// The writer thread could not be started.
+    #[error("cannot start the ledger's writer thread: {0}")]
+    Spawn(std::io::Error),
+}

@@ -1,0 +1,19 @@
+//! `Store`: where the writer puts rows. SQLite ([`SqliteStore`]) now; PostgreSQL for fleets
+//! implements the same trait later.
+
+mod columns;
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+use crate::call::Call;
+use crate::error::LedgerError;
+
+/// A ledger backend, owned by the writer thread.
+pub trait Store: Send {
+    /// Inserts `rows` in one transaction: all of them are stored, or none.
+    fn insert(&mut self, rows: &[Call]) -> Result<(), LedgerError>;
+
+    /// Deletes the rows that started before `cutoff_unix_ms`; returns how many.
+    fn prune_before(&mut self, cutoff_unix_ms: i64) -> Result<u64, LedgerError>;
+}
