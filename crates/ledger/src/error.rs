@@ -6,7 +6,9 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
     /// The database file could not be opened or created.
-    #[error("cannot open the ledger at {path}: {source} (check that the directory exists and is writable, or set `[ledger] path`)")]
+    #[error(
+        "cannot open the ledger at {path}: {source} (check that the directory exists and is writable, or set `[ledger] path`)"
+    )]
     Open {
         /// The file.
         path: PathBuf,
@@ -22,7 +24,9 @@ pub enum LedgerError {
         source: std::io::Error,
     },
     /// The file's schema is newer than this build knows.
-    #[error("the ledger at {path} has schema version {found}, newer than this hearth's {supported}: upgrade hearth or point `[ledger] path` at another file")]
+    #[error(
+        "the ledger at {path} has schema version {found}, newer than this hearth's {supported}: upgrade hearth or point `[ledger] path` at another file"
+    )]
     TooNew {
         /// The file.
         path: PathBuf,

@@ -71,7 +71,8 @@ impl Ledger {
             c.dropped_queue_full.fetch_add(1, Relaxed);
         }
         if c.may_log_drop() {
-            let why = if full { "its queue is full (the disk is slow or stuck)" } else { "its writer has stopped" };
+            let why =
+                if full { "its queue is full (the disk is slow or stuck)" } else { "its writer has stopped" };
             warn!(dropped_total = total, "ledger row dropped: {why}");
         }
     }

@@ -17,14 +17,17 @@ fn arg(i: usize, default: usize) -> Result<usize, Box<dyn std::error::Error>> {
 }
 
 fn sample(seq: u64) -> Call {
-    let local = seq % 4 != 0;
+    let local = !seq.is_multiple_of(4);
     Call {
         time_unix_ms: now_unix_ms(),
         request_id: format!("{}-{seq}", std::process::id()),
         upstream_request_id: (!local).then(|| format!("msg_{seq:016x}")),
         operation: "chat".to_owned(),
         task: Some(["classify", "extract", "summarize", "code"][(seq % 4) as usize].to_owned()),
-        tags: BTreeMap::from([("feature".to_owned(), "stress".to_owned()), ("user".to_owned(), "u1".to_owned())]),
+        tags: BTreeMap::from([
+            ("feature".to_owned(), "stress".to_owned()),
+            ("user".to_owned(), "u1".to_owned()),
+        ]),
         route: if local { "qwen2.5-0.5b" } else { "claude-haiku" }.to_owned(),
         reason: "task".to_owned(),
         provider: if local { "hearth" } else { "anthropic" }.to_owned(),
@@ -43,7 +46,9 @@ fn sample(seq: u64) -> Call {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let path = PathBuf::from(std::env::args().nth(1).ok_or("usage: ledger-stress PATH [BATCH_ROWS] [ROWS] [QUEUE]")?);
+    let path = PathBuf::from(
+        std::env::args().nth(1).ok_or("usage: ledger-stress PATH [BATCH_ROWS] [ROWS] [QUEUE]")?,
+    );
     let config = LedgerConfig {
         batch_rows: arg(2, 100)?,
         batch_ms: 3_600_000,

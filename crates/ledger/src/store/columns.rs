@@ -114,11 +114,17 @@ fn count(row: &Row<'_>, i: usize) -> rusqlite::Result<Option<u64>> {
 pub fn read(row: &Row<'_>) -> Result<(i64, Call), LedgerError> {
     let id: i64 = row.get(0)?;
     let tags: String = row.get(6)?;
-    let tags = serde_json::from_str(&tags)
-        .map_err(|e| LedgerError::Decode { id, column: "tags", message: e.to_string() })?;
+    let tags = serde_json::from_str(&tags).map_err(|e| LedgerError::Decode {
+        id,
+        column: "tags",
+        message: e.to_string(),
+    })?;
     let status: String = row.get(29)?;
-    let status = Status::parse(&status)
-        .ok_or_else(|| LedgerError::Decode { id, column: "status", message: format!("unknown status {status:?}") })?;
+    let status = Status::parse(&status).ok_or_else(|| LedgerError::Decode {
+        id,
+        column: "status",
+        message: format!("unknown status {status:?}"),
+    })?;
     let call = Call {
         time_unix_ms: row.get(1)?,
         request_id: row.get(2)?,
