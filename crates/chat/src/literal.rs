@@ -3,8 +3,8 @@
 //! system turn).
 //!
 //! Templates transform message text (`| trim`, `.strip()`, slicing, `tojson`), so the output
-//! cannot simply be searched for it. Instead, each span the caller marks in a message's role
-//! or content (the texts of control tokens, found by the tokenizer) is replaced before
+//! cannot simply be searched for it. Instead, each span the caller marks in a message's role,
+//! content or tool-call fields (the texts of control tokens, found by the tokenizer) is replaced before
 //! rendering by a placeholder that no template operation alters and no input can forge:
 //! private-use delimiters around a per-render random number and the span's index. After
 //! rendering, each placeholder is put back and its bytes reported as literal. A conversation
@@ -34,8 +34,9 @@ pub struct Rendered {
 
 impl ChatTemplate {
     /// Renders as [`ChatTemplate::render_with`] does, and reports which bytes of the output
-    /// are message text that `mark` picks out: `mark` gets each message's role and content
-    /// and returns the byte ranges in it to keep literal (for a tokenizer, the texts of
+    /// are message text that `mark` picks out: `mark` gets each message's role, content,
+    /// `name`, `tool_call_id` and each tool call's id, function name and arguments text, and
+    /// returns the byte ranges in it to keep literal (for a tokenizer, the texts of
     /// control tokens such as `<|im_start|>`, which must stay text when a user writes them).
     /// The template's own markup is never reported, even when it holds the same texts.
     pub fn render_literal(
@@ -48,15 +49,27 @@ impl ChatTemplate {
         let mut spans: Vec<String> = Vec::new();
         let mut marked: Option<Vec<Message>> = None;
         for (i, m) in messages.iter().enumerate() {
-            let role = replace_marked(&m.role, &mark(&m.role), nonce, &mut spans);
-            let content = replace_marked(&m.content, &mark(&m.content), nonce, &mut spans);
-            if role.is_some() || content.is_some() {
-                let copy = marked.get_or_insert_with(|| messages.to_vec());
-                copy[i] = Message {
-                    role: role.unwrap_or_else(|| m.role.clone()),
-                    content: content.unwrap_or_else(|| m.content.clone()),
-                    ..m.clone()
-                };
+            let mut copy: Option<Message> = None;
+            let mut field = |get: &dyn Fn(&Message) -> Option<&String>,
+                             set: &dyn Fn(&mut Message, String)| {
+                let Some(text) = get(m) else { return };
+                if let Some(replaced) = replace_marked(text, &mark(text), nonce, &mut spans) {
+                    set(copy.get_or_insert_with(|| m.clone()), replaced);
+                }
+            };
+            field(&|m| Some(&m.role), &|m, v| m.role = v);
+            field(&|m| Some(&m.content), &|m, v| m.content = v);
+            field(&|m| m.name.as_ref(), &|m, v| m.name = Some(v));
+            field(&|m| m.tool_call_id.as_ref(), &|m, v| m.tool_call_id = Some(v));
+            for c in 0..m.tool_calls.len() {
+                field(&|m| Some(&m.tool_calls[c].id), &|m, v| m.tool_calls[c].id = v);
+                field(&|m| Some(&m.tool_calls[c].function.name), &|m, v| m.tool_calls[c].function.name = v);
+                field(&|m| Some(&m.tool_calls[c].function.arguments), &|m, v| {
+                    m.tool_calls[c].function.arguments = v
+                });
+            }
+            if let Some(copy) = copy {
+                marked.get_or_insert_with(|| messages.to_vec())[i] = copy;
             }
         }
         let Some(marked) = marked else {
@@ -199,5 +212,28 @@ mod tests {
         let literal: Vec<&str> = r.literal.iter().map(|s| &r.text[s.clone()]).collect();
         assert_eq!(literal, ["<x>", "<y>"]);
         assert_eq!(r.literal, [11..14, 25..28]);
+    }
+
+    #[test]
+    fn tool_call_fields_are_marked_too() {
+        use crate::message::ToolCall;
+        // Qwen-like: arguments parsed into an object and printed with tojson.
+        let t = ChatTemplate::from_source(
+            "{% for m in messages %}{% for c in m.tool_calls %}{{ c.function.name }}:\
+             {{ c.function.arguments | tojson }}{% endfor %}{{ m.tool_call_id }}|{{ m.content }}\n{% endfor %}",
+            "",
+            "",
+        )
+        .unwrap();
+        assert!(t.tool_caps().supports_object_arguments);
+        let msgs = [
+            Message::assistant_tool_calls("", vec![ToolCall::function("c<x>", "f<x>", r#"{"q": "a<x>b"}"#)]),
+            Message::tool("c<x>", "r"),
+        ];
+        let r = t.render_literal(&msgs, &RenderOptions::default(), &find_all("<x>")).unwrap();
+        assert_eq!(r.text, t.render_with(&msgs, &RenderOptions::default()).unwrap());
+        assert_eq!(r.text, "f<x>:{\"q\": \"a<x>b\"}|\nc<x>|r\n");
+        let literal: Vec<&str> = r.literal.iter().map(|s| &r.text[s.clone()]).collect();
+        assert_eq!(literal, ["<x>"; 3]);
     }
 }
