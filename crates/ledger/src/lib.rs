@@ -10,7 +10,7 @@
 //!   and [`LedgerConfig::retain_days`] (at start-up and daily).
 //! - [`Store`] is the backend trait: [`SqliteStore`] (WAL, `synchronous=NORMAL`, schema
 //!   versioned by `PRAGMA user_version`, see [`schema`]); PostgreSQL comes later behind it.
-//! - [`Call`] is the row.
+//! - [`Call`] is the row; [`tags::collect`] builds its tags from the request.
 //!
 //! # Columns
 //!
@@ -59,6 +59,7 @@ mod ledger;
 pub mod schema;
 mod stats;
 mod store;
+pub mod tags;
 mod worker;
 
 pub use call::{Call, Status, now_unix_ms};

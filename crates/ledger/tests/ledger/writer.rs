@@ -182,3 +182,22 @@ fn an_invalid_config_is_refused() {
     let e = Ledger::with_store(Box::new(MemStore(Shared::default())), &config(0, 1, 1)).unwrap_err();
     assert!(e.to_string().contains("batch_rows"), "{e}");
 }
+
+#[test]
+fn the_handle_can_be_shared_across_threads() {
+    fn shared<T: Send + Sync>(_: &T) {}
+    let (ledger, shared_store) = mem_ledger(&config(10, 60_000, 1000));
+    shared(&ledger);
+    let ledger = std::sync::Arc::new(ledger);
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let ledger = std::sync::Arc::clone(&ledger);
+            std::thread::spawn(move || {
+                (0..25).for_each(|i| ledger.record(small_call(&format!("t{t}-{i}"), i)))
+            })
+        })
+        .collect();
+    threads.into_iter().for_each(|t| t.join().unwrap());
+    ledger.flush().unwrap();
+    assert_eq!(shared_store.len(), 100);
+}
