@@ -43,6 +43,7 @@ impl Ledger {
             batch_rows: config.batch_rows,
             batch_every: Duration::from_millis(config.batch_ms),
             retain_days: config.retain_days,
+            prune_every: worker::PRUNE_EVERY,
         };
         let shared = Arc::clone(&counters);
         let thread = std::thread::Builder::new()

@@ -17,7 +17,7 @@ use crate::store::Store;
 /// Pause before retrying a failed batch (lets a busy lock or a transient I/O error pass).
 const RETRY_PAUSE: Duration = Duration::from_millis(50);
 /// How often retention runs after start-up.
-const PRUNE_EVERY: Duration = Duration::from_secs(24 * 60 * 60);
+pub(crate) const PRUNE_EVERY: Duration = Duration::from_secs(24 * 60 * 60);
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// What the handle sends the writer.
@@ -37,6 +37,8 @@ pub(crate) struct Settings {
     pub batch_rows: usize,
     pub batch_every: Duration,
     pub retain_days: Option<u32>,
+    /// How often retention runs after start-up ([`PRUNE_EVERY`]; shorter in tests).
+    pub prune_every: Duration,
 }
 
 struct Worker {
@@ -50,7 +52,7 @@ pub(crate) fn run(store: Box<dyn Store>, rx: Receiver<Msg>, settings: Settings, 
     let mut w = Worker { store, counters, batch: Vec::with_capacity(settings.batch_rows) };
     let mut next_prune = settings.retain_days.map(|days| {
         let _ = w.prune(days);
-        Instant::now() + PRUNE_EVERY
+        Instant::now() + settings.prune_every
     });
     let mut deadline: Option<Instant> = None;
     loop {
@@ -98,7 +100,7 @@ pub(crate) fn run(store: Box<dyn Store>, rx: Receiver<Msg>, settings: Settings, 
             && now >= at
         {
             let _ = w.prune(days);
-            next_prune = Some(now + PRUNE_EVERY);
+            next_prune = Some(now + settings.prune_every);
         }
     }
 }
@@ -153,5 +155,53 @@ impl Worker {
                 Err(e)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::sync::mpsc;
+
+    use super::*;
+
+    /// Records the cutoffs retention asked for.
+    struct Cutoffs(Arc<Mutex<Vec<i64>>>);
+
+    impl Store for Cutoffs {
+        fn insert(&mut self, _: &[Call]) -> Result<(), LedgerError> {
+            Ok(())
+        }
+        fn prune_before(&mut self, cutoff_unix_ms: i64) -> Result<u64, LedgerError> {
+            self.0.lock().unwrap().push(cutoff_unix_ms);
+            Ok(1)
+        }
+    }
+
+    #[test]
+    fn retention_runs_at_start_up_and_then_periodically_while_idle() {
+        let cutoffs = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = mpsc::sync_channel(4);
+        let settings = Settings {
+            batch_rows: 10,
+            batch_every: Duration::from_secs(60),
+            retain_days: Some(3),
+            prune_every: Duration::from_millis(20),
+        };
+        let counters = Arc::new(Counters::new());
+        let store = Box::new(Cutoffs(Arc::clone(&cutoffs)));
+        let shared = Arc::clone(&counters);
+        let thread = std::thread::spawn(move || run(store, rx, settings, shared));
+        let end = Instant::now() + Duration::from_secs(10);
+        while cutoffs.lock().unwrap().len() < 3 {
+            assert!(Instant::now() < end, "retention did not repeat");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        drop(tx);
+        thread.join().unwrap();
+        let first = cutoffs.lock().unwrap()[0];
+        let expected = now_unix_ms() - 3 * DAY_MS;
+        assert!((expected - first).abs() < 10_000, "cutoff {first} is not 3 days ago ({expected})");
+        assert!(counters.snapshot().pruned >= 3);
     }
 }

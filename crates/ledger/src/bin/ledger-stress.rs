@@ -1,7 +1,8 @@
 //! `ledger-stress PATH [BATCH_ROWS] [ROWS] [QUEUE]`: writes realistic rows to the ledger at
 //! `PATH` as fast as the writer takes them (batches of `BATCH_ROWS`, default 100, committed only
 //! when full: `batch_ms` is an hour). `ROWS` = 0 (the default) writes until killed — the kill -9
-//! test's workload; otherwise it writes `ROWS` rows, flushes and prints the writer's rows/s.
+//! test's workload; otherwise it writes `ROWS` rows, flushes and prints the writer's rows/s
+//! and how long `record` took (p50/p99/max: the latency the ledger adds to a request).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -59,9 +60,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let ledger = Ledger::open(&path, &config)?;
     let start = Instant::now();
     let mut seq = 0u64;
+    let mut record_ns: Vec<u64> = Vec::with_capacity(rows.min(10_000_000) as usize);
     while rows == 0 || seq < rows {
         let dropped = ledger.dropped();
-        ledger.record(sample(seq));
+        let call = sample(seq);
+        let t = Instant::now();
+        ledger.record(call);
+        if rows != 0 {
+            record_ns.push(t.elapsed().as_nanos() as u64);
+        }
         seq += 1;
         if ledger.dropped() > dropped {
             std::thread::sleep(Duration::from_millis(1)); // the writer is behind: let it catch up
@@ -70,12 +77,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     ledger.flush()?;
     let secs = start.elapsed().as_secs_f64();
     let s = ledger.stats();
+    record_ns.sort_unstable();
+    let pct = |p: f64| record_ns.get(((record_ns.len() as f64 - 1.0) * p) as usize).copied().unwrap_or(0);
     println!(
-        "rows={seq} written={} dropped={} batches={} secs={secs:.3} rows_per_s={:.0}",
+        "rows={seq} written={} dropped={} batches={} secs={secs:.3} rows_per_s={:.0} record_ns_p50={} p99={} max={}",
         s.written,
         s.dropped,
         s.batches,
-        s.written as f64 / secs
+        s.written as f64 / secs,
+        pct(0.5),
+        pct(0.99),
+        pct(1.0)
     );
     Ok(())
 }
