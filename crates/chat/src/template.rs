@@ -32,6 +32,9 @@ pub struct ChatTemplate {
     caps: ToolCaps,
     /// minja's tool-call example for the tool fallback, rendered on first use.
     tool_call_example: OnceLock<Option<String>>,
+    /// The GGUF's `tokenizer.chat_template.tool_use`, next to a default template: used when
+    /// a render has tools.
+    tool_use: Option<Box<ChatTemplate>>,
 }
 
 impl fmt::Debug for ChatTemplate {
@@ -42,6 +45,7 @@ impl fmt::Debug for ChatTemplate {
             .field("eos", &self.eos)
             .field("fallback", &self.fallback)
             .field("caps", &self.caps)
+            .field("tool_use", &self.tool_use.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -50,21 +54,30 @@ impl ChatTemplate {
     /// The template of a GGUF: `tokenizer.chat_template`, else
     /// `tokenizer.chat_template.tool_use`, else the built-in [`Fallback`] for
     /// `general.architecture` (Gemma's format for Gemma 1–3, ChatML otherwise). A template
-    /// that is literally `chatml` selects the ChatML fallback, as in llama.cpp.
+    /// that is literally `chatml` selects the ChatML fallback (or the tool-use template when
+    /// there is one), as in llama.cpp.
+    ///
+    /// When the GGUF has both a default and a tool-use template (Command-R, Hermes), renders
+    /// with tools use the tool-use one, as llama.cpp does; one that does not compile is
+    /// ignored, as llama.cpp ignores it.
     ///
     /// `bos_token`/`eos_token` are the vocabulary strings of `tokenizer.ggml.bos_token_id`
     /// and `tokenizer.ggml.eos_token_id` (empty when the id is absent or negative).
     pub fn from_gguf(meta: &Metadata) -> Result<ChatTemplate, ChatError> {
         let bos = token_text(meta, "tokenizer.ggml.bos_token_id")?;
         let eos = token_text(meta, "tokenizer.ggml.eos_token_id")?;
-        let shipped = match meta.opt_str(KEY_CHAT_TEMPLATE)?.filter(|s| !s.is_empty()) {
-            Some(s) => Some(s),
-            None => meta.opt_str(KEY_CHAT_TEMPLATE_TOOL_USE)?.filter(|s| !s.is_empty()),
-        };
-        match shipped {
-            Some("chatml") => Self::from_fallback(Fallback::ChatMl, &bos, &eos),
-            Some(source) => Self::from_source(source, &bos, &eos),
-            None => {
+        let default = meta.opt_str(KEY_CHAT_TEMPLATE)?.filter(|s| !s.is_empty());
+        let tool_use = meta.opt_str(KEY_CHAT_TEMPLATE_TOOL_USE)?.filter(|s| !s.is_empty());
+        match (default, tool_use) {
+            (Some(source), tool_use) if source != "chatml" => {
+                let mut template = Self::from_source(source, &bos, &eos)?;
+                template.tool_use =
+                    tool_use.and_then(|t| Self::from_source(t, &bos, &eos).ok()).map(Box::new);
+                Ok(template)
+            }
+            (_, Some(tool_use)) => Self::from_source(tool_use, &bos, &eos),
+            (Some(_chatml), None) => Self::from_fallback(Fallback::ChatMl, &bos, &eos),
+            (None, None) => {
                 let arch = meta.opt_str("general.architecture")?.unwrap_or_default();
                 Self::from_fallback(Fallback::for_architecture(arch), &bos, &eos)
             }
@@ -99,6 +112,7 @@ impl ChatTemplate {
             fallback,
             caps,
             tool_call_example: OnceLock::new(),
+            tool_use: None,
         })
     }
 
@@ -123,6 +137,11 @@ impl ChatTemplate {
     /// [`ChatError::ToolArguments`] for call arguments that are not JSON where an object is
     /// needed, and the template's own errors.
     pub fn render_with(&self, messages: &[Message], opts: &RenderOptions) -> Result<String, ChatError> {
+        if let Some(tool_use) = &self.tool_use
+            && opts.tools.as_ref().is_some_and(|t| !t.is_empty())
+        {
+            return tool_use.render_with(messages, opts);
+        }
         let tools = tools::template_tools(opts.tools.as_deref())?;
         let plan = if opts.tool_fallback {
             Plan::new(&self.caps, messages, tools.is_some())
@@ -157,14 +176,18 @@ impl ChatTemplate {
 
     /// What the template does with tools natively, probed once at compile time as
     /// llama.cpp probes it (`common/jinja/caps.cpp`).
+    ///
+    /// With a separate tool-use template, these are its caps (llama.cpp reports "the more
+    /// expressive template"'s).
     pub fn tool_caps(&self) -> ToolCaps {
-        self.caps
+        self.tool_use.as_ref().map_or(self.caps, |t| t.caps)
     }
 
     /// True when the template renders tool definitions and tool calls itself; when false,
     /// [`RenderOptions::tool_fallback`] is what lets a model see them.
     pub fn supports_tools(&self) -> bool {
-        self.caps.supports_tools && self.caps.supports_tool_calls
+        let caps = self.tool_caps();
+        caps.supports_tools && caps.supports_tool_calls
     }
 
     /// minja's tool-call example for this template: how it renders a sample call (through

@@ -103,6 +103,33 @@ fn literal_chatml_and_tool_use_key_are_honoured() {
 }
 
 #[test]
+fn tool_use_template_renders_tool_requests() {
+    let both = meta(&[
+        ("tokenizer.chat_template", Value::String("D{{ messages[0].content }}".to_owned())),
+        (
+            "tokenizer.chat_template.tool_use",
+            Value::String("T{% for t in tools %}{{ t.function.name }}{% endfor %}".to_owned()),
+        ),
+    ]);
+    let t = ChatTemplate::from_gguf(&both).expect("compiles");
+    let msgs = [Message::user("x")];
+    assert_eq!(t.render(&msgs, false).unwrap(), "Dx");
+    let tool = serde_json::json!({"type": "function", "function": {"name": "f"}});
+    let with_tools = hearth_chat::RenderOptions::default().with_tools(vec![tool]);
+    assert_eq!(t.render_with(&msgs, &with_tools).unwrap(), "Tf");
+    // llama.cpp reports the tool-use template's caps.
+    assert!(t.tool_caps().supports_tools);
+
+    // `chatml` next to a tool-use template: llama.cpp takes the tool-use one as default.
+    let chatml = meta(&[
+        ("tokenizer.chat_template", Value::String("chatml".to_owned())),
+        ("tokenizer.chat_template.tool_use", Value::String("T".to_owned())),
+    ]);
+    let t = ChatTemplate::from_gguf(&chatml).expect("compiles");
+    assert_eq!(t.render(&msgs, false).unwrap(), "T");
+}
+
+#[test]
 fn bad_token_ids_are_errors_or_empty() {
     let out_of_range = meta(&[
         ("tokenizer.ggml.tokens", vocab(&["a", "b"])),
