@@ -30,7 +30,7 @@ fn kill_9_mid_write_never_corrupts_and_loses_at_most_the_open_batch() {
             .stdout(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(40 + next(&mut seed) % 260));
+        std::thread::sleep(Duration::from_millis(60 + next(&mut seed) % 240));
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
 
