@@ -147,3 +147,19 @@ fn malformed_tools_and_arguments_are_errors() {
         "{err}"
     );
 }
+
+#[test]
+fn smollm2_fallback_shows_tools_and_an_example_call() {
+    let Some(t) = fixture_template(hearth_testkit::SMOLLM2_135M) else { return };
+    let msgs = [Message::user("Weather in Paris?")];
+    let opts = RenderOptions { tool_fallback: true, ..RenderOptions::generation_prompt(true) }
+        .with_tools(vec![weather_tool()]);
+    let out = t.render_with(&msgs, &opts).unwrap();
+    let expected_head = "<|im_start|>system\nYou can call any of the following tools to satisfy the user's requests: [\n  {\n    \"type\": \"function\",";
+    assert!(out.starts_with(expected_head), "{out}");
+    // The example is SmolLM2's own rendering of a fallback call, EOS cut.
+    assert!(
+        out.contains("\n\nExample tool call syntax:\n\n{\n  \"tool_calls\": [\n    {\n      \"name\": \"tool_name\",\n      \"arguments\": {\n        \"arg1\": \"some_value\"\n      },\n      \"id\": \"call_1___\"\n    }\n  ]\n}\n\n<|im_end|>\n<|im_start|>user\nWeather in Paris?<|im_end|>\n<|im_start|>assistant\n"),
+        "{out}"
+    );
+}
