@@ -7,12 +7,13 @@ use std::time::Instant;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use hearth_engine::{Completion, Prompt, TokenEvent};
 use hearth_tokenizer::Tokenizer;
 
 use crate::generate::{self, Live, Step};
-use crate::request::{self, PromptInput};
+use crate::request::{self, GenerationBody, PromptInput};
 use crate::response::{
     FINGERPRINT, Head, LegacyLogprobs, TextChoice, TextCompletion, Usage, finish_reason, json, with_warnings,
 };
@@ -21,15 +22,37 @@ use crate::validate::{Endpoint, validate_body};
 use crate::{ApiError, AppState, sse};
 
 /// The handler.
-pub(crate) async fn handler(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
-    run(state, body).await.unwrap_or_else(IntoResponse::into_response)
+pub(crate) async fn handler(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    run(state, headers, body).await.unwrap_or_else(IntoResponse::into_response)
 }
 
-async fn run(state: AppState, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
+async fn run(
+    state: AppState,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
     let arrived = Instant::now();
     let body = request::body_bytes(body)?;
     let parsed = request::parse(&body)?;
-    let lease = state.acquire(parsed.model.as_deref()).await?;
+    if let Some(routing) = state.config().routing.clone() {
+        return Ok(crate::route::completions(state, routing, &headers, parsed, &body, arrived).await);
+    }
+    let model = parsed.model.clone();
+    serve_local(state, parsed, model.as_deref(), arrived).await
+}
+
+/// Serves `parsed` with the local model `model` names (see [`AppState::acquire`]).
+pub(crate) async fn serve_local(
+    state: AppState,
+    parsed: GenerationBody,
+    model: Option<&str>,
+    arrived: Instant,
+) -> Result<Response, ApiError> {
+    let lease = state.acquire(model).await?;
     let valid = validate_body(&parsed, Endpoint::Completions, lease.ready().model_shape())?;
     let echo = match (&valid.request.prompt, valid.echo) {
         (_, false) => String::new(),

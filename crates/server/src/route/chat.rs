@@ -14,6 +14,12 @@ use super::{Ctx, call_remote, escalate, translate};
 use crate::ApiError;
 use crate::request::GenerationBody;
 
+/// The task hint of an OpenAI-shaped request: `metadata.task`, else the `X-Hearth-Task` header.
+pub(super) fn task_hint(raw: &Value, headers: &HeaderMap) -> Option<String> {
+    let header = || headers.get("x-hearth-task").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    raw.pointer("/metadata/task").and_then(Value::as_str).map(str::to_owned).or_else(header)
+}
+
 /// A chat request as the router reads it.
 pub(super) struct ChatRequest {
     parsed: GenerationBody,
@@ -27,11 +33,7 @@ impl ChatRequest {
     /// The request: `parsed` from the body `raw`; the task hint from `metadata.task`, else the
     /// `X-Hearth-Task` header.
     pub fn new(parsed: GenerationBody, raw: &Value, headers: &HeaderMap) -> ChatRequest {
-        let hint = raw
-            .pointer("/metadata/task")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .or_else(|| headers.get("x-hearth-task").and_then(|v| v.to_str().ok()).map(str::to_owned));
+        let hint = task_hint(raw, headers);
         ChatRequest {
             requested: parsed.model.clone().unwrap_or_else(|| "auto".to_owned()),
             stream: parsed.stream.unwrap_or(false),

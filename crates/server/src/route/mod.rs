@@ -18,6 +18,7 @@
 //! in Anthropic's shapes, an Anthropic remote gets the request passed through.
 
 mod chat;
+mod completions;
 mod escalate;
 mod headers;
 pub(crate) mod messages;
@@ -38,7 +39,7 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use hearth_router::{
-    Cause, CompleteError, Decision, Policy, RemoteError, RouteInput, Router, RouterConfig, Spend,
+    Cause, CompleteError, Decision, Policy, RemoteError, RouteInput, Routed, Router, RouterConfig, Spend,
 };
 use serde_json::Value;
 
@@ -148,7 +149,31 @@ pub(crate) async fn chat(
     let stream = req.stream;
     let ctx = Ctx { state, routing: Arc::clone(&routing), raw, arrived, stream };
     let backends = chat::ChatBackends { ctx: &ctx };
-    match routing.router.complete(&backends, &req).await {
+    let result = routing.router.complete(&backends, &req).await;
+    respond(result, stream).await
+}
+
+/// `POST /v1/completions` through the router (local models only: `completions.rs`).
+pub(crate) async fn completions(
+    state: AppState,
+    routing: Arc<Routing>,
+    headers: &HeaderMap,
+    parsed: GenerationBody,
+    body: &Bytes,
+    arrived: Instant,
+) -> Response {
+    let raw: Value = serde_json::from_slice(body).unwrap_or_default();
+    let req = completions::CompletionRequest::new(parsed, &raw, headers);
+    let backends = completions::CompletionBackends { state: &state, arrived };
+    let result = routing.router.complete(&backends, &req).await;
+    respond(result, req.stream).await
+}
+
+/// A routed OpenAI-API request's response: the answer, or the error in OpenAI's shape (429
+/// `budget_exceeded`, 503 `remote_unavailable`, 502 `upstream_error`, the backend's own), with
+/// the routing headers and, for JSON, the `hearth` object.
+async fn respond(result: Result<Routed<Response>, CompleteError<ApiError>>, stream: bool) -> Response {
+    match result {
         Ok(r) => {
             let info = RouteInfo { route: r.route, reason: r.reason.as_str(), cost_usd: r.cost_usd };
             finish(r.answer, &info, &r.decision, stream).await

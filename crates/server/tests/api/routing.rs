@@ -130,6 +130,29 @@ async fn a_classify_task_goes_to_the_local_model() {
 }
 
 #[tokio::test]
+async fn completions_follow_the_routes_and_a_remote_decision_is_a_clear_400() {
+    let fake = fake().await;
+    let Some((app, _)) = app(&config_text(&fake.base_url(), 0, ROUTES)) else { return };
+    let body = json!({"model": "auto", "prompt": "def add(a, b):", "max_tokens": 8, "temperature": 0,
+        "metadata": {"task": "classify"}});
+    let r = post(&app, "/v1/completions", body).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(route_reason(&r), ("small", "task"));
+    let v = r.json();
+    assert_eq!(v["object"], "text_completion");
+    assert_eq!(
+        (v["hearth"]["route"].as_str(), v["hearth"]["task"].as_str()),
+        (Some("small"), Some("classify"))
+    );
+    let body = json!({"model": "auto", "prompt": "Why?", "max_tokens": 8, "metadata": {"task": "reason"}});
+    let r = post(&app, "/v1/completions", body).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(route_reason(&r), ("claude", "task"));
+    assert!(r.body.contains("/v1/chat/completions"), "{}", r.body);
+    assert!(fake.requests().is_empty(), "nothing went upstream");
+}
+
+#[tokio::test]
 async fn a_reason_task_goes_to_the_remote_with_system_top_level() {
     let fake = fake().await;
     let Some((app, routing)) = app(&config_text(&fake.base_url(), 0, ROUTES)) else { return };
