@@ -66,7 +66,12 @@ impl Backends for Service {
             if done.stop_reason == hearth_engine::StopReason::Length { Finish::Length } else { Finish::Stop };
         let evidence =
             probe.evidence.then(|| Evidence::of_answer(&done.text, &logprobs, finish, false, None));
-        Ok(LocalAnswer { answer: done.text, evidence })
+        let usage = Usage {
+            input_tokens: done.prompt_tokens as u64,
+            output_tokens: done.completion_tokens as u64,
+            ..Usage::default()
+        };
+        Ok(LocalAnswer::new(done.text).with_evidence(evidence).with_usage(Some(usage)))
     }
 
     async fn remote(
@@ -89,7 +94,7 @@ impl Backends for Service {
                     cache_read_tokens: u.cache_read_input_tokens.unwrap_or(0),
                     cache_write_tokens: u.cache_creation_input_tokens.unwrap_or(0),
                 };
-                Ok(RemoteAnswer { answer: answer.body.text(), usage: Some(usage) })
+                Ok(RemoteAnswer::new(answer.body.text(), Some(usage)).with_upstream_id(answer.request_id))
             }
             Err(e) => Err(RemoteError::Upstream {
                 error: e.to_string(),
@@ -148,6 +153,7 @@ fn a_service_routes_through_the_library_as_the_server_does() {
         assert!(!r.answer.trim().is_empty());
         let evidence = r.attempts[0].evidence.expect("probed: the route can escalate");
         assert!(evidence.mean_logprob.is_some_and(|m| m < 0.0 && m.is_finite()), "{evidence:?}");
+        assert!(r.attempts[0].usage.is_some_and(|u| u.input_tokens > 0 && u.output_tokens > 0));
         assert_eq!(r.cost_usd, 0.0);
         assert!(fake.requests().is_empty(), "nothing went to Claude");
 
@@ -159,6 +165,11 @@ fn a_service_routes_through_the_library_as_the_server_does() {
         assert!(r.cost_usd > 0.0);
         assert_eq!(router.spend().spent_today(SystemTime::now()), r.cost_usd);
         assert_eq!(fake.requests().len(), 1);
+        assert!(
+            r.attempts[1].upstream_id.as_deref().is_some_and(|id| id.starts_with("req_")),
+            "{:?}",
+            r.attempts[1]
+        );
 
         // Claude overloaded: the plan route falls back to the local model.
         fake.push_fault(Fault::Overloaded);

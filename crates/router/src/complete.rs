@@ -27,7 +27,7 @@
 use std::borrow::Cow;
 use std::future::Future;
 use std::sync::Mutex;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use crate::budget::Spend;
 use crate::config::{Remote, RouterConfig};
@@ -63,24 +63,63 @@ pub struct Probe {
     pub label_margin: bool,
 }
 
-/// A local model's answer.
+/// A local model's answer ([`LocalAnswer::new`], then `with_…`).
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct LocalAnswer<A> {
     /// The answer, ready for the caller.
     pub answer: A,
     /// What it shows about its own quality; `None` when not probed (or not measurable: the
     /// answer is then final).
     pub evidence: Option<Evidence>,
+    /// Its token usage, when known (prompt tokens as `input_tokens`).
+    pub usage: Option<Usage>,
 }
 
-/// A remote's answer.
+impl<A> LocalAnswer<A> {
+    /// An answer with no evidence and no usage.
+    pub fn new(answer: A) -> LocalAnswer<A> {
+        LocalAnswer { answer, evidence: None, usage: None }
+    }
+
+    /// With the evidence a probe measured.
+    pub fn with_evidence(mut self, evidence: Option<Evidence>) -> LocalAnswer<A> {
+        self.evidence = evidence;
+        self
+    }
+
+    /// With its token usage.
+    pub fn with_usage(mut self, usage: Option<Usage>) -> LocalAnswer<A> {
+        self.usage = usage;
+        self
+    }
+}
+
+/// A remote's answer ([`RemoteAnswer::new`], then `with_…`).
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct RemoteAnswer<A> {
     /// The answer, ready for the caller.
     pub answer: A,
     /// Its token usage; `None` for a stream, whose backend reports the usage at the stream's
     /// end with [`Router::record_success`].
     pub usage: Option<Usage>,
+    /// The upstream's id for the call (its `request-id` / `x-request-id` header), if it sent
+    /// one.
+    pub upstream_id: Option<String>,
+}
+
+impl<A> RemoteAnswer<A> {
+    /// An answer with its usage (`None` for a stream).
+    pub fn new(answer: A, usage: Option<Usage>) -> RemoteAnswer<A> {
+        RemoteAnswer { answer, usage, upstream_id: None }
+    }
+
+    /// With the upstream's id for the call.
+    pub fn with_upstream_id(mut self, id: Option<String>) -> RemoteAnswer<A> {
+        self.upstream_id = id;
+        self
+    }
 }
 
 /// Why a remote gave no answer.
@@ -158,12 +197,16 @@ pub struct Attempt {
     pub target: String,
     /// Whether it is a local model.
     pub local: bool,
-    /// Its usage, when known (remote, non-streamed).
+    /// Its usage, when known (remote non-streamed; local when the backend reports it).
     pub usage: Option<Usage>,
     /// USD paid.
     pub cost_usd: f64,
     /// What it showed (probed local answers).
     pub evidence: Option<Evidence>,
+    /// The upstream's id for the call (remote answers).
+    pub upstream_id: Option<String>,
+    /// How long the call took, milliseconds (a stream's: until its response started).
+    pub elapsed_ms: u64,
     /// Why it gave no answer, or why its answer was not used; `None`: it answered and was used.
     pub outcome: AttemptOutcome,
 }
@@ -382,19 +425,9 @@ impl<B: Backends> Run<'_, B> {
 
     /// Local model `target` answers, as is.
     async fn local(mut self, target: &str, probe: Probe, reason: Reason) -> Done<B> {
-        match self.backends.local(target, self.req, probe).await {
-            Ok(a) => {
-                self.attempts.push(local_attempt(target, a.evidence, AttemptOutcome::Served));
-                self.served(a.answer, target.to_owned(), reason)
-            }
-            Err(e) => {
-                self.attempts.push(local_attempt(
-                    target,
-                    None,
-                    AttemptOutcome::Failed("local model failed".into()),
-                ));
-                Err(self.fail(target.to_owned(), Cause::Local(e)))
-            }
+        match self.call_local(target, probe).await {
+            Ok(a) => self.served(a.answer, target.to_owned(), reason),
+            Err(e) => Err(self.fail(target.to_owned(), Cause::Local(e))),
         }
     }
 
@@ -429,25 +462,18 @@ impl<B: Backends> Run<'_, B> {
             evidence: true,
             label_margin: route.is_some_and(|r| wants_label_margin(r, &self.decision.task.name)),
         };
-        let local = match self.backends.local(target, self.req, probe).await {
+        let local = match self.call_local(target, probe).await {
             Ok(a) => a,
-            Err(e) => {
-                self.attempts.push(local_attempt(
-                    target,
-                    None,
-                    AttemptOutcome::Failed("local model failed".into()),
-                ));
-                return Err(self.fail(target.to_owned(), Cause::Local(e)));
-            }
+            Err(e) => return Err(self.fail(target.to_owned(), Cause::Local(e))),
         };
+        let local_attempt = self.attempts.len() - 1;
         let verdict = route.zip(local.evidence.as_ref()).and_then(|(r, e)| should_escalate(r, e));
         let (Some(why), Some(up)) = (verdict, self.decision.escalate_to.clone()) else {
-            self.attempts.push(local_attempt(target, local.evidence, AttemptOutcome::Served));
             let reason = self.decision.reason;
             return self.served(local.answer, target.to_owned(), reason);
         };
         tracing::info!(local = target, to = up, reason = why.as_str(), evidence = ?local.evidence, "escalating");
-        self.attempts.push(local_attempt(target, local.evidence, AttemptOutcome::Escalated(why)));
+        self.attempts[local_attempt].outcome = AttemptOutcome::Escalated(why);
         let escalated = if config.remote(&up).is_some() {
             self.call_remote(&up, true).await.map_err(|e| match e {
                 RemoteError::Request(_) => "the remote refused the request".to_owned(),
@@ -455,37 +481,48 @@ impl<B: Backends> Run<'_, B> {
             })
         } else {
             // A bigger local model: generated in full too (a buffered stream stays buffered).
-            match self.backends.local(&up, self.req, Probe { evidence: true, label_margin: false }).await {
-                Ok(a) => {
-                    self.attempts.push(local_attempt(&up, a.evidence, AttemptOutcome::Served));
-                    Ok(a.answer)
-                }
-                Err(_) => {
-                    self.attempts.push(local_attempt(
-                        &up,
-                        None,
-                        AttemptOutcome::Failed("local model failed".into()),
-                    ));
-                    Err(format!("local model {up:?} failed"))
-                }
-            }
+            let probe = Probe { evidence: true, label_margin: false };
+            self.call_local(&up, probe)
+                .await
+                .map(|a| a.answer)
+                .map_err(|_| format!("local model {up:?} failed"))
         };
         match escalated {
             Ok(answer) => self.served(answer, up, why),
             Err(error) => {
                 // The local answer exists: serve it rather than fail the request.
                 tracing::warn!(to = up, error, "escalation failed; serving the local answer");
-                if let Some(a) = self.attempts.iter_mut().find(|a| a.target == target) {
-                    a.outcome = AttemptOutcome::Served;
-                }
+                self.attempts[local_attempt].outcome = AttemptOutcome::Served;
                 let reason = self.decision.reason;
                 self.served(local.answer, target.to_owned(), reason)
             }
         }
     }
 
-    /// Calls remote `name`, recording its cost or failure; an upstream failure's error names
-    /// the remote and its request id.
+    /// Calls local model `target`, recording the attempt (served — a caller that escalates
+    /// changes that — or failed).
+    async fn call_local(&mut self, target: &str, probe: Probe) -> Result<LocalAnswer<B::Answer>, B::Error> {
+        let start = Instant::now();
+        let result = self.backends.local(target, self.req, probe).await;
+        let (evidence, usage, outcome) = match &result {
+            Ok(a) => (a.evidence, a.usage, AttemptOutcome::Served),
+            Err(_) => (None, None, AttemptOutcome::Failed(format!("local model {target:?} failed"))),
+        };
+        self.attempts.push(Attempt {
+            target: target.to_owned(),
+            local: true,
+            usage,
+            cost_usd: 0.0,
+            evidence,
+            upstream_id: None,
+            elapsed_ms: millis(start),
+            outcome,
+        });
+        result
+    }
+
+    /// Calls remote `name`, recording the attempt, its cost or failure; an upstream failure's
+    /// error names the remote and its request id.
     async fn call_remote(&mut self, name: &str, buffered: bool) -> Result<B::Answer, RemoteError<B::Error>> {
         let Some(remote) = self.router.config().remote(name) else {
             return Err(RemoteError::Upstream {
@@ -494,21 +531,27 @@ impl<B: Backends> Run<'_, B> {
                 reply: None,
             });
         };
-        match self.backends.remote(remote, self.req, buffered).await {
+        let start = Instant::now();
+        let result = self.backends.remote(remote, self.req, buffered).await;
+        let mut attempt = Attempt {
+            target: name.to_owned(),
+            local: false,
+            usage: None,
+            cost_usd: 0.0,
+            evidence: None,
+            upstream_id: None,
+            elapsed_ms: millis(start),
+            outcome: AttemptOutcome::Served,
+        };
+        let result = match result {
             Ok(a) => {
-                let cost_usd = a.usage.map_or(0.0, |u| self.router.record_success(name, &u));
-                self.attempts.push(Attempt {
-                    target: name.to_owned(),
-                    local: false,
-                    usage: a.usage,
-                    cost_usd,
-                    evidence: None,
-                    outcome: AttemptOutcome::Served,
-                });
+                attempt.cost_usd = a.usage.map_or(0.0, |u| self.router.record_success(name, &u));
+                attempt.usage = a.usage;
+                attempt.upstream_id = a.upstream_id;
                 Ok(a.answer)
             }
             Err(RemoteError::Request(e)) => {
-                self.attempts.push(remote_failed(name, "the remote refused the request".into()));
+                attempt.outcome = AttemptOutcome::Failed("the remote refused the request".into());
                 Err(RemoteError::Request(e))
             }
             Err(RemoteError::Upstream { error, request_id, reply }) => {
@@ -519,10 +562,13 @@ impl<B: Backends> Run<'_, B> {
                     }
                     _ => format!("remote {name:?} failed: {error}"),
                 };
-                self.attempts.push(remote_failed(name, message.clone()));
+                attempt.upstream_id.clone_from(&request_id);
+                attempt.outcome = AttemptOutcome::Failed(message.clone());
                 Err(RemoteError::Upstream { error: message, request_id, reply })
             }
-        }
+        };
+        self.attempts.push(attempt);
+        result
     }
 
     fn fallback(&self) -> Option<String> {
@@ -530,17 +576,7 @@ impl<B: Backends> Run<'_, B> {
     }
 }
 
-fn local_attempt(target: &str, evidence: Option<Evidence>, outcome: AttemptOutcome) -> Attempt {
-    Attempt { target: target.to_owned(), local: true, usage: None, cost_usd: 0.0, evidence, outcome }
-}
-
-fn remote_failed(target: &str, message: String) -> Attempt {
-    Attempt {
-        target: target.to_owned(),
-        local: false,
-        usage: None,
-        cost_usd: 0.0,
-        evidence: None,
-        outcome: AttemptOutcome::Failed(message),
-    }
+/// Milliseconds since `start`.
+fn millis(start: Instant) -> u64 {
+    u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX)
 }

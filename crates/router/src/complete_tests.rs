@@ -122,7 +122,8 @@ impl Backends for Fake {
             empty: false,
             refused: false,
         });
-        Ok(LocalAnswer { answer: format!("{model} says ham"), evidence })
+        let usage = Usage { input_tokens: 12, output_tokens: 3, ..Usage::default() };
+        Ok(LocalAnswer::new(format!("{model} says ham")).with_evidence(evidence).with_usage(Some(usage)))
     }
 
     async fn remote(
@@ -133,9 +134,8 @@ impl Backends for Fake {
     ) -> Result<RemoteAnswer<String>, RemoteError<String>> {
         self.calls.lock().unwrap().push(format!("remote {} buffered={buffered}", remote.name));
         match &self.remote {
-            RemoteBehaviour::Answers(usage) => {
-                Ok(RemoteAnswer { answer: "claude says ham".into(), usage: Some(*usage) })
-            }
+            RemoteBehaviour::Answers(usage) => Ok(RemoteAnswer::new("claude says ham".into(), Some(*usage))
+                .with_upstream_id(Some("req_1".into()))),
             RemoteBehaviour::Fails => Err(RemoteError::Upstream {
                 error: "529 overloaded_error".into(),
                 request_id: Some("req_9".into()),
@@ -198,6 +198,8 @@ async fn a_low_confidence_answer_goes_to_the_remote_and_both_attempts_are_kept()
     assert!((r.cost_usd - USAGE_USD).abs() < 1e-12, "{}", r.cost_usd);
     assert_eq!(r.attempts[0].outcome, AttemptOutcome::Escalated(Reason::LowConfidence));
     assert_eq!((r.attempts[1].target.as_str(), r.attempts[1].usage), ("claude", Some(USAGE)));
+    assert_eq!(r.attempts[1].upstream_id.as_deref(), Some("req_1"), "the upstream's id is kept");
+    assert_eq!(r.attempts[0].usage.map(|u| (u.input_tokens, u.output_tokens)), Some((12, 3)), "local usage");
     assert!((router.spend().spent_today(SystemTime::now()) - USAGE_USD).abs() < 1e-12);
 }
 
@@ -219,6 +221,7 @@ async fn a_failed_escalation_serves_the_local_answer() {
     assert_eq!((r.answer.as_str(), r.route.as_str(), r.reason), ("small says ham", "small", Reason::Task));
     assert_eq!(r.attempts[0].outcome, AttemptOutcome::Served);
     assert!(matches!(&r.attempts[1].outcome, AttemptOutcome::Failed(m) if m.contains("request-id req_9")));
+    assert_eq!(r.attempts[1].upstream_id.as_deref(), Some("req_9"));
     assert_eq!(router.health().get("claude").consecutive_failures, 1, "the failure counts toward a cooldown");
 }
 

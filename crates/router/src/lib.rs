@@ -60,7 +60,7 @@
 //!     type Answer = String;
 //!     type Error = String;
 //!     async fn local(&self, model: &str, ask: &Ask, _: Probe) -> Result<LocalAnswer<String>, String> {
-//!         Ok(LocalAnswer { answer: format!("{model}: {}", ask.0), evidence: None })
+//!         Ok(LocalAnswer::new(format!("{model}: {}", ask.0)))
 //!     }
 //!     async fn remote(&self, r: &Remote, _: &Ask, _: bool) -> Result<RemoteAnswer<String>, RemoteError<String>> {
 //!         Err(RemoteError::Upstream { error: format!("{} is unreachable", r.name), request_id: None, reply: None })

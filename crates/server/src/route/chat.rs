@@ -84,7 +84,7 @@ impl Backends for ChatBackends<'_> {
         let ctx = self.ctx;
         let answer =
             crate::chat::serve_local(ctx.state.clone(), req.parsed.clone(), Some(model), ctx.arrived).await?;
-        Ok(LocalAnswer { answer, evidence: None })
+        Ok(LocalAnswer::new(answer))
     }
 
     async fn remote(
@@ -94,8 +94,10 @@ impl Backends for ChatBackends<'_> {
         buffered: bool,
     ) -> Result<RemoteAnswer<Response>, RemoteError<ApiError>> {
         let ctx = self.ctx;
-        let (answer, usage) = call_remote(ctx, &remote.name, ctx.stream && !buffered).await?;
-        let answer = if buffered { escalate::buffered(ctx, answer).await } else { answer };
-        Ok(RemoteAnswer { answer, usage })
+        let mut a = call_remote(ctx, &remote.name, ctx.stream && !buffered).await?;
+        if buffered {
+            a.answer = escalate::buffered(ctx, a.answer).await;
+        }
+        Ok(a)
     }
 }

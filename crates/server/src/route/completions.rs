@@ -90,7 +90,7 @@ impl Backends for CompletionBackends<'_> {
         )
         .await?;
         // Not probed: the answer is final.
-        Ok(LocalAnswer { answer, evidence: None })
+        Ok(LocalAnswer::new(answer))
     }
 
     async fn remote(

@@ -8,7 +8,7 @@
 //! replayed as chunks.
 
 use axum::response::Response;
-use hearth_router::{Evidence, Finish, LocalAnswer, Probe, label_margin};
+use hearth_router::{Evidence, Finish, LocalAnswer, Probe, Usage, label_margin};
 use serde_json::Value;
 
 use super::{Ctx, stream};
@@ -34,19 +34,17 @@ pub(super) async fn probed(
     parsed.stream = Some(false);
     let resp = crate::chat::serve_local(ctx.state.clone(), parsed, Some(target), ctx.arrived).await?;
     if !resp.status().is_success() {
-        return Ok(LocalAnswer { answer: resp, evidence: None });
+        return Ok(LocalAnswer::new(resp));
     }
     let (parts, body) = resp.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
         return Err(ApiError::internal("could not read the local answer"));
     };
     let Ok(mut answer) = serde_json::from_slice::<Value>(&bytes) else {
-        return Ok(LocalAnswer {
-            answer: Response::from_parts(parts, axum::body::Body::from(bytes)),
-            evidence: None,
-        });
+        return Ok(LocalAnswer::new(Response::from_parts(parts, axum::body::Body::from(bytes))));
     };
     let evidence = evidence(&answer, json_expected(&ctx.raw), probe.label_margin);
+    let usage = local_usage(&answer);
     if let Some(choice) = answer.pointer_mut("/choices/0") {
         if !wants_logprobs {
             choice["logprobs"] = Value::Null;
@@ -66,7 +64,7 @@ pub(super) async fn probed(
         parts.headers.remove(axum::http::header::CONTENT_LENGTH);
         Response::from_parts(parts, axum::body::Body::from(answer.to_string()))
     };
-    Ok(LocalAnswer { answer, evidence: Some(evidence) })
+    Ok(LocalAnswer::new(answer).with_evidence(Some(evidence)).with_usage(usage))
 }
 
 fn include_usage(ctx: &Ctx) -> bool {
@@ -128,6 +126,17 @@ fn label_margin_of(choice: &Value) -> Option<f64> {
             .reduce(f64::max);
         Some((token, t["logprob"].as_f64()?, best_other))
     }))
+}
+
+/// The usage of a local `chat.completion`: prompt tokens as input (cached ones included),
+/// completion tokens as output.
+fn local_usage(answer: &Value) -> Option<Usage> {
+    let u = answer.get("usage")?;
+    Some(Usage {
+        input_tokens: u.get("prompt_tokens")?.as_u64()?,
+        output_tokens: u.get("completion_tokens")?.as_u64()?,
+        ..Usage::default()
+    })
 }
 
 #[cfg(test)]

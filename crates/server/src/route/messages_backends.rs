@@ -75,7 +75,7 @@ impl Backends for MessagesBackends<'_> {
             return messages_escalate::probed(ctx, model, probe).await;
         }
         let answer = crate::messages::serve_local(&ctx.state, &ctx.req, model, ctx.arrived).await?;
-        Ok(LocalAnswer { answer, evidence: None })
+        Ok(LocalAnswer::new(answer))
     }
 
     async fn remote(
@@ -93,7 +93,7 @@ impl Backends for MessagesBackends<'_> {
             } else {
                 message_response(&msg, request_id.as_deref())
             };
-            return Ok(RemoteAnswer { answer, usage: Some(usage) });
+            return Ok(RemoteAnswer::new(answer, Some(usage)).with_upstream_id(request_id));
         }
         let (client, up) = upstream(ctx, target).map_err(RemoteError::Request)?;
         match client.messages_stream(&up).await {
@@ -101,7 +101,8 @@ impl Backends for MessagesBackends<'_> {
                 // The cost is known at the stream's end; `messages_sse` records it then.
                 let request_id = events.request_id().map(str::to_owned);
                 let resp = messages_sse::relay(Arc::clone(&ctx.routing), target.to_owned(), events);
-                Ok(RemoteAnswer { answer: set_request_id(resp, request_id.as_deref()), usage: None })
+                let answer = set_request_id(resp, request_id.as_deref());
+                Ok(RemoteAnswer::new(answer, None).with_upstream_id(request_id))
             }
             Err(e) => Err(failed(target, &e)),
         }

@@ -9,7 +9,7 @@
 use axum::response::Response;
 use hearth_anthropic::types::{ContentBlock, Message as ApiMessage};
 use hearth_engine::StopReason;
-use hearth_router::{Evidence, Finish, LocalAnswer, Probe, label_margin};
+use hearth_router::{Evidence, Finish, LocalAnswer, Probe, Usage, label_margin};
 
 use super::messages::{MessagesCtx, message_response};
 use super::messages_sse::replay;
@@ -35,7 +35,9 @@ pub(super) async fn probed(
         .flatten();
     let evidence = Evidence::of_answer(&local.message.text(), &logprobs, local.finish, json_expected, margin);
     let answer = with_warnings(answer(ctx, &local.message, None), &local.warnings);
-    Ok(LocalAnswer { answer, evidence: Some(evidence) })
+    let u = &local.message.usage;
+    let usage = Usage { input_tokens: u.input_tokens, output_tokens: u.output_tokens, ..Usage::default() };
+    Ok(LocalAnswer::new(answer).with_evidence(Some(evidence)).with_usage(Some(usage)))
 }
 
 /// `msg` as JSON, or replayed as events when the client asked for a stream.

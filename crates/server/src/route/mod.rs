@@ -39,7 +39,8 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use hearth_router::{
-    Cause, CompleteError, Decision, Policy, RemoteError, RouteInput, Routed, Router, RouterConfig, Spend,
+    Cause, CompleteError, Decision, Policy, RemoteAnswer, RemoteError, RouteInput, Routed, Router,
+    RouterConfig, Spend,
 };
 use serde_json::Value;
 
@@ -216,7 +217,7 @@ pub(crate) struct Ctx {
 }
 
 /// What a remote call returns to the router: the answer and, when known, its usage.
-type RemoteResult = Result<(Response, Option<hearth_router::Usage>), RemoteError<ApiError>>;
+type RemoteResult = Result<RemoteAnswer<Response>, RemoteError<ApiError>>;
 
 /// An upstream failure of remote `e`, for the router (which records it and names the
 /// remote in the message).
@@ -249,8 +250,10 @@ async fn call_remote(ctx: &Ctx, target: &str, stream: bool) -> RemoteResult {
         return match client.messages_stream(&req).await {
             Ok(events) => {
                 // The cost is known only at the end of the stream; it is recorded then.
+                let upstream_id = events.request_id().map(str::to_owned);
                 let writer = translate::ChunkWriter::new(id, created, remote.model.clone(), include_usage);
-                Ok((stream::respond(Arc::clone(&ctx.routing), target.to_owned(), events, writer), None))
+                let resp = stream::respond(Arc::clone(&ctx.routing), target.to_owned(), events, writer);
+                Ok(RemoteAnswer::new(resp, None).with_upstream_id(upstream_id))
             }
             Err(e) => Err(upstream(&e, e.request_id())),
         };
@@ -259,7 +262,8 @@ async fn call_remote(ctx: &Ctx, target: &str, stream: bool) -> RemoteResult {
         Ok(answer) => {
             let usage = translate::router_usage(&answer.body.usage);
             let body = translate::completion(&id, created, &answer.body.model, &answer.body);
-            Ok((crate::response::json_response(&body), Some(usage)))
+            Ok(RemoteAnswer::new(crate::response::json_response(&body), Some(usage))
+                .with_upstream_id(answer.request_id))
         }
         Err(e) => Err(upstream(&e, e.request_id())),
     }

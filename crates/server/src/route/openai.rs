@@ -12,7 +12,7 @@ use std::sync::Arc;
 use axum::response::Response;
 use futures_util::StreamExt;
 use hearth_openai::{ChunkStream, Client, Usage};
-use hearth_router::Remote;
+use hearth_router::{Remote, RemoteAnswer};
 use serde_json::{Value, json};
 
 use super::{Ctx, RemoteResult, Routing, stream, upstream};
@@ -57,7 +57,11 @@ pub(super) async fn call(
     let (body, wants_usage) = upstream_body(&ctx.raw, &remote.model, stream);
     if stream {
         return match client.chat_completions_stream(&body).await {
-            Ok(chunks) => Ok((relay(Arc::clone(&ctx.routing), target.to_owned(), chunks, wants_usage), None)),
+            Ok(chunks) => {
+                let upstream_id = chunks.request_id().map(str::to_owned);
+                let resp = relay(Arc::clone(&ctx.routing), target.to_owned(), chunks, wants_usage);
+                Ok(RemoteAnswer::new(resp, None).with_upstream_id(upstream_id))
+            }
             Err(e) => Err(upstream(&e, e.request_id())),
         };
     }
@@ -65,7 +69,8 @@ pub(super) async fn call(
         Ok(answer) => {
             let usage = Usage::of(&answer.body).unwrap_or_default();
             tracing::debug!(remote = target, request_id = ?answer.request_id, attempts = answer.attempts, "remote answered");
-            Ok((crate::response::json_response(&answer.body), Some(router_usage(&usage))))
+            let resp = crate::response::json_response(&answer.body);
+            Ok(RemoteAnswer::new(resp, Some(router_usage(&usage))).with_upstream_id(answer.request_id))
         }
         Err(e) => Err(upstream(&e, e.request_id())),
     }
