@@ -83,6 +83,16 @@ pub struct Metrics {
     request: Histogram,
     /// `(second since start, tokens generated in it)`, a ring indexed by second.
     recent: Mutex<[(u64, u64); RATE_BUCKETS]>,
+    /// Routed requests by `(task, route, reason)`.
+    routed: Mutex<BTreeMap<(String, String, &'static str), Routed>>,
+}
+
+/// What the router's requests of one `(task, route, reason)` added up to.
+#[derive(Debug, Default, Clone, Copy)]
+struct Routed {
+    requests: u64,
+    cost_usd: f64,
+    saved_usd: f64,
 }
 
 impl Default for Metrics {
@@ -94,6 +104,7 @@ impl Default for Metrics {
             per_token: Histogram::new(TOKEN_BOUNDS),
             request: Histogram::new(REQUEST_BOUNDS),
             recent: Mutex::new([(u64::MAX, 0); RATE_BUCKETS]),
+            routed: Mutex::new(BTreeMap::new()),
         }
     }
 }
@@ -132,6 +143,25 @@ impl Metrics {
         self.request.observe(d.as_secs_f64());
     }
 
+    /// One request through the router: its task (a bounded label: see
+    /// `route::task_label`), the target that answered (or was refused), the reason, the remote
+    /// USD paid and the USD a local answer saved against the reference remote.
+    pub fn record_routed(
+        &self,
+        task: &str,
+        route: &str,
+        reason: &'static str,
+        cost_usd: f64,
+        saved_usd: f64,
+    ) {
+        if let Ok(mut m) = self.routed.lock() {
+            let r = m.entry((task.to_owned(), route.to_owned(), reason)).or_default();
+            r.requests += 1;
+            r.cost_usd += cost_usd.max(0.0);
+            r.saved_usd += saved_usd.max(0.0);
+        }
+    }
+
     /// Tokens per second generated over the last complete seconds (all requests together).
     pub fn tokens_per_second(&self) -> f64 {
         let now = self.started.elapsed().as_secs();
@@ -164,6 +194,8 @@ pub(crate) fn render(state: &AppState) -> String {
             let _ = writeln!(out, "hearth_requests_total{{endpoint=\"{endpoint}\",status=\"{status}\"}} {n}");
         }
     }
+
+    routed_metrics(&mut out, m);
 
     let rows = model_rows(state);
     let pooled = state.pool().is_some();
@@ -253,6 +285,61 @@ pub(crate) fn render(state: &AppState) -> String {
         "Time from a generation request's arrival to its end.",
     );
     out
+}
+
+/// The router's counters: requests by task, route and reason; remote USD and USD saved by
+/// task and route.
+fn routed_metrics(out: &mut String, m: &Metrics) {
+    let Ok(routed) = m.routed.lock() else { return };
+    if routed.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "# HELP hearth_routed_requests_total Requests the router served or refused, by task, route \
+         (the target that answered) and reason.\n# TYPE hearth_routed_requests_total counter"
+    );
+    for ((task, route, reason), r) in routed.iter() {
+        let _ = writeln!(
+            out,
+            "hearth_routed_requests_total{{task=\"{}\",route=\"{}\",reason=\"{reason}\"}} {}",
+            label(task),
+            label(route),
+            r.requests
+        );
+    }
+    let mut by_task_route: BTreeMap<(&str, &str), (f64, f64)> = BTreeMap::new();
+    for ((task, route, _), r) in routed.iter() {
+        let t = by_task_route.entry((task, route)).or_default();
+        t.0 += r.cost_usd;
+        t.1 += r.saved_usd;
+    }
+    type Family = (&'static str, &'static str, fn(&(f64, f64)) -> f64);
+    let families: [Family; 2] = [
+        (
+            "hearth_cost_usd_total",
+            "USD paid to remotes (their price table times the usage they reported), by task and route.",
+            |t| t.0,
+        ),
+        (
+            "hearth_saved_usd_total",
+            "USD the reference remote (budget.compare_to, else the first remote) would have charged \
+             for the answers served locally, by task and route.",
+            |t| t.1,
+        ),
+    ];
+    for (name, help, get) in families {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+        for ((task, route), t) in &by_task_route {
+            let _ = writeln!(
+                out,
+                "{name}{{task=\"{}\",route=\"{}\"}} {}",
+                label(task),
+                label(route),
+                float(get(t))
+            );
+        }
+    }
 }
 
 /// One model's engine counters and state.

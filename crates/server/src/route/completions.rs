@@ -90,7 +90,8 @@ impl Backends for CompletionBackends<'_> {
         )
         .await?;
         // Not probed: the answer is final.
-        Ok(LocalAnswer::new(answer))
+        let (answer, usage) = super::with_local_usage(answer).await;
+        Ok(LocalAnswer::new(answer).with_usage(usage))
     }
 
     async fn remote(

@@ -82,7 +82,9 @@ pub(crate) async fn serve(
     };
     let routed = MessagesRouted::new(routing.config(), headers, &ctx);
     let backends = MessagesBackends { ctx: &ctx };
-    let (resp, info, decision) = match routing.router().complete(&backends, &routed).await {
+    let result = routing.router().complete(&backends, &routed).await;
+    routing.account(&ctx.state, &result);
+    let (resp, info, decision) = match result {
         Ok(r) => {
             let info = RouteInfo { route: r.route, reason: r.reason.as_str(), cost_usd: r.cost_usd };
             (r.answer, info, r.decision)

@@ -75,7 +75,8 @@ impl Backends for MessagesBackends<'_> {
             return messages_escalate::probed(ctx, model, probe).await;
         }
         let answer = crate::messages::serve_local(&ctx.state, &ctx.req, model, ctx.arrived).await?;
-        Ok(LocalAnswer::new(answer))
+        let (answer, usage) = super::with_local_usage(answer).await;
+        Ok(LocalAnswer::new(answer).with_usage(usage))
     }
 
     async fn remote(

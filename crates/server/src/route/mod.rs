@@ -130,6 +130,38 @@ impl Routing {
         self.router.record_failure(remote, error);
     }
 
+    /// Counts a routed request in `/metrics` (`hearth_routed_requests_total`,
+    /// `hearth_cost_usd_total`, `hearth_saved_usd_total`); an unknown model is not counted.
+    pub(super) fn account<A, E>(&self, state: &AppState, result: &Result<Routed<A>, CompleteError<E>>) {
+        let (decision, route, reason, cost, saved) = match result {
+            Ok(r) => (&r.decision, &r.route, r.reason, r.cost_usd, self.saved_usd(&r.attempts)),
+            Err(CompleteError::Failed(f)) => (&f.decision, &f.route, f.reason, 0.0, 0.0),
+            Err(CompleteError::UnknownModel(_)) => return,
+        };
+        let task = self.task_label(&decision.task.name);
+        state.metrics().record_routed(task, route, reason.as_str(), cost, saved);
+    }
+
+    /// A task as a metrics label: a known task or one a route lists, else `other` (clients
+    /// name tasks freely; labels must stay few).
+    fn task_label<'a>(&self, task: &'a str) -> &'a str {
+        let known = hearth_router::task::KNOWN_TASKS.contains(&task)
+            || self.config().routes.iter().any(|r| r.lists(task));
+        if known { task } else { "other" }
+    }
+
+    /// What the reference remote would have charged for the local answers served (those
+    /// whose usage is known).
+    fn saved_usd(&self, attempts: &[hearth_router::Attempt]) -> f64 {
+        let reference = self.config().reference_remote();
+        attempts
+            .iter()
+            .filter(|a| a.local && a.outcome == hearth_router::AttemptOutcome::Served)
+            .filter_map(|a| a.usage)
+            .map(|u| hearth_router::cost::local_call(reference, &u).saved_usd)
+            .sum()
+    }
+
     /// The local model serving `decision`'s route when its remote failed.
     fn fallback(&self, decision: &Decision) -> Option<String> {
         self.router.fallback(decision)
@@ -151,7 +183,7 @@ pub(crate) async fn chat(
     let ctx = Ctx { state, routing: Arc::clone(&routing), raw, arrived, stream };
     let backends = chat::ChatBackends { ctx: &ctx };
     let result = routing.router.complete(&backends, &req).await;
-    respond(result, stream).await
+    respond(&ctx.state, &routing, result, stream).await
 }
 
 /// `POST /v1/completions` through the router (local models only: `completions.rs`).
@@ -167,13 +199,19 @@ pub(crate) async fn completions(
     let req = completions::CompletionRequest::new(parsed, &raw, headers);
     let backends = completions::CompletionBackends { state: &state, arrived };
     let result = routing.router.complete(&backends, &req).await;
-    respond(result, req.stream).await
+    respond(&state, &routing, result, req.stream).await
 }
 
 /// A routed OpenAI-API request's response: the answer, or the error in OpenAI's shape (429
 /// `budget_exceeded`, 503 `remote_unavailable`, 502 `upstream_error`, the backend's own), with
 /// the routing headers and, for JSON, the `hearth` object.
-async fn respond(result: Result<Routed<Response>, CompleteError<ApiError>>, stream: bool) -> Response {
+async fn respond(
+    state: &AppState,
+    routing: &Routing,
+    result: Result<Routed<Response>, CompleteError<ApiError>>,
+    stream: bool,
+) -> Response {
+    routing.account(state, &result);
     match result {
         Ok(r) => {
             let info = RouteInfo { route: r.route, reason: r.reason.as_str(), cost_usd: r.cost_usd };
@@ -205,6 +243,34 @@ async fn respond(result: Result<Routed<Response>, CompleteError<ApiError>>, stre
             finish(resp, &info, &f.decision, stream).await
         }
     }
+}
+
+/// A local JSON answer with the usage it reports (`usage.prompt_tokens` /
+/// `completion_tokens`, or Anthropic's `input_tokens` / `output_tokens`); a stream or an
+/// error is returned as is, without usage.
+async fn with_local_usage(resp: Response) -> (Response, Option<hearth_router::Usage>) {
+    let is_json = resp
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !is_json || !resp.status().is_success() {
+        return (resp, None);
+    }
+    let (parts, body) = resp.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return (ApiError::internal("could not read the local answer").into_response(), None);
+    };
+    let usage = serde_json::from_slice::<Value>(&bytes).ok().and_then(|v| {
+        let u = v.get("usage")?;
+        let n = |a: &str, b: &str| u.get(a).or_else(|| u.get(b)).and_then(Value::as_u64);
+        Some(hearth_router::Usage {
+            input_tokens: n("prompt_tokens", "input_tokens")?,
+            output_tokens: n("completion_tokens", "output_tokens")?,
+            ..hearth_router::Usage::default()
+        })
+    });
+    (Response::from_parts(parts, axum::body::Body::from(bytes)), usage)
 }
 
 /// What the steps of one routed request share.

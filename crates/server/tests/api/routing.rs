@@ -153,6 +153,40 @@ async fn completions_follow_the_routes_and_a_remote_decision_is_a_clear_400() {
 }
 
 #[tokio::test]
+async fn metrics_count_routed_requests_with_their_cost_and_savings() {
+    let fake = fake().await;
+    let Some((app, _)) = app(&config_text(&fake.base_url(), 0, ROUTES)) else { return };
+    let r = post(&app, "/v1/chat/completions", chat("classify", "Spam or not: WIN A PRIZE")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = post(&app, "/v1/chat/completions", chat("reason", "Why is the sky blue?")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let paid = cost(&r);
+    // A task name no route lists and hearth does not know is labelled `other`.
+    let r = post(&app, "/v1/chat/completions", chat("my-own-task-1234", "Hello")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let m = send(&app, crate::support::request("GET", "/metrics", None, Some(KEY))).await;
+    assert_eq!(m.status, 200);
+    let value = |series: &str| -> f64 {
+        let line = m
+            .body
+            .lines()
+            .find(|l| l.starts_with(series))
+            .unwrap_or_else(|| panic!("no {series}:\n{}", m.body));
+        line[series.len()..].trim().parse().unwrap()
+    };
+    assert_eq!(value(r#"hearth_routed_requests_total{task="classify",route="small",reason="task"}"#), 1.0);
+    assert_eq!(value(r#"hearth_routed_requests_total{task="reason",route="claude",reason="task"}"#), 1.0);
+    assert_eq!(value(r#"hearth_routed_requests_total{task="other",route="small",reason="default"}"#), 1.0);
+    assert!((value(r#"hearth_cost_usd_total{task="reason",route="claude"}"#) - paid).abs() < 1e-9, "{paid}");
+    assert_eq!(value(r#"hearth_cost_usd_total{task="classify",route="small"}"#), 0.0);
+    assert!(
+        value(r#"hearth_saved_usd_total{task="classify",route="small"}"#) > 0.0,
+        "claude's price of the local tokens"
+    );
+    assert!(!m.body.contains("my-own-task"), "free-form task names never become labels");
+}
+
+#[tokio::test]
 async fn a_reason_task_goes_to_the_remote_with_system_top_level() {
     let fake = fake().await;
     let Some((app, routing)) = app(&config_text(&fake.base_url(), 0, ROUTES)) else { return };
