@@ -2,6 +2,7 @@
 //!
 //! ```toml
 //! [ledger]
+//! enabled = true                         # false: no ledger
 //! path = "/var/lib/hearth/ledger.sqlite" # default: ledger.sqlite beside the models cache
 //! retain_days = 90                       # default: keep every row
 //! batch_rows = 256                       # write a transaction every 256 rows …
@@ -22,6 +23,8 @@ pub const DEFAULT_FILE_NAME: &str = "ledger.sqlite";
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LedgerConfig {
+    /// `enabled`: write the ledger (default true); `false` turns it off.
+    pub enabled: bool,
     /// `path`: the SQLite file. `None`: [`DEFAULT_FILE_NAME`] beside the models cache
     /// (`~/.cache/hearth/ledger.sqlite` when models live in `~/.cache/hearth/models`), see
     /// [`LedgerConfig::resolved_path`]. Its directory is created if missing.
@@ -41,7 +44,14 @@ pub struct LedgerConfig {
 
 impl Default for LedgerConfig {
     fn default() -> Self {
-        LedgerConfig { path: None, retain_days: None, batch_rows: 256, batch_ms: 1000, queue_capacity: 8192 }
+        LedgerConfig {
+            enabled: true,
+            path: None,
+            retain_days: None,
+            batch_rows: 256,
+            batch_ms: 1000,
+            queue_capacity: 8192,
+        }
     }
 }
 

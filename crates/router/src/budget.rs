@@ -228,7 +228,7 @@ mod tests {
     }
 
     fn caps(daily: Option<f64>, monthly: Option<f64>) -> Budget {
-        Budget { daily_usd: daily, monthly_usd: monthly, compare_to: None }
+        Budget { daily_usd: daily, monthly_usd: monthly, compare_to: None, local_usd_per_hour: None }
     }
 
     #[test]

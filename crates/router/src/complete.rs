@@ -26,7 +26,7 @@
 
 use std::borrow::Cow;
 use std::future::Future;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
 use crate::budget::Spend;
@@ -34,8 +34,10 @@ use crate::config::{Remote, RouterConfig};
 use crate::cooldown::Health;
 use crate::cost::{Usage, remote_cost_usd};
 use crate::escalation::{Evidence, should_escalate, wants_label_margin};
+use crate::ledger_rows::{self, CallInfo, PendingRow, RequestFacts, new_request_id};
 use crate::policy::{Decision, Outcome, Policy, RouteInput, RouterState, UnknownModel};
 use crate::reason::Reason;
+use hearth_ledger::Ledger;
 
 /// What the router reads from a request (the backends read the rest).
 pub trait Request: Sync {
@@ -49,6 +51,11 @@ pub trait Request: Sync {
     /// Whether the answer is streamed.
     fn stream(&self) -> bool {
         false
+    }
+    /// The request's id, operation and tags, for its ledger rows (a router with a ledger
+    /// writes them; see [`crate::ledger_rows`]). Default: none (the router makes an id).
+    fn call_info(&self) -> CallInfo {
+        CallInfo::default()
     }
 }
 
@@ -188,6 +195,10 @@ pub struct Routed<A> {
     pub cost_usd: f64,
     /// Every call made for the request, in order.
     pub attempts: Vec<Attempt>,
+    /// A streamed remote answer's ledger row, to be finished when the stream ends (its usage
+    /// and cost are known only then): [`PendingRow::finish`]. `None` when the router has no
+    /// ledger or the answer is complete (its row is written already).
+    pub pending: Option<PendingRow>,
 }
 
 /// One call made for a request.
@@ -207,6 +218,9 @@ pub struct Attempt {
     pub upstream_id: Option<String>,
     /// How long the call took, milliseconds (a stream's: until its response started).
     pub elapsed_ms: u64,
+    /// Why it was called: the decision's reason for the first call; the escalation's reason
+    /// (`low_confidence`, `invalid_output`) or `remote_unavailable` (a fallback) for the next.
+    pub reason: Reason,
     /// Why it gave no answer, or why its answer was not used; `None`: it answered and was used.
     pub outcome: AttemptOutcome,
 }
@@ -282,6 +296,7 @@ pub struct Router {
     policy: Policy,
     spend: Mutex<Spend>,
     health: Mutex<Health>,
+    ledger: Option<Arc<Ledger>>,
 }
 
 impl Router {
@@ -291,7 +306,20 @@ impl Router {
             policy: Policy::new(config),
             spend: Mutex::new(Spend::new()),
             health: Mutex::new(Health::new()),
+            ledger: None,
         }
+    }
+
+    /// The same router, writing one ledger row per call it makes or refuses
+    /// ([`crate::ledger_rows`]).
+    pub fn with_ledger(mut self, ledger: Arc<Ledger>) -> Router {
+        self.ledger = Some(ledger);
+        self
+    }
+
+    /// The ledger the router writes to, if any.
+    pub fn ledger(&self) -> Option<&Arc<Ledger>> {
+        self.ledger.as_ref()
     }
 
     /// The policy (and through it the config).
@@ -360,8 +388,43 @@ impl Router {
     }
 
     /// Decides `req`, has `backends` answer it, escalates or falls back as the config says,
-    /// and accounts for every call (module docs: the flow).
+    /// and accounts for every call (module docs: the flow); with a ledger, writes each call's
+    /// row (a streamed remote answer's when its stream ends: [`Routed::pending`]).
     pub async fn complete<B: Backends>(
+        &self,
+        backends: &B,
+        req: &B::Request,
+    ) -> Result<Routed<B::Answer>, CompleteError<B::Error>> {
+        let Some(ledger) = &self.ledger else { return self.route(backends, req).await };
+        let (started, started_unix_ms) = (Instant::now(), hearth_ledger::now_unix_ms());
+        let mut info = req.call_info();
+        if info.request_id.is_empty() {
+            info.request_id = new_request_id(started_unix_ms);
+        }
+        let mut result = self.route(backends, req).await;
+        let facts = RequestFacts {
+            info: &info,
+            requested_model: req.model(),
+            streamed: req.stream(),
+            started_unix_ms,
+        };
+        let mut rows = ledger_rows::rows(self.config(), &facts, &result);
+        if let Ok(r) = &mut result
+            && req.stream()
+            && let Some(served) = r.attempts.iter().position(|a| a.outcome == AttemptOutcome::Served)
+            && !r.attempts[served].local
+            && r.attempts[served].usage.is_none()
+        {
+            let row = rows.remove(served);
+            r.pending = PendingRow::new(row, self.config(), Arc::clone(ledger), started);
+        }
+        for row in rows {
+            ledger.record(row);
+        }
+        result
+    }
+
+    async fn route<B: Backends>(
         &self,
         backends: &B,
         req: &B::Request,
@@ -420,12 +483,20 @@ impl<B: Backends> Run<'_, B> {
 
     fn served(self, answer: B::Answer, route: String, reason: Reason) -> Done<B> {
         let cost_usd = self.attempts.iter().map(|a| a.cost_usd).sum();
-        Ok(Routed { answer, decision: self.decision, route, reason, cost_usd, attempts: self.attempts })
+        Ok(Routed {
+            answer,
+            decision: self.decision,
+            route,
+            reason,
+            cost_usd,
+            attempts: self.attempts,
+            pending: None,
+        })
     }
 
     /// Local model `target` answers, as is.
     async fn local(mut self, target: &str, probe: Probe, reason: Reason) -> Done<B> {
-        match self.call_local(target, probe).await {
+        match self.call_local(target, probe, reason).await {
             Ok(a) => self.served(a.answer, target.to_owned(), reason),
             Err(e) => Err(self.fail(target.to_owned(), Cause::Local(e))),
         }
@@ -433,11 +504,9 @@ impl<B: Backends> Run<'_, B> {
 
     /// Remote `target` answers; if it fails, the route's local fallback.
     async fn remote_or_fallback(mut self, target: &str) -> Done<B> {
-        match self.call_remote(target, false).await {
-            Ok(answer) => {
-                let reason = self.decision.reason;
-                self.served(answer, target.to_owned(), reason)
-            }
+        let reason = self.decision.reason;
+        match self.call_remote(target, false, reason).await {
+            Ok(answer) => self.served(answer, target.to_owned(), reason),
             Err(RemoteError::Request(e)) => Err(self.fail(target.to_owned(), Cause::Request(e))),
             Err(RemoteError::Upstream { error, reply, .. }) => match self.fallback() {
                 Some(local) if self.decision.reason != Reason::Explicit => {
@@ -462,7 +531,7 @@ impl<B: Backends> Run<'_, B> {
             evidence: true,
             label_margin: route.is_some_and(|r| wants_label_margin(r, &self.decision.task.name)),
         };
-        let local = match self.call_local(target, probe).await {
+        let local = match self.call_local(target, probe, self.decision.reason).await {
             Ok(a) => a,
             Err(e) => return Err(self.fail(target.to_owned(), Cause::Local(e))),
         };
@@ -475,14 +544,14 @@ impl<B: Backends> Run<'_, B> {
         tracing::info!(local = target, to = up, reason = why.as_str(), evidence = ?local.evidence, "escalating");
         self.attempts[local_attempt].outcome = AttemptOutcome::Escalated(why);
         let escalated = if config.remote(&up).is_some() {
-            self.call_remote(&up, true).await.map_err(|e| match e {
+            self.call_remote(&up, true, why).await.map_err(|e| match e {
                 RemoteError::Request(_) => "the remote refused the request".to_owned(),
                 RemoteError::Upstream { error, .. } => error,
             })
         } else {
             // A bigger local model: generated in full too (a buffered stream stays buffered).
             let probe = Probe { evidence: true, label_margin: false };
-            self.call_local(&up, probe)
+            self.call_local(&up, probe, why)
                 .await
                 .map(|a| a.answer)
                 .map_err(|_| format!("local model {up:?} failed"))
@@ -501,7 +570,12 @@ impl<B: Backends> Run<'_, B> {
 
     /// Calls local model `target`, recording the attempt (served — a caller that escalates
     /// changes that — or failed).
-    async fn call_local(&mut self, target: &str, probe: Probe) -> Result<LocalAnswer<B::Answer>, B::Error> {
+    async fn call_local(
+        &mut self,
+        target: &str,
+        probe: Probe,
+        reason: Reason,
+    ) -> Result<LocalAnswer<B::Answer>, B::Error> {
         let start = Instant::now();
         let result = self.backends.local(target, self.req, probe).await;
         let (evidence, usage, outcome) = match &result {
@@ -516,6 +590,7 @@ impl<B: Backends> Run<'_, B> {
             evidence,
             upstream_id: None,
             elapsed_ms: millis(start),
+            reason,
             outcome,
         });
         result
@@ -523,7 +598,12 @@ impl<B: Backends> Run<'_, B> {
 
     /// Calls remote `name`, recording the attempt, its cost or failure; an upstream failure's
     /// error names the remote and its request id.
-    async fn call_remote(&mut self, name: &str, buffered: bool) -> Result<B::Answer, RemoteError<B::Error>> {
+    async fn call_remote(
+        &mut self,
+        name: &str,
+        buffered: bool,
+        reason: Reason,
+    ) -> Result<B::Answer, RemoteError<B::Error>> {
         let Some(remote) = self.router.config().remote(name) else {
             return Err(RemoteError::Upstream {
                 error: format!("remote {name:?} is not configured"),
@@ -541,6 +621,7 @@ impl<B: Backends> Run<'_, B> {
             evidence: None,
             upstream_id: None,
             elapsed_ms: millis(start),
+            reason,
             outcome: AttemptOutcome::Served,
         };
         let result = match result {

@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use super::*;
@@ -50,6 +50,7 @@ daily_usd = 0.01
 struct Req {
     model: &'static str,
     task: Option<&'static str>,
+    stream: bool,
 }
 
 impl Request for Req {
@@ -62,16 +63,29 @@ impl Request for Req {
     fn routing_text(&self) -> Cow<'_, str> {
         Cow::Borrowed("Is this spam?")
     }
+    fn stream(&self) -> bool {
+        self.stream
+    }
+    fn call_info(&self) -> CallInfo {
+        CallInfo {
+            request_id: "chatcmpl-1".into(),
+            operation: "chat".into(),
+            tags: [("feature".to_owned(), "inbox".to_owned())].into(),
+            instance: None,
+        }
+    }
 }
 
 fn auto(task: &'static str) -> Req {
-    Req { model: "auto", task: Some(task) }
+    Req { model: "auto", task: Some(task), stream: false }
 }
 
 /// How the fake remote answers.
 #[derive(Clone)]
 enum RemoteBehaviour {
     Answers(Usage),
+    /// A stream: the usage comes at its end.
+    Streams,
     Fails,
     RefusesRequest,
 }
@@ -136,6 +150,7 @@ impl Backends for Fake {
         match &self.remote {
             RemoteBehaviour::Answers(usage) => Ok(RemoteAnswer::new("claude says ham".into(), Some(*usage))
                 .with_upstream_id(Some("req_1".into()))),
+            RemoteBehaviour::Streams => Ok(RemoteAnswer::new("claude streams".into(), None)),
             RemoteBehaviour::Fails => Err(RemoteError::Upstream {
                 error: "529 overloaded_error".into(),
                 request_id: Some("req_9".into()),
@@ -268,7 +283,8 @@ async fn a_failed_remote_without_fallback_names_the_upstreams_error() {
 #[tokio::test]
 async fn an_explicit_remote_is_never_substituted() {
     let (router, fake) = (router(), Fake::new(RemoteBehaviour::Fails));
-    let f = failed(router.complete(&fake, &Req { model: "claude", task: Some("reason") }).await);
+    let f =
+        failed(router.complete(&fake, &Req { model: "claude", task: Some("reason"), stream: false }).await);
     assert!(matches!(f.cause, Cause::Upstream { .. }));
     assert_eq!(f.reason, Reason::Explicit);
     assert_eq!(fake.calls(), ["remote claude buffered=false"]);
@@ -290,7 +306,7 @@ async fn past_the_cap_the_route_serves_locally_or_refuses() {
     let r = router.complete(&fake, &auto("reason")).await.expect("answered");
     assert_eq!((r.route.as_str(), r.reason), ("big", Reason::Budget));
     // An explicit remote past the cap is refused with 429 naming the cap.
-    let f = failed(router.complete(&fake, &Req { model: "claude", task: None }).await);
+    let f = failed(router.complete(&fake, &Req { model: "claude", task: None, stream: false }).await);
     assert!(
         matches!(&f.cause, Cause::Refused { status: 429, message } if message.contains("daily")),
         "{:?}",
@@ -312,7 +328,7 @@ async fn a_local_failure_is_the_callers_error() {
 #[tokio::test]
 async fn an_unknown_model_lists_what_is_served() {
     let (router, fake) = (router(), Fake::new(RemoteBehaviour::Answers(USAGE)));
-    match router.complete(&fake, &Req { model: "gpt-9", task: None }).await {
+    match router.complete(&fake, &Req { model: "gpt-9", task: None, stream: false }).await {
         Err(CompleteError::UnknownModel(e)) => assert!(e.known.contains(&"claude".to_owned())),
         other => panic!("{other:?}"),
     }
@@ -326,4 +342,146 @@ fn a_streams_usage_reported_at_its_end_is_spent() {
     assert!((cost - USAGE_USD).abs() < 1e-12);
     assert!((router.spend().spent_today(SystemTime::now()) - USAGE_USD).abs() < 1e-12);
     assert_eq!(router.record_success("nobody", &USAGE), 0.0);
+}
+
+/// The ledger's rows, oldest first: (request_id, route, reason, status, escalation_parent,
+/// input tokens, cost, baseline, error_type, streamed).
+type Row =
+    (String, String, String, String, Option<String>, Option<i64>, f64, Option<f64>, Option<String>, bool);
+
+struct Logged {
+    router: Router,
+    ledger: Arc<hearth_ledger::Ledger>,
+    path: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+fn logged() -> Logged {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.sqlite");
+    let ledger =
+        Arc::new(hearth_ledger::Ledger::open(&path, &hearth_ledger::LedgerConfig::default()).unwrap());
+    let mut config = RouterConfig::from_toml_str(CONFIG).unwrap();
+    config.budget.local_usd_per_hour = Some(3600.0); // $1 per second: a local call's cost is its seconds
+    Logged { router: Router::new(config).with_ledger(Arc::clone(&ledger)), ledger, path, _dir: dir }
+}
+
+impl Logged {
+    fn rows(&self) -> Vec<Row> {
+        self.ledger.flush().unwrap();
+        let store = hearth_ledger::SqliteStore::open(&self.path).unwrap();
+        let mut stmt = store
+            .connection()
+            .prepare(
+                "SELECT request_id, route, reason, status, escalation_parent, gen_ai_usage_input_tokens, \
+                 cost_usd, baseline_cost_usd, error_type, streamed FROM calls ORDER BY id",
+            )
+            .unwrap();
+        stmt.query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                r.get(7)?,
+                r.get(8)?,
+                r.get(9)?,
+            ))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+    }
+}
+
+#[tokio::test]
+async fn an_escalated_request_is_two_rows_the_second_naming_the_first() {
+    let (l, mut fake) = (logged(), Fake::new(RemoteBehaviour::Answers(USAGE)));
+    fake.confidence.insert("small", -2.0);
+    l.router.complete(&fake, &auto("classify")).await.expect("answered");
+    let rows = l.rows();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let (local, remote) = (&rows[0], &rows[1]);
+    assert_eq!(
+        (local.0.as_str(), local.1.as_str(), local.2.as_str(), local.3.as_str()),
+        ("chatcmpl-1-1", "small", "task", "escalated")
+    );
+    assert_eq!(local.5, Some(12));
+    // Claude's price of the local tokens: 12 × $1 + 3 × $5 per million.
+    assert!((local.7.unwrap() - 27e-6).abs() < 1e-12, "{local:?}");
+    assert!(local.6 >= 0.0 && local.6 < 5.0, "a local call costs its seconds at $1/s: {local:?}");
+    assert_eq!(
+        (remote.0.as_str(), remote.1.as_str(), remote.2.as_str(), remote.3.as_str()),
+        ("chatcmpl-1", "claude", "low_confidence", "ok"),
+        "the served call has the client's id"
+    );
+    assert_eq!(remote.4.as_deref(), Some("chatcmpl-1-1"), "escalation_parent");
+    assert!((remote.6 - USAGE_USD).abs() < 1e-12 && (remote.7.unwrap() - USAGE_USD).abs() < 1e-12);
+}
+
+#[tokio::test]
+async fn a_fallback_after_a_remote_failure_is_a_failed_row_and_a_served_one() {
+    let (l, fake) = (logged(), Fake::new(RemoteBehaviour::Fails));
+    l.router.complete(&fake, &auto("reason")).await.expect("answered");
+    let rows = l.rows();
+    let got: Vec<_> =
+        rows.iter().map(|r| (r.1.as_str(), r.2.as_str(), r.3.as_str(), r.8.as_deref())).collect();
+    assert_eq!(
+        got,
+        [("claude", "task", "error", Some("upstream_error")), ("big", "remote_unavailable", "ok", None)]
+    );
+    assert_eq!(rows[1].4.as_deref(), Some(rows[0].0.as_str()));
+}
+
+#[tokio::test]
+async fn refused_and_unknown_requests_still_get_a_row() {
+    let (l, fake) = (logged(), Fake::new(RemoteBehaviour::Answers(USAGE)));
+    l.router.set_spend(Spend::restore(SystemTime::now(), 1.0, 1.0));
+    let _ = l.router.complete(&fake, &Req { model: "claude", task: None, stream: false }).await;
+    let _ = l.router.complete(&fake, &Req { model: "gpt-9", task: None, stream: false }).await;
+    let rows = l.rows();
+    let got: Vec<_> =
+        rows.iter().map(|r| (r.1.as_str(), r.2.as_str(), r.3.as_str(), r.8.as_deref())).collect();
+    assert_eq!(
+        got,
+        [
+            ("claude", "explicit", "error", Some("budget_exceeded")),
+            ("gpt-9", "unknown_model", "error", Some("model_not_found"))
+        ]
+    );
+    assert!(fake.calls().is_empty());
+}
+
+#[tokio::test]
+async fn a_streamed_remote_answers_row_waits_for_the_streams_usage() {
+    let (l, fake) = (logged(), Fake::new(RemoteBehaviour::Streams));
+    let stream = Req { model: "auto", task: Some("debug"), stream: true };
+    let r = l.router.complete(&fake, &stream).await.expect("answered");
+    assert!(l.rows().is_empty(), "not written before the stream ends");
+    let pending = r.pending.expect("a pending row");
+    assert!((pending.finish(Some(&USAGE), None) - USAGE_USD).abs() < 1e-12);
+    let rows = l.rows();
+    assert_eq!(rows.len(), 1);
+    assert_eq!((rows[0].3.as_str(), rows[0].5, rows[0].9), ("ok", Some(1000), true));
+    assert!((rows[0].6 - USAGE_USD).abs() < 1e-12);
+
+    // A stream dropped before its end still leaves its row, as an error.
+    let r = l.router.complete(&fake, &stream).await.expect("answered");
+    drop(r);
+    let rows = l.rows();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(
+        (rows[1].3.as_str(), rows[1].5, rows[1].8.as_deref()),
+        ("error", None, Some("upstream_error"))
+    );
+}
+
+#[tokio::test]
+async fn a_router_without_a_ledger_has_nothing_pending() {
+    let (router, fake) = (router(), Fake::new(RemoteBehaviour::Streams));
+    let r = router.complete(&fake, &Req { model: "auto", task: Some("debug"), stream: true }).await.unwrap();
+    assert!(r.pending.is_none());
 }

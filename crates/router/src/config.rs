@@ -55,6 +55,9 @@ pub struct RouterConfig {
     /// `[complexity]`: weights and saturation points of the complexity score.
     #[serde(default)]
     pub complexity: ComplexityConfig,
+    /// `[ledger]`: where every call's row is written (`hearth report` reads it).
+    #[serde(default)]
+    pub ledger: hearth_ledger::LedgerConfig,
 }
 
 /// `[server]`: settings of the HTTP server that are not routing policy. Command-line flags of
@@ -277,6 +280,9 @@ pub struct Budget {
     pub monthly_usd: Option<f64>,
     /// The remote whose prices value a local answer (`saved_usd`); default the first remote.
     pub compare_to: Option<String>,
+    /// What the box running hearth costs per hour (USD): a local call's ledger cost is its
+    /// wall time at this rate. Default 0.
+    pub local_usd_per_hour: Option<f64>,
 }
 
 /// `[complexity]`: how the rule-based complexity score is computed. Each feature is in

@@ -423,8 +423,18 @@ fn every_key_is_documented_in_the_deploy_example() {
             ..Remote::new("r", Provider::Openai, "m", 0.0, 0.0)
         }],
         routes: vec![route],
-        budget: Budget { daily_usd: Some(1.0), monthly_usd: Some(1.0), compare_to: Some(String::new()) },
+        budget: Budget {
+            daily_usd: Some(1.0),
+            monthly_usd: Some(1.0),
+            compare_to: Some(String::new()),
+            local_usd_per_hour: Some(0.0),
+        },
         complexity: ComplexityConfig::default(),
+        ledger: hearth_ledger::LedgerConfig {
+            path: Some("x".into()),
+            retain_days: Some(1),
+            ..hearth_ledger::LedgerConfig::default()
+        },
     };
     let json = serde_json::to_value(&full).expect("serializes");
     let mut keys = Vec::new();

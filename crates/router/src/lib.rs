@@ -13,6 +13,8 @@
 //! - [`escalation`]: whether a local answer goes up to `escalate_to`.
 //! - [`budget`], [`cooldown`], [`cost`]: spend against caps, remote health, the USD of a call.
 //! - [`explain`]: a decision in words or JSON (`hearth route`).
+//! - [`ledger_rows`]: the ledger rows of a routed request (one per call), which a router
+//!   [`Router::with_ledger`] writes.
 //! - [`complete`]: [`Router::complete`], the whole per-request flow (decide, generate locally
 //!   or call a remote, escalate, fall back, account) over the caller's [`Backends`]: what
 //!   `hearth serve` runs, usable without HTTP.
@@ -92,6 +94,7 @@ pub mod cooldown;
 pub mod cost;
 pub mod escalation;
 pub mod explain;
+pub mod ledger_rows;
 mod lexicon;
 pub mod policy;
 pub mod reason;
@@ -109,6 +112,8 @@ pub use cooldown::Health;
 pub use cost::{CallCost, Usage};
 pub use escalation::{Evidence, Finish, LABEL_TASKS, label_margin, should_escalate, wants_label_margin};
 pub use explain::{Explanation, explain};
+pub use hearth_ledger;
+pub use ledger_rows::{CallInfo, PendingRow};
 pub use policy::{Decision, Outcome, Policy, RouteInput, RouterState, UnknownModel};
 pub use reason::Reason;
 pub use task::{Task, TaskSource};

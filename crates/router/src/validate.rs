@@ -432,6 +432,18 @@ impl RouterConfig {
                 });
             }
         }
+        if let Some(v) = self.budget.local_usd_per_hour
+            && !(v.is_finite() && v >= 0.0)
+        {
+            problems.push(Problem::OutOfRange {
+                key: "budget.local_usd_per_hour".into(),
+                value: v,
+                expected: "USD per hour, 0 or more",
+            });
+        }
+        if let Err(e) = self.ledger.validate() {
+            problems.push(Problem::Invalid { key: "ledger".into(), message: e.to_string() });
+        }
         if let Some(name) = &self.budget.compare_to
             && self.remote(name).is_none()
         {
