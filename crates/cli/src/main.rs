@@ -15,6 +15,7 @@ mod route;
 mod run;
 mod serve;
 mod serve_config;
+mod serve_ledger;
 mod tokenize;
 
 /// Fast local LLM inference for small CPU boxes.

@@ -29,6 +29,10 @@ pub struct Args {
         conflicts_with_all = ["model", "alias", "threads", "ctx_size", "batch_size", "parallel", "max_queue", "parse_special_in_messages"]
     )]
     config: Option<PathBuf>,
+    /// With --config: delete ledger rows older than this many days, at start-up and daily
+    /// (overrides the file's `[ledger] retain_days`; default: keep every row).
+    #[arg(long, value_name = "DAYS", requires = "config")]
+    retain_days: Option<u32>,
     /// Requests generating at the same time (slots, each with its own KV cache of
     /// --ctx-size tokens); their decode steps share one pass over the weights.
     #[arg(long, short = 'P', default_value_t = 4)]
@@ -173,10 +177,19 @@ fn run_pool(args: Args, path: &Path) -> Result<()> {
     config.memory_budget = crate::serve_config::memory_budget(&file)?;
     // One client per remote, its API key read now: a missing key fails here, not at the
     // first request.
-    let routing =
+    let mut routing =
         hearth_server::Routing::from_env(file.clone()).with_context(|| path.display().to_string())?;
-    config.routing = Some(std::sync::Arc::new(routing));
     let base = path.parent().unwrap_or(Path::new("."));
+    // Every call gets a row; the spend against the caps continues from the ledger's.
+    let ledger_note = match crate::serve_ledger::open(&file, base, args.retain_days)? {
+        Some((ledger, spend)) => {
+            routing = routing.with_ledger(ledger);
+            routing.set_spend(spend);
+            format!("ledger {}", crate::serve_ledger::path(&file.ledger, base).display())
+        }
+        None => "no ledger".to_owned(),
+    };
+    config.routing = Some(std::sync::Arc::new(routing));
     // Names are checked (unique, not `auto`) before anything is downloaded.
     config.models = crate::serve_config::specs(&file, base, |_| Ok(PathBuf::new()))?;
     config.validate()?;
@@ -190,7 +203,7 @@ fn run_pool(args: Args, path: &Path) -> Result<()> {
         let budget = server.state().pool().and_then(|p| p.budget());
         let budget = budget.map_or("no memory budget".into(), |b| format!("memory budget {} MiB", b >> 20));
         eprintln!(
-            "hearth: listening on http://{addr} ({keyed}), serving {} (loaded on first use; {budget})",
+            "hearth: listening on http://{addr} ({keyed}), serving {} (loaded on first use; {budget}; {ledger_note})",
             names.join(", ")
         );
         server.serve(shutdown_signal()).await?;

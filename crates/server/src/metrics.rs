@@ -196,6 +196,9 @@ pub(crate) fn render(state: &AppState) -> String {
     }
 
     routed_metrics(&mut out, m);
+    if let Some(ledger) = state.config().routing.as_ref().and_then(|r| r.router().ledger()) {
+        ledger_metrics(&mut out, &ledger.stats());
+    }
 
     let rows = model_rows(state);
     let pooled = state.pool().is_some();
@@ -339,6 +342,23 @@ fn routed_metrics(out: &mut String, m: &Metrics) {
                 float(get(t))
             );
         }
+    }
+}
+
+/// The ledger writer's counters.
+fn ledger_metrics(out: &mut String, s: &hearth_router::hearth_ledger::Stats) {
+    let families = [
+        ("hearth_ledger_rows_written_total", "Ledger rows committed.", s.written),
+        (
+            "hearth_ledger_rows_dropped_total",
+            "Ledger rows lost: the writer's queue was full (a slow or stuck disk) or a batch failed twice.",
+            s.dropped,
+        ),
+        ("hearth_ledger_write_errors_total", "Failed ledger write attempts.", s.write_errors),
+        ("hearth_ledger_rows_pruned_total", "Ledger rows deleted by retention.", s.pruned),
+    ];
+    for (name, help, value) in families {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
     }
 }
 

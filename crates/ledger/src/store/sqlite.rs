@@ -63,6 +63,13 @@ impl SqliteStore {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
+    /// USD paid to remotes (rows with `local = 0`) by calls that started at or after
+    /// `since_unix_ms`: what `hearth serve` restores its spend against the caps from.
+    pub fn remote_cost_since(&self, since_unix_ms: i64) -> Result<f64, LedgerError> {
+        let sql = "SELECT COALESCE(SUM(cost_usd), 0.0) FROM calls WHERE local = 0 AND time_unix_ms >= ?1";
+        Ok(self.conn.query_row(sql, [since_unix_ms], |r| r.get(0))?)
+    }
+
     /// The rows that started at or after `since_unix_ms`, oldest first, with their row ids.
     pub fn calls_since(&self, since_unix_ms: i64) -> Result<Vec<(i64, Call)>, LedgerError> {
         let sql = format!("{} WHERE time_unix_ms >= ?1 ORDER BY time_unix_ms, id", columns::select_sql());

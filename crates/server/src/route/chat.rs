@@ -27,12 +27,13 @@ pub(super) struct ChatRequest {
     hint: Option<String>,
     text: String,
     pub stream: bool,
+    info: hearth_router::CallInfo,
 }
 
 impl ChatRequest {
     /// The request: `parsed` from the body `raw`; the task hint from `metadata.task`, else the
     /// `X-Hearth-Task` header.
-    pub fn new(parsed: GenerationBody, raw: &Value, headers: &HeaderMap) -> ChatRequest {
+    pub fn new(parsed: GenerationBody, raw: &Value, headers: &HeaderMap, request_id: String) -> ChatRequest {
         let hint = task_hint(raw, headers);
         ChatRequest {
             requested: parsed.model.clone().unwrap_or_else(|| "auto".to_owned()),
@@ -40,6 +41,13 @@ impl ChatRequest {
             text: translate::routing_text(raw),
             hint,
             parsed,
+            info: super::call_info(
+                request_id,
+                "chat",
+                raw.get("metadata").and_then(Value::as_object),
+                raw.get("user").and_then(Value::as_str),
+                headers,
+            ),
         }
     }
 }
@@ -59,6 +67,10 @@ impl hearth_router::Request for ChatRequest {
 
     fn stream(&self) -> bool {
         self.stream
+    }
+
+    fn call_info(&self) -> hearth_router::CallInfo {
+        self.info.clone()
     }
 }
 

@@ -25,12 +25,18 @@ pub(super) struct CompletionRequest {
     hint: Option<String>,
     text: String,
     pub stream: bool,
+    info: hearth_router::CallInfo,
 }
 
 impl CompletionRequest {
     /// The request: `parsed` from the body `raw`; the task hint from `metadata.task`, else the
     /// `X-Hearth-Task` header; the routing text is the prompt (none for token ids).
-    pub fn new(parsed: GenerationBody, raw: &Value, headers: &HeaderMap) -> CompletionRequest {
+    pub fn new(
+        parsed: GenerationBody,
+        raw: &Value,
+        headers: &HeaderMap,
+        request_id: String,
+    ) -> CompletionRequest {
         let hint = super::chat::task_hint(raw, headers);
         let text = match &parsed.prompt {
             Some(PromptInput::Text(t)) => t.clone(),
@@ -43,6 +49,13 @@ impl CompletionRequest {
             text,
             hint,
             parsed,
+            info: super::call_info(
+                request_id,
+                "text_completion",
+                raw.get("metadata").and_then(Value::as_object),
+                raw.get("user").and_then(Value::as_str),
+                headers,
+            ),
         }
     }
 }
@@ -62,6 +75,10 @@ impl hearth_router::Request for CompletionRequest {
 
     fn stream(&self) -> bool {
         self.stream
+    }
+
+    fn call_info(&self) -> hearth_router::CallInfo {
+        self.info.clone()
     }
 }
 

@@ -55,6 +55,8 @@ pub(super) struct MessagesCtx {
     pub stream: bool,
     /// hearth's `request-id` (`req_…`), for answers not from upstream.
     pub request_id: String,
+    /// Where a streamed remote answer's ledger row waits for the stream's end.
+    pub slot: super::LedgerSlot,
 }
 
 /// `POST /v1/messages` through the router; every answer is in Anthropic's shapes.
@@ -79,10 +81,14 @@ pub(crate) async fn serve(
         arrived,
         stream,
         request_id: request_id.to_owned(),
+        slot: super::LedgerSlot::default(),
     };
     let routed = MessagesRouted::new(routing.config(), headers, &ctx);
     let backends = MessagesBackends { ctx: &ctx };
-    let result = routing.router().complete(&backends, &routed).await;
+    let mut result = routing.router().complete(&backends, &routed).await;
+    if let Ok(r) = &mut result {
+        ctx.slot.fill(r.pending.take());
+    }
     routing.account(&ctx.state, &result);
     let (resp, info, decision) = match result {
         Ok(r) => {

@@ -22,6 +22,7 @@ pub(super) struct MessagesRouted {
     hint: Option<String>,
     text: String,
     stream: bool,
+    info: hearth_router::CallInfo,
 }
 
 impl MessagesRouted {
@@ -32,6 +33,11 @@ impl MessagesRouted {
             hint: task_hint(headers, &ctx.req),
             text: routing_text(&ctx.req),
             stream: ctx.stream,
+            info: {
+                let metadata = ctx.req.metadata.as_ref().and_then(|m| serde_json::to_value(m).ok());
+                let metadata = metadata.as_ref().and_then(serde_json::Value::as_object);
+                super::call_info(ctx.request_id.clone(), "chat", metadata, None, headers)
+            },
         }
     }
 }
@@ -51,6 +57,10 @@ impl hearth_router::Request for MessagesRouted {
 
     fn stream(&self) -> bool {
         self.stream
+    }
+
+    fn call_info(&self) -> hearth_router::CallInfo {
+        self.info.clone()
     }
 }
 
@@ -101,7 +111,12 @@ impl Backends for MessagesBackends<'_> {
             Ok(events) => {
                 // The cost is known at the stream's end; `messages_sse` records it then.
                 let request_id = events.request_id().map(str::to_owned);
-                let resp = messages_sse::relay(Arc::clone(&ctx.routing), target.to_owned(), events);
+                let resp = messages_sse::relay(
+                    Arc::clone(&ctx.routing),
+                    target.to_owned(),
+                    events,
+                    ctx.slot.clone(),
+                );
                 let answer = set_request_id(resp, request_id.as_deref());
                 Ok(RemoteAnswer::new(answer, None).with_upstream_id(request_id))
             }

@@ -20,8 +20,8 @@ use hearth_anthropic::types::{
 };
 use hearth_anthropic::{Error, EventStream};
 
-use super::Routing;
 use super::translate::router_usage;
+use super::{LedgerSlot, Routing};
 
 /// An SSE response of `events`.
 fn sse(events: impl Stream<Item = StreamEvent> + Send + 'static) -> Response {
@@ -40,11 +40,18 @@ struct Relay {
     events: EventStream,
     usage: Usage,
     done: bool,
+    slot: LedgerSlot,
 }
 
-/// The SSE response passing on `events` from remote `target`.
-pub(super) fn relay(routing: Arc<Routing>, target: String, events: EventStream) -> Response {
-    let st = Relay { routing, target, events, usage: Usage::default(), done: false };
+/// The SSE response passing on `events` from remote `target`; its ledger row (in `slot`) is
+/// finished at the stream's end.
+pub(super) fn relay(
+    routing: Arc<Routing>,
+    target: String,
+    events: EventStream,
+    slot: LedgerSlot,
+) -> Response {
+    let st = Relay { routing, target, events, usage: Usage::default(), done: false, slot };
     sse(futures_util::stream::unfold(st, |mut st| async move {
         if st.done {
             return None;
@@ -60,16 +67,24 @@ pub(super) fn relay(routing: Arc<Routing>, target: String, events: EventStream) 
                     _ => "api_error".to_owned(),
                 };
                 let message = format!("remote {:?} failed mid-stream: {e}", st.target);
+                st.slot.finish(Some(&router_usage(&st.usage)), Some(&message));
                 return Some((StreamEvent::Error { error: ErrorObject::new(kind, message) }, st));
             }
-            None => return None,
+            None => {
+                let message = format!("remote {:?} ended its stream before message_stop", st.target);
+                st.slot.finish(Some(&router_usage(&st.usage)), Some(&message));
+                return None;
+            }
         };
         match &ev {
             StreamEvent::MessageStart { message } => st.usage = message.usage.clone(),
             StreamEvent::MessageDelta { usage, .. } => follow(&mut st.usage, usage),
+            StreamEvent::ContentBlockDelta { .. } => st.slot.first_token(),
             StreamEvent::MessageStop => {
                 st.done = true;
-                st.routing.record_success(&st.target, &router_usage(&st.usage));
+                let usage = router_usage(&st.usage);
+                st.routing.record_success(&st.target, &usage);
+                st.slot.finish(Some(&usage), None);
             }
             _ => {}
         }

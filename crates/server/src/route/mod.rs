@@ -71,6 +71,11 @@ impl Routing {
         Ok(Routing { router: Router::new(config), remotes })
     }
 
+    /// The same routing, writing one ledger row per call ([`hearth_router::ledger_rows`]).
+    pub fn with_ledger(self, ledger: Arc<hearth_router::hearth_ledger::Ledger>) -> Routing {
+        Routing { router: self.router.with_ledger(ledger), remotes: self.remotes }
+    }
+
     /// [`Routing::new`] with the process environment.
     pub fn from_env(config: RouterConfig) -> Result<Routing, RoutingError> {
         Routing::new(config, &|v| std::env::var(v).ok())
@@ -178,12 +183,17 @@ pub(crate) async fn chat(
     arrived: Instant,
 ) -> Response {
     let raw: Value = serde_json::from_slice(body).unwrap_or_default();
-    let req = chat::ChatRequest::new(parsed, &raw, headers);
+    let id = state.new_id("req");
+    let req = chat::ChatRequest::new(parsed, &raw, headers, id.clone());
     let stream = req.stream;
-    let ctx = Ctx { state, routing: Arc::clone(&routing), raw, arrived, stream };
+    let slot = LedgerSlot::default();
+    let ctx = Ctx { state, routing: Arc::clone(&routing), raw, arrived, stream, slot };
     let backends = chat::ChatBackends { ctx: &ctx };
-    let result = routing.router.complete(&backends, &req).await;
-    respond(&ctx.state, &routing, result, stream).await
+    let mut result = routing.router.complete(&backends, &req).await;
+    if let Ok(r) = &mut result {
+        ctx.slot.fill(r.pending.take());
+    }
+    with_request_id(respond(&ctx.state, &routing, result, stream).await, &id)
 }
 
 /// `POST /v1/completions` through the router (local models only: `completions.rs`).
@@ -196,10 +206,11 @@ pub(crate) async fn completions(
     arrived: Instant,
 ) -> Response {
     let raw: Value = serde_json::from_slice(body).unwrap_or_default();
-    let req = completions::CompletionRequest::new(parsed, &raw, headers);
+    let id = state.new_id("req");
+    let req = completions::CompletionRequest::new(parsed, &raw, headers, id.clone());
     let backends = completions::CompletionBackends { state: &state, arrived };
     let result = routing.router.complete(&backends, &req).await;
-    respond(&state, &routing, result, req.stream).await
+    with_request_id(respond(&state, &routing, result, req.stream).await, &id)
 }
 
 /// A routed OpenAI-API request's response: the answer, or the error in OpenAI's shape (429
@@ -280,6 +291,75 @@ pub(crate) struct Ctx {
     raw: Value,
     arrived: Instant,
     stream: bool,
+    /// Where a streamed remote answer's ledger row waits for the stream's end.
+    slot: LedgerSlot,
+}
+
+/// Where a streamed remote answer's ledger row ([`hearth_router::PendingRow`]) waits for the
+/// stream's end: the stream's state holds one end, and the handler fills it with
+/// [`hearth_router::Routed::pending`] once `Router::complete` returns (before the body is
+/// polled). Dropped unfinished (the client left), the row is written as an error.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LedgerSlot(Arc<std::sync::Mutex<Option<hearth_router::PendingRow>>>);
+
+impl LedgerSlot {
+    fn fill(&self, row: Option<hearth_router::PendingRow>) {
+        if let (Some(row), Ok(mut slot)) = (row, self.0.lock()) {
+            *slot = Some(row);
+        }
+    }
+
+    /// The first token arrived.
+    fn first_token(&self) {
+        if let Ok(mut slot) = self.0.lock()
+            && let Some(row) = slot.as_mut()
+        {
+            row.set_time_to_first_token();
+        }
+    }
+
+    /// The stream ended, with its usage and, if it failed, why.
+    fn finish(&self, usage: Option<&hearth_router::Usage>, error: Option<&str>) {
+        let row = self.0.lock().ok().and_then(|mut s| s.take());
+        if let Some(row) = row {
+            row.finish(usage, error);
+        }
+    }
+}
+
+/// The ledger facts of a request: hearth's id for it, the operation, and its tags (the
+/// body's `metadata` without `task`, which has its own column; its `user`; the
+/// `X-Hearth-Tag-*` headers).
+pub(super) fn call_info(
+    request_id: String,
+    operation: &str,
+    metadata: Option<&serde_json::Map<String, Value>>,
+    user: Option<&str>,
+    headers: &HeaderMap,
+) -> hearth_router::CallInfo {
+    let metadata = metadata.map(|m| {
+        let mut m = m.clone();
+        m.remove("task");
+        m
+    });
+    let headers = headers.iter().filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)));
+    hearth_router::CallInfo {
+        request_id,
+        operation: operation.to_owned(),
+        tags: hearth_router::hearth_ledger::tags::collect(metadata.as_ref(), user, headers),
+        instance: None,
+    }
+}
+
+/// Sets `x-request-id` (hearth's id of the request, the ledger's `request_id`) unless the
+/// response has one.
+fn with_request_id(mut resp: Response, id: &str) -> Response {
+    if !resp.headers().contains_key("x-request-id")
+        && let Ok(v) = axum::http::HeaderValue::from_str(id)
+    {
+        resp.headers_mut().insert("x-request-id", v);
+    }
+    resp
 }
 
 /// What a remote call returns to the router: the answer and, when known, its usage.
@@ -318,7 +398,13 @@ async fn call_remote(ctx: &Ctx, target: &str, stream: bool) -> RemoteResult {
                 // The cost is known only at the end of the stream; it is recorded then.
                 let upstream_id = events.request_id().map(str::to_owned);
                 let writer = translate::ChunkWriter::new(id, created, remote.model.clone(), include_usage);
-                let resp = stream::respond(Arc::clone(&ctx.routing), target.to_owned(), events, writer);
+                let resp = stream::respond(
+                    Arc::clone(&ctx.routing),
+                    target.to_owned(),
+                    events,
+                    writer,
+                    ctx.slot.clone(),
+                );
                 Ok(RemoteAnswer::new(resp, None).with_upstream_id(upstream_id))
             }
             Err(e) => Err(upstream(&e, e.request_id())),

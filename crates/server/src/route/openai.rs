@@ -15,7 +15,7 @@ use hearth_openai::{ChunkStream, Client, Usage};
 use hearth_router::{Remote, RemoteAnswer};
 use serde_json::{Value, json};
 
-use super::{Ctx, RemoteResult, Routing, stream, upstream};
+use super::{Ctx, LedgerSlot, RemoteResult, Routing, stream, upstream};
 
 /// The body sent upstream: `raw` with `model` set to `model`; for a stream, `stream: true`
 /// and `stream_options.include_usage: true` (other `stream_options` kept). Also whether the
@@ -59,7 +59,8 @@ pub(super) async fn call(
         return match client.chat_completions_stream(&body).await {
             Ok(chunks) => {
                 let upstream_id = chunks.request_id().map(str::to_owned);
-                let resp = relay(Arc::clone(&ctx.routing), target.to_owned(), chunks, wants_usage);
+                let resp =
+                    relay(Arc::clone(&ctx.routing), target.to_owned(), chunks, wants_usage, ctx.slot.clone());
                 Ok(RemoteAnswer::new(resp, None).with_upstream_id(upstream_id))
             }
             Err(e) => Err(upstream(&e, e.request_id())),
@@ -85,14 +86,29 @@ struct Relay {
     usage: Option<Usage>,
     pending: VecDeque<String>,
     done: bool,
+    slot: LedgerSlot,
 }
 
 /// The SSE response relaying `chunks` from remote `target`: each chunk as it arrives (the
 /// usage chunk only when `wants_usage`), the cost recorded after `[DONE]`; a failure after
 /// the 200 becomes an SSE error object, then `[DONE]`.
-fn relay(routing: Arc<Routing>, target: String, chunks: ChunkStream, wants_usage: bool) -> Response {
-    let st =
-        Relay { routing, target, chunks, wants_usage, usage: None, pending: VecDeque::new(), done: false };
+fn relay(
+    routing: Arc<Routing>,
+    target: String,
+    chunks: ChunkStream,
+    wants_usage: bool,
+    slot: LedgerSlot,
+) -> Response {
+    let st = Relay {
+        routing,
+        target,
+        chunks,
+        wants_usage,
+        usage: None,
+        pending: VecDeque::new(),
+        done: false,
+        slot,
+    };
     stream::sse(futures_util::stream::unfold(st, |mut st| async move {
         loop {
             if let Some(data) = st.pending.pop_front() {
@@ -105,6 +121,8 @@ fn relay(routing: Arc<Routing>, target: String, chunks: ChunkStream, wants_usage
                 Some(Ok(mut chunk)) => {
                     if let Some(u) = Usage::of(&chunk) {
                         st.usage = Some(u);
+                    } else {
+                        st.slot.first_token();
                     }
                     if st.wants_usage || strip_usage(&mut chunk) {
                         st.pending.push_back(chunk.to_string());
@@ -113,6 +131,7 @@ fn relay(routing: Arc<Routing>, target: String, chunks: ChunkStream, wants_usage
                 Some(Err(e)) => {
                     let message = format!("remote {:?} failed mid-stream: {e}", st.target);
                     st.routing.record_failure(&st.target, &e.to_string());
+                    st.slot.finish(st.usage.as_ref().map(router_usage).as_ref(), Some(&message));
                     st.pending.push_back(stream::error_object(&message, "upstream_error"));
                     st.pending.push_back("[DONE]".into());
                     st.done = true;
@@ -124,7 +143,9 @@ fn relay(routing: Arc<Routing>, target: String, chunks: ChunkStream, wants_usage
                             "the stream reported no usage: its cost is counted as 0"
                         );
                     }
-                    st.routing.record_success(&st.target, &router_usage(&st.usage.unwrap_or_default()));
+                    let usage = st.usage.as_ref().map(router_usage);
+                    st.routing.record_success(&st.target, &usage.unwrap_or_default());
+                    st.slot.finish(usage.as_ref(), None);
                     st.pending.push_back("[DONE]".into());
                     st.done = true;
                 }

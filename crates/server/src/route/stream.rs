@@ -15,8 +15,8 @@ use hearth_anthropic::EventStream;
 use hearth_anthropic::types::StreamEvent;
 use serde_json::{Value, json};
 
-use super::Routing;
 use super::translate::{self, ChunkWriter};
+use super::{LedgerSlot, Routing};
 
 pub(super) fn sse(events: impl futures_util::Stream<Item = String> + Send + 'static) -> Response {
     let events = events.map(|data| Ok::<_, Infallible>(Event::default().data(data)));
@@ -34,16 +34,19 @@ struct Remote {
     writer: ChunkWriter,
     pending: VecDeque<String>,
     done: bool,
+    slot: LedgerSlot,
 }
 
-/// The SSE response translating `events` from remote `target`.
+/// The SSE response translating `events` from remote `target`; its ledger row (in `slot`) is
+/// finished at the stream's end.
 pub(super) fn respond(
     routing: Arc<Routing>,
     target: String,
     events: EventStream,
     writer: ChunkWriter,
+    slot: LedgerSlot,
 ) -> Response {
-    let st = Remote { routing, target, events, writer, pending: VecDeque::new(), done: false };
+    let st = Remote { routing, target, events, writer, pending: VecDeque::new(), done: false, slot };
     sse(futures_util::stream::unfold(st, |mut st| async move {
         loop {
             if let Some(data) = st.pending.pop_front() {
@@ -59,14 +62,20 @@ pub(super) fn respond(
                         st.target, error.kind, error.message
                     );
                     st.routing.record_failure(&st.target, &message);
+                    st.slot.finish(Some(&translate::router_usage(&st.writer.usage)), Some(&message));
                     st.pending.push_back(error_object(&message, "upstream_error"));
                     st.pending.push_back("[DONE]".into());
                     st.done = true;
                 }
                 Some(Ok(ev)) => {
+                    if matches!(ev, StreamEvent::ContentBlockDelta { .. }) {
+                        st.slot.first_token();
+                    }
                     st.pending.extend(st.writer.event(&ev));
                     if matches!(ev, StreamEvent::MessageStop) {
-                        st.routing.record_success(&st.target, &translate::router_usage(&st.writer.usage));
+                        let usage = translate::router_usage(&st.writer.usage);
+                        st.routing.record_success(&st.target, &usage);
+                        st.slot.finish(Some(&usage), None);
                         st.pending.push_back("[DONE]".into());
                         st.done = true;
                     }
@@ -74,12 +83,14 @@ pub(super) fn respond(
                 Some(Err(e)) => {
                     let message = format!("remote {:?} failed mid-stream: {e}", st.target);
                     st.routing.record_failure(&st.target, &e.to_string());
+                    st.slot.finish(Some(&translate::router_usage(&st.writer.usage)), Some(&message));
                     st.pending.push_back(error_object(&message, "upstream_error"));
                     st.pending.push_back("[DONE]".into());
                     st.done = true;
                 }
                 None => {
                     let message = format!("remote {:?} ended its stream before message_stop", st.target);
+                    st.slot.finish(Some(&translate::router_usage(&st.writer.usage)), Some(&message));
                     st.pending.push_back(error_object(&message, "upstream_error"));
                     st.pending.push_back("[DONE]".into());
                     st.done = true;

@@ -7,6 +7,7 @@ mod chat;
 mod completions;
 mod errors;
 mod hardening;
+mod ledger;
 mod messages;
 mod messages_routing;
 mod openai_remote;

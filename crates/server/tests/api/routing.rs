@@ -65,11 +65,23 @@ fn test_env(v: &str) -> Option<String> {
 
 /// The app and its routing, or `None` without the fixture.
 pub(crate) fn app(text: &str) -> Option<(Router, Arc<Routing>)> {
+    app_with(text, None)
+}
+
+/// [`app`], its routing writing to `ledger` if given.
+pub(crate) fn app_with(
+    text: &str,
+    ledger: Option<Arc<hearth_router::hearth_ledger::Ledger>>,
+) -> Option<(Router, Arc<Routing>)> {
     let path = hearth_testkit::model(hearth_testkit::SMOLLM2_135M)?;
     let config = RouterConfig::from_toml_str(text).unwrap();
     config.validate(&|v| test_env(v).is_some()).unwrap();
     let env = test_env;
-    let routing = Arc::new(Routing::new(config, &env).unwrap());
+    let mut routing = Routing::new(config, &env).unwrap();
+    if let Some(ledger) = ledger {
+        routing = routing.with_ledger(ledger);
+    }
+    let routing = Arc::new(routing);
     let spec = ModelSpec {
         engine: EngineOptions { threads: 2, n_ctx: 512, n_batch: 64, ..Default::default() },
         scheduler: SchedulerOptions { slots: 1, max_queue: 8 },
