@@ -176,6 +176,9 @@ mod tests {
             self.0.lock().unwrap().push(cutoff_unix_ms);
             Ok(1)
         }
+        fn calls_since(&mut self, _: i64) -> Result<Vec<Call>, LedgerError> {
+            Ok(Vec::new())
+        }
     }
 
     #[test]
