@@ -58,6 +58,16 @@ impl PostgresStore {
         Ok(PostgresStore { config, database, client: Some(client) })
     }
 
+    /// Checks that `url` is a PostgreSQL URL this store accepts, without connecting.
+    pub fn check_url(url: &str) -> Result<(), LedgerError> {
+        conn::parse(url).map(drop)
+    }
+
+    /// `url` as `postgres://user@host:port/database`: without its password, for logs.
+    pub fn redact_url(url: &str) -> String {
+        conn::parse(url).map_or_else(|_| "(an unusable PostgreSQL URL)".to_owned(), |c| conn::describe(&c))
+    }
+
     /// The database as `postgres://user@host:port/database` (no password).
     pub fn database(&self) -> &str {
         &self.database
