@@ -48,7 +48,8 @@ pub enum LedgerError {
     Sqlite(#[from] rusqlite::Error),
     /// The PostgreSQL server could not be reached or refused the connection.
     #[error(
-        "cannot connect to the ledger database {database}: {source} (check that PostgreSQL is running there and that `[ledger] url` has the right user, password, host, port and database)"
+        "cannot connect to the ledger database {database}: {} (check that PostgreSQL is running there and that `[ledger] url` has the right user, password, host, port and database)",
+        chain(.source)
     )]
     Connect {
         /// The database, without its password.
@@ -69,7 +70,7 @@ pub enum LedgerError {
         supported: i64,
     },
     /// A PostgreSQL migration failed (the database is left at its previous version).
-    #[error("migrating the ledger database to schema version {version} failed: {source}")]
+    #[error("migrating the ledger database to schema version {version} failed: {}", chain(.source))]
     MigrateDatabase {
         /// The version being migrated to.
         version: i64,
@@ -77,7 +78,7 @@ pub enum LedgerError {
         source: postgres::Error,
     },
     /// A PostgreSQL read or write failed (connection lost, permissions, …).
-    #[error("ledger database error (PostgreSQL): {0}")]
+    #[error("ledger database error (PostgreSQL): {}", chain(.0))]
     Postgres(#[from] postgres::Error),
     /// TLS to the PostgreSQL server could not be set up.
     #[error("cannot set up TLS for the ledger database: {0}")]
@@ -101,4 +102,17 @@ pub enum LedgerError {
     /// The writer thread could not be started.
     #[error("cannot start the ledger's writer thread: {0}")]
     Spawn(std::io::Error),
+}
+
+/// `e` and its causes, `: `-separated: the `postgres` crate's own text is only the kind of
+/// error ("db error"), the server's message is its cause.
+pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }

@@ -8,7 +8,7 @@ use postgres::config::{Host, SslMode};
 use postgres::{Client, Config, NoTls};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use crate::error::LedgerError;
+use crate::error::{LedgerError, chain};
 
 /// How long a connection attempt may take when the URL does not set `connect_timeout`.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -29,8 +29,9 @@ pub(crate) fn parse(url: &str) -> Result<Config, LedgerError> {
     }
     let mut config: Config = url.parse().map_err(|e| {
         LedgerError::Config(format!(
-            "`url` is not a PostgreSQL URL hearth can use: {e} (expected postgres://user:password@host:port/database; \
-             sslmode may be disable, prefer or require)"
+            "`url` is not a PostgreSQL URL hearth can use: {} (expected postgres://user:password@host:port/database; \
+             sslmode may be disable, prefer or require)",
+            chain(&e)
         ))
     })?;
     if config.get_hosts().is_empty() {
@@ -130,5 +131,7 @@ mod tests {
             assert!(!e.contains("s3cret"), "{e}");
             assert!(e.contains("postgres://user:password@host:port/database"), "{e}");
         }
+        let e = parse("postgres://u:s3cret@h/d?sslmode=verify-full").unwrap_err().to_string();
+        assert!(e.contains("invalid value for option `sslmode`"), "{e}");
     }
 }
