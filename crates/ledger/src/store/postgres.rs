@@ -10,6 +10,10 @@
 //! - A lost connection (server restart, network) fails the batch in flight; the writer
 //!   retries it once, then drops and counts it. Every call first reconnects (and re-checks
 //!   the schema) when the last one failed, so the ledger resumes as soon as the server is back.
+//!   While a host is unreachable (not refusing), each batch costs up to two connection attempts
+//!   of `connect_timeout` (5 s unless the URL says otherwise); rows wait in the queue meanwhile,
+//!   and are dropped and counted once it is full.
+//! - Retention (`retain_days`) deletes every node's old rows: give the nodes the same value.
 //! - The URL's password never appears in logs, errors or `Debug` output.
 
 mod conn;
