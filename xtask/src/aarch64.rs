@@ -22,10 +22,11 @@
 //! kept apart from the host toolchain's builds).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
+use crate::apt;
 use crate::util::{root, run as sh};
 
 const TARGET: &str = "aarch64-unknown-linux-gnu";
@@ -108,70 +109,13 @@ fn cargo_test(toolchain: &str, target_dir: &Path, cpu: &str) -> Result<Command> 
 
 /// Installs the missing Debian packages (and the arm64 architecture).
 fn install() -> Result<()> {
-    let sudo = if is_root() { None } else { Some("sudo") };
-    let apt = |args: &[&str]| -> Command {
-        let mut c = match sudo {
-            Some(s) => {
-                let mut c = Command::new(s);
-                c.arg("env").arg("DEBIAN_FRONTEND=noninteractive").args(args);
-                c
-            }
-            None => {
-                let mut c = Command::new(args[0]);
-                c.env("DEBIAN_FRONTEND", "noninteractive").args(&args[1..]);
-                c
-            }
-        };
-        c.stdin(Stdio::null());
-        c
-    };
-    let mut need_update = false;
-    let foreign = output(Command::new("dpkg").arg("--print-foreign-architectures")).context(
+    let foreign = apt::output(Command::new("dpkg").arg("--print-foreign-architectures")).context(
         "dpkg not found: aarch64-test needs Debian/Ubuntu (or SKIP_INSTALL=1 with the tools present)",
     )?;
+    let mut need_update = false;
     if !foreign.lines().any(|l| l.trim() == "arm64") {
-        sh(&mut apt(&["dpkg", "--add-architecture", "arm64"]))?;
+        sh(&mut apt::command(&["dpkg", "--add-architecture", "arm64"]))?;
         need_update = true;
     }
-    let missing: Vec<&str> = PACKAGES.iter().copied().filter(|p| !installed(p)).collect();
-    if missing.is_empty() {
-        return Ok(());
-    }
-    let known = |p: &str| {
-        Command::new("apt-cache")
-            .args(["show", p])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if need_update || !known("libstd-rust-web-dev:arm64") || !known("rustc-web") {
-        sh(&mut apt(&["apt-get", "update", "-qq"]))?;
-    }
-    let mut args = vec!["apt-get", "install", "-y", "-qq", "--no-install-recommends"];
-    args.extend(&missing);
-    if sh(&mut apt(&args)).is_err() {
-        // stale lists (a superseded security version 404s): refresh once and retry
-        sh(&mut apt(&["apt-get", "update", "-qq"]))?;
-        sh(&mut apt(&args))?;
-    }
-    Ok(())
-}
-
-fn installed(pkg: &str) -> bool {
-    output(Command::new("dpkg-query").args(["-W", "-f=${Status}", pkg]))
-        .is_ok_and(|s| s.trim_end() == "install ok installed")
-}
-
-fn is_root() -> bool {
-    output(Command::new("id").arg("-u")).is_ok_and(|s| s.trim() == "0")
-}
-
-/// Stdout of a command that succeeded.
-fn output(cmd: &mut Command) -> Result<String> {
-    let out = cmd.stderr(Stdio::null()).output().with_context(|| format!("running {cmd:?}"))?;
-    if !out.status.success() {
-        bail!("{cmd:?} failed");
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    apt::install(&PACKAGES, need_update)
 }

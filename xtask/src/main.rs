@@ -8,17 +8,20 @@
 //! - `sdk-test`, `load`: `hearth serve` driven by the official OpenAI Python SDK.
 //! - `chat-goldens`: llama.cpp's renders of tool conversations (tests/golden/chat_tools.json).
 //! - `dist`: one static x86_64 Linux binary in target/dist.
+//! - `postgres`: a throwaway PostgreSQL server for the ledger's fleet tests.
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 mod aarch64;
+mod apt;
 mod bench_compare;
 mod chat_goldens;
 mod dist;
 mod fixtures;
 mod llama_cpp;
 mod minilm;
+mod postgres;
 mod sdk;
 mod shapes;
 mod test;
@@ -69,6 +72,10 @@ enum Cmd {
     /// Build one static x86_64 Linux binary (glibc +crt-static, rustls, no OpenSSL) into
     /// target/dist/hearth and check it with ldd and --version.
     Dist(dist::Args),
+    /// A throwaway PostgreSQL server (Debian's package, installed when missing) for
+    /// hearth-ledger's PostgreSQL tests: `start` prints the `export` line of
+    /// HEARTH_TEST_POSTGRES_URL (eval it), `stop` removes the server, `status`.
+    Postgres(postgres::Args),
 }
 
 fn main() -> Result<()> {
@@ -83,6 +90,7 @@ fn main() -> Result<()> {
         Cmd::SdkTest(a) => sdk::test(a),
         Cmd::Load(a) => sdk::load(a),
         Cmd::Dist(a) => dist::run(a),
+        Cmd::Postgres(a) => postgres::run(a),
         Cmd::ChatGoldens(a) => chat_goldens::run(a),
         Cmd::LlamaBench => llama_cpp::llama_bench().map(|p| println!("{}", p.display())),
     }

@@ -1,5 +1,6 @@
 //! `cargo xtask test`: the whole suite, as CI runs it: the lint gate first (it is the
-//! cheapest to fail), then fixtures and the big shape-alike models, then the tests.
+//! cheapest to fail), then fixtures and the big shape-alike models, then the tests (the
+//! workspace's with a throwaway PostgreSQL server, `cargo xtask postgres`).
 
 use std::process::Command;
 
@@ -31,7 +32,15 @@ pub fn run(args: Args) -> Result<()> {
         out: None,
     })?;
     let cargo = cargo();
-    sh(Command::new(&cargo).current_dir(root()).args(["test", "--workspace", "--release"]))?;
+    // hearth-ledger's PostgreSQL tests get a server; it is stopped when `pg` drops, failure or not.
+    let pg = crate::postgres::Server::start()?;
+    let mut workspace = Command::new(&cargo);
+    workspace.current_dir(root()).args(["test", "--workspace", "--release"]);
+    for (key, value) in pg.env()? {
+        workspace.env(key, value);
+    }
+    sh(&mut workspace)?;
+    drop(pg);
     sh(Command::new(&cargo).current_dir(root()).env("HEARTH_KERNELS", "scalar").args([
         "test",
         "--release",

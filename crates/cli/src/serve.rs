@@ -182,10 +182,10 @@ fn run_pool(args: Args, path: &Path) -> Result<()> {
     let base = path.parent().unwrap_or(Path::new("."));
     // Every call gets a row; the spend against the caps continues from the ledger's.
     let ledger_note = match crate::serve_ledger::open(&file, base, args.retain_days)? {
-        Some((ledger, spend)) => {
-            routing = routing.with_ledger(ledger);
-            routing.set_spend(spend);
-            format!("ledger {}", crate::serve_ledger::path(&file.ledger, base).display())
+        Some(opened) => {
+            routing = routing.with_ledger(opened.ledger);
+            routing.set_spend(opened.spend);
+            format!("ledger {}", opened.location)
         }
         None => "no ledger".to_owned(),
     };

@@ -1,7 +1,8 @@
-//! The ledger of `hearth serve --config`: opened from the file's `[ledger]` section (a
-//! relative `path` is relative to the config file; default `ledger.sqlite` beside the models
-//! cache), its retention from `--retain-days` or `retain_days`, and the router's spend against
-//! the `[budget]` caps restored from it, so a restart does not reset a day's spend.
+//! The ledger of `hearth serve --config`: opened from the file's `[ledger]` section (a SQLite
+//! file — a relative `path` is relative to the config file; default `ledger.sqlite` beside the
+//! models cache — or a PostgreSQL `url` for a fleet), its retention from `--retain-days` or
+//! `retain_days`, and, for a SQLite ledger, the router's spend against the `[budget]` caps
+//! restored from it, so a restart does not reset a day's spend.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -14,7 +14,7 @@ use crate::call::Call;
 use crate::config::LedgerConfig;
 use crate::error::LedgerError;
 use crate::stats::{Counters, Stats};
-use crate::store::{SqliteStore, Store};
+use crate::store::{PostgresStore, SqliteStore, Store};
 use crate::worker::{self, Msg, Settings};
 
 /// The ledger: a bounded queue in front of one writer thread.
@@ -34,6 +34,18 @@ impl Ledger {
         Ledger::with_store(Box::new(SqliteStore::open(path)?), config)
     }
 
+    /// Opens the ledger `config` names and starts the writer: the PostgreSQL database at
+    /// `url` when it is set (connecting and migrating now: an unreachable server fails here),
+    /// else the SQLite file at [`LedgerConfig::resolved_path`] for `models_dir`.
+    pub fn open_config(config: &LedgerConfig, models_dir: &Path) -> Result<Ledger, LedgerError> {
+        config.validate()?;
+        let store: Box<dyn Store> = match &config.url {
+            Some(url) => Box::new(PostgresStore::connect(url)?),
+            None => Box::new(SqliteStore::open(&config.resolved_path(models_dir))?),
+        };
+        Ledger::with_store(store, config)
+    }
+
     /// Starts the writer on `store` (another backend, or a configured SQLite store).
     pub fn with_store(store: Box<dyn Store>, config: &LedgerConfig) -> Result<Ledger, LedgerError> {
         config.validate()?;
@@ -44,6 +56,7 @@ impl Ledger {
             batch_every: Duration::from_millis(config.batch_ms),
             retain_days: config.retain_days,
             prune_every: worker::PRUNE_EVERY,
+            instance: config.resolved_instance(),
         };
         let shared = Arc::clone(&counters);
         let thread = std::thread::Builder::new()

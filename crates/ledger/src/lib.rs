@@ -1,6 +1,6 @@
 //! hearth's ledger: every call hearth serves or makes (local, remote, escalated, cached,
-//! failed) becomes one row in SQLite, so `hearth report` can show what routing and caching
-//! saved.
+//! failed) becomes one row in SQLite (or, for a fleet of nodes, one PostgreSQL database), so
+//! `hearth report` can show what routing and caching saved.
 //!
 //! - [`Ledger`] is the handle: [`Ledger::record`] never blocks (a bounded queue; a full queue
 //!   drops the row and counts it in [`Ledger::dropped`]); one writer thread owns the store and
@@ -8,14 +8,18 @@
 //!   [`LedgerConfig::batch_ms`]); a failed batch is retried once, then dropped and counted;
 //!   [`Ledger::flush`] and `Drop` write what is queued. Retention: [`Ledger::prune_older_than`]
 //!   and [`LedgerConfig::retain_days`] (at start-up and daily).
-//! - [`Store`] is the backend trait: [`SqliteStore`] (WAL, `synchronous=NORMAL`, schema
-//!   versioned by `PRAGMA user_version`, see [`schema`]); PostgreSQL comes later behind it.
+//! - [`Store`] is the backend trait: [`SqliteStore`], the default (WAL, `synchronous=NORMAL`,
+//!   schema versioned by `PRAGMA user_version`, see [`schema`]; nothing to install), and
+//!   [`PostgresStore`] (`[ledger] url = "postgres://…"`: several nodes write one table, each
+//!   row names its node in `service_instance_id`, `[ledger] instance` or the hostname; schema
+//!   in `hearth_ledger_schema`, see [`pg_schema`]). [`Ledger::open_config`] picks one.
 //! - [`Call`] is the row; [`tags::collect`] builds its tags from the request.
 //!
 //! # Columns
 //!
 //! Columns follow the OpenTelemetry GenAI semantic conventions where one exists (the
-//! attribute name with `.` → `_`); hearth's own names otherwise.
+//! attribute name with `.` → `_`); hearth's own names otherwise. PostgreSQL has the same
+//! names; its types are `BIGINT`, `DOUBLE PRECISION`, `TEXT` and `BOOLEAN` for the 0/1 columns.
 //!
 //! | column | `Call` field | OpenTelemetry attribute |
 //! |---|---|---|
@@ -56,6 +60,7 @@ mod call;
 mod config;
 mod error;
 mod ledger;
+pub mod pg_schema;
 pub mod schema;
 mod stats;
 mod store;
@@ -67,4 +72,4 @@ pub use config::{DEFAULT_FILE_NAME, LedgerConfig, default_path};
 pub use error::LedgerError;
 pub use ledger::Ledger;
 pub use stats::Stats;
-pub use store::{SqliteStore, Store};
+pub use store::{PostgresStore, SqliteStore, Store};

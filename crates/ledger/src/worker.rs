@@ -32,13 +32,15 @@ pub(crate) enum Msg {
 }
 
 /// The writer's settings.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Settings {
     pub batch_rows: usize,
     pub batch_every: Duration,
     pub retain_days: Option<u32>,
     /// How often retention runs after start-up ([`PRUNE_EVERY`]; shorter in tests).
     pub prune_every: Duration,
+    /// `service_instance_id` for rows that come without one.
+    pub instance: Option<String>,
 }
 
 struct Worker {
@@ -69,7 +71,11 @@ pub(crate) fn run(store: Box<dyn Store>, rx: Receiver<Msg>, settings: Settings, 
                 if w.batch.is_empty() {
                     deadline = Some(Instant::now() + settings.batch_every);
                 }
-                w.batch.push(*call);
+                let mut call = *call;
+                if call.service_instance_id.is_none() {
+                    call.service_instance_id.clone_from(&settings.instance);
+                }
+                w.batch.push(call);
                 if w.batch.len() >= settings.batch_rows {
                     w.write();
                     deadline = None;
@@ -176,6 +182,9 @@ mod tests {
             self.0.lock().unwrap().push(cutoff_unix_ms);
             Ok(1)
         }
+        fn calls_since(&mut self, _: i64) -> Result<Vec<Call>, LedgerError> {
+            Ok(Vec::new())
+        }
     }
 
     #[test]
@@ -187,6 +196,7 @@ mod tests {
             batch_every: Duration::from_secs(60),
             retain_days: Some(3),
             prune_every: Duration::from_millis(20),
+            instance: None,
         };
         let counters = Arc::new(Counters::new());
         let store = Box::new(Cutoffs(Arc::clone(&cutoffs)));

@@ -432,6 +432,8 @@ fn every_key_is_documented_in_the_deploy_example() {
         complexity: ComplexityConfig::default(),
         ledger: hearth_ledger::LedgerConfig {
             path: Some("x".into()),
+            url: Some("postgres://x".into()),
+            instance: Some("x".into()),
             retain_days: Some(1),
             ..hearth_ledger::LedgerConfig::default()
         },
@@ -442,7 +444,7 @@ fn every_key_is_documented_in_the_deploy_example() {
     let lines: Vec<&str> = EXAMPLE.lines().map(str::trim_start).collect();
     for key in keys {
         assert!(
-            lines.iter().any(|l| l.starts_with(&format!("{key} =")))
+            lines.iter().any(|l| l.trim_start_matches("# ").starts_with(&format!("{key} =")))
                 || lines.contains(&format!("[{key}]").as_str())
                 || lines.contains(&format!("[[{key}]]").as_str())
                 || lines.contains(&format!("[complexity.{key}]").as_str()),

@@ -1,11 +1,11 @@
-//! `ledger-stress PATH [BATCH_ROWS] [ROWS] [QUEUE]`: writes realistic rows to the ledger at
-//! `PATH` as fast as the writer takes them (batches of `BATCH_ROWS`, default 100, committed only
+//! `ledger-stress PATH|URL [BATCH_ROWS] [ROWS] [QUEUE]`: writes realistic rows to the ledger at
+//! `PATH` (SQLite) or `URL` (`postgres://…`, PostgreSQL) as fast as the writer takes them (batches of `BATCH_ROWS`, default 100, committed only
 //! when full: `batch_ms` is an hour). `ROWS` = 0 (the default) writes until killed — the kill -9
 //! test's workload; otherwise it writes `ROWS` rows, flushes and prints the writer's rows/s
 //! and how long `record` took (p50/p99/max: the latency the ledger adds to a request).
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use hearth_ledger::{Call, Ledger, LedgerConfig, Status, now_unix_ms};
@@ -47,17 +47,23 @@ fn sample(seq: u64) -> Call {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let path = PathBuf::from(
-        std::env::args().nth(1).ok_or("usage: ledger-stress PATH [BATCH_ROWS] [ROWS] [QUEUE]")?,
-    );
+    let target =
+        std::env::args().nth(1).ok_or("usage: ledger-stress PATH|URL [BATCH_ROWS] [ROWS] [QUEUE]")?;
+    let (path, url) = if target.starts_with("postgres://") || target.starts_with("postgresql://") {
+        (None, Some(target))
+    } else {
+        (Some(PathBuf::from(target)), None)
+    };
     let config = LedgerConfig {
+        path,
+        url,
         batch_rows: arg(2, 100)?,
         batch_ms: 3_600_000,
         queue_capacity: arg(4, 4096)?,
         ..LedgerConfig::default()
     };
     let rows = arg(3, 0)? as u64;
-    let ledger = Ledger::open(&path, &config)?;
+    let ledger = Ledger::open_config(&config, Path::new("."))?;
     let start = Instant::now();
     let mut seq = 0u64;
     let mut record_ns: Vec<u64> = Vec::with_capacity(rows.min(10_000_000) as usize);

@@ -1,9 +1,11 @@
-//! `Store`: where the writer puts rows. SQLite ([`SqliteStore`]) now; PostgreSQL for fleets
-//! implements the same trait later.
+//! `Store`: where the writer puts rows. SQLite ([`SqliteStore`]), the default, and
+//! PostgreSQL ([`PostgresStore`]) for fleets of nodes writing one ledger.
 
 mod columns;
+mod postgres;
 mod sqlite;
 
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 use crate::call::Call;
@@ -16,4 +18,7 @@ pub trait Store: Send {
 
     /// Deletes the rows that started before `cutoff_unix_ms`; returns how many.
     fn prune_before(&mut self, cutoff_unix_ms: i64) -> Result<u64, LedgerError>;
+
+    /// The rows that started at or after `since_unix_ms`, oldest first.
+    fn calls_since(&mut self, since_unix_ms: i64) -> Result<Vec<Call>, LedgerError>;
 }

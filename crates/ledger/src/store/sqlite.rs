@@ -100,4 +100,8 @@ impl Store for SqliteStore {
         let n = self.conn.execute("DELETE FROM calls WHERE time_unix_ms < ?1", [cutoff_unix_ms])?;
         Ok(n as u64)
     }
+
+    fn calls_since(&mut self, since_unix_ms: i64) -> Result<Vec<Call>, LedgerError> {
+        Ok(SqliteStore::calls_since(self, since_unix_ms)?.into_iter().map(|(_, c)| c).collect())
+    }
 }

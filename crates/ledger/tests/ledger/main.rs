@@ -1,9 +1,11 @@
 //! hearth-ledger's tests (one binary): rows round-trip, schema migration, config, the writer
-//! (batching, full queue, write errors, retention) and the `kill -9` loop.
+//! (batching, full queue, write errors, retention), the `kill -9` loop, and PostgreSQL
+//! (against `cargo xtask postgres start`'s server).
 
 mod config;
 mod kill9;
 mod mem_store;
+mod postgres;
 mod roundtrip;
 mod writer;
 

@@ -201,3 +201,26 @@ fn the_handle_can_be_shared_across_threads() {
     ledger.flush().unwrap();
     assert_eq!(shared_store.len(), 100);
 }
+
+#[test]
+fn rows_without_a_node_get_the_configured_instance() {
+    let c = LedgerConfig { instance: Some("node-x".to_owned()), ..config(10, 60_000, 100) };
+    let (ledger, shared) = mem_ledger(&c);
+    ledger.record(small_call("bare", 1));
+    ledger.record(full_call("named", 2)); // carries "node-a"
+    ledger.flush().unwrap();
+    let nodes: Vec<_> = shared
+        .rows
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| r.service_instance_id.clone().unwrap_or_default())
+        .collect();
+    assert_eq!(nodes, ["node-x", "node-a"]);
+
+    let off = LedgerConfig { instance: Some(String::new()), ..config(10, 60_000, 100) };
+    let (ledger, shared) = mem_ledger(&off);
+    ledger.record(small_call("bare", 1));
+    ledger.flush().unwrap();
+    assert_eq!(shared.rows.lock().unwrap()[0].service_instance_id, None);
+}
