@@ -10,6 +10,8 @@
 //!   and [`LedgerConfig::retain_days`] (at start-up and daily).
 //! - [`Store`] is the backend trait: [`SqliteStore`] (WAL, `synchronous=NORMAL`, schema
 //!   versioned by `PRAGMA user_version`, see [`schema`]); PostgreSQL comes later behind it.
+//!   [`Store::calls_since`] reads rows back; [`SqliteStore::open_read_only`] opens a file for
+//!   a reader (never creating or migrating it).
 //! - [`Call`] is the row; [`tags::collect`] builds its tags from the request.
 //!
 //! # Columns

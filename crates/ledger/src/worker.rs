@@ -165,7 +165,7 @@ mod tests {
 
     use super::*;
 
-    /// Records the cutoffs retention asked for.
+    /// Records the cutoffs retention asked for (and keeps no rows).
     struct Cutoffs(Arc<Mutex<Vec<i64>>>);
 
     impl Store for Cutoffs {
@@ -175,6 +175,9 @@ mod tests {
         fn prune_before(&mut self, cutoff_unix_ms: i64) -> Result<u64, LedgerError> {
             self.0.lock().unwrap().push(cutoff_unix_ms);
             Ok(1)
+        }
+        fn calls_since(&mut self, _: i64) -> Result<Vec<Call>, LedgerError> {
+            Ok(Vec::new())
         }
     }
 

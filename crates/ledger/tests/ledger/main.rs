@@ -1,9 +1,10 @@
-//! hearth-ledger's tests (one binary): rows round-trip, schema migration, config, the writer
-//! (batching, full queue, write errors, retention) and the `kill -9` loop.
+//! hearth-ledger's tests (one binary): rows round-trip, schema migration, reading back, config,
+//! the writer (batching, full queue, write errors, retention) and the `kill -9` loop.
 
 mod config;
 mod kill9;
 mod mem_store;
+mod reader;
 mod roundtrip;
 mod writer;
 

@@ -62,4 +62,11 @@ impl Store for MemStore {
         rows.retain(|c| c.time_unix_ms >= cutoff_unix_ms);
         Ok((before - rows.len()) as u64)
     }
+
+    fn calls_since(&mut self, since_unix_ms: i64) -> Result<Vec<Call>, LedgerError> {
+        let mut rows: Vec<Call> =
+            self.0.rows.lock().unwrap().iter().filter(|c| c.time_unix_ms >= since_unix_ms).cloned().collect();
+        rows.sort_by_key(|c| c.time_unix_ms); // stable: the same time keeps the write order
+        Ok(rows)
+    }
 }
