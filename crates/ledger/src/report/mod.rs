@@ -33,13 +33,16 @@
 //! [`Store::calls_since`]: crate::Store::calls_since
 
 mod date;
+mod format;
 mod group;
 #[cfg(test)]
 mod tests;
+mod text;
 
 use serde::Serialize;
 
 pub use date::{day_key, parse_since, week_key};
+pub use format::money;
 pub use group::{
     Group, GroupBy, NONE, RouteMix, RouteShare, UNTAGGED, groups, nearest_rank, route_mix, total,
 };
@@ -112,5 +115,10 @@ impl Report {
     pub fn with_ledger(mut self, ledger: impl Into<String>) -> Report {
         self.ledger = Some(ledger.into());
         self
+    }
+
+    /// The report as an aligned table for a terminal.
+    pub fn to_text(&self) -> String {
+        text::render(self)
     }
 }
