@@ -35,6 +35,8 @@
 mod date;
 mod format;
 mod group;
+mod html;
+mod svg;
 #[cfg(test)]
 mod tests;
 mod text;
@@ -120,5 +122,11 @@ impl Report {
     /// The report as an aligned table for a terminal.
     pub fn to_text(&self) -> String {
         text::render(self)
+    }
+
+    /// The report as one self-contained HTML page (inline SVG charts and CSS; no scripts, no
+    /// external resources).
+    pub fn to_html(&self) -> String {
+        html::render(self)
     }
 }
