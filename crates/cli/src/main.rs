@@ -10,6 +10,7 @@ mod chat;
 mod common;
 mod inspect;
 mod pull;
+mod report;
 mod resolve;
 mod route;
 mod run;
@@ -94,6 +95,20 @@ enum Cmd {
     ///   cat prompt.txt | hearth route --config hearth.toml --json -
     #[command(verbatim_doc_comment)]
     Route(route::Args),
+    /// What the ledger's calls cost and saved against the baseline model, per task, model,
+    /// route, tag, day or week: calls, share answered locally, tokens, cost, baseline, saved,
+    /// p50/p95 latency, cache hits, escalations by reason, errors. Reads the ledger that
+    /// `hearth serve --config` writes ([ledger] path; default ledger.sqlite beside the models
+    /// cache), read-only.
+    ///
+    /// Examples:
+    ///   hearth report                                    (last 7 days by task, default ledger)
+    ///   hearth report --config /etc/hearth/hearth.toml --since 24h --by route
+    ///   hearth report --db ledger.sqlite --since 2026-11-01 --by week
+    ///   hearth report --by tag --json | jq '.groups[] | {key, saved_usd}'
+    ///   hearth report --since 30d --html report.html    (self-contained page with charts)
+    #[command(verbatim_doc_comment)]
+    Report(report::Args),
 }
 
 fn main() {
@@ -108,6 +123,7 @@ fn main() {
         Cmd::Bench(a) => bench::run(a),
         Cmd::Serve(a) => serve::run(a),
         Cmd::Route(a) => route::run(a),
+        Cmd::Report(a) => report::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");

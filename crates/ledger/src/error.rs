@@ -15,6 +15,22 @@ pub enum LedgerError {
         /// Why.
         source: rusqlite::Error,
     },
+    /// A reader (`hearth report`) was pointed at a file that does not exist.
+    #[error(
+        "no ledger at {path}: hearth writes one while it serves with a config (`hearth serve --config FILE`; the file's `[ledger] path` says where, default ledger.sqlite beside the models cache); point the reader at that file"
+    )]
+    Missing {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A reader was pointed at a file that is not a hearth ledger (no `calls` table).
+    #[error(
+        "{path} is not a hearth ledger (it has no `calls` table): point the reader at the file `[ledger] path` names"
+    )]
+    NotALedger {
+        /// The file.
+        path: PathBuf,
+    },
     /// The ledger's directory could not be created.
     #[error("cannot create the ledger's directory {path}: {source}")]
     CreateDir {

@@ -13,6 +13,8 @@
 //!   [`PostgresStore`] (`[ledger] url = "postgres://…"`: several nodes write one table, each
 //!   row names its node in `service_instance_id`, `[ledger] instance` or the hostname; schema
 //!   in `hearth_ledger_schema`, see [`pg_schema`]). [`Ledger::open_config`] picks one.
+//!   [`Store::calls_since`] reads rows back; [`SqliteStore::open_read_only`] opens a file for
+//!   a reader (never creating or migrating it).
 //! - [`Call`] is the row; [`tags::collect`] builds its tags from the request.
 //!
 //! # Columns
@@ -61,6 +63,7 @@ mod config;
 mod error;
 mod ledger;
 pub mod pg_schema;
+pub mod report;
 pub mod schema;
 mod stats;
 mod store;
@@ -71,5 +74,6 @@ pub use call::{Call, Status, now_unix_ms};
 pub use config::{DEFAULT_FILE_NAME, LedgerConfig, default_path};
 pub use error::LedgerError;
 pub use ledger::Ledger;
+pub use report::{Report, ReportError};
 pub use stats::Stats;
 pub use store::{PostgresStore, SqliteStore, Store};

@@ -171,7 +171,7 @@ mod tests {
 
     use super::*;
 
-    /// Records the cutoffs retention asked for.
+    /// Records the cutoffs retention asked for (and keeps no rows).
     struct Cutoffs(Arc<Mutex<Vec<i64>>>);
 
     impl Store for Cutoffs {

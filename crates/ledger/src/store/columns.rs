@@ -50,7 +50,16 @@ pub fn insert_sql() -> String {
 
 /// `SELECT id, … FROM calls`.
 pub fn select_sql() -> String {
-    format!("SELECT id, {} FROM calls", COLUMNS.join(", "))
+    select_sql_with(|_| true)
+}
+
+/// `SELECT id, … FROM calls` for a file that may predate some columns: a column for which
+/// `present` is false is read as `NULL` (every column a migration added is nullable), so a
+/// read-only reader takes an older file as it is.
+pub fn select_sql_with(present: impl Fn(&str) -> bool) -> String {
+    let list: Vec<String> =
+        COLUMNS.iter().map(|&c| if present(c) { c.to_owned() } else { format!("NULL AS {c}") }).collect();
+    format!("SELECT id, {} FROM calls", list.join(", "))
 }
 
 fn int(v: Option<u64>) -> Value {
@@ -110,8 +119,8 @@ fn count(row: &Row<'_>, i: usize) -> rusqlite::Result<Option<u64>> {
     Ok(row.get::<_, Option<i64>>(i)?.map(|n| u64::try_from(n).unwrap_or(0)))
 }
 
-/// The row id and the [`Call`] of a row from [`select_sql`].
-pub fn read(row: &Row<'_>) -> Result<(i64, Call), LedgerError> {
+/// The [`Call`] of a row from [`select_sql`] (its row id names the row in a decode error).
+pub fn read(row: &Row<'_>) -> Result<Call, LedgerError> {
     let id: i64 = row.get(0)?;
     let tags: String = row.get(6)?;
     let tags = serde_json::from_str(&tags).map_err(|e| LedgerError::Decode {
@@ -159,7 +168,7 @@ pub fn read(row: &Row<'_>) -> Result<(i64, Call), LedgerError> {
         error_message: row.get(31)?,
         service_instance_id: row.get(32)?,
     };
-    Ok((id, call))
+    Ok(call)
 }
 
 #[cfg(test)]

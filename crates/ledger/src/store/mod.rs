@@ -19,6 +19,7 @@ pub trait Store: Send {
     /// Deletes the rows that started before `cutoff_unix_ms`; returns how many.
     fn prune_before(&mut self, cutoff_unix_ms: i64) -> Result<u64, LedgerError>;
 
-    /// The rows that started at or after `since_unix_ms`, oldest first.
+    /// The rows that started at or after `since_unix_ms`, oldest first (rows with the same
+    /// time in the order they were written). `hearth report` reads through this.
     fn calls_since(&mut self, since_unix_ms: i64) -> Result<Vec<Call>, LedgerError>;
 }

@@ -2,7 +2,8 @@
 //!
 //! WAL with `synchronous=NORMAL` never corrupts the file on a crash or `kill -9`: a
 //! transaction that was not committed (and, after a power cut, at worst the last few
-//! committed ones) is lost, the rest stays. Readers (`hearth report`) do not block the writer.
+//! committed ones) is lost, the rest stays. Readers (`hearth report`, through
+//! [`SqliteStore::open_read_only`]) do not block the writer.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -23,6 +24,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct SqliteStore {
     conn: Connection,
     path: PathBuf,
+    /// The `SELECT` that reads rows (columns an older file lacks read as `NULL`).
+    select: String,
 }
 
 impl SqliteStore {
@@ -44,7 +47,34 @@ impl SqliteStore {
         }
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(open_err)?;
         schema::migrate(&mut conn, path)?;
-        Ok(SqliteStore { conn, path: path.to_owned() })
+        Ok(SqliteStore { conn, path: path.to_owned(), select: columns::select_sql() })
+    }
+
+    /// Opens the file at `path` for reading only: never creates it (a missing file is
+    /// [`LedgerError::Missing`]), never migrates it (an older file is read as it is, the
+    /// columns it predates as `NULL`), refuses a newer schema ([`LedgerError::TooNew`]) and
+    /// a file without the `calls` table ([`LedgerError::NotALedger`]). Writing through it fails.
+    pub fn open_read_only(path: &Path) -> Result<SqliteStore, LedgerError> {
+        if !path.is_file() {
+            return Err(LedgerError::Missing { path: path.to_owned() });
+        }
+        let open_err = |source| LedgerError::Open { path: path.to_owned(), source };
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(open_err)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+        let found = schema::version(&conn).map_err(open_err)?;
+        if found > schema::LATEST {
+            return Err(LedgerError::TooNew { path: path.to_owned(), found, supported: schema::LATEST });
+        }
+        let present: Vec<String> = conn
+            .prepare("SELECT name FROM pragma_table_info('calls')")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .map_err(open_err)?;
+        if found == 0 || present.is_empty() {
+            return Err(LedgerError::NotALedger { path: path.to_owned() });
+        }
+        let select = columns::select_sql_with(|c| present.iter().any(|p| p == c));
+        Ok(SqliteStore { conn, path: path.to_owned(), select })
     }
 
     /// The file.
@@ -52,7 +82,7 @@ impl SqliteStore {
         &self.path
     }
 
-    /// The connection, for readers (the report) and for tests that set pragmas.
+    /// The connection, for tests that set pragmas or read columns directly.
     pub fn connection(&self) -> &Connection {
         &self.conn
     }
@@ -68,18 +98,6 @@ impl SqliteStore {
     pub fn remote_cost_since(&self, since_unix_ms: i64) -> Result<f64, LedgerError> {
         let sql = "SELECT COALESCE(SUM(cost_usd), 0.0) FROM calls WHERE local = 0 AND time_unix_ms >= ?1";
         Ok(self.conn.query_row(sql, [since_unix_ms], |r| r.get(0))?)
-    }
-
-    /// The rows that started at or after `since_unix_ms`, oldest first, with their row ids.
-    pub fn calls_since(&self, since_unix_ms: i64) -> Result<Vec<(i64, Call)>, LedgerError> {
-        let sql = format!("{} WHERE time_unix_ms >= ?1 ORDER BY time_unix_ms, id", columns::select_sql());
-        let mut stmt = self.conn.prepare(&sql)?;
-        let mut rows = stmt.query([since_unix_ms])?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next()? {
-            out.push(columns::read(row)?);
-        }
-        Ok(out)
     }
 }
 
@@ -102,6 +120,13 @@ impl Store for SqliteStore {
     }
 
     fn calls_since(&mut self, since_unix_ms: i64) -> Result<Vec<Call>, LedgerError> {
-        Ok(SqliteStore::calls_since(self, since_unix_ms)?.into_iter().map(|(_, c)| c).collect())
+        let sql = format!("{} WHERE time_unix_ms >= ?1 ORDER BY time_unix_ms, id", self.select);
+        let mut stmt = self.conn.prepare(&sql)?;
+        let mut rows = stmt.query([since_unix_ms])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push(columns::read(row)?);
+        }
+        Ok(out)
     }
 }

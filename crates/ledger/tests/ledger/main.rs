@@ -1,11 +1,12 @@
-//! hearth-ledger's tests (one binary): rows round-trip, schema migration, config, the writer
-//! (batching, full queue, write errors, retention), the `kill -9` loop, and PostgreSQL
-//! (against `cargo xtask postgres start`'s server).
+//! hearth-ledger's tests (one binary): rows round-trip, schema migration, reading back, config,
+//! the writer (batching, full queue, write errors, retention), the `kill -9` loop, and
+//! PostgreSQL (against `cargo xtask postgres start`'s server).
 
 mod config;
 mod kill9;
 mod mem_store;
 mod postgres;
+mod reader;
 mod roundtrip;
 mod writer;
 

@@ -64,9 +64,9 @@ impl Store for MemStore {
     }
 
     fn calls_since(&mut self, since_unix_ms: i64) -> Result<Vec<Call>, LedgerError> {
-        let mut found: Vec<Call> =
+        let mut rows: Vec<Call> =
             self.0.rows.lock().unwrap().iter().filter(|c| c.time_unix_ms >= since_unix_ms).cloned().collect();
-        found.sort_by_key(|c| c.time_unix_ms);
-        Ok(found)
+        rows.sort_by_key(|c| c.time_unix_ms); // stable: the same time keeps the write order
+        Ok(rows)
     }
 }

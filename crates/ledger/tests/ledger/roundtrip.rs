@@ -13,7 +13,7 @@ fn every_column_round_trips() {
     let mut store = SqliteStore::open(&path).unwrap();
     let calls = vec![full_call("req-1", 1_700_000_000_123), small_call("req-2", 1_700_000_000_456)];
     store.insert(&calls).unwrap();
-    let back: Vec<_> = store.calls_since(0).unwrap().into_iter().map(|(_, c)| c).collect();
+    let back = store.calls_since(0).unwrap();
     assert_eq!(back, calls);
     assert_eq!(store.count().unwrap(), 2);
     assert_eq!(store.calls_since(1_700_000_000_200).unwrap().len(), 1);
@@ -57,12 +57,12 @@ fn a_v1_file_migrates_to_latest_keeping_its_rows() {
         )
         .unwrap();
     }
-    let store = SqliteStore::open(&path).unwrap();
+    let mut store = SqliteStore::open(&path).unwrap();
     assert_eq!(schema::version(store.connection()).unwrap(), schema::LATEST);
     const { assert!(schema::LATEST >= 2, "the test must cross at least one migration") };
     let rows = store.calls_since(0).unwrap();
     assert_eq!(rows.len(), 1);
-    let old = &rows[0].1;
+    let old = &rows[0];
     assert_eq!((old.request_id.as_str(), old.input_tokens, old.latency_ms), ("old-1", Some(7), 90));
     assert_eq!(old.tags.get("user").map(String::as_str), Some("u"));
     assert_eq!(old.service_instance_id, None);
@@ -96,6 +96,6 @@ fn prune_before_deletes_only_older_rows() {
         .insert(&[small_call("a", now - 10_000), small_call("b", now - 5_000), small_call("c", now)])
         .unwrap();
     assert_eq!(store.prune_before(now - 5_000).unwrap(), 1);
-    let left: Vec<_> = store.calls_since(0).unwrap().into_iter().map(|(_, c)| c.request_id).collect();
+    let left: Vec<_> = store.calls_since(0).unwrap().into_iter().map(|c| c.request_id).collect();
     assert_eq!(left, ["b", "c"]);
 }

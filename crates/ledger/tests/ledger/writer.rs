@@ -167,13 +167,8 @@ fn retain_days_prunes_at_start_up() {
     assert_eq!(ledger.stats().pruned, 1);
     assert_eq!(ledger.prune_older_than(2).unwrap(), 1);
     drop(ledger);
-    let left: Vec<_> = SqliteStore::open(&path)
-        .unwrap()
-        .calls_since(0)
-        .unwrap()
-        .into_iter()
-        .map(|(_, c)| c.request_id)
-        .collect();
+    let left: Vec<_> =
+        SqliteStore::open(&path).unwrap().calls_since(0).unwrap().into_iter().map(|c| c.request_id).collect();
     assert_eq!(left, ["new"]);
 }
 

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use hearth_anthropic::fake::Fault;
-use hearth_router::hearth_ledger::{Call, Ledger, LedgerConfig, SqliteStore, Status};
+use hearth_router::hearth_ledger::{Call, Ledger, LedgerConfig, SqliteStore, Status, Store};
 use serde_json::json;
 
 use crate::routing::{app_with, chat, config_text, fake, header};
@@ -28,7 +28,7 @@ const ROUTES: &str = r#"
 
 fn rows(ledger: &Ledger, path: &std::path::Path) -> Vec<Call> {
     ledger.flush().unwrap();
-    SqliteStore::open(path).unwrap().calls_since(0).unwrap().into_iter().map(|(_, c)| c).collect()
+    SqliteStore::open(path).unwrap().calls_since(0).unwrap()
 }
 
 #[tokio::test]
