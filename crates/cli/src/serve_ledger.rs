@@ -19,19 +19,30 @@ pub fn path(config: &LedgerConfig, base: &Path) -> PathBuf {
     if path.is_relative() { base.join(path) } else { path }
 }
 
-/// Opens the ledger of `file` (`None` when `[ledger] enabled = false`) and the spend it
-/// records for today and this month (UTC).
-pub fn open(
-    file: &RouterConfig,
-    base: &Path,
-    retain_days: Option<u32>,
-) -> Result<Option<(Arc<Ledger>, Spend)>> {
+/// An open ledger: the handle, the spend it records for today and this month (UTC; SQLite
+/// only — a fleet's shared caps are not restored), and where it is, for the start-up line.
+pub struct Opened {
+    pub ledger: Arc<Ledger>,
+    pub spend: Spend,
+    pub location: String,
+}
+
+/// Opens the ledger of `file` (`None` when `[ledger] enabled = false`).
+pub fn open(file: &RouterConfig, base: &Path, retain_days: Option<u32>) -> Result<Option<Opened>> {
     if !file.ledger.enabled {
         return Ok(None);
     }
     let mut config = file.ledger.clone();
     if retain_days.is_some() {
         config.retain_days = retain_days;
+    }
+    let models = hearth_hub::Store::default_dir();
+    if config.url.is_some() {
+        let location = config.location(&models);
+        let ledger = Ledger::open_config(&config, &models).with_context(|| {
+            format!("opening the ledger at {location} (check [ledger] url, or set enabled = false)")
+        })?;
+        return Ok(Some(Opened { ledger: Arc::new(ledger), spend: Spend::new(), location }));
     }
     let path = path(&config, base);
     let spend =
@@ -42,7 +53,7 @@ pub fn open(
             path.display()
         )
     })?;
-    Ok(Some((Arc::new(ledger), spend)))
+    Ok(Some(Opened { ledger: Arc::new(ledger), spend, location: path.display().to_string() }))
 }
 
 /// Today's and this month's remote spend in the ledger at `path` (nothing if it does not exist

@@ -1,6 +1,6 @@
 //! The `[ledger]` TOML section.
 
-use hearth_ledger::{Ledger, LedgerConfig, SqliteStore};
+use hearth_ledger::{Ledger, LedgerConfig, SqliteStore, Store};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -47,7 +47,7 @@ fn open_config_picks_sqlite_beside_the_models_without_a_url() {
     let path = dir.path().join("cache/ledger.sqlite");
     let rows = SqliteStore::open(&path).unwrap().calls_since(0).unwrap();
     assert_eq!(rows.len(), 1);
-    assert_eq!(rows[0].1.service_instance_id.as_deref(), Some("node-s"));
+    assert_eq!(rows[0].service_instance_id.as_deref(), Some("node-s"));
 }
 
 #[test]
