@@ -9,7 +9,9 @@
 //! `remote_unavailable` for a fallback, for the next); `status` `ok` / `escalated` / `error`.
 //! Cost: a remote's price table times its usage; a local call's wall time times
 //! `[budget] local_usd_per_hour`. Baseline: what the reference remote (`[budget] compare_to`,
-//! else the first remote) charges for the same tokens. Token counts follow OpenTelemetry:
+//! else the first remote) charges for the served call's tokens; 0 for an escalated or failed
+//! attempt (it stood in for nothing), so a request's baseline is counted once and the wasted
+//! attempt's cost counts against the savings. Token counts follow OpenTelemetry:
 //! `input_tokens` includes cache reads and writes.
 
 use std::collections::BTreeMap;
@@ -161,7 +163,13 @@ fn attempt_rows(
         call.latency_ms = a.elapsed_ms;
         if let Some(u) = &a.usage {
             fill_usage(&mut call, u);
-            call.baseline_cost_usd = reference.map(|r| baseline_usd(r, u, a.local));
+            // Only the answer served stands in for a remote call; an escalated or failed
+            // attempt replaced nothing (baseline 0), so its cost counts against the savings
+            // and a request's baseline is counted once.
+            call.baseline_cost_usd = reference.map(|r| match a.outcome {
+                AttemptOutcome::Served => baseline_usd(r, u, a.local),
+                _ => 0.0,
+            });
             if a.local && a.elapsed_ms > 0 && u.output_tokens > 0 {
                 call.local_tokens_per_s = Some(u.output_tokens as f64 * 1000.0 / a.elapsed_ms as f64);
             }

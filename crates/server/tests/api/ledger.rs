@@ -108,6 +108,7 @@ async fn every_call_of_a_mixed_run_gets_its_row() {
     assert!(remote_row.upstream_request_id.is_some(), "the upstream's request id is kept");
 
     assert!(escalated_row.mean_logprob.is_some(), "the probe's evidence is recorded");
+    assert_eq!(escalated_row.baseline_cost_usd, Some(0.0), "the baseline is the served call's, counted once");
     assert_eq!(up_row.escalation_parent.as_deref(), Some(escalated_row.request_id.as_str()));
     assert_eq!(up_row.request_id, header(&escalated, "x-request-id"));
 
