@@ -19,6 +19,7 @@ mod dist;
 mod fixtures;
 mod llama_cpp;
 mod minilm;
+mod report_screenshot;
 mod sdk;
 mod shapes;
 mod test;
@@ -37,7 +38,8 @@ enum Cmd {
     /// ($HEARTH_FIXTURES, default ~/.cache/hearth). Idempotent; offline once cached.
     Fixtures(fixtures::Args),
     /// Run the whole test suite as CI does: the lint gate (cargo fmt --check, cargo clippy
-    /// -D warnings), fixtures, workspace tests (release), kernel tests again with
+    /// -D warnings), fixtures (and Chromium for the report screenshot), workspace tests
+    /// (release), kernel tests again with
     /// HEARTH_KERNELS=scalar, the aarch64 kernel tests under qemu, and the OpenAI SDK tests
     /// of `hearth serve`.
     Test(test::Args),
@@ -69,6 +71,10 @@ enum Cmd {
     /// Build one static x86_64 Linux binary (glibc +crt-static, rustls, no OpenSSL) into
     /// target/dist/hearth and check it with ldd and --version.
     Dist(dist::Args),
+    /// Open a sample `hearth report --html` page in headless Chromium (Debian's package,
+    /// installed when missing) and check the screenshot shows the charts; keeps report.html
+    /// and report.png in target/report-screenshot.
+    ReportScreenshot(report_screenshot::Args),
 }
 
 fn main() -> Result<()> {
@@ -83,6 +89,7 @@ fn main() -> Result<()> {
         Cmd::SdkTest(a) => sdk::test(a),
         Cmd::Load(a) => sdk::load(a),
         Cmd::Dist(a) => dist::run(a),
+        Cmd::ReportScreenshot(a) => report_screenshot::run(a),
         Cmd::ChatGoldens(a) => chat_goldens::run(a),
         Cmd::LlamaBench => llama_cpp::llama_bench().map(|p| println!("{}", p.display())),
     }
