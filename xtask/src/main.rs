@@ -22,6 +22,7 @@ mod fixtures;
 mod llama_cpp;
 mod minilm;
 mod postgres;
+mod report_screenshot;
 mod sdk;
 mod shapes;
 mod test;
@@ -40,7 +41,8 @@ enum Cmd {
     /// ($HEARTH_FIXTURES, default ~/.cache/hearth). Idempotent; offline once cached.
     Fixtures(fixtures::Args),
     /// Run the whole test suite as CI does: the lint gate (cargo fmt --check, cargo clippy
-    /// -D warnings), fixtures, workspace tests (release), kernel tests again with
+    /// -D warnings), fixtures (and Chromium for the report screenshot), workspace tests
+    /// (release), kernel tests again with
     /// HEARTH_KERNELS=scalar, the aarch64 kernel tests under qemu, and the OpenAI SDK tests
     /// of `hearth serve`.
     Test(test::Args),
@@ -76,6 +78,10 @@ enum Cmd {
     /// hearth-ledger's PostgreSQL tests: `start` prints the `export` line of
     /// HEARTH_TEST_POSTGRES_URL (eval it), `stop` removes the server, `status`.
     Postgres(postgres::Args),
+    /// Open a sample `hearth report --html` page in headless Chromium (Debian's package,
+    /// installed when missing) and check the screenshot shows the charts; keeps report.html
+    /// and report.png in target/report-screenshot.
+    ReportScreenshot(report_screenshot::Args),
 }
 
 fn main() -> Result<()> {
@@ -91,6 +97,7 @@ fn main() -> Result<()> {
         Cmd::Load(a) => sdk::load(a),
         Cmd::Dist(a) => dist::run(a),
         Cmd::Postgres(a) => postgres::run(a),
+        Cmd::ReportScreenshot(a) => report_screenshot::run(a),
         Cmd::ChatGoldens(a) => chat_goldens::run(a),
         Cmd::LlamaBench => llama_cpp::llama_bench().map(|p| println!("{}", p.display())),
     }

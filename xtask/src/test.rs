@@ -26,6 +26,9 @@ pub fn run(args: Args) -> Result<()> {
         lint()?;
     }
     crate::fixtures::run(crate::fixtures::Args::default())?;
+    // The HTML report's screenshot test (crates/cli/tests/report_screenshot.rs) runs among the
+    // workspace tests below and needs Debian's chromium.
+    crate::report_screenshot::install()?;
     // The big-shape load test (tests/integration/big_shapes.rs) needs these (~11 GB).
     crate::shapes::run(crate::shapes::Args {
         only: crate::shapes::BIG.map(String::from).to_vec(),

@@ -17,20 +17,22 @@ main { max-width: 1120px; margin: 0 auto; padding: 28px 24px 48px; }
 h1 { font-size: 24px; margin: 0 0 4px; }
 h2 { font-size: 17px; margin: 32px 0 10px; }
 .meta { color: #5f6b7a; margin: 0 0 20px; word-break: break-all; }
-.cards { display: flex; flex-wrap: wrap; gap: 12px; }
-.card { background: #fff; border: 1px solid #e3e7ec; border-radius: 8px; padding: 12px 16px; min-width: 150px; }
-.card b { display: block; font-size: 22px; }
-.card span { color: #5f6b7a; font-size: 12px; text-transform: uppercase; letter-spacing: .04em; }
-.card.saved b { color: #2f7d5b; }
+.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(118px, 1fr)); gap: 12px; }
+.card { background: #fff; border: 1px solid #e3e7ec; border-radius: 8px; padding: 12px 14px; }
+.card b { display: block; font-size: 22px; white-space: nowrap; }
+.card span { color: #5f6b7a; font-size: 12px; white-space: nowrap; text-transform: uppercase; letter-spacing: .04em; }
+.card.saved b { color: #1e6b47; }
 figure { background: #fff; border: 1px solid #e3e7ec; border-radius: 8px; margin: 0 0 16px; padding: 14px 16px 8px; overflow-x: auto; }
+figure svg { display: block; width: 100%; height: auto; }
 figcaption { font-weight: 600; margin-bottom: 6px; }
 figcaption small { font-weight: 400; color: #5f6b7a; }
 .table { overflow-x: auto; background: #fff; border: 1px solid #e3e7ec; border-radius: 8px; }
-table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
-th, td { padding: 7px 10px; text-align: right; white-space: nowrap; border-bottom: 1px solid #eef1f4; }
+table { border-collapse: collapse; width: 100%; font-size: 13px; font-variant-numeric: tabular-nums; }
+th, td { padding: 7px 8px; text-align: right; white-space: nowrap; border-bottom: 1px solid #eef1f4; }
 th { background: #f0f3f6; font-size: 12px; text-transform: uppercase; letter-spacing: .03em; color: #52606d; }
 th:first-child, td:first-child, th:last-child, td:last-child { text-align: left; }
 td:first-child { max-width: 280px; overflow: hidden; text-overflow: ellipsis; }
+td:last-child { font-size: 12px; }
 tr.total td { font-weight: 600; border-top: 2px solid #d5dbe1; background: #fafbfc; }
 .neg { color: #b42318; }
 footer { color: #7b8794; margin-top: 28px; font-size: 12px; }
@@ -48,7 +50,7 @@ const COLUMNS: [&str; 15] = [
     "saved %",
     "p50",
     "p95",
-    "cache hits",
+    "cache",
     "errors",
     "judge",
     "escalations",
@@ -119,23 +121,28 @@ fn more(n: usize, what: &str) -> String {
 }
 
 fn cards(out: &mut String, t: &Group) {
-    let saved = match t.saved_fraction {
-        Some(f) => format!("{} ({})", money(t.saved_usd), pct(f)),
-        None => DASH.to_owned(),
+    let (saved, saved_name) = match t.saved_fraction {
+        Some(f) => (money(t.saved_usd), format!("saved {}", pct(f))),
+        None => (DASH.to_owned(), "saved".to_owned()),
     };
     let baseline = if t.baselined_calls == 0 { DASH.to_owned() } else { money(t.baseline_cost_usd) };
     out.push_str("<div class=\"cards\">");
     for (class, value, name) in [
-        ("", t.calls.to_string(), "calls"),
-        ("", pct(t.local_fraction), "local"),
-        ("", money(t.cost_usd), "cost"),
-        ("", baseline, "baseline"),
-        ("saved", saved, "saved"),
-        ("", latency(t.latency_p95_ms), "p95 latency"),
-        ("", t.escalated.to_string(), "escalated"),
-        ("", t.errors.to_string(), "errors"),
+        ("", t.calls.to_string(), "calls".to_owned()),
+        ("", pct(t.local_fraction), "local".to_owned()),
+        ("", money(t.cost_usd), "cost".to_owned()),
+        ("", baseline, "baseline".to_owned()),
+        ("saved", saved, saved_name),
+        ("", latency(t.latency_p95_ms), "p95 latency".to_owned()),
+        ("", t.escalated.to_string(), "escalated".to_owned()),
+        ("", t.errors.to_string(), "errors".to_owned()),
     ] {
-        let _ = write!(out, "<div class=\"card {class}\"><b>{}</b><span>{name}</span></div>", esc(&value));
+        let _ = write!(
+            out,
+            "<div class=\"card {class}\"><b>{}</b><span>{}</span></div>",
+            esc(&value),
+            esc(&name)
+        );
     }
     out.push_str("</div>\n");
 }
@@ -173,12 +180,13 @@ fn row(out: &mut String, g: &Group, class: &str) {
         (pct(g.cache_hit_rate), ""),
         (g.errors.to_string(), ""),
         (opt_pct(g.judge_agreement), ""),
-        (escalations(&g.escalations), ""),
     ];
     for (text, class) in cells {
         let _ = write!(out, "<td{class}>{}</td>", esc(&text));
     }
-    out.push_str("</tr>\n");
+    // One reason a line: `low_confidence 3` under `invalid_output 2`.
+    let reasons: Vec<String> = escalations(&g.escalations).split(", ").map(esc).collect();
+    let _ = writeln!(out, "<td>{}</td></tr>", reasons.join("<br>"));
 }
 
 #[cfg(test)]

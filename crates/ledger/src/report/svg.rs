@@ -17,6 +17,8 @@ const LOCAL: [&str; 4] = ["#2e7d32", "#81c784", "#1b5e20", "#a5d6a7"];
 const REMOTE: [&str; 6] = ["#1565c0", "#ef6c00", "#6a1b9a", "#00838f", "#c62828", "#8d6e63"];
 const AXIS: &str = "#5f6b7a";
 const GRID: &str = "#e3e7ec";
+/// The charts' width in SVG units (the page scales them to its column).
+const WIDTH: u32 = 1040;
 /// Most bars a chart draws (the rest are named in its caption).
 pub const MAX_BARS: usize = 20;
 
@@ -62,9 +64,15 @@ fn open(out: &mut String, width: u32, height: u32, title: &str) {
     );
 }
 
-fn legend(out: &mut String, x: f64, y: f64, items: &[(String, &str)]) {
-    let mut at = x;
+/// Writes a legend from (`x`, `y`), wrapping before `max_x`; returns the last row's `y`.
+fn legend(out: &mut String, x: f64, y: f64, max_x: f64, items: &[(String, &str)]) -> f64 {
+    let (mut at, mut y) = (x, y);
     for (name, colour) in items {
+        let w = 16.0 + 7.0 * name.chars().count() as f64 + 18.0;
+        if at > x && at + w > max_x {
+            at = x;
+            y += 20.0;
+        }
         let _ = write!(
             out,
             r#"<rect x="{at:.1}" y="{:.1}" width="12" height="12" rx="2" fill="{colour}"/><text x="{:.1}" y="{:.1}" fill="{AXIS}">{name}</text>"#,
@@ -72,8 +80,9 @@ fn legend(out: &mut String, x: f64, y: f64, items: &[(String, &str)]) {
             at + 16.0,
             y
         );
-        at += 16.0 + 7.0 * name.chars().count() as f64 + 18.0;
+        at += w;
     }
+    y
 }
 
 fn empty(out: &mut String, width: u32, height: u32, what: &str) {
@@ -88,16 +97,12 @@ fn empty(out: &mut String, width: u32, height: u32, what: &str) {
 
 /// Cost and baseline per ISO week: two bars per week, a dollar axis, a legend.
 pub fn cost_vs_baseline(weeks: &[Group]) -> String {
-    let (width, height) = (760u32, 320u32);
+    let (width, height) = (WIDTH, 320u32);
     let (left, right, top, bottom) = (78.0, 16.0, 36.0, 48.0);
     let mut out = String::new();
     open(&mut out, width, height, "Cost vs baseline per week");
-    legend(
-        &mut out,
-        left,
-        20.0,
-        &[("cost".to_owned(), COST), ("baseline (same calls)".to_owned(), BASELINE)],
-    );
+    let items = [("cost".to_owned(), COST), ("baseline (same calls)".to_owned(), BASELINE)];
+    legend(&mut out, left, 20.0, f64::from(width), &items);
     if weeks.is_empty() {
         empty(&mut out, width, height, "no calls in this period");
         return out;
@@ -192,18 +197,20 @@ pub fn route_colours(mix: &[RouteMix]) -> Vec<(String, bool, &'static str)> {
 pub fn route_mix(mix: &[RouteMix]) -> String {
     let colours = route_colours(mix);
     let shown = &mix[..mix.len().min(MAX_BARS)];
-    let (left, right, top, row) = (150.0, 70.0, 44.0, 30.0);
-    let width = 760u32;
-    let height = (top + row * shown.len().max(1) as f64 + 28.0) as u32;
-    let mut out = String::new();
-    open(&mut out, width, height, "Route mix per task type");
+    let (left, right, row) = (150.0, 70.0, 30.0);
+    let width = WIDTH;
     let items: Vec<(String, &str)> = colours
         .iter()
         .map(|(route, local, c)| {
             (format!("{} ({})", label(route, 24), if *local { "local" } else { "remote" }), *c)
         })
         .collect();
-    legend(&mut out, 8.0, 20.0, &items);
+    let mut legend_svg = String::new();
+    let top = legend(&mut legend_svg, 8.0, 20.0, f64::from(width), &items) + 24.0;
+    let height = (top + row * shown.len().max(1) as f64 + 6.0) as u32;
+    let mut out = String::new();
+    open(&mut out, width, height, "Route mix per task type");
+    out.push_str(&legend_svg);
     if shown.is_empty() {
         empty(&mut out, width, height, "no calls in this period");
         return out;
@@ -259,11 +266,17 @@ pub fn route_mix(mix: &[RouteMix]) -> String {
 pub fn latency_chart(groups: &[Group]) -> String {
     let shown: Vec<&Group> = groups.iter().filter(|g| g.latency_p95_ms.is_some()).take(MAX_BARS).collect();
     let (left, right, top, row) = (150.0, 70.0, 44.0, 26.0);
-    let width = 760u32;
+    let width = WIDTH;
     let height = (top + row * shown.len().max(1) as f64 + 40.0) as u32;
     let mut out = String::new();
     open(&mut out, width, height, "Latency per group (p50 and p95)");
-    legend(&mut out, left, 20.0, &[("p50".to_owned(), COST), ("p95".to_owned(), "#9fd3b8")]);
+    legend(
+        &mut out,
+        left,
+        20.0,
+        f64::from(width),
+        &[("p50".to_owned(), COST), ("p95".to_owned(), "#9fd3b8")],
+    );
     if shown.is_empty() {
         empty(&mut out, width, height, "no calls in this period");
         return out;
