@@ -1,8 +1,10 @@
-//! `ledger-stress PATH|URL [BATCH_ROWS] [ROWS] [QUEUE]`: writes realistic rows to the ledger at
-//! `PATH` (SQLite) or `URL` (`postgres://…`, PostgreSQL) as fast as the writer takes them (batches of `BATCH_ROWS`, default 100, committed only
-//! when full: `batch_ms` is an hour). `ROWS` = 0 (the default) writes until killed — the kill -9
-//! test's workload; otherwise it writes `ROWS` rows, flushes and prints the writer's rows/s
-//! and how long `record` took (p50/p99/max: the latency the ledger adds to a request).
+//! `ledger-stress PATH|URL [BATCH_ROWS] [ROWS] [QUEUE] [RATE]`: writes realistic rows to the
+//! ledger at `PATH` (SQLite) or `URL` (`postgres://…`, PostgreSQL) as fast as the writer takes
+//! them (batches of `BATCH_ROWS`, default 100, committed only when full: `batch_ms` is an
+//! hour). `ROWS` = 0 (the default) writes until killed — the kill -9 test's workload; otherwise
+//! it writes `ROWS` rows, flushes and prints the writer's rows/s and how long `record` took
+//! (p50/p99/max: the latency the ledger adds to a request). `RATE` > 0 paces the rows at that
+//! many per second (a server's request rate) with the default `batch_ms` of 1000.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -48,17 +50,18 @@ fn sample(seq: u64) -> Call {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let target =
-        std::env::args().nth(1).ok_or("usage: ledger-stress PATH|URL [BATCH_ROWS] [ROWS] [QUEUE]")?;
+        std::env::args().nth(1).ok_or("usage: ledger-stress PATH|URL [BATCH_ROWS] [ROWS] [QUEUE] [RATE]")?;
     let (path, url) = if target.starts_with("postgres://") || target.starts_with("postgresql://") {
         (None, Some(target))
     } else {
         (Some(PathBuf::from(target)), None)
     };
+    let rate = arg(5, 0)? as u64;
     let config = LedgerConfig {
         path,
         url,
         batch_rows: arg(2, 100)?,
-        batch_ms: 3_600_000,
+        batch_ms: if rate > 0 { 1000 } else { 3_600_000 },
         queue_capacity: arg(4, 4096)?,
         ..LedgerConfig::default()
     };
@@ -68,6 +71,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut seq = 0u64;
     let mut record_ns: Vec<u64> = Vec::with_capacity(rows.min(10_000_000) as usize);
     while rows == 0 || seq < rows {
+        if rate > 0 {
+            let due = start + Duration::from_secs_f64(seq as f64 / rate as f64);
+            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+        }
         let dropped = ledger.dropped();
         let call = sample(seq);
         let t = Instant::now();
