@@ -101,6 +101,10 @@ class FakeAnthropic:
 
 def config(model_path, fake_url, daily_usd=None):
     budget = f"\n[budget]\ndaily_usd = {daily_usd}\n" if daily_usd is not None else ""
+    # Each server its own ledger: the default one (beside the models cache) would carry the
+    # spend of earlier tests into the budget test (hearth restores the day's spend from it).
+    ledger_path = os.path.join(tempfile.mkdtemp(prefix="hearth-ledger-"), "ledger.sqlite")
+    budget += f'\n[ledger]\npath = "{ledger_path}"\n'
     return f"""
 [[models]]
 name = "local-coder"
