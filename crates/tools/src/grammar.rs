@@ -4,7 +4,8 @@
 //! Written in llguidance's Lark dialect, with each call's JSON as an embedded `%json` schema
 //! (an `anyOf` of one object per callable tool: `name` fixed by `const`, the arguments by the
 //! tool's own schema). Under `auto` the grammar is `TEXT | calls`, where `TEXT` is any text
-//! that does not open a call (after optional whitespace), so a model that starts a call must
+//! that does not open a call (Hermes: holds no `<tool_call>` at all; the JSON syntaxes: does
+//! not start with `{`), so a model that starts a call must
 //! finish it correctly and a model that answers in prose is left alone. JSON is laid out as
 //! hearth's structured output lays it out (`", "` and `": "` separators, no free whitespace),
 //! which is also how the templates show calls to the model.
@@ -47,6 +48,11 @@ pub fn grammar(set: &ToolSet, syntax: CallSyntax) -> Option<Constraint> {
         }
     };
     let start = match set.choice() {
+        // Hermes text may not hold `<tool_call>` anywhere (the parser would read a call in
+        // it); JSON-style text only may not start with `{` (prose and code use braces).
+        ToolChoice::Auto if syntax == CallSyntax::Hermes => {
+            format!("start: TEXT | calls\nTEXT: /(.|\\n)+/ & ~/(.|\\n)*{opener}(.|\\n)*/\n")
+        }
         ToolChoice::Auto => {
             format!("start: TEXT | calls\nTEXT: /(.|\\n)+/ & ~/[ \\t\\r\\n]*{opener}(.|\\n)*/\n")
         }

@@ -20,6 +20,9 @@
 //!   and validates. A failure ([`ParseError`]: an output cut short by `max_tokens`, say) is
 //!   the router's escalation signal.
 //!
+//! - [`CallDetector`]: for streaming, tells text (sent as it comes) from a call (held until
+//!   complete) by the output's start.
+//!
 //! The grammar and the parser are two views of one syntax: every text the grammar admits
 //! and that ends where the grammar may end parses (the tests check both on the real
 //! tokenizer).
@@ -30,10 +33,12 @@ mod error;
 mod grammar;
 mod parse;
 mod spec;
+mod stream;
 mod syntax;
 
 pub use error::{ParseError, ToolsError};
 pub use grammar::grammar;
 pub use parse::{Parsed, ParsedCall, parse};
 pub use spec::{ToolChoice, ToolDef, ToolSet};
+pub use stream::{CallDetector, Opening};
 pub use syntax::CallSyntax;

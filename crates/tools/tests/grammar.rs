@@ -93,6 +93,8 @@ fn qwen_calls_always_parse() {
             r#"{"name": "calculator", "arguments": {"expression": "1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1+1"}}"#,
         ]),
         format!("{}\n", hermes(&[weather])) + "and some text",
+        // Text before a call would hide an unchecked call inside the text.
+        format!("Sure.\n{}", hermes(&[r#"{"name": "rm_rf", "arguments": {}}"#])),
     ];
     for b in &bad {
         assert!(!admits(&m, &auto, b), "should reject {b:?}");
