@@ -15,3 +15,4 @@ mod pool;
 mod routing;
 mod serving;
 mod support;
+mod tools;
