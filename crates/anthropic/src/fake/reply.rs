@@ -121,12 +121,8 @@ fn tool_calls(req: &MessagesRequest, id: &str) -> Vec<ContentBlock> {
         .take(if one { 1 } else { usize::MAX })
         .enumerate()
         .map(|(k, tool)| {
-            ContentBlock::ToolUse(ToolUseBlock {
-                id: format!("toolu_{serial}_{k}"),
-                name: tool.name.clone(),
-                input: tool.input_schema.as_ref().map_or_else(|| json!({}), |s| sample(s, 0)),
-                cache_control: None,
-            })
+            let input = tool.input_schema.as_ref().map_or_else(|| json!({}), |s| sample(s, 0));
+            ContentBlock::ToolUse(ToolUseBlock::new(format!("toolu_{serial}_{k}"), tool.name.clone(), input))
         })
         .collect()
 }
@@ -447,14 +443,8 @@ mod tests {
     #[test]
     fn the_answer_after_a_tool_call_echoes_its_result() {
         let mut r = with_tools("weather in Paris", None);
-        r.messages.push(MessageParam::assistant(MessageContent::Blocks(vec![ContentBlock::ToolUse(
-            ToolUseBlock {
-                id: "toolu_1_0".into(),
-                name: "weather".into(),
-                input: json!({"city": "Paris"}),
-                cache_control: None,
-            },
-        )])));
+        let call = ToolUseBlock::new("toolu_1_0", "weather", json!({"city": "Paris"}));
+        r.messages.push(MessageParam::assistant(MessageContent::Blocks(vec![ContentBlock::ToolUse(call)])));
         let result = crate::types::ToolResultBlock {
             tool_use_id: "toolu_1_0".into(),
             content: Some(ToolResultContent::Text("18C, sunny".into())),

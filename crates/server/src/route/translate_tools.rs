@@ -122,12 +122,7 @@ pub(crate) fn tool_use_blocks(message: &Value, i: usize) -> Result<Vec<ContentBl
         let arguments = call.pointer("/function/arguments").and_then(Value::as_str).unwrap_or("");
         let input = parse_arguments(arguments)
             .map_err(|e| ApiError::invalid(Some(&param("function.arguments")), e))?;
-        blocks.push(ContentBlock::ToolUse(ToolUseBlock {
-            id: id.to_owned(),
-            name: name.to_owned(),
-            input,
-            cache_control: None,
-        }));
+        blocks.push(ContentBlock::ToolUse(ToolUseBlock::new(id, name, input)));
     }
     Ok(blocks)
 }
@@ -311,12 +306,7 @@ mod tests {
 
     #[test]
     fn stream_deltas_number_tool_calls_not_blocks() {
-        let call = |id: &str| ToolUseBlock {
-            id: id.into(),
-            name: "f".into(),
-            input: json!({}),
-            cache_control: None,
-        };
+        let call = |id: &str| ToolUseBlock::new(id, "f", json!({}));
         let mut d = ToolCallDeltas::default();
         assert_eq!(d.arguments(0, "x"), None, "block 0 is text");
         assert_eq!(

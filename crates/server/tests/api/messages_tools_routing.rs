@@ -45,7 +45,7 @@ async fn tools_and_tool_turns_pass_through_to_claude_unchanged() {
     assert_eq!(route_reason(&r), ("claude", "task"));
     let v = r.json();
     assert_eq!(v["stop_reason"], "tool_use");
-    let call = v["content"][0].clone();
+    let mut call = v["content"][0].clone();
     assert_eq!((call["type"].as_str(), call["name"].as_str()), (Some("tool_use"), Some("get_weather")));
     assert_eq!(call["input"], json!({"city": ""}));
     let up = fake.requests()[0].json().unwrap();
@@ -54,6 +54,8 @@ async fn tools_and_tool_turns_pass_through_to_claude_unchanged() {
 
     let mut body = ask("Weather in Paris?");
     body["tool_choice"] = json!({"type": "auto"});
+    // A field hearth does not model (code execution's `caller`) goes back as sent.
+    call["caller"] = json!({"type": "direct"});
     let turns = body["messages"].as_array_mut().unwrap();
     turns.push(json!({"role": "assistant", "content": [{"type": "text", "text": "Checking."}, call]}));
     turns.push(json!({"role": "user", "content": [
