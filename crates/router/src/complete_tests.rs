@@ -137,6 +137,7 @@ impl Backends for Fake {
             unfinished_json: false,
             empty: false,
             refused: false,
+            invalid_tool_call: false,
         });
         let usage = Usage { input_tokens: 12, output_tokens: 3, ..Usage::default() };
         Ok(LocalAnswer::new(format!("{model} says ham")).with_evidence(evidence).with_usage(Some(usage)))

@@ -47,6 +47,10 @@ pub struct Evidence {
     pub empty: bool,
     /// The answer refuses the task ([`is_refusal`]).
     pub refused: bool,
+    /// The request offered tools and the answer is not a valid call or text (a call cut
+    /// short by the token limit): escalated as invalid output.
+    #[serde(default)]
+    pub invalid_tool_call: bool,
 }
 
 impl Evidence {
@@ -71,7 +75,14 @@ impl Evidence {
             unfinished_json: json_expected && json_left_open(text),
             empty: text.trim().is_empty(),
             refused: is_refusal(text),
+            invalid_tool_call: false,
         }
+    }
+
+    /// This evidence with [`Evidence::invalid_tool_call`] set to `invalid`.
+    pub fn with_invalid_tool_call(mut self, invalid: bool) -> Evidence {
+        self.invalid_tool_call = invalid;
+        self
     }
 }
 
@@ -104,6 +115,7 @@ pub fn should_escalate(route: &Route, evidence: &Evidence) -> Option<Reason> {
     if (route.escalate_on_empty && evidence.empty)
         || (route.escalate_on_length_in_json && evidence.finish == Finish::Length && evidence.unfinished_json)
         || (route.escalate_on_refusal && evidence.refused)
+        || evidence.invalid_tool_call
     {
         return Some(Reason::InvalidOutput);
     }
@@ -243,6 +255,7 @@ mod tests {
             unfinished_json: false,
             empty: false,
             refused: false,
+            invalid_tool_call: false,
         }
     }
 
@@ -281,6 +294,14 @@ mod tests {
         assert_eq!(should_escalate(&r, &e), None);
         let e = Evidence { mean_logprob: None, min_logprob: None, label_margin: None, ..fine() };
         assert_eq!(should_escalate(&route(), &e), None);
+    }
+
+    #[test]
+    fn an_invalid_tool_call_escalates_as_invalid_output() {
+        let e = fine().with_invalid_tool_call(true);
+        assert_eq!(should_escalate(&route(), &e), Some(Reason::InvalidOutput));
+        assert_eq!(should_escalate(&route(), &fine()), None);
+        assert_eq!(should_escalate(&Route { escalate_to: None, ..route() }, &e), None);
     }
 
     #[test]

@@ -155,19 +155,20 @@ struct Out {
 impl Out {
     /// The text and calls of a finished output: with tools and an output that parses, its
     /// text part (`None` when empty) and its calls; else all of it as text.
-    fn split_output(&self, text: String) -> (Option<String>, Vec<serde_json::Value>) {
-        let parsed = self.tools.as_ref().and_then(|t| crate::tools::parse_output(t, &text));
+    fn split_output(&self, text: String) -> (Option<String>, Vec<serde_json::Value>, Option<String>) {
+        let parsed = self.tools.as_ref().map(|t| crate::tools::parse_output(t, &text));
         match parsed {
-            Some(p) if !p.calls.is_empty() => {
+            Some(Ok(p)) if !p.calls.is_empty() => {
                 let mut n = 0;
                 let suffix = self.id.trim_start_matches("chatcmpl-");
                 let calls = crate::tools::openai_calls(&p, || {
                     n += 1;
                     format!("call_{suffix}_{n}")
                 });
-                ((!p.content.is_empty()).then_some(p.content), calls)
+                ((!p.content.is_empty()).then_some(p.content), calls, None)
             }
-            _ => (Some(text), Vec::new()),
+            Some(Err(e)) => (Some(text), Vec::new(), Some(e)),
+            _ => (Some(text), Vec::new(), None),
         }
     }
 
@@ -205,7 +206,7 @@ async fn complete(out: Out, mut live: Live) -> Result<Response, ApiError> {
                 }
             }
             Some(Step::Done(c)) => {
-                let (content, tool_calls) = out.split_output(c.text);
+                let (content, tool_calls, invalid) = out.split_output(c.text);
                 let finish = if tool_calls.is_empty() {
                     finish_reason(c.stop_reason).unwrap_or("stop")
                 } else {
@@ -221,7 +222,7 @@ async fn complete(out: Out, mut live: Live) -> Result<Response, ApiError> {
                     }],
                     usage: Usage::new(c.prompt_tokens, c.completion_tokens, c.cached_tokens),
                 };
-                return Ok(json_response(&body));
+                return Ok(crate::tools::mark_invalid(json_response(&body), invalid.as_deref()));
             }
             Some(Step::Failed(e)) => return Err(e),
             None => return Err(ApiError::internal("the generation ended without a result")),
@@ -254,8 +255,8 @@ impl sse::Chunks for Out {
         let mut finish = finish_reason(c.stop_reason).unwrap_or("stop");
         if let Some(d) = self.detector.take() {
             let unsent = d.unsent().to_owned();
-            let (content, calls) = if d.opening() == Opening::Text {
-                (Some(unsent), Vec::new())
+            let (content, calls, _) = if d.opening() == Opening::Text {
+                (Some(unsent), Vec::new(), None)
             } else {
                 self.split_output(d.text().to_owned())
             };

@@ -34,15 +34,18 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use hearth_anthropic::types::{
     ContentBlock, CountTokensRequest, Message as ApiMessage, MessageContent, MessageParam, MessagesRequest,
-    OutputFormat, Role, StopReason as ApiStopReason, SystemPrompt, TokenCount, Tool, Usage,
+    OutputFormat, Role, StopReason as ApiStopReason, SystemPrompt, TokenCount, ToolResultContent,
+    ToolUseBlock, Usage,
 };
-use hearth_engine::{Completion, Message, Prompt, StopReason};
+use hearth_engine::{Completion, Message, StopReason, ToolCall};
 use hearth_tokenizer::Tokenizer;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use crate::generate::{self, Live, Step};
 use crate::request::{self, GenerationBody, JsonSchemaSpec, ResponseFormat, StopInput};
 use crate::response::with_warnings;
+use crate::tools::ToolCalling;
 use crate::validate::{Endpoint, ModelShape, validate_fields};
 use crate::{ApiError, AppState, anthropic_error, messages_stream};
 
@@ -96,12 +99,14 @@ pub(crate) async fn serve_local(
 ) -> Result<Response, ApiError> {
     let lease = state.acquire(Some(model)).await?;
     let local = to_engine(req, lease.ready().model_shape())?;
+    let tools = local.tools;
     let live = generate::start(state, lease, local.request, "messages", arrived).await?;
     let reply = Reply {
         id: anthropic_id(state, "msg"),
         model: live.model().to_owned(),
         stops: local.stops,
         prompt_tokens: live.prompt_tokens(),
+        tools,
     };
     let model = reply.model.clone();
     let resp =
@@ -122,7 +127,8 @@ pub(crate) async fn count_local(
     req: &CountTokensRequest,
     model: &str,
 ) -> Result<Response, ApiError> {
-    let prompt = Prompt::Messages(prompt(req.system.as_ref(), &req.messages, req.tools.as_deref())?);
+    let set = crate::tools::anthropic_tool_set(req.tools.as_deref(), req.tool_choice.as_ref())?;
+    let prompt = crate::tools::prompt(prompt(req.system.as_ref(), &req.messages)?, set.as_ref());
     let lease = state.acquire(Some(model)).await?;
     let model = lease.name().to_owned();
     let ready = Arc::clone(lease.ready());
@@ -189,12 +195,15 @@ pub(crate) struct Local {
     pub stops: Vec<String>,
     /// Ignored fields, for `X-Hearth-Warning`.
     pub warnings: Vec<String>,
+    /// The tools the answer may call.
+    pub tools: Option<ToolCalling>,
 }
 
 /// Checks `req` as the API does and builds the engine request with the same code as
 /// `/v1/chat/completions`; every mistake is a 400 naming the field.
 pub(crate) fn to_engine(req: &MessagesRequest, shape: ModelShape) -> Result<Local, ApiError> {
-    let prompt = prompt(req.system.as_ref(), &req.messages, req.tools.as_deref())?;
+    let set = crate::tools::anthropic_tool_set(req.tools.as_deref(), req.tool_choice.as_ref())?;
+    let prompt = crate::tools::prompt(prompt(req.system.as_ref(), &req.messages)?, set.as_ref());
     if let Some(t) = req.temperature
         && !(t.is_finite() && (0.0..=1.0).contains(&t))
     {
@@ -219,39 +228,33 @@ pub(crate) fn to_engine(req: &MessagesRequest, shape: ModelShape) -> Result<Loca
         response_format,
         ..GenerationBody::default()
     };
-    let valid =
-        validate_fields(&body, Endpoint::Chat, Prompt::Messages(prompt), shape).map_err(|mut e| {
-            // The shared validation names OpenAI's fields.
-            if let Some(p) = &e.param {
-                e.param = Some(p.replacen("stop", "stop_sequences", 1).replacen(
-                    "response_format",
-                    "output_config",
-                    1,
-                ));
-                e.message = e.message.replace("`stop`", "`stop_sequences`");
-            }
-            e
-        })?;
+    let mut valid = validate_fields(&body, Endpoint::Chat, prompt, shape).map_err(|mut e| {
+        // The shared validation names OpenAI's fields.
+        if let Some(p) = &e.param {
+            e.param =
+                Some(p.replacen("stop", "stop_sequences", 1).replacen("response_format", "output_config", 1));
+            e.message = e.message.replace("`stop`", "`stop_sequences`");
+        }
+        e
+    })?;
+    if let Some(set) = set {
+        crate::validate::with_tools(&mut valid, set, shape.tool_syntax, "output_config")?;
+    }
     let mut warnings = valid.warnings;
     let ignored: Vec<&str> = req.extra.keys().map(String::as_str).collect();
     if !ignored.is_empty() {
         warnings.push(format!("ignored fields not used by local models: {}", ignored.join(", ")));
     }
-    Ok(Local { request: valid.request, stream: valid.stream, stops, warnings })
+    Ok(Local { request: valid.request, stream: valid.stream, stops, warnings, tools: valid.tools })
 }
 
-/// The conversation for the chat template: `system` first, then the turns, text only.
+/// The conversation for the chat template: `system` first, then the turns: text, an
+/// assistant's `tool_use` blocks as its tool calls, a user's `tool_result` blocks as `tool`
+/// turns (before the user's text, as the API orders them).
 pub(crate) fn prompt(
     system: Option<&SystemPrompt>,
     turns: &[MessageParam],
-    tools: Option<&[Tool]>,
 ) -> Result<Vec<Message>, ApiError> {
-    if tools.is_some_and(|t| !t.is_empty()) {
-        return Err(ApiError::invalid(
-            Some("tools"),
-            "tools are not supported by hearth's local models yet; send the request without `tools`",
-        ));
-    }
     if turns.is_empty() {
         return Err(ApiError::invalid(Some("messages"), "`messages` must have at least one message"));
     }
@@ -270,6 +273,7 @@ pub(crate) fn prompt(
                 ));
             }
         };
+        let mut calls = Vec::new();
         let text = match &turn.content {
             MessageContent::Text(t) => t.clone(),
             MessageContent::Blocks(blocks) => {
@@ -277,6 +281,26 @@ pub(crate) fn prompt(
                 for (j, block) in blocks.iter().enumerate() {
                     match block {
                         ContentBlock::Text(b) => text.push_str(&b.text),
+                        ContentBlock::ToolUse(u) if role == "assistant" => {
+                            calls.push(ToolCall::function(u.id.clone(), u.name.clone(), u.input.to_string()));
+                        }
+                        ContentBlock::ToolResult(r) if role == "user" => {
+                            let content = match &r.content {
+                                None => String::new(),
+                                Some(ToolResultContent::Text(t)) => t.clone(),
+                                Some(ToolResultContent::Blocks(b)) => b
+                                    .iter()
+                                    .filter_map(|b| match b {
+                                        ContentBlock::Text(t) => Some(t.text.as_str()),
+                                        _ => None,
+                                    })
+                                    .collect::<Vec<_>>()
+                                    .join("\n"),
+                            };
+                            let content =
+                                if r.is_error == Some(true) { format!("Error: {content}") } else { content };
+                            out.push(Message::tool(r.tool_use_id.clone(), content));
+                        }
                         other => {
                             let kind = serde_json::to_value(other)
                                 .ok()
@@ -295,7 +319,13 @@ pub(crate) fn prompt(
                 text
             }
         };
-        out.push(Message::new(role, text));
+        if role == "user" && text.is_empty() && matches!(&turn.content, MessageContent::Blocks(_)) {
+            // A turn of tool results only.
+            if out.last().is_some_and(|m: &Message| m.role == "tool") {
+                continue;
+            }
+        }
+        out.push(Message { tool_calls: calls, ..Message::new(role, text) });
     }
     Ok(out)
 }
@@ -311,6 +341,8 @@ pub(crate) struct Reply {
     pub stops: Vec<String>,
     /// The prompt's length in tokens.
     pub prompt_tokens: usize,
+    /// The tools the answer may call: its output is parsed into `tool_use` blocks.
+    pub tools: Option<ToolCalling>,
 }
 
 impl Reply {
@@ -339,6 +371,33 @@ impl Reply {
                 cache_read_input_tokens: Some(0),
                 service_tier: Some("standard".into()),
             },
+        }
+    }
+
+    /// The content of the finished output `text`: a text block (when not empty, or when
+    /// there are no calls) and, with tools, a `tool_use` block per call (ids `toolu_…`); and
+    /// why the output is not a valid call when it should have been (it is then all text).
+    pub fn content(&self, text: String) -> (Vec<ContentBlock>, Option<String>) {
+        let parsed = self.tools.as_ref().map(|t| crate::tools::parse_output(t, &text));
+        match parsed {
+            Some(Ok(p)) if !p.calls.is_empty() => {
+                let mut blocks = Vec::with_capacity(p.calls.len() + 1);
+                if !p.content.is_empty() {
+                    blocks.push(ContentBlock::text(p.content));
+                }
+                let suffix = self.id.trim_start_matches("msg_");
+                for (i, c) in p.calls.into_iter().enumerate() {
+                    let id = format!("toolu_{suffix}_{}", i + 1);
+                    blocks.push(ContentBlock::ToolUse(ToolUseBlock::new(
+                        id,
+                        c.name,
+                        Value::Object(c.arguments),
+                    )));
+                }
+                (blocks, None)
+            }
+            Some(Err(e)) => (vec![ContentBlock::text(text)], Some(e)),
+            _ => (vec![ContentBlock::text(text)], None),
         }
     }
 
@@ -371,10 +430,15 @@ pub(crate) async fn complete(reply: Reply, mut live: Live) -> Result<Response, A
         match live.next().await {
             Some(Step::Token(_)) => {}
             Some(Step::Done(c)) => {
-                let stop = reply.stop(live.tokenizer(), &c);
-                let msg =
-                    reply.message(vec![ContentBlock::text(c.text.clone())], Some(stop), c.completion_tokens);
-                let mut resp = crate::response::json_response(&msg);
+                let mut stop = reply.stop(live.tokenizer(), &c);
+                let (content, invalid) = reply.content(c.text.clone());
+                if content.iter().any(|b| matches!(b, ContentBlock::ToolUse(_))) {
+                    stop = (ApiStopReason::ToolUse, None);
+                }
+                let msg = reply.message(content, Some(stop), c.completion_tokens);
+                let resp =
+                    crate::tools::mark_invalid(crate::response::json_response(&msg), invalid.as_deref());
+                let mut resp = resp;
                 resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
                 return Ok(resp.into_response());
             }
@@ -411,7 +475,7 @@ mod tests {
         assert_eq!(r.stop, vec!["END".to_owned()]);
         assert_eq!((r.sampling.temperature, r.sampling.top_p, r.sampling.top_k), (0.5, 0.9, 4));
         assert!(l.stream);
-        let Prompt::Messages(m) = &r.prompt else { panic!("not messages") };
+        let hearth_engine::Prompt::Messages(m) = &r.prompt else { panic!("not messages") };
         let turns: Vec<(&str, &str)> = m.iter().map(|m| (m.role.as_str(), m.content.as_str())).collect();
         assert_eq!(turns, [("system", "Be brief."), ("user", "Hi"), ("assistant", "Hello"), ("user", "Bye")]);
         assert!(l.warnings.iter().any(|w| w.contains("thinking")), "{:?}", l.warnings);
@@ -444,8 +508,14 @@ mod tests {
                 Some("messages[0].content[0].type"),
             ),
             (
-                base(serde_json::json!({"tools": [{"name": "t", "input_schema": {"type": "object"}}]})),
-                Some("tools"),
+                base(
+                    serde_json::json!({"tools": [{"name": "t", "input_schema": {"type": "object", "not": {}}}]}),
+                ),
+                Some("tools[0].input_schema"),
+            ),
+            (
+                base(serde_json::json!({"tools": [{"type": "web_search_20250305", "name": "web_search"}]})),
+                Some("tools[0].type"),
             ),
             (base(serde_json::json!({"stop_sequences": ["a", ""]})), Some("stop_sequences[1]")),
         ] {

@@ -16,7 +16,11 @@ use axum::body::{Body, Bytes};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use hearth_anthropic::sse::encode;
-use hearth_anthropic::types::{ContentBlock, ContentDelta, MessageDelta, MessageDeltaUsage, StreamEvent};
+use hearth_anthropic::types::{
+    ContentBlock, ContentDelta, MessageDelta, MessageDeltaUsage, StopReason as ApiStopReason, StreamEvent,
+    ToolUseBlock,
+};
+use hearth_tools::{CallDetector, Opening};
 
 use crate::anthropic_error;
 use crate::generate::{Live, Step};
@@ -30,6 +34,8 @@ struct Streaming {
     reply: Reply,
     pending: VecDeque<StreamEvent>,
     done: bool,
+    /// With tools: text is sent as it comes, a call once complete.
+    detector: Option<CallDetector>,
 }
 
 /// The SSE response for `live`.
@@ -39,7 +45,8 @@ pub(crate) fn respond(live: Live, reply: Reply) -> Response {
         StreamEvent::ContentBlockStart { index: 0, content_block: ContentBlock::text("") },
         StreamEvent::Ping,
     ]);
-    let st = Streaming { live, reply, pending, done: false };
+    let detector = reply.tools.as_ref().map(|t| CallDetector::new(t.syntax));
+    let st = Streaming { live, reply, pending, done: false, detector };
     let events = futures_util::stream::unfold(st, |mut st| async move {
         loop {
             if let Some(ev) = st.pending.pop_front() {
@@ -55,15 +62,51 @@ pub(crate) fn respond(live: Live, reply: Reply) -> Response {
             };
             match step {
                 Some(Step::Token(ev)) => {
-                    if !ev.text.is_empty() {
-                        let delta = ContentDelta::TextDelta { text: ev.text };
+                    let text = match &mut st.detector {
+                        Some(d) => d.push(&ev.text).to_owned(),
+                        None => ev.text,
+                    };
+                    if !text.is_empty() {
+                        let delta = ContentDelta::TextDelta { text };
                         st.pending.push_back(StreamEvent::ContentBlockDelta { index: 0, delta });
                     }
                 }
                 Some(Step::Done(c)) => {
-                    let (stop_reason, stop_sequence) = st.reply.stop(st.live.tokenizer(), &c);
+                    let (mut stop_reason, mut stop_sequence) = st.reply.stop(st.live.tokenizer(), &c);
+                    let mut index = 0;
+                    if let Some(d) = st.detector.take() {
+                        let (blocks, _) = if d.opening() == Opening::Text {
+                            (vec![ContentBlock::text(d.unsent().to_owned())], None)
+                        } else {
+                            st.reply.content(d.text().to_owned())
+                        };
+                        for block in blocks {
+                            match block {
+                                ContentBlock::Text(t) if !t.text.is_empty() => {
+                                    let delta = ContentDelta::TextDelta { text: t.text };
+                                    st.pending.push_back(StreamEvent::ContentBlockDelta { index, delta });
+                                }
+                                ContentBlock::ToolUse(u) => {
+                                    // As the API streams a call: the block with empty input, then
+                                    // its input as JSON pieces.
+                                    st.pending.push_back(StreamEvent::ContentBlockStop { index });
+                                    index += 1;
+                                    let partial_json = u.input.to_string();
+                                    let empty = ToolUseBlock::new(u.id, u.name, serde_json::json!({}));
+                                    st.pending.push_back(StreamEvent::ContentBlockStart {
+                                        index,
+                                        content_block: ContentBlock::ToolUse(empty),
+                                    });
+                                    let delta = ContentDelta::InputJsonDelta { partial_json };
+                                    st.pending.push_back(StreamEvent::ContentBlockDelta { index, delta });
+                                    (stop_reason, stop_sequence) = (ApiStopReason::ToolUse, None);
+                                }
+                                _ => {}
+                            }
+                        }
+                    }
                     st.pending.extend([
-                        StreamEvent::ContentBlockStop { index: 0 },
+                        StreamEvent::ContentBlockStop { index },
                         StreamEvent::MessageDelta {
                             delta: MessageDelta { stop_reason: Some(stop_reason), stop_sequence },
                             usage: MessageDeltaUsage {

@@ -116,16 +116,29 @@ pub(crate) fn prompt(messages: Vec<Message>, set: Option<&ToolSet>) -> Prompt {
     }
 }
 
-/// The output parsed into text and calls; `None` when it does not parse (an output cut
-/// short by `max_tokens`), which the caller returns as plain text.
-pub(crate) fn parse_output(calling: &ToolCalling, text: &str) -> Option<Parsed> {
-    match hearth_tools::parse(text, calling.syntax, &calling.set) {
-        Ok(p) => Some(p),
-        Err(e) => {
-            tracing::warn!(error = %e, "a tool-enabled output is not a valid call; returned as text");
-            None
-        }
+/// The response header that marks a local answer whose tool-enabled output is not a valid
+/// call (it is returned as text): the router's escalation reads it as invalid output.
+pub(crate) const INVALID_TOOL_CALL: &str = "x-hearth-tool-call-invalid";
+
+/// The output parsed into text and calls, or why it does not parse (an output cut short by
+/// `max_tokens`): the caller then returns it as plain text, marked [`INVALID_TOOL_CALL`].
+pub(crate) fn parse_output(calling: &ToolCalling, text: &str) -> Result<Parsed, String> {
+    hearth_tools::parse(text, calling.syntax, &calling.set).map_err(|e| {
+        tracing::warn!(error = %e, "a tool-enabled output is not a valid call; returned as text");
+        e.to_string()
+    })
+}
+
+/// `resp` marked with [`INVALID_TOOL_CALL`] when `error` is set.
+pub(crate) fn mark_invalid(
+    mut resp: axum::response::Response,
+    error: Option<&str>,
+) -> axum::response::Response {
+    if let Some(v) = error.and_then(|e| axum::http::HeaderValue::from_str(&e.replace(['\r', '\n'], " ")).ok())
+    {
+        resp.headers_mut().insert(INVALID_TOOL_CALL, v);
     }
+    resp
 }
 
 /// OpenAI's `message.tool_calls`, with ids from `new_id`.
@@ -135,4 +148,54 @@ pub(crate) fn openai_calls(parsed: &Parsed, mut new_id: impl FnMut() -> String) 
         .iter()
         .map(|c| json!({"id": new_id(), "type": "function", "function": {"name": c.name, "arguments": c.arguments_json()}}))
         .collect()
+}
+
+/// The Messages API request's tools, checked; `None` when it has none. Server tools (a
+/// versioned `type` such as `web_search_20250305`) run at Anthropic, not on a local model:
+/// a 400 naming the tool.
+pub(crate) fn anthropic_tool_set(
+    tools: Option<&[hearth_anthropic::types::Tool]>,
+    choice: Option<&hearth_anthropic::types::ToolChoice>,
+) -> Result<Option<ToolSet>, ApiError> {
+    use hearth_anthropic::types::ToolChoice as Wire;
+    let tools = tools.unwrap_or_default();
+    let (choice, one_call) = match choice {
+        None | Some(Wire::Auto { disable_parallel_tool_use: None }) => (ToolChoice::Auto, false),
+        Some(Wire::Auto { disable_parallel_tool_use: Some(d) }) => (ToolChoice::Auto, *d),
+        Some(Wire::Any { disable_parallel_tool_use: d }) => (ToolChoice::Required, d.unwrap_or(false)),
+        Some(Wire::Tool { name, disable_parallel_tool_use: d }) => {
+            (ToolChoice::Function(name.clone()), d.unwrap_or(false))
+        }
+        Some(Wire::None) => (ToolChoice::None, false),
+    };
+    if tools.is_empty() {
+        return match choice {
+            ToolChoice::Required | ToolChoice::Function(_) => Err(ApiError::invalid(
+                Some("tool_choice"),
+                "`tool_choice` asks for a tool call but no `tools` were given",
+            )),
+            _ => Ok(None),
+        };
+    }
+    let mut defs = Vec::with_capacity(tools.len());
+    for (i, t) in tools.iter().enumerate() {
+        if let Some(kind) = t.kind.as_deref().filter(|k| *k != "custom") {
+            return Err(ApiError::invalid(
+                Some(&format!("tools[{i}].type")),
+                format!(
+                    "tools[{i}] ({}): server tools ({kind:?}) run at Anthropic, not on a local model; route this \
+                     request to a Claude remote or send custom tools only",
+                    t.name
+                ),
+            ));
+        }
+        let Some(schema) = &t.input_schema else {
+            return Err(ApiError::invalid(
+                Some(&format!("tools[{i}].input_schema")),
+                "a custom tool needs `input_schema`",
+            ));
+        };
+        defs.push(ToolDef::new(t.name.clone(), t.description.clone(), Some(schema.clone())));
+    }
+    ToolSet::new(defs, choice, !one_call).map(Some).map_err(|e| tools_error(e, "name", "input_schema"))
 }

@@ -43,7 +43,9 @@ pub(super) async fn probed(
     let Ok(mut answer) = serde_json::from_slice::<Value>(&bytes) else {
         return Ok(LocalAnswer::new(Response::from_parts(parts, axum::body::Body::from(bytes))));
     };
-    let evidence = evidence(&answer, json_expected(&ctx.raw), probe.label_margin);
+    let invalid_call = parts.headers.contains_key(crate::tools::INVALID_TOOL_CALL);
+    let evidence =
+        evidence(&answer, json_expected(&ctx.raw), probe.label_margin).with_invalid_tool_call(invalid_call);
     let usage = local_usage(&answer);
     let tool_calls = super::answer_tool_calls(&answer);
     if let Some(choice) = answer.pointer_mut("/choices/0") {

@@ -33,7 +33,8 @@ pub(super) async fn probed(
         .label_margin
         .then(|| label_margin(local.tokens.iter().map(|(t, l, a)| (t.as_str(), *l, *a))))
         .flatten();
-    let evidence = Evidence::of_answer(&local.message.text(), &logprobs, local.finish, json_expected, margin);
+    let evidence = Evidence::of_answer(&local.message.text(), &logprobs, local.finish, json_expected, margin)
+        .with_invalid_tool_call(local.invalid_tool_call);
     let answer = with_warnings(answer(ctx, &local.message, None), &local.warnings);
     let u = &local.message.usage;
     let usage = Usage { input_tokens: u.input_tokens, output_tokens: u.output_tokens, ..Usage::default() };
@@ -66,6 +67,8 @@ struct Local {
     finish: Finish,
     /// Ignored fields, for `X-Hearth-Warning`.
     warnings: Vec<String>,
+    /// The request offered tools and the output is not a valid call.
+    invalid_tool_call: bool,
 }
 
 /// The local model `target` answers `ctx.req` in full, with log-probabilities (and with
@@ -83,6 +86,7 @@ async fn generate_local(ctx: &MessagesCtx, target: &str, alternatives: bool) -> 
         model: live.model().to_owned(),
         stops: local.stops,
         prompt_tokens: live.prompt_tokens(),
+        tools: local.tools,
     };
     let mut tokens = Vec::new();
     loop {
@@ -101,11 +105,20 @@ async fn generate_local(ctx: &MessagesCtx, target: &str, alternatives: bool) -> 
                 }
             }
             Some(Step::Done(c)) => {
-                let stop = reply.stop(live.tokenizer(), &c);
+                let mut stop = reply.stop(live.tokenizer(), &c);
                 let finish = if c.stop_reason == StopReason::Length { Finish::Length } else { Finish::Stop };
-                let message =
-                    reply.message(vec![ContentBlock::text(c.text.clone())], Some(stop), c.completion_tokens);
-                return Ok(Local { message, tokens, finish, warnings: local.warnings });
+                let (content, invalid) = reply.content(c.text.clone());
+                if content.iter().any(|b| matches!(b, ContentBlock::ToolUse(_))) {
+                    stop = (hearth_anthropic::types::StopReason::ToolUse, None);
+                }
+                let message = reply.message(content, Some(stop), c.completion_tokens);
+                return Ok(Local {
+                    message,
+                    tokens,
+                    finish,
+                    warnings: local.warnings,
+                    invalid_tool_call: invalid.is_some(),
+                });
             }
             Some(Step::Failed(e)) => return Err(e),
             None => return Err(ApiError::internal("the generation ended without a result")),

@@ -151,3 +151,72 @@ async fn unenforceable_or_malformed_tools_are_400s_naming_them() {
     .json();
     assert_eq!(v["error"]["param"], "tool_choice", "{v}");
 }
+
+fn anthropic_tools() -> Value {
+    Value::Array(
+        tools()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                let f = &t["function"];
+                json!({"name": f["name"], "description": f["description"], "input_schema": f["parameters"]})
+            })
+            .collect(),
+    )
+}
+
+fn messages_body(choice: Value, stream: bool) -> Value {
+    json!({"model": "local", "max_tokens": 96, "temperature": 0, "stream": stream, "tools": anthropic_tools(),
+           "tool_choice": choice, "messages": [{"role": "user", "content": "What is the weather in Paris?"}]})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_api_returns_tool_use_blocks_and_takes_tool_results() {
+    let Some((app, _)) = app(config(2, 8)) else { return };
+    let v = post(&app, "/v1/messages", messages_body(json!({"type": "any"}), false)).await.json();
+    assert_eq!(v["stop_reason"], "tool_use", "{v}");
+    let uses: Vec<&Value> =
+        v["content"].as_array().unwrap().iter().filter(|b| b["type"] == "tool_use").collect();
+    assert!(!uses.is_empty(), "{v}");
+    let schemas = anthropic_tools();
+    for u in &uses {
+        assert!(u["id"].as_str().is_some_and(|id| id.starts_with("toolu_")), "{u}");
+        let tool = schemas.as_array().unwrap().iter().find(|t| t["name"] == u["name"]).expect("known tool");
+        assert!(jsonschema::options().build(&tool["input_schema"]).unwrap().is_valid(&u["input"]), "{u}");
+    }
+
+    // Streamed: the same calls, as content_block_start (empty input) + input_json_delta.
+    let events = post(&app, "/v1/messages", messages_body(json!({"type": "any"}), true)).await.events();
+    let evs: Vec<Value> = events.iter().filter_map(|d| serde_json::from_str(d).ok()).collect();
+    let starts: Vec<&Value> = evs
+        .iter()
+        .filter(|e| e["type"] == "content_block_start" && e["content_block"]["type"] == "tool_use")
+        .collect();
+    assert_eq!(starts.len(), uses.len(), "{events:?}");
+    for (s, u) in starts.iter().zip(&uses) {
+        assert_eq!(s["content_block"]["name"], u["name"]);
+        let i = &s["index"];
+        let json: String = evs
+            .iter()
+            .filter(|e| e["type"] == "content_block_delta" && &e["index"] == i)
+            .filter_map(|e| e["delta"]["partial_json"].as_str())
+            .collect();
+        assert_eq!(serde_json::from_str::<Value>(&json).unwrap(), u["input"]);
+    }
+    let delta = evs.iter().find(|e| e["type"] == "message_delta").unwrap();
+    assert_eq!(delta["delta"]["stop_reason"], "tool_use");
+
+    // Second turn: the assistant's tool_use blocks and the user's tool_result go back in.
+    let mut b = messages_body(json!({"type": "none"}), false);
+    let results: Vec<Value> = uses
+        .iter()
+        .map(|u| json!({"type": "tool_result", "tool_use_id": u["id"], "content": "18 degrees celsius, sunny"}))
+        .collect();
+    let msgs = b["messages"].as_array_mut().unwrap();
+    msgs.push(json!({"role": "assistant", "content": v["content"]}));
+    msgs.push(json!({"role": "user", "content": results}));
+    let v = post(&app, "/v1/messages", b).await.json();
+    assert_eq!(v["stop_reason"], "end_turn", "{v}");
+    assert!(v["content"][0]["text"].as_str().is_some_and(|t| !t.is_empty()), "{v}");
+}
