@@ -51,7 +51,7 @@ pub struct LoadArgs {
 /// `fake-anthropic` process).
 pub fn test(args: TestArgs) -> Result<()> {
     let (python, hearth, model) = prepare(args.hearth)?;
-    for script in ["test_openai.py", "test_anthropic.py"] {
+    for script in ["test_openai.py", "test_anthropic.py", "test_tools.py"] {
         sh(Command::new(&python)
             .current_dir(root().join("tests/sdk"))
             .arg(script)
