@@ -23,13 +23,7 @@ pub(crate) fn openai_tool_set(body: &GenerationBody) -> Result<Option<ToolSet>, 
     let tools = body.tools.as_deref().unwrap_or_default();
     let choice = openai_choice(body.tool_choice.as_ref())?;
     if tools.is_empty() {
-        return match choice {
-            ToolChoice::Required | ToolChoice::Function(_) => Err(ApiError::invalid(
-                Some("tool_choice"),
-                "`tool_choice` asks for a tool call but no `tools` were given",
-            )),
-            _ => Ok(None),
-        };
+        return without_tools(&choice);
     }
     let mut defs = Vec::with_capacity(tools.len());
     for (i, t) in tools.iter().enumerate() {
@@ -63,6 +57,17 @@ pub(crate) fn openai_tool_set(body: &GenerationBody) -> Result<Option<ToolSet>, 
     ToolSet::new(defs, choice, parallel)
         .map(Some)
         .map_err(|e| tools_error(e, "function.name", "function.parameters"))
+}
+
+/// A request without tools: fine unless its `tool_choice` asks for a call.
+fn without_tools(choice: &ToolChoice) -> Result<Option<ToolSet>, ApiError> {
+    match choice {
+        ToolChoice::Required | ToolChoice::Function(_) => Err(ApiError::invalid(
+            Some("tool_choice"),
+            "`tool_choice` asks for a tool call but no `tools` were given",
+        )),
+        ToolChoice::Auto | ToolChoice::None => Ok(None),
+    }
 }
 
 /// A [`ToolsError`] as a 400 naming the field (`tools[i].<name_field>` / `<schema_field>`).
@@ -169,13 +174,7 @@ pub(crate) fn anthropic_tool_set(
         Some(Wire::None) => (ToolChoice::None, false),
     };
     if tools.is_empty() {
-        return match choice {
-            ToolChoice::Required | ToolChoice::Function(_) => Err(ApiError::invalid(
-                Some("tool_choice"),
-                "`tool_choice` asks for a tool call but no `tools` were given",
-            )),
-            _ => Ok(None),
-        };
+        return without_tools(&choice);
     }
     let mut defs = Vec::with_capacity(tools.len());
     for (i, t) in tools.iter().enumerate() {
