@@ -172,7 +172,7 @@ def self_test(data):
 
 
 def ask(client, question, tool_choice, max_tokens):
-    """One question; returns ([(name, arguments text)], finish_reason, seconds). A request
+    """One question; returns ([(name, arguments text)], content, finish_reason, seconds). A request
     the server refuses (a schema it cannot compile, say) has no calls and its error as the
     finish reason: with tool_choice=required that fails the parse rate."""
     import openai
@@ -189,10 +189,10 @@ def ask(client, question, tool_choice, max_tokens):
             max_tokens=max_tokens,
         )
     except openai.APIStatusError as e:
-        return [], f"HTTP {e.status_code}: {e.message}", time.time() - t0
+        return [], None, f"HTTP {e.status_code}: {e.message}", time.time() - t0
     choice = r.choices[0]
     calls = [(c.function.name, c.function.arguments) for c in choice.message.tool_calls or []]
-    return calls, choice.finish_reason, time.time() - t0
+    return calls, choice.message.content, choice.finish_reason, time.time() - t0
 
 
 def run(args):
@@ -217,11 +217,11 @@ def run(args):
             for choice in choices:
                 got = []
                 for question, ground_truth in pairs:
-                    calls, finish, secs = ask(client, question, choice, args.max_tokens)
+                    calls, content, finish, secs = ask(client, question, choice, args.max_tokens)
                     result = score(category, question, ground_truth, calls)
                     got.append(
                         dict(id=question["id"], category=category, tool_choice=choice, calls=calls)
-                        | dict(finish_reason=finish, seconds=round(secs, 2), **result)
+                        | dict(content=content, finish_reason=finish, seconds=round(secs, 2), **result)
                     )
                     owed = calls or choice == "required"
                     mark = "ok" if result["correct"] else "PARSE" if owed and not result["parsed"] else "miss"

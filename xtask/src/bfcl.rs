@@ -66,11 +66,13 @@ const FILES: [&str; 4] = [
 pub fn run(args: Args) -> Result<()> {
     let data = fetch(&cache_dir(), false)?;
     let (python, hearth, model) = crate::sdk::prepare(args.hearth)?;
-    let script = |cmd: &mut Command| -> Result<()> {
-        sh(cmd.current_dir(root().join("tests/sdk")).arg("bfcl.py").arg("--data").arg(&data))
+    let script = || {
+        let mut cmd = Command::new(&python);
+        cmd.current_dir(root().join("tests/sdk")).arg("bfcl.py").arg("--data").arg(&data);
+        cmd
     };
-    script(Command::new(&python).arg("--self-test"))?;
-    let mut cmd = Command::new(&python);
+    sh(script().arg("--self-test"))?;
+    let mut cmd = script();
     cmd.arg("--hearth").arg(&hearth).arg("--model").arg(&model);
     cmd.args(["--categories", &args.categories, "--tool-choice", &args.tool_choice]);
     cmd.args(["--limit", &args.limit.to_string()]);
@@ -78,7 +80,7 @@ pub fn run(args: Args) -> Result<()> {
         // The script runs in tests/sdk: a relative path means one from here.
         cmd.arg("--json").arg(std::env::current_dir()?.join(json));
     }
-    script(&mut cmd)
+    sh(&mut cmd)
 }
 
 /// Unpacks the benchmark's files into `<cache>/bfcl/` (downloading the wheel when they are
