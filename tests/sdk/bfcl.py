@@ -172,9 +172,9 @@ def self_test(data):
 
 
 def ask(client, question, tool_choice, max_tokens):
-    """One question; returns ([(name, arguments text)], content, finish_reason, seconds). A request
-    the server refuses (a schema it cannot compile, say) has no calls and its error as the
-    finish reason: with tool_choice=required that fails the parse rate."""
+    """One question; returns ([(name, arguments text)], content, finish_reason, seconds).
+    A request the server refuses (a schema it cannot compile, say) has no calls and its
+    error as the finish reason: with tool_choice=required that fails the parse rate."""
     import openai
 
     tools, _ = to_tools(question["function"])
