@@ -13,9 +13,11 @@ What is checked: easy tasks stay local, hard ones go to the remote (and what hea
 remote, as the fake recorded it), a streamed remote answer arrives as OpenAI chunks, an
 injected 529 is retried, a remote that keeps failing falls back to the local model with
 reason `remote_unavailable`, a spent daily budget is a 429 naming the cap, and `/v1/models`
-lists the local model, the remote and `auto`; and the same routing of `/v1/messages` driven
-by the official `anthropic` SDK (an easy task local, a Claude model id passed through to the
-remote with its fields, a streamed remote answer in Anthropic's events). Expected texts are
+lists the local model, the remote and `auto`; tool calls through the remote (its tool_use as
+`tool_calls`, the tool's answer sent back as a `tool_result`, streamed calls put together by
+the SDK's stream helper); and the same routing of `/v1/messages` driven by the official
+`anthropic` SDK (an easy task local, a Claude model id passed through to the remote with its
+fields, a streamed remote answer in Anthropic's events, a streamed tool_use). Expected texts are
 never constants: the fake echoes the last user turn, and local answers are only checked to be
 there.
 """
@@ -251,6 +253,72 @@ def a_model_name_goes_straight_there(s, fake):
     assert len(fake.requests()) == 1
 
 
+WEATHER = {
+    "name": "get_weather",
+    "description": "The weather in a city",
+    "parameters": {
+        "type": "object",
+        "properties": {"city": {"type": "string"}},
+        "required": ["city"],
+        "additionalProperties": False,
+    },
+}
+
+
+@test
+def tool_calls_go_to_the_remote_and_the_tools_answer_comes_back(s, fake):
+    text = "Use get_weather for Paris."
+    c = client(s)
+    tools = [{"type": "function", "function": WEATHER}]
+    ask = dict(model="auto", max_tokens=64, metadata={"task": "reason"}, tools=tools)
+    first = c.chat.completions.create(messages=[{"role": "user", "content": text}], **ask)
+    choice = first.choices[0]
+    assert choice.finish_reason == "tool_calls", choice
+    call = choice.message.tool_calls[0]
+    assert call.type == "function" and call.function.name == "get_weather", call
+    assert json.loads(call.function.arguments) == {"city": ""}, call.function.arguments
+    # The conversation goes on with the tool's answer, the assistant message sent back as parsed.
+    messages = [
+        {"role": "user", "content": text},
+        choice.message.model_dump(exclude_none=True),
+        {"role": "tool", "tool_call_id": call.id, "content": "18C and sunny"},
+    ]
+    second = c.chat.completions.create(messages=messages, **ask)
+    assert second.choices[0].finish_reason == "stop", second
+    assert second.choices[0].message.content == "echo: 18C and sunny", second
+    sent = [json.loads(r["body"]) for r in fake.requests()]
+    assert len(sent) == 2, sent
+    assert sent[0]["tools"][0]["input_schema"] == WEATHER["parameters"], sent[0]["tools"]
+    assert sent[1]["messages"][1]["content"][-1] == {
+        "type": "tool_use", "id": call.id, "name": "get_weather", "input": {"city": ""}
+    }, sent[1]["messages"]
+    assert sent[1]["messages"][2]["content"] == [
+        {"type": "tool_result", "tool_use_id": call.id, "content": "18C and sunny"}
+    ], sent[1]["messages"]
+
+
+@test
+def streamed_tool_calls_accumulate_in_the_sdks_stream_helper(s, fake):
+    tool = {"type": "function", "function": dict(WEATHER, strict=True)}
+    with client(s).chat.completions.stream(
+        model="auto",
+        max_tokens=64,
+        metadata={"task": "debug"},
+        messages=[{"role": "user", "content": "Call get_weather for Paris."}],
+        tools=[tool],
+        tool_choice="required",
+        parallel_tool_calls=False,
+    ) as stream:
+        final = stream.get_final_completion()
+    choice = final.choices[0]
+    assert choice.finish_reason == "tool_calls", choice
+    (call,) = choice.message.tool_calls
+    assert call.function.name == "get_weather" and call.function.parsed_arguments == {"city": ""}, call
+    assert not choice.message.content, "a forced call has no text"
+    sent = [json.loads(r["body"]) for r in fake.requests()]
+    assert sent[0]["tool_choice"] == {"type": "any", "disable_parallel_tool_use": True}, sent[0]
+
+
 def claude(server):
     """The official `anthropic` SDK pointed at hearth, as Claude clients are."""
     return Anthropic(base_url=server.url, api_key=API_KEY, max_retries=0, timeout=300)
@@ -312,6 +380,24 @@ def messages_stream_from_the_remote_in_anthropics_events(s, fake):
     assert final.stop_reason == "end_turn" and final.usage.output_tokens > 0, final
     sent = fake.requests()
     assert len(sent) == 1 and json.loads(sent[0]["body"]).get("stream") is True, sent
+
+
+@test
+def messages_tool_use_streams_back_as_the_sdk_expects(s, fake):
+    tools = [{"name": "get_weather", "description": "The weather", "input_schema": WEATHER["parameters"]}]
+    with claude(s).messages.stream(
+        model="claude-haiku-4-5",
+        max_tokens=64,
+        messages=[{"role": "user", "content": "Weather in Paris?"}],
+        tools=tools,
+        tool_choice={"type": "tool", "name": "get_weather", "disable_parallel_tool_use": True},
+    ) as stream:
+        final = stream.get_final_message()
+    assert final.stop_reason == "tool_use", final
+    (block,) = final.content
+    assert block.type == "tool_use" and block.name == "get_weather" and block.input == {"city": ""}, block
+    sent = [json.loads(r["body"]) for r in fake.requests()]
+    assert sent[0]["tools"] == tools and sent[0]["tool_choice"]["disable_parallel_tool_use"] is True, sent[0]
 
 
 def budget_is_a_429_naming_the_cap(hearth, model, fake):

@@ -214,6 +214,12 @@ impl ChatTemplate {
         &self.source
     }
 
+    /// The source of the template a render with tools uses: the GGUF's tool-use template when
+    /// it has one, else [`ChatTemplate::source`]. What a model's tool-call syntax is read from.
+    pub fn tools_source(&self) -> &str {
+        self.tool_use.as_deref().map_or(&self.source, |t| &t.source)
+    }
+
     /// True when the GGUF had no template and a built-in one is used.
     pub fn is_fallback(&self) -> bool {
         self.fallback.is_some()

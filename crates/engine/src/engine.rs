@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
-use hearth_chat::{ChatTemplate, RenderOptions, Rendered};
+use hearth_chat::{ChatTemplate, Message, RenderOptions, Rendered};
 use hearth_gguf::GgufFile;
 use hearth_grammar::{GrammarCompiler, GrammarError};
 use hearth_kernels::ThreadPool;
@@ -168,18 +168,27 @@ impl Engine {
                 self.tokenizer.encode(text, Specials { add_bos_eos: true, parse_control: *parse_special })
             }
             Prompt::Messages(messages) => {
-                let opts = RenderOptions::generation_prompt(true);
-                let rendered = if self.parse_special_in_messages {
-                    Rendered { text: self.template.render_with(messages, &opts)?, literal: Vec::new() }
-                } else {
-                    self.template.render_literal(messages, &opts, &|s| self.tokenizer.control_texts(s))?
-                };
-                let bos = self.template.bos_token();
-                let add_bos_eos = bos.is_empty() || !rendered.text.starts_with(bos);
-                let specials = Specials { add_bos_eos, parse_control: true };
-                self.tokenizer.encode_with_literals(&rendered.text, specials, &rendered.literal)
+                self.render_tokens(messages, &RenderOptions::generation_prompt(true))?
+            }
+            Prompt::MessagesWithTools { messages, tools } => {
+                let opts = RenderOptions { tool_fallback: true, ..RenderOptions::generation_prompt(true) }
+                    .with_tools(tools.clone());
+                self.render_tokens(messages, &opts)?
             }
             Prompt::Tokens(ids) => ids.clone(),
         })
+    }
+
+    /// `messages` rendered with `opts` and tokenized (see [`Engine::tokenize_prompt`]).
+    fn render_tokens(&self, messages: &[Message], opts: &RenderOptions) -> Result<Vec<u32>, EngineError> {
+        let rendered = if self.parse_special_in_messages {
+            Rendered { text: self.template.render_with(messages, opts)?, literal: Vec::new() }
+        } else {
+            self.template.render_literal(messages, opts, &|s| self.tokenizer.control_texts(s))?
+        };
+        let bos = self.template.bos_token();
+        let add_bos_eos = bos.is_empty() || !rendered.text.starts_with(bos);
+        let specials = Specials { add_bos_eos, parse_control: true };
+        Ok(self.tokenizer.encode_with_literals(&rendered.text, specials, &rendered.literal))
     }
 }

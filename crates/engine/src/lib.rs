@@ -52,7 +52,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use engine::{Engine, EngineOptions, MAX_THREADS};
 pub use error::EngineError;
-pub use hearth_chat::Message;
+pub use hearth_chat::{FunctionCall, Message, ToolCall};
 pub use hearth_grammar::{Constraint, GrammarError, MatcherStats};
 pub use hearth_sampler::SamplingParams;
 pub use prompt::PromptIds;

@@ -21,6 +21,16 @@ pub enum Prompt {
     /// A conversation, rendered with the model's chat template and the generation prompt;
     /// special tokens are parsed.
     Messages(Vec<Message>),
+    /// A conversation with tool definitions (OpenAI `tools[]` objects), rendered as
+    /// [`Prompt::Messages`] with the template's `tools` variable set; a template that does not
+    /// render tools, tool calls or tool results gets them written into the conversation as
+    /// text (`hearth-chat`'s tool fallback).
+    MessagesWithTools {
+        /// The conversation.
+        messages: Vec<Message>,
+        /// The tool definitions.
+        tools: Vec<serde_json::Value>,
+    },
     /// Token ids, used as given.
     Tokens(Vec<u32>),
 }

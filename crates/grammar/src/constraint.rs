@@ -109,6 +109,15 @@ impl Constraint {
     }
 }
 
+/// The checks on a JSON Schema that need no tokenizer: keywords the grammar engine cannot
+/// enforce ([`GrammarError::UnsupportedKeyword`], naming the keyword and where it is), literal
+/// and pattern limits, the schema's shape. A schema that passes may still fail at
+/// [`crate::GrammarCompiler::compile`] (work limits, a malformed `$ref`). Used to check a
+/// schema embedded in a larger grammar (a tool's parameters) before it is compiled.
+pub fn check_json_schema(schema: &Value) -> Result<(), GrammarError> {
+    Constraint::JsonSchema(schema.clone()).to_grammar().map(|_| ())
+}
+
 /// llguidance's JSON layout options that hearth applies unless the schema sets its own.
 fn default_layout() -> Value {
     json!({

@@ -60,6 +60,7 @@ mod schema_check;
 
 pub use compiler::{GrammarCompiler, MAX_CONSTRAINT_BYTES, default_limits};
 pub use constraint::Constraint;
+pub use constraint::check_json_schema;
 pub use error::GrammarError;
 pub use formats::{KNOWN_FORMATS, UnknownFormat, drop_unknown_formats, unknown_formats};
 pub use limits::MAX_FORCED_RUN;

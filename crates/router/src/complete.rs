@@ -81,12 +81,20 @@ pub struct LocalAnswer<A> {
     pub evidence: Option<Evidence>,
     /// Its token usage, when known (prompt tokens as `input_tokens`).
     pub usage: Option<Usage>,
+    /// The tool calls it makes (its ledger row is tagged `tool_calls`).
+    pub tool_calls: u32,
 }
 
 impl<A> LocalAnswer<A> {
-    /// An answer with no evidence and no usage.
+    /// An answer with no evidence, no usage and no tool calls.
     pub fn new(answer: A) -> LocalAnswer<A> {
-        LocalAnswer { answer, evidence: None, usage: None }
+        LocalAnswer { answer, evidence: None, usage: None, tool_calls: 0 }
+    }
+
+    /// With the number of tool calls it makes.
+    pub fn with_tool_calls(mut self, n: u32) -> LocalAnswer<A> {
+        self.tool_calls = n;
+        self
     }
 
     /// With the evidence a probe measured.
@@ -114,12 +122,21 @@ pub struct RemoteAnswer<A> {
     /// The upstream's id for the call (its `request-id` / `x-request-id` header), if it sent
     /// one.
     pub upstream_id: Option<String>,
+    /// The tool calls it makes (its ledger row is tagged `tool_calls`); a stream's are known
+    /// at its end ([`PendingRow::set_tool_calls`]).
+    pub tool_calls: u32,
 }
 
 impl<A> RemoteAnswer<A> {
     /// An answer with its usage (`None` for a stream).
     pub fn new(answer: A, usage: Option<Usage>) -> RemoteAnswer<A> {
-        RemoteAnswer { answer, usage, upstream_id: None }
+        RemoteAnswer { answer, usage, upstream_id: None, tool_calls: 0 }
+    }
+
+    /// With the number of tool calls it makes.
+    pub fn with_tool_calls(mut self, n: u32) -> RemoteAnswer<A> {
+        self.tool_calls = n;
+        self
     }
 
     /// With the upstream's id for the call.
@@ -216,6 +233,8 @@ pub struct Attempt {
     pub evidence: Option<Evidence>,
     /// The upstream's id for the call (remote answers).
     pub upstream_id: Option<String>,
+    /// The tool calls its answer makes.
+    pub tool_calls: u32,
     /// How long the call took, milliseconds (a stream's: until its response started).
     pub elapsed_ms: u64,
     /// Why it was called: the decision's reason for the first call; the escalation's reason
@@ -578,9 +597,9 @@ impl<B: Backends> Run<'_, B> {
     ) -> Result<LocalAnswer<B::Answer>, B::Error> {
         let start = Instant::now();
         let result = self.backends.local(target, self.req, probe).await;
-        let (evidence, usage, outcome) = match &result {
-            Ok(a) => (a.evidence, a.usage, AttemptOutcome::Served),
-            Err(_) => (None, None, AttemptOutcome::Failed(format!("local model {target:?} failed"))),
+        let (evidence, usage, tool_calls, outcome) = match &result {
+            Ok(a) => (a.evidence, a.usage, a.tool_calls, AttemptOutcome::Served),
+            Err(_) => (None, None, 0, AttemptOutcome::Failed(format!("local model {target:?} failed"))),
         };
         self.attempts.push(Attempt {
             target: target.to_owned(),
@@ -589,6 +608,7 @@ impl<B: Backends> Run<'_, B> {
             cost_usd: 0.0,
             evidence,
             upstream_id: None,
+            tool_calls,
             elapsed_ms: millis(start),
             reason,
             outcome,
@@ -620,6 +640,7 @@ impl<B: Backends> Run<'_, B> {
             cost_usd: 0.0,
             evidence: None,
             upstream_id: None,
+            tool_calls: 0,
             elapsed_ms: millis(start),
             reason,
             outcome: AttemptOutcome::Served,
@@ -629,6 +650,7 @@ impl<B: Backends> Run<'_, B> {
                 attempt.cost_usd = a.usage.map_or(0.0, |u| self.router.record_success(name, &u));
                 attempt.usage = a.usage;
                 attempt.upstream_id = a.upstream_id;
+                attempt.tool_calls = a.tool_calls;
                 Ok(a.answer)
             }
             Err(RemoteError::Request(e)) => {

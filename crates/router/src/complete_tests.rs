@@ -84,6 +84,8 @@ fn auto(task: &'static str) -> Req {
 #[derive(Clone)]
 enum RemoteBehaviour {
     Answers(Usage),
+    /// Answers with this many tool calls.
+    CallsTools(u32),
     /// A stream: the usage comes at its end.
     Streams,
     Fails,
@@ -150,6 +152,9 @@ impl Backends for Fake {
         match &self.remote {
             RemoteBehaviour::Answers(usage) => Ok(RemoteAnswer::new("claude says ham".into(), Some(*usage))
                 .with_upstream_id(Some("req_1".into()))),
+            RemoteBehaviour::CallsTools(n) => {
+                Ok(RemoteAnswer::new("claude calls tools".into(), Some(USAGE)).with_tool_calls(*n))
+            }
             RemoteBehaviour::Streams => Ok(RemoteAnswer::new("claude streams".into(), None)),
             RemoteBehaviour::Fails => Err(RemoteError::Upstream {
                 error: "529 overloaded_error".into(),
@@ -478,6 +483,36 @@ async fn a_streamed_remote_answers_row_waits_for_the_streams_usage() {
         (rows[1].3.as_str(), rows[1].5, rows[1].8.as_deref()),
         ("error", None, Some("upstream_error"))
     );
+}
+
+impl Logged {
+    /// Each row's `tool_calls` tag, as stored.
+    fn tool_call_tags(&self) -> Vec<Option<String>> {
+        self.ledger.flush().unwrap();
+        let store = hearth_ledger::SqliteStore::open(&self.path).unwrap();
+        let mut stmt = store.connection().prepare("SELECT tags FROM calls ORDER BY id").unwrap();
+        let tags: Vec<String> = stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+        let tag = |t: &String| {
+            serde_json::from_str::<serde_json::Value>(t).unwrap()["tool_calls"].as_str().map(str::to_owned)
+        };
+        tags.iter().map(tag).collect()
+    }
+}
+
+#[tokio::test]
+async fn an_answer_with_tool_calls_is_tagged_with_their_number() {
+    let (l, fake) = (logged(), Fake::new(RemoteBehaviour::CallsTools(2)));
+    l.router.complete(&fake, &auto("reason")).await.expect("answered");
+    let (l2, plain) = (logged(), Fake::new(RemoteBehaviour::Answers(USAGE)));
+    l2.router.complete(&plain, &auto("reason")).await.expect("answered");
+    let streams = Fake::new(RemoteBehaviour::Streams);
+    let r =
+        l.router.complete(&streams, &Req { model: "auto", task: Some("debug"), stream: true }).await.unwrap();
+    let mut pending = r.pending.expect("a pending row");
+    pending.set_tool_calls(1);
+    pending.finish(Some(&USAGE), None);
+    assert_eq!(l.tool_call_tags(), [Some("2".to_owned()), Some("1".to_owned())]);
+    assert_eq!(l2.tool_call_tags(), [None], "no tool calls, no tag");
 }
 
 #[tokio::test]

@@ -12,7 +12,8 @@
 //! else the first remote) charges for the served call's tokens; 0 for an escalated or failed
 //! attempt (it stood in for nothing), so a request's baseline is counted once and the wasted
 //! attempt's cost counts against the savings. Token counts follow OpenTelemetry:
-//! `input_tokens` includes cache reads and writes.
+//! `input_tokens` includes cache reads and writes. An answer that calls tools is tagged
+//! `tool_calls` = how many ([`TOOL_CALLS_TAG`]).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -180,6 +181,7 @@ fn attempt_rows(
             call.min_logprob = e.min_logprob;
             call.label_margin = e.label_margin;
         }
+        tag_tool_calls(&mut call, a.tool_calls);
         if i > 0 {
             call.escalation_parent = Some(ids[i - 1].clone());
         }
@@ -205,6 +207,16 @@ fn attempt_rows(
         out.push(call);
     }
     out
+}
+
+/// The tag of a call whose answer calls tools: `tool_calls` = how many (so `hearth report
+/// --by tag` shows what tool-call turns cost); none for an answer without tool calls.
+pub const TOOL_CALLS_TAG: &str = "tool_calls";
+
+fn tag_tool_calls(call: &mut Call, n: u32) {
+    if n > 0 {
+        call.tags.insert(TOOL_CALLS_TAG.to_owned(), n.to_string());
+    }
 }
 
 /// Puts `u` in the row, input counted OpenTelemetry's way (cache reads and writes included).
@@ -271,6 +283,13 @@ impl PendingRow {
         let cost = call.cost_usd;
         self.ledger.record(call);
         cost
+    }
+
+    /// The stream's answer made `n` tool calls (tagged `tool_calls` when any).
+    pub fn set_tool_calls(&mut self, n: u32) {
+        if let Some(c) = &mut self.call {
+            tag_tool_calls(c, n);
+        }
     }
 
     /// Time to the first token, once known (ms).

@@ -19,8 +19,10 @@ use crate::response::{
     Head, Usage, finish_reason, json, json_response, token_logprob,
 };
 use crate::state::unix_now;
+use crate::tools::ToolCalling;
 use crate::validate::{Endpoint, validate_body};
 use crate::{ApiError, AppState, sse};
+use hearth_tools::{CallDetector, Opening};
 
 /// The handler.
 pub(crate) async fn handler(
@@ -62,6 +64,8 @@ pub(crate) async fn serve_local(
         model: live.model().to_owned(),
         logprobs: valid.logprobs.is_some(),
         include_usage: valid.include_usage,
+        detector: valid.tools.as_ref().map(|t| CallDetector::new(t.syntax)),
+        tools: valid.tools,
     };
     let resp = if valid.stream { sse::respond(live, out) } else { complete(out, live).await? };
     Ok(with_warnings(resp, &valid.warnings))
@@ -114,7 +118,22 @@ pub(crate) fn messages(body: &GenerationBody) -> Result<Vec<Message>, ApiError> 
                 texts.join("\n")
             }
         };
-        out.push(Message::new(role, content));
+        let mut msg = Message::new(role, content);
+        match role {
+            "assistant" => msg.tool_calls = m.tool_calls.clone().unwrap_or_default(),
+            "tool" => {
+                let Some(id) = &m.tool_call_id else {
+                    return Err(ApiError::invalid(
+                        Some(&format!("messages[{i}].tool_call_id")),
+                        "a `tool` message needs the `tool_call_id` of the call it answers",
+                    ));
+                };
+                msg.tool_call_id = Some(id.clone());
+                msg.name = m.name.clone();
+            }
+            _ => {}
+        }
+        out.push(msg);
     }
     Ok(out)
 }
@@ -127,9 +146,31 @@ struct Out {
     model: String,
     logprobs: bool,
     include_usage: bool,
+    /// The request's tools: the output is parsed into calls.
+    tools: Option<ToolCalling>,
+    /// Streaming with tools: holds back what may be a call.
+    detector: Option<CallDetector>,
 }
 
 impl Out {
+    /// The text and calls of a finished output: with tools and an output that parses, its
+    /// text part (`None` when empty) and its calls; else all of it as text.
+    fn split_output(&self, text: String) -> (Option<String>, Vec<serde_json::Value>) {
+        let parsed = self.tools.as_ref().and_then(|t| crate::tools::parse_output(t, &text));
+        match parsed {
+            Some(p) if !p.calls.is_empty() => {
+                let mut n = 0;
+                let suffix = self.id.trim_start_matches("chatcmpl-");
+                let calls = crate::tools::openai_calls(&p, || {
+                    n += 1;
+                    format!("call_{suffix}_{n}")
+                });
+                ((!p.content.is_empty()).then_some(p.content), calls)
+            }
+            _ => (Some(text), Vec::new()),
+        }
+    }
+
     fn head(&self, object: &'static str) -> Head<'_> {
         Head {
             id: &self.id,
@@ -164,13 +205,19 @@ async fn complete(out: Out, mut live: Live) -> Result<Response, ApiError> {
                 }
             }
             Some(Step::Done(c)) => {
+                let (content, tool_calls) = out.split_output(c.text);
+                let finish = if tool_calls.is_empty() {
+                    finish_reason(c.stop_reason).unwrap_or("stop")
+                } else {
+                    "tool_calls"
+                };
                 let body = ChatCompletion {
                     head: out.head("chat.completion"),
                     choices: [ChatChoice {
                         index: 0,
-                        message: AssistantMessage { role: "assistant", content: c.text, refusal: None },
+                        message: AssistantMessage { role: "assistant", content, refusal: None, tool_calls },
                         logprobs,
-                        finish_reason: finish_reason(c.stop_reason).unwrap_or("stop"),
+                        finish_reason: finish,
                     }],
                     usage: Usage::new(c.prompt_tokens, c.completion_tokens, c.cached_tokens),
                 };
@@ -184,22 +231,62 @@ async fn complete(out: Out, mut live: Live) -> Result<Response, ApiError> {
 
 impl sse::Chunks for Out {
     fn start(&mut self) -> Vec<String> {
-        let delta = Delta { role: Some("assistant"), content: Some(String::new()) };
+        let delta = Delta { role: Some("assistant"), content: Some(String::new()), tool_calls: None };
         vec![self.chunk(delta, None, None)]
     }
 
     fn token(&mut self, tok: &Tokenizer, ev: &TokenEvent) -> Option<String> {
         let lp = if self.logprobs { token_logprob(tok, ev) } else { None };
-        if ev.text.is_empty() && lp.is_none() {
+        let text = match &mut self.detector {
+            // With tools, text is sent once it is clearly not a call; a call waits for the end.
+            Some(d) => d.push(&ev.text).to_owned(),
+            None => ev.text.clone(),
+        };
+        if text.is_empty() && lp.is_none() {
             return None;
         }
         let logprobs = lp.map(|l| ChatLogprobs { content: vec![l], refusal: None });
-        Some(self.chunk(Delta { role: None, content: Some(ev.text.clone()) }, logprobs, None))
+        Some(self.chunk(Delta { content: Some(text), ..Delta::default() }, logprobs, None))
     }
 
     fn done(&mut self, c: &Completion) -> Vec<String> {
-        let mut v =
-            vec![self.chunk(Delta::default(), None, Some(finish_reason(c.stop_reason).unwrap_or("stop")))];
+        let mut v = Vec::new();
+        let mut finish = finish_reason(c.stop_reason).unwrap_or("stop");
+        if let Some(d) = self.detector.take() {
+            let unsent = d.unsent().to_owned();
+            let (content, calls) = if d.opening() == Opening::Text {
+                (Some(unsent), Vec::new())
+            } else {
+                self.split_output(d.text().to_owned())
+            };
+            if let Some(text) = content.filter(|t| !t.is_empty()) {
+                v.push(self.chunk(Delta { content: Some(text), ..Delta::default() }, None, None));
+            }
+            for (index, call) in calls.iter().enumerate() {
+                // OpenAI's shape: the call's id and name with empty arguments, then the arguments.
+                let head = serde_json::json!([{"index": index, "id": call["id"], "type": "function",
+                    "function": {"name": call["function"]["name"], "arguments": ""}}]);
+                let args = serde_json::json!([{"index": index, "function": {"arguments": call["function"]["arguments"]}}]);
+                v.push(self.chunk(
+                    Delta {
+                        tool_calls: Some(head.as_array().cloned().unwrap_or_default()),
+                        ..Delta::default()
+                    },
+                    None,
+                    None,
+                ));
+                v.push(self.chunk(
+                    Delta {
+                        tool_calls: Some(args.as_array().cloned().unwrap_or_default()),
+                        ..Delta::default()
+                    },
+                    None,
+                    None,
+                ));
+                finish = "tool_calls";
+            }
+        }
+        v.push(self.chunk(Delta::default(), None, Some(finish)));
         if self.include_usage {
             v.push(json(&ChatChunk {
                 head: self.head("chat.completion.chunk"),

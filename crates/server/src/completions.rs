@@ -58,7 +58,7 @@ pub(crate) async fn serve_local(
         (_, false) => String::new(),
         (Prompt::Text { text, .. }, true) => text.clone(),
         (Prompt::Tokens(ids), true) => lease.ready().engine.tokenizer().decode(ids, true),
-        (Prompt::Messages(_), true) => String::new(),
+        (Prompt::Messages(_) | Prompt::MessagesWithTools { .. }, true) => String::new(),
     };
     let live = generate::start(&state, lease, valid.request, "prompt", arrived).await?;
     let out = Out {

@@ -56,6 +56,7 @@ mod select;
 mod serve;
 mod sse;
 mod state;
+mod tools;
 mod validate;
 
 pub use config::{
@@ -69,4 +70,4 @@ pub use route::{Routing, RoutingError};
 pub use router::router;
 pub use serve::{LoadError, Server, shutdown_signal};
 pub use state::{AppState, Ready};
-pub use validate::{Endpoint, ModelShape, ValidatedRequest, validate_request};
+pub use validate::{CallSyntax, Endpoint, ModelShape, ValidatedRequest, validate_request};

@@ -388,7 +388,8 @@ pub(crate) async fn complete(reply: Reply, mut live: Live) -> Result<Response, A
 mod tests {
     use super::*;
 
-    const SHAPE: ModelShape = ModelShape { n_ctx: 512, n_vocab: 1000 };
+    const SHAPE: ModelShape =
+        ModelShape { n_ctx: 512, n_vocab: 1000, tool_syntax: crate::validate::CallSyntax::Hermes };
 
     fn req(json: serde_json::Value) -> Result<Local, ApiError> {
         let r: MessagesRequest = parse(json.to_string().as_bytes())?;

@@ -45,6 +45,12 @@ pub(crate) struct GenerationBody {
     /// Accepted for compatibility; not used.
     #[allow(dead_code)]
     pub user: Option<String>,
+    /// Function tools (`{"type": "function", "function": {"name", "description", "parameters"}}`).
+    pub tools: Option<Vec<Value>>,
+    /// `auto`, `none`, `required` or `{"type": "function", "function": {"name"}}`.
+    pub tool_choice: Option<Value>,
+    /// Several calls may come in one turn (default true).
+    pub parallel_tool_calls: Option<bool>,
 }
 
 /// One chat message.
@@ -52,6 +58,12 @@ pub(crate) struct GenerationBody {
 pub(crate) struct WireMessage {
     pub role: String,
     pub content: Option<MessageContent>,
+    /// An assistant turn's calls (`arguments` a JSON string, or an object).
+    pub tool_calls: Option<Vec<hearth_engine::ToolCall>>,
+    /// A `tool` turn: the call it answers.
+    pub tool_call_id: Option<String>,
+    /// A `tool` turn: the function's name (optional).
+    pub name: Option<String>,
 }
 
 /// A message's content: text, or an array of parts of which only text parts are supported.

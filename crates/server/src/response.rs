@@ -75,8 +75,11 @@ pub(crate) struct ChatChoice {
 #[derive(Debug, Serialize)]
 pub(crate) struct AssistantMessage {
     pub role: &'static str,
-    pub content: String,
+    /// `null` for a turn that only calls tools.
+    pub content: Option<String>,
     pub refusal: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<serde_json::Value>,
 }
 
 /// `chat.completion.chunk`. `usage` is absent unless `stream_options.include_usage`, then
@@ -104,6 +107,10 @@ pub(crate) struct Delta {
     pub role: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
+    /// Streamed calls: `[{index, id, type, function: {name, arguments}}]`, then argument
+    /// pieces `[{index, function: {arguments}}]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_calls: Option<Vec<serde_json::Value>>,
 }
 
 /// `choices[].logprobs` of chat.

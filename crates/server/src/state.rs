@@ -33,7 +33,11 @@ impl Ready {
 
     /// What request validation needs to know about the model.
     pub fn model_shape(&self) -> ModelShape {
-        ModelShape { n_ctx: self.engine.n_ctx(), n_vocab: self.engine.model().config().n_vocab }
+        ModelShape {
+            n_ctx: self.engine.n_ctx(),
+            n_vocab: self.engine.model().config().n_vocab,
+            tool_syntax: hearth_tools::CallSyntax::detect(self.engine.template().tools_source()),
+        }
     }
 }
 

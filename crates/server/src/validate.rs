@@ -9,6 +9,8 @@
 //! runtime, so the fuzz target in `crates/server/fuzz` drives it directly.
 
 use hearth_engine::{Constraint, Prompt, Request, SamplingParams};
+pub use hearth_tools::CallSyntax;
+use hearth_tools::ToolSet;
 
 use crate::ApiError;
 use crate::request::{self, GenerationBody, LogprobsInput, ResponseFormat, StopInput};
@@ -34,6 +36,8 @@ pub struct ModelShape {
     pub n_ctx: usize,
     /// Vocabulary size: `logit_bias` keys must be below it.
     pub n_vocab: usize,
+    /// How the model writes tool calls (read off its chat template).
+    pub tool_syntax: CallSyntax,
 }
 
 /// A generation request that passed validation: the engine request (prompt, sampling,
@@ -50,6 +54,9 @@ pub struct ValidatedRequest {
     pub logprobs: Option<usize>,
     /// `echo` (completions): the prompt is sent back before the completion.
     pub echo: bool,
+    /// The tools the output may call, when the request has any (the constraint then is
+    /// their call grammar).
+    pub(crate) tools: Option<crate::tools::ToolCalling>,
     /// What was accepted but ignored (an unknown JSON Schema `format`), for the
     /// `X-Hearth-Warning` response header.
     pub warnings: Vec<String>,
@@ -71,11 +78,44 @@ pub(crate) fn validate_body(
     endpoint: Endpoint,
     model: ModelShape,
 ) -> Result<ValidatedRequest, ApiError> {
-    let prompt = match endpoint {
-        Endpoint::Chat => Prompt::Messages(crate::chat::messages(body)?),
-        Endpoint::Completions => crate::completions::prompt(body.prompt.as_ref())?,
-    };
-    validate_fields(body, endpoint, prompt, model)
+    match endpoint {
+        Endpoint::Chat => {
+            let set = crate::tools::openai_tool_set(body)?;
+            let prompt = crate::tools::prompt(crate::chat::messages(body)?, set.as_ref());
+            let mut valid = validate_fields(body, endpoint, prompt, model)?;
+            if let Some(set) = set {
+                with_tools(&mut valid, set, model.tool_syntax, "response_format")?;
+            }
+            Ok(valid)
+        }
+        Endpoint::Completions => {
+            validate_fields(body, endpoint, crate::completions::prompt(body.prompt.as_ref())?, model)
+        }
+    }
+}
+
+/// Sets `set` as the request's tools: the output is constrained to text or calls in
+/// `syntax` (unless the choice is `none`). A structured-output constraint cannot be combined
+/// with calls (`format_param` names it in the 400).
+pub(crate) fn with_tools(
+    valid: &mut ValidatedRequest,
+    set: ToolSet,
+    syntax: CallSyntax,
+    format_param: &str,
+) -> Result<(), ApiError> {
+    if let Some(constraint) = hearth_tools::grammar(&set, syntax) {
+        if valid.request.constraint.is_some() {
+            return Err(ApiError::invalid(
+                Some(format_param),
+                format!(
+                    "`{format_param}` and tool calls cannot be constrained together: send one, or set                      `tool_choice` to none"
+                ),
+            ));
+        }
+        valid.request.constraint = Some(constraint);
+    }
+    valid.tools = Some(crate::tools::ToolCalling { set, syntax });
+    Ok(())
 }
 
 fn range(param: &str, v: Option<f32>, lo: f32, hi: f32, default: f32) -> Result<f32, ApiError> {
@@ -96,7 +136,7 @@ pub(crate) fn validate_fields(
     prompt: Prompt,
     model: ModelShape,
 ) -> Result<ValidatedRequest, ApiError> {
-    let ModelShape { n_ctx, n_vocab } = model;
+    let ModelShape { n_ctx, n_vocab, .. } = model;
     if let Some(n) = body.n
         && n != 1
     {
@@ -271,6 +311,7 @@ pub(crate) fn validate_fields(
         include_usage,
         logprobs: logprobs.map(|n| n as usize),
         echo: body.echo.unwrap_or(false),
+        tools: None,
         warnings,
     })
 }
@@ -281,7 +322,12 @@ mod tests {
 
     fn validated(json: &str, endpoint: Endpoint) -> Result<ValidatedRequest, ApiError> {
         let body = request::parse(json.as_bytes()).unwrap();
-        validate_fields(&body, endpoint, Prompt::text("x"), ModelShape { n_ctx: 512, n_vocab: 1000 })
+        validate_fields(
+            &body,
+            endpoint,
+            Prompt::text("x"),
+            ModelShape { n_ctx: 512, n_vocab: 1000, tool_syntax: CallSyntax::Hermes },
+        )
     }
 
     #[test]

@@ -6,7 +6,9 @@
 //! - checks every request as the API does (`validate.rs`): credentials (`x-api-key` or
 //!   `authorization: Bearer`, 401), `anthropic-version`, JSON content type, required
 //!   `model` / `max_tokens` / `messages`, roles, unknown fields (`...: Extra inputs are not
-//!   permitted`), `system` only top-level; refusals are the API's error JSON;
+//!   permitted`), `system` only top-level, tool definitions, `tool_choice` and every
+//!   `tool_use` answered by a `tool_result` (`validate_tools.rs`); refusals are the API's
+//!   error JSON;
 //! - answers deterministically (`reply.rs`), as JSON or, with `stream: true`, as server-sent
 //!   events (`ping`, cumulative usage in `message_delta`); `POST /v1/messages/count_tokens`;
 //! - plays queued [`Fault`]s, one per API request;
@@ -27,6 +29,7 @@
 mod faults;
 mod reply;
 mod validate;
+mod validate_tools;
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::net::SocketAddr;

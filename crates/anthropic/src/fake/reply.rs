@@ -1,8 +1,11 @@
 //! The fake's deterministic answers: the same request always gets the same content.
 //!
 //! - Text: `echo: <the last user turn's text>`; with `output_config.format` a JSON value of
-//!   the schema's shape; with `tool_choice` `any`/`tool` a `tool_use` block whose input has
-//!   the tool schema's shape.
+//!   the schema's shape. Tool calls ([`tool_calls`]): `tool_choice` `tool` calls the named
+//!   tool, `any` the tools the last user turn names (else the first tool), `auto` (or none
+//!   given) the tools the last user turn names after an `echo` text block; each input has
+//!   its schema's shape, `stop_reason` is `tool_use`. A tool result's text counts as the user
+//!   turn's text, so the answer after a tool call echoes the result.
 //! - `stop_sequences` cut the text at the first match (`stop_reason: "stop_sequence"`),
 //!   `max_tokens` cut it at `max_tokens * 4` characters (`"max_tokens"`).
 //! - Tokens are characters / 4, rounded up ([`crate::cache::estimate_tokens`]). A cache mark
@@ -20,7 +23,7 @@ use crate::sse;
 use crate::types::{
     ContentBlock, ContentDelta, CountTokensRequest, ErrorObject, Message, MessageContent, MessageDelta,
     MessageDeltaUsage, MessageParam, MessagesRequest, OutputFormat, Role, StopReason, StreamEvent,
-    SystemBlock, SystemPrompt, TextBlock, Tool, ToolChoice, ToolUseBlock, Usage,
+    SystemBlock, SystemPrompt, TextBlock, Tool, ToolChoice, ToolResultContent, ToolUseBlock, Usage,
 };
 
 /// The complete answer to a messages request.
@@ -53,29 +56,20 @@ pub(crate) fn count(req: &CountTokensRequest) -> u64 {
 }
 
 fn content(req: &MessagesRequest, id: &str) -> (Vec<ContentBlock>, StopReason, Option<String>) {
-    let tools = req.tools.as_deref().unwrap_or_default();
-    let forced = match &req.tool_choice {
-        Some(ToolChoice::Tool { name, .. }) => tools.iter().find(|t| &t.name == name),
-        Some(ToolChoice::Any { .. }) => tools.first(),
-        _ => None,
-    };
-    if let Some(tool) = forced {
-        let input = tool.input_schema.as_ref().map_or_else(|| json!({}), |s| sample(s, 0));
-        let call = ToolUseBlock {
-            id: format!("toolu_{}", id.trim_start_matches("msg_")),
-            name: tool.name.clone(),
-            input,
-            cache_control: None,
-        };
-        return (vec![ContentBlock::ToolUse(call)], StopReason::ToolUse, None);
+    let calls = tool_calls(req, id);
+    let forced = matches!(req.tool_choice, Some(ToolChoice::Any { .. } | ToolChoice::Tool { .. }));
+    if forced && !calls.is_empty() {
+        return (calls, StopReason::ToolUse, None);
     }
     let mut text = match req.output_config.as_ref().and_then(|c| c.format.as_ref()) {
         Some(OutputFormat::JsonSchema { schema }) => sample(schema, 0).to_string(),
-        None => {
-            let last_user = req.messages.iter().rev().find(|m| m.role == Role::User);
-            format!("echo: {}", last_user.map(|m| m.content.text()).unwrap_or_default())
-        }
+        None => format!("echo: {}", last_user_text(req)),
     };
+    if !calls.is_empty() {
+        let mut content = vec![ContentBlock::text(text)];
+        content.extend(calls);
+        return (content, StopReason::ToolUse, None);
+    }
     let mut stop = (StopReason::EndTurn, None);
     let first_stop = req
         .stop_sequences
@@ -95,6 +89,65 @@ fn content(req: &MessagesRequest, id: &str) -> (Vec<ContentBlock>, StopReason, O
     }
     let content = if text.is_empty() { Vec::new() } else { vec![ContentBlock::text(text)] };
     (content, stop.0, stop.1)
+}
+
+/// The tool calls the fake makes: with `tool_choice` `tool`, the named tool; with `auto` (or
+/// none given) the tools named in the last user turn's text blocks, in `tools` order, and with
+/// `any` those or else the first tool; one call only with `disable_parallel_tool_use`.
+/// Each call's input has its schema's shape; ids are `toolu_<serial>_<k>`.
+fn tool_calls(req: &MessagesRequest, id: &str) -> Vec<ContentBlock> {
+    let tools = req.tools.as_deref().unwrap_or_default();
+    let custom = |t: &&Tool| t.kind.as_deref().is_none_or(|k| k == "custom");
+    let last_user = req.messages.iter().rev().find(|m| m.role == Role::User);
+    let asked = last_user.map(|m| m.content.text()).unwrap_or_default();
+    let named: Vec<&Tool> = tools.iter().filter(custom).filter(|t| asked.contains(t.name.as_str())).collect();
+    let (chosen, one) = match &req.tool_choice {
+        Some(ToolChoice::None) => (Vec::new(), true),
+        Some(ToolChoice::Tool { name, disable_parallel_tool_use }) => {
+            (tools.iter().filter(|t| &t.name == name).collect(), disable_parallel_tool_use.unwrap_or(false))
+        }
+        Some(ToolChoice::Any { disable_parallel_tool_use }) => {
+            let first = || tools.iter().find(custom).into_iter().collect();
+            (if named.is_empty() { first() } else { named }, disable_parallel_tool_use.unwrap_or(false))
+        }
+        Some(ToolChoice::Auto { disable_parallel_tool_use }) => {
+            (named, disable_parallel_tool_use.unwrap_or(false))
+        }
+        None => (named, false),
+    };
+    let serial = id.trim_start_matches("msg_");
+    chosen
+        .into_iter()
+        .take(if one { 1 } else { usize::MAX })
+        .enumerate()
+        .map(|(k, tool)| {
+            let input = tool.input_schema.as_ref().map_or_else(|| json!({}), |s| sample(s, 0));
+            ContentBlock::ToolUse(ToolUseBlock::new(format!("toolu_{serial}_{k}"), tool.name.clone(), input))
+        })
+        .collect()
+}
+
+/// The text of the last user turn: its text blocks and its tool results' text, so that an
+/// answer after a tool call echoes what the tool returned.
+fn last_user_text(req: &MessagesRequest) -> String {
+    let Some(last) = req.messages.iter().rev().find(|m| m.role == Role::User) else { return String::new() };
+    match &last.content {
+        MessageContent::Text(text) => text.clone(),
+        MessageContent::Blocks(blocks) => blocks
+            .iter()
+            .map(|b| match b {
+                ContentBlock::Text(t) => t.text.clone(),
+                ContentBlock::ToolResult(r) => match &r.content {
+                    Some(ToolResultContent::Text(text)) => text.clone(),
+                    Some(ToolResultContent::Blocks(blocks)) => {
+                        blocks.iter().filter_map(ContentBlock::as_text).collect()
+                    }
+                    None => String::new(),
+                },
+                _ => String::new(),
+            })
+            .collect(),
+    }
 }
 
 /// A JSON value of the schema's shape: the first `enum`/`const`, `""`, `0`, `false`, `[]`,
@@ -337,7 +390,98 @@ mod tests {
         r.tool_choice = Some(ToolChoice::Any { disable_parallel_tool_use: None });
         let msg = answer(&r, "msg_7", &mut HashSet::new());
         assert_eq!(msg.stop_reason, Some(StopReason::ToolUse));
-        assert!(matches!(&msg.content[0], ContentBlock::ToolUse(c) if c.name == "t" && c.id == "toolu_7"));
+        assert!(matches!(&msg.content[0], ContentBlock::ToolUse(c) if c.name == "t" && c.id == "toolu_7_0"));
+    }
+
+    fn with_tools(text: &str, choice: Option<ToolChoice>) -> MessagesRequest {
+        let mut r = req(text);
+        let schema = json!({"type": "object", "properties": {"city": {"type": "string"}}});
+        r.tools = Some(vec![
+            Tool::custom("weather", "d", schema),
+            Tool::custom("time", "d", json!({"type": "object"})),
+        ]);
+        r.tool_choice = choice;
+        r
+    }
+
+    fn calls(msg: &Message) -> Vec<(&str, &str)> {
+        msg.content
+            .iter()
+            .filter_map(|b| match b {
+                ContentBlock::ToolUse(c) => Some((c.id.as_str(), c.name.as_str())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn auto_calls_the_tools_the_user_names_after_a_text_block() {
+        let msg = answer(&with_tools("weather and time please", None), "msg_3", &mut HashSet::new());
+        assert_eq!(msg.stop_reason, Some(StopReason::ToolUse));
+        assert_eq!(msg.text(), "echo: weather and time please");
+        assert_eq!(calls(&msg), [("toolu_3_0", "weather"), ("toolu_3_1", "time")]);
+        assert!(matches!(&msg.content[1], ContentBlock::ToolUse(c) if c.input == json!({"city": ""})));
+
+        let one = Some(ToolChoice::Auto { disable_parallel_tool_use: Some(true) });
+        assert_eq!(
+            calls(&answer(&with_tools("weather and time", one), "msg_4", &mut HashSet::new())).len(),
+            1
+        );
+        let plain = answer(&with_tools("hello", None), "m", &mut HashSet::new());
+        assert_eq!((plain.stop_reason.clone(), calls(&plain).len()), (Some(StopReason::EndTurn), 0));
+        let none = answer(&with_tools("weather", Some(ToolChoice::None)), "m", &mut HashSet::new());
+        assert_eq!(calls(&none).len(), 0);
+        let any = answer(
+            &with_tools("hello", Some(ToolChoice::Any { disable_parallel_tool_use: None })),
+            "msg_5",
+            &mut HashSet::new(),
+        );
+        assert_eq!(calls(&any), [("toolu_5_0", "weather")]);
+        assert_eq!(any.content.len(), 1, "a forced call has no text before it");
+    }
+
+    #[test]
+    fn the_answer_after_a_tool_call_echoes_its_result() {
+        let mut r = with_tools("weather in Paris", None);
+        let call = ToolUseBlock::new("toolu_1_0", "weather", json!({"city": "Paris"}));
+        r.messages.push(MessageParam::assistant(MessageContent::Blocks(vec![ContentBlock::ToolUse(call)])));
+        let result = crate::types::ToolResultBlock {
+            tool_use_id: "toolu_1_0".into(),
+            content: Some(ToolResultContent::Text("18C, sunny".into())),
+            is_error: None,
+            cache_control: None,
+        };
+        r.messages.push(MessageParam::user(MessageContent::Blocks(vec![ContentBlock::ToolResult(result)])));
+        let msg = answer(&r, "m", &mut HashSet::new());
+        assert_eq!(msg.text(), "echo: 18C, sunny");
+        assert_eq!(msg.stop_reason, Some(StopReason::EndTurn), "a tool result names no tool: no new call");
+    }
+
+    #[test]
+    fn a_streamed_tool_call_starts_empty_and_sends_its_input_as_json_fragments() {
+        let msg = answer(&with_tools("weather", None), "msg_9", &mut HashSet::new());
+        let body = stream_body(&msg, StreamEnd::Complete);
+        let events: Vec<Value> = sse::SseDecoder::new()
+            .push(body.as_bytes())
+            .unwrap()
+            .iter()
+            .map(|e| serde_json::from_str(&e.data).unwrap())
+            .collect();
+        let start = events.iter().find(|e| e["content_block"]["type"] == "tool_use").unwrap();
+        assert_eq!(start["index"], 1, "after the text block");
+        assert_eq!(
+            start["content_block"],
+            json!({"type": "tool_use", "id": "toolu_9_0", "name": "weather", "input": {}})
+        );
+        let fragments: Vec<&str> = events
+            .iter()
+            .filter(|e| e["delta"]["type"] == "input_json_delta")
+            .map(|e| e["delta"]["partial_json"].as_str().unwrap())
+            .collect();
+        assert!(fragments.len() > 1, "{fragments:?}");
+        assert_eq!(serde_json::from_str::<Value>(&fragments.concat()).unwrap(), json!({"city": ""}));
+        let delta = events.iter().find(|e| e["type"] == "message_delta").unwrap();
+        assert_eq!(delta["delta"]["stop_reason"], "tool_use");
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! known (authentication, then headers, then the body; body errors name the field as
 //! `path: problem`, e.g. `max_tokens: Field required`, `foo: Extra inputs are not permitted`).
 //!
+//! Tools, `tool_choice` and tool turns are checked in `validate_tools.rs`.
+//!
 //! Stricter than today's API on one point, on purpose: consecutive turns of the same role are
 //! refused (the API now merges them) so that hearth's OpenAI → Anthropic translation is tested
 //! to produce alternating roles; [`super::FakeConfig::strict_roles`] turns this off.
@@ -10,7 +12,7 @@ use axum::http::HeaderMap;
 use serde_json::{Map, Value};
 
 use super::FakeConfig;
-use crate::types::{ContentBlock, CountTokensRequest, MessagesRequest, ToolChoice};
+use crate::types::{ContentBlock, CountTokensRequest, MessagesRequest};
 
 /// Top-level fields of `POST /v1/messages`: SDK 2.16's `MessageCreateParams` plus the
 /// sampling fields older SDKs send.
@@ -74,7 +76,7 @@ pub(crate) struct Reject {
 }
 
 impl Reject {
-    fn invalid(message: impl Into<String>) -> Self {
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
         Reject { status: 400, kind: "invalid_request_error", message: message.into() }
     }
 }
@@ -134,9 +136,8 @@ pub(crate) fn messages_body(body: &[u8], config: &FakeConfig) -> Result<Messages
             return Err(Reject::invalid(format!("{field}: Input should be between 0 and {max}")));
         }
     }
-    let req: MessagesRequest = typed(object)?;
-    check_tools(&req)?;
-    Ok(req)
+    super::validate_tools::check(&object)?;
+    typed(object)
 }
 
 /// Checks a `/v1/messages/count_tokens` body and returns it typed.
@@ -146,6 +147,7 @@ pub(crate) fn count_tokens_body(body: &[u8], config: &FakeConfig) -> Result<Coun
     required_string(&object, "model")?;
     check_messages(&object, config)?;
     check_system(&object)?;
+    super::validate_tools::check(&object)?;
     typed(object)
 }
 
@@ -288,24 +290,5 @@ fn check_system(object: &Map<String, Value>) -> Result<(), Reject> {
             Ok(())
         }
         Some(_) => Err(Reject::invalid("system: Input should be a string or a list of text blocks")),
-    }
-}
-
-fn check_tools(req: &MessagesRequest) -> Result<(), Reject> {
-    let tools = req.tools.as_deref().unwrap_or_default();
-    for (i, tool) in tools.iter().enumerate() {
-        let custom = tool.kind.as_deref().is_none_or(|k| k == "custom");
-        if custom && tool.input_schema.is_none() {
-            return Err(Reject::invalid(format!("tools.{i}.custom.input_schema: Field required")));
-        }
-    }
-    match &req.tool_choice {
-        Some(ToolChoice::Tool { name, .. }) if !tools.iter().any(|t| &t.name == name) => {
-            Err(Reject::invalid(format!("tool_choice.name: tool '{name}' is not in tools")))
-        }
-        Some(ToolChoice::Any { .. } | ToolChoice::Tool { .. }) if tools.is_empty() => {
-            Err(Reject::invalid("tool_choice: requires tools"))
-        }
-        _ => Ok(()),
     }
 }

@@ -2,7 +2,7 @@
 //! and `ContentBlock`, one type here since their shapes agree on the blocks hearth uses).
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::request::CacheControl;
 
@@ -169,6 +169,17 @@ pub struct ToolUseBlock {
     /// A prompt-cache breakpoint at this block (requests).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_control: Option<CacheControl>,
+    /// Any other field (`caller`, when code execution made the call: it must go back
+    /// unchanged with the block in the next turn), kept as received.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl ToolUseBlock {
+    /// A call of tool `name` with `input`, without cache control or other fields.
+    pub fn new(id: impl Into<String>, name: impl Into<String>, input: Value) -> Self {
+        ToolUseBlock { id: id.into(), name: name.into(), input, cache_control: None, extra: Map::new() }
+    }
 }
 
 /// The caller's answer to a tool call (SDK `ToolResultBlockParam`).

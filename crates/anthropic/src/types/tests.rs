@@ -104,6 +104,8 @@ fn a_response_round_trips() {
     round_trip::<Message>(json!({
         "type": "message", "id": "msg_01", "role": "assistant", "model": "claude-haiku-4-5",
         "content": [{"type": "tool_use", "id": "toolu_1", "name": "calc", "input": {"x": 1}},
+                    {"type": "tool_use", "id": "toolu_2", "name": "calc", "input": {},
+                     "caller": {"type": "code_execution_20260120", "tool_id": "srvtoolu_1"}},
                     {"type": "thinking", "thinking": "hmm", "signature": "sig"},
                     {"type": "redacted_thinking", "data": "abc"}],
         "stop_reason": "tool_use", "stop_sequence": null,

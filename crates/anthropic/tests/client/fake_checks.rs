@@ -137,6 +137,36 @@ async fn the_fake_refuses_what_the_api_refuses() {
             "temperature",
         ),
         (GOOD_HEADERS, "not json", 400, "invalid JSON"),
+        (
+            GOOD_HEADERS,
+            r#"{"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}], "tools": [{"name": "a.b", "input_schema": {"type": "object"}}]}"#,
+            400,
+            "tools.0.custom.name: String should match pattern",
+        ),
+        (
+            GOOD_HEADERS,
+            r#"{"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}], "tools": [{"name": "t", "input_schema": {"type": "object"}}, {"name": "t", "input_schema": {"type": "object"}}]}"#,
+            400,
+            "tools: Tool names must be unique.",
+        ),
+        (
+            GOOD_HEADERS,
+            r#"{"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}], "tools": [{"name": "t", "input_schema": {"type": "object"}}], "tool_choice": {"type": "required"}}"#,
+            400,
+            "tool_choice: Input tag 'required'",
+        ),
+        (
+            GOOD_HEADERS,
+            r#"{"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "t", "input": {}}]}, {"role": "user", "content": "what?"}]}"#,
+            400,
+            "messages.1: `tool_use` ids were found without `tool_result` blocks immediately after: t1",
+        ),
+        (
+            GOOD_HEADERS,
+            r#"{"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "4"}]}]}"#,
+            400,
+            "messages.0.content.0: unexpected `tool_use_id` found in `tool_result` blocks: t1",
+        ),
     ];
     for (headers, body, status, needle) in cases {
         let (got, answer) = post(&url, headers, body).await;

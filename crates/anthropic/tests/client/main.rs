@@ -4,6 +4,7 @@ mod calls;
 mod fake_checks;
 mod retries;
 mod streaming;
+mod tools;
 
 use hearth_anthropic::fake::FakeAnthropic;
 use hearth_anthropic::types::{MessageParam, MessagesRequest};

@@ -6,10 +6,10 @@
 #![no_main]
 
 use hearth_engine::Constraint;
-use hearth_server::{Endpoint, ModelShape, ValidatedRequest, validate_request};
+use hearth_server::{CallSyntax, Endpoint, ModelShape, ValidatedRequest, validate_request};
 use libfuzzer_sys::fuzz_target;
 
-const MODEL: ModelShape = ModelShape { n_ctx: 512, n_vocab: 1000 };
+const MODEL: ModelShape = ModelShape { n_ctx: 512, n_vocab: 1000, tool_syntax: CallSyntax::Hermes };
 
 fuzz_target!(|data: &[u8]| {
     for endpoint in [Endpoint::Chat, Endpoint::Completions] {

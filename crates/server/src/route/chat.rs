@@ -96,8 +96,7 @@ impl Backends for ChatBackends<'_> {
         let ctx = self.ctx;
         let answer =
             crate::chat::serve_local(ctx.state.clone(), req.parsed.clone(), Some(model), ctx.arrived).await?;
-        let (answer, usage) = super::with_local_usage(answer).await;
-        Ok(LocalAnswer::new(answer).with_usage(usage))
+        Ok(super::local_answer(answer).await)
     }
 
     async fn remote(

@@ -107,8 +107,7 @@ impl Backends for CompletionBackends<'_> {
         )
         .await?;
         // Not probed: the answer is final.
-        let (answer, usage) = super::with_local_usage(answer).await;
-        Ok(LocalAnswer::new(answer).with_usage(usage))
+        Ok(super::local_answer(answer).await)
     }
 
     async fn remote(

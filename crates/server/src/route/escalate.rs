@@ -45,6 +45,7 @@ pub(super) async fn probed(
     };
     let evidence = evidence(&answer, json_expected(&ctx.raw), probe.label_margin);
     let usage = local_usage(&answer);
+    let tool_calls = super::answer_tool_calls(&answer);
     if let Some(choice) = answer.pointer_mut("/choices/0") {
         if !wants_logprobs {
             choice["logprobs"] = Value::Null;
@@ -64,7 +65,7 @@ pub(super) async fn probed(
         parts.headers.remove(axum::http::header::CONTENT_LENGTH);
         Response::from_parts(parts, axum::body::Body::from(answer.to_string()))
     };
-    Ok(LocalAnswer::new(answer).with_evidence(Some(evidence)).with_usage(usage))
+    Ok(LocalAnswer::new(answer).with_evidence(Some(evidence)).with_usage(usage).with_tool_calls(tool_calls))
 }
 
 fn include_usage(ctx: &Ctx) -> bool {

@@ -85,8 +85,7 @@ impl Backends for MessagesBackends<'_> {
             return messages_escalate::probed(ctx, model, probe).await;
         }
         let answer = crate::messages::serve_local(&ctx.state, &ctx.req, model, ctx.arrived).await?;
-        let (answer, usage) = super::with_local_usage(answer).await;
-        Ok(LocalAnswer::new(answer).with_usage(usage))
+        Ok(super::local_answer(answer).await)
     }
 
     async fn remote(
@@ -104,7 +103,10 @@ impl Backends for MessagesBackends<'_> {
             } else {
                 message_response(&msg, request_id.as_deref())
             };
-            return Ok(RemoteAnswer::new(answer, Some(usage)).with_upstream_id(request_id));
+            let tool_calls = super::tool_use_count(&msg);
+            return Ok(RemoteAnswer::new(answer, Some(usage))
+                .with_upstream_id(request_id)
+                .with_tool_calls(tool_calls));
         }
         let (client, up) = upstream(ctx, target).map_err(RemoteError::Request)?;
         match client.messages_stream(&up).await {

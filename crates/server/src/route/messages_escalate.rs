@@ -37,7 +37,11 @@ pub(super) async fn probed(
     let answer = with_warnings(answer(ctx, &local.message, None), &local.warnings);
     let u = &local.message.usage;
     let usage = Usage { input_tokens: u.input_tokens, output_tokens: u.output_tokens, ..Usage::default() };
-    Ok(LocalAnswer::new(answer).with_evidence(Some(evidence)).with_usage(Some(usage)))
+    let tool_calls = super::tool_use_count(&local.message);
+    Ok(LocalAnswer::new(answer)
+        .with_evidence(Some(evidence))
+        .with_usage(Some(usage))
+        .with_tool_calls(tool_calls))
 }
 
 /// `msg` as JSON, or replayed as events when the client asked for a stream.

@@ -39,6 +39,8 @@ struct Relay {
     target: String,
     events: EventStream,
     usage: Usage,
+    /// `tool_use` blocks started so far.
+    tool_calls: usize,
     done: bool,
     slot: LedgerSlot,
 }
@@ -51,7 +53,7 @@ pub(super) fn relay(
     events: EventStream,
     slot: LedgerSlot,
 ) -> Response {
-    let st = Relay { routing, target, events, usage: Usage::default(), done: false, slot };
+    let st = Relay { routing, target, events, usage: Usage::default(), tool_calls: 0, done: false, slot };
     sse(futures_util::stream::unfold(st, |mut st| async move {
         if st.done {
             return None;
@@ -80,10 +82,14 @@ pub(super) fn relay(
             StreamEvent::MessageStart { message } => st.usage = message.usage.clone(),
             StreamEvent::MessageDelta { usage, .. } => follow(&mut st.usage, usage),
             StreamEvent::ContentBlockDelta { .. } => st.slot.first_token(),
+            StreamEvent::ContentBlockStart { content_block: ContentBlock::ToolUse(_), .. } => {
+                st.tool_calls += 1
+            }
             StreamEvent::MessageStop => {
                 st.done = true;
                 let usage = router_usage(&st.usage);
                 st.routing.record_success(&st.target, &usage);
+                st.slot.tool_calls(st.tool_calls);
                 st.slot.finish(Some(&usage), None);
             }
             _ => {}

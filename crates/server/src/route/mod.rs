@@ -4,8 +4,9 @@
 //! router reads it (`model` as asked, the task from `metadata.task` or the `X-Hearth-Task`
 //! header, the messages' text) and the backends that answer in OpenAI's shapes: a local model
 //! of the pool (as without routing; `escalate.rs` when the answer must be probed) or a remote
-//! (`remote.rs` holds its client; `translate.rs` the OpenAI ↔ Anthropic shapes; `openai.rs`
-//! relays to OpenAI-compatible remotes).
+//! (`remote.rs` holds its client; `translate.rs` the OpenAI ↔ Anthropic shapes and
+//! `translate_tools.rs` their tools and tool calls; `openai.rs` relays to OpenAI-compatible
+//! remotes, tools included, untouched).
 //!
 //! Every response carries `x-hearth-route`, `x-hearth-reason` and `x-hearth-cost-usd`
 //! (`headers.rs`); a non-streamed JSON body also gets a top-level `hearth` object. The router
@@ -15,7 +16,10 @@
 //! request-id. A streamed remote answer's cost is recorded at the stream's end.
 //!
 //! `POST /v1/messages` goes through the same decision (`messages.rs`): a local model answers
-//! in Anthropic's shapes, an Anthropic remote gets the request passed through.
+//! in Anthropic's shapes, an Anthropic remote gets the request passed through (tools and
+//! tool turns as sent).
+//!
+//! A row whose answer calls tools is tagged `tool_calls` = how many in the ledger.
 
 mod chat;
 mod completions;
@@ -30,6 +34,7 @@ mod openai;
 mod remote;
 mod stream;
 mod translate;
+mod translate_tools;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -256,23 +261,51 @@ async fn respond(
     }
 }
 
-/// A local JSON answer with the usage it reports (`usage.prompt_tokens` /
-/// `completion_tokens`, or Anthropic's `input_tokens` / `output_tokens`); a stream or an
-/// error is returned as is, without usage.
-async fn with_local_usage(resp: Response) -> (Response, Option<hearth_router::Usage>) {
+/// A local JSON answer as the router records it: its usage (`usage.prompt_tokens` /
+/// `completion_tokens`, or Anthropic's `input_tokens` / `output_tokens`) and its tool calls
+/// ([`answer_tool_calls`]); a stream or an error is returned as is, without usage.
+async fn local_answer(resp: Response) -> hearth_router::LocalAnswer<Response> {
+    let (resp, usage, tool_calls) = with_local_usage(resp).await;
+    hearth_router::LocalAnswer::new(resp).with_usage(usage).with_tool_calls(tool_calls)
+}
+
+/// The tool calls of a JSON answer in either API's shape: `choices[0].message.tool_calls`,
+/// or the `tool_use` blocks of `content`.
+fn answer_tool_calls(v: &Value) -> u32 {
+    let n = match v.pointer("/choices/0/message/tool_calls").and_then(Value::as_array) {
+        Some(calls) => calls.len(),
+        None => v
+            .get("content")
+            .and_then(Value::as_array)
+            .map_or(0, |blocks| blocks.iter().filter(|b| b["type"] == "tool_use").count()),
+    };
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// The `tool_use` blocks of a message.
+fn tool_use_count(msg: &hearth_anthropic::types::Message) -> u32 {
+    let n =
+        msg.content.iter().filter(|b| matches!(b, hearth_anthropic::types::ContentBlock::ToolUse(_))).count();
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// [`local_answer`]'s parts: the answer (its body read and put back), usage, tool calls.
+async fn with_local_usage(resp: Response) -> (Response, Option<hearth_router::Usage>, u32) {
     let is_json = resp
         .headers()
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
     if !is_json || !resp.status().is_success() {
-        return (resp, None);
+        return (resp, None, 0);
     }
     let (parts, body) = resp.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
-        return (ApiError::internal("could not read the local answer").into_response(), None);
+        return (ApiError::internal("could not read the local answer").into_response(), None, 0);
     };
-    let usage = serde_json::from_slice::<Value>(&bytes).ok().and_then(|v| {
+    let value = serde_json::from_slice::<Value>(&bytes).ok();
+    let tool_calls = value.as_ref().map_or(0, answer_tool_calls);
+    let usage = value.and_then(|v| {
         let u = v.get("usage")?;
         let n = |a: &str, b: &str| u.get(a).or_else(|| u.get(b)).and_then(Value::as_u64);
         Some(hearth_router::Usage {
@@ -281,7 +314,7 @@ async fn with_local_usage(resp: Response) -> (Response, Option<hearth_router::Us
             ..hearth_router::Usage::default()
         })
     });
-    (Response::from_parts(parts, axum::body::Body::from(bytes)), usage)
+    (Response::from_parts(parts, axum::body::Body::from(bytes)), usage, tool_calls)
 }
 
 /// What the steps of one routed request share.
@@ -315,6 +348,15 @@ impl LedgerSlot {
             && let Some(row) = slot.as_mut()
         {
             row.set_time_to_first_token();
+        }
+    }
+
+    /// The streamed answer made `n` tool calls.
+    fn tool_calls(&self, n: usize) {
+        if let Ok(mut slot) = self.0.lock()
+            && let Some(row) = slot.as_mut()
+        {
+            row.set_tool_calls(u32::try_from(n).unwrap_or(u32::MAX));
         }
     }
 
@@ -415,7 +457,8 @@ async fn call_remote(ctx: &Ctx, target: &str, stream: bool) -> RemoteResult {
             let usage = translate::router_usage(&answer.body.usage);
             let body = translate::completion(&id, created, &answer.body.model, &answer.body);
             Ok(RemoteAnswer::new(crate::response::json_response(&body), Some(usage))
-                .with_upstream_id(answer.request_id))
+                .with_upstream_id(answer.request_id)
+                .with_tool_calls(tool_use_count(&answer.body)))
         }
         Err(e) => Err(upstream(&e, e.request_id())),
     }

@@ -4,7 +4,9 @@
 //! `usage` (`prompt_tokens_details.cached_tokens` priced as cache reads). For streams the
 //! upstream is asked for `stream_options.include_usage` so the cost is known; the usage chunk
 //! (and the `usage: null` member of the others) is stripped again when the client did not
-//! ask for it. Success and failure are recorded as for Anthropic remotes.
+//! ask for it. Success and failure are recorded as for Anthropic remotes. Tools, `tool_calls`
+//! and `tool` messages pass through both ways untouched; an answer's tool calls are counted
+//! for its ledger row.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -71,7 +73,9 @@ pub(super) async fn call(
             let usage = Usage::of(&answer.body).unwrap_or_default();
             tracing::debug!(remote = target, request_id = ?answer.request_id, attempts = answer.attempts, "remote answered");
             let resp = crate::response::json_response(&answer.body);
-            Ok(RemoteAnswer::new(resp, Some(router_usage(&usage))).with_upstream_id(answer.request_id))
+            Ok(RemoteAnswer::new(resp, Some(router_usage(&usage)))
+                .with_upstream_id(answer.request_id)
+                .with_tool_calls(super::answer_tool_calls(&answer.body)))
         }
         Err(e) => Err(upstream(&e, e.request_id())),
     }
@@ -84,6 +88,8 @@ struct Relay {
     chunks: ChunkStream,
     wants_usage: bool,
     usage: Option<Usage>,
+    /// Tool calls seen so far (the highest `delta.tool_calls[].index` + 1).
+    tool_calls: usize,
     pending: VecDeque<String>,
     done: bool,
     slot: LedgerSlot,
@@ -105,6 +111,7 @@ fn relay(
         chunks,
         wants_usage,
         usage: None,
+        tool_calls: 0,
         pending: VecDeque::new(),
         done: false,
         slot,
@@ -124,6 +131,7 @@ fn relay(
                     } else {
                         st.slot.first_token();
                     }
+                    st.tool_calls = st.tool_calls.max(tool_calls_in(&chunk));
                     if st.wants_usage || strip_usage(&mut chunk) {
                         st.pending.push_back(chunk.to_string());
                     }
@@ -145,6 +153,7 @@ fn relay(
                     }
                     let usage = st.usage.as_ref().map(router_usage);
                     st.routing.record_success(&st.target, &usage.unwrap_or_default());
+                    st.slot.tool_calls(st.tool_calls);
                     st.slot.finish(usage.as_ref(), None);
                     st.pending.push_back("[DONE]".into());
                     st.done = true;
@@ -152,6 +161,19 @@ fn relay(
             }
         }
     }))
+}
+
+/// How many tool calls a chunk shows: its highest `choices[].delta.tool_calls[].index` + 1.
+fn tool_calls_in(chunk: &Value) -> usize {
+    let choices = chunk.get("choices").and_then(Value::as_array).map_or(&[][..], Vec::as_slice);
+    choices
+        .iter()
+        .filter_map(|c| c.pointer("/delta/tool_calls").and_then(Value::as_array))
+        .flatten()
+        .filter_map(|call| call.get("index").and_then(Value::as_u64))
+        .map(|i| usize::try_from(i).unwrap_or(usize::MAX).saturating_add(1))
+        .max()
+        .unwrap_or(0)
 }
 
 /// Takes the usage out of a chunk for a client that did not ask for it: `false` for the
@@ -208,6 +230,25 @@ mod tests {
             json!({"id": "c", "choices": [{"index": 0, "delta": {"content": "x"}}], "usage": null});
         assert!(strip_usage(&mut content));
         assert_eq!(content, json!({"id": "c", "choices": [{"index": 0, "delta": {"content": "x"}}]}));
+    }
+
+    #[test]
+    fn tools_pass_through_and_streamed_tool_calls_are_counted() {
+        let raw = json!({"model": "auto", "messages": [
+                {"role": "user", "content": "hi"},
+                {"role": "assistant", "content": null, "tool_calls": [{"id": "call_1", "type": "function",
+                    "function": {"name": "f", "arguments": "{}"}}]},
+                {"role": "tool", "tool_call_id": "call_1", "content": "ok"}],
+            "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}],
+            "tool_choice": "required", "parallel_tool_calls": false});
+        let (body, _) = upstream_body(&raw, "gpt-4o", true);
+        for k in ["messages", "tools", "tool_choice", "parallel_tool_calls"] {
+            assert_eq!(body[k], raw[k], "{k}");
+        }
+        let chunk = |calls: Value| json!({"choices": [{"index": 0, "delta": {"tool_calls": calls}}]});
+        assert_eq!(tool_calls_in(&chunk(json!([{"index": 0, "id": "a"}, {"index": 1, "id": "b"}]))), 2);
+        assert_eq!(tool_calls_in(&chunk(json!([{"index": 1, "function": {"arguments": "{"}}]))), 2);
+        assert_eq!(tool_calls_in(&json!({"choices": [{"delta": {"content": "x"}}]})), 0);
     }
 
     #[test]

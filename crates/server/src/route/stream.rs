@@ -75,6 +75,7 @@ pub(super) fn respond(
                     if matches!(ev, StreamEvent::MessageStop) {
                         let usage = translate::router_usage(&st.writer.usage);
                         st.routing.record_success(&st.target, &usage);
+                        st.slot.tool_calls(st.writer.tool_calls());
                         st.slot.finish(Some(&usage), None);
                         st.pending.push_back("[DONE]".into());
                         st.done = true;
@@ -101,7 +102,9 @@ pub(super) fn respond(
 }
 
 /// A finished `chat.completion` (a buffered answer) as the chunks a stream would have sent:
-/// the role, the content, the finish reason, the usage when asked, `[DONE]`.
+/// the role, the content (unless it is null beside tool calls), each tool call whole (its
+/// `index`, `id`, `type`, `function.name` and `function.arguments`), the finish reason, the
+/// usage when asked, `[DONE]`.
 pub(super) fn replay(completion: &Value, include_usage: bool) -> Response {
     let head = |choices: Value| {
         let mut c = json!({
@@ -113,16 +116,23 @@ pub(super) fn replay(completion: &Value, include_usage: bool) -> Response {
         }
         c
     };
+    let delta =
+        |delta: Value| head(json!([{"index": 0, "delta": delta, "logprobs": null, "finish_reason": null}]));
     let choice = &completion["choices"][0];
-    let mut out = vec![
-        head(
-            json!([{"index": 0, "delta": {"role": "assistant", "content": ""}, "logprobs": null, "finish_reason": null}]),
-        ),
-        head(
-            json!([{"index": 0, "delta": {"content": choice["message"]["content"]}, "logprobs": null, "finish_reason": null}]),
-        ),
-        head(json!([{"index": 0, "delta": {}, "logprobs": null, "finish_reason": choice["finish_reason"]}])),
-    ];
+    let message = &choice["message"];
+    let calls = message["tool_calls"].as_array().map_or(&[][..], Vec::as_slice);
+    let mut out = vec![delta(json!({"role": "assistant", "content": ""}))];
+    if calls.is_empty() || !message["content"].is_null() {
+        out.push(delta(json!({"content": message["content"]})));
+    }
+    for (index, call) in calls.iter().enumerate() {
+        let mut call = call.clone();
+        call["index"] = json!(index);
+        out.push(delta(json!({"tool_calls": [call]})));
+    }
+    out.push(head(
+        json!([{"index": 0, "delta": {}, "logprobs": null, "finish_reason": choice["finish_reason"]}]),
+    ));
     if include_usage {
         let mut u = head(json!([]));
         u["usage"] = completion["usage"].clone();
