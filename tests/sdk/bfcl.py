@@ -46,12 +46,15 @@ def read_jsonl(path):
         return [json.loads(line) for line in f if line.strip()]
 
 
-def load(data, category, limit):
+def load(data, category, limit, ids=None):
     """The category's (question, ground truth) pairs; `limit` > 0 takes that many, spread
-    evenly over the category so a subset still covers its kinds of functions."""
+    evenly over the category so a subset still covers its kinds of functions; `ids` only
+    those questions."""
     name = CATEGORIES[category]
     questions = read_jsonl(Path(data) / name)
     answers = {a["id"]: a["ground_truth"] for a in read_jsonl(Path(data) / "possible_answer" / name)}
+    if ids:
+        questions = [q for q in questions if q["id"] in ids]
     if limit and limit < len(questions):
         questions = [questions[i * len(questions) // limit] for i in range(limit)]
     return [(q, answers[q["id"]]) for q in questions]
@@ -144,22 +147,24 @@ def question_doc(question, name):
 
 
 def self_test(data):
-    """Exit status 0 when BFCL's answers score 100% and broken ones 0%."""
+    """Exit status 0 when BFCL's answers score 100% and broken ones 0%, with the tools'
+    schemas as BFCL gives them and closed."""
     failures = []
-    for category in CATEGORIES:
+    for category, closed in [(c, closed) for c in CATEGORIES for closed in (False, True)]:
         pairs = load(data, category, 0)
         broken_n = 0
         for question, ground_truth in pairs:
             calls = ground_truth_calls(question, ground_truth)
-            got = score(category, question, ground_truth, calls)
+            got = score(category, question, ground_truth, calls, closed)
             if not (got["parsed"] and got["correct"]):
                 failures.append(f"{question['id']}: BFCL's own answer {calls} scored {got}")
             for answer, what in broken_answers(question, calls):
                 broken_n += 1
-                got = score(category, question, ground_truth, answer)
+                got = score(category, question, ground_truth, answer, closed)
                 if got["correct"]:
                     failures.append(f"{question['id']}: {what} still scored correct: {answer}")
-        print(f"self-test {category}: {len(pairs)} ground-truth answers, {broken_n} broken ones", flush=True)
+        what = f"{len(pairs)} ground-truth answers, {broken_n} broken ones"
+        print(f"self-test {category}{' (closed schemas)' if closed else ''}: {what}", flush=True)
     for f in failures[:20]:
         print("FAIL  " + f)
     print(f"self-test: {'FAILED, ' + str(len(failures)) + ' failures' if failures else 'ok'}")
@@ -171,13 +176,13 @@ def self_test(data):
 # ---------------------------------------------------------------------------------------------
 
 
-def ask(client, question, tool_choice, max_tokens):
+def ask(client, question, tool_choice, args):
     """One question; returns ([(name, arguments text)], content, finish_reason, seconds).
     A request the server refuses (a schema it cannot compile, say) has no calls and its
     error as the finish reason: with tool_choice=required that fails the parse rate."""
     import openai
 
-    tools, _ = to_tools(question["function"])
+    tools, _ = to_tools(question["function"], args.closed)
     t0 = time.time()
     try:
         r = client.chat.completions.create(
@@ -185,8 +190,9 @@ def ask(client, question, tool_choice, max_tokens):
             messages=question["question"][0],
             tools=tools,
             tool_choice=tool_choice,
+            parallel_tool_calls=args.parallel,
             temperature=0,
-            max_tokens=max_tokens,
+            max_tokens=args.max_tokens,
         )
     except openai.APIStatusError as e:
         return [], None, f"HTTP {e.status_code}: {e.message}", time.time() - t0
@@ -213,12 +219,14 @@ def run(args):
     with HearthServer(args.hearth, args.model, "--parallel", "1", "--ctx-size", str(args.ctx), *extra) as s:
         client = OpenAI(base_url=s.url + "/v1", api_key=s.api_key, max_retries=0, timeout=600)
         for category in categories:
-            pairs = load(args.data, category, args.limit)
+            pairs = load(args.data, category, args.limit, args.ids and set(args.ids.split(",")))
+            if not pairs:
+                continue
             for choice in choices:
                 got = []
                 for question, ground_truth in pairs:
-                    calls, content, finish, secs = ask(client, question, choice, args.max_tokens)
-                    result = score(category, question, ground_truth, calls)
+                    calls, content, finish, secs = ask(client, question, choice, args)
+                    result = score(category, question, ground_truth, calls, args.closed)
                     got.append(
                         dict(id=question["id"], category=category, tool_choice=choice, calls=calls)
                         | dict(content=content, finish_reason=finish, seconds=round(secs, 2), **result)
@@ -249,16 +257,19 @@ def run(args):
 
 def summarize(category, choice, got):
     """Parse rate is over the answers that must hold calls: all of them with
-    tool_choice=required, those that made any with auto (which may answer in text)."""
+    tool_choice=required, those that made any with auto (which may answer in text); less
+    those cut by max_tokens ("cut": a model that loops can always run out of tokens, grammar
+    or not; they count against accuracy)."""
     n = len(got)
     called = [g for g in got if g["calls"]]
-    owed = got if choice == "required" else called
+    owed = [g for g in (got if choice == "required" else called) if g["finish_reason"] != "length"]
     parsed = sum(g["parsed"] for g in owed)
     return {
         "category": category,
         "tool_choice": choice,
         "n": n,
         "called": len(called) / n if n else 0.0,
+        "cut": sum(g["finish_reason"] == "length" for g in got),
         "parse_rate": parsed / len(owed) if owed else 1.0,
         "accuracy": sum(g["correct"] for g in got) / n if n else 0.0,
         "seconds_per_question": sum(g["seconds"] for g in got) / n if n else 0.0,
@@ -266,11 +277,12 @@ def summarize(category, choice, got):
 
 
 def print_table(rows):
-    print(f"\n{'category':10} {'tool_choice':11} {'n':>4} {'called':>7} {'parse':>7} {'accuracy':>8} {'s/q':>5}")
+    head = f"{'category':10} {'tool_choice':11} {'n':>4} {'called':>7} {'parse':>7} {'accuracy':>8}"
+    print(f"\n{head} {'cut':>4} {'s/q':>5}")
     for r in rows:
         print(
             f"{r['category']:10} {r['tool_choice']:11} {r['n']:>4} {r['called']:>7.1%} {r['parse_rate']:>7.1%}"
-            f" {r['accuracy']:>8.1%} {r['seconds_per_question']:>5.1f}"
+            f" {r['accuracy']:>8.1%} {r['cut']:>4} {r['seconds_per_question']:>5.1f}"
         )
 
 
@@ -283,6 +295,13 @@ def main():
     ap.add_argument("--categories", default="simple,multiple")
     ap.add_argument("--tool-choice", default="required", help="required, auto, or both comma separated")
     ap.add_argument("--limit", type=int, default=0, help="questions per category, spread evenly (0: all)")
+    ap.add_argument("--ids", help="only these question ids, comma separated")
+    ap.add_argument(
+        "--parallel",
+        action="store_true",
+        help="send parallel_tool_calls=true (default false: both categories expect exactly one call)",
+    )
+    ap.add_argument("--closed", action="store_true", help="tools' objects take no undeclared keys")
     ap.add_argument("--max-tokens", type=int, default=512)
     ap.add_argument("--ctx", type=int, default=4096)
     ap.add_argument("--threads", type=int, default=0)

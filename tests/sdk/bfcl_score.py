@@ -36,17 +36,22 @@ JSON_TYPES = {
 KEPT = ("description", "enum", "default", "format", "minimum", "maximum", "minItems", "maxItems", "required")
 
 
-def to_schema(doc):
-    """One BFCL parameter doc (or a function's `parameters`) as JSON Schema."""
+def to_schema(doc, closed=False):
+    """One BFCL parameter doc (or a function's `parameters`) as JSON Schema. `closed`: objects
+    with declared properties take no others (`additionalProperties: false`, what llama.cpp's
+    and XGrammar's strict grammars assume when a schema does not say); BFCL's docs do not
+    say, so by default extra keys are valid JSON Schema and the grammar allows them."""
     t = doc.get("type", "string")
     if t not in JSON_TYPES:
         raise ValueError(f"unknown BFCL type {t!r} in {doc}")
     schema = {} if JSON_TYPES[t] is None else {"type": JSON_TYPES[t]}
     schema.update({k: doc[k] for k in KEPT if k in doc})
     if "properties" in doc:
-        schema["properties"] = {name: to_schema(p) for name, p in doc["properties"].items()}
+        schema["properties"] = {name: to_schema(p, closed) for name, p in doc["properties"].items()}
+        if closed:
+            schema["additionalProperties"] = False
     if "items" in doc:
-        schema["items"] = to_schema(doc["items"])
+        schema["items"] = to_schema(doc["items"], closed)
     return schema
 
 
@@ -56,14 +61,14 @@ def tool_name(name):
     return name.replace(".", "_")
 
 
-def to_tools(functions):
+def to_tools(functions, closed=False):
     """The question's functions as OpenAI `tools`, and each tool's schema by tool name."""
     tools, schemas = [], {}
     for f in functions:
         name = tool_name(f["name"])
         if name in schemas:
             raise ValueError(f"two functions are named {name!r} once dots become underscores")
-        schemas[name] = to_schema(dict(f["parameters"], type="dict"))
+        schemas[name] = to_schema(dict(f["parameters"], type="dict"), closed)
         function = {"name": name, "description": f.get("description", ""), "parameters": schemas[name]}
         tools.append({"type": "function", "function": function})
     return tools, schemas
@@ -272,9 +277,10 @@ def check(category, functions, calls, ground_truth):
     return check_function(doc, calls[0], ground_truth[0])
 
 
-def score(category, question, ground_truth, calls):
-    """One answer, [(name, arguments text)], scored: {"parsed", "correct", "error"}."""
-    _, schemas = to_tools(question["function"])
+def score(category, question, ground_truth, calls, closed=False):
+    """One answer, [(name, arguments text)], scored: {"parsed", "correct", "error"}; `closed`
+    as the tools were sent (`to_tools`)."""
+    _, schemas = to_tools(question["function"], closed)
     decoded, why = decode(calls, schemas)
     if decoded is None:
         return {"parsed": False, "correct": False, "error": why}

@@ -35,6 +35,14 @@ pub struct Args {
     /// `tool_choice` values to run each question with, comma separated (required, auto).
     #[arg(long, default_value = "required")]
     tool_choice: String,
+    /// Send `parallel_tool_calls: true` (by default false: both categories expect exactly
+    /// one call).
+    #[arg(long)]
+    parallel: bool,
+    /// Close the tools' objects (`additionalProperties: false`) instead of sending BFCL's
+    /// schemas as they are.
+    #[arg(long)]
+    closed: bool,
     /// A hearth binary instead of building target/release/hearth.
     #[arg(long)]
     hearth: Option<PathBuf>,
@@ -76,6 +84,11 @@ pub fn run(args: Args) -> Result<()> {
     cmd.arg("--hearth").arg(&hearth).arg("--model").arg(&model);
     cmd.args(["--categories", &args.categories, "--tool-choice", &args.tool_choice]);
     cmd.args(["--limit", &args.limit.to_string()]);
+    for (on, flag) in [(args.parallel, "--parallel"), (args.closed, "--closed")] {
+        if on {
+            cmd.arg(flag);
+        }
+    }
     if let Some(json) = &args.json {
         // The script runs in tests/sdk: a relative path means one from here.
         cmd.arg("--json").arg(std::env::current_dir()?.join(json));
