@@ -233,6 +233,8 @@ def run(args):
                     )
                     owed = calls or choice == "required"
                     mark = "ok" if result["correct"] else "PARSE" if owed and not result["parsed"] else "miss"
+                    if finish == "length" and not result["correct"]:
+                        mark = "cut"
                     why = result["error"] or ""
                     if finish not in ("tool_calls", "stop"):
                         why = f"[{finish}] {why}"
