@@ -70,6 +70,20 @@ const FILES: [&str; 4] = [
     "possible_answer/BFCL_v4_multiple.json",
 ];
 
+/// What `cargo xtask test` runs: 20 questions of each category with `tool_choice: required`
+/// (about 3 minutes on 2 cores), on the hearth binary `sdk-test` built.
+pub fn ci(hearth: Option<PathBuf>) -> Result<()> {
+    run(Args {
+        limit: 20,
+        categories: "simple,multiple".into(),
+        tool_choice: "required".into(),
+        parallel: false,
+        closed: false,
+        hearth,
+        json: None,
+    })
+}
+
 /// Runs the self-test of the scorer on BFCL's own answers, then the benchmark.
 pub fn run(args: Args) -> Result<()> {
     let data = fetch(&cache_dir(), false)?;

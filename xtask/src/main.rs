@@ -45,8 +45,8 @@ enum Cmd {
     /// Run the whole test suite as CI does: the lint gate (cargo fmt --check, cargo clippy
     /// -D warnings), fixtures (and Chromium for the report screenshot), workspace tests
     /// (release), kernel tests again with
-    /// HEARTH_KERNELS=scalar, the aarch64 kernel tests under qemu, and the OpenAI SDK tests
-    /// of `hearth serve`.
+    /// HEARTH_KERNELS=scalar, the aarch64 kernel tests under qemu, the OpenAI SDK tests
+    /// of `hearth serve`, and `bfcl --limit 20`.
     Test(test::Args),
     /// The lint gate `test` starts with, alone: cargo fmt --all --check, then cargo clippy
     /// --workspace --all-targets --release -- -D warnings.
