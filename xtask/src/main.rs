@@ -6,6 +6,7 @@
 //! - `aarch64-test`: the kernel tests cross-compiled for aarch64 and run under qemu.
 //! - `shapes`: shape-alike GGUFs (random weights) of Mistral 7B, Llama 3.2, Qwen2.5-Coder.
 //! - `sdk-test`, `load`: `hearth serve` driven by the official OpenAI Python SDK.
+//! - `bfcl`: the Berkeley Function-Calling Leaderboard's simple and multiple categories.
 //! - `chat-goldens`: llama.cpp's renders of tool conversations (tests/golden/chat_tools.json).
 //! - `dist`: one static x86_64 Linux binary in target/dist.
 //! - `postgres`: a throwaway PostgreSQL server for the ledger's fleet tests.
@@ -16,6 +17,7 @@ use clap::{Parser, Subcommand};
 mod aarch64;
 mod apt;
 mod bench_compare;
+mod bfcl;
 mod chat_goldens;
 mod dist;
 mod fixtures;
@@ -43,8 +45,8 @@ enum Cmd {
     /// Run the whole test suite as CI does: the lint gate (cargo fmt --check, cargo clippy
     /// -D warnings), fixtures (and Chromium for the report screenshot), workspace tests
     /// (release), kernel tests again with
-    /// HEARTH_KERNELS=scalar, the aarch64 kernel tests under qemu, and the OpenAI SDK tests
-    /// of `hearth serve`.
+    /// HEARTH_KERNELS=scalar, the aarch64 kernel tests under qemu, the OpenAI SDK tests
+    /// of `hearth serve`, and `bfcl --limit 20`.
     Test(test::Args),
     /// The lint gate `test` starts with, alone: cargo fmt --all --check, then cargo clippy
     /// --workspace --all-targets --release -- -D warnings.
@@ -64,6 +66,10 @@ enum Cmd {
     /// Test `hearth serve` with the official OpenAI Python SDK (tests/sdk/, venv with pinned
     /// packages in the fixture cache) on the 0.5B fixture.
     SdkTest(sdk::TestArgs),
+    /// The Berkeley Function-Calling Leaderboard's simple and multiple categories (from the
+    /// pinned bfcl-eval wheel) against `hearth serve`'s tool calling on the 0.5B fixture:
+    /// parse rate (fails below 100%) and exact function + argument accuracy.
+    Bfcl(bfcl::Args),
     /// Load run: concurrent streaming clients on a few slots, each checked against its
     /// single-client output; prints aggregate tokens/s vs one client.
     Load(sdk::LoadArgs),
@@ -95,6 +101,7 @@ fn main() -> Result<()> {
         Cmd::BenchCompare(a) => bench_compare::run(a),
         Cmd::SdkTest(a) => sdk::test(a),
         Cmd::Load(a) => sdk::load(a),
+        Cmd::Bfcl(a) => bfcl::run(a),
         Cmd::Dist(a) => dist::run(a),
         Cmd::Postgres(a) => postgres::run(a),
         Cmd::ReportScreenshot(a) => report_screenshot::run(a),

@@ -110,7 +110,7 @@ pub fn load(args: LoadArgs) -> Result<()> {
 }
 
 /// The venv's python, the hearth binary (built unless given) and the model path.
-fn prepare(hearth: Option<PathBuf>) -> Result<(PathBuf, PathBuf, PathBuf)> {
+pub(crate) fn prepare(hearth: Option<PathBuf>) -> Result<(PathBuf, PathBuf, PathBuf)> {
     let model = cache_dir().join("models").join(format!("{MODEL}.gguf"));
     if !model.exists() {
         bail!("{} is missing; run `cargo xtask fixtures` first", model.display());

@@ -55,6 +55,8 @@ pub fn run(args: Args) -> Result<()> {
     }
     // `hearth serve` against the official OpenAI Python SDK.
     crate::sdk::test(crate::sdk::TestArgs::default())?;
+    // Its tool calling on a subset of BFCL: every call must parse.
+    crate::bfcl::ci(None)?;
     Ok(())
 }
 
