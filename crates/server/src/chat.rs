@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use hearth_engine::{Completion, Message, TokenEvent};
+use hearth_engine::{Completion, Message, StopReason, TokenEvent};
 use hearth_tokenizer::Tokenizer;
 
 use crate::generate::{self, Live, Step};
@@ -155,8 +155,13 @@ struct Out {
 impl Out {
     /// The text and calls of a finished output: with tools and an output that parses, its
     /// text part (`None` when empty) and its calls; else all of it as text.
-    fn split_output(&self, text: String) -> (Option<String>, Vec<serde_json::Value>, Option<String>) {
-        let parsed = self.tools.as_ref().map(|t| crate::tools::parse_output(t, &text));
+    /// `cut`: the output ended at the token limit.
+    fn split_output(
+        &self,
+        text: String,
+        cut: bool,
+    ) -> (Option<String>, Vec<serde_json::Value>, Option<String>) {
+        let parsed = self.tools.as_ref().map(|t| crate::tools::parse_output(t, &text, cut));
         match parsed {
             Some(Ok(p)) if !p.calls.is_empty() => {
                 let mut n = 0;
@@ -206,7 +211,8 @@ async fn complete(out: Out, mut live: Live) -> Result<Response, ApiError> {
                 }
             }
             Some(Step::Done(c)) => {
-                let (content, tool_calls, invalid) = out.split_output(c.text);
+                let (content, tool_calls, invalid) =
+                    out.split_output(c.text, c.stop_reason == StopReason::Length);
                 let finish = if tool_calls.is_empty() {
                     finish_reason(c.stop_reason).unwrap_or("stop")
                 } else {
@@ -258,7 +264,7 @@ impl sse::Chunks for Out {
             let (content, calls, _) = if d.opening() == Opening::Text {
                 (Some(unsent), Vec::new(), None)
             } else {
-                self.split_output(d.text().to_owned())
+                self.split_output(d.text().to_owned(), c.stop_reason == StopReason::Length)
             };
             if let Some(text) = content.filter(|t| !t.is_empty()) {
                 v.push(self.chunk(Delta { content: Some(text), ..Delta::default() }, None, None));

@@ -377,8 +377,9 @@ impl Reply {
     /// The content of the finished output `text`: a text block (when not empty, or when
     /// there are no calls) and, with tools, a `tool_use` block per call (ids `toolu_…`); and
     /// why the output is not a valid call when it should have been (it is then all text).
-    pub fn content(&self, text: String) -> (Vec<ContentBlock>, Option<String>) {
-        let parsed = self.tools.as_ref().map(|t| crate::tools::parse_output(t, &text));
+    /// `cut`: the output ended at the token limit.
+    pub fn content(&self, text: String, cut: bool) -> (Vec<ContentBlock>, Option<String>) {
+        let parsed = self.tools.as_ref().map(|t| crate::tools::parse_output(t, &text, cut));
         match parsed {
             Some(Ok(p)) if !p.calls.is_empty() => {
                 let mut blocks = Vec::with_capacity(p.calls.len() + 1);
@@ -431,7 +432,7 @@ pub(crate) async fn complete(reply: Reply, mut live: Live) -> Result<Response, A
             Some(Step::Token(_)) => {}
             Some(Step::Done(c)) => {
                 let mut stop = reply.stop(live.tokenizer(), &c);
-                let (content, invalid) = reply.content(c.text.clone());
+                let (content, invalid) = reply.content(c.text.clone(), c.stop_reason == StopReason::Length);
                 if content.iter().any(|b| matches!(b, ContentBlock::ToolUse(_))) {
                     stop = (ApiStopReason::ToolUse, None);
                 }

@@ -20,6 +20,7 @@ use hearth_anthropic::types::{
     ContentBlock, ContentDelta, MessageDelta, MessageDeltaUsage, StopReason as ApiStopReason, StreamEvent,
     ToolUseBlock,
 };
+use hearth_engine::StopReason;
 use hearth_tools::{CallDetector, Opening};
 
 use crate::anthropic_error;
@@ -78,7 +79,7 @@ pub(crate) fn respond(live: Live, reply: Reply) -> Response {
                         let (blocks, _) = if d.opening() == Opening::Text {
                             (vec![ContentBlock::text(d.unsent().to_owned())], None)
                         } else {
-                            st.reply.content(d.text().to_owned())
+                            st.reply.content(d.text().to_owned(), c.stop_reason == StopReason::Length)
                         };
                         for block in blocks {
                             match block {

@@ -126,9 +126,12 @@ pub(crate) fn prompt(messages: Vec<Message>, set: Option<&ToolSet>) -> Prompt {
 pub(crate) const INVALID_TOOL_CALL: &str = "x-hearth-tool-call-invalid";
 
 /// The output parsed into text and calls, or why it does not parse (an output cut short by
-/// `max_tokens`): the caller then returns it as plain text, marked [`INVALID_TOOL_CALL`].
-pub(crate) fn parse_output(calling: &ToolCalling, text: &str) -> Result<Parsed, String> {
-    hearth_tools::parse(text, calling.syntax, &calling.set).map_err(|e| {
+/// `max_tokens` inside its first call): the caller then returns it as plain text, marked
+/// [`INVALID_TOOL_CALL`]. An output `cut` by the token limit after complete calls keeps them
+/// (an unfinished call after them is dropped).
+pub(crate) fn parse_output(calling: &ToolCalling, text: &str, cut: bool) -> Result<Parsed, String> {
+    let parse = if cut { hearth_tools::parse_cut } else { hearth_tools::parse };
+    parse(text, calling.syntax, &calling.set).map_err(|e| {
         tracing::warn!(error = %e, "a tool-enabled output is not a valid call; returned as text");
         e.to_string()
     })

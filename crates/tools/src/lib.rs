@@ -38,7 +38,7 @@ mod syntax;
 
 pub use error::{ParseError, ToolsError};
 pub use grammar::grammar;
-pub use parse::{Parsed, ParsedCall, parse};
+pub use parse::{Parsed, ParsedCall, parse, parse_cut};
 pub use spec::{ToolChoice, ToolDef, ToolSet};
 pub use stream::{CallDetector, Opening};
 pub use syntax::CallSyntax;

@@ -34,11 +34,24 @@ pub struct Parsed {
 /// known tools, arguments valid against their schemas, the tool choice honoured. Without
 /// tools to call (`none`), the whole text is content.
 pub fn parse(text: &str, syntax: CallSyntax, set: &ToolSet) -> Result<Parsed, ParseError> {
+    parse_inner(text, syntax, set, false)
+}
+
+/// [`parse`] for an output cut by the token limit: the calls completed before the cut are
+/// kept and an unfinished call after them is dropped (small models given parallel calls may
+/// repeat a call until the limit). An output cut inside its first call is still
+/// [`ParseError::Incomplete`]. Only the Hermes syntax holds several call blocks; the JSON
+/// syntaxes' single object is either whole or incomplete.
+pub fn parse_cut(text: &str, syntax: CallSyntax, set: &ToolSet) -> Result<Parsed, ParseError> {
+    parse_inner(text, syntax, set, true)
+}
+
+fn parse_inner(text: &str, syntax: CallSyntax, set: &ToolSet, cut: bool) -> Result<Parsed, ParseError> {
     if !set.may_call() {
         return Ok(Parsed { content: text.to_owned(), calls: Vec::new() });
     }
     let parsed = match syntax {
-        CallSyntax::Hermes => hermes(text, syntax)?,
+        CallSyntax::Hermes => hermes(text, syntax, cut)?,
         CallSyntax::Llama3 => match json_turn(text)? {
             None => Parsed { content: text.to_owned(), calls: Vec::new() },
             Some(v) => Parsed { content: String::new(), calls: vec![call(0, v, syntax)?] },
@@ -52,8 +65,9 @@ pub fn parse(text: &str, syntax: CallSyntax, set: &ToolSet) -> Result<Parsed, Pa
     Ok(parsed)
 }
 
-/// `<tool_call>\n{..}\n</tool_call>` blocks, after optional text.
-fn hermes(text: &str, syntax: CallSyntax) -> Result<Parsed, ParseError> {
+/// `<tool_call>\n{..}\n</tool_call>` blocks, after optional text; with `cut`, an
+/// unfinished block after complete ones is dropped.
+fn hermes(text: &str, syntax: CallSyntax, cut: bool) -> Result<Parsed, ParseError> {
     const OPEN: &str = "<tool_call>";
     const CLOSE: &str = "</tool_call>";
     let Some(first) = text.find(OPEN) else {
@@ -65,6 +79,9 @@ fn hermes(text: &str, syntax: CallSyntax) -> Result<Parsed, ParseError> {
     while let Some(after) = rest.trim_start().strip_prefix(OPEN) {
         let index = calls.len();
         let Some(end) = after.find(CLOSE) else {
+            if cut && index > 0 {
+                return Ok(Parsed { content, calls });
+            }
             return Err(ParseError::Incomplete { index, why: format!("no `{CLOSE}` after the call") });
         };
         let value = serde_json::from_str(after[..end].trim())
@@ -203,6 +220,21 @@ mod tests {
         )
         .unwrap();
         assert_eq!((p.content.as_str(), p.calls.len()), ("Let me look.", 1));
+    }
+
+    #[test]
+    fn a_cut_output_keeps_the_calls_completed_before_the_cut() {
+        let s = set(ToolChoice::Auto, true);
+        let one = "<tool_call>\n{\"name\": \"now\", \"arguments\": {}}\n</tool_call>\n";
+        let cut = format!("{one}{one}<tool_call>\n{{\"name\": \"no");
+        assert!(matches!(parse(&cut, CallSyntax::Hermes, &s), Err(ParseError::Incomplete { index: 2, .. })));
+        let p = parse_cut(&cut, CallSyntax::Hermes, &s).unwrap();
+        assert_eq!(p.calls.len(), 2);
+        let first = "<tool_call>\n{\"name\": \"get_weather\", \"argu";
+        assert!(matches!(
+            parse_cut(first, CallSyntax::Hermes, &s),
+            Err(ParseError::Incomplete { index: 0, .. })
+        ));
     }
 
     #[test]

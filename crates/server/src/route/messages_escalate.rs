@@ -107,7 +107,7 @@ async fn generate_local(ctx: &MessagesCtx, target: &str, alternatives: bool) -> 
             Some(Step::Done(c)) => {
                 let mut stop = reply.stop(live.tokenizer(), &c);
                 let finish = if c.stop_reason == StopReason::Length { Finish::Length } else { Finish::Stop };
-                let (content, invalid) = reply.content(c.text.clone());
+                let (content, invalid) = reply.content(c.text.clone(), c.stop_reason == StopReason::Length);
                 if content.iter().any(|b| matches!(b, ContentBlock::ToolUse(_))) {
                     stop = (hearth_anthropic::types::StopReason::ToolUse, None);
                 }
