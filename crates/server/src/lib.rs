@@ -40,6 +40,7 @@ mod browser;
 mod chat;
 mod completions;
 mod config;
+mod embeddings_request;
 mod error;
 mod generate;
 mod health;
