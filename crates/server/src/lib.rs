@@ -41,6 +41,7 @@ mod chat;
 mod completions;
 mod config;
 mod embeddings_request;
+mod embeddings_response;
 mod error;
 mod generate;
 mod health;
