@@ -67,6 +67,8 @@ pub struct ServerConfig {
     /// served by a model of the pool or a remote. `None`: no routing (`auto` is the first
     /// model).
     pub routing: Option<std::sync::Arc<crate::Routing>>,
+    /// Embedding models served on `/v1/embeddings` by name, each loaded on first use.
+    pub embedders: Vec<crate::EmbedderSpec>,
 }
 
 impl Default for ServerConfig {
@@ -88,6 +90,7 @@ impl Default for ServerConfig {
             memory_budget: None,
             shutdown_grace: Duration::from_secs(10),
             routing: None,
+            embedders: Vec::new(),
         }
     }
 }

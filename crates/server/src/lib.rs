@@ -40,6 +40,8 @@ mod browser;
 mod chat;
 mod completions;
 mod config;
+mod embedders;
+mod embeddings;
 mod embeddings_request;
 mod embeddings_response;
 mod error;
@@ -65,6 +67,7 @@ pub use config::{
     DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS,
     DEFAULT_PORT, ServerConfig, parse_host,
 };
+pub use embedders::{EmbedderSpec, Embedders};
 pub use error::{ApiError, ServerError};
 pub use metrics::Metrics;
 pub use pool::{Lease, LoadState, ModelPool, ModelSpec, ModelStatus, PoolError};

@@ -14,8 +14,8 @@ use axum::routing::{get, post};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::{
-    ApiError, AppState, ServerError, auth, body, browser, chat, completions, health, messages, metrics,
-    models,
+    ApiError, AppState, ServerError, auth, body, browser, chat, completions, embeddings, health, messages,
+    metrics, models,
 };
 
 /// The application: every endpoint with its layers, over `state`.
@@ -25,6 +25,7 @@ pub fn router(state: AppState) -> Result<Router, ServerError> {
         .route("/health", get(health::handler))
         .route("/v1/chat/completions", post(chat::handler))
         .route("/v1/completions", post(completions::handler))
+        .route("/v1/embeddings", post(embeddings::handler))
         .route("/v1/messages", post(messages::handler))
         .route("/v1/messages/count_tokens", post(messages::count_tokens))
         .route("/v1/models", get(models::list))

@@ -8,6 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use hearth_engine::{Engine, Scheduler, SchedulerOptions};
 
+use crate::embedders::Embedders;
 use crate::pool::{Lease, ModelPool, memory};
 use crate::{ApiError, Metrics, ModelShape, ServerConfig, select};
 
@@ -65,6 +66,7 @@ enum Models {
 #[derive(Debug)]
 struct Inner {
     config: ServerConfig,
+    embedders: Embedders,
     models: Models,
     metrics: Metrics,
     next_id: AtomicU64,
@@ -88,6 +90,7 @@ impl AppState {
             Models::Pool(ModelPool::new(config.models.clone(), budget))
         };
         AppState(Arc::new(Inner {
+            embedders: Embedders::new(config.embedders.clone()),
             config,
             models,
             metrics: Metrics::default(),
@@ -188,6 +191,11 @@ impl AppState {
     /// The model name reported to clients by the single-model server.
     pub fn model_id(&self) -> &str {
         &self.0.config.model_id
+    }
+
+    /// The embedding models served on `/v1/embeddings`.
+    pub fn embedders(&self) -> &Embedders {
+        &self.0.embedders
     }
 
     /// The server's metrics.
