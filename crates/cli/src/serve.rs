@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use hearth_engine::SchedulerOptions;
 use hearth_server::{
     DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_PORT, Server, ServerConfig, parse_host, shutdown_signal,
+    DEFAULT_PORT, EmbedderSpec, Server, ServerConfig, parse_host, shutdown_signal,
 };
 
 use crate::common::ModelArgs;
@@ -77,6 +77,11 @@ pub struct Args {
     /// Largest request body accepted, in bytes (larger: 413).
     #[arg(long, default_value_t = DEFAULT_MAX_BODY_BYTES)]
     max_body_bytes: usize,
+    /// Also serve this embedding model on /v1/embeddings (repeatable): a catalog name
+    /// (`all-minilm`, `nomic-embed-text`, `bge-small`) or a .gguf path; requests name it in
+    /// `model`. Loaded on first use.
+    #[arg(long = "embedding-model", value_name = "MODEL")]
+    embedding_models: Vec<String>,
     /// Seconds a shutdown waits for running requests.
     #[arg(long, default_value_t = 10)]
     shutdown_grace: u64,
@@ -113,8 +118,25 @@ fn server_config(args: &Args, file: Option<&hearth_router::RouterConfig>) -> Res
         max_connections: args.max_connections,
         max_body_bytes: args.max_body_bytes,
         shutdown_grace: Duration::from_secs(args.shutdown_grace),
+        embedders: embedders(args, file)?,
         ..ServerConfig::default()
     })
+}
+
+/// The embedding models to serve: `--embedding-model`, then the config's `[server]
+/// embedding_models`, each once, resolved to files (catalog models are pulled now).
+fn embedders(args: &Args, file: Option<&hearth_router::RouterConfig>) -> Result<Vec<EmbedderSpec>> {
+    let from_file = file.map(|f| f.server.embedding_models.as_slice()).unwrap_or_default();
+    let mut specs: Vec<EmbedderSpec> = Vec::new();
+    for arg in args.embedding_models.iter().chain(from_file) {
+        let name = model_id(arg);
+        if specs.iter().any(|s| s.name == name) {
+            continue;
+        }
+        let path = crate::resolve::model_file(arg).with_context(|| format!("embedding model {arg}"))?;
+        specs.push(EmbedderSpec { name, path });
+    }
+    Ok(specs)
 }
 
 /// Few async threads: the CPU belongs to the engines' pools.

@@ -75,6 +75,11 @@ pub struct ServerSection {
     /// Memory the loaded local models may take together, in MiB (their file sizes plus KV
     /// caches); past it the least recently used idle model is unloaded. Default: 75% of RAM.
     pub memory_budget_mb: Option<u64>,
+    /// Embedding models served on `/v1/embeddings` (catalog names such as `all-minilm`,
+    /// `nomic-embed-text`, `bge-small`, or .gguf paths), each loaded on first use. The
+    /// `[cache] embedder` is served too.
+    #[serde(default)]
+    pub embedding_models: Vec<String>,
 }
 
 /// `[[models]]`: one local model.
