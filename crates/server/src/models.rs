@@ -1,7 +1,7 @@
 //! `GET /v1/models` and `GET /v1/models/{id}`: the one model this server serves; or, with a
 //! pool, every configured local model (loaded or not: `hearth.state` says which), with
 //! routing every `[[remotes]]` entry (`hearth.kind` `remote`, its provider and upstream
-//! model), and `auto`.
+//! model), every embedding model (`hearth.kind` `embedding`), and `auto`.
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
@@ -25,8 +25,8 @@ struct Model {
 /// What hearth adds to a model object.
 #[derive(Serialize)]
 struct Extension {
-    /// `local` (a model of the pool), `remote` (a `[[remotes]]` entry) or `router` (`auto`:
-    /// hearth chooses).
+    /// `local` (a model of the pool), `remote` (a `[[remotes]]` entry), `embedding` (served
+    /// on `/v1/embeddings`) or `router` (`auto`: hearth chooses).
     kind: &'static str,
     /// Of a local model: `unloaded`, `loading`, `loaded` or `failed`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -57,8 +57,15 @@ fn model(state: &AppState, id: String, hearth: Option<Extension>) -> Model {
 
 /// Every model served.
 fn all(state: &AppState) -> Vec<Model> {
+    let embedders = state
+        .embedders()
+        .specs()
+        .iter()
+        .map(|s| model(state, s.name.clone(), Some(Extension::new("embedding"))));
     let Some(pool) = state.pool() else {
-        return vec![model(state, state.model_id().to_owned(), None)];
+        let mut v = vec![model(state, state.model_id().to_owned(), None)];
+        v.extend(embedders);
+        return v;
     };
     let mut v: Vec<Model> = pool
         .status()
@@ -77,6 +84,7 @@ fn all(state: &AppState) -> Vec<Model> {
             v.push(model(state, r.name.clone(), Some(ext)));
         }
     }
+    v.extend(embedders);
     v.push(model(state, AUTO.to_owned(), Some(Extension::new("router"))));
     v
 }
