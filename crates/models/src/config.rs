@@ -300,16 +300,17 @@ impl Config {
     }
 }
 
-/// Checks of metadata counts against the tensors of the file.
-struct Check<'a> {
-    file: &'a GgufFile,
+/// Checks of metadata counts against the tensors of the file (shared with the embedders'
+/// [`EmbedConfig`](crate::EmbedConfig)).
+pub(crate) struct Check<'a> {
+    pub(crate) file: &'a GgufFile,
 }
 
 impl Check<'_> {
     /// `block_count` must be the number of blocks the file holds tensors for (`blk.N.*`).
     /// Counting distinct indices (not taking the largest) keeps one `blk.4000000000.x` tensor
     /// from vouching for four billion blocks.
-    fn blocks(&self, key: &str, n_layer: usize) -> Result<(), ModelError> {
+    pub(crate) fn blocks(&self, key: &str, n_layer: usize) -> Result<(), ModelError> {
         let blocks: HashSet<&str> = self
             .file
             .tensors()
@@ -327,7 +328,7 @@ impl Check<'_> {
     }
 
     /// The dims of a 2-D tensor.
-    fn dims2(&self, name: &str) -> Result<[u64; 2], ModelError> {
+    pub(crate) fn dims2(&self, name: &str) -> Result<[u64; 2], ModelError> {
         let t = self.file.tensor(name).ok_or_else(|| ModelError::MissingTensor { name: name.to_owned() })?;
         match t.dims[..] {
             [cols, rows] => Ok([cols, rows]),
@@ -340,7 +341,7 @@ impl Check<'_> {
     }
 
     /// `value` must be `found`; `what` says where `found` comes from (`{}` marks the number).
-    fn equal(&self, key: &str, value: usize, found: u64, what: &str) -> Result<(), ModelError> {
+    pub(crate) fn equal(&self, key: &str, value: usize, found: u64, what: &str) -> Result<(), ModelError> {
         if value == 0 || value as u64 != found {
             return Err(ModelError::BadMetadata {
                 key: key.to_owned(),
@@ -351,7 +352,7 @@ impl Check<'_> {
         Ok(())
     }
 
-    fn nonzero(&self, key: &str, value: usize) -> Result<(), ModelError> {
+    pub(crate) fn nonzero(&self, key: &str, value: usize) -> Result<(), ModelError> {
         if value == 0 {
             return Err(ModelError::BadMetadata {
                 key: key.to_owned(),

@@ -6,8 +6,12 @@
 pub enum ModelError {
     #[error(transparent)]
     Gguf(#[from] hearth_gguf::GgufError),
-    #[error("architecture '{0}' is not supported (hearth runs llama, qwen2 and gemma3)")]
+    #[error(
+        "architecture '{0}' is not supported for generation (hearth runs llama, qwen2 and gemma3; bert and nomic-bert files are embedders: `hearth embed`)"
+    )]
     UnsupportedArch(String),
+    #[error("architecture '{0}' is not an embedder hearth runs (bert, nomic-bert)")]
+    NotAnEmbedder(String),
     #[error("metadata: {0}")]
     Config(String),
     #[error("metadata {key} = {value} does not fit the file: {reason}")]
@@ -26,4 +30,12 @@ pub enum ModelError {
     ContextFull { needed: usize, capacity: usize },
     #[error("empty batch")]
     EmptyBatch,
+    #[error("input {index} is {tokens} tokens long; this model embeds at most {max}: shorten or split it")]
+    TooLong { index: usize, tokens: usize, max: usize },
+    #[error("input {index} has no tokens")]
+    EmptyInput { index: usize },
+    #[error(transparent)]
+    Tokenizer(#[from] hearth_tokenizer::TokenizerError),
+    #[error("starting the embedder's threads: {0}")]
+    Threads(std::io::Error),
 }

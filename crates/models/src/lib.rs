@@ -11,6 +11,9 @@
 //! more sequences ([`SeqInput`]) — a prefill chunk, one decode step, several sequences
 //! decoding together, or draft tokens to verify — and returns their logits.
 //!
+//! Embedders (BERT, nomic-bert) are their own type, [`Embedder`]: text in, one pooled,
+//! normalised vector per text out (see [`embed`](crate::embed)).
+//!
 //! ```no_run
 //! use hearth_models::{Logits, Model, Scratch, SeqInput};
 //! let model = Model::open("model.gguf")?;
@@ -28,6 +31,7 @@
 mod attention;
 mod batch;
 mod config;
+pub mod embed;
 mod error;
 mod gemma3;
 mod kv_cache;
@@ -38,6 +42,7 @@ mod weights;
 
 pub use batch::{Logits, SeqInput};
 pub use config::{Arch, Config, RopeScaling};
+pub use embed::{EmbedArch, EmbedConfig, Embedder, Pooling};
 pub use error::ModelError;
 pub use kv_cache::KvCache;
 pub use model::Model;

@@ -60,16 +60,17 @@ pub struct Weights<'a> {
     pub rope_freqs: Option<Vec<f32>>,
 }
 
-struct Loader<'a> {
-    file: &'a GgufFile,
+/// Finds tensors by name and checks their shapes and types (shared with the embedders).
+pub(crate) struct Loader<'a> {
+    pub(crate) file: &'a GgufFile,
 }
 
 impl<'a> Loader<'a> {
-    fn info(&self, name: &str) -> Result<&'a TensorInfo, ModelError> {
+    pub(crate) fn info(&self, name: &str) -> Result<&'a TensorInfo, ModelError> {
         self.file.tensor(name).ok_or_else(|| ModelError::MissingTensor { name: name.to_owned() })
     }
 
-    fn matrix(&self, name: &str, rows: usize, cols: usize) -> Result<QMatrix<'a>, ModelError> {
+    pub(crate) fn matrix(&self, name: &str, rows: usize, cols: usize) -> Result<QMatrix<'a>, ModelError> {
         let t = self.info(name)?;
         if t.dims != [cols as u64, rows as u64] {
             return Err(ModelError::BadShape {
@@ -86,7 +87,7 @@ impl<'a> Loader<'a> {
             .map_err(|e| ModelError::Tensor { name: name.to_owned(), reason: e.to_string() })
     }
 
-    fn vector(&self, name: &str, len: usize) -> Result<Vec<f32>, ModelError> {
+    pub(crate) fn vector(&self, name: &str, len: usize) -> Result<Vec<f32>, ModelError> {
         let t = self.info(name)?;
         if t.n_elements != len as u64 || t.dims.len() != 1 {
             return Err(ModelError::BadShape {
@@ -114,7 +115,7 @@ impl<'a> Loader<'a> {
         Ok(out)
     }
 
-    fn opt_vector(&self, name: &str, len: usize) -> Result<Option<Vec<f32>>, ModelError> {
+    pub(crate) fn opt_vector(&self, name: &str, len: usize) -> Result<Option<Vec<f32>>, ModelError> {
         if self.file.tensor(name).is_none() {
             return Ok(None);
         }

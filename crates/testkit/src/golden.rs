@@ -80,3 +80,34 @@ impl Golden {
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()))
     }
 }
+
+/// One `golden/embeddings_<model>.json`: llama.cpp's `llama-embedding` vectors of a set of
+/// texts (written by `cargo xtask embed-goldens`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct EmbedGolden {
+    /// How the vectors were made (llama.cpp build, flags).
+    pub reference: String,
+    /// GGUF file name the reference ran on.
+    pub model: String,
+    /// sha256 of that GGUF.
+    pub sha256: String,
+    /// The model's pooling (`mean`, `cls`, `last`).
+    pub pooling: String,
+    /// Vector length.
+    pub dim: usize,
+    /// The texts, embedded as they are (no prefixes added).
+    pub texts: Vec<String>,
+    /// One L2-normalised vector per text.
+    pub embeddings: Vec<Vec<f32>>,
+}
+
+impl EmbedGolden {
+    /// Loads `tests/golden/embeddings_<model>.json`.
+    pub fn load(model: &str) -> EmbedGolden {
+        let path = crate::golden_dir().join(format!("embeddings_{model}.json"));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!("reading {}: {e} (cargo xtask embed-goldens writes it)", path.display())
+        });
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()))
+    }
+}

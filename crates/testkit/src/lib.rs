@@ -16,7 +16,7 @@
 use std::path::{Path, PathBuf};
 
 mod golden;
-pub use golden::{Chat, Completion, Golden, Message, Step, TokenizeCase};
+pub use golden::{Chat, Completion, EmbedGolden, Golden, Message, Step, TokenizeCase};
 
 /// SmolLM2-135M-Instruct, Q4_1 (`llama` architecture, `smollm` BPE).
 pub const SMOLLM2_135M: &str = "smollm2-135m-instruct-q4_1";
@@ -26,6 +26,9 @@ pub const QWEN_05B: &str = "qwen2.5-coder-0.5b-instruct-q4_k_m";
 pub const GEMMA3_270M: &str = "gemma3-270m-q4_k_m";
 /// all-MiniLM-L6-v2 converted to GGUF (BERT, WordPiece).
 pub const MINILM_L6: &str = "all-minilm-l6-v2";
+/// A shape-alike nomic-embed-text (`nomic-bert`: 2 blocks, random f16 weights, MiniLM's
+/// vocabulary), written by `cargo xtask fixtures`.
+pub const NOMIC_BERT_TINY: &str = "nomic-bert-tiny";
 
 /// The three generative fixture models.
 pub const GENERATIVE_MODELS: [&str; 3] = [SMOLLM2_135M, QWEN_05B, GEMMA3_270M];

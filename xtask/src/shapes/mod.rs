@@ -28,7 +28,7 @@ mod catalog;
 mod fill;
 mod inputs;
 mod layout;
-mod random;
+pub(crate) mod random;
 
 use std::fs;
 use std::path::{Path, PathBuf};
