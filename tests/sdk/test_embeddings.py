@@ -4,7 +4,7 @@ all-MiniLM-L6-v2 fixture served beside the chat model (`hearth serve --embedding
 Run by `cargo xtask sdk-test`:
 
     python tests/sdk/test_embeddings.py --hearth target/release/hearth --model qwen.gguf \
-        --embedder all-minilm-l6-v2.gguf [--golden tests/golden/embeddings_all-minilm.json]
+        --embedder all-minilm-l6-v2.gguf [--golden tests/golden/embeddings_all-minilm-l6-v2.json]
 
 With `--golden` (llama.cpp's `llama-embedding` vectors of the same sentences, written by
 `cargo xtask embed-goldens`), every vector the endpoint returns must have cosine >= 0.999
@@ -120,9 +120,10 @@ def test_matches_llama_cpp(s, name):
     if ARGS.golden is None:
         raise AssertionError("no --golden file given")
     golden = json.load(open(ARGS.golden))
-    texts = [g["text"] for g in golden["sentences"]]
+    texts = golden["texts"]
     got = client(s).embeddings.create(model=name, input=texts, encoding_format="float").data
-    worst = min(cos(g["embedding"], d.embedding) for g, d in zip(golden["sentences"], got))
+    assert len(got) == len(texts) == len(golden["embeddings"])
+    worst = min(cos(g, d.embedding) for g, d in zip(golden["embeddings"], got))
     print(f"  {len(texts)} sentences: min cosine with llama.cpp's llama-embedding {worst:.6f}")
     assert worst >= 0.999, worst
 

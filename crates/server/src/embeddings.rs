@@ -28,7 +28,7 @@ async fn run(state: AppState, body: Result<Bytes, BytesRejection>) -> Result<Res
     let name = spec.name.clone();
     let embedder = embedders.get(spec).await?;
     let started = std::time::Instant::now();
-    let (encoding, dimensions) = (req.encoding, req.dimensions);
+    let (encoding, dimensions, user) = (req.encoding, req.dimensions, req.user.clone());
     let (mut vectors, lens) = embedders.run(embedder, move |e| embed(e, &req)).await??;
     let prompt_tokens = lens.iter().sum();
     if let Some(dims) = dimensions {
@@ -37,7 +37,7 @@ async fn run(state: AppState, body: Result<Bytes, BytesRejection>) -> Result<Res
         }
     }
     let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    tracing::debug!(model = %name, inputs = vectors.len(), prompt_tokens, ms, "embedded");
+    tracing::debug!(model = %name, inputs = vectors.len(), prompt_tokens, ms, user = user.as_deref(), "embedded");
     Ok(crate::response::json_response(&EmbeddingList::new(name, vectors, encoding, prompt_tokens)))
 }
 

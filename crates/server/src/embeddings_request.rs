@@ -76,6 +76,8 @@ pub struct EmbeddingsRequest {
     pub dimensions: Option<usize>,
     /// Cut over-long inputs instead of refusing them.
     pub truncate: bool,
+    /// The end user, as sent (logged).
+    pub user: Option<String>,
 }
 
 /// Parses and checks a body: unknown fields are ignored (as OpenAI-compatible servers do),
@@ -140,7 +142,14 @@ pub fn parse(body: &[u8]) -> Result<EmbeddingsRequest, ApiError> {
             ));
         }
     };
-    Ok(EmbeddingsRequest { model: body.model, inputs, encoding, dimensions, truncate: body.truncate })
+    Ok(EmbeddingsRequest {
+        model: body.model,
+        inputs,
+        encoding,
+        dimensions,
+        truncate: body.truncate,
+        user: body.user,
+    })
 }
 
 #[cfg(test)]
