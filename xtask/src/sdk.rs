@@ -46,7 +46,7 @@ pub struct LoadArgs {
 }
 
 /// Runs tests/sdk/test_openai.py, then tests/sdk/test_anthropic.py (the `anthropic` SDK on
-/// `/v1/messages`), against `hearth serve` on the 0.5B fixture; then tests/sdk/test_router.py
+/// `/v1/messages`), test_tools.py, test_embeddings.py (`embeddings.create` on the MiniLM fixture), against `hearth serve` on the 0.5B fixture; then tests/sdk/test_router.py
 /// (the `openai` SDK with `model: "auto"` against `hearth serve --config`, whose remote is the
 /// `fake-anthropic` process).
 pub fn test(args: TestArgs) -> Result<()> {
@@ -60,6 +60,22 @@ pub fn test(args: TestArgs) -> Result<()> {
             .arg("--model")
             .arg(&model))?;
     }
+    // `/v1/embeddings` on the MiniLM fixture, checked against llama.cpp's vectors.
+    let embedder = cache_dir().join("models").join("all-minilm-l6-v2.gguf");
+    if !embedder.exists() {
+        bail!("{} is missing; run `cargo xtask fixtures` first", embedder.display());
+    }
+    sh(Command::new(&python)
+        .current_dir(root().join("tests/sdk"))
+        .arg("test_embeddings.py")
+        .arg("--hearth")
+        .arg(&hearth)
+        .arg("--model")
+        .arg(&model)
+        .arg("--embedder")
+        .arg(&embedder)
+        .arg("--golden")
+        .arg(root().join("tests/golden/embeddings_all-minilm-l6-v2.json")))?;
     let fake = match args.fake_anthropic {
         Some(f) => f,
         None => {
