@@ -308,6 +308,19 @@ pub enum Cause<E> {
     },
 }
 
+/// A request answered from the response cache, for [`Router::record_cache_hit`].
+#[derive(Debug, Clone)]
+pub struct CacheHit<'a> {
+    /// `exact` or `semantic`.
+    pub kind: &'a str,
+    /// Cosine similarity of the prompts (1 for exact).
+    pub similarity: f32,
+    /// The cached answer's token counts, when it has them.
+    pub usage: Option<Usage>,
+    /// How long serving the hit took, ms.
+    pub latency_ms: u64,
+}
+
 /// The router: the policy with its live state. Cheap to share behind an `Arc`; every method
 /// takes `&self`.
 #[derive(Debug)]
@@ -339,6 +352,28 @@ impl Router {
     /// The ledger the router writes to, if any.
     pub fn ledger(&self) -> Option<&Arc<Ledger>> {
         self.ledger.as_ref()
+    }
+
+    /// Writes the ledger row of a request answered from the response cache (see
+    /// [`ledger_rows::cache_hit_row`]); nothing without a ledger.
+    pub fn record_cache_hit<R: Request>(&self, req: &R, decision: &Decision, target: &str, hit: CacheHit<'_>) {
+        let Some(ledger) = &self.ledger else { return };
+        let started_unix_ms = hearth_ledger::now_unix_ms() - i64::try_from(hit.latency_ms).unwrap_or(0);
+        let mut info = req.call_info();
+        if info.request_id.is_empty() {
+            info.request_id = new_request_id(started_unix_ms);
+        }
+        let facts =
+            RequestFacts { info: &info, requested_model: req.model(), streamed: req.stream(), started_unix_ms };
+        ledger.record(ledger_rows::cache_hit_row(
+            self.config(),
+            &facts,
+            decision,
+            target,
+            (hit.kind, hit.similarity),
+            hit.usage.as_ref(),
+            hit.latency_ms,
+        ));
     }
 
     /// The policy (and through it the config).

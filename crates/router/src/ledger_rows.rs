@@ -209,6 +209,45 @@ fn attempt_rows(
     out
 }
 
+/// The tag of an answer served from hearth's response cache: `exact` or `semantic`.
+pub const CACHE_TAG: &str = "cache";
+/// The tag holding a semantic hit's cosine similarity (4 decimals).
+pub const CACHE_SIMILARITY_TAG: &str = "cache_similarity";
+
+/// The row of a request answered from hearth's response cache: no model ran (cost 0); its
+/// baseline is what the reference remote would have charged for the cached answer's tokens
+/// (`usage`, the stored answer's), so the ledger's savings count the hit. Tagged
+/// [`CACHE_TAG`] (and [`CACHE_SIMILARITY_TAG`]); `semantic_cache_hit` is set for both kinds.
+pub fn cache_hit_row(
+    config: &RouterConfig,
+    facts: &RequestFacts<'_>,
+    decision: &Decision,
+    target: &str,
+    hit: (&str, f32),
+    usage: Option<&Usage>,
+    latency_ms: u64,
+) -> Call {
+    let mut call = base(facts, Some(decision));
+    call.request_id = facts.info.request_id.clone();
+    call.route = target.to_owned();
+    call.reason = "cache".to_owned();
+    call.provider = "hearth".to_owned();
+    call.local = true;
+    call.response_model = Some(target.to_owned());
+    call.semantic_cache_hit = true;
+    call.latency_ms = latency_ms;
+    call.tags.insert(CACHE_TAG.to_owned(), hit.0.to_owned());
+    if hit.0 == "semantic" {
+        call.tags.insert(CACHE_SIMILARITY_TAG.to_owned(), format!("{:.4}", hit.1));
+    }
+    if let Some(u) = usage {
+        fill_usage(&mut call, u);
+        call.baseline_cost_usd = config.reference_remote().map(|r| baseline_usd(r, u, true));
+    }
+    call.status = Status::Ok;
+    call
+}
+
 /// The tag of a call whose answer calls tools: `tool_calls` = how many (so `hearth report
 /// --by tag` shows what tool-call turns cost); none for an answer without tool calls.
 pub const TOOL_CALLS_TAG: &str = "tool_calls";

@@ -103,7 +103,7 @@ pub mod validate;
 
 pub use budget::{BudgetStatus, Spend};
 pub use complete::{
-    Attempt, AttemptOutcome, Backends, Cause, CompleteError, Failed, LocalAnswer, Probe, RemoteAnswer,
+    Attempt, AttemptOutcome, Backends, CacheHit, Cause, CompleteError, Failed, LocalAnswer, Probe, RemoteAnswer,
     RemoteError, Request, Routed, Router,
 };
 pub use complexity::{Complexity, Scorer};
@@ -113,7 +113,7 @@ pub use cost::{CallCost, Usage};
 pub use escalation::{Evidence, Finish, LABEL_TASKS, label_margin, should_escalate, wants_label_margin};
 pub use explain::{Explanation, explain};
 pub use hearth_ledger;
-pub use ledger_rows::{CallInfo, PendingRow};
+pub use ledger_rows::{CACHE_SIMILARITY_TAG, CACHE_TAG, CallInfo, PendingRow};
 pub use policy::{Decision, Outcome, Policy, RouteInput, RouterState, UnknownModel};
 pub use reason::Reason;
 pub use task::{Task, TaskSource};
