@@ -11,6 +11,7 @@
 //! - `embed-goldens`: llama.cpp's embeddings of a text set (tests/golden/embeddings_*.json).
 //! - `dist`: one static x86_64 Linux binary in target/dist.
 //! - `postgres`: a throwaway PostgreSQL server for the ledger's fleet tests.
+//! - `redis`: a throwaway Redis server for the cache's shared-store tests.
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -27,6 +28,7 @@ mod llama_cpp;
 mod minilm;
 mod nomic_tiny;
 mod postgres;
+mod redis;
 mod report_screenshot;
 mod sdk;
 mod shapes;
@@ -94,6 +96,10 @@ enum Cmd {
     /// hearth-ledger's PostgreSQL tests: `start` prints the `export` line of
     /// HEARTH_TEST_POSTGRES_URL (eval it), `stop` removes the server, `status`.
     Postgres(postgres::Args),
+    /// A throwaway Redis server (Debian's redis-server, installed when missing) for
+    /// hearth-cache's Redis tests: `start` prints the `export` line of HEARTH_TEST_REDIS_URL
+    /// (eval it), `stop` removes the server, `status`.
+    Redis(redis::Args),
     /// Open a sample `hearth report --html` page in headless Chromium (Debian's package,
     /// installed when missing) and check the screenshot shows the charts; keeps report.html
     /// and report.png in target/report-screenshot.
@@ -114,6 +120,7 @@ fn main() -> Result<()> {
         Cmd::Bfcl(a) => bfcl::run(a),
         Cmd::Dist(a) => dist::run(a),
         Cmd::Postgres(a) => postgres::run(a),
+        Cmd::Redis(a) => redis::run(a),
         Cmd::ReportScreenshot(a) => report_screenshot::run(a),
         Cmd::ChatGoldens(a) => chat_goldens::run(a),
         Cmd::EmbedGoldens(a) => embed_goldens::run(a),

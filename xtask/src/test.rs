@@ -1,6 +1,7 @@
 //! `cargo xtask test`: the whole suite, as CI runs it: the lint gate first (it is the
 //! cheapest to fail), then fixtures and the big shape-alike models, then the tests (the
-//! workspace's with a throwaway PostgreSQL server, `cargo xtask postgres`).
+//! workspace's with a throwaway PostgreSQL server, `cargo xtask postgres`, and a throwaway
+//! Redis server, `cargo xtask redis`).
 
 use std::process::Command;
 
@@ -37,12 +38,15 @@ pub fn run(args: Args) -> Result<()> {
     let cargo = cargo();
     // hearth-ledger's PostgreSQL tests get a server; it is stopped when `pg` drops, failure or not.
     let pg = crate::postgres::Server::start()?;
+    // hearth-cache's Redis tests (two nodes sharing a cache) get one too, stopped the same way.
+    let redis = crate::redis::Server::start()?;
     let mut workspace = Command::new(&cargo);
     workspace.current_dir(root()).args(["test", "--workspace", "--release"]);
-    for (key, value) in pg.env()? {
+    for (key, value) in pg.env()?.into_iter().chain(redis.env()?) {
         workspace.env(key, value);
     }
     sh(&mut workspace)?;
+    drop(redis);
     drop(pg);
     sh(Command::new(&cargo).current_dir(root()).env("HEARTH_KERNELS", "scalar").args([
         "test",
