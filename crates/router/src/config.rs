@@ -58,6 +58,10 @@ pub struct RouterConfig {
     /// `[ledger]`: where every call's row is written (`hearth report` reads it).
     #[serde(default)]
     pub ledger: hearth_ledger::LedgerConfig,
+    /// `[cache]`: the response cache (exact and semantic) in front of every route; absent:
+    /// no cache.
+    #[serde(default)]
+    pub cache: Option<hearth_cache::CacheConfig>,
 }
 
 /// `[server]`: settings of the HTTP server that are not routing policy. Command-line flags of
