@@ -356,15 +356,25 @@ impl Router {
 
     /// Writes the ledger row of a request answered from the response cache (see
     /// [`ledger_rows::cache_hit_row`]); nothing without a ledger.
-    pub fn record_cache_hit<R: Request>(&self, req: &R, decision: &Decision, target: &str, hit: CacheHit<'_>) {
+    pub fn record_cache_hit<R: Request>(
+        &self,
+        req: &R,
+        decision: &Decision,
+        target: &str,
+        hit: CacheHit<'_>,
+    ) {
         let Some(ledger) = &self.ledger else { return };
         let started_unix_ms = hearth_ledger::now_unix_ms() - i64::try_from(hit.latency_ms).unwrap_or(0);
         let mut info = req.call_info();
         if info.request_id.is_empty() {
             info.request_id = new_request_id(started_unix_ms);
         }
-        let facts =
-            RequestFacts { info: &info, requested_model: req.model(), streamed: req.stream(), started_unix_ms };
+        let facts = RequestFacts {
+            info: &info,
+            requested_model: req.model(),
+            streamed: req.stream(),
+            started_unix_ms,
+        };
         ledger.record(ledger_rows::cache_hit_row(
             self.config(),
             &facts,

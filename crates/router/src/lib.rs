@@ -103,8 +103,8 @@ pub mod validate;
 
 pub use budget::{BudgetStatus, Spend};
 pub use complete::{
-    Attempt, AttemptOutcome, Backends, CacheHit, Cause, CompleteError, Failed, LocalAnswer, Probe, RemoteAnswer,
-    RemoteError, Request, Routed, Router,
+    Attempt, AttemptOutcome, Backends, CacheHit, Cause, CompleteError, Failed, LocalAnswer, Probe,
+    RemoteAnswer, RemoteError, Request, Routed, Router,
 };
 pub use complexity::{Complexity, Scorer};
 pub use config::{ConfigError, LocalModel, OnBudget, Provider, Remote, Route, RouterConfig, Target};

@@ -71,6 +71,7 @@ pub use embedders::{EmbedderSpec, Embedders};
 pub use error::{ApiError, ServerError};
 pub use metrics::Metrics;
 pub use pool::{Lease, LoadState, ModelPool, ModelSpec, ModelStatus, PoolError};
+pub use route::cache::ModelEmbed;
 pub use route::{Routing, RoutingError};
 pub use router::router;
 pub use serve::{LoadError, Server, shutdown_signal};

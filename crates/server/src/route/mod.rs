@@ -21,6 +21,7 @@
 //!
 //! A row whose answer calls tools is tagged `tool_calls` = how many in the ledger.
 
+pub(crate) mod cache;
 mod chat;
 mod completions;
 mod escalate;
@@ -66,6 +67,8 @@ pub struct RoutingError(pub String);
 pub struct Routing {
     router: Router,
     remotes: HashMap<String, RemoteClient>,
+    /// The response cache (`[cache]`), when configured.
+    cache: Option<Arc<hearth_cache::Cache>>,
 }
 
 impl Routing {
@@ -73,12 +76,22 @@ impl Routing {
     /// `api_key_env` variable unset is an error naming it).
     pub fn new(config: RouterConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Routing, RoutingError> {
         let remotes = remote::clients(&config, env)?;
-        Ok(Routing { router: Router::new(config), remotes })
+        Ok(Routing { router: Router::new(config), remotes, cache: None })
     }
 
     /// The same routing, writing one ledger row per call ([`hearth_router::ledger_rows`]).
     pub fn with_ledger(self, ledger: Arc<hearth_router::hearth_ledger::Ledger>) -> Routing {
-        Routing { router: self.router.with_ledger(ledger), remotes: self.remotes }
+        Routing { router: self.router.with_ledger(ledger), ..self }
+    }
+
+    /// The same routing with the response cache in front of `/v1/chat/completions`.
+    pub fn with_cache(self, cache: Arc<hearth_cache::Cache>) -> Routing {
+        Routing { cache: Some(cache), ..self }
+    }
+
+    /// The response cache, when configured.
+    pub fn cache(&self) -> Option<&Arc<hearth_cache::Cache>> {
+        self.cache.as_ref()
     }
 
     /// [`Routing::new`] with the process environment.
@@ -191,6 +204,15 @@ pub(crate) async fn chat(
     let id = state.new_id("req");
     let req = chat::ChatRequest::new(parsed, &raw, headers, id.clone());
     let stream = req.stream;
+    let looked = match routing.cache() {
+        Some(cache) if !stream => cache::lookup(&state, &routing, cache, &req, &raw, headers).await,
+        _ => cache::Looked::Bypass,
+    };
+    let pending = match looked {
+        cache::Looked::Hit(resp) => return with_request_id(resp, &id),
+        cache::Looked::Miss(p) => Some(p),
+        cache::Looked::Bypass => None,
+    };
     let slot = LedgerSlot::default();
     let ctx = Ctx { state, routing: Arc::clone(&routing), raw, arrived, stream, slot };
     let backends = chat::ChatBackends { ctx: &ctx };
@@ -198,7 +220,13 @@ pub(crate) async fn chat(
     if let Ok(r) = &mut result {
         ctx.slot.fill(r.pending.take());
     }
-    with_request_id(respond(&ctx.state, &routing, result, stream).await, &id)
+    let resp = respond(&ctx.state, &routing, result, stream).await;
+    let resp = match (pending, routing.cache().is_some()) {
+        (Some(p), _) => cache::store(p, resp).await,
+        (None, true) => cache::bypass(resp),
+        (None, false) => resp,
+    };
+    with_request_id(resp, &id)
 }
 
 /// `POST /v1/completions` through the router (local models only: `completions.rs`).
