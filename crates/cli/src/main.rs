@@ -15,6 +15,7 @@ mod resolve;
 mod route;
 mod run;
 mod serve;
+mod serve_cache;
 mod serve_config;
 mod serve_ledger;
 mod tokenize;

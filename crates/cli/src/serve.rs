@@ -211,6 +211,18 @@ fn run_pool(args: Args, path: &Path) -> Result<()> {
         }
         None => "no ledger".to_owned(),
     };
+    let cache_note = match crate::serve_cache::open(file.cache.as_ref(), base)? {
+        Some(crate::serve_cache::Opened { cache, embedder, note }) => {
+            routing = routing.with_cache(cache);
+            if let Some(spec) = embedder
+                && !config.embedders.iter().any(|s| s.name == spec.name)
+            {
+                config.embedders.push(spec);
+            }
+            note
+        }
+        None => "no cache".to_owned(),
+    };
     config.routing = Some(std::sync::Arc::new(routing));
     // Names are checked (unique, not `auto`) before anything is downloaded.
     config.models = crate::serve_config::specs(&file, base, |_| Ok(PathBuf::new()))?;
@@ -225,7 +237,7 @@ fn run_pool(args: Args, path: &Path) -> Result<()> {
         let budget = server.state().pool().and_then(|p| p.budget());
         let budget = budget.map_or("no memory budget".into(), |b| format!("memory budget {} MiB", b >> 20));
         eprintln!(
-            "hearth: listening on http://{addr} ({keyed}), serving {} (loaded on first use; {budget}; {ledger_note})",
+            "hearth: listening on http://{addr} ({keyed}), serving {} (loaded on first use; {budget}; {ledger_note}; {cache_note})",
             names.join(", ")
         );
         server.serve(shutdown_signal()).await?;
@@ -235,7 +247,7 @@ fn run_pool(args: Args, path: &Path) -> Result<()> {
 }
 
 /// The id a model argument is reported under: a catalog name as given, a file by its stem.
-fn model_id(arg: &str) -> String {
+pub(crate) fn model_id(arg: &str) -> String {
     let p = Path::new(arg);
     if p.extension().is_some_and(|e| e.eq_ignore_ascii_case("gguf"))
         && let Some(stem) = p.file_stem()
