@@ -176,6 +176,62 @@ impl Metrics {
 }
 
 /// Writes every metric.
+/// The response cache's counters: hits by kind, misses, sampled bypasses, guard rejections by
+/// guard, inserts, expiries, evictions, errors; entries and bytes held.
+fn cache_metrics(out: &mut String, s: &hearth_cache::CacheStats) {
+    let mut head = |name: &str, kind: &str, help: &str| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    };
+    head(
+        "hearth_cache_hits_total",
+        "counter",
+        "Requests answered from the response cache, by kind (exact, semantic).",
+    );
+    let _ = writeln!(out, "hearth_cache_hits_total{{kind=\"exact\"}} {}", s.exact_hits);
+    let _ = writeln!(out, "hearth_cache_hits_total{{kind=\"semantic\"}} {}", s.semantic_hits);
+    let counters = [
+        ("hearth_cache_misses_total", "Cache lookups that found nothing to serve.", s.misses),
+        (
+            "hearth_cache_sampled_bypasses_total",
+            "Requests not looked up because they sample (temperature > 0).",
+            s.sampled_bypasses,
+        ),
+        ("hearth_cache_inserts_total", "Answers stored in the cache.", s.inserts),
+        ("hearth_cache_expired_total", "Cache entries dropped at the end of their TTL.", s.expired),
+        (
+            "hearth_cache_evicted_total",
+            "Cache entries evicted (least recently used) to stay within max_entries / max_bytes.",
+            s.evicted,
+        ),
+        (
+            "hearth_cache_errors_total",
+            "Cache lookups or inserts that failed (embedder or store); answered without the cache.",
+            s.errors,
+        ),
+    ];
+    for (name, help, v) in counters {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
+    }
+    let _ = writeln!(
+        out,
+        "# HELP hearth_cache_guard_rejections_total Semantic candidates above the threshold that a guard refused, by guard.\n# TYPE hearth_cache_guard_rejections_total counter"
+    );
+    for reason in hearth_cache::GuardReason::ALL {
+        let n = s.guard_rejections.get(&reason).copied().unwrap_or(0);
+        let _ = writeln!(out, "hearth_cache_guard_rejections_total{{guard=\"{}\"}} {n}", reason.as_str());
+    }
+    let _ = writeln!(
+        out,
+        "# HELP hearth_cache_entries Entries in the response cache.\n# TYPE hearth_cache_entries gauge\nhearth_cache_entries {}",
+        s.entries
+    );
+    let _ = writeln!(
+        out,
+        "# HELP hearth_cache_bytes Bytes of prompts, answers and vectors in the response cache.\n# TYPE hearth_cache_bytes gauge\nhearth_cache_bytes {}",
+        s.bytes
+    );
+}
+
 pub(crate) fn render(state: &AppState) -> String {
     let m = state.metrics();
     let mut out = String::with_capacity(4096);
@@ -198,6 +254,9 @@ pub(crate) fn render(state: &AppState) -> String {
     routed_metrics(&mut out, m);
     if let Some(ledger) = state.config().routing.as_ref().and_then(|r| r.router().ledger()) {
         ledger_metrics(&mut out, &ledger.stats());
+    }
+    if let Some(cache) = state.config().routing.as_ref().and_then(|r| r.cache()) {
+        cache_metrics(&mut out, &cache.stats());
     }
 
     let rows = model_rows(state);
