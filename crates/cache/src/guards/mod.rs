@@ -257,20 +257,16 @@ fn polarity_agrees(a: &Features, b: &Features) -> bool {
 }
 
 /// No two of `a`'s anchors (names, numbers) that `b` also has, sharing a clause in both,
-/// come in opposite orders.
+/// come in opposite orders. `O(n log n)`: within each (clause in `a`, clause in `b`) group,
+/// sorted by position in `a`, the positions in `b` must not decrease.
 fn order_agrees(a: &Features, b: &Features) -> bool {
-    type Position = (u32, usize);
-    let shared: Vec<(&Position, &Position)> =
-        a.anchors.iter().filter_map(|k| Some((a.positions.get(k)?, b.positions.get(k)?))).collect();
-    for (i, (pa, pb)) in shared.iter().enumerate() {
-        for (qa, qb) in &shared[i + 1..] {
-            let same_clause = pa.0 == qa.0 && pb.0 == qb.0;
-            if same_clause && (pa.1 < qa.1) != (pb.1 < qb.1) {
-                return false;
-            }
-        }
-    }
-    true
+    let mut shared: Vec<((u32, usize), (u32, usize))> =
+        a.anchors.iter().filter_map(|k| Some((*a.positions.get(k)?, *b.positions.get(k)?))).collect();
+    shared.sort_by_key(|&((ca, pa), (cb, pb))| (ca, cb, pa, pb));
+    shared.windows(2).all(|w| {
+        let (((ca, _), (cb, pb)), ((ca2, _), (cb2, pb2))) = (w[0], w[1]);
+        (ca, cb) != (ca2, cb2) || pb <= pb2
+    })
 }
 
 /// No word is before a `to`/`from`/`than` in one prompt and after it in the other (within
