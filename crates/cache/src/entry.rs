@@ -21,15 +21,15 @@ pub struct Entry {
     pub expires_ms: i64,
 }
 
-/// Bytes an entry is counted as against `max_bytes`: its strings, its vector, and a fixed
-/// allowance for the bookkeeping around it.
+/// Bytes an entry is counted as against `max_bytes`, besides its strings and vector (5 bytes a
+/// dimension: the f32 vector and its 8-bit codes in the index): the bookkeeping around it.
 pub const ENTRY_OVERHEAD: u64 = 256;
 
 impl Entry {
     /// Its size against `max_bytes`.
     pub fn bytes(&self) -> u64 {
         let strings = self.key.len() + self.scope.0.len() + self.prompt.len() + self.answer.len();
-        let vector = self.embedding.as_ref().map_or(0, |v| v.len() * 4);
+        let vector = self.embedding.as_ref().map_or(0, |v| v.len() * 5);
         (strings + vector) as u64 + ENTRY_OVERHEAD
     }
 

@@ -167,11 +167,7 @@ impl State {
             return (Vec::new(), None);
         };
         let found = index.search(query, min, k);
-        let best = match found.first() {
-            Some(&(_, s)) => Some(s),
-            None => index.best(query).map(|(_, s)| s),
-        };
-        (found, best)
+        (found.hits, found.best)
     }
 
     /// Entry `id`'s guard features (read from its prompt on first use).

@@ -182,17 +182,14 @@ static POLARITY_MAP: LazyLock<HashMap<String, Polarity>> = LazyLock::new(|| {
     for &(word, axis, positive, weak) in POLARITY {
         let p = Polarity { axis, positive, weak };
         map.insert(word.to_owned(), p);
-        if word.len() > 3 {
-            map.entry(stem(word)).or_insert(p);
-        }
+        map.entry(stem(word)).or_insert(p);
     }
     map
 });
 
 /// The polarity of `lower` (a lowercased word), looked up as written and by its stem.
 pub fn polarity(lower: &str) -> Option<Polarity> {
-    let by_stem = || (lower.len() > 3).then(|| POLARITY_MAP.get(&stem(lower))).flatten();
-    POLARITY_MAP.get(lower).or_else(by_stem).copied()
+    POLARITY_MAP.get(lower).or_else(|| POLARITY_MAP.get(&stem(lower))).copied()
 }
 
 /// Cardinal number words and their values.
@@ -244,7 +241,7 @@ const FILLER: &[&str] = &[
     "just", "also", "only", "really", "there", "here", "while", "because", "since", "until", "whereas",
     "like", "such", "etc", "e.g", "i.e", "vs", "versus",
     // request language
-    "please", "kindly", "help", "tell", "give", "let", "know", "want", "need", "would", "like", "possible",
+    "please", "kindly", "help", "tell", "give", "provide", "let", "know", "want", "need", "would", "like", "possible",
     "way", "ways", "method", "approach", "following", "provided", "given", "below", "above", "explain",
     "describe", "answer", "question", "respond", "reply", "return", "using", "use", "used", "mean", "meaning",
     "some", "thing", "things", "something", "stuff", "certain", "particular", "specific", "actually",

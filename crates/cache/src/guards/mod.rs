@@ -105,6 +105,8 @@ pub struct Features {
     /// (content words, names and numbers).
     directions: BTreeMap<&'static str, (BTreeSet<String>, BTreeSet<String>)>,
     content: BTreeSet<String>,
+    /// Each clause's lowercased tokens, in order.
+    clauses: Vec<Vec<String>>,
 }
 
 impl Features {
@@ -118,6 +120,12 @@ impl Features {
         let mut markers: BTreeMap<&'static str, usize> = BTreeMap::new();
         for (i, t) in tokens.iter().enumerate() {
             f.positions.entry(t.lower.clone()).or_insert((t.clause, i));
+            if f.clauses.last().is_none() || i == 0 || tokens[i - 1].clause != t.clause {
+                f.clauses.push(Vec::new());
+            }
+            if let Some(c) = f.clauses.last_mut() {
+                c.push(t.lower.clone());
+            }
         }
         let nums = numbers(&tokens);
         for n in &nums {
@@ -236,7 +244,7 @@ pub fn check(a: &Features, b: &Features) -> Result<(), GuardReason> {
     if !a.entities.iter().all(|e| present(e, b)) || !b.entities.iter().all(|e| present(e, a)) {
         return Err(GuardReason::Entity);
     }
-    if !order_agrees(a, b) || !order_agrees(b, a) || !directions_agree(a, b) {
+    if !order_agrees(a, b) || !directions_agree(a, b) || !directions_agree(b, a) || !clauses_agree(a, b) {
         return Err(GuardReason::Order);
     }
     if a.content != b.content {
@@ -257,28 +265,53 @@ fn polarity_agrees(a: &Features, b: &Features) -> bool {
 }
 
 /// No two of `a`'s anchors (names, numbers) that `b` also has, sharing a clause in both,
-/// come in opposite orders.
+/// come in opposite orders. `O(n log n)`: within each (clause in `a`, clause in `b`) group,
+/// sorted by position in `a`, the positions in `b` must not decrease.
 fn order_agrees(a: &Features, b: &Features) -> bool {
-    type Position = (u32, usize);
-    let shared: Vec<(&Position, &Position)> =
-        a.anchors.iter().filter_map(|k| Some((a.positions.get(k)?, b.positions.get(k)?))).collect();
-    for (i, (pa, pb)) in shared.iter().enumerate() {
-        for (qa, qb) in &shared[i + 1..] {
-            let same_clause = pa.0 == qa.0 && pb.0 == qb.0;
-            if same_clause && (pa.1 < qa.1) != (pb.1 < qb.1) {
-                return false;
-            }
-        }
-    }
-    true
+    let mut shared: Vec<((u32, usize), (u32, usize))> =
+        a.anchors.iter().filter_map(|k| Some((*a.positions.get(k)?, *b.positions.get(k)?))).collect();
+    shared.sort_by_key(|&((ca, pa), (cb, pb))| (ca, cb, pa, pb));
+    shared.windows(2).all(|w| {
+        let (((ca, _), (cb, pb)), ((ca2, _), (cb2, pb2))) = (w[0], w[1]);
+        (ca, cb) != (ca2, cb2) || pb <= pb2
+    })
 }
 
 /// No word is before a `to`/`from`/`than` in one prompt and after it in the other (within
 /// the marker's clause): `convert Celsius to Fahrenheit` vs `convert Fahrenheit to Celsius`.
+/// And where one prompt says `to` and the other `from` (each only one of them), no word
+/// follows both: `convert the date to ISO format` vs `convert the date from ISO format`.
 fn directions_agree(a: &Features, b: &Features) -> bool {
-    a.directions.iter().all(|(role, (before_a, after_a))| match b.directions.get(role) {
+    let same_role = a.directions.iter().all(|(role, (before_a, after_a))| match b.directions.get(role) {
         Some((before_b, after_b)) => before_a.is_disjoint(after_b) && after_a.is_disjoint(before_b),
         None => true,
+    });
+    fn only<'f>(f: &'f Features, role: &str) -> Option<&'f (BTreeSet<String>, BTreeSet<String>)> {
+        let other = if role == "to" { "from" } else { "to" };
+        f.directions.get(role).filter(|_| !f.directions.contains_key(other))
+    }
+    let inverse = match (only(a, "to"), only(b, "from")) {
+        (Some((before_a, after_a)), Some((before_b, after_b))) => {
+            after_a.is_disjoint(after_b) && before_a.is_disjoint(before_b)
+        }
+        _ => true,
+    };
+    same_role && inverse
+}
+
+/// A clause made of exactly the same words as a clause of the other prompt says the same
+/// only in the same order: `the food was great but the service was slow` vs `the food was
+/// slow but the service was great`, `sort by name then by date` vs `… by date then by name`.
+fn clauses_agree(a: &Features, b: &Features) -> bool {
+    let sorted = |c: &Vec<String>| {
+        let mut s = c.clone();
+        s.sort();
+        s
+    };
+    let b_sorted: Vec<Vec<String>> = b.clauses.iter().map(sorted).collect();
+    a.clauses.iter().filter(|c| c.len() >= 2).all(|ca| {
+        let key = sorted(ca);
+        b.clauses.iter().zip(&b_sorted).all(|(cb, kb)| *kb != key || cb == ca)
     })
 }
 

@@ -45,6 +45,13 @@ fn each_guard_refuses_its_case() {
         ("Is Paris bigger than London?", "Is London bigger than Paris?", Order),
         ("Did Germany beat Brazil?", "Did Brazil beat Germany?", Order),
         ("Convert celsius to fahrenheit", "Convert fahrenheit to celsius", Order),
+        ("Convert the date to ISO format", "Convert the date from ISO format", Order),
+        ("Sort by name then by date", "Sort by date then by name", Order),
+        (
+            "Classify: the food was great but the service was slow",
+            "Classify: the food was slow but the service was great",
+            Order,
+        ),
         ("What is the function of a TV?", "What is the function of money?", Entity),
         ("What is the function of a television?", "What is the function of money?", Content),
         ("Summarize this email", "Translate this email", Content),
