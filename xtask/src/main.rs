@@ -9,6 +9,7 @@
 //! - `bfcl`: the Berkeley Function-Calling Leaderboard's simple and multiple categories.
 //! - `chat-goldens`: llama.cpp's renders of tool conversations (tests/golden/chat_tools.json).
 //! - `embed-goldens`: llama.cpp's embeddings of a text set (tests/golden/embeddings_*.json).
+//! - `embed-bench`: embedding throughput, hearth vs llama-embedding.
 //! - `dist`: one static x86_64 Linux binary in target/dist.
 //! - `postgres`: a throwaway PostgreSQL server for the ledger's fleet tests.
 //! - `redis`: a throwaway Redis server for the cache's shared-store tests.
@@ -22,6 +23,7 @@ mod bench_compare;
 mod bfcl;
 mod chat_goldens;
 mod dist;
+mod embed_bench;
 mod embed_goldens;
 mod fixtures;
 mod llama_cpp;
@@ -89,6 +91,9 @@ enum Cmd {
     /// of texts on each fixture embedder (all-MiniLM-L6-v2, the shape-alike nomic-bert) to
     /// tests/golden/embeddings_<model>.json (hearth-models' embedding parity goldens).
     EmbedGoldens(embed_goldens::Args),
+    /// Embedding throughput, hearth vs llama.cpp's llama-embedding, alternately on the same
+    /// files: one batch of 32 texts, best of --rounds, texts/s and the ratio.
+    EmbedBench(embed_bench::Args),
     /// Build one static x86_64 Linux binary (glibc +crt-static, rustls, no OpenSSL) into
     /// target/dist/hearth and check it with ldd and --version.
     Dist(dist::Args),
@@ -124,6 +129,7 @@ fn main() -> Result<()> {
         Cmd::ReportScreenshot(a) => report_screenshot::run(a),
         Cmd::ChatGoldens(a) => chat_goldens::run(a),
         Cmd::EmbedGoldens(a) => embed_goldens::run(a),
+        Cmd::EmbedBench(a) => embed_bench::run(a),
         Cmd::LlamaBench => llama_cpp::llama_bench().map(|p| println!("{}", p.display())),
         Cmd::LlamaEmbedding => llama_cpp::llama_embedding().map(|p| println!("{}", p.display())),
     }

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod chat;
 mod common;
+mod embed;
 mod inspect;
 mod pull;
 mod report;
@@ -69,6 +70,14 @@ enum Cmd {
     /// Example: hearth bench --model qwen2.5-coder:0.5b --threads 2 --batch 1,4
     #[command(verbatim_doc_comment)]
     Bench(bench::Args),
+    /// Embed texts with an embedding model (bert, nomic-bert): one normalised vector per
+    /// text; a summary line each, or an OpenAI `embeddings` response with --json.
+    ///
+    /// Examples:
+    ///   hearth embed --model all-minilm "turn on dark mode" "enable the dark theme"
+    ///   hearth embed --model nomic-embed-text --json "search_query: what is rust?"
+    #[command(verbatim_doc_comment)]
+    Embed(embed::Args),
     /// Turn text into token ids with a model's tokenizer.
     ///
     /// Example: hearth tokenize --model qwen2.5-coder:0.5b --json -- "Hello world"
@@ -121,6 +130,7 @@ fn main() {
         Cmd::Run(a) => run::run(a),
         Cmd::Chat(a) => chat::run(a),
         Cmd::Tokenize(a) => tokenize::run(a),
+        Cmd::Embed(a) => embed::run(a),
         Cmd::Bench(a) => bench::run(a),
         Cmd::Serve(a) => serve::run(a),
         Cmd::Route(a) => route::run(a),

@@ -163,6 +163,26 @@ mod tests {
     }
 
     #[test]
+    fn the_embedders_resolve_to_pinned_hugging_face_f16_files() {
+        let c = Catalog::builtin().unwrap();
+        for (name, alias) in [
+            ("all-minilm", "all-minilm:latest"),
+            ("nomic-embed-text", "nomic-embed-text:v1.5"),
+            ("bge-small", "bge-small-en-v1.5"),
+        ] {
+            let m = c.find(name).unwrap_or_else(|| panic!("{name} is not in the catalog"));
+            assert_eq!(c.find(alias).map(|e| e.name.as_str()), Some(name), "{alias}");
+            assert_eq!(m.sha256.len(), 64, "{name}");
+            assert!(m.sha256.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)), "{name}");
+            let hf = m.hf.as_ref().unwrap_or_else(|| panic!("{name} has no Hugging Face source"));
+            assert_eq!(hf.file, m.file, "{name}: stored under the publisher's file name");
+            assert!(hf.file.to_lowercase().contains("f16"), "{name}: {hf:?}");
+            assert!((40_000_000..300_000_000).contains(&m.size), "{name}: {} bytes", m.size);
+            assert!(!m.default, "{name}");
+        }
+    }
+
+    #[test]
     fn duplicate_names_are_rejected() {
         let one = r#"[[model]]
 name = "a:1"
