@@ -3,6 +3,7 @@
 //! Expected texts come from the engine itself (greedy decoding through a `Session`), never
 //! from constants.
 
+mod cache;
 mod chat;
 mod completions;
 mod errors;

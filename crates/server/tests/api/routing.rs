@@ -73,15 +73,33 @@ pub(crate) fn app_with(
     text: &str,
     ledger: Option<Arc<hearth_router::hearth_ledger::Ledger>>,
 ) -> Option<(Router, Arc<Routing>)> {
+    app_with_routing(text, |r| match &ledger {
+        Some(l) => r.with_ledger(Arc::clone(l)),
+        None => r,
+    })
+}
+
+/// [`app_with`], with the response cache `cache` in front of the routing.
+pub(crate) fn app_with_cache(
+    text: &str,
+    ledger: Option<Arc<hearth_router::hearth_ledger::Ledger>>,
+    cache: Arc<hearth_cache::Cache>,
+) -> Option<(Router, Arc<Routing>)> {
+    app_with_routing(text, |r| {
+        let r = r.with_cache(Arc::clone(&cache));
+        match &ledger {
+            Some(l) => r.with_ledger(Arc::clone(l)),
+            None => r,
+        }
+    })
+}
+
+fn app_with_routing(text: &str, setup: impl FnOnce(Routing) -> Routing) -> Option<(Router, Arc<Routing>)> {
     let path = hearth_testkit::model(hearth_testkit::SMOLLM2_135M)?;
     let config = RouterConfig::from_toml_str(text).unwrap();
     config.validate(&|v| test_env(v).is_some()).unwrap();
     let env = test_env;
-    let mut routing = Routing::new(config, &env).unwrap();
-    if let Some(ledger) = ledger {
-        routing = routing.with_ledger(ledger);
-    }
-    let routing = Arc::new(routing);
+    let routing = Arc::new(setup(Routing::new(config, &env).unwrap()));
     let spec = ModelSpec {
         engine: EngineOptions { threads: 2, n_ctx: 512, n_batch: 64, ..Default::default() },
         scheduler: SchedulerOptions { slots: 1, max_queue: 8 },
