@@ -413,6 +413,7 @@ fn every_key_is_documented_in_the_deploy_example() {
             port: Some(1),
             api_key_env: Some(String::new()),
             memory_budget_mb: Some(1),
+            embedding_models: vec!["e".into()],
         },
         models: vec![LocalModel { path: Some("x".into()), ..LocalModel::named("m") }],
         remotes: vec![Remote {
@@ -437,6 +438,11 @@ fn every_key_is_documented_in_the_deploy_example() {
             retain_days: Some(1),
             ..hearth_ledger::LedgerConfig::default()
         },
+        cache: Some(hearth_cache::CacheConfig {
+            path: Some("x".into()),
+            redis_url: Some("redis://x".into()),
+            ..hearth_cache::CacheConfig::default()
+        }),
     };
     let json = serde_json::to_value(&full).expect("serializes");
     let mut keys = Vec::new();
