@@ -215,6 +215,12 @@ fn main() -> Result<()> {
         );
     }
     println!();
+    let refused = refused_paraphrases(&pairs, &embed, DEFAULT_THRESHOLD);
+    println!("Paraphrases at or above {DEFAULT_THRESHOLD:.2} the guards refused: {}", refused.len());
+    for (reason, l) in &refused {
+        println!("- {reason} ({:.4}): {:?} → {:?}", l.similarity, l.a, l.b);
+    }
+    println!();
 
     let latency = latency(&pairs, &embed, dim, args.prompts)?;
     if let Some(out) = &args.json {
@@ -247,6 +253,25 @@ fn leaks(pairs: &[eval::Pair], embed: &ModelEmbed, threshold: f32) -> Vec<Leak> 
         .collect();
     leaks.sort_by(|x, y| y.similarity.total_cmp(&x.similarity));
     leaks
+}
+
+/// Paraphrase pairs at or above `threshold` that a guard refuses, with its reason, by reason
+/// then most similar first.
+fn refused_paraphrases(pairs: &[eval::Pair], embed: &ModelEmbed, threshold: f32) -> Vec<(String, Leak)> {
+    let mut refused: Vec<(String, Leak)> = pairs
+        .iter()
+        .filter(|p| p.hit)
+        .filter_map(|p| {
+            let (va, vb) = (embed.vector(&p.a)?, embed.vector(&p.b)?);
+            let similarity = dot(&va, &vb) / (dot(&va, &va) * dot(&vb, &vb)).sqrt();
+            let reason = guards::check(&Features::of(&p.a), &Features::of(&p.b)).err()?;
+            (similarity >= threshold).then(|| {
+                (reason.to_string(), Leak { kind: p.kind, a: p.a.clone(), b: p.b.clone(), similarity })
+            })
+        })
+        .collect();
+    refused.sort_by(|x, y| x.0.cmp(&y.0).then(y.1.similarity.total_cmp(&x.1.similarity)));
+    refused
 }
 
 fn latency(pairs: &[eval::Pair], embed: &Arc<ModelEmbed>, dim: usize, n: usize) -> Result<Latency> {
