@@ -33,6 +33,7 @@ mod postgres;
 mod redis;
 mod report_screenshot;
 mod sdk;
+mod service;
 mod shapes;
 mod test;
 mod util;
@@ -100,11 +101,11 @@ enum Cmd {
     /// A throwaway PostgreSQL server (Debian's package, installed when missing) for
     /// hearth-ledger's PostgreSQL tests: `start` prints the `export` line of
     /// HEARTH_TEST_POSTGRES_URL (eval it), `stop` removes the server, `status`.
-    Postgres(postgres::Args),
+    Postgres(service::Args),
     /// A throwaway Redis server (Debian's redis-server, installed when missing) for
     /// hearth-cache's Redis tests: `start` prints the `export` line of HEARTH_TEST_REDIS_URL
     /// (eval it), `stop` removes the server, `status`.
-    Redis(redis::Args),
+    Redis(service::Args),
     /// Open a sample `hearth report --html` page in headless Chromium (Debian's package,
     /// installed when missing) and check the screenshot shows the charts; keeps report.html
     /// and report.png in target/report-screenshot.
@@ -124,8 +125,8 @@ fn main() -> Result<()> {
         Cmd::Load(a) => sdk::load(a),
         Cmd::Bfcl(a) => bfcl::run(a),
         Cmd::Dist(a) => dist::run(a),
-        Cmd::Postgres(a) => postgres::run(a),
-        Cmd::Redis(a) => redis::run(a),
+        Cmd::Postgres(a) => service::run::<postgres::Cluster>(a),
+        Cmd::Redis(a) => service::run::<redis::Instance>(a),
         Cmd::ReportScreenshot(a) => report_screenshot::run(a),
         Cmd::ChatGoldens(a) => chat_goldens::run(a),
         Cmd::EmbedGoldens(a) => embed_goldens::run(a),

@@ -26,88 +26,16 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
 use crate::apt;
+use crate::service::TestService;
 use crate::util::root;
 
 const USER: &str = "hearth";
 const DATABASE: &str = "hearth_test";
 /// The OS user the server runs as when xtask runs as root.
 const OS_USER: &str = "postgres";
-
-/// Arguments of `postgres`.
-#[derive(clap::Args)]
-pub struct Args {
-    #[command(subcommand)]
-    cmd: Action,
-}
-
-#[derive(clap::Subcommand)]
-enum Action {
-    /// Start the test server (creating it if needed) and print its `export` line.
-    Start,
-    /// Stop the test server and remove it.
-    Stop {
-        /// Keep the cluster (data, port, password) for the next `start`.
-        #[arg(long)]
-        keep: bool,
-    },
-    /// Print the `export` line if the server runs; fail if it does not.
-    Status,
-}
-
-/// Runs `postgres start|stop|status`.
-pub fn run(args: Args) -> Result<()> {
-    let cluster = Cluster::here()?;
-    match args.cmd {
-        Action::Start => {
-            cluster.start()?;
-            println!("{}", cluster.exports()?);
-        }
-        Action::Stop { keep } => cluster.stop(keep)?,
-        Action::Status => {
-            if !cluster.running() {
-                bail!("the test PostgreSQL server is not running (start it: cargo xtask postgres start)");
-            }
-            println!("{}", cluster.exports()?);
-        }
-    }
-    Ok(())
-}
-
-/// A server started for a test run: stopped and removed when dropped, unless it was
-/// already running before (someone else's `cargo xtask postgres start`).
-#[derive(Debug)]
-pub struct Server {
-    cluster: Cluster,
-    ours: bool,
-}
-
-impl Server {
-    /// Starts the test server (or finds it running).
-    pub fn start() -> Result<Server> {
-        let cluster = Cluster::here()?;
-        let ours = !cluster.running();
-        cluster.start()?;
-        Ok(Server { cluster, ours })
-    }
-
-    /// The variables the tests read: `HEARTH_TEST_POSTGRES_URL`, `_CA` and `_XTASK`.
-    pub fn env(&self) -> Result<Vec<(&'static str, String)>> {
-        self.cluster.env()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if self.ours
-            && let Err(e) = self.cluster.stop(false)
-        {
-            eprintln!("warning: stopping the test PostgreSQL server failed: {e:#}");
-        }
-    }
-}
 
 /// Runs `cmd` (echoed, failing if it fails) with its stdout on stderr: stdout is for the
 /// `export` line.
@@ -117,14 +45,20 @@ fn sh(cmd: &mut Command) -> Result<()> {
 
 /// The cluster's directory and binaries.
 #[derive(Debug)]
-struct Cluster {
+pub struct Cluster {
     /// Everything: `data/`, the socket, the TLS files, `url`, `server.log`.
     dir: PathBuf,
     /// `/usr/lib/postgresql/<version>/bin`.
     bin: PathBuf,
 }
 
-impl Cluster {
+/// `cargo xtask postgres` and the guard `cargo xtask test` holds.
+pub type Server = crate::service::Server<Cluster>;
+
+impl TestService for Cluster {
+    const NAME: &'static str = "PostgreSQL";
+    const COMMAND: &'static str = "postgres";
+
     /// This checkout's cluster (installing PostgreSQL first if it is missing).
     fn here() -> Result<Cluster> {
         let bin = match bin_dir() {
@@ -136,22 +70,6 @@ impl Cluster {
             }
         };
         Ok(Cluster { dir: dir(), bin })
-    }
-
-    fn data(&self) -> PathBuf {
-        self.dir.join("data")
-    }
-
-    /// `pg_ctl` (or another server binary) as the user that owns the cluster.
-    fn as_owner(&self, tool: &str) -> Command {
-        let program = self.bin.join(tool);
-        if apt::is_root() {
-            let mut c = Command::new("runuser");
-            c.args(["-u", OS_USER, "--"]).arg(program);
-            c
-        } else {
-            Command::new(program)
-        }
     }
 
     fn running(&self) -> bool {
@@ -194,6 +112,43 @@ impl Cluster {
             ]))?;
         }
         Ok(())
+    }
+
+    fn env(&self) -> Result<Vec<(&'static str, String)>> {
+        let xtask = std::env::current_exe().context("finding the xtask binary")?;
+        Ok(vec![
+            ("HEARTH_TEST_POSTGRES_URL", self.url()?),
+            ("HEARTH_TEST_POSTGRES_CA", self.dir.join("ca.pem").display().to_string()),
+            ("HEARTH_TEST_POSTGRES_XTASK", xtask.display().to_string()),
+        ])
+    }
+
+    fn stop(&self, keep: bool) -> Result<()> {
+        if self.running() {
+            sh(self.as_owner("pg_ctl").arg("-D").arg(self.data()).args(["-m", "fast", "-w", "stop"]))?;
+        }
+        if !keep && self.dir.exists() {
+            fs::remove_dir_all(&self.dir).with_context(|| format!("removing {}", self.dir.display()))?;
+        }
+        Ok(())
+    }
+}
+
+impl Cluster {
+    fn data(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+
+    /// `pg_ctl` (or another server binary) as the user that owns the cluster.
+    fn as_owner(&self, tool: &str) -> Command {
+        let program = self.bin.join(tool);
+        if apt::is_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", OS_USER, "--"]).arg(program);
+            c
+        } else {
+            Command::new(program)
+        }
     }
 
     /// `initdb` with a password, a free port, loopback only, TLS on.
@@ -249,30 +204,6 @@ impl Cluster {
         let port =
             url.rsplit_once(':').and_then(|(_, tail)| tail.split('/').next()).and_then(|p| p.parse().ok());
         port.with_context(|| format!("no port in {}", self.dir.join("url").display()))
-    }
-
-    fn env(&self) -> Result<Vec<(&'static str, String)>> {
-        let xtask = std::env::current_exe().context("finding the xtask binary")?;
-        Ok(vec![
-            ("HEARTH_TEST_POSTGRES_URL", self.url()?),
-            ("HEARTH_TEST_POSTGRES_CA", self.dir.join("ca.pem").display().to_string()),
-            ("HEARTH_TEST_POSTGRES_XTASK", xtask.display().to_string()),
-        ])
-    }
-
-    fn exports(&self) -> Result<String> {
-        let vars: Vec<String> = self.env()?.into_iter().map(|(k, v)| format!("{k}={v}")).collect();
-        Ok(format!("export {}", vars.join(" ")))
-    }
-
-    fn stop(&self, keep: bool) -> Result<()> {
-        if self.running() {
-            sh(self.as_owner("pg_ctl").arg("-D").arg(self.data()).args(["-m", "fast", "-w", "stop"]))?;
-        }
-        if !keep && self.dir.exists() {
-            fs::remove_dir_all(&self.dir).with_context(|| format!("removing {}", self.dir.display()))?;
-        }
-        Ok(())
     }
 }
 

@@ -27,93 +27,27 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result, bail};
 
 use crate::apt;
+use crate::service::TestService;
 use crate::util::root;
 
 /// How long `start` waits for the server to answer, and `stop` for it to exit.
 const WAIT: Duration = Duration::from_secs(20);
 
-/// Arguments of `redis`.
-#[derive(clap::Args)]
-pub struct Args {
-    #[command(subcommand)]
-    cmd: Action,
-}
-
-#[derive(clap::Subcommand)]
-enum Action {
-    /// Start the test server (creating it if needed) and print its `export` line.
-    Start,
-    /// Stop the test server and remove it.
-    Stop {
-        /// Keep the directory (config, port, password) for the next `start`.
-        #[arg(long)]
-        keep: bool,
-    },
-    /// Print the `export` line if the server runs; fail if it does not.
-    Status,
-}
-
-/// Runs `redis start|stop|status`.
-pub fn run(args: Args) -> Result<()> {
-    let instance = Instance::here()?;
-    match args.cmd {
-        Action::Start => {
-            instance.start()?;
-            println!("{}", instance.exports()?);
-        }
-        Action::Stop { keep } => instance.stop(keep)?,
-        Action::Status => {
-            if !instance.running() {
-                bail!("the test Redis server is not running (start it: cargo xtask redis start)");
-            }
-            println!("{}", instance.exports()?);
-        }
-    }
-    Ok(())
-}
-
-/// A server started for a test run: stopped and removed when dropped, unless it was already
-/// running before (someone else's `cargo xtask redis start`).
-#[derive(Debug)]
-pub struct Server {
-    instance: Instance,
-    ours: bool,
-}
-
-impl Server {
-    /// Starts the test server (or finds it running).
-    pub fn start() -> Result<Server> {
-        let instance = Instance::here()?;
-        let ours = !instance.running();
-        instance.start()?;
-        Ok(Server { instance, ours })
-    }
-
-    /// The variable the tests read: `HEARTH_TEST_REDIS_URL`.
-    pub fn env(&self) -> Result<Vec<(&'static str, String)>> {
-        self.instance.env()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if self.ours
-            && let Err(e) = self.instance.stop(false)
-        {
-            eprintln!("warning: stopping the test Redis server failed: {e:#}");
-        }
-    }
-}
-
 /// This checkout's server: its directory (`redis.conf`, `url`, `redis.pid`, `redis.log`) and
 /// the `redis-server` binary.
 #[derive(Debug)]
-struct Instance {
+pub struct Instance {
     dir: PathBuf,
     bin: PathBuf,
 }
 
-impl Instance {
+/// `cargo xtask redis` and the guard `cargo xtask test` holds.
+pub type Server = crate::service::Server<Instance>;
+
+impl TestService for Instance {
+    const NAME: &'static str = "Redis";
+    const COMMAND: &'static str = "redis";
+
     /// This checkout's instance (installing Redis first if it is missing).
     fn here() -> Result<Instance> {
         let bin = PathBuf::from("/usr/bin/redis-server");
@@ -124,12 +58,6 @@ impl Instance {
             }
         }
         Ok(Instance { dir: dir(), bin })
-    }
-
-    fn url(&self) -> Result<String> {
-        let path = self.dir.join("url");
-        fs::read_to_string(&path)
-            .with_context(|| format!("reading {} (is the server created?)", path.display()))
     }
 
     fn running(&self) -> bool {
@@ -163,32 +91,8 @@ impl Instance {
         }
     }
 
-    /// The directory, a config (free loopback port, password, no persistence) and the URL.
-    fn create(&self) -> Result<()> {
-        if self.dir.exists() {
-            fs::remove_dir_all(&self.dir).with_context(|| format!("removing {}", self.dir.display()))?;
-        }
-        fs::create_dir_all(&self.dir).with_context(|| format!("creating {}", self.dir.display()))?;
-        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let password = password();
-        let d = self.dir.display();
-        let conf = format!(
-            "# cargo xtask redis\nbind 127.0.0.1\nport {port}\nprotected-mode yes\ndaemonize yes\n\
-             pidfile {d}/redis.pid\nlogfile {d}/redis.log\ndir {d}\nsave \"\"\nappendonly no\n\
-             requirepass {password}\n"
-        );
-        fs::write(self.dir.join("redis.conf"), conf)?;
-        fs::write(self.dir.join("url"), format!("redis://:{password}@127.0.0.1:{port}/0"))?;
-        Ok(())
-    }
-
     fn env(&self) -> Result<Vec<(&'static str, String)>> {
         Ok(vec![("HEARTH_TEST_REDIS_URL", self.url()?)])
-    }
-
-    fn exports(&self) -> Result<String> {
-        let vars: Vec<String> = self.env()?.into_iter().map(|(k, v)| format!("{k}={v}")).collect();
-        Ok(format!("export {}", vars.join(" ")))
     }
 
     fn stop(&self, keep: bool) -> Result<()> {
@@ -207,6 +111,33 @@ impl Instance {
         if !keep && self.dir.exists() {
             fs::remove_dir_all(&self.dir).with_context(|| format!("removing {}", self.dir.display()))?;
         }
+        Ok(())
+    }
+}
+
+impl Instance {
+    fn url(&self) -> Result<String> {
+        let path = self.dir.join("url");
+        fs::read_to_string(&path)
+            .with_context(|| format!("reading {} (is the server created?)", path.display()))
+    }
+
+    /// The directory, a config (free loopback port, password, no persistence) and the URL.
+    fn create(&self) -> Result<()> {
+        if self.dir.exists() {
+            fs::remove_dir_all(&self.dir).with_context(|| format!("removing {}", self.dir.display()))?;
+        }
+        fs::create_dir_all(&self.dir).with_context(|| format!("creating {}", self.dir.display()))?;
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let password = password();
+        let d = self.dir.display();
+        let conf = format!(
+            "# cargo xtask redis\nbind 127.0.0.1\nport {port}\nprotected-mode yes\ndaemonize yes\n\
+             pidfile {d}/redis.pid\nlogfile {d}/redis.log\ndir {d}\nsave \"\"\nappendonly no\n\
+             requirepass {password}\n"
+        );
+        fs::write(self.dir.join("redis.conf"), conf)?;
+        fs::write(self.dir.join("url"), format!("redis://:{password}@127.0.0.1:{port}/0"))?;
         Ok(())
     }
 }
