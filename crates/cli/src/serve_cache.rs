@@ -26,7 +26,7 @@ pub fn open(config: Option<&CacheConfig>, base: &Path) -> Result<Option<Opened>>
         let arg = resolve_relative(&config.embedder, base);
         let path = crate::resolve::model_file(&arg)
             .with_context(|| format!("[cache] embedder {}", config.embedder))?;
-        let sha = hearth_hub::download::sha256_file(&path).map(|s| s[..16].to_owned()).unwrap_or_default();
+        let sha = file_hash(&path);
         let model = hearth_models::Embedder::open(&path)
             .with_context(|| format!("[cache] embedder {}: loading {}", config.embedder, path.display()))?;
         let name = crate::serve::model_id(&config.embedder);
@@ -56,6 +56,18 @@ pub fn open(config: Option<&CacheConfig>, base: &Path) -> Result<Option<Opened>>
         cache.stats().entries
     );
     Ok(Some(Opened { cache: Arc::new(cache), embedder: spec, note }))
+}
+
+/// The first 16 hex digits of the file's sha256, part of the embedder's id (a new file starts a
+/// fresh cache): from the stamp a verified download left (no rehashing hundreds of MB at
+/// every start), else hashed now.
+fn file_hash(path: &Path) -> String {
+    let stamp = std::fs::read_to_string(hearth_hub::download::stamp_path(path)).ok();
+    let sha = stamp
+        .map(|s| s.trim().to_owned())
+        .or_else(|| hearth_hub::download::sha256_file(path).ok())
+        .unwrap_or_default();
+    sha.get(..16).unwrap_or(&sha).to_owned()
 }
 
 /// A relative `.gguf` path in the config is relative to the config file.

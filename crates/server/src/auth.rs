@@ -24,13 +24,7 @@ pub(crate) async fn require_key(State(state): State<AppState>, mut req: Request,
         req.extensions_mut().insert(Authenticated(true));
         return next.run(req).await;
     };
-    let given = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::trim);
-    let token = given.and_then(|v| {
-        let (scheme, token) = v.split_once(' ')?;
-        scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-    });
-    let x_api_key = req.headers().get("x-api-key").and_then(|v| v.to_str().ok()).map(str::trim);
-    let token = token.or(x_api_key);
+    let token = presented_key(req.headers());
     let ok = token.is_some_and(|t| same(t.as_bytes(), key.as_bytes()));
     if ok || req.uri().path() == "/health" {
         req.extensions_mut().insert(Authenticated(ok));
@@ -47,6 +41,17 @@ pub(crate) async fn require_key(State(state): State<AppState>, mut req: Request,
         return anthropic_error::respond(&e, &state.new_id("req").replacen('-', "_", 1));
     }
     e.into_response()
+}
+
+/// The key a request presents: `Authorization: Bearer <key>` (any case of `Bearer`), else
+/// `x-api-key: <key>`.
+pub(crate) fn presented_key(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::trim);
+    let token = given.and_then(|v| {
+        let (scheme, token) = v.split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+    });
+    token.or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(str::trim))
 }
 
 /// Compares the SHA-256 digests of `a` and `b` in constant time: the time depends neither on

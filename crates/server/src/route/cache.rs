@@ -22,6 +22,7 @@ use sha2::{Digest, Sha256};
 
 use super::Routing;
 use super::headers::RouteInfo;
+use super::translate::content_text;
 use crate::{ApiError, AppState};
 
 /// The response header saying whether the cache answered: `exact`, `semantic`, `miss`, or
@@ -226,10 +227,10 @@ fn scope(raw: &Value, headers: &HeaderMap, decision: &Decision, target: &str) ->
         .iter()
         .filter_map(|k| raw.get(*k).map(|v| ((*k).to_owned(), v.clone())))
         .collect::<serde_json::Map<_, _>>();
-    let tenant =
-        raw.get("user").and_then(Value::as_str).map(|u| format!("user:{u}")).or_else(|| {
-            api_key(headers).map(|k| format!("key:{}", &hex(&Sha256::digest(k.as_bytes()))[..16]))
-        });
+    let tenant = raw.get("user").and_then(Value::as_str).map(|u| format!("user:{u}")).or_else(|| {
+        crate::auth::presented_key(headers)
+            .map(|k| format!("key:{}", &hex(&Sha256::digest(k.as_bytes()))[..16]))
+    });
     let mut extra = std::collections::BTreeMap::new();
     extra.insert("endpoint".to_owned(), Value::from("chat.completions"));
     Scope {
@@ -242,14 +243,6 @@ fn scope(raw: &Value, headers: &HeaderMap, decision: &Decision, target: &str) ->
         tenant,
         extra,
     }
-}
-
-fn api_key(headers: &HeaderMap) -> Option<&str> {
-    let bearer = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    bearer.or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -313,24 +306,6 @@ fn prompt_text(raw: &Value) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-/// A message's text: a string, or the `text` of its parts (other parts as JSON, so they
-/// still tell requests apart).
-fn content_text(content: Option<&Value>) -> String {
-    match content {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(parts)) => parts
-            .iter()
-            .map(|p| match p.get("text").and_then(Value::as_str) {
-                Some(t) => t.to_owned(),
-                None => p.to_string(),
-            })
-            .collect::<Vec<_>>()
-            .join("\n"),
-        Some(other) if !other.is_null() => other.to_string(),
-        _ => String::new(),
-    }
 }
 
 #[cfg(test)]
