@@ -129,7 +129,7 @@ fn attention(
     v16: &[u16],
     toks: &[Tok],
     out: &mut [f32],
-    locals: &mut Vec<crate::embed::scratch::AttnLocal>,
+    locals: &mut Vec<crate::scratch::AttnLocal>,
 ) {
     let ops = ops();
     let (d, hd, n_head) = (c.n_embd, c.head_dim, c.n_head);

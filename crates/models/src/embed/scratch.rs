@@ -3,6 +3,8 @@
 
 use hearth_kernels::Activations;
 
+use crate::scratch::AttnLocal;
+
 /// One token of the batch: where its sequence starts and ends, and its position in it.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Tok {
@@ -12,15 +14,6 @@ pub(crate) struct Tok {
     pub len: usize,
     /// Position within the sequence.
     pub pos: usize,
-}
-
-/// Per-thread attention scratch.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct AttnLocal {
-    /// `[sequence length]` scores, then probabilities.
-    pub scores: Vec<f32>,
-    /// `[head_dim]` the query head rounded to f16.
-    pub q16: Vec<u16>,
 }
 
 /// Working memory of encoder passes. `T` below is the number of tokens in the batch.
