@@ -25,6 +25,7 @@
 //! [`RemoteAnswer::usage`] is `None`.
 
 use std::borrow::Cow;
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
@@ -37,6 +38,7 @@ use crate::escalation::{Evidence, should_escalate, wants_label_margin};
 use crate::ledger_rows::{self, CallInfo, PendingRow, RequestFacts, new_request_id};
 use crate::policy::{Decision, Outcome, Policy, RouteInput, RouterState, UnknownModel};
 use crate::reason::Reason;
+use crate::watch::{Answered, SampledRequest, Watch};
 use hearth_ledger::Ledger;
 
 /// What the router reads from a request (the backends read the rest).
@@ -56,6 +58,12 @@ pub trait Request: Sync {
     /// writes them; see [`crate::ledger_rows`]). Default: none (the router makes an id).
     fn call_info(&self) -> CallInfo {
         CallInfo::default()
+    }
+    /// An owned copy of the request's text for a judge (the quality monitor replays sampled
+    /// requests); `None` when it cannot be replayed as text (tools, images). Called only for
+    /// the requests a watcher samples. Default: `None`.
+    fn sampled(&self) -> Option<SampledRequest> {
+        None
     }
 }
 
@@ -83,12 +91,20 @@ pub struct LocalAnswer<A> {
     pub usage: Option<Usage>,
     /// The tool calls it makes (its ledger row is tagged `tool_calls`).
     pub tool_calls: u32,
+    /// The answer's text, for a watcher ([`crate::Watch`]); `None`: not reported.
+    pub text: Option<String>,
 }
 
 impl<A> LocalAnswer<A> {
     /// An answer with no evidence, no usage and no tool calls.
     pub fn new(answer: A) -> LocalAnswer<A> {
-        LocalAnswer { answer, evidence: None, usage: None, tool_calls: 0 }
+        LocalAnswer { answer, evidence: None, usage: None, tool_calls: 0, text: None }
+    }
+
+    /// With the answer's text (for the quality monitor).
+    pub fn with_text(mut self, text: Option<String>) -> LocalAnswer<A> {
+        self.text = text;
+        self
     }
 
     /// With the number of tool calls it makes.
@@ -125,12 +141,20 @@ pub struct RemoteAnswer<A> {
     /// The tool calls it makes (its ledger row is tagged `tool_calls`); a stream's are known
     /// at its end ([`PendingRow::set_tool_calls`]).
     pub tool_calls: u32,
+    /// The answer's text, for a watcher ([`crate::Watch`]); `None`: not reported (streams).
+    pub text: Option<String>,
 }
 
 impl<A> RemoteAnswer<A> {
     /// An answer with its usage (`None` for a stream).
     pub fn new(answer: A, usage: Option<Usage>) -> RemoteAnswer<A> {
-        RemoteAnswer { answer, usage, upstream_id: None, tool_calls: 0 }
+        RemoteAnswer { answer, usage, upstream_id: None, tool_calls: 0, text: None }
+    }
+
+    /// With the answer's text (for the quality monitor).
+    pub fn with_text(mut self, text: Option<String>) -> RemoteAnswer<A> {
+        self.text = text;
+        self
     }
 
     /// With the number of tool calls it makes.
@@ -216,6 +240,8 @@ pub struct Routed<A> {
     /// and cost are known only then): [`PendingRow::finish`]. `None` when the router has no
     /// ledger or the answer is complete (its row is written already).
     pub pending: Option<PendingRow>,
+    /// The served answer's text, when its backend reported it.
+    pub text: Option<String>,
 }
 
 /// One call made for a request.
@@ -329,6 +355,7 @@ pub struct Router {
     spend: Mutex<Spend>,
     health: Mutex<Health>,
     ledger: Option<Arc<Ledger>>,
+    watch: Option<Arc<dyn Watch>>,
 }
 
 impl Router {
@@ -339,7 +366,25 @@ impl Router {
             spend: Mutex::new(Spend::new()),
             health: Mutex::new(Health::new()),
             ledger: None,
+            watch: None,
         }
+    }
+
+    /// The same router, telling `watch` (the quality monitor) of every answer and serving
+    /// the task types it moved up from their route's `escalate_to` ([`crate::watch`]).
+    pub fn with_watch(mut self, watch: Arc<dyn Watch>) -> Router {
+        self.watch = Some(watch);
+        self
+    }
+
+    /// The watcher, if any.
+    pub fn watch(&self) -> Option<&Arc<dyn Watch>> {
+        self.watch.as_ref()
+    }
+
+    /// Task types (lowercase) the watcher has moved up (empty without one).
+    pub fn demoted(&self) -> BTreeSet<String> {
+        self.watch.as_ref().map(|w| w.demoted()).unwrap_or_default()
     }
 
     /// The same router, writing one ledger row per call it makes or refuses
@@ -423,8 +468,8 @@ impl Router {
 
     /// Where a request would go now, and why (nothing is called).
     pub fn decide(&self, input: &RouteInput<'_>) -> Result<Decision, UnknownModel> {
-        let (spend, health) = (self.spend(), self.health());
-        let state = RouterState { now: SystemTime::now(), spend: &spend, health: &health };
+        let (spend, health, demoted) = (self.spend(), self.health(), self.demoted());
+        let state = RouterState { now: SystemTime::now(), spend: &spend, health: &health, demoted: &demoted };
         self.policy.decide(input, &state)
     }
 
@@ -459,13 +504,16 @@ impl Router {
         backends: &B,
         req: &B::Request,
     ) -> Result<Routed<B::Answer>, CompleteError<B::Error>> {
-        let Some(ledger) = &self.ledger else { return self.route(backends, req).await };
         let (started, started_unix_ms) = (Instant::now(), hearth_ledger::now_unix_ms());
         let mut info = req.call_info();
-        if info.request_id.is_empty() {
+        if info.request_id.is_empty() && (self.ledger.is_some() || self.watch.is_some()) {
             info.request_id = new_request_id(started_unix_ms);
         }
         let mut result = self.route(backends, req).await;
+        if let (Some(watch), Ok(routed)) = (&self.watch, &result) {
+            self.tell(watch.as_ref(), req, &info.request_id, routed);
+        }
+        let Some(ledger) = &self.ledger else { return result };
         let facts = RequestFacts {
             info: &info,
             requested_model: req.model(),
@@ -488,6 +536,26 @@ impl Router {
         result
     }
 
+    /// Tells `watch` of a routed answer (requests no route served are not watched).
+    fn tell<R: Request, A>(&self, watch: &dyn Watch, req: &R, request_id: &str, routed: &Routed<A>) {
+        let Some(index) = routed.decision.route else { return };
+        let Some(route) = self.config().routes.get(index) else { return };
+        let served = routed.attempts.iter().find(|a| a.outcome == AttemptOutcome::Served);
+        let task = routed.decision.task.name.to_ascii_lowercase();
+        let answered = Answered {
+            request_id,
+            task: &task,
+            route: index,
+            route_target: &route.target,
+            served_by: &routed.route,
+            local: served.is_some_and(|a| a.local),
+            reason: routed.reason,
+            pinned: route.pinned,
+            text: routed.text.as_deref().filter(|_| served.is_some_and(|a| a.tool_calls == 0)),
+        };
+        watch.answered(&answered, &|| req.sampled());
+    }
+
     async fn route<B: Backends>(
         &self,
         backends: &B,
@@ -502,7 +570,7 @@ impl Router {
         };
         let decision = self.decide(&input)?;
         tracing::debug!(target = ?decision.target(), reason = decision.reason.as_str(), "routed");
-        let run = Run { router: self, backends, req, decision, attempts: Vec::new() };
+        let run = Run { router: self, backends, req, decision, attempts: Vec::new(), text: None };
         let (target, local) = match &run.decision.outcome {
             Outcome::Serve { target, local } => (target.clone(), *local),
             Outcome::Reject { status, message } => {
@@ -529,6 +597,8 @@ struct Run<'a, B: Backends> {
     req: &'a B::Request,
     decision: Decision,
     attempts: Vec<Attempt>,
+    /// The text of the answer about to be served.
+    text: Option<String>,
 }
 
 type Done<B> = Result<Routed<<B as Backends>::Answer>, CompleteError<<B as Backends>::Error>>;
@@ -555,13 +625,17 @@ impl<B: Backends> Run<'_, B> {
             cost_usd,
             attempts: self.attempts,
             pending: None,
+            text: self.text,
         })
     }
 
     /// Local model `target` answers, as is.
     async fn local(mut self, target: &str, probe: Probe, reason: Reason) -> Done<B> {
         match self.call_local(target, probe, reason).await {
-            Ok(a) => self.served(a.answer, target.to_owned(), reason),
+            Ok(a) => {
+                self.text = a.text;
+                self.served(a.answer, target.to_owned(), reason)
+            }
             Err(e) => Err(self.fail(target.to_owned(), Cause::Local(e))),
         }
     }
@@ -570,7 +644,10 @@ impl<B: Backends> Run<'_, B> {
     async fn remote_or_fallback(mut self, target: &str) -> Done<B> {
         let reason = self.decision.reason;
         match self.call_remote(target, false, reason).await {
-            Ok(answer) => self.served(answer, target.to_owned(), reason),
+            Ok((answer, text)) => {
+                self.text = text;
+                self.served(answer, target.to_owned(), reason)
+            }
             Err(RemoteError::Request(e)) => Err(self.fail(target.to_owned(), Cause::Request(e))),
             Err(RemoteError::Upstream { error, reply, .. }) => match self.fallback() {
                 Some(local) if self.decision.reason != Reason::Explicit => {
@@ -603,6 +680,7 @@ impl<B: Backends> Run<'_, B> {
         let verdict = route.zip(local.evidence.as_ref()).and_then(|(r, e)| should_escalate(r, e));
         let (Some(why), Some(up)) = (verdict, self.decision.escalate_to.clone()) else {
             let reason = self.decision.reason;
+            self.text = local.text;
             return self.served(local.answer, target.to_owned(), reason);
         };
         tracing::info!(local = target, to = up, reason = why.as_str(), evidence = ?local.evidence, "escalating");
@@ -617,16 +695,20 @@ impl<B: Backends> Run<'_, B> {
             let probe = Probe { evidence: true, label_margin: false };
             self.call_local(&up, probe, why)
                 .await
-                .map(|a| a.answer)
+                .map(|a| (a.answer, a.text))
                 .map_err(|_| format!("local model {up:?} failed"))
         };
         match escalated {
-            Ok(answer) => self.served(answer, up, why),
+            Ok((answer, text)) => {
+                self.text = text;
+                self.served(answer, up, why)
+            }
             Err(error) => {
                 // The local answer exists: serve it rather than fail the request.
                 tracing::warn!(to = up, error, "escalation failed; serving the local answer");
                 self.attempts[local_attempt].outcome = AttemptOutcome::Served;
                 let reason = self.decision.reason;
+                self.text = local.text;
                 self.served(local.answer, target.to_owned(), reason)
             }
         }
@@ -668,7 +750,7 @@ impl<B: Backends> Run<'_, B> {
         name: &str,
         buffered: bool,
         reason: Reason,
-    ) -> Result<B::Answer, RemoteError<B::Error>> {
+    ) -> Result<(B::Answer, Option<String>), RemoteError<B::Error>> {
         let Some(remote) = self.router.config().remote(name) else {
             return Err(RemoteError::Upstream {
                 error: format!("remote {name:?} is not configured"),
@@ -696,7 +778,7 @@ impl<B: Backends> Run<'_, B> {
                 attempt.usage = a.usage;
                 attempt.upstream_id = a.upstream_id;
                 attempt.tool_calls = a.tool_calls;
-                Ok(a.answer)
+                Ok((a.answer, a.text))
             }
             Err(RemoteError::Request(e)) => {
                 attempt.outcome = AttemptOutcome::Failed("the remote refused the request".into());

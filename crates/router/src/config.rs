@@ -62,6 +62,10 @@ pub struct RouterConfig {
     /// no cache.
     #[serde(default)]
     pub cache: Option<hearth_cache::CacheConfig>,
+    /// `[monitor]`: the quality monitor (a remote judges a sample of local answers; a task
+    /// type whose agreement drops moves up to its route's `escalate_to`); absent: no monitor.
+    #[serde(default)]
+    pub monitor: Option<crate::monitor_config::MonitorConfig>,
 }
 
 /// `[server]`: settings of the HTTP server that are not routing policy. Command-line flags of
@@ -254,6 +258,10 @@ pub struct Route {
     /// has a local model, else `"reject"`. Read it through [`RouterConfig::on_budget`].
     #[serde(default)]
     pub on_budget: Option<OnBudget>,
+    /// The quality monitor only reports on this route's tasks: it never moves them up a tier
+    /// (nor back).
+    #[serde(default)]
+    pub pinned: bool,
 }
 
 impl Route {

@@ -243,6 +243,7 @@ mod tests {
             buffer_streams: false,
             fallback: None,
             on_budget: None,
+            pinned: false,
         }
     }
 

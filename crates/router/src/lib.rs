@@ -35,7 +35,7 @@
 //! config.validate(&|_| true).unwrap(); // at start-up, with hearth_router::process_env
 //! let policy = Policy::new(config);
 //! let (spend, health) = (Spend::new(), Health::new());
-//! let state = RouterState { now: SystemTime::now(), spend: &spend, health: &health };
+//! let state = RouterState { now: SystemTime::now(), spend: &spend, health: &health, demoted: &hearth_router::policy::NONE_DEMOTED };
 //! let input = RouteInput { requested_model: "auto", task_hint: Some("classify"), text: "Is this spam?", stream: false };
 //! let decision = policy.decide(&input, &state).unwrap();
 //! assert_eq!(decision.target(), Some("qwen2.5-coder:0.5b"));
@@ -100,6 +100,8 @@ pub mod policy;
 pub mod reason;
 pub mod task;
 pub mod validate;
+pub mod monitor_config;
+pub mod watch;
 
 pub use budget::{BudgetStatus, Spend};
 pub use complete::{
@@ -118,3 +120,5 @@ pub use policy::{Decision, Outcome, Policy, RouteInput, RouterState, UnknownMode
 pub use reason::Reason;
 pub use task::{Task, TaskSource};
 pub use validate::{Problem, Problems, process_env};
+pub use monitor_config::MonitorConfig;
+pub use watch::{Answered, SampledRequest, Turn, Watch};

@@ -22,7 +22,11 @@
 //!    carries `escalate_to`; the caller checks the answer with
 //!    [`crate::escalation::should_escalate`]. Streamed requests are checked only when the
 //!    route has `buffer_streams`.
+//! 6. **Moved up by the quality monitor**: a task type in [`RouterState::demoted`] whose route
+//!    has `escalate_to` and is not `pinned` is served by `escalate_to` (reason `demoted`)
+//!    instead of its target, until the monitor moves it back.
 
+use std::collections::BTreeSet;
 use std::time::SystemTime;
 
 use serde::Serialize;
@@ -63,7 +67,13 @@ pub struct RouterState<'a> {
     pub spend: &'a Spend,
     /// Remote health.
     pub health: &'a Health,
+    /// Task types (lowercase) the quality monitor has moved up to their route's
+    /// `escalate_to` ([`crate::Watch::demoted`]); [`NONE_DEMOTED`] without a monitor.
+    pub demoted: &'a BTreeSet<String>,
 }
+
+/// No task type moved up (a router without a monitor).
+pub static NONE_DEMOTED: BTreeSet<String> = BTreeSet::new();
 
 /// Serve or refuse.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -218,6 +228,14 @@ impl Policy {
         {
             chosen = up;
             decision.reason = Reason::Complexity;
+        }
+        if decision.reason == Reason::Task
+            && !route.pinned
+            && let Some(up) = &route.escalate_to
+            && state.demoted.contains(&decision.task.name.to_ascii_lowercase())
+        {
+            chosen = up;
+            decision.reason = Reason::Demoted;
         }
         let Some(target) = self.config.target(chosen) else {
             decision.outcome = Outcome::Reject {

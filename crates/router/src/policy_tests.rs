@@ -54,11 +54,17 @@ fn now() -> SystemTime {
 struct World {
     spend: Spend,
     health: Health,
+    demoted: std::collections::BTreeSet<String>,
 }
 
 impl World {
     fn new() -> Self {
-        World { spend: Spend::new(), health: Health::new() }
+        World { spend: Spend::new(), health: Health::new(), demoted: Default::default() }
+    }
+    fn monitored(tasks: &[&str]) -> Self {
+        let mut w = World::new();
+        w.demoted = tasks.iter().map(|t| (*t).to_owned()).collect();
+        w
     }
     fn broke() -> Self {
         let mut w = World::new();
@@ -74,7 +80,7 @@ impl World {
         w
     }
     fn state(&self) -> RouterState<'_> {
-        RouterState { now: now(), spend: &self.spend, health: &self.health }
+        RouterState { now: now(), spend: &self.spend, health: &self.health, demoted: &self.demoted }
     }
 }
 
@@ -205,7 +211,7 @@ fn a_cooling_remote_falls_back_or_is_a_503_naming_the_upstream_error() {
 #[test]
 fn the_cooldown_expires_and_the_remote_serves_again() {
     let (p, w) = (policy(), World::claude_down());
-    let later = RouterState { now: now() + Duration::from_secs(30), spend: &w.spend, health: &w.health };
+    let later = RouterState { now: now() + Duration::from_secs(30), spend: &w.spend, health: &w.health, demoted: &crate::policy::NONE_DEMOTED };
     let d = p
         .decide(
             &RouteInput { requested_model: "auto", task_hint: Some("reason"), text: "", stream: false },
@@ -284,10 +290,35 @@ fn the_answer_checks_give_low_confidence_and_invalid_output() {
 }
 
 #[test]
+fn a_task_the_monitor_moved_up_is_served_by_escalate_to_unless_pinned() {
+    let p = policy();
+    let w = World::monitored(&["classify", "summarize", "reason"]);
+    let d = decide(&p, &w, "auto", Some("Classify"), EASY);
+    assert_eq!((served(&d), d.escalate_to.as_deref()), (("claude", Reason::Demoted), None));
+    // A bigger local model as escalate_to: served locally, no further escalation.
+    let d = decide(&p, &w, "auto", Some("summarize"), EASY);
+    assert_eq!(served(&d), ("big", Reason::Demoted));
+    // A remote route has no escalate_to: unchanged. An explicit model: unchanged.
+    assert_eq!(served(&decide(&p, &w, "auto", Some("reason"), EASY)), ("claude", Reason::Task));
+    assert_eq!(served(&decide(&p, &w, "small", Some("classify"), EASY)), ("small", Reason::Explicit));
+    // A complexity escalation keeps its reason.
+    assert_eq!(served(&decide(&p, &w, "auto", Some("classify"), HARD)), ("claude", Reason::Complexity));
+    // Claude cooling down: the route's local target serves, as for any remote target.
+    let mut down = World::claude_down();
+    down.demoted = w.demoted.clone();
+    assert_eq!(served(&decide(&p, &down, "auto", Some("classify"), EASY)).0, "small");
+    // Pinned: the monitor only reports.
+    let mut config = p.config().clone();
+    config.routes[0].pinned = true;
+    let pinned = Policy::new(config);
+    assert_eq!(served(&decide(&pinned, &w, "auto", Some("classify"), EASY)).0, "small");
+}
+
+#[test]
 fn every_reason_is_reachable() {
     let p = policy();
     let mut seen = std::collections::HashSet::new();
-    let worlds = [World::new(), World::broke(), World::claude_down()];
+    let worlds = [World::new(), World::broke(), World::claude_down(), World::monitored(&["classify"])];
     for w in &worlds {
         for model in ["auto", "small", "claude"] {
             for task in ["classify", "summarize", "reason", "debug", "translate"] {

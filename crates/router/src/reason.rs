@@ -25,6 +25,9 @@ pub enum Reason {
     Explicit,
     /// No route lists the task and there is no `"*"` route: the first configured model.
     Default,
+    /// The quality monitor moved the task type up to its route's `escalate_to` (its local
+    /// answers agreed with the judge too rarely).
+    Demoted,
 }
 
 impl Reason {
@@ -39,11 +42,12 @@ impl Reason {
             Reason::RemoteUnavailable => "remote_unavailable",
             Reason::Explicit => "explicit",
             Reason::Default => "default",
+            Reason::Demoted => "demoted",
         }
     }
 
     /// Every reason.
-    pub const ALL: [Reason; 8] = [
+    pub const ALL: [Reason; 9] = [
         Reason::Task,
         Reason::Complexity,
         Reason::LowConfidence,
@@ -52,6 +56,7 @@ impl Reason {
         Reason::RemoteUnavailable,
         Reason::Explicit,
         Reason::Default,
+        Reason::Demoted,
     ];
 }
 

@@ -162,6 +162,9 @@ impl RouterConfig {
         self.check_routes(&mut problems);
         self.check_budget(&mut problems);
         self.check_complexity(&mut problems);
+        if let Some(monitor) = &self.monitor {
+            monitor.check(self, &mut problems);
+        }
         if let Some(Err(e)) = self.cache.as_ref().map(hearth_cache::CacheConfig::validate) {
             problems.push(Problem::Invalid { key: "cache".into(), message: e.to_string() });
         }
