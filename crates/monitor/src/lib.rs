@@ -8,6 +8,7 @@
 //! - [`compare`]: exact comparison (labels, tag sets, JSON fields) for `exact_tasks`.
 //! - [`pairwise`]: the pairwise judge prompt, its verdict schema, both orders.
 //! - [`report`]: the state as rows per task type (`hearth report`, `/v1/hearth/routes`).
+//! - [`remote`]: judge calls over hearth's Claude / OpenAI clients.
 //! - [`Monitor`]: the running monitor, the router's [`hearth_router::Watch`]; judges on its
 //!   own worker through a [`Judge`] (the thin adapter to the models).
 #![forbid(unsafe_code)]
@@ -17,6 +18,7 @@ pub mod compare;
 pub mod judge;
 mod monitor;
 pub mod pairwise;
+pub mod remote;
 pub mod report;
 pub mod state;
 pub mod stats;

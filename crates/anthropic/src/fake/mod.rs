@@ -66,6 +66,26 @@ pub struct FakeConfig {
     pub strict_roles: bool,
     /// Where to listen; port 0 picks a free one.
     pub addr: SocketAddr,
+    /// The test's own answers: when it gives a text for a (valid, non-streamed or streamed)
+    /// messages request, that text is the answer instead of the deterministic one.
+    pub responder: Option<Responder>,
+}
+
+/// A test's answer function for [`FakeConfig::responder`].
+#[derive(Clone)]
+pub struct Responder(pub Arc<dyn Fn(&crate::types::MessagesRequest) -> Option<String> + Send + Sync>);
+
+impl Responder {
+    /// Answers with `f`.
+    pub fn new(f: impl Fn(&crate::types::MessagesRequest) -> Option<String> + Send + Sync + 'static) -> Responder {
+        Responder(Arc::new(f))
+    }
+}
+
+impl std::fmt::Debug for Responder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Responder(..)")
+    }
 }
 
 impl FakeConfig {
@@ -76,6 +96,7 @@ impl FakeConfig {
             versions: vec!["2023-01-01".into(), ANTHROPIC_VERSION_2023.into(), ANTHROPIC_VERSION.into()],
             strict_roles: true,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            responder: None,
         }
     }
 }
@@ -295,7 +316,10 @@ async fn api(shared: &Shared, endpoint: Endpoint, headers: &HeaderMap, body: &[u
                 Ok(req) => req,
                 Err(reject) => return error_response(&reply_for(reject), Some(&request_id)),
             };
-            let message = reply::answer(&req, &format!("msg_fake_{serial:08}"), &mut shared.lock().cache);
+            let mut message = reply::answer(&req, &format!("msg_fake_{serial:08}"), &mut shared.lock().cache);
+            if let Some(text) = shared.config.responder.as_ref().and_then(|r| (r.0)(&req)) {
+                reply::replace_text(&mut message, text);
+            }
             let stream = req.stream == Some(true);
             match (fault, stream) {
                 (Some(Fault::MalformedJson), false) => {

@@ -49,6 +49,15 @@ pub(crate) fn answer(req: &MessagesRequest, id: &str, cache: &mut HashSet<u64>) 
     }
 }
 
+/// Makes `message` answer `text` (a test's [`super::Responder`]): one text block, `end_turn`,
+/// output tokens counted anew.
+pub(crate) fn replace_text(message: &mut Message, text: String) {
+    message.usage.output_tokens = estimate_tokens(text.chars().count()).max(1);
+    message.content = vec![ContentBlock::text(text)];
+    message.stop_reason = Some(StopReason::EndTurn);
+    message.stop_sequence = None;
+}
+
 /// The token count of a count_tokens request.
 pub(crate) fn count(req: &CountTokensRequest) -> u64 {
     let parts = prompt_parts(req.tools.as_deref(), req.system.as_ref(), &req.messages);
