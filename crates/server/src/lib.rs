@@ -72,6 +72,7 @@ pub use error::{ApiError, ServerError};
 pub use metrics::Metrics;
 pub use pool::{Lease, LoadState, ModelPool, ModelSpec, ModelStatus, PoolError};
 pub use route::cache::ModelEmbed;
+pub use route::monitor::ServerJudge as MonitorJudge;
 pub use route::{Routing, RoutingError};
 pub use router::router;
 pub use serve::{LoadError, Server, shutdown_signal};

@@ -255,6 +255,11 @@ pub(crate) fn render(state: &AppState) -> String {
     if let Some(ledger) = state.config().routing.as_ref().and_then(|r| r.router().ledger()) {
         ledger_metrics(&mut out, &ledger.stats());
     }
+    if let Some(routing) = state.config().routing.as_ref()
+        && let Some(monitor) = routing.monitor()
+    {
+        crate::route::monitor::metrics(&mut out, monitor, routing.router().config());
+    }
     if let Some(cache) = state.config().routing.as_ref().and_then(|r| r.cache()) {
         cache_metrics(&mut out, &cache.stats());
     }

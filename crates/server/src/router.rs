@@ -31,6 +31,7 @@ pub fn router(state: AppState) -> Result<Router, ServerError> {
         .route("/v1/models", get(models::list))
         .route("/v1/models/{id}", get(models::get))
         .route("/metrics", get(metrics::handler))
+        .route("/v1/hearth/routes", get(crate::route::monitor::routes))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config().max_body_bytes))

@@ -163,6 +163,7 @@ impl Server {
             ));
         };
         let app = router(state.clone())?;
+        crate::route::monitor::spawn(&state);
         for (index, spec) in pool.specs().iter().enumerate().filter(|(_, s)| s.preload) {
             let (pool, name) = (pool.clone(), spec.name.clone());
             tokio::spawn(async move {

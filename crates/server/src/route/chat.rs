@@ -28,6 +28,8 @@ pub(super) struct ChatRequest {
     text: String,
     pub stream: bool,
     info: hearth_router::CallInfo,
+    /// The replayable copy the quality monitor's judge gets (set when a monitor runs).
+    pub sampled: Option<hearth_router::SampledRequest>,
 }
 
 impl ChatRequest {
@@ -48,6 +50,7 @@ impl ChatRequest {
                 raw.get("user").and_then(Value::as_str),
                 headers,
             ),
+            sampled: None,
         }
     }
 }
@@ -71,6 +74,10 @@ impl hearth_router::Request for ChatRequest {
 
     fn call_info(&self) -> hearth_router::CallInfo {
         self.info.clone()
+    }
+
+    fn sampled(&self) -> Option<hearth_router::SampledRequest> {
+        self.sampled.clone()
     }
 }
 

@@ -48,6 +48,7 @@ pub(super) async fn probed(
         evidence(&answer, json_expected(&ctx.raw), probe.label_margin).with_invalid_tool_call(invalid_call);
     let usage = local_usage(&answer);
     let tool_calls = super::answer_tool_calls(&answer);
+    let text = super::answer_text(&answer);
     if let Some(choice) = answer.pointer_mut("/choices/0") {
         if !wants_logprobs {
             choice["logprobs"] = Value::Null;
@@ -67,7 +68,11 @@ pub(super) async fn probed(
         parts.headers.remove(axum::http::header::CONTENT_LENGTH);
         Response::from_parts(parts, axum::body::Body::from(answer.to_string()))
     };
-    Ok(LocalAnswer::new(answer).with_evidence(Some(evidence)).with_usage(usage).with_tool_calls(tool_calls))
+    Ok(LocalAnswer::new(answer)
+        .with_evidence(Some(evidence))
+        .with_usage(usage)
+        .with_tool_calls(tool_calls)
+        .with_text(text))
 }
 
 fn include_usage(ctx: &Ctx) -> bool {

@@ -31,6 +31,7 @@ mod messages_backends;
 pub(crate) mod messages_count;
 mod messages_escalate;
 mod messages_sse;
+pub(crate) mod monitor;
 mod openai;
 mod remote;
 mod stream;
@@ -69,6 +70,8 @@ pub struct Routing {
     remotes: HashMap<String, RemoteClient>,
     /// The response cache (`[cache]`), when configured.
     cache: Option<Arc<hearth_cache::Cache>>,
+    /// The quality monitor (`[monitor]`), when configured.
+    monitor: Option<Arc<hearth_monitor::Monitor>>,
 }
 
 impl Routing {
@@ -76,7 +79,7 @@ impl Routing {
     /// `api_key_env` variable unset is an error naming it).
     pub fn new(config: RouterConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Routing, RoutingError> {
         let remotes = remote::clients(&config, env)?;
-        Ok(Routing { router: Router::new(config), remotes, cache: None })
+        Ok(Routing { router: Router::new(config), remotes, cache: None, monitor: None })
     }
 
     /// The same routing, writing one ledger row per call ([`hearth_router::ledger_rows`]).
@@ -87,6 +90,19 @@ impl Routing {
     /// The same routing with the response cache in front of `/v1/chat/completions`.
     pub fn with_cache(self, cache: Arc<hearth_cache::Cache>) -> Routing {
         Routing { cache: Some(cache), ..self }
+    }
+
+    /// The same routing watched by the quality monitor: it samples answers, and the task
+    /// types it moves up are served by their route's `escalate_to`. The server starts its
+    /// worker ([`crate::Server::serve`]).
+    pub fn with_monitor(self, monitor: Arc<hearth_monitor::Monitor>) -> Routing {
+        let watch: Arc<dyn hearth_router::Watch> = monitor.clone();
+        Routing { router: self.router.with_watch(watch), monitor: Some(monitor), ..self }
+    }
+
+    /// The quality monitor, when configured.
+    pub fn monitor(&self) -> Option<&Arc<hearth_monitor::Monitor>> {
+        self.monitor.as_ref()
     }
 
     /// The response cache, when configured.
@@ -202,7 +218,10 @@ pub(crate) async fn chat(
 ) -> Response {
     let raw: Value = serde_json::from_slice(body).unwrap_or_default();
     let id = state.new_id("req");
-    let req = chat::ChatRequest::new(parsed, &raw, headers, id.clone());
+    let mut req = chat::ChatRequest::new(parsed, &raw, headers, id.clone());
+    if routing.monitor().is_some() {
+        req.sampled = monitor::sampled_request(&raw);
+    }
     let stream = req.stream;
     let looked = match routing.cache() {
         Some(cache) if !stream => cache::lookup(&state, &routing, cache, &req, &raw, headers).await,
@@ -293,8 +312,8 @@ async fn respond(
 /// `completion_tokens`, or Anthropic's `input_tokens` / `output_tokens`) and its tool calls
 /// ([`answer_tool_calls`]); a stream or an error is returned as is, without usage.
 async fn local_answer(resp: Response) -> hearth_router::LocalAnswer<Response> {
-    let (resp, usage, tool_calls) = with_local_usage(resp).await;
-    hearth_router::LocalAnswer::new(resp).with_usage(usage).with_tool_calls(tool_calls)
+    let (resp, usage, tool_calls, text) = with_local_usage(resp).await;
+    hearth_router::LocalAnswer::new(resp).with_usage(usage).with_tool_calls(tool_calls).with_text(text)
 }
 
 /// The tool calls of a JSON answer in either API's shape: `choices[0].message.tool_calls`,
@@ -318,21 +337,22 @@ fn tool_use_count(msg: &hearth_anthropic::types::Message) -> u32 {
 }
 
 /// [`local_answer`]'s parts: the answer (its body read and put back), usage, tool calls.
-async fn with_local_usage(resp: Response) -> (Response, Option<hearth_router::Usage>, u32) {
+async fn with_local_usage(resp: Response) -> (Response, Option<hearth_router::Usage>, u32, Option<String>) {
     let is_json = resp
         .headers()
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
     if !is_json || !resp.status().is_success() {
-        return (resp, None, 0);
+        return (resp, None, 0, None);
     }
     let (parts, body) = resp.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
-        return (ApiError::internal("could not read the local answer").into_response(), None, 0);
+        return (ApiError::internal("could not read the local answer").into_response(), None, 0, None);
     };
     let value = serde_json::from_slice::<Value>(&bytes).ok();
     let tool_calls = value.as_ref().map_or(0, answer_tool_calls);
+    let text = value.as_ref().and_then(answer_text);
     let usage = value.and_then(|v| {
         let u = v.get("usage")?;
         let n = |a: &str, b: &str| u.get(a).or_else(|| u.get(b)).and_then(Value::as_u64);
@@ -342,7 +362,17 @@ async fn with_local_usage(resp: Response) -> (Response, Option<hearth_router::Us
             ..hearth_router::Usage::default()
         })
     });
-    (Response::from_parts(parts, axum::body::Body::from(bytes)), usage, tool_calls)
+    (Response::from_parts(parts, axum::body::Body::from(bytes)), usage, tool_calls, text)
+}
+
+/// The text of a JSON answer in either API's shape: `choices[0].message.content`, or the
+/// text blocks of `content`.
+pub(crate) fn answer_text(v: &Value) -> Option<String> {
+    if let Some(choice) = v.pointer("/choices/0") {
+        return choice.pointer("/message/content").and_then(Value::as_str).map(str::to_owned);
+    }
+    let blocks = v.get("content")?.as_array()?;
+    Some(blocks.iter().filter(|b| b["type"] == "text").filter_map(|b| b["text"].as_str()).collect())
 }
 
 /// What the steps of one routed request share.
@@ -485,6 +515,7 @@ async fn call_remote(ctx: &Ctx, target: &str, stream: bool) -> RemoteResult {
             let usage = translate::router_usage(&answer.body.usage);
             let body = translate::completion(&id, created, &answer.body.model, &answer.body);
             Ok(RemoteAnswer::new(crate::response::json_response(&body), Some(usage))
+                .with_text(Some(answer.body.text()))
                 .with_upstream_id(answer.request_id)
                 .with_tool_calls(tool_use_count(&answer.body)))
         }

@@ -74,6 +74,7 @@ pub(super) async fn call(
             tracing::debug!(remote = target, request_id = ?answer.request_id, attempts = answer.attempts, "remote answered");
             let resp = crate::response::json_response(&answer.body);
             Ok(RemoteAnswer::new(resp, Some(router_usage(&usage)))
+                .with_text(super::answer_text(&answer.body))
                 .with_upstream_id(answer.request_id)
                 .with_tool_calls(super::answer_tool_calls(&answer.body)))
         }

@@ -12,6 +12,7 @@ mod ledger;
 mod messages;
 mod messages_routing;
 mod messages_tools_routing;
+mod monitor;
 mod openai_remote;
 mod pool;
 mod routing;

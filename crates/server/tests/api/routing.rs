@@ -95,6 +95,14 @@ pub(crate) fn app_with_cache(
 }
 
 fn app_with_routing(text: &str, setup: impl FnOnce(Routing) -> Routing) -> Option<(Router, Arc<Routing>)> {
+    app_with_state(text, setup).map(|(app, routing, _)| (app, routing))
+}
+
+/// [`app_with_routing`] with the server's state too.
+pub(crate) fn app_with_state(
+    text: &str,
+    setup: impl FnOnce(Routing) -> Routing,
+) -> Option<(Router, Arc<Routing>, AppState)> {
     let path = hearth_testkit::model(hearth_testkit::SMOLLM2_135M)?;
     let config = RouterConfig::from_toml_str(text).unwrap();
     config.validate(&|v| test_env(v).is_some()).unwrap();
@@ -113,7 +121,7 @@ fn app_with_routing(text: &str, setup: impl FnOnce(Routing) -> Routing) -> Optio
     };
     config.validate().unwrap();
     let state = AppState::new(config);
-    Some((router(state).unwrap(), routing))
+    Some((router(state.clone()).unwrap(), routing, state))
 }
 
 pub(crate) async fn fake() -> FakeAnthropic {
