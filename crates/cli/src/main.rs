@@ -17,6 +17,7 @@ mod route;
 mod run;
 mod serve;
 mod serve_cache;
+mod serve_monitor;
 mod serve_config;
 mod serve_ledger;
 mod tokenize;

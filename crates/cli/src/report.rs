@@ -1,7 +1,9 @@
 //! `hearth report`: what the ledger's calls cost against the baseline model, per task, model,
 //! route, tag, day or week (`hearth_ledger::report`). Reads the ledger read-only; the ledger
-//! is `--db`, else the `[ledger] path` of `--config` (only that table is read), else the
-//! default file beside the models cache.
+//! is `--db`, else the `[ledger] path` of `--config`, else the default file beside the models
+//! cache. With `--config` and a `[monitor]` section, the quality monitor's state follows: per
+//! task type sampled, judged, agreement with its 95% interval, the sequential test's state,
+//! the tier and its history (`hearth_monitor::report`).
 
 use std::path::{Path, PathBuf};
 
@@ -14,7 +16,8 @@ use hearth_ledger::{LedgerConfig, Report, SqliteStore, Store, now_unix_ms};
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// The `hearth serve` config: the ledger is its `[ledger] path` (relative to the file's
-    /// folder), or the default file when it sets none. Only the `[ledger]` table is read.
+    /// folder), or the default file when it sets none. With a `[monitor]` section, the quality
+    /// monitor's per-task agreement, test state and tier history are shown too.
     #[arg(long, value_name = "FILE.toml", conflicts_with = "db")]
     config: Option<PathBuf>,
     /// The ledger file itself (SQLite).
@@ -55,12 +58,50 @@ pub fn run(args: Args) -> Result<()> {
         std::fs::write(file, report.to_html()).with_context(|| format!("writing {}", file.display()))?;
         eprintln!("wrote {}", file.display());
     }
+    let monitor = match &args.config {
+        Some(config) => monitor_state(config)?,
+        None => None,
+    };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        let mut value = serde_json::to_value(&report)?;
+        if let (Some((file, state)), Some(obj)) = (&monitor, value.as_object_mut()) {
+            obj.insert(
+                "monitor".into(),
+                serde_json::json!({
+                    "judge_calls": state.judge_calls,
+                    "judge_usd_total": state.judge_usd_total,
+                    "judge_errors": state.judge_errors,
+                    "dropped_queue": state.dropped_queue,
+                    "dropped_budget": state.dropped_budget,
+                    "tasks": hearth_monitor::report::rows(state, file),
+                }),
+            );
+        }
+        println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
         print!("{}", report.to_text());
+        if let Some((file, state)) = &monitor {
+            print!("\n{}", hearth_monitor::report::render(state, file));
+        }
     }
     Ok(())
+}
+
+/// The `[monitor]` of `config` and its saved state: `None` when the file has no monitor.
+fn monitor_state(config: &Path) -> Result<Option<(hearth_router::RouterConfig, hearth_monitor::MonitorState)>> {
+    let text = std::fs::read_to_string(config).with_context(|| format!("reading the config {}", config.display()))?;
+    let file = match hearth_router::RouterConfig::from_toml_str(&text) {
+        Ok(file) => file,
+        Err(e) => {
+            eprintln!("hearth: not showing the quality monitor: {e}");
+            return Ok(None);
+        }
+    };
+    let base = config.parent().unwrap_or(Path::new("."));
+    let Some(path) = crate::serve_monitor::state_path(&file, base) else { return Ok(None) };
+    let state = hearth_monitor::MonitorState::load(&path)
+        .with_context(|| format!("reading the monitor's state {}", path.display()))?;
+    Ok(Some((file, state)))
 }
 
 /// The ledger to read: `db`, else `config`'s `[ledger] path` (relative to its folder), else

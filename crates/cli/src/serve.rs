@@ -223,6 +223,13 @@ fn run_pool(args: Args, path: &Path) -> Result<()> {
         }
         None => "no cache".to_owned(),
     };
+    let monitor_note = match crate::serve_monitor::open(&file, base, routing.router().ledger().cloned())? {
+        Some(crate::serve_monitor::Opened { monitor, note }) => {
+            routing = routing.with_monitor(monitor);
+            note
+        }
+        None => "no monitor".to_owned(),
+    };
     config.routing = Some(std::sync::Arc::new(routing));
     // Names are checked (unique, not `auto`) before anything is downloaded.
     config.models = crate::serve_config::specs(&file, base, |_| Ok(PathBuf::new()))?;
@@ -237,7 +244,7 @@ fn run_pool(args: Args, path: &Path) -> Result<()> {
         let budget = server.state().pool().and_then(|p| p.budget());
         let budget = budget.map_or("no memory budget".into(), |b| format!("memory budget {} MiB", b >> 20));
         eprintln!(
-            "hearth: listening on http://{addr} ({keyed}), serving {} (loaded on first use; {budget}; {ledger_note}; {cache_note})",
+            "hearth: listening on http://{addr} ({keyed}), serving {} (loaded on first use; {budget}; {ledger_note}; {cache_note}; {monitor_note})",
             names.join(", ")
         );
         server.serve(shutdown_signal()).await?;

@@ -203,6 +203,8 @@ state_file = "{state}"
     );
     let config = RouterConfig::from_toml_str(&text).expect("parses");
     config.validate(&|_| true).expect("valid");
+    // For `hearth report --config DIR/hearth.toml` (HEARTH_SIM_OUT).
+    std::fs::write(dir.join("hearth.toml"), &text).expect("writes the config");
     config
 }
 

@@ -129,9 +129,12 @@ pub struct Group {
     pub escalations: BTreeMap<String, u64>,
     /// Calls that failed.
     pub errors: u64,
-    /// Share of judged calls where the judge agreed with the answer; `None` until judge rows
-    /// exist.
+    /// Share of judged calls where the judge agreed with the answer (the quality monitor's
+    /// rows: task `judge`, tags `judged` = the call's `request_id` and `verdict`); `None`
+    /// when none of the group's calls was judged.
     pub judge_agreement: Option<f64>,
+    /// The group's calls with a verdict.
+    pub judged: u64,
 }
 
 /// The running sums of one group.
@@ -149,11 +152,17 @@ pub(crate) struct Acc {
     cache_hits: u64,
     escalations: BTreeMap<String, u64>,
     errors: u64,
+    judged: u64,
+    agreed: u64,
 }
 
 impl Acc {
     /// Adds `call`; `escalation_reason` is its reason as [`Escalations::reason`] gives it.
-    pub(crate) fn add(&mut self, call: &Call, escalation_reason: Option<&str>) {
+    pub(crate) fn add(&mut self, call: &Call, escalation_reason: Option<&str>, verdict: Option<bool>) {
+        if let Some(agree) = verdict {
+            self.judged += 1;
+            self.agreed += u64::from(agree);
+        }
         self.calls += 1;
         self.local_calls += u64::from(call.local);
         self.input_tokens += call.input_tokens.unwrap_or(0);
@@ -195,7 +204,8 @@ impl Acc {
             escalated: self.escalations.values().sum(),
             escalations: self.escalations,
             errors: self.errors,
-            judge_agreement: None,
+            judge_agreement: (self.judged > 0).then(|| self.agreed as f64 / self.judged as f64),
+            judged: self.judged,
         }
     }
 }
@@ -206,6 +216,33 @@ pub fn nearest_rank(sorted: &[u64], percent: u32) -> Option<u64> {
     let n = sorted.len() as u64;
     let rank = (u64::from(percent) * n).div_ceil(100).max(1);
     sorted.get(usize::try_from(rank).ok()? - 1).copied()
+}
+
+/// The quality monitor's verdict on each judged call: its judge rows (task `judge`) carry
+/// `judged` (the call's `request_id`) and `verdict` (`agree`, `disagree`; `none` without one).
+#[derive(Debug)]
+pub(crate) struct Verdicts<'a>(HashMap<&'a str, bool>);
+
+impl<'a> Verdicts<'a> {
+    pub(crate) fn new(calls: &'a [Call]) -> Verdicts<'a> {
+        let mut map = HashMap::new();
+        for c in calls.iter().filter(|c| c.task.as_deref() == Some("judge")) {
+            let agree = match c.tags.get("verdict").map(String::as_str) {
+                Some("agree") => true,
+                Some("disagree") => false,
+                _ => continue,
+            };
+            if let Some(judged) = c.tags.get("judged") {
+                map.insert(judged.as_str(), agree);
+            }
+        }
+        Verdicts(map)
+    }
+
+    /// The verdict on `call`, if it was judged.
+    pub(crate) fn of(&self, call: &Call) -> Option<bool> {
+        self.0.get(call.request_id.as_str()).copied()
+    }
 }
 
 /// Which reason each escalated call is counted under.
@@ -240,11 +277,13 @@ impl<'a> Escalations<'a> {
 /// (most first), then by key.
 pub fn groups(calls: &[Call], by: GroupBy) -> Vec<Group> {
     let escalations = Escalations::new(calls);
+    let verdicts = Verdicts::new(calls);
     let mut accs: BTreeMap<String, Acc> = BTreeMap::new();
     for c in calls {
         let reason = escalations.reason(c);
+        let verdict = verdicts.of(c);
         for key in by.keys(c) {
-            accs.entry(key).or_default().add(c, reason);
+            accs.entry(key).or_default().add(c, reason, verdict);
         }
     }
     let mut rows: Vec<Group> = accs.into_iter().map(|(k, a)| a.finish(k)).collect();
@@ -257,8 +296,9 @@ pub fn groups(calls: &[Call], by: GroupBy) -> Vec<Group> {
 /// All of `calls` as one row, keyed `total` (each call once, whatever the grouping).
 pub fn total(calls: &[Call]) -> Group {
     let escalations = Escalations::new(calls);
+    let verdicts = Verdicts::new(calls);
     let mut acc = Acc::default();
-    calls.iter().for_each(|c| acc.add(c, escalations.reason(c)));
+    calls.iter().for_each(|c| acc.add(c, escalations.reason(c), verdicts.of(c)));
     acc.finish("total".to_owned())
 }
 

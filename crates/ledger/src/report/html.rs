@@ -104,7 +104,7 @@ pub fn render(r: &Report) -> String {
     let _ = write!(
         out,
         "<footer>Saved = baseline − cost over the calls that have a baseline ({} of {} calls). \
-         Judge agreement appears once judge rows exist. Written by <code>hearth report</code>.</footer>\n\
+         Judge agreement: the share of judged calls the quality monitor agreed with. Written by <code>hearth report</code>.</footer>\n\
          </main></body></html>\n",
         r.total.baselined_calls, r.total.calls
     );

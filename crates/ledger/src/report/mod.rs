@@ -16,7 +16,8 @@
 //! - Latency percentiles are nearest-rank over the group's calls.
 //! - An escalated call is counted by the reason of the call that replaced it (the row whose
 //!   `escalation_parent` is its `request_id`), else by its own reason.
-//! - Judge agreement is `None` ("—") until judge rows exist.
+//! - Judge agreement: the share of a group's judged calls the quality monitor's judge agreed with
+//!   (its rows: task `judge`, tags `judged`, `verdict`); `None` ("—") when none was judged.
 //!
 //! # JSON (`hearth report --json`)
 //!

@@ -234,3 +234,32 @@ fn the_report_serializes_under_its_documented_names() {
     let e = "month".parse::<GroupBy>().unwrap_err().to_string();
     assert!(e.contains("task, model, route, tag, day or week"), "{e}");
 }
+
+#[test]
+fn judge_rows_give_the_judged_calls_group_its_agreement() {
+    let judge = |id: &str, judged: &str, verdict: &str| {
+        let mut c = call(id, Some("judge"), "claude", false);
+        c.tags.insert("judged".into(), judged.into());
+        c.tags.insert("verdict".into(), verdict.into());
+        c
+    };
+    let calls = [
+        call("a", Some("classify"), "qwen", true),
+        call("b", Some("classify"), "qwen", true),
+        call("c", Some("classify"), "qwen", true),
+        call("d", Some("summarize"), "qwen", true),
+        judge("a-judge-1", "a", "agree"),
+        judge("b-judge-1", "b", "disagree"),
+        // Several rows of one verdict (a pairwise judge asks three times) count once.
+        judge("b-judge-2", "b", "disagree"),
+        judge("c-judge-1", "c", "none"),
+    ];
+    let groups = groups(&calls, GroupBy::Task);
+    let classify = groups.iter().find(|g| g.key == "classify").unwrap();
+    assert_eq!((classify.judged, classify.judge_agreement), (2, Some(0.5)));
+    let summarize = groups.iter().find(|g| g.key == "summarize").unwrap();
+    assert_eq!((summarize.judged, summarize.judge_agreement), (0, None));
+    let judge_group = groups.iter().find(|g| g.key == "judge").unwrap();
+    assert_eq!(judge_group.judge_agreement, None);
+    assert_eq!(total(&calls).judged, 2);
+}
