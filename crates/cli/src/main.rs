@@ -17,9 +17,9 @@ mod route;
 mod run;
 mod serve;
 mod serve_cache;
-mod serve_monitor;
 mod serve_config;
 mod serve_ledger;
+mod serve_monitor;
 mod tokenize;
 
 /// Fast local LLM inference for small CPU boxes.

@@ -88,8 +88,11 @@ pub fn run(args: Args) -> Result<()> {
 }
 
 /// The `[monitor]` of `config` and its saved state: `None` when the file has no monitor.
-fn monitor_state(config: &Path) -> Result<Option<(hearth_router::RouterConfig, hearth_monitor::MonitorState)>> {
-    let text = std::fs::read_to_string(config).with_context(|| format!("reading the config {}", config.display()))?;
+fn monitor_state(
+    config: &Path,
+) -> Result<Option<(hearth_router::RouterConfig, hearth_monitor::MonitorState)>> {
+    let text = std::fs::read_to_string(config)
+        .with_context(|| format!("reading the config {}", config.display()))?;
     let file = match hearth_router::RouterConfig::from_toml_str(&text) {
         Ok(file) => file,
         Err(e) => {

@@ -85,7 +85,8 @@ pub fn run(args: Args) -> Result<()> {
         }
     }
     let policy = Policy::new(config);
-    let state = RouterState { now, spend: &spend, health: &health, demoted: &hearth_router::policy::NONE_DEMOTED };
+    let state =
+        RouterState { now, spend: &spend, health: &health, demoted: &hearth_router::policy::NONE_DEMOTED };
     let input = RouteInput {
         requested_model: &args.model,
         task_hint: args.task.as_deref(),

@@ -30,15 +30,16 @@ pub struct Opened {
 /// Opens the monitor of `file` (`None` without `[monitor]`).
 pub fn open(file: &RouterConfig, base: &Path, ledger: Option<Arc<Ledger>>) -> Result<Option<Opened>> {
     let Some(path) = state_path(file, base) else { return Ok(None) };
-    let mut monitor = Monitor::new(file)?
-        .with_state_file(&path)
-        .with_context(|| format!("reading the monitor's state {} (set [monitor] state_file)", path.display()))?;
+    let mut monitor = Monitor::new(file)?.with_state_file(&path).with_context(|| {
+        format!("reading the monitor's state {} (set [monitor] state_file)", path.display())
+    })?;
     if let Some(ledger) = ledger {
         monitor = monitor.with_ledger(ledger);
     }
     let moved: Vec<String> = hearth_router::Watch::demoted(&monitor).into_iter().collect();
     let m = monitor.config();
-    let mut note = format!("monitor judged by {} at {:.0}%, state {}", m.judge, m.sample_rate * 100.0, path.display());
+    let mut note =
+        format!("monitor judged by {} at {:.0}%, state {}", m.judge, m.sample_rate * 100.0, path.display());
     if !moved.is_empty() {
         note.push_str(&format!(", moved up: {}", moved.join(", ")));
     }

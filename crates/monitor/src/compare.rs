@@ -116,7 +116,8 @@ fn value_diff(path: &str, local: &Value, judge: &Value) -> Option<String> {
             l.iter().zip(j).enumerate().find_map(|(i, (a, b))| value_diff(&format!("{path}[{i}]"), a, b))
         }
         (Value::Number(a), Value::Number(b)) => {
-            let same = a.as_f64().zip(b.as_f64()).is_some_and(|(x, y)| (x - y).abs() <= 1e-9 * x.abs().max(1.0));
+            let same =
+                a.as_f64().zip(b.as_f64()).is_some_and(|(x, y)| (x - y).abs() <= 1e-9 * x.abs().max(1.0));
             (!same).then(|| format!("{path}: {a} vs the judge's {b}"))
         }
         (a, b) if a.is_string() || b.is_string() => {
@@ -186,7 +187,9 @@ mod tests {
             Comparison::Disagree(".company: \"lumen\" vs the judge's \"lumen labs\"".into())
         );
         let missing = r#"{"company": "Lumen Labs", "tags": ["a"]}"#;
-        assert!(matches!(compare("extract", missing, judge), Comparison::Disagree(d) if d.contains(".amount")));
+        assert!(
+            matches!(compare("extract", missing, judge), Comparison::Disagree(d) if d.contains(".amount"))
+        );
         assert!(matches!(compare("extract", "not json", judge), Comparison::Disagree(_)));
         assert!(matches!(compare("extract", same, "sorry"), Comparison::Unusable(_)));
     }

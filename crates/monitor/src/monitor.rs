@@ -109,7 +109,10 @@ impl Monitor {
     /// no ledger.
     pub fn new(router: &RouterConfig) -> Result<Monitor, MonitorError> {
         let config = router.monitor.clone().ok_or(MonitorError::NotConfigured)?;
-        let judge = router.remote(&config.judge).cloned().ok_or_else(|| MonitorError::UnknownJudge(config.judge.clone()))?;
+        let judge = router
+            .remote(&config.judge)
+            .cloned()
+            .ok_or_else(|| MonitorError::UnknownJudge(config.judge.clone()))?;
         let (tx, rx) = mpsc::channel(config.queue.max(1));
         Ok(Monitor {
             config,
@@ -216,7 +219,12 @@ impl Monitor {
     }
 
     /// The judge calls for `sample`, their rows (pushed to `rows`), and the verdict.
-    async fn verdict<J: Judge>(&self, judge: &J, sample: &Sample, rows: &mut Vec<Call>) -> Result<bool, String> {
+    async fn verdict<J: Judge>(
+        &self,
+        judge: &J,
+        sample: &Sample,
+        rows: &mut Vec<Call>,
+    ) -> Result<bool, String> {
         let route = self.router.routes.get(sample.route).ok_or("the route is gone from the config")?;
         let exact = self.config.is_exact(&sample.task);
         let (local, reference) = match &sample.kind {
@@ -227,7 +235,9 @@ impl Monitor {
                 (answer.clone(), reply.text)
             }
             SampleKind::Shadow { reference } => {
-                let reply = self.call(judge, sample, "shadow_local", &sample.request, Some(&route.target), rows).await?;
+                let reply = self
+                    .call(judge, sample, "shadow_local", &sample.request, Some(&route.target), rows)
+                    .await?;
                 (reply.text, reference.clone())
             }
         };
@@ -235,7 +245,12 @@ impl Monitor {
             return match compare(&sample.task, &local, &reference) {
                 Comparison::Agree => Ok(true),
                 Comparison::Disagree(why) => {
-                    tracing::debug!(task = sample.task, request = sample.request_id, why, "local answer disagrees");
+                    tracing::debug!(
+                        task = sample.task,
+                        request = sample.request_id,
+                        why,
+                        "local answer disagrees"
+                    );
                     Ok(false)
                 }
                 Comparison::Unusable(why) => Err(why),
@@ -288,7 +303,8 @@ impl Monitor {
             Ok(reply) => {
                 let u = reply.usage;
                 row.upstream_request_id.clone_from(&reply.upstream_id);
-                row.response_model = reply.model.clone().or_else(|| local.is_none().then(|| self.judge.model.clone()));
+                row.response_model =
+                    reply.model.clone().or_else(|| local.is_none().then(|| self.judge.model.clone()));
                 row.input_tokens = Some(u.input_tokens + u.cache_read_tokens + u.cache_write_tokens);
                 row.output_tokens = Some(u.output_tokens);
                 row.cache_read_tokens = Some(u.cache_read_tokens);
@@ -321,7 +337,13 @@ impl Monitor {
 
     /// Records a verdict (or its absence) in the state, the rows in the ledger, the state in
     /// its file; logs a move.
-    fn settle(&self, sample: &Sample, agree: &Result<bool, String>, now: i64, rows: Vec<Call>) -> Option<TierChange> {
+    fn settle(
+        &self,
+        sample: &Sample,
+        agree: &Result<bool, String>,
+        now: i64,
+        rows: Vec<Call>,
+    ) -> Option<TierChange> {
         let verdict = match agree {
             Ok(true) => "agree",
             Ok(false) => "disagree",
@@ -344,7 +366,12 @@ impl Monitor {
             let change = match agree {
                 Ok(a) => state.record(&sample.task, *a, now, &self.config, facts),
                 Err(why) => {
-                    tracing::warn!(task = sample.task, request = sample.request_id, why, "no verdict on a sampled answer");
+                    tracing::warn!(
+                        task = sample.task,
+                        request = sample.request_id,
+                        why,
+                        "no verdict on a sampled answer"
+                    );
                     if !why.contains("budget") {
                         state.tasks.entry(sample.task.clone()).or_default().dropped += 1;
                     }
@@ -375,7 +402,8 @@ impl Monitor {
 
     /// A uniform draw in [0, 1) (splitmix64).
     fn next_u(&self) -> f64 {
-        let mut z = self.rng.fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed).wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z =
+            self.rng.fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed).wrapping_add(0x9e37_79b9_7f4a_7c15);
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^= z >> 31;
@@ -391,7 +419,9 @@ impl Watch for Monitor {
     fn answered(&self, a: &Answered<'_>, request: &dyn Fn() -> Option<SampledRequest>) {
         let Some(text) = a.text else { return };
         let kind = match (a.reason, a.local) {
-            (Reason::Task, true) if a.served_by == a.route_target => SampleKind::Local { answer: text.to_owned() },
+            (Reason::Task, true) if a.served_by == a.route_target => {
+                SampleKind::Local { answer: text.to_owned() }
+            }
             (Reason::Demoted, false) => SampleKind::Shadow { reference: text.to_owned() },
             _ => return,
         };
@@ -404,7 +434,13 @@ impl Watch for Monitor {
             lock(&self.state).tasks.entry(a.task.to_owned()).or_default().dropped += 1;
             return;
         };
-        let sample = Sample { request_id: a.request_id.to_owned(), task: a.task.to_owned(), route: a.route, request, kind };
+        let sample = Sample {
+            request_id: a.request_id.to_owned(),
+            task: a.task.to_owned(),
+            route: a.route,
+            request,
+            kind,
+        };
         if self.tx.try_send(sample).is_err() {
             let mut state = lock(&self.state);
             state.dropped_queue += 1;

@@ -66,8 +66,10 @@ pub fn parse(text: &str) -> Result<Winner, String> {
     struct Verdict {
         winner: String,
     }
-    let t = text.trim().trim_start_matches("```json").trim_start_matches("```").trim_end_matches("```").trim();
-    let v: Verdict = serde_json::from_str(t).map_err(|e| format!("the verdict is not the schema's JSON ({e})"))?;
+    let t =
+        text.trim().trim_start_matches("```json").trim_start_matches("```").trim_end_matches("```").trim();
+    let v: Verdict =
+        serde_json::from_str(t).map_err(|e| format!("the verdict is not the schema's JSON ({e})"))?;
     match v.winner.trim().to_ascii_lowercase().as_str() {
         "a" => Ok(Winner::A),
         "b" => Ok(Winner::B),

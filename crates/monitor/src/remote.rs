@@ -18,7 +18,11 @@ pub enum RemoteClient {
 }
 
 /// `remote` answers `request` through `client`.
-pub async fn ask(client: &RemoteClient, remote: &Remote, request: &SampledRequest) -> Result<JudgeReply, JudgeError> {
+pub async fn ask(
+    client: &RemoteClient,
+    remote: &Remote,
+    request: &SampledRequest,
+) -> Result<JudgeReply, JudgeError> {
     match client {
         RemoteClient::Anthropic(c) => ask_anthropic(c, remote, request).await,
         RemoteClient::OpenAi(c) => ask_openai(c, remote, request).await,
@@ -26,15 +30,27 @@ pub async fn ask(client: &RemoteClient, remote: &Remote, request: &SampledReques
 }
 
 /// The Messages API request for `request`.
-pub fn anthropic_request(remote: &Remote, request: &SampledRequest) -> hearth_anthropic::types::MessagesRequest {
+pub fn anthropic_request(
+    remote: &Remote,
+    request: &SampledRequest,
+) -> hearth_anthropic::types::MessagesRequest {
     use hearth_anthropic::types::{MessageParam, OutputConfig, OutputFormat, SystemPrompt};
     let messages = request
         .messages
         .iter()
-        .map(|t| if t.role == "assistant" { MessageParam::assistant(t.text.clone()) } else { MessageParam::user(t.text.clone()) })
+        .map(|t| {
+            if t.role == "assistant" {
+                MessageParam::assistant(t.text.clone())
+            } else {
+                MessageParam::user(t.text.clone())
+            }
+        })
         .collect();
-    let mut req =
-        hearth_anthropic::types::MessagesRequest::new(remote.model.clone(), request.max_tokens.unwrap_or(remote.max_tokens), messages);
+    let mut req = hearth_anthropic::types::MessagesRequest::new(
+        remote.model.clone(),
+        request.max_tokens.unwrap_or(remote.max_tokens),
+        messages,
+    );
     req.system = request.system.clone().map(SystemPrompt::Text);
     req.temperature = Some(0.0);
     if let Some(schema) = &request.schema {
@@ -82,13 +98,16 @@ pub fn openai_body(remote: &Remote, request: &SampledRequest) -> Value {
         body["max_tokens"] = json!(max);
     }
     if let Some(schema) = &request.schema {
-        body["response_format"] =
-            json!({"type": "json_schema", "json_schema": {"name": "answer", "schema": schema, "strict": true}});
+        body["response_format"] = json!({"type": "json_schema", "json_schema": {"name": "answer", "schema": schema, "strict": true}});
     }
     body
 }
 
-async fn ask_openai(client: &hearth_openai::Client, remote: &Remote, request: &SampledRequest) -> Result<JudgeReply, JudgeError> {
+async fn ask_openai(
+    client: &hearth_openai::Client,
+    remote: &Remote,
+    request: &SampledRequest,
+) -> Result<JudgeReply, JudgeError> {
     let body = openai_body(remote, request);
     let response = client.chat_completions(&body).await.map_err(|e| JudgeError::new(e.to_string()))?;
     let text = response.body["choices"][0]["message"]["content"].as_str().unwrap_or_default().to_owned();

@@ -5,8 +5,8 @@ use hearth_ledger::report::{day_key, money};
 use hearth_router::RouterConfig;
 use serde::Serialize;
 
-use crate::stats::{Interval, SprtParams, TestState};
 use crate::state::{MonitorState, Tier, TierChange};
+use crate::stats::{Interval, SprtParams, TestState};
 
 /// One task type, as reported.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -96,7 +96,12 @@ pub fn rows(state: &MonitorState, config: &RouterConfig) -> Vec<TaskRow> {
 /// The text `hearth report` prints for the monitor.
 pub fn render(state: &MonitorState, config: &RouterConfig) -> String {
     let Some(m) = &config.monitor else { return String::new() };
-    let params = SprtParams { floor: m.agreement_floor, alternative: m.agreement_alternative, alpha: m.alpha, beta: m.beta };
+    let params = SprtParams {
+        floor: m.agreement_floor,
+        alternative: m.agreement_alternative,
+        alpha: m.alpha,
+        beta: m.beta,
+    };
     let mut out = format!(
         "Quality monitor (judge {}; sample {:.0}%, shadow {:.0}% while up; SPRT {:.0}% vs {:.0}%, alpha {}, beta {}: moves up at LLR >= {:.2}, back at <= {:.2})\n",
         m.judge,
@@ -145,15 +150,20 @@ pub fn render(state: &MonitorState, config: &RouterConfig) -> String {
         moves.sort_by_key(|(_, c)| c.at_unix_ms);
         for (task, c) in moves {
             let minute = c.at_unix_ms.rem_euclid(86_400_000) / 60_000;
-            let interval =
-                c.interval.map_or(String::new(), |i| format!(", {:.1}–{:.1}%", i.low * 100.0, i.high * 100.0));
+            let interval = c
+                .interval
+                .map_or(String::new(), |i| format!(", {:.1}–{:.1}%", i.low * 100.0, i.high * 100.0));
             out.push_str(&format!(
                 "    {} {:02}:{:02} UTC  {task}: {} → {} (agreement {:.1}% over {}{interval})\n",
                 day_key(c.at_unix_ms),
                 minute / 60,
                 minute % 60,
                 if c.tier == Tier::Up { "local" } else { "up" },
-                if c.tier == Tier::Up { format!("up, served by {}", c.served_by) } else { format!("local, served by {}", c.served_by) },
+                if c.tier == Tier::Up {
+                    format!("up, served by {}", c.served_by)
+                } else {
+                    format!("local, served by {}", c.served_by)
+                },
                 c.agreement * 100.0,
                 c.n,
             ));

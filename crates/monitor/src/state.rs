@@ -139,7 +139,10 @@ impl MonitorState {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
                 io::Error::new(
                     io::ErrorKind::InvalidData,
-                    format!("{} is not a monitor state file ({e}); move it away to start afresh", path.display()),
+                    format!(
+                        "{} is not a monitor state file ({e}); move it away to start afresh",
+                        path.display()
+                    ),
                 )
             }),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(MonitorState::default()),
@@ -252,7 +255,8 @@ impl MonitorState {
 mod tests {
     use super::*;
 
-    const ROUTE: RouteFacts<'static> = RouteFacts { target: "small", escalate_to: Some("claude"), pinned: false };
+    const ROUTE: RouteFacts<'static> =
+        RouteFacts { target: "small", escalate_to: Some("claude"), pinned: false };
 
     #[test]
     fn stratified_sampling_takes_each_days_first_answers_then_the_rate() {
@@ -315,7 +319,10 @@ mod tests {
         assert!((a.llr - b.llr).abs() < 1e-12, "{a:?} vs {b:?}");
         a.llr = b.llr;
         assert_eq!(back, s);
-        assert_eq!(MonitorState::load(&dir.path().join("none.json")).expect("fresh"), MonitorState::default());
+        assert_eq!(
+            MonitorState::load(&dir.path().join("none.json")).expect("fresh"),
+            MonitorState::default()
+        );
         std::fs::write(&path, "not json").expect("writes");
         assert!(MonitorState::load(&path).expect_err("garbage").to_string().contains("move it away"));
     }

@@ -6,7 +6,7 @@
 //! `cargo test --release -p hearth-monitor --test seeds -- --nocapture` prints the rates.
 
 use hearth_monitor::state::{MonitorState, RouteFacts};
-use hearth_monitor::{Tier, TestState};
+use hearth_monitor::{TestState, Tier};
 use hearth_router::MonitorConfig;
 
 const ROUTE: RouteFacts<'static> = RouteFacts { target: "small", escalate_to: Some("claude"), pinned: false };
@@ -77,7 +77,11 @@ fn streams_at_95_85_and_70_percent_move_as_the_test_predicts() {
 
     let w95 = moved_within(0.95, 200);
     let w70 = moved_within(0.70, 200);
-    println!("moved up within 200 verdicts (tests restarting): 95%: {:.2}%, 70%: {:.2}%", w95 * 100.0, w70 * 100.0);
+    println!(
+        "moved up within 200 verdicts (tests restarting): 95%: {:.2}%, 70%: {:.2}%",
+        w95 * 100.0,
+        w70 * 100.0
+    );
     assert!(w95 < 0.01, "{w95}");
     assert!(w70 > 0.99, "{w70}");
 }
@@ -87,9 +91,14 @@ fn a_naive_threshold_at_n_50_is_worse_on_both_counts() {
     // The numbers: "observed < 85%" at n = 50 moves a 90% route ~12% of the time and
     // misses an 80% route ~1 time in 5. The same draws, for comparison with the test above.
     let rate = |p: f64| {
-        (0..SEEDS).filter(|seed| (0..50).filter(|n| draw(*seed, *n) < p).count() < 43).count() as f64 / SEEDS as f64
+        (0..SEEDS).filter(|seed| (0..50).filter(|n| draw(*seed, *n) < p).count() < 43).count() as f64
+            / SEEDS as f64
     };
     let (at90, at80) = (rate(0.90), rate(0.80));
-    println!("naive rule at n = 50: moves a 90% route {:.1}%, misses an 80% route {:.1}%", at90 * 100.0, (1.0 - at80) * 100.0);
+    println!(
+        "naive rule at n = 50: moves a 90% route {:.1}%, misses an 80% route {:.1}%",
+        at90 * 100.0,
+        (1.0 - at80) * 100.0
+    );
     assert!(at90 > 0.05 && 1.0 - at80 > 0.1, "{at90} {at80}");
 }

@@ -12,8 +12,8 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use hearth_anthropic::fake::{FakeAnthropic, FakeConfig, Fault, Responder};
 use hearth_anthropic::types::MessagesRequest;
@@ -21,8 +21,8 @@ use hearth_ledger::{Ledger, LedgerConfig, SqliteStore, Status, Store};
 use hearth_monitor::remote::{self, RemoteClient};
 use hearth_monitor::{Judge, JudgeError, JudgeReply, Monitor, Tier};
 use hearth_router::{
-    Backends, LocalAnswer, Probe, Remote, RemoteAnswer, RemoteError, Request, Router, RouterConfig, SampledRequest,
-    Turn, Watch,
+    Backends, LocalAnswer, Probe, Remote, RemoteAnswer, RemoteError, Request, Router, RouterConfig,
+    SampledRequest, Turn, Watch,
 };
 
 const KEY: &str = "sk-ant-test";
@@ -143,10 +143,17 @@ impl Backends for Sim {
         Ok(LocalAnswer::new(text.clone()).with_text(Some(text)))
     }
 
-    async fn remote(&self, r: &Remote, req: &Call, _: bool) -> Result<RemoteAnswer<String>, RemoteError<String>> {
+    async fn remote(
+        &self,
+        r: &Remote,
+        req: &Call,
+        _: bool,
+    ) -> Result<RemoteAnswer<String>, RemoteError<String>> {
         let sampled = req.sampled().expect("replayable");
         match remote::ask(&self.client, r, &sampled).await {
-            Ok(reply) => Ok(RemoteAnswer::new(reply.text.clone(), Some(reply.usage)).with_text(Some(reply.text))),
+            Ok(reply) => {
+                Ok(RemoteAnswer::new(reply.text.clone(), Some(reply.usage)).with_text(Some(reply.text)))
+            }
             Err(e) => Err(RemoteError::Upstream { error: e.message, request_id: None, reply: None }),
         }
     }
@@ -225,7 +232,8 @@ async fn world(dir: &Path, truth: Truth, seed: u64) -> World {
     let fake = FakeAnthropic::start_with(fc).await.expect("fake starts");
     let config = config(&fake.base_url(), dir);
     let client = client(&fake.base_url());
-    let ledger = Arc::new(Ledger::open(&dir.join("ledger.sqlite"), &LedgerConfig::default()).expect("ledger"));
+    let ledger =
+        Arc::new(Ledger::open(&dir.join("ledger.sqlite"), &LedgerConfig::default()).expect("ledger"));
     let clock = Arc::new(AtomicI64::new(START_MS));
     let c = Arc::clone(&clock);
     let monitor = Arc::new(
@@ -307,9 +315,15 @@ async fn a_week_in_which_classify_disagrees_moves_it_up_and_a_fixed_model_moves_
 
     // Every judge call is a ledger row of its own, linked to the judged request.
     w.ledger.flush().expect("flush");
-    let rows = SqliteStore::open(&dir_path.join("ledger.sqlite")).expect("opens").calls_since(0).expect("reads");
+    let rows =
+        SqliteStore::open(&dir_path.join("ledger.sqlite")).expect("opens").calls_since(0).expect("reads");
     let judge_rows: Vec<_> = rows.iter().filter(|c| c.task.as_deref() == Some("judge")).collect();
-    assert_eq!(judge_rows.len() as u64, state.judge_calls + shadow_rows(&judge_rows), "{}", state.judge_calls);
+    assert_eq!(
+        judge_rows.len() as u64,
+        state.judge_calls + shadow_rows(&judge_rows),
+        "{}",
+        state.judge_calls
+    );
     let ids: std::collections::HashSet<&str> = rows.iter().map(|c| c.request_id.as_str()).collect();
     for r in &judge_rows {
         let judged = r.tags.get("judged").expect("linked");
@@ -317,7 +331,11 @@ async fn a_week_in_which_classify_disagrees_moves_it_up_and_a_fixed_model_moves_
         assert!(["agree", "disagree"].contains(&r.tags["verdict"].as_str()), "{:?}", r.tags);
     }
     let verdicts: u64 = state.tasks.values().map(|t| t.judged).sum();
-    println!("judge rows: {}, verdicts: {verdicts}, judge spend: ${:.4}", judge_rows.len(), state.judge_usd_total);
+    println!(
+        "judge rows: {}, verdicts: {verdicts}, judge spend: ${:.4}",
+        judge_rows.len(),
+        state.judge_usd_total
+    );
 
     // The local model is fixed: shadow samples (the local model beside claude's answer) agree
     // again and the test moves classify back.
@@ -363,10 +381,15 @@ async fn a_failing_judge_loses_no_rows_and_never_blocks_serving() {
     assert_eq!(state.tasks["classify"].tier, Tier::Local);
     assert!(state.judge_errors >= 10, "{state:?}");
     w.ledger.flush().expect("flush");
-    let rows = SqliteStore::open(&dir.path().join("ledger.sqlite")).expect("opens").calls_since(0).expect("reads");
+    let rows =
+        SqliteStore::open(&dir.path().join("ledger.sqlite")).expect("opens").calls_since(0).expect("reads");
     let failed: Vec<_> = rows.iter().filter(|c| c.task.as_deref() == Some("judge")).collect();
     assert_eq!(failed.len() as u64, state.judge_errors, "every failed judge call has its row");
-    assert!(failed.iter().all(|r| r.status == Status::Error && r.tags["verdict"] == "none" && r.error_message.is_some()));
+    assert!(
+        failed
+            .iter()
+            .all(|r| r.status == Status::Error && r.tags["verdict"] == "none" && r.error_message.is_some())
+    );
     assert!(serving < std::time::Duration::from_secs(5), "{serving:?}");
     worker.abort();
 }
@@ -394,7 +417,10 @@ async fn the_queue_and_the_daily_budget_hold() {
     let verdicts = monitor.judge_pending(&SimJudge { client }).await;
     assert_eq!(verdicts.len(), 3);
     assert!(verdicts[0].agree.is_ok(), "{:?}", verdicts[0]);
-    assert!(verdicts[1..].iter().all(|v| v.agree.as_ref().is_err_and(|e| e.contains("budget"))), "{verdicts:?}");
+    assert!(
+        verdicts[1..].iter().all(|v| v.agree.as_ref().is_err_and(|e| e.contains("budget"))),
+        "{verdicts:?}"
+    );
     let state = monitor.state();
     assert_eq!((state.dropped_budget, state.judge_calls), (2, 1));
     assert!(state.judge_usd_today >= 0.00001);

@@ -444,7 +444,10 @@ fn every_key_is_documented_in_the_deploy_example() {
             redis_url: Some("redis://x".into()),
             ..hearth_cache::CacheConfig::default()
         }),
-        monitor: Some(crate::MonitorConfig { state_file: Some("x".into()), ..crate::MonitorConfig::new("r") }),
+        monitor: Some(crate::MonitorConfig {
+            state_file: Some("x".into()),
+            ..crate::MonitorConfig::new("r")
+        }),
     };
     let json = serde_json::to_value(&full).expect("serializes");
     let mut keys = Vec::new();

@@ -250,7 +250,8 @@ daily_usd = 2
         let mut spend = Spend::new();
         spend.record(spent, now);
         let health = Health::new();
-        let state = RouterState { now, spend: &spend, health: &health, demoted: &crate::policy::NONE_DEMOTED };
+        let state =
+            RouterState { now, spend: &spend, health: &health, demoted: &crate::policy::NONE_DEMOTED };
         let d = policy
             .decide(&RouteInput { requested_model: "auto", task_hint: task, text, stream: false }, &state)
             .expect("decides");

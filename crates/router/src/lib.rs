@@ -96,11 +96,11 @@ pub mod escalation;
 pub mod explain;
 pub mod ledger_rows;
 mod lexicon;
+pub mod monitor_config;
 pub mod policy;
 pub mod reason;
 pub mod task;
 pub mod validate;
-pub mod monitor_config;
 pub mod watch;
 
 pub use budget::{BudgetStatus, Spend};
@@ -116,9 +116,9 @@ pub use escalation::{Evidence, Finish, LABEL_TASKS, label_margin, should_escalat
 pub use explain::{Explanation, explain};
 pub use hearth_ledger;
 pub use ledger_rows::{CACHE_SIMILARITY_TAG, CACHE_TAG, CallInfo, PendingRow};
+pub use monitor_config::MonitorConfig;
 pub use policy::{Decision, Outcome, Policy, RouteInput, RouterState, UnknownModel};
 pub use reason::Reason;
 pub use task::{Task, TaskSource};
 pub use validate::{Problem, Problems, process_env};
-pub use monitor_config::MonitorConfig;
 pub use watch::{Answered, SampledRequest, Turn, Watch};

@@ -141,7 +141,10 @@ impl MonitorConfig {
             });
         }
         if self.queue == 0 {
-            problems.push(Problem::Invalid { key: key("queue"), message: "0: at least one sample must fit".into() });
+            problems.push(Problem::Invalid {
+                key: key("queue"),
+                message: "0: at least one sample must fit".into(),
+            });
         }
         if self.window < 10 {
             problems.push(Problem::Invalid {
@@ -150,7 +153,10 @@ impl MonitorConfig {
             });
         }
         if self.judge_max_tokens == 0 {
-            problems.push(Problem::Invalid { key: key("judge_max_tokens"), message: "0: the judge must answer".into() });
+            problems.push(Problem::Invalid {
+                key: key("judge_max_tokens"),
+                message: "0: the judge must answer".into(),
+            });
         }
     }
 }
@@ -232,7 +238,13 @@ mod tests {
         );
         let config = RouterConfig::from_toml_str(&text).expect("parses");
         let err = config.validate(&|_| true).expect_err("invalid").to_string();
-        for key in ["monitor.judge", "monitor.sample_rate", "monitor.agreement_alternative", "monitor.alpha", "monitor.queue"] {
+        for key in [
+            "monitor.judge",
+            "monitor.sample_rate",
+            "monitor.agreement_alternative",
+            "monitor.alpha",
+            "monitor.queue",
+        ] {
             assert!(err.contains(key), "{key} missing from {err}");
         }
         let typo = format!("{BASE}\n[monitor]\njudge = \"claude\"\nsample_rat = 0.1\n");

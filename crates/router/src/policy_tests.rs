@@ -211,7 +211,12 @@ fn a_cooling_remote_falls_back_or_is_a_503_naming_the_upstream_error() {
 #[test]
 fn the_cooldown_expires_and_the_remote_serves_again() {
     let (p, w) = (policy(), World::claude_down());
-    let later = RouterState { now: now() + Duration::from_secs(30), spend: &w.spend, health: &w.health, demoted: &crate::policy::NONE_DEMOTED };
+    let later = RouterState {
+        now: now() + Duration::from_secs(30),
+        spend: &w.spend,
+        health: &w.health,
+        demoted: &crate::policy::NONE_DEMOTED,
+    };
     let d = p
         .decide(
             &RouteInput { requested_model: "auto", task_hint: Some("reason"), text: "", stream: false },

@@ -77,7 +77,9 @@ pub struct Responder(pub Arc<dyn Fn(&crate::types::MessagesRequest) -> Option<St
 
 impl Responder {
     /// Answers with `f`.
-    pub fn new(f: impl Fn(&crate::types::MessagesRequest) -> Option<String> + Send + Sync + 'static) -> Responder {
+    pub fn new(
+        f: impl Fn(&crate::types::MessagesRequest) -> Option<String> + Send + Sync + 'static,
+    ) -> Responder {
         Responder(Arc::new(f))
     }
 }

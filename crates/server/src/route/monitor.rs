@@ -64,9 +64,11 @@ impl Judge for ServerJudge {
             body["max_tokens"] = json!(max);
         }
         if let Some(schema) = &request.schema {
-            body["response_format"] = json!({"type": "json_schema", "json_schema": {"name": "answer", "schema": schema}});
+            body["response_format"] =
+                json!({"type": "json_schema", "json_schema": {"name": "answer", "schema": schema}});
         }
-        let parsed = serde_json::from_value(body).map_err(|e| JudgeError::new(format!("replaying the request: {e}")))?;
+        let parsed = serde_json::from_value(body)
+            .map_err(|e| JudgeError::new(format!("replaying the request: {e}")))?;
         let resp = crate::chat::serve_local(self.state.clone(), parsed, Some(model), Instant::now())
             .await
             .map_err(|e| JudgeError::new(format!("local model {model:?}: {}", e.message)))?;
@@ -158,7 +160,8 @@ pub(crate) async fn routes(State(state): State<AppState>) -> Response {
         .iter()
         .enumerate()
         .map(|(i, r)| {
-            let up: Vec<&String> = r.tasks.iter().filter(|t| demoted.contains(&t.to_ascii_lowercase())).collect();
+            let up: Vec<&String> =
+                r.tasks.iter().filter(|t| demoted.contains(&t.to_ascii_lowercase())).collect();
             json!({
                 "index": i,
                 "tasks": r.tasks,
@@ -240,8 +243,11 @@ pub(crate) fn metrics(out: &mut String, monitor: &Monitor, config: &hearth_route
         "hearth_monitor_dropped_total",
         "counter",
         "Samples dropped without a verdict: queue full, judge budget spent.",
-        &mut [("{reason=\"queue\"}".to_owned(), s.dropped_queue as f64), ("{reason=\"budget\"}".to_owned(), s.dropped_budget as f64)]
-            .into_iter(),
+        &mut [
+            ("{reason=\"queue\"}".to_owned(), s.dropped_queue as f64),
+            ("{reason=\"budget\"}".to_owned(), s.dropped_budget as f64),
+        ]
+        .into_iter(),
     );
     family(
         "hearth_monitor_judge_errors_total",

@@ -62,10 +62,15 @@ async fn a_task_type_the_judge_disagrees_with_moves_up_and_its_cache_entries_sto
             .unwrap()
             .with_ledger(Arc::clone(&ledger)),
     );
-    let path = hearth_testkit::model(hearth_testkit::MINILM_L6).expect("the MiniLM fixture (cargo xtask fixtures)");
-    let embed = Arc::new(ModelEmbed::new("all-minilm".into(), Arc::new(hearth_models::Embedder::open(&path).unwrap())));
+    let path =
+        hearth_testkit::model(hearth_testkit::MINILM_L6).expect("the MiniLM fixture (cargo xtask fixtures)");
+    let embed = Arc::new(ModelEmbed::new(
+        "all-minilm".into(),
+        Arc::new(hearth_models::Embedder::open(&path).unwrap()),
+    ));
     let cache_config = CacheConfig { store: StoreKind::Memory, ..CacheConfig::default() };
-    let cache = Arc::new(Cache::open(&cache_config, Some(embed), std::path::Path::new("/nonexistent")).unwrap());
+    let cache =
+        Arc::new(Cache::open(&cache_config, Some(embed), std::path::Path::new("/nonexistent")).unwrap());
     let (app, routing, state) = app_with_state(&text, |r| {
         r.with_ledger(Arc::clone(&ledger)).with_monitor(Arc::clone(&monitor)).with_cache(cache)
     })
@@ -103,7 +108,11 @@ async fn a_task_type_the_judge_disagrees_with_moves_up_and_its_cache_entries_sto
     let v = routes.json();
     assert_eq!(v["routes"][0]["moved_up"], json!(["classify"]), "{v}");
     let task = &v["monitor"]["tasks"][0];
-    assert_eq!((task["task"].as_str(), task["tier"].as_str(), task["test"].as_str()), (Some("classify"), Some("up"), Some("below")), "{v}");
+    assert_eq!(
+        (task["task"].as_str(), task["tier"].as_str(), task["test"].as_str()),
+        (Some("classify"), Some("up"), Some("below")),
+        "{v}"
+    );
     assert_eq!(task["history"][0]["served_by"], "claude");
 
     let metrics = send(&app, request("GET", "/metrics", None, Some(KEY))).await;
