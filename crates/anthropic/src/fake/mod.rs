@@ -71,9 +71,13 @@ pub struct FakeConfig {
     pub responder: Option<Responder>,
 }
 
+/// The function behind a [`Responder`]: the answer's text for a request, or `None` for the
+/// fake's own.
+pub type RespondFn = dyn Fn(&crate::types::MessagesRequest) -> Option<String> + Send + Sync;
+
 /// A test's answer function for [`FakeConfig::responder`].
 #[derive(Clone)]
-pub struct Responder(pub Arc<dyn Fn(&crate::types::MessagesRequest) -> Option<String> + Send + Sync>);
+pub struct Responder(pub Arc<RespondFn>);
 
 impl Responder {
     /// Answers with `f`.
