@@ -58,7 +58,8 @@ fn bench_decide(c: &mut Criterion) {
     let mut spend = Spend::new();
     spend.record(1.25, now);
     let health = Health::new();
-    let state = RouterState { now, spend: &spend, health: &health, demoted: &hearth_router::policy::NONE_DEMOTED };
+    let state =
+        RouterState { now, spend: &spend, health: &health, demoted: &hearth_router::policy::NONE_DEMOTED };
 
     let medium = PARAGRAPH.repeat(2048 / PARAGRAPH.len() + 1);
     let long = PARAGRAPH.repeat(32 * 1024 / PARAGRAPH.len() + 1);
