@@ -18,7 +18,10 @@ use crate::config::{AuthScheme, ClientConfig};
 use crate::error::{ApiError, Error};
 use crate::event_stream::EventStream;
 use crate::retry;
-use crate::types::{CountTokensRequest, ErrorBody, Message, MessagesRequest, TokenCount};
+use crate::types::{
+    BatchCreate, BatchRequest, BatchResult, CountTokensRequest, ErrorBody, Message, MessageBatch,
+    MessagesRequest, TokenCount,
+};
 
 /// The largest successful body read (64 MiB); a longer one is cut and fails to decode.
 const MAX_BODY_BYTES: usize = 64 << 20;
@@ -46,6 +49,7 @@ pub struct Client {
     headers: HeaderMap,
     messages_url: reqwest::Url,
     count_tokens_url: reqwest::Url,
+    batches_url: reqwest::Url,
 }
 
 impl std::fmt::Debug for Client {
@@ -72,12 +76,13 @@ impl Client {
         };
         let messages_url = url("/v1/messages")?;
         let count_tokens_url = url("/v1/messages/count_tokens")?;
+        let batches_url = url("/v1/messages/batches")?;
         let headers = default_headers(&config)?;
         let http = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
             .build()
             .map_err(|e| Error::Config(format!("cannot build the HTTP client: {}", error_chain(&e))))?;
-        Ok(Client { http, config: Arc::new(config), headers, messages_url, count_tokens_url })
+        Ok(Client { http, config: Arc::new(config), headers, messages_url, count_tokens_url, batches_url })
     }
 
     /// The settings this client was made with.
@@ -94,6 +99,49 @@ impl Client {
     /// `POST /v1/messages/count_tokens`.
     pub async fn count_tokens(&self, req: &CountTokensRequest) -> Result<Response<TokenCount>, Error> {
         self.call(&self.count_tokens_url, req, "token count").await
+    }
+
+    /// `POST /v1/messages/batches`: the requests, answered within 24 hours at half price.
+    pub async fn create_batch(&self, requests: &[BatchRequest]) -> Result<Response<MessageBatch>, Error> {
+        let body = BatchCreate { requests: requests.to_vec() };
+        self.call(&self.batches_url, &body, "message batch").await
+    }
+
+    /// `GET /v1/messages/batches/{id}`.
+    pub async fn retrieve_batch(&self, id: &str) -> Result<Response<MessageBatch>, Error> {
+        let url = self.batch_url(id, "")?;
+        let read_body = async |response| read_capped(response, MAX_BODY_BYTES).await;
+        let (bytes, request_id, attempts) = self.get_with_retries(&url, read_body).await?;
+        serde_json::from_slice(&bytes)
+            .map(|body| Response { body, request_id: request_id.clone(), attempts })
+            .map_err(|e| Error::Decode { what: "message batch", message: e.to_string(), request_id })
+    }
+
+    /// `GET /v1/messages/batches/{id}/results`: one result per request, in any order (the
+    /// batch must have ended).
+    pub async fn batch_results(&self, id: &str) -> Result<Response<Vec<BatchResult>>, Error> {
+        let url = self.batch_url(id, "/results")?;
+        let read_body = async |response| read_capped(response, MAX_BODY_BYTES).await;
+        let (bytes, request_id, attempts) = self.get_with_retries(&url, read_body).await?;
+        let decode = |e: serde_json::Error| Error::Decode {
+            what: "batch result line",
+            message: e.to_string(),
+            request_id: request_id.clone(),
+        };
+        let body = bytes
+            .split(|b| *b == b'\n')
+            .filter(|line| !line.iter().all(u8::is_ascii_whitespace))
+            .map(|line| serde_json::from_slice(line).map_err(decode))
+            .collect::<Result<Vec<BatchResult>, Error>>()?;
+        Ok(Response { body, request_id, attempts })
+    }
+
+    fn batch_url(&self, id: &str, tail: &str) -> Result<reqwest::Url, Error> {
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+            return Err(Error::Config(format!("{id:?} is not a message batch id")));
+        }
+        reqwest::Url::parse(&format!("{}/{id}{tail}", self.batches_url))
+            .map_err(|e| Error::Config(format!("message batch url: {e}")))
     }
 
     /// `POST /v1/messages` with `stream: true`: the events as they arrive. Retried until the
@@ -139,7 +187,19 @@ impl Client {
         body: &[u8],
         read: impl AsyncFn(reqwest::Response) -> Result<T, reqwest::Error>,
     ) -> Result<(T, Option<String>, u32), Error> {
-        let attempt = |retries_taken| self.attempt(url, body, retries_taken, &read);
+        let attempt = |retries_taken| self.attempt(Some(body), url, retries_taken, &read);
+        let ((value, request_id), attempts) =
+            retry::run(self.config.max_retries, url.as_str(), attempt).await?;
+        Ok((value, request_id, attempts))
+    }
+
+    /// [`Client::send_with_retries`] for a `GET`.
+    async fn get_with_retries<T>(
+        &self,
+        url: &reqwest::Url,
+        read: impl AsyncFn(reqwest::Response) -> Result<T, reqwest::Error>,
+    ) -> Result<(T, Option<String>, u32), Error> {
+        let attempt = |retries_taken| self.attempt(None, url, retries_taken, &read);
         let ((value, request_id), attempts) =
             retry::run(self.config.max_retries, url.as_str(), attempt).await?;
         Ok((value, request_id, attempts))
@@ -149,17 +209,16 @@ impl Client {
     /// becomes [`Error::Api`].
     async fn attempt<T>(
         &self,
+        body: Option<&[u8]>,
         url: &reqwest::Url,
-        body: &[u8],
         retries_taken: u32,
         read: &impl AsyncFn(reqwest::Response) -> Result<T, reqwest::Error>,
     ) -> Result<(T, Option<String>), Error> {
-        let request = self
-            .http
-            .post(url.clone())
-            .headers(self.headers.clone())
-            .header("x-stainless-retry-count", retries_taken)
-            .body(body.to_vec());
+        let request = match body {
+            Some(body) => self.http.post(url.clone()).body(body.to_vec()),
+            None => self.http.get(url.clone()),
+        };
+        let request = request.headers(self.headers.clone()).header("x-stainless-retry-count", retries_taken);
         let connection =
             |e: reqwest::Error| Error::Connection { url: url.to_string(), message: error_chain(&e) };
         let work = async {

@@ -16,6 +16,8 @@ pub struct JudgeReply {
     pub upstream_id: Option<String>,
     /// The model id the upstream reports.
     pub model: Option<String>,
+    /// Answered through the Message Batches API (billed at half price).
+    pub batch: bool,
 }
 
 /// Why a judge call gave no answer.

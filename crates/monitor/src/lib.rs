@@ -8,12 +8,14 @@
 //! - [`compare`]: exact comparison (labels, tag sets, JSON fields) for `exact_tasks`.
 //! - [`pairwise`]: the pairwise judge prompt, its verdict schema, both orders.
 //! - [`report`]: the state as rows per task type (`hearth report`, `/v1/hearth/routes`).
-//! - [`remote`]: judge calls over hearth's Claude / OpenAI clients.
+//! - [`remote`]: judge calls over hearth's Claude / OpenAI clients; [`batch`]: through the
+//!   Message Batches API (`batch = true`, half price).
 //! - [`Monitor`]: the running monitor, the router's [`hearth_router::Watch`]; judges on its
 //!   own worker through a [`Judge`] (the thin adapter to the models).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod batch;
 pub mod compare;
 pub mod judge;
 mod monitor;

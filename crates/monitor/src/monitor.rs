@@ -176,11 +176,18 @@ impl Monitor {
 
     /// Judges samples as they come, until every sender is gone (run it on its own task:
     /// `tokio::spawn(monitor.clone().run(judge))`).
+    ///
+    /// Samples are judged two at a time, or, through the Message Batches API (`batch`), as
+    /// many at once as the queue holds (their answers come back together, hours later).
     pub async fn run<J: Judge>(self: Arc<Self>, judge: J) {
+        use futures_util::StreamExt;
         let mut rx = self.rx.lock().await;
-        while let Some(sample) = rx.recv().await {
-            self.judge(&judge, sample).await;
-        }
+        let limit = if self.config.batch { self.config.queue.max(1) } else { 2 };
+        futures_util::stream::poll_fn(|cx| rx.poll_recv(cx))
+            .for_each_concurrent(limit, |sample| async {
+                self.judge(&judge, sample).await;
+            })
+            .await;
     }
 
     /// Judges every sample waiting now, in order (tests and simulations, instead of
@@ -311,6 +318,11 @@ impl Monitor {
                 row.cache_creation_tokens = Some(u.cache_write_tokens);
                 if local.is_none() {
                     row.cost_usd = remote_cost_usd(&self.judge, &u);
+                }
+                if reply.batch {
+                    // The Message Batches API bills half the standard prices.
+                    row.cost_usd *= 0.5;
+                    row.tags.insert("batch".into(), "true".into());
                 }
             }
             Err(JudgeError { message, upstream_id }) => {

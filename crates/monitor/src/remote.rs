@@ -81,6 +81,7 @@ async fn ask_anthropic(
         },
         upstream_id: response.request_id.or(Some(response.body.id.clone())),
         model: Some(response.body.model.clone()),
+        batch: false,
     })
 }
 
@@ -122,5 +123,6 @@ async fn ask_openai(
         },
         upstream_id: response.request_id.or_else(|| response.body["id"].as_str().map(str::to_owned)),
         model: response.body["model"].as_str().map(str::to_owned),
+        batch: false,
     })
 }

@@ -227,10 +227,15 @@ struct World {
 }
 
 async fn world(dir: &Path, truth: Truth, seed: u64) -> World {
+    world_with(dir, truth, seed, |_| {}).await
+}
+
+async fn world_with(dir: &Path, truth: Truth, seed: u64, edit: impl FnOnce(&mut RouterConfig)) -> World {
     let mut fc = FakeConfig::new(KEY);
     fc.responder = Some(Responder::new(move |req| fake_answer(req, &truth, seed)));
     let fake = FakeAnthropic::start_with(fc).await.expect("fake starts");
-    let config = config(&fake.base_url(), dir);
+    let mut config = config(&fake.base_url(), dir);
+    edit(&mut config);
     let client = client(&fake.base_url());
     let ledger =
         Arc::new(Ledger::open(&dir.join("ledger.sqlite"), &LedgerConfig::default()).expect("ledger"));
@@ -424,4 +429,84 @@ async fn the_queue_and_the_daily_budget_hold() {
     let state = monitor.state();
     assert_eq!((state.dropped_budget, state.judge_calls), (2, 1));
     assert!(state.judge_usd_today >= 0.00001);
+}
+
+/// A judge whose remote calls go through the Message Batches API.
+struct BatchJudge {
+    batcher: hearth_monitor::batch::Batcher,
+    local: SimJudge,
+}
+
+impl Judge for BatchJudge {
+    async fn ask(&self, r: &Remote, req: &SampledRequest) -> Result<JudgeReply, JudgeError> {
+        self.batcher.ask(r, req).await
+    }
+
+    async fn local(&self, model: &str, req: &SampledRequest) -> Result<JudgeReply, JudgeError> {
+        self.local.local(model, req).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn judge_calls_through_message_batches_cost_half_and_lose_no_verdict() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let w =
+        world_with(dir.path(), truth(0.70), 11, |c| c.monitor.as_mut().expect("monitor").batch = true).await;
+    let hearth_monitor::remote::RemoteClient::Anthropic(client) = client(&w.fake.base_url()) else {
+        unreachable!()
+    };
+    let settings = hearth_monitor::batch::BatchSettings::new(
+        std::time::Duration::from_millis(200),
+        std::time::Duration::from_millis(20),
+    );
+    let judge = BatchJudge {
+        batcher: hearth_monitor::batch::Batcher::start(client, settings),
+        local: SimJudge { client: client_of(&w) },
+    };
+    // Twelve classify and summarize answers: all sampled (the day's first ten of each type).
+    for n in 0..12 {
+        let task = if n % 2 == 0 { "classify" } else { "summarize" };
+        w.router.complete(&w.backends, &Call { task, n }).await.expect("served");
+    }
+    assert_eq!(w.monitor.queued(), 12);
+    let worker = tokio::spawn(Arc::clone(&w.monitor).run(judge));
+    for _ in 0..500 {
+        let s = w.monitor.state();
+        if s.tasks.values().map(|t| t.judged).sum::<u64>() == 12 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    worker.abort();
+    let state = w.monitor.state();
+    assert_eq!(state.tasks["classify"].judged + state.tasks["summarize"].judged, 12, "{state:?}");
+    assert_eq!(state.judge_errors, 0);
+    // The calls went as batches: summarize's reference asks first, then its verdicts.
+    let paths: Vec<(String, String)> = w.fake.requests().into_iter().map(|r| (r.method, r.path)).collect();
+    assert!(!paths.iter().any(|(m, p)| m == "POST" && p == "/v1/messages"), "{paths:?}");
+    let created = paths.iter().filter(|(m, p)| m == "POST" && p == "/v1/messages/batches").count();
+    assert!((2..=6).contains(&created), "{created} batches: {paths:?}");
+    assert!(paths.iter().any(|(m, p)| m == "GET" && p.ends_with("/results")));
+    // Half price: each row costs half of what the same usage costs at the standard price.
+    w.ledger.flush().expect("flush");
+    let rows =
+        SqliteStore::open(&dir.path().join("ledger.sqlite")).expect("opens").calls_since(0).expect("reads");
+    let judge_rows: Vec<_> = rows.iter().filter(|c| c.task.as_deref() == Some("judge")).collect();
+    assert_eq!(judge_rows.len() as u64, 6 + 6 * 3);
+    let remote = w.config.remote("claude").expect("judge");
+    for r in &judge_rows {
+        assert_eq!(r.tags.get("batch").map(String::as_str), Some("true"));
+        let usage = hearth_router::Usage {
+            input_tokens: r.input_tokens.unwrap_or(0),
+            output_tokens: r.output_tokens.unwrap_or(0),
+            ..hearth_router::Usage::default()
+        };
+        let full = hearth_router::cost::remote_cost_usd(remote, &usage);
+        assert!((r.cost_usd - full / 2.0).abs() < 1e-12, "{} vs {}", r.cost_usd, full);
+        assert!(r.upstream_request_id.as_deref().is_some_and(|id| id.starts_with("msgbatch_")));
+    }
+}
+
+fn client_of(w: &World) -> RemoteClient {
+    client(&w.fake.base_url())
 }

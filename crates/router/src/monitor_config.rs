@@ -69,6 +69,16 @@ pub struct MonitorConfig {
     /// `max_tokens` of a judge call.
     #[serde(default = "default_judge_max_tokens")]
     pub judge_max_tokens: u32,
+    /// Send judge calls through Anthropic's Message Batches API: half the price, verdicts
+    /// within 24 hours instead of seconds (an `anthropic` judge only).
+    #[serde(default)]
+    pub batch: bool,
+    /// With `batch`: how long a judge call waits for others to share its batch.
+    #[serde(default = "default_batch_max_wait_secs")]
+    pub batch_max_wait_secs: u64,
+    /// With `batch`: seconds between two polls of a batch that has not ended.
+    #[serde(default = "default_batch_poll_secs")]
+    pub batch_poll_secs: u64,
 }
 
 impl MonitorConfig {
@@ -89,6 +99,9 @@ impl MonitorConfig {
             window: default_window(),
             state_file: None,
             judge_max_tokens: default_judge_max_tokens(),
+            batch: false,
+            batch_max_wait_secs: default_batch_max_wait_secs(),
+            batch_poll_secs: default_batch_poll_secs(),
         }
     }
 
@@ -99,6 +112,25 @@ impl MonitorConfig {
 
     pub(crate) fn check(&self, config: &RouterConfig, problems: &mut Vec<Problem>) {
         let key = |field: &str| format!("monitor.{field}");
+        if self.batch
+            && let Some(judge) = config.remote(&self.judge)
+            && judge.provider != crate::config::Provider::Anthropic
+        {
+            problems.push(Problem::Invalid {
+                key: key("batch"),
+                message: format!(
+                    "the judge {:?} is an {} remote; the Message Batches API is Anthropic's (set batch = false)",
+                    self.judge,
+                    judge.provider.as_str()
+                ),
+            });
+        }
+        if self.batch && self.batch_poll_secs == 0 {
+            problems.push(Problem::Invalid {
+                key: key("batch_poll_secs"),
+                message: "0: poll at least every second".into(),
+            });
+        }
         if config.remote(&self.judge).is_none() {
             problems.push(Problem::UnknownName {
                 key: key("judge"),
@@ -196,6 +228,12 @@ fn default_window() -> usize {
 }
 fn default_judge_max_tokens() -> u32 {
     1024
+}
+fn default_batch_max_wait_secs() -> u64 {
+    60
+}
+fn default_batch_poll_secs() -> u64 {
+    60
 }
 
 #[cfg(test)]

@@ -26,6 +26,7 @@
 //! # drop(base_url); Ok(()) }
 //! ```
 
+mod batches;
 mod faults;
 mod reply;
 mod validate;
@@ -147,6 +148,8 @@ struct Inner {
     cache: HashSet<u64>,
     /// Answers given, for ids.
     served: u64,
+    /// Message batches, by id.
+    batches: BTreeMap<String, batches::FakeBatch>,
 }
 
 impl Shared {
@@ -170,9 +173,10 @@ impl FakeAnthropic {
     }
 
     /// Starts a fake with `config`.
-    pub async fn start_with(config: FakeConfig) -> std::io::Result<Self> {
+    pub async fn start_with(mut config: FakeConfig) -> std::io::Result<Self> {
         let listener = tokio::net::TcpListener::bind(config.addr).await?;
         let addr = listener.local_addr()?;
+        config.addr = addr;
         let shared = Arc::new(Shared { config, inner: Mutex::new(Inner::default()) });
         let app = Router::new()
             .fallback(handle)
@@ -273,6 +277,10 @@ async fn handle(
             json_response(StatusCode::OK, &serde_json::json!({ "cleared": true }), None)
         }
         ("POST", "/v1/messages") => api(&shared, Endpoint::Messages, &headers, &body).await,
+        ("POST", "/v1/messages/batches") => batch_api(&shared, None, &headers, &body).await,
+        ("GET", p) if p.starts_with("/v1/messages/batches/") => {
+            batch_api(&shared, Some(&p["/v1/messages/batches/".len()..]), &headers, &body).await
+        }
         ("POST", "/v1/messages/count_tokens") => api(&shared, Endpoint::CountTokens, &headers, &body).await,
         _ => error_response(
             &reply_for(Reject {
@@ -347,6 +355,72 @@ async fn api(shared: &Shared, endpoint: Endpoint, headers: &HeaderMap, body: &[u
                 (_, false) => json_response(StatusCode::OK, &message, Some(&request_id)),
             }
         }
+    }
+}
+
+/// The Message Batches API (`batches.rs`): create (`id` `None`), retrieve (`{id}`), results
+/// (`{id}/results`); faults play as on `/v1/messages`.
+async fn batch_api(shared: &Shared, id: Option<&str>, headers: &HeaderMap, body: &[u8]) -> Response {
+    let (fault, serial) = {
+        let mut inner = shared.lock();
+        inner.served += 1;
+        (inner.faults.pop_front(), inner.served)
+    };
+    let request_id = format!("req_fake_{serial:08}");
+    if let Some(Fault::Hang { ms }) = &fault {
+        tokio::time::sleep(Duration::from_millis(*ms)).await;
+    }
+    if let Some(reply) = fault.as_ref().and_then(Fault::error_reply) {
+        return error_response(&reply, Some(&request_id));
+    }
+    let base = format!("http://{}", shared.config.addr);
+    let not_found = |id: &str| {
+        error_response(
+            &reply_for(Reject {
+                status: 404,
+                kind: "not_found_error",
+                message: format!("message batch {id:?} not found"),
+            }),
+            Some(&request_id),
+        )
+    };
+    let Some(id) = id else {
+        if let Err(reject) = validate::check_headers(headers, &shared.config) {
+            return error_response(&reply_for(reject), Some(&request_id));
+        }
+        let mut inner = shared.lock();
+        return match batches::create(body, &shared.config, &mut inner, serial) {
+            Ok(batch) => {
+                let object = batch.object(&base);
+                let id = object["id"].as_str().unwrap_or_default().to_owned();
+                inner.batches.insert(id, batch);
+                json_response(StatusCode::OK, &object, Some(&request_id))
+            }
+            Err(reject) => error_response(&reply_for(reject), Some(&request_id)),
+        };
+    };
+    if let Err(reject) = validate::check_auth(headers, &shared.config) {
+        return error_response(&reply_for(reject), Some(&request_id));
+    }
+    let mut inner = shared.lock();
+    match id.strip_suffix("/results") {
+        Some(id) => match inner.batches.get(id).map(batches::FakeBatch::jsonl) {
+            None => not_found(id),
+            Some(None) => error_response(
+                &reply_for(Reject::invalid(format!(
+                    "message batch {id:?} has not ended; its results are not available yet"
+                ))),
+                Some(&request_id),
+            ),
+            Some(Some(lines)) => raw_response(StatusCode::OK, "application/binary", lines, &request_id),
+        },
+        None => match inner.batches.get_mut(id) {
+            None => not_found(id),
+            Some(batch) => {
+                batch.retrieved();
+                json_response(StatusCode::OK, &batch.object(&base), Some(&request_id))
+            }
+        },
     }
 }
 

@@ -83,6 +83,20 @@ impl Reject {
 
 /// Checks the credentials and `anthropic-version`, the part every endpoint shares.
 pub(crate) fn check_headers(headers: &HeaderMap, config: &FakeConfig) -> Result<(), Reject> {
+    check_auth(headers, config)?;
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let json = header("content-type").is_some_and(|ct| {
+        ct.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+    });
+    if !json {
+        return Err(Reject::invalid("content-type: must be application/json"));
+    }
+    Ok(())
+}
+
+/// The credentials and `anthropic-version` every request needs (a `GET` has no body, so no
+/// content type).
+pub(crate) fn check_auth(headers: &HeaderMap, config: &FakeConfig) -> Result<(), Reject> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let bearer = header("authorization").and_then(|v| v.strip_prefix("Bearer "));
     let Some(key) = header("x-api-key").or(bearer) else {
@@ -105,12 +119,6 @@ pub(crate) fn check_headers(headers: &HeaderMap, config: &FakeConfig) -> Result<
             return Err(Reject::invalid(format!("anthropic-version: '{v}' is not a valid version")));
         }
         Some(_) => {}
-    }
-    let json = header("content-type").is_some_and(|ct| {
-        ct.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
-    });
-    if !json {
-        return Err(Reject::invalid("content-type: must be application/json"));
     }
     Ok(())
 }

@@ -13,12 +13,14 @@
 //! `container`, ...) ride in [`MessagesRequest::extra`], so a request passed through hearth
 //! keeps them. A *known* type with malformed fields is an error, never silently `Other`.
 
+mod batch;
 mod content;
 mod error_body;
 mod request;
 mod response;
 mod stream;
 
+pub use batch::{BatchCreate, BatchOutcome, BatchRequest, BatchResult, MessageBatch, RequestCounts};
 pub use content::{
     ContentBlock, ImageBlock, ImageSource, MessageContent, RedactedThinkingBlock, TextBlock, ThinkingBlock,
     ToolResultBlock, ToolResultContent, ToolUseBlock,

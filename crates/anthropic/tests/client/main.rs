@@ -1,5 +1,6 @@
 //! The client against the fake Anthropic server over real loopback HTTP (one test binary).
 
+mod batches;
 mod calls;
 mod fake_checks;
 mod retries;

@@ -25,6 +25,8 @@ use crate::AppState;
 /// tests and embedders can drive [`Monitor::judge_pending`] with it.
 pub struct ServerJudge {
     state: AppState,
+    /// With `[monitor] batch`: the judge's calls go through Message Batches.
+    batcher: Option<hearth_monitor::batch::Batcher>,
 }
 
 impl std::fmt::Debug for ServerJudge {
@@ -34,14 +36,30 @@ impl std::fmt::Debug for ServerJudge {
 }
 
 impl ServerJudge {
-    /// The judge of the server with `state`.
+    /// The judge of the server with `state`; with `[monitor] batch = true` it starts a
+    /// batcher on the current runtime for the Anthropic judge.
     pub fn new(state: AppState) -> ServerJudge {
-        ServerJudge { state }
+        let routing = state.config().routing.clone();
+        let batcher = routing.as_ref().and_then(|r| {
+            let m = r.monitor()?.config();
+            let Some(RemoteClient::Anthropic(client)) = r.remotes.get(&m.judge).filter(|_| m.batch) else {
+                return None;
+            };
+            let settings = hearth_monitor::batch::BatchSettings::new(
+                std::time::Duration::from_secs(m.batch_max_wait_secs),
+                std::time::Duration::from_secs(m.batch_poll_secs.max(1)),
+            );
+            Some(hearth_monitor::batch::Batcher::start(client.clone(), settings))
+        });
+        ServerJudge { state, batcher }
     }
 }
 
 impl Judge for ServerJudge {
     async fn ask(&self, remote: &Remote, request: &SampledRequest) -> Result<JudgeReply, JudgeError> {
+        if let Some(batcher) = &self.batcher {
+            return batcher.ask(remote, request).await;
+        }
         let routing = self.state.config().routing.clone().ok_or_else(|| JudgeError::new("no routing"))?;
         let client = match routing.remotes.get(&remote.name) {
             Some(RemoteClient::Anthropic(c)) => JudgeClient::Anthropic(c.clone()),
@@ -91,6 +109,7 @@ impl Judge for ServerJudge {
             },
             upstream_id: None,
             model: Some(model.to_owned()),
+            batch: false,
         })
     }
 }
