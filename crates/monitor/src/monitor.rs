@@ -96,6 +96,7 @@ pub struct Monitor {
     clock: Clock,
     ledger: Option<Arc<Ledger>>,
     state_file: Option<PathBuf>,
+    saving: Mutex<()>,
 }
 
 impl std::fmt::Debug for Monitor {
@@ -125,6 +126,7 @@ impl Monitor {
             clock: Arc::new(hearth_ledger::now_unix_ms),
             ledger: None,
             state_file: None,
+            saving: Mutex::new(()),
         })
     }
 
@@ -373,7 +375,7 @@ impl Monitor {
             escalate_to: route.and_then(|r| r.escalate_to.as_deref()),
             pinned: route.is_some_and(|r| r.pinned),
         };
-        let (change, snapshot) = {
+        let change = {
             let mut state = lock(&self.state);
             let change = match agree {
                 Ok(a) => state.record(&sample.task, *a, now, &self.config, facts),
@@ -390,7 +392,7 @@ impl Monitor {
                     None
                 }
             };
-            (change, self.state_file.is_some().then(|| state.clone()))
+            change
         };
         if let Some(c) = &change {
             let interval = c.interval.map(|i| format!("{:.2}–{:.2}", i.low, i.high)).unwrap_or_default();
@@ -404,10 +406,14 @@ impl Monitor {
                 "quality monitor moved a task type"
             );
         }
-        if let (Some(path), Some(state)) = (&self.state_file, snapshot)
-            && let Err(e) = state.save(path)
-        {
-            tracing::error!(path = %path.display(), error = %e, "cannot save the monitor's state");
+        if let Some(path) = &self.state_file {
+            // One writer at a time, and the snapshot taken inside: the last file written holds
+            // the newest state even when verdicts settle concurrently.
+            let _writing = lock(&self.saving);
+            let snapshot = self.state();
+            if let Err(e) = snapshot.save(path) {
+                tracing::error!(path = %path.display(), error = %e, "cannot save the monitor's state");
+            }
         }
         change
     }
@@ -434,7 +440,11 @@ impl Watch for Monitor {
             (Reason::Task, true) if a.served_by == a.route_target => {
                 SampleKind::Local { answer: text.to_owned() }
             }
-            (Reason::Demoted, false) => SampleKind::Shadow { reference: text.to_owned() },
+            // Moved up: escalate_to answered (a remote, or a bigger local model); the route's
+            // own target answers in the background.
+            (Reason::Demoted, _) if a.served_by != a.route_target => {
+                SampleKind::Shadow { reference: text.to_owned() }
+            }
             _ => return,
         };
         let u = self.next_u();
@@ -464,4 +474,74 @@ impl Watch for Monitor {
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hearth_router::Turn;
+
+    fn monitor() -> Monitor {
+        let config = RouterConfig::from_toml_str(
+            r#"
+            [[models]]
+            name = "small"
+            [[models]]
+            name = "big"
+            [[remotes]]
+            name = "claude"
+            provider = "anthropic"
+            model = "claude-haiku-4-5"
+            input_per_mtok = 1.0
+            output_per_mtok = 5.0
+            [[routes]]
+            tasks = ["summarize"]
+            target = "small"
+            escalate_to = "big"
+            [monitor]
+            judge = "claude"
+            "#,
+        )
+        .expect("parses");
+        Monitor::new(&config).expect("monitor").with_seed(3)
+    }
+
+    fn answered<'a>(reason: Reason, served_by: &'a str, local: bool, text: Option<&'a str>) -> Answered<'a> {
+        Answered {
+            request_id: "req_1",
+            task: "summarize",
+            route: 0,
+            route_target: "small",
+            served_by,
+            local,
+            reason,
+            pinned: false,
+            text,
+        }
+    }
+
+    #[test]
+    fn samples_local_answers_and_shadows_a_moved_up_type_whatever_serves_it() {
+        let m = monitor();
+        let request = || {
+            Some(SampledRequest {
+                system: None,
+                messages: vec![Turn::user("x")],
+                schema: None,
+                max_tokens: None,
+            })
+        };
+        m.answered(&answered(Reason::Task, "small", true, Some("a")), &request);
+        // A bigger local model as escalate_to: still a shadow sample of the route's target.
+        m.answered(&answered(Reason::Demoted, "big", true, Some("b")), &request);
+        m.answered(&answered(Reason::Demoted, "claude", false, Some("c")), &request);
+        assert_eq!(m.queued(), 3);
+        // Not sampled: escalations, fallbacks, streams (no text), unreplayable requests.
+        m.answered(&answered(Reason::LowConfidence, "claude", false, Some("d")), &request);
+        m.answered(&answered(Reason::Task, "small", true, None), &request);
+        m.answered(&answered(Reason::Task, "small", true, Some("e")), &|| None);
+        assert_eq!(m.queued(), 3);
+        let state = m.state();
+        assert_eq!((state.tasks["summarize"].sampled, state.tasks["summarize"].dropped), (4, 1));
+    }
 }
