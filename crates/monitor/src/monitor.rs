@@ -377,7 +377,7 @@ impl Monitor {
         };
         let change = {
             let mut state = lock(&self.state);
-            let change = match agree {
+            match agree {
                 Ok(a) => state.record(&sample.task, *a, now, &self.config, facts),
                 Err(why) => {
                     tracing::warn!(
@@ -391,8 +391,7 @@ impl Monitor {
                     }
                     None
                 }
-            };
-            change
+            }
         };
         if let Some(c) = &change {
             let interval = c.interval.map(|i| format!("{:.2}–{:.2}", i.low, i.high)).unwrap_or_default();
