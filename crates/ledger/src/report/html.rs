@@ -9,7 +9,8 @@ use super::format::{DASH, escalations, latency, money, opt_pct, pct, tokens};
 use super::group::Group;
 use super::svg::{self, esc};
 
-const STYLE: &str = r#"
+/// The page's CSS (shared with `hearth eval --html`).
+pub const STYLE: &str = r#"
 :root { color-scheme: light; }
 * { box-sizing: border-box; }
 body { margin: 0; background: #f5f7fa; color: #1f2933; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
