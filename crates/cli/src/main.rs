@@ -9,6 +9,8 @@ mod bench;
 mod chat;
 mod common;
 mod embed;
+mod eval;
+mod eval_run;
 mod inspect;
 mod pull;
 mod report;
@@ -120,6 +122,20 @@ enum Cmd {
     ///   hearth report --since 30d --html report.html    (self-contained page with charts)
     #[command(verbatim_doc_comment)]
     Report(report::Args),
+    /// Measure on labelled tasks how much can stay local, at what accuracy, for what cost:
+    /// runs a suite (JSONL: task, messages, gold + scorer) through the config's local
+    /// routes greedily, reads each answer's confidence as the router does, scores it, and
+    /// sweeps the escalation thresholds per task type: coverage vs accuracy vs cost against
+    /// all-remote, and the threshold that keeps a target (95% of the upper tier's accuracy,
+    /// or --floor). Without the remote's API key its answers are assumed right (said so).
+    ///
+    /// Examples:
+    ///   hearth eval --config hearth.toml --suite my-tasks.jsonl
+    ///   hearth eval --config hearth.toml --suite ~/.cache/hearth/suites/kaomoji.jsonl \
+    ///       --limit 50 --json eval.json --html eval.html
+    ///   hearth eval --config hearth.toml --suite tasks.jsonl --floor 0.9 --write-thresholds
+    #[command(verbatim_doc_comment)]
+    Eval(eval::Args),
 }
 
 fn main() {
@@ -136,6 +152,7 @@ fn main() {
         Cmd::Serve(a) => serve::run(a),
         Cmd::Route(a) => route::run(a),
         Cmd::Report(a) => report::run(a),
+        Cmd::Eval(a) => eval::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");

@@ -105,9 +105,6 @@ pub struct EvalReport {
     pub records: Vec<Record>,
 }
 
-/// Where a record goes with the route as configured (for [`TaskReport::current`]).
-pub type EscalatesNow = dyn Fn(&Record) -> bool;
-
 impl EvalReport {
     /// Builds the report from the run's records. `escalates_now` says whether the config's
     /// present route would escalate a record.
@@ -118,7 +115,7 @@ impl EvalReport {
         upper: Upper,
         target: Target,
         records: Vec<Record>,
-        escalates_now: &EscalatesNow,
+        escalates_now: &dyn Fn(&Record) -> bool,
     ) -> EvalReport {
         let mut by_task: BTreeMap<String, Vec<&Record>> = BTreeMap::new();
         for r in &records {
@@ -278,7 +275,7 @@ fn saving(routed: f64, all_remote: f64) -> Option<f64> {
     (all_remote > 0.0).then(|| 1.0 - routed / all_remote)
 }
 
-fn current_point(records: &[&Record], escalates_now: &EscalatesNow) -> Option<Point> {
+fn current_point(records: &[&Record], escalates_now: &dyn Fn(&Record) -> bool) -> Option<Point> {
     let scored: Vec<&&Record> = records.iter().filter(|r| r.local.correct.is_some()).collect();
     if scored.is_empty() {
         return None;

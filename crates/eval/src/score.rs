@@ -47,6 +47,8 @@ pub fn value_matches(answer: Option<&Value>, gold: &Value) -> bool {
     match (answer, gold) {
         (None | Some(Value::Null), Value::Null) => true,
         (Some(Value::String(s)), Value::Null) => s.trim().is_empty(),
+        // An empty gold string: the field is absent from the text; `null` or no field agrees.
+        (None | Some(Value::Null), Value::String(g)) => g.trim().is_empty(),
         (None, _) => false,
         (Some(a), Value::String(g)) => match a {
             Value::String(s) => squash(s) == squash(g),

@@ -196,7 +196,8 @@ pub fn sweep(records: &[&Record], signals: &[Signal], target: Target) -> Option<
             continue;
         }
         let points = curve(&calls);
-        if let Some(p) = choose(&points, target_accuracy) {
+        // Keeping nothing local is not a threshold: it is sending the task type upstream.
+        if let Some(p) = choose(&points, target_accuracy).filter(|p| p.coverage > 0.0) {
             let better = match chosen {
                 None => true,
                 Some((_, best)) => {

@@ -72,6 +72,7 @@ pub use error::{ApiError, ServerError};
 pub use metrics::Metrics;
 pub use pool::{Lease, LoadState, ModelPool, ModelSpec, ModelStatus, PoolError};
 pub use route::cache::ModelEmbed;
+pub use route::escalate::evidence as answer_evidence;
 pub use route::monitor::ServerJudge as MonitorJudge;
 pub use route::{Routing, RoutingError};
 pub use router::router;

@@ -44,7 +44,7 @@ mod text;
 
 use serde::Serialize;
 
-pub use date::{day_key, parse_since, week_key};
+pub use date::{day_key, minute_text, parse_since, week_key};
 pub use format::money;
 pub use html::STYLE;
 pub use svg::{esc, ticks};

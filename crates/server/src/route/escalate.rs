@@ -106,8 +106,9 @@ fn json_expected(raw: &Value) -> bool {
 }
 
 /// The evidence of a `chat.completion` generated with logprobs (and with `margin`, its
-/// label margin, from the tokens' `top_logprobs`).
-fn evidence(answer: &Value, json_expected: bool, margin: bool) -> Evidence {
+/// label margin, from the tokens' `top_logprobs`): what the router's escalation checks read
+/// (`hearth eval` reads its answers with it too, so its thresholds are the router's).
+pub fn evidence(answer: &Value, json_expected: bool, margin: bool) -> Evidence {
     let choice = &answer["choices"][0];
     let text = choice["message"]["content"].as_str().unwrap_or("");
     let logprobs: Vec<f32> = choice

@@ -24,7 +24,7 @@
 pub(crate) mod cache;
 mod chat;
 mod completions;
-mod escalate;
+pub(crate) mod escalate;
 mod headers;
 pub(crate) mod messages;
 mod messages_backends;
