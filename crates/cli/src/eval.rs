@@ -31,8 +31,12 @@ pub struct Args {
     /// A suite: one task per line (JSONL) with `task`, `messages`, optional
     /// `response_format`, and `score` ({"label": …}, {"fields": {…}}, {"contains": …},
     /// {"python_tests": …}, {"reference": …}). Repeatable.
-    #[arg(long, value_name = "FILE.jsonl", required = true)]
+    #[arg(long, value_name = "FILE.jsonl", required_unless_present = "from")]
     suite: Vec<PathBuf>,
+    /// Re-sweep the answers of an earlier run (its --json file) instead of running a suite:
+    /// another --target or --floor, or --write-thresholds, without generating again.
+    #[arg(long, value_name = "EVAL.json", conflicts_with_all = ["suite", "limit", "tasks", "no_remote", "judge"])]
+    from: Option<PathBuf>,
     /// Write the report as JSON here (per task type `n`, `accuracy`, the chosen threshold,
     /// coverage, costs, the curves; every task's answers and signals).
     #[arg(long, value_name = "OUT.json")]
@@ -78,9 +82,61 @@ pub fn run(args: Args) -> Result<()> {
         Some(f) if (0.0..=1.0).contains(&f) => Target::Floor(f),
         Some(f) => bail!("--floor {f}: give an accuracy between 0 and 1 (0.9 for 90%)"),
         None if args.target > 0.0 && args.target <= 1.0 => Target::OfUpper(args.target),
-        None => bail!("--target {}: give a share between 0 and 1 (0.95: 95% of the upper tier's accuracy)", args.target),
+        None => bail!(
+            "--target {}: give a share between 0 and 1 (0.95: 95% of the upper tier's accuracy)",
+            args.target
+        ),
     };
     let config = load_config(&args.config)?;
+    let (suite_name, when, upper, records) = match &args.from {
+        Some(path) => {
+            let text =
+                std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            let earlier: EvalReport = serde_json::from_str(&text)
+                .with_context(|| format!("{}: not a `hearth eval --json` report", path.display()))?;
+            eprintln!(
+                "hearth eval: re-sweeping {} answers from {} ({})",
+                earlier.records.len(),
+                path.display(),
+                earlier.when
+            );
+            (earlier.suite, earlier.when, earlier.upper, earlier.records)
+        }
+        None => run_suites(&args, &config)?,
+    };
+    // Where the config's present thresholds put each answer.
+    let escalates_now = |r: &Record| match (config.route_for(&r.task), &r.evidence) {
+        (Some((_, route)), Some(e)) => hearth_router::should_escalate(route, e).is_some(),
+        _ => false,
+    };
+    let report = EvalReport::build(
+        suite_name,
+        args.config.display().to_string(),
+        when,
+        upper,
+        target,
+        records,
+        &escalates_now,
+    );
+    print!("{}", report.to_text());
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&report)?;
+        std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("hearth eval: wrote {}", path.display());
+    }
+    if let Some(path) = &args.html {
+        std::fs::write(path, hearth_eval::html::render(&report))
+            .with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("hearth eval: wrote {}", path.display());
+    }
+    if args.write_thresholds {
+        write_thresholds(&args.config, &config, &report)?;
+    }
+    Ok(())
+}
+
+/// Runs the suites through the config's server: (suite names, start time, upper tier, records).
+fn run_suites(args: &Args, config: &RouterConfig) -> Result<(String, String, Upper, Vec<Record>)> {
     let mut cases = Vec::new();
     for path in &args.suite {
         let mut loaded = suite::load(path)?;
@@ -102,8 +158,8 @@ pub fn run(args: Args) -> Result<()> {
         }
     }
     let cases = suite::limit_per_task(cases, args.limit);
-    let keys = KeyState::read(&config, args.no_remote);
-    let plans = plan_all(&config, &cases, &keys, args.judge.as_deref())?;
+    let keys = KeyState::read(config, args.no_remote);
+    let plans = plan_all(config, &cases, &keys, args.judge.as_deref())?;
     let base = args.config.parent().unwrap_or(Path::new(".")).to_owned();
     let upper = describe_upper(&plans, args.no_remote);
     eprintln!(
@@ -114,36 +170,10 @@ pub fn run(args: Args) -> Result<()> {
         upper.model,
         if upper.sent { " (sent and scored)" } else { " (assumed right: no API key, or --no-remote)" }
     );
-
     let when = hearth_ledger::report::minute_text(hearth_ledger::now_unix_ms());
-    let records = runtime()?.block_on(run_cases(&config, &base, &keys, cases, plans, &args))?;
-    let escalates_now: std::collections::HashSet<String> =
-        records.iter().filter(|(_, now)| *now).map(|(r, _)| r.id.clone()).collect();
-    let records: Vec<Record> = records.into_iter().map(|(r, _)| r).collect();
+    let records = runtime()?.block_on(run_cases(config, &base, cases, plans, args))?;
     let suite_name = args.suite.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
-    let report = EvalReport::build(
-        suite_name,
-        args.config.display().to_string(),
-        when,
-        upper,
-        target,
-        records,
-        &|r| escalates_now.contains(&r.id),
-    );
-    print!("{}", report.to_text());
-    if let Some(path) = &args.json {
-        let text = serde_json::to_string_pretty(&report)?;
-        std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
-        eprintln!("hearth eval: wrote {}", path.display());
-    }
-    if let Some(path) = &args.html {
-        std::fs::write(path, hearth_eval::html::render(&report)).with_context(|| format!("writing {}", path.display()))?;
-        eprintln!("hearth eval: wrote {}", path.display());
-    }
-    if args.write_thresholds {
-        write_thresholds(&args.config, &config, &report)?;
-    }
-    Ok(())
+    Ok((suite_name, when, upper, records))
 }
 
 /// Reads and validates the config; a remote's API key may be missing (its answers are then
@@ -185,7 +215,12 @@ impl KeyState {
 }
 
 /// Per case: the local model that answers it, its upper tier, and its route.
-fn plan_all(config: &RouterConfig, cases: &[Case], keys: &KeyState, judge: Option<&str>) -> Result<Vec<Plan>> {
+fn plan_all(
+    config: &RouterConfig,
+    cases: &[Case],
+    keys: &KeyState,
+    judge: Option<&str>,
+) -> Result<Vec<Plan>> {
     if let Some(j) = judge
         && config.remote(j).is_none()
     {
@@ -222,18 +257,21 @@ fn plan_all(config: &RouterConfig, cases: &[Case], keys: &KeyState, judge: Optio
 fn local_for(config: &RouterConfig, route: Option<&Route>) -> Result<String> {
     let is_local = |n: &str| config.local(n).is_some();
     let pick = route.and_then(|r| {
-        [Some(&r.target), r.fallback.as_ref(), r.escalate_to.as_ref()].into_iter().flatten().find(|n| is_local(n)).cloned()
+        [Some(&r.target), r.fallback.as_ref(), r.escalate_to.as_ref()]
+            .into_iter()
+            .flatten()
+            .find(|n| is_local(n))
+            .cloned()
     });
-    pick.or_else(|| config.models.first().map(|m| m.name.clone())).context("the config has no [[models]] entry")
+    pick.or_else(|| config.models.first().map(|m| m.name.clone()))
+        .context("the config has no [[models]] entry")
 }
 
 /// The upper tier for a route: its escalate_to, else its target if remote, else the
 /// reference remote (`[budget] compare_to`, else the first remote).
 fn upper_for(config: &RouterConfig, route: Option<&Route>) -> Option<String> {
     route
-        .and_then(|r| {
-            r.escalate_to.clone().or_else(|| config.remote(&r.target).map(|_| r.target.clone()))
-        })
+        .and_then(|r| r.escalate_to.clone().or_else(|| config.remote(&r.target).map(|_| r.target.clone())))
         .or_else(|| config.reference_remote().map(|r| r.name.clone()))
 }
 
@@ -278,14 +316,12 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 async fn run_cases(
     config: &RouterConfig,
     base: &Path,
-    keys: &KeyState,
     cases: Vec<Case>,
     plans: Vec<Plan>,
     args: &Args,
-) -> Result<Vec<(Record, bool)>> {
+) -> Result<Vec<Record>> {
     // Keys that are not set are never used (their remotes are not called); the clients still
     // need a value to be built.
-    let _ = keys;
     let env = |var: &str| {
         std::env::var(var).ok().filter(|k| !k.trim().is_empty()).or_else(|| Some("hearth-eval-unused".into()))
     };
@@ -323,7 +359,7 @@ async fn run_cases(
             (i, out)
         });
     }
-    let mut out: Vec<Option<(Record, bool)>> = Vec::new();
+    let mut out: Vec<Option<Record>> = Vec::new();
     while let Some(joined) = set.join_next().await {
         let (i, record) = joined.context("a task's worker panicked")?;
         if out.len() <= i {
@@ -345,7 +381,11 @@ fn write_thresholds(path: &Path, config: &RouterConfig, report: &EvalReport) -> 
         .tasks
         .iter()
         .filter_map(|(task, t)| {
-            Some(hearth_eval::thresholds::Choice { task: task.clone(), key: t.signal.clone()?, threshold: t.threshold })
+            Some(hearth_eval::thresholds::Choice {
+                task: task.clone(),
+                key: t.signal.clone()?,
+                threshold: t.threshold,
+            })
         })
         .collect();
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
@@ -354,7 +394,9 @@ fn write_thresholds(path: &Path, config: &RouterConfig, report: &EvalReport) -> 
         hearth_eval::thresholds::write(&text, &choices, |task| config.route_for(task).map(|(i, _)| i))?;
     // The edited file must still be a valid config before it replaces the old one.
     let edited = RouterConfig::from_toml_str(&new_text)?;
-    edited.validate(&|_| true).context("the config with the new thresholds does not validate (not written)")?;
+    edited
+        .validate(&|_| true)
+        .context("the config with the new thresholds does not validate (not written)")?;
     let tmp = path.with_extension("toml.tmp");
     std::fs::write(&tmp, &new_text).with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))?;
@@ -371,7 +413,10 @@ fn write_thresholds(path: &Path, config: &RouterConfig, report: &EvalReport) -> 
     }
     for (task, t) in &report.tasks {
         if t.scored > 0 && t.signal.is_none() {
-            eprintln!("hearth eval: {task}: no threshold keeps the target; route it to {} instead", t.upper_model);
+            eprintln!(
+                "hearth eval: {task}: no threshold keeps the target; route it to {} instead",
+                t.upper_model
+            );
         }
     }
     eprintln!("hearth eval: wrote thresholds into {}", path.display());

@@ -75,11 +75,16 @@ impl Runner {
             max_retries: 2,
             ..hearth_openai::ClientConfig::new(base_url)
         };
-        Ok(Runner { client: hearth_openai::Client::new(client_config)?, config, sandbox: Sandbox::default(), test_timeout })
+        Ok(Runner {
+            client: hearth_openai::Client::new(client_config)?,
+            config,
+            sandbox: Sandbox::default(),
+            test_timeout,
+        })
     }
 
-    /// Runs one case; the flag says whether the route as configured would escalate it.
-    pub async fn run(&self, case: &Case, plan: &Plan) -> (Record, bool) {
+    /// Runs one case.
+    pub async fn run(&self, case: &Case, plan: &Plan) -> Record {
         let wants_margin = hearth_router::LABEL_TASKS.contains(&case.task.as_str());
         let (mut local, answer_json) = self.call(&plan.local, case.body(&plan.local), true).await;
         let evidence = answer_json
@@ -94,12 +99,9 @@ impl Runner {
             min_label_margin: None,
             ..checks
         };
-        let invalid_output =
-            evidence.as_ref().is_some_and(|e| should_escalate(&checks_only, e) == Some(Reason::InvalidOutput));
-        let escalates_now = match (&plan.route, &evidence) {
-            (Some((_, route)), Some(e)) => should_escalate(route, e).is_some(),
-            _ => false,
-        };
+        let invalid_output = evidence
+            .as_ref()
+            .is_some_and(|e| should_escalate(&checks_only, e) == Some(Reason::InvalidOutput));
         local.cost_usd = self.local_cost(local.latency_ms);
 
         let upper = match &plan.upper {
@@ -146,7 +148,7 @@ impl Runner {
         }
         local.answer = cut(&local.answer);
         upper.answer = cut(&upper.answer);
-        let record = Record {
+        Record {
             id: case.id.clone(),
             task: case.task.clone(),
             category: case.category.clone(),
@@ -155,8 +157,7 @@ impl Runner {
             evidence,
             invalid_output,
             upper,
-        };
-        (record, escalates_now)
+        }
     }
 
     /// One chat completion; the attempt (unscored) and, on success, the whole answer.
@@ -182,7 +183,13 @@ impl Runner {
     }
 
     /// Whether `answer` is right, and why not.
-    async fn score(&self, case: &Case, answer: &str, plan: &Plan, upper: &Attempt) -> (Option<bool>, Option<String>) {
+    async fn score(
+        &self,
+        case: &Case,
+        answer: &str,
+        plan: &Plan,
+        upper: &Attempt,
+    ) -> (Option<bool>, Option<String>) {
         match &case.score {
             Score::Label { label } => (Some(score::label(answer, label)), None),
             Score::Fields { fields } => {
@@ -196,7 +203,8 @@ impl Runner {
                 let tests = python_tests.clone();
                 let timeout = timeout_secs.map(Duration::from_secs_f64).unwrap_or(self.test_timeout);
                 let sandbox = self.sandbox.clone();
-                let outcome = tokio::task::spawn_blocking(move || sandbox.run(&program, &tests, timeout)).await;
+                let outcome =
+                    tokio::task::spawn_blocking(move || sandbox.run(&program, &tests, timeout)).await;
                 match outcome {
                     Ok(Ok(Outcome::Passed)) => (Some(true), None),
                     Ok(Ok(Outcome::Failed(why))) => (Some(false), Some(why)),
@@ -208,8 +216,12 @@ impl Runner {
             Score::Reference { reference } => {
                 let reference = match reference {
                     Some(r) => r.clone(),
-                    None if upper.error.is_none() && !upper.estimated && !upper.answer.is_empty() => upper.answer.clone(),
-                    None => return (None, Some("no reference: the upper tier's answer was not fetched".into())),
+                    None if upper.error.is_none() && !upper.estimated && !upper.answer.is_empty() => {
+                        upper.answer.clone()
+                    }
+                    None => {
+                        return (None, Some("no reference: the upper tier's answer was not fetched".into()));
+                    }
                 };
                 let Some(judge) = &plan.judge else {
                     return (None, Some("not judged: no remote with an API key to judge".into()));
@@ -220,7 +232,13 @@ impl Runner {
     }
 
     /// Asks `judge` whether `answer` is correct given `reference`.
-    async fn judge(&self, case: &Case, answer: &str, reference: &str, judge: &str) -> (Option<bool>, Option<String>) {
+    async fn judge(
+        &self,
+        case: &Case,
+        answer: &str,
+        reference: &str,
+        judge: &str,
+    ) -> (Option<bool>, Option<String>) {
         let question = case
             .messages
             .iter()
@@ -250,7 +268,7 @@ impl Runner {
                 match score::json_of(text) {
                     Some(v) => match v["verdict"].as_str() {
                         Some("correct") => (Some(true), None),
-                        Some("incorrect") => (Some(false), v["reason"].as_str().map(|s| cut(s))),
+                        Some("incorrect") => (Some(false), v["reason"].as_str().map(cut)),
                         _ => (None, Some(format!("the judge's verdict is unreadable: {}", cut(text)))),
                     },
                     None => (None, Some(format!("the judge's verdict is not JSON: {}", cut(text)))),
@@ -266,7 +284,10 @@ impl Runner {
 
     fn remote_cost(&self, name: &str, input: u64, output: u64) -> f64 {
         self.config.remote(name).map_or(0.0, |r| {
-            hearth_router::cost::remote_cost_usd(r, &Usage { input_tokens: input, output_tokens: output, ..Usage::default() })
+            hearth_router::cost::remote_cost_usd(
+                r,
+                &Usage { input_tokens: input, output_tokens: output, ..Usage::default() },
+            )
         })
     }
 }

@@ -96,9 +96,12 @@ escalate_to = "claude"
 #[test]
 fn eval_runs_the_bundled_suites_scores_real_remote_answers_and_writes_thresholds() {
     let Some(model) = hearth_testkit::model(hearth_testkit::QWEN_05B) else { return };
-    let (Some(kaomoji), Some(address), Some(code), Some(mtbench)) =
-        (lines("kaomoji", 6, 16), lines("usaddress", 4, 96), lines("humaneval", 4, 160), lines("mtbench", 130, 48))
-    else {
+    let (Some(kaomoji), Some(address), Some(code), Some(mtbench)) = (
+        lines("kaomoji", 6, 16),
+        lines("usaddress", 4, 96),
+        lines("humaneval", 4, 160),
+        lines("mtbench", 130, 48),
+    ) else {
         return;
     };
     // MT-Bench's first question with a reference answer (math): judged.
@@ -116,12 +119,21 @@ fn eval_runs_the_bundled_suites_scores_real_remote_answers_and_writes_thresholds
         script.insert(c["messages"][0]["content"].as_str().unwrap().to_owned(), answer.to_owned());
     }
     for c in &address {
-        script.insert(c["messages"][0]["content"].as_str().unwrap().to_owned(), c["score"]["fields"].to_string());
+        script.insert(
+            c["messages"][0]["content"].as_str().unwrap().to_owned(),
+            c["score"]["fields"].to_string(),
+        );
     }
     for c in &code {
-        script.insert(c["messages"][0]["content"].as_str().unwrap().to_owned(), "```python\ndef nothing():\n    pass\n```".into());
+        script.insert(
+            c["messages"][0]["content"].as_str().unwrap().to_owned(),
+            "```python\ndef nothing():\n    pass\n```".into(),
+        );
     }
-    script.insert(reference["messages"][0]["content"].as_str().unwrap().to_owned(), reference["score"]["reference"].as_str().unwrap().to_owned());
+    script.insert(
+        reference["messages"][0]["content"].as_str().unwrap().to_owned(),
+        reference["score"]["reference"].as_str().unwrap().to_owned(),
+    );
     let script = Arc::new(script);
     let judged = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let (s, j) = (script.clone(), judged.clone());
@@ -135,7 +147,10 @@ fn eval_runs_the_bundled_suites_scores_real_remote_answers_and_writes_thresholds
     });
     let rt = tokio::runtime::Runtime::new().unwrap();
     let fake = rt
-        .block_on(FakeAnthropic::start_with(FakeConfig { responder: Some(responder), ..FakeConfig::new("sk-ant-test") }))
+        .block_on(FakeAnthropic::start_with(FakeConfig {
+            responder: Some(responder),
+            ..FakeConfig::new("sk-ant-test")
+        }))
         .unwrap();
 
     let dir = tempfile::tempdir().unwrap();
@@ -159,7 +174,10 @@ fn eval_runs_the_bundled_suites_scores_real_remote_answers_and_writes_thresholds
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "{stdout}\n{stderr}");
     println!("{stdout}\n{stderr}");
-    assert!(stdout.contains("TASK") && stdout.contains("COVERAGE") && stdout.contains("classify"), "{stdout}");
+    assert!(
+        stdout.contains("TASK") && stdout.contains("COVERAGE") && stdout.contains("classify"),
+        "{stdout}"
+    );
     assert!(stdout.contains("sent for real and scored"), "{stdout}");
 
     let report: Value = serde_json::from_str(&std::fs::read_to_string(&json_out).unwrap()).unwrap();
@@ -174,7 +192,11 @@ fn eval_runs_the_bundled_suites_scores_real_remote_answers_and_writes_thresholds
         assert!((0.0..=1.0).contains(&acc));
     }
     // The remote's real answers were scored: 4 of 6 labels, every address, no code.
-    assert!((tasks["classify"]["upper_accuracy"].as_f64().unwrap() - 4.0 / 6.0).abs() < 1e-9, "{}", tasks["classify"]);
+    assert!(
+        (tasks["classify"]["upper_accuracy"].as_f64().unwrap() - 4.0 / 6.0).abs() < 1e-9,
+        "{}",
+        tasks["classify"]
+    );
     assert_eq!(tasks["extract"]["upper_accuracy"], 1.0);
     assert_eq!(tasks["code"]["upper_accuracy"], 0.0);
     assert_eq!(tasks["reason"]["scored"], 1, "the reference task was judged: {}", tasks["reason"]);
@@ -194,19 +216,53 @@ fn eval_runs_the_bundled_suites_scores_real_remote_answers_and_writes_thresholds
     let calls = fake.requests().iter().filter(|r| r.path == "/v1/messages").count();
     assert!(calls > cases.len(), "{calls}");
     let html = std::fs::read_to_string(&html_out).unwrap();
-    assert!(html.contains("What can stay local?") && html.contains("<svg") && html.contains("routed accuracy"));
+    assert!(
+        html.contains("What can stay local?") && html.contains("<svg") && html.contains("routed accuracy")
+    );
     // The thresholds went into the config, which still loads; its comments stayed.
     assert!(stderr.contains("wrote thresholds into"), "{stderr}");
     let edited = std::fs::read_to_string(&cfg).unwrap();
     assert!(edited.contains("tasks = [\"classify\"]   # labels"), "{edited}");
-    let check = hearth().args(["route", "--config"]).arg(&cfg).arg("Classify: hi").env("ANTHROPIC_API_KEY", "k").output().unwrap();
+    let check = hearth()
+        .args(["route", "--config"])
+        .arg(&cfg)
+        .arg("Classify: hi")
+        .env("ANTHROPIC_API_KEY", "k")
+        .output()
+        .unwrap();
     assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+
+    // The same answers re-swept for another target, without generating again.
+    let again = dir.path().join("again.json");
+    let out = hearth()
+        .args(["eval", "--config"])
+        .arg(&cfg)
+        .arg("--from")
+        .arg(&json_out)
+        .arg("--json")
+        .arg(&again)
+        .args(["--target", "0.9"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let resweep: Value = serde_json::from_str(&std::fs::read_to_string(&again).unwrap()).unwrap();
+    assert_eq!(resweep["records"], report["records"]);
+    assert_eq!(resweep["target"], json!({"of_upper": 0.9}));
+    assert_eq!(resweep["tasks"]["classify"]["accuracy"], tasks["classify"]["accuracy"]);
 
     // Without a key the remote is not called: its answers are assumed right, and it says so.
     let before = fake.requests().len();
     let small = dir.path().join("small.jsonl");
     write_suite(&small, &kaomoji[..4]);
-    let out = hearth().args(["eval", "--config"]).arg(&cfg).arg("--suite").arg(&small).arg("--json").arg(&json_out).output().unwrap();
+    let out = hearth()
+        .args(["eval", "--config"])
+        .arg(&cfg)
+        .arg("--suite")
+        .arg(&small)
+        .arg("--json")
+        .arg(&json_out)
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("assumed, not measured: claude's answers were not fetched"), "{stdout}");
@@ -232,6 +288,13 @@ fn a_bad_suite_line_fails_before_any_model_is_loaded() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("suite.jsonl:2:"), "{stderr}");
-    let out = hearth().args(["eval", "--config"]).arg(&cfg).arg("--suite").arg(&suite).args(["--target", "2"]).output().unwrap();
+    let out = hearth()
+        .args(["eval", "--config"])
+        .arg(&cfg)
+        .arg("--suite")
+        .arg(&suite)
+        .args(["--target", "2"])
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("--target 2"));
 }

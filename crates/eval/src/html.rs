@@ -65,8 +65,19 @@ pub fn render(r: &EvalReport) -> String {
     }
     out.push_str("<h2>Per task type</h2><div class=\"table\"><table><thead><tr>");
     for h in [
-        "task", "n", "local acc", "upper acc", "signal", "threshold", "coverage", "kept acc", "routed acc",
-        "$/1k local", "$/1k remote", "$/1k routed", "saving",
+        "task",
+        "n",
+        "local acc",
+        "upper acc",
+        "signal",
+        "threshold",
+        "coverage",
+        "kept acc",
+        "routed acc",
+        "$/1k local",
+        "$/1k remote",
+        "$/1k routed",
+        "saving",
     ] {
         let _ = write!(out, "<th>{h}</th>");
     }
@@ -150,7 +161,17 @@ fn chart(points: &[Point], t: &TaskReport, chosen: Option<(f64, f64)>) -> String
     let (x0, y0, pw, ph) = (56.0, 24.0, 420.0, 220.0);
     let fx = |c: f64, x0: f64| x0 + c * pw;
     let fy = |a: f64| y0 + (1.0 - a) * ph;
-    axes(&mut out, x0, y0, pw, ph, "coverage (kept local)", &[0.0, 0.25, 0.5, 0.75, 1.0], |v| pct(v), "accuracy");
+    axes(
+        &mut out,
+        x0,
+        y0,
+        pw,
+        ph,
+        "coverage (kept local)",
+        &[0.0, 0.25, 0.5, 0.75, 1.0],
+        pct,
+        "accuracy",
+    );
     if let Some(target) = t.target_accuracy {
         let _ = write!(
             out,
@@ -164,7 +185,8 @@ fn chart(points: &[Point], t: &TaskReport, chosen: Option<(f64, f64)>) -> String
     }
     let kept: Vec<(f64, f64)> =
         sorted.iter().filter_map(|p| p.kept_accuracy.map(|a| (fx(p.coverage, x0), fy(a)))).collect();
-    let routed: Vec<(f64, f64)> = sorted.iter().map(|p| (fx(p.coverage, x0), fy(p.routed_accuracy))).collect();
+    let routed: Vec<(f64, f64)> =
+        sorted.iter().map(|p| (fx(p.coverage, x0), fy(p.routed_accuracy))).collect();
     polyline(&mut out, &kept, KEPT);
     polyline(&mut out, &routed, ROUTED);
     if let Some((c, a)) = chosen {
@@ -175,14 +197,29 @@ fn chart(points: &[Point], t: &TaskReport, chosen: Option<(f64, f64)>) -> String
             fy(a)
         );
     }
-    legend(&mut out, x0, H - 12.0, &[("kept-local accuracy", KEPT), ("routed accuracy", ROUTED), ("target / chosen", TARGET)]);
+    legend(
+        &mut out,
+        x0,
+        H - 12.0,
+        &[("kept-local accuracy", KEPT), ("routed accuracy", ROUTED), ("target / chosen", TARGET)],
+    );
     // Right panel: cost per 1k calls.
     let x1 = 590.0;
     let max_cost = sorted.iter().map(|p| p.cost_per_1k).fold(t.cost_per_1k.all_remote, f64::max);
     let cticks = ticks(max_cost);
     let top = *cticks.last().unwrap_or(&1.0);
     let fy2 = |v: f64| y0 + (1.0 - if top > 0.0 { v / top } else { 0.0 }) * ph;
-    axes(&mut out, x1, y0, pw, ph, "coverage (kept local)", &[0.0, 0.25, 0.5, 0.75, 1.0], |v| pct(v), "$ per 1k calls");
+    axes(
+        &mut out,
+        x1,
+        y0,
+        pw,
+        ph,
+        "coverage (kept local)",
+        &[0.0, 0.25, 0.5, 0.75, 1.0],
+        pct,
+        "$ per 1k calls",
+    );
     for v in &cticks {
         let _ = write!(
             out,

@@ -43,7 +43,8 @@ pub struct Sandbox {
 
 impl Default for Sandbox {
     fn default() -> Self {
-        let python = std::env::var_os("HEARTH_PYTHON").filter(|p| !p.is_empty()).unwrap_or_else(|| "python3".into());
+        let python =
+            std::env::var_os("HEARTH_PYTHON").filter(|p| !p.is_empty()).unwrap_or_else(|| "python3".into());
         Sandbox { python: PathBuf::from(python), memory_bytes: 2 << 30 }
     }
 }
@@ -170,7 +171,8 @@ impl Sandbox {
         }
         let stderr = fs::read_to_string(&err_path).unwrap_or_default();
         let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
-        let why = if last.is_empty() { format!("exit status {status}") } else { last.chars().take(300).collect() };
+        let why =
+            if last.is_empty() { format!("exit status {status}") } else { last.chars().take(300).collect() };
         Ok(Outcome::Failed(why))
     }
 }
@@ -186,7 +188,9 @@ mod tests {
     #[test]
     fn passing_and_failing_tests() {
         assert_eq!(run("def add(a, b):\n    return a + b", "assert add(2, 3) == 5"), Outcome::Passed);
-        let Outcome::Failed(why) = run("def add(a, b):\n    return a - b", "assert add(2, 3) == 5") else { panic!() };
+        let Outcome::Failed(why) = run("def add(a, b):\n    return a - b", "assert add(2, 3) == 5") else {
+            panic!()
+        };
         assert!(why.contains("AssertionError"), "{why}");
         let Outcome::Failed(why) = run("def add(a, b)\n    return a + b", "") else { panic!() };
         assert!(why.contains("SyntaxError"), "{why}");
@@ -195,7 +199,8 @@ mod tests {
     #[test]
     fn a_loop_is_killed_at_the_limit() {
         let t0 = Instant::now();
-        let outcome = Sandbox::default().run("while True:\n    pass", "", Duration::from_millis(500)).unwrap();
+        let outcome =
+            Sandbox::default().run("while True:\n    pass", "", Duration::from_millis(500)).unwrap();
         assert_eq!(outcome, Outcome::TimedOut);
         assert!(t0.elapsed() < Duration::from_secs(4), "{:?}", t0.elapsed());
     }

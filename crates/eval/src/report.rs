@@ -153,7 +153,11 @@ impl EvalReport {
                         kept_accuracy: point.and_then(|p| p.kept_accuracy),
                         routed_accuracy: Some(point.map_or(s.upper_accuracy, |p| p.routed_accuracy)),
                         target_accuracy: Some(s.target_accuracy),
-                        cost_per_1k: Costs { local: s.local_cost_per_1k, all_remote: s.upper_cost_per_1k, routed },
+                        cost_per_1k: Costs {
+                            local: s.local_cost_per_1k,
+                            all_remote: s.upper_cost_per_1k,
+                            routed,
+                        },
                         saving: saving(routed, s.upper_cost_per_1k),
                         current,
                         curves: s.curves.clone(),
@@ -179,8 +183,20 @@ impl EvalReport {
     pub fn to_text(&self) -> String {
         let mut out = String::new();
         let header = [
-            "TASK", "N", "SCORED", "LOCAL ACC", "UPPER ACC", "SIGNAL", "THRESHOLD", "COVERAGE", "KEPT ACC",
-            "ROUTED ACC", "$/1K LOCAL", "$/1K REMOTE", "$/1K ROUTED", "SAVING",
+            "TASK",
+            "N",
+            "SCORED",
+            "LOCAL ACC",
+            "UPPER ACC",
+            "SIGNAL",
+            "THRESHOLD",
+            "COVERAGE",
+            "KEPT ACC",
+            "ROUTED ACC",
+            "$/1K LOCAL",
+            "$/1K REMOTE",
+            "$/1K ROUTED",
+            "SAVING",
         ];
         let mut rows: Vec<Vec<String>> = vec![header.iter().map(|s| (*s).to_owned()).collect()];
         for (task, t) in &self.tasks {
@@ -219,9 +235,17 @@ impl EvalReport {
         }
         for (task, t) in &self.tasks {
             if t.scored == 0 {
-                let _ = writeln!(out, "{task}: none of its {} tasks could be scored (reference tasks need a judge: configure a remote and its API key).", t.n);
+                let _ = writeln!(
+                    out,
+                    "{task}: none of its {} tasks could be scored (reference tasks need a judge: configure a remote and its API key).",
+                    t.n
+                );
             } else if t.signal.is_none() {
-                let _ = writeln!(out, "{task}: no threshold keeps the target; send it to {} (or try a bigger local model).", t.upper_model);
+                let _ = writeln!(
+                    out,
+                    "{task}: no threshold keeps the target; send it to {} (or try a bigger local model).",
+                    t.upper_model
+                );
             }
             if let Some(c) = t.current {
                 let _ = writeln!(
@@ -251,7 +275,9 @@ fn row(task: &str, t: &TaskReport) -> Vec<String> {
         t.scored.to_string(),
         opt(t.accuracy),
         opt(t.upper_accuracy),
-        t.signal.clone().unwrap_or_else(|| if t.scored > 0 && task != "all" { "(all remote)".into() } else { "—".into() }),
+        t.signal.clone().unwrap_or_else(|| {
+            if t.scored > 0 && task != "all" { "(all remote)".into() } else { "—".into() }
+        }),
         match (&t.signal, t.threshold) {
             (Some(_), Some(v)) => format!("{v:.4}"),
             (Some(_), None) => "none".into(),
@@ -404,11 +430,24 @@ mod tests {
 
     #[test]
     fn the_report_picks_thresholds_and_prices_the_mix() {
-        let mut records: Vec<Record> = (0..8).map(|i| record("classify", -0.1 * f64::from(i), i < 6)).collect();
-        records.push(Record { local: Attempt { correct: None, ..records[0].local.clone() }, id: "u".into(), ..records[0].clone() });
+        let mut records: Vec<Record> =
+            (0..8).map(|i| record("classify", -0.1 * f64::from(i), i < 6)).collect();
+        records.push(Record {
+            local: Attempt { correct: None, ..records[0].local.clone() },
+            id: "u".into(),
+            ..records[0].clone()
+        });
         records.extend((0..4).map(|i| record("extract", -0.2 * f64::from(i), true)));
         let upper = Upper { model: "claude".into(), sent: false, assumption: Some("right".into()) };
-        let r = EvalReport::build("s".into(), "c".into(), "now".into(), upper, Target::default(), records, &|_| false);
+        let r = EvalReport::build(
+            "s".into(),
+            "c".into(),
+            "now".into(),
+            upper,
+            Target::default(),
+            records,
+            &|_| false,
+        );
         let c = &r.tasks["classify"];
         assert_eq!((c.n, c.scored), (9, 8));
         assert_eq!(c.accuracy, Some(0.75));

@@ -127,19 +127,13 @@ pub fn fenced_blocks(answer: &str) -> Vec<String> {
 pub fn program(answer: &str, entry_point: Option<&str>, prompt: Option<&str>) -> String {
     let defines = |code: &str| entry_point.is_some_and(|e| code.contains(&format!("def {e}(")));
     let blocks = fenced_blocks(answer);
-    let code = blocks
-        .iter()
-        .find(|b| defines(b))
-        .or(blocks.first())
-        .cloned()
-        .unwrap_or_else(|| answer.to_owned());
+    let code =
+        blocks.iter().find(|b| defines(b)).or(blocks.first()).cloned().unwrap_or_else(|| answer.to_owned());
     match prompt {
         Some(prompt) if !defines(&code) && entry_point.is_some() => format!("{prompt}{code}\n"),
         Some(prompt) => {
-            let imports: Vec<&str> = prompt
-                .lines()
-                .filter(|l| l.starts_with("import ") || l.starts_with("from "))
-                .collect();
+            let imports: Vec<&str> =
+                prompt.lines().filter(|l| l.starts_with("import ") || l.starts_with("from ")).collect();
             format!("{}\n{code}\n", imports.join("\n"))
         }
         None => format!("{code}\n"),
@@ -166,9 +160,12 @@ mod tests {
 
     #[test]
     fn fields_compare_values_not_formatting() {
-        let gold: BTreeMap<String, Value> =
-            [("company".into(), json!("Lumen Labs")), ("year".into(), json!(2024)), ("city".into(), json!(null))]
-                .into();
+        let gold: BTreeMap<String, Value> = [
+            ("company".into(), json!("Lumen Labs")),
+            ("year".into(), json!(2024)),
+            ("city".into(), json!(null)),
+        ]
+        .into();
         assert!(fields(r#"{"company": " lumen  labs", "year": "2024", "extra": 1}"#, &gold));
         assert!(fields("```json\n{\"company\": \"Lumen Labs\", \"year\": 2024, \"city\": \"\"}\n```", &gold));
         assert!(!fields(r#"{"company": "Lumen", "year": 2024}"#, &gold));
@@ -186,7 +183,8 @@ mod tests {
     #[test]
     fn the_program_is_the_defining_block_or_the_prompt_completed() {
         let prompt = "from typing import List\n\ndef add(a: int, b: int) -> int:\n    \"\"\"Sum.\"\"\"\n";
-        let whole = "Here:\n```python\nimport math\n```\n```python\ndef add(a, b):\n    return a + b\n```\nDone.";
+        let whole =
+            "Here:\n```python\nimport math\n```\n```python\ndef add(a, b):\n    return a + b\n```\nDone.";
         let p = program(whole, Some("add"), Some(prompt));
         assert!(p.starts_with("from typing import List\n"), "{p}");
         assert!(p.contains("def add(a, b):\n    return a + b") && !p.contains("\"\"\"Sum"), "{p}");

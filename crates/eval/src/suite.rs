@@ -260,7 +260,8 @@ pub enum SuiteError {
 /// Reads a suite file.
 pub fn load(path: &Path) -> Result<Vec<Case>, SuiteError> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| SuiteError::Io { path: name.clone(), source })?;
+    let text =
+        std::fs::read_to_string(path).map_err(|source| SuiteError::Io { path: name.clone(), source })?;
     parse(&text, &name)
 }
 
@@ -334,7 +335,9 @@ mod tests {
         assert_eq!(cases[0].score, Score::Label { label: "negative".into() });
         assert!(matches!(&cases[1].score, Score::Fields { fields } if fields["company"] == "Lumen Labs"));
         assert!(cases[1].json_expected());
-        assert!(matches!(&cases[2].score, Score::PythonTests { python_tests, .. } if python_tests.contains("add(2, 3)")));
+        assert!(
+            matches!(&cases[2].score, Score::PythonTests { python_tests, .. } if python_tests.contains("add(2, 3)"))
+        );
         assert_eq!(cases[2].id, "line-3");
         let body = cases[0].body("small");
         assert_eq!(body["temperature"], 0.0);
@@ -348,9 +351,12 @@ mod tests {
         let e = parse("{\"task\": \"x\"}\n", "s.jsonl").unwrap_err().to_string();
         assert!(e.starts_with("s.jsonl:1: "), "{e}");
         assert!(e.contains("messages"), "{e}");
-        let e = parse("\n\n{\"task\": \"x\", \"messages\": [1], \"score\": {\"nope\": 1}}", "s").unwrap_err().to_string();
+        let e = parse("\n\n{\"task\": \"x\", \"messages\": [1], \"score\": {\"nope\": 1}}", "s")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("s:3: ") && e.contains("score must have exactly one of"), "{e}");
-        let e = parse(r#"{"task": "x", "messages": [1], "score": {"label": 3}}"#, "s").unwrap_err().to_string();
+        let e =
+            parse(r#"{"task": "x", "messages": [1], "score": {"label": 3}}"#, "s").unwrap_err().to_string();
         assert!(e.contains("score.label"), "{e}");
         assert!(matches!(parse("\n// only a note\n", "s"), Err(SuiteError::Empty(_))));
         let dup = "{\"id\":\"a\",\"task\":\"x\",\"messages\":[1],\"score\":{\"label\":\"y\"}}\n";

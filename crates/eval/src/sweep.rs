@@ -202,7 +202,8 @@ pub fn sweep(records: &[&Record], signals: &[Signal], target: Target) -> Option<
                 None => true,
                 Some((_, best)) => {
                     p.coverage > best.coverage + 1e-12
-                        || ((p.coverage - best.coverage).abs() <= 1e-12 && p.cost_per_1k < best.cost_per_1k - 1e-12)
+                        || ((p.coverage - best.coverage).abs() <= 1e-12
+                            && p.cost_per_1k < best.cost_per_1k - 1e-12)
                 }
             };
             if better {
@@ -228,7 +229,14 @@ mod tests {
     use super::*;
 
     fn call(value: f64, local_correct: bool) -> Call {
-        Call { value: Some(value), forced: false, local_correct, upper_correct: true, local_cost: 0.0, upper_cost: 0.01 }
+        Call {
+            value: Some(value),
+            forced: false,
+            local_correct,
+            upper_correct: true,
+            local_cost: 0.0,
+            upper_cost: 0.01,
+        }
     }
 
     /// A suite with known answers: confident answers right, unsure ones wrong.

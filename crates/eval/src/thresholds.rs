@@ -46,7 +46,8 @@ pub fn write(
     choices: &[Choice],
     route_of: impl Fn(&str) -> Option<usize>,
 ) -> Result<(String, Written), ThresholdsError> {
-    let mut doc: DocumentMut = toml_text.parse().map_err(|e: toml_edit::TomlError| ThresholdsError::Parse(e.to_string()))?;
+    let mut doc: DocumentMut =
+        toml_text.parse().map_err(|e: toml_edit::TomlError| ThresholdsError::Parse(e.to_string()))?;
     let mut written = Written::default();
     let mut per_route: BTreeMap<usize, BTreeMap<String, Option<f64>>> = BTreeMap::new();
     for c in choices {
@@ -67,7 +68,9 @@ pub fn write(
     for (i, keys) in per_route {
         let Some(table) = routes.get_mut(i) else { continue };
         if table.get("escalate_to").is_none() {
-            written.skipped.extend(choices.iter().filter(|c| route_of(&c.task) == Some(i)).map(|c| c.task.clone()));
+            written
+                .skipped
+                .extend(choices.iter().filter(|c| route_of(&c.task) == Some(i)).map(|c| c.task.clone()));
             continue;
         }
         for key in KEYS {

@@ -46,11 +46,11 @@ use serde::Serialize;
 
 pub use date::{day_key, minute_text, parse_since, week_key};
 pub use format::money;
-pub use html::STYLE;
-pub use svg::{esc, ticks};
 pub use group::{
     Group, GroupBy, NONE, RouteMix, RouteShare, UNTAGGED, groups, nearest_rank, route_mix, total,
 };
+pub use html::STYLE;
+pub use svg::{esc, ticks};
 
 use crate::call::Call;
 
