@@ -97,9 +97,9 @@ escalate_to = "claude"
 fn eval_runs_the_bundled_suites_scores_real_remote_answers_and_writes_thresholds() {
     let Some(model) = hearth_testkit::model(hearth_testkit::QWEN_05B) else { return };
     let (Some(kaomoji), Some(address), Some(code), Some(mtbench)) = (
-        lines("kaomoji", 6, 16),
-        lines("usaddress", 4, 96),
-        lines("humaneval", 4, 160),
+        lines("kaomoji", 9, 16),
+        lines("usaddress", 6, 96),
+        lines("humaneval", 6, 160),
         lines("mtbench", 130, 48),
     ) else {
         return;
@@ -183,9 +183,9 @@ fn eval_runs_the_bundled_suites_scores_real_remote_answers_and_writes_thresholds
     let report: Value = serde_json::from_str(&std::fs::read_to_string(&json_out).unwrap()).unwrap();
     assert_eq!(report["upper"]["sent"], true);
     let tasks = &report["tasks"];
-    assert_eq!(tasks["classify"]["n"], 6);
-    assert_eq!(tasks["extract"]["n"], 4);
-    assert_eq!(tasks["code"]["n"], 4);
+    assert_eq!(tasks["classify"]["n"], 9);
+    assert_eq!(tasks["extract"]["n"], 6);
+    assert_eq!(tasks["code"]["n"], 6);
     assert_eq!(tasks["reason"]["n"], 1);
     for t in ["classify", "extract", "code", "reason"] {
         let acc = tasks[t]["accuracy"].as_f64().unwrap_or_else(|| panic!("{t}: {}", tasks[t]));

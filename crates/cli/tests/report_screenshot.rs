@@ -196,3 +196,106 @@ fn check_screenshot(png: &Path) {
     );
     eprintln!("charts on rows {top}..={bottom}: {} distinct colours", colours.len());
 }
+
+/// `hearth eval --html` in Chromium: a re-swept report (`--from`) of two task types whose
+/// confidence separates right from wrong answers; the page must draw both accuracy curves and
+/// the cost curves.
+#[test]
+fn the_eval_page_renders_its_curves_in_chromium() {
+    use hearth_eval::{Attempt, EvalReport, Record, Target, Upper};
+    use hearth_router::{Evidence, Finish};
+    let Some(chromium) = chromium() else {
+        let how = "Chromium is missing: `cargo xtask report-screenshot` installs Debian's chromium";
+        assert!(!hearth_testkit::in_ci(), "{how}");
+        eprintln!("skipping: {how}");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let out = std::env::var_os("HEARTH_SCREENSHOT_OUT").map_or_else(|| tmp.path().to_owned(), PathBuf::from);
+    std::fs::create_dir_all(&out).unwrap();
+    let mut records = Vec::new();
+    for (task, n) in [("classify", 60u32), ("extract", 40)] {
+        for i in 0..n {
+            let mean = -(f64::from(i) / f64::from(n)) * 2.0;
+            records.push(Record {
+                id: format!("{task}-{i}"),
+                task: task.into(),
+                category: None,
+                scorer: "label".into(),
+                local: Attempt {
+                    model: "small".into(),
+                    correct: Some(i * 7 % 10 < 10 - i * 10 / n),
+                    cost_usd: 1e-6,
+                    ..Attempt::default()
+                },
+                evidence: Some(Evidence::of_answer("x", &[mean as f32], Finish::Stop, false, None)),
+                invalid_output: false,
+                upper: Attempt {
+                    model: "claude".into(),
+                    correct: Some(true),
+                    cost_usd: 2e-4,
+                    estimated: true,
+                    ..Attempt::default()
+                },
+            });
+        }
+    }
+    let upper = Upper { model: "claude".into(), sent: false, assumption: Some("assumed right".into()) };
+    let report = EvalReport::build(
+        "synthetic".into(),
+        "c".into(),
+        "now".into(),
+        upper,
+        Target::default(),
+        records,
+        &|_| false,
+    );
+    let json = tmp.path().join("eval.json");
+    std::fs::write(&json, serde_json::to_string(&report).unwrap()).unwrap();
+    let cfg = tmp.path().join("hearth.toml");
+    std::fs::write(&cfg, "[[models]]\nname = \"small\"\npath = \"small.gguf\"\n\n[[remotes]]\nname = \"claude\"\nprovider = \"anthropic\"\nmodel = \"claude-haiku-4-5\"\ninput_per_mtok = 1.0\noutput_per_mtok = 5.0\n").unwrap();
+    let page = out.join("eval.html");
+    let run = Command::new(env!("CARGO_BIN_EXE_hearth"))
+        .args(["eval", "--config"])
+        .arg(&cfg)
+        .arg("--from")
+        .arg(&json)
+        .arg("--html")
+        .arg(&page)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let png = out.join("eval.png");
+    let _ = std::fs::remove_file(&png);
+    let shot = Command::new(&chromium)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run"])
+        .arg(format!("--user-data-dir={}", tmp.path().join("profile").display()))
+        .arg(format!("--screenshot={}", png.display()))
+        .arg(format!("--window-size={WIDTH},{HEIGHT}"))
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap();
+    assert!(png.is_file(), "no screenshot: {}", String::from_utf8_lossy(&shot.stderr));
+    let mut decoder = png::Decoder::new(BufReader::new(std::fs::File::open(&png).unwrap()));
+    decoder.set_transformations(png::Transformations::normalize_to_color8());
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let channels = info.color_type.samples();
+    let img = &buf[..info.buffer_size()];
+    // The curves' colours (hearth-eval's html.rs): kept-local and routed accuracy, target,
+    // cost; each drawn as lines over two charts, hundreds of pixels each.
+    for (rgb, what) in [
+        ([0x2e, 0x7d, 0x32], "kept-local accuracy"),
+        ([0x15, 0x65, 0xc0], "routed accuracy"),
+        ([0xc6, 0x28, 0x28], "target and chosen point"),
+        ([0x2f, 0x7d, 0x5b], "routed cost"),
+    ] {
+        let n = img
+            .chunks_exact(channels)
+            .filter(|px| px[..3].iter().zip(rgb).all(|(a, b)| a.abs_diff(b) <= 6))
+            .count();
+        assert!(n >= 200, "{what}: only {n} pixels");
+        eprintln!("{what}: {n} pixels");
+    }
+}

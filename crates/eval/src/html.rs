@@ -161,17 +161,7 @@ fn chart(points: &[Point], t: &TaskReport, chosen: Option<(f64, f64)>) -> String
     let (x0, y0, pw, ph) = (56.0, 24.0, 420.0, 220.0);
     let fx = |c: f64, x0: f64| x0 + c * pw;
     let fy = |a: f64| y0 + (1.0 - a) * ph;
-    axes(
-        &mut out,
-        x0,
-        y0,
-        pw,
-        ph,
-        "coverage (kept local)",
-        &[0.0, 0.25, 0.5, 0.75, 1.0],
-        pct,
-        "accuracy",
-    );
+    axes(&mut out, x0, y0, pw, ph, "coverage (kept local)", &[0.0, 0.25, 0.5, 0.75, 1.0], pct, "accuracy");
     if let Some(target) = t.target_accuracy {
         let _ = write!(
             out,

@@ -164,14 +164,21 @@ impl EvalReport {
                         errors,
                     }
                 }
-                None => TaskReport {
-                    n: rs.len(),
-                    scored: 0,
-                    local_model: rs[0].local.model.clone(),
-                    upper_model: rs[0].upper.model.clone(),
-                    errors,
-                    ..TaskReport::empty()
-                },
+                None => {
+                    // Unscored (no judge): what it costs is still known.
+                    let n = rs.len().max(1) as f64;
+                    let local = rs.iter().map(|r| r.local.cost_usd).sum::<f64>() / n * 1000.0;
+                    let all_remote = rs.iter().map(|r| r.upper.cost_usd).sum::<f64>() / n * 1000.0;
+                    TaskReport {
+                        n: rs.len(),
+                        scored: 0,
+                        local_model: rs[0].local.model.clone(),
+                        upper_model: rs[0].upper.model.clone(),
+                        cost_per_1k: Costs { local, all_remote, routed: all_remote },
+                        errors,
+                        ..TaskReport::empty()
+                    }
+                }
             };
             tasks.insert(task.clone(), line);
         }
