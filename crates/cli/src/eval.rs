@@ -50,10 +50,10 @@ pub struct Args {
     /// Only these task types (comma separated).
     #[arg(long, value_name = "TASKS", value_delimiter = ',')]
     tasks: Vec<String>,
-    /// The accuracy a threshold must keep, as a share of the upper tier's accuracy.
+    /// The accuracy the answers kept local must reach, as a share of the upper tier's.
     #[arg(long, default_value_t = 0.95, value_name = "SHARE")]
     target: f64,
-    /// A fixed accuracy the routed mix must keep instead (0..1).
+    /// A fixed accuracy the answers kept local must reach instead (0..1).
     #[arg(long, value_name = "ACCURACY")]
     floor: Option<f64>,
     /// Write the chosen thresholds into the config file (comments kept; routes without

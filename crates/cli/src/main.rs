@@ -126,14 +126,16 @@ enum Cmd {
     /// runs a suite (JSONL: task, messages, gold + scorer) through the config's local
     /// routes greedily, reads each answer's confidence as the router does, scores it, and
     /// sweeps the escalation thresholds per task type: coverage vs accuracy vs cost against
-    /// all-remote, and the threshold that keeps a target (95% of the upper tier's accuracy,
-    /// or --floor). Without the remote's API key its answers are assumed right (said so).
+    /// all-remote, and the threshold with the most coverage whose kept-local answers reach a
+    /// target (95% of the upper tier's accuracy, or --floor). Without the remote's API key
+    /// its answers are assumed right, and the report says so.
     ///
     /// Examples:
     ///   hearth eval --config hearth.toml --suite my-tasks.jsonl
     ///   hearth eval --config hearth.toml --suite ~/.cache/hearth/suites/kaomoji.jsonl \
     ///       --limit 50 --json eval.json --html eval.html
     ///   hearth eval --config hearth.toml --suite tasks.jsonl --floor 0.9 --write-thresholds
+    ///   hearth eval --config hearth.toml --from eval.json --target 0.9   (re-sweep, no generation)
     #[command(verbatim_doc_comment)]
     Eval(eval::Args),
 }

@@ -70,7 +70,7 @@ pub struct TaskReport {
     pub kept_accuracy: Option<f64>,
     /// Accuracy of the routed mix there.
     pub routed_accuracy: Option<f64>,
-    /// The accuracy the threshold had to keep.
+    /// The accuracy the kept-local answers had to reach.
     pub target_accuracy: Option<f64>,
     /// Cost per 1,000 calls.
     pub cost_per_1k: Costs,
@@ -251,6 +251,12 @@ impl EvalReport {
                 let _ = writeln!(
                     out,
                     "{task}: no threshold keeps the target; send it to {} (or try a bigger local model).",
+                    t.upper_model
+                );
+            } else if t.saving.is_some_and(|s| s < 0.0) {
+                let _ = writeln!(
+                    out,
+                    "{task}: routed costs more than sending everything to {} (an escalated call pays its local attempt too): send it there, or run the local model cheaper.",
                     t.upper_model
                 );
             }

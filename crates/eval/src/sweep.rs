@@ -1,7 +1,8 @@
 //! The curve: per task type and confidence signal, what share of calls stays local
 //! (coverage), how accurate the kept answers and the routed mix are, and what the mix costs,
-//! as the escalation threshold sweeps; and the threshold that keeps the mix's accuracy at the
-//! target with the most coverage.
+//! as the escalation threshold sweeps; and the threshold with the most coverage whose
+//! kept-local answers reach the target accuracy (so the routed mix does too, when the upper
+//! tier is at least as good).
 //!
 //! The router's rule is applied exactly: an answer escalates when its signal is strictly
 //! below the threshold (a missing measurement never fires), or when the route's answer checks
@@ -136,15 +137,20 @@ pub fn curve(calls: &[Call]) -> Vec<Point> {
     points
 }
 
-/// The point with the most coverage whose routed accuracy is at least `accuracy` (ties: the
-/// cheaper, then the lower threshold); `None` when no point reaches it.
+/// The point with the most coverage whose kept-local answers are at least `accuracy`
+/// accurate (ties: the cheaper, then the lower threshold); `None` when no point keeps any
+/// answer at that accuracy. The answers kept local must themselves be as good as the target:
+/// a mix that meets it only because the upper tier's answers lift the average would keep
+/// answers that are mostly wrong.
 pub fn choose(points: &[Point], accuracy: f64) -> Option<Point> {
     const EPS: f64 = 1e-12;
-    points.iter().copied().filter(|p| p.routed_accuracy + EPS >= accuracy).reduce(|best, p| {
-        let better = p.coverage > best.coverage + EPS
-            || ((p.coverage - best.coverage).abs() <= EPS && p.cost_per_1k < best.cost_per_1k - EPS);
-        if better { p } else { best }
-    })
+    points.iter().copied().filter(|p| p.kept_accuracy.is_some_and(|a| a + EPS >= accuracy)).reduce(
+        |best, p| {
+            let better = p.coverage > best.coverage + EPS
+                || ((p.coverage - best.coverage).abs() <= EPS && p.cost_per_1k < best.cost_per_1k - EPS);
+            if better { p } else { best }
+        },
+    )
 }
 
 /// The sweep of one task type.
@@ -196,8 +202,7 @@ pub fn sweep(records: &[&Record], signals: &[Signal], target: Target) -> Option<
             continue;
         }
         let points = curve(&calls);
-        // Keeping nothing local is not a threshold: it is sending the task type upstream.
-        if let Some(p) = choose(&points, target_accuracy).filter(|p| p.coverage > 0.0) {
+        if let Some(p) = choose(&points, target_accuracy) {
             let better = match chosen {
                 None => true,
                 Some((_, best)) => {
@@ -283,12 +288,19 @@ mod tests {
         // 95% of a perfect upper tier: 0.95; only escalating everything below -0.1 reaches it.
         let p = choose(&points, 0.95).unwrap();
         assert_eq!(p.threshold, Some(-0.10));
-        assert_eq!((p.coverage, p.routed_accuracy), (0.5, 1.0));
-        // A floor of 85%: -0.6 (7/8 = 87.5%, two escalated) keeps more local.
-        assert_eq!(choose(&points, 0.85).unwrap().threshold, Some(-0.6));
-        // A floor at the local accuracy: no threshold needed.
+        assert_eq!((p.coverage, p.kept_accuracy, p.routed_accuracy), (0.5, Some(1.0), 1.0));
+        // 85%: the kept answers at -0.6 are 5/6 right (83%), not enough; -0.1 again.
+        assert_eq!(choose(&points, 0.85).unwrap().threshold, Some(-0.10));
+        // 80%: -0.6 keeps six (5/6 = 83%); -1.0 would keep seven at 5/7 = 71%.
+        let p = choose(&points, 0.8).unwrap();
+        assert_eq!((p.threshold, p.coverage, p.routed_accuracy), (Some(-0.6), 0.75, 7.0 / 8.0));
+        // At the local accuracy: no threshold needed.
         assert_eq!(choose(&points, 0.6).unwrap().threshold, None);
         assert_eq!(choose(&points, 1.01), None);
+        // A mix that reaches 95% only by escalating keeps nothing it should: the 5% of wrong
+        // answers it could afford are not kept.
+        let all_wrong: Vec<Call> = (0..20).map(|i| call(-f64::from(i), false)).collect();
+        assert_eq!(choose(&curve(&all_wrong), 0.95), None);
     }
 
     #[test]
