@@ -298,3 +298,45 @@ fn a_bad_suite_line_fails_before_any_model_is_loaded() {
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("--target 2"));
 }
+
+/// Opt-in: with `ANTHROPIC_API_KEY` set, five real tasks whose upper tier is the real Claude
+/// Haiku (`ANTHROPIC_BASE_URL` overrides the address): its answers are sent, scored and priced,
+/// and the MT-Bench task is judged by it. Without the key it prints that it did not run.
+#[test]
+fn live_eval_against_claude() {
+    let Some(key) = std::env::var("ANTHROPIC_API_KEY").ok().filter(|k| !k.is_empty()) else {
+        println!("live eval test NOT RUN: set ANTHROPIC_API_KEY to run it");
+        return;
+    };
+    let Some(model) = hearth_testkit::model(hearth_testkit::QWEN_05B) else { return };
+    let (Some(kaomoji), Some(mtbench)) = (lines("kaomoji", 4, 16), lines("mtbench", 130, 48)) else { return };
+    let mut cases = kaomoji;
+    cases.push(mtbench.into_iter().find(|c| c["score"]["reference"].is_string()).unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let base = std::env::var("ANTHROPIC_BASE_URL").unwrap_or_else(|_| "https://api.anthropic.com".into());
+    let cfg = config(dir.path(), &model, &base);
+    let suite = dir.path().join("live.jsonl");
+    write_suite(&suite, &cases);
+    let json_out = dir.path().join("live.json");
+    let out = hearth()
+        .env("ANTHROPIC_API_KEY", key)
+        .args(["eval", "--config"])
+        .arg(&cfg)
+        .arg("--suite")
+        .arg(&suite)
+        .arg("--json")
+        .arg(&json_out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    println!("{stdout}");
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json_out).unwrap()).unwrap();
+    assert_eq!(report["upper"]["sent"], true);
+    assert!(report["tasks"]["classify"]["upper_accuracy"].is_number());
+    assert_eq!(report["tasks"]["reason"]["scored"], 1, "judged by Claude: {}", report["tasks"]["reason"]);
+    for r in report["records"].as_array().unwrap() {
+        assert!(r["upper"]["error"].is_null(), "{r}");
+        assert!(r["upper"]["input_tokens"].as_u64().unwrap() > 0, "{r}");
+    }
+}

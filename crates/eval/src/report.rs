@@ -182,7 +182,14 @@ impl EvalReport {
             };
             tasks.insert(task.clone(), line);
         }
-        let total = all.report(records.len(), records.iter().filter(|r| r.local.error.is_some()).count());
+        let mut total = all.report(records.len(), records.iter().filter(|r| r.local.error.is_some()).count());
+        if total.scored == 0 && !records.is_empty() {
+            // Nothing scored: what the calls cost is still known.
+            let n = records.len() as f64;
+            let local = records.iter().map(|r| r.local.cost_usd).sum::<f64>() / n * 1000.0;
+            let all_remote = records.iter().map(|r| r.upper.cost_usd).sum::<f64>() / n * 1000.0;
+            total.cost_per_1k = Costs { local, all_remote, routed: all_remote };
+        }
         EvalReport { suite, config, when, upper, target, tasks, total, records }
     }
 
