@@ -86,12 +86,12 @@ impl Runner {
     /// Runs one case.
     pub async fn run(&self, case: &Case, plan: &Plan) -> Record {
         let wants_margin = hearth_router::LABEL_TASKS.contains(&case.task.as_str());
-        let (mut local, answer_json) = self.call(&plan.local, case.body(&plan.local), true).await;
+        let (mut local, answer_json) = self.call(&plan.local, case.body(&plan.local)).await;
         let evidence = answer_json
             .as_ref()
             .map(|a| hearth_server::answer_evidence(a, case.json_expected(), wants_margin));
         // The route's answer checks alone (empty, refusal, JSON cut short), as if it escalated.
-        let checks = plan.route.as_ref().map(|(_, r)| r.clone()).unwrap_or_else(default_route);
+        let checks = plan.route.as_ref().map_or_else(|| Route::new(Vec::new(), ""), |(_, r)| r.clone());
         let checks_only = Route {
             escalate_to: Some(plan.upper.name().to_owned()),
             min_mean_logprob: None,
@@ -106,12 +106,12 @@ impl Runner {
 
         let upper = match &plan.upper {
             Tier::Local(name) => {
-                let (mut a, _) = self.call(name, case.body(name), false).await;
+                let (mut a, _) = self.call(name, case.body(name)).await;
                 a.cost_usd = self.local_cost(a.latency_ms);
                 a
             }
             Tier::Remote { name, sent: true } => {
-                let (mut a, _) = self.call(name, remote_body(case, name), false).await;
+                let (mut a, _) = self.call(name, remote_body(case, name)).await;
                 a.cost_usd = self.remote_cost(name, a.input_tokens, a.output_tokens);
                 a
             }
@@ -161,7 +161,7 @@ impl Runner {
     }
 
     /// One chat completion; the attempt (unscored) and, on success, the whole answer.
-    async fn call(&self, model: &str, body: Value, _local: bool) -> (Attempt, Option<Value>) {
+    async fn call(&self, model: &str, body: Value) -> (Attempt, Option<Value>) {
         let t0 = Instant::now();
         let result = self.client.chat_completions(&body).await;
         let latency_ms = t0.elapsed().as_millis() as u64;
@@ -320,26 +320,5 @@ fn cut(s: &str) -> String {
         let mut out: String = s.chars().take(MAX_ANSWER_CHARS).collect();
         out.push('…');
         out
-    }
-}
-
-/// The answer checks of a route with every key at its default (for a task type no route
-/// lists).
-fn default_route() -> Route {
-    Route {
-        tasks: vec![],
-        target: String::new(),
-        max_complexity: None,
-        escalate_to: None,
-        min_mean_logprob: None,
-        min_token_logprob: None,
-        min_label_margin: None,
-        escalate_on_length_in_json: true,
-        escalate_on_empty: true,
-        escalate_on_refusal: true,
-        buffer_streams: false,
-        fallback: None,
-        on_budget: None,
-        pinned: false,
     }
 }

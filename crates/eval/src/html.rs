@@ -118,17 +118,12 @@ pub fn render(r: &EvalReport) -> String {
 }
 
 fn table_row(out: &mut String, task: &str, t: &TaskReport, class: &str) {
-    let threshold = match (&t.signal, t.threshold) {
-        (Some(_), Some(v)) => format!("{v:.4}"),
-        (Some(_), None) => "none".into(),
-        _ => "—".into(),
-    };
     let cells = [
         t.n.to_string(),
         opt_pct(t.accuracy),
         opt_pct(t.upper_accuracy),
         t.signal.clone().unwrap_or_else(|| "—".into()),
-        threshold,
+        t.threshold_text(),
         if t.scored > 0 { pct(t.coverage) } else { "—".into() },
         opt_pct(t.kept_accuracy),
         opt_pct(t.routed_accuracy),
@@ -141,7 +136,6 @@ fn table_row(out: &mut String, task: &str, t: &TaskReport, class: &str) {
     for c in cells {
         let _ = write!(out, "<td>{}</td>", esc(&c));
     }
-    // The table's last column is left-aligned in the shared style: keep it a number here.
     out.push_str("</tr>");
 }
 

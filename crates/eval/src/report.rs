@@ -298,11 +298,7 @@ fn row(task: &str, t: &TaskReport) -> Vec<String> {
         t.signal.clone().unwrap_or_else(|| {
             if t.scored > 0 && task != "all" { "(all remote)".into() } else { "—".into() }
         }),
-        match (&t.signal, t.threshold) {
-            (Some(_), Some(v)) => format!("{v:.4}"),
-            (Some(_), None) => "none".into(),
-            _ => "—".into(),
-        },
+        t.threshold_text(),
         if t.scored > 0 { pct(t.coverage) } else { "—".into() },
         opt(t.kept_accuracy),
         opt(t.routed_accuracy),
@@ -350,6 +346,16 @@ fn current_point(records: &[&Record], escalates_now: &dyn Fn(&Record) -> bool) -
 }
 
 impl TaskReport {
+    /// The chosen threshold as the table shows it: the value, `none` (none needed), or `—`
+    /// (no threshold keeps the target).
+    pub fn threshold_text(&self) -> String {
+        match (&self.signal, self.threshold) {
+            (Some(_), Some(v)) => format!("{v:.4}"),
+            (Some(_), None) => "none".into(),
+            _ => "—".into(),
+        }
+    }
+
     fn empty() -> TaskReport {
         TaskReport {
             n: 0,

@@ -265,6 +265,27 @@ pub struct Route {
 }
 
 impl Route {
+    /// A route of `tasks` to `target` with every optional key at its file default (no
+    /// escalation; the answer checks on).
+    pub fn new(tasks: Vec<String>, target: impl Into<String>) -> Route {
+        Route {
+            tasks,
+            target: target.into(),
+            max_complexity: None,
+            escalate_to: None,
+            min_mean_logprob: None,
+            min_token_logprob: None,
+            min_label_margin: None,
+            escalate_on_length_in_json: yes(),
+            escalate_on_empty: yes(),
+            escalate_on_refusal: yes(),
+            buffer_streams: false,
+            fallback: None,
+            on_budget: None,
+            pinned: false,
+        }
+    }
+
     /// Whether this route lists `task` explicitly (case-insensitive; not the `"*"` wildcard).
     pub fn lists(&self, task: &str) -> bool {
         self.tasks.iter().any(|t| t != ANY_TASK && t.eq_ignore_ascii_case(task))

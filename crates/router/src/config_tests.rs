@@ -156,22 +156,7 @@ fn a_wrong_provider_is_a_parse_error_listing_the_choices() {
 }
 
 fn route(task: &str, target: &str) -> Route {
-    Route {
-        tasks: vec![task.into()],
-        target: target.into(),
-        max_complexity: None,
-        escalate_to: None,
-        min_mean_logprob: None,
-        min_token_logprob: None,
-        min_label_margin: None,
-        escalate_on_length_in_json: true,
-        escalate_on_empty: true,
-        escalate_on_refusal: true,
-        buffer_streams: false,
-        fallback: None,
-        on_budget: None,
-        pinned: false,
-    }
+    Route::new(vec![task.into()], target)
 }
 
 fn two_targets() -> RouterConfig {
