@@ -243,6 +243,9 @@ async fn an_escalated_buffered_stream_replays_the_remote_tool_calls() {
     let Some((app, _)) = app(&config_text(&fake.base_url(), 0, ROUTES)) else { return };
     let mut body = ask("translate", "Use get_time");
     body["stream"] = json!(true);
+    // Greedy, so the local answer is the same every run: sampled at the default temperature
+    // it was now and then a malformed tool call (`invalid_output`) instead of an unsure one.
+    body["temperature"] = json!(0);
     let r = post(&app, "/v1/chat/completions", body).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(route_reason(&r), ("claude", "low_confidence"));
