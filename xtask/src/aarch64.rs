@@ -54,27 +54,44 @@ pub fn run(_args: Args) -> Result<()> {
             "hearth-kernels",
         ]));
     }
-    if !cfg!(all(target_arch = "x86_64", target_os = "linux")) {
-        bail!("aarch64-test runs on x86_64 Linux (Debian/Ubuntu) or natively on aarch64");
-    }
-    if std::env::var("SKIP_INSTALL").as_deref() != Ok("1") {
-        install()?;
-    }
-    let toolchain = std::env::var("AARCH64_TOOLCHAIN").unwrap_or_else(|_| "debian".into());
+    prepare()?;
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join("target").join("aarch64-qemu"));
     let cpus = std::env::var("HEARTH_QEMU_CPUS").unwrap_or_else(|_| "max,cortex-a53".into());
     for cpu in cpus.split(',').map(str::trim).filter(|c| !c.is_empty()) {
-        let mut cmd = cargo_test(&toolchain, &target_dir, cpu)?;
+        let mut cmd = cargo(&target_dir)?;
+        cmd.env("CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER", format!("qemu-aarch64 -cpu {cpu}")).args([
+            "test",
+            "--release",
+            "--target",
+            TARGET,
+            "-p",
+            "hearth-kernels",
+        ]);
         sh(&mut cmd).with_context(|| format!("aarch64 kernel tests under qemu -cpu {cpu}"))?;
     }
     Ok(())
 }
 
-/// `cargo test` for aarch64 with qemu as the runner.
-fn cargo_test(toolchain: &str, target_dir: &Path, cpu: &str) -> Result<Command> {
-    let mut cmd = match toolchain {
+/// On an x86_64 Debian/Ubuntu host, installs what cross-building and qemu need (unless
+/// `SKIP_INSTALL=1`).
+pub fn prepare() -> Result<()> {
+    if !cfg!(all(target_arch = "x86_64", target_os = "linux")) {
+        bail!("cross-building for aarch64 runs on x86_64 Linux (Debian/Ubuntu)");
+    }
+    if std::env::var("SKIP_INSTALL").as_deref() != Ok("1") {
+        install()?;
+    }
+    Ok(())
+}
+
+/// A `cargo` for aarch64 (the toolchain of `AARCH64_TOOLCHAIN`, Debian's by default) with
+/// the cross linker and C compiler set and `target_dir` as its target dir; the caller adds
+/// the subcommand and `--target`.
+pub fn cargo(target_dir: &Path) -> Result<Command> {
+    let toolchain = std::env::var("AARCH64_TOOLCHAIN").unwrap_or_else(|_| "debian".into());
+    let mut cmd = match toolchain.as_str() {
         "debian" => {
             let lib = Path::new("/usr/lib/rustlib").join(TARGET).join("lib");
             if !lib.is_dir() {
@@ -96,14 +113,13 @@ fn cargo_test(toolchain: &str, target_dir: &Path, cpu: &str) -> Result<Command> 
         cmd.env_remove("CARGO");
     }
     // No `-L /usr/aarch64-linux-gnu` for qemu: the guest must use the multiarch glibc that
-    // libstd-rust-web-dev:arm64 pulls in, not the cross one (mixing them hangs threads).
+    // libstd-rust-web-dev:arm64 pulls in, not the cross one (mixing them hangs threads). A
+    // static build (`cargo xtask dist`) links the cross toolchain's libc.a, the same glibc.
     cmd.current_dir(root())
         .env("CARGO_TARGET_DIR", target_dir)
         .env("CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER", "aarch64-linux-gnu-gcc")
         .env("CC_aarch64_unknown_linux_gnu", "aarch64-linux-gnu-gcc")
-        .env("AR_aarch64_unknown_linux_gnu", "aarch64-linux-gnu-ar")
-        .env("CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER", format!("qemu-aarch64 -cpu {cpu}"))
-        .args(["test", "--release", "--target", TARGET, "-p", "hearth-kernels"]);
+        .env("AR_aarch64_unknown_linux_gnu", "aarch64-linux-gnu-ar");
     Ok(cmd)
 }
 

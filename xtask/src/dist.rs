@@ -1,67 +1,197 @@
-//! `cargo xtask dist`: one static x86_64 Linux binary, `target/dist/hearth`, that runs on a
-//! machine without Rust: glibc linked statically (`+crt-static`), TLS through rustls, no
-//! OpenSSL anywhere in the dependency tree. Checked with `ldd` and `hearth --version`.
+//! `cargo xtask dist [--target TRIPLE]`: one static Linux binary that runs on a machine
+//! without Rust: glibc linked statically (`+crt-static`), TLS through rustls, no OpenSSL
+//! anywhere in the dependency tree, debug info dropped.
+//!
+//! - `x86_64-unknown-linux-gnu` (the default) → `target/dist/hearth`, built by the host
+//!   toolchain.
+//! - `aarch64-unknown-linux-gnu` → `target/dist/aarch64-unknown-linux-gnu/hearth`, cross-built
+//!   on x86_64 with Debian's toolchain (`gcc-aarch64-linux-gnu` links, `rustc-web` with the
+//!   prebuilt arm64 std compiles; installed when missing, as `cargo xtask aarch64-test` does)
+//!   and checked under `qemu-aarch64`. For the Oracle Cloud Free Tier's Ampere A1 and other
+//!   ARM servers: see deploy/oracle-free-tier.md.
+//!
+//! Each is checked by reading its ELF header (machine, no interpreter, no dynamic section:
+//! statically linked), `file` when installed, and `hearth --version`; size and sha256 printed.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
 use crate::util::{root, run as sh};
 
-const TRIPLE: &str = "x86_64-unknown-linux-gnu";
+/// The host's triple, built by default.
+pub const X86_64: &str = "x86_64-unknown-linux-gnu";
+/// The ARM server triple, cross-built.
+pub const AARCH64: &str = "aarch64-unknown-linux-gnu";
+
+/// `+crt-static` alone gives a static PIE, which glibc's ldd reports as "statically linked";
+/// `relocation-model=static` makes it a classic static executable ("not a dynamic
+/// executable"), with no startup self-relocation.
+const RUSTFLAGS: &str = "-C target-feature=+crt-static -C relocation-model=static";
 
 /// Arguments of `dist`.
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Target: x86_64-unknown-linux-gnu (the host) or aarch64-unknown-linux-gnu (ARM servers
+    /// such as the Oracle Free Tier's Ampere A1; cross-built, checked under qemu).
+    #[arg(long, default_value = X86_64)]
+    pub target: String,
+}
 
 /// Builds, copies and checks the binary.
-pub fn run(_args: Args) -> Result<()> {
+pub fn run(args: Args) -> Result<()> {
+    build(&args.target).map(|_| ())
+}
+
+/// Builds the static binary for `triple` and checks it; returns its path.
+pub fn build(triple: &str) -> Result<PathBuf> {
     if !cfg!(all(target_arch = "x86_64", target_os = "linux")) {
         bail!("`cargo xtask dist` builds on an x86_64 Linux host");
     }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     no_openssl(&cargo)?;
-
-    // `+crt-static` alone gives a static PIE, which glibc's ldd reports as "statically
-    // linked"; `relocation-model=static` makes it a classic static executable, which ldd
-    // reports as "not a dynamic executable" and which has no startup self-relocation.
-    let rustflags = "-C target-feature=+crt-static -C relocation-model=static";
+    let target = target_dir();
+    let (mut cmd, built_in, out) = match triple {
+        X86_64 => (Command::new(&cargo), target.clone(), target.join("dist").join("hearth")),
+        AARCH64 => {
+            // Its own target dir: the kernel tests' aarch64 build has other RUSTFLAGS, and
+            // sharing one would rebuild everything at each switch.
+            let dir = target.join("aarch64-dist");
+            crate::aarch64::prepare()?;
+            (crate::aarch64::cargo(&dir)?, dir, target.join("dist").join(AARCH64).join("hearth"))
+        }
+        other => bail!("--target must be {X86_64} or {AARCH64}, not {other:?}"),
+    };
     // The release profile keeps debug info for profiling; a shipped binary drops it (~90 MB
     // with it).
-    sh(Command::new(&cargo)
+    sh(cmd
         .current_dir(root())
-        .env("RUSTFLAGS", rustflags)
+        .env("RUSTFLAGS", RUSTFLAGS)
         .env("CARGO_PROFILE_RELEASE_DEBUG", "false")
         .env("CARGO_PROFILE_RELEASE_STRIP", "symbols")
-        .args(["build", "--release", "--target", TRIPLE, "-p", "hearth"]))?;
+        .args(["build", "--release", "--target", triple, "-p", "hearth"]))?;
 
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"));
-    let built = target.join(TRIPLE).join("release").join("hearth");
-    let dist = target.join("dist");
-    std::fs::create_dir_all(&dist).with_context(|| format!("creating {}", dist.display()))?;
-    let out = dist.join("hearth");
+    let built = built_in.join(triple).join("release").join("hearth");
+    let dir = out.parent().expect("a file in a folder");
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     std::fs::copy(&built, &out)
         .with_context(|| format!("copying {} to {}", built.display(), out.display()))?;
+    check(&out, triple)?;
+    Ok(out)
+}
 
-    // Either answer means no shared library is loaded ("statically linked" would be a
-    // static PIE, e.g. when RUSTFLAGS in the environment override ours).
-    let ldd = Command::new("ldd").arg(&out).output().context("running ldd")?;
-    let said = format!("{}{}", String::from_utf8_lossy(&ldd.stdout), String::from_utf8_lossy(&ldd.stderr));
-    println!("$ ldd {}\n{}", out.display(), said.trim_end());
-    if !(said.contains("not a dynamic executable") || said.contains("statically linked")) {
-        bail!("{} is dynamically linked", out.display());
+/// Where cargo builds (`CARGO_TARGET_DIR` or `target/`).
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"))
+}
+
+/// The dist binary of `triple` (built or not).
+pub fn path(triple: &str) -> PathBuf {
+    match triple {
+        X86_64 => target_dir().join("dist").join("hearth"),
+        _ => target_dir().join("dist").join(triple).join("hearth"),
+    }
+}
+
+/// Checks the ELF header, runs `--version` (under qemu for aarch64), prints size and sha256.
+fn check(out: &Path, triple: &str) -> Result<()> {
+    let bytes = std::fs::read(out).with_context(|| format!("reading {}", out.display()))?;
+    let elf = Elf::parse(&bytes).with_context(|| format!("{} is not an ELF executable", out.display()))?;
+    let want = if triple == AARCH64 { EM_AARCH64 } else { EM_X86_64 };
+    if elf.machine != want {
+        bail!("{}: ELF machine {} (want {})", out.display(), machine_name(elf.machine), machine_name(want));
+    }
+    if elf.interpreter || elf.dynamic {
+        bail!(
+            "{} is dynamically linked (PT_INTERP {}, PT_DYNAMIC {}): RUSTFLAGS in the environment may override {RUSTFLAGS:?}",
+            out.display(),
+            elf.interpreter,
+            elf.dynamic
+        );
+    }
+    println!(
+        "{}: ELF 64-bit {}, {}, statically linked (no PT_INTERP, no PT_DYNAMIC)",
+        out.display(),
+        machine_name(elf.machine),
+        if elf.executable { "executable" } else { "static PIE" }
+    );
+    if let Ok(file) = Command::new("file").arg(out).output() {
+        println!("$ file {}\n{}", out.display(), String::from_utf8_lossy(&file.stdout).trim_end());
     }
 
-    let version = Command::new(&out).arg("--version").output().context("running hearth --version")?;
-    if !version.status.success() {
-        bail!("{} --version failed: {}", out.display(), String::from_utf8_lossy(&version.stderr));
+    let mut version = if triple == AARCH64 && !cfg!(target_arch = "aarch64") {
+        let mut c = Command::new("qemu-aarch64");
+        c.args(["-cpu", "neoverse-n1"]).arg(out);
+        c
+    } else {
+        Command::new(out)
+    };
+    let shown = format!(
+        "{}{} --version",
+        if triple == AARCH64 { "qemu-aarch64 -cpu neoverse-n1 " } else { "" },
+        out.display()
+    );
+    let v = version.arg("--version").output().with_context(|| format!("running {shown}"))?;
+    if !v.status.success() {
+        bail!("{shown} failed: {}", String::from_utf8_lossy(&v.stderr));
     }
-    let size = std::fs::metadata(&out).map_or(0, |m| m.len());
-    println!("$ {} --version\n{}", out.display(), String::from_utf8_lossy(&version.stdout).trim_end());
-    println!("{}: {:.1} MB, static, x86_64 Linux", out.display(), size as f64 / 1e6);
+    println!("$ {shown}\n{}", String::from_utf8_lossy(&v.stdout).trim_end());
+
+    let sum = Command::new("sha256sum").arg(out).output().context("running sha256sum")?;
+    let sha = String::from_utf8_lossy(&sum.stdout);
+    let sha = sha.split_whitespace().next().unwrap_or("?");
+    println!("{}: {:.1} MB, sha256 {sha}, static, {triple}", out.display(), bytes.len() as f64 / 1e6);
     Ok(())
+}
+
+const EM_X86_64: u16 = 62;
+const EM_AARCH64: u16 = 183;
+
+fn machine_name(m: u16) -> String {
+    match m {
+        EM_X86_64 => "x86-64".into(),
+        EM_AARCH64 => "ARM aarch64".into(),
+        other => format!("machine {other}"),
+    }
+}
+
+/// What the checks need from a 64-bit little-endian ELF file.
+struct Elf {
+    machine: u16,
+    /// `ET_EXEC` (a classic executable) rather than `ET_DYN` (PIE or library).
+    executable: bool,
+    /// Has a `PT_INTERP` program header (asks for a dynamic loader).
+    interpreter: bool,
+    /// Has a `PT_DYNAMIC` program header.
+    dynamic: bool,
+}
+
+impl Elf {
+    fn parse(b: &[u8]) -> Option<Elf> {
+        let u16_at = |o: usize| Some(u16::from_le_bytes(b.get(o..o + 2)?.try_into().ok()?));
+        let u32_at = |o: usize| Some(u32::from_le_bytes(b.get(o..o + 4)?.try_into().ok()?));
+        let u64_at = |o: usize| Some(u64::from_le_bytes(b.get(o..o + 8)?.try_into().ok()?));
+        // magic, ELFCLASS64, ELFDATA2LSB
+        if b.get(..6)? != b"\x7fELF\x02\x01" {
+            return None;
+        }
+        let (phoff, phentsize, phnum) = (usize::try_from(u64_at(0x20)?).ok()?, u16_at(0x36)?, u16_at(0x38)?);
+        let mut elf = Elf {
+            machine: u16_at(0x12)?,
+            executable: u16_at(0x10)? == 2,
+            interpreter: false,
+            dynamic: false,
+        };
+        for i in 0..usize::from(phnum) {
+            match u32_at(phoff.checked_add(i * usize::from(phentsize))?)? {
+                2 => elf.dynamic = true,
+                3 => elf.interpreter = true,
+                _ => {}
+            }
+        }
+        Some(elf)
+    }
 }
 
 /// Fails if any crate of the workspace, on any target, depends on OpenSSL.
@@ -83,4 +213,36 @@ fn no_openssl(cargo: &str) -> Result<()> {
         println!("$ cargo tree -i {krate}: not in the dependency tree");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A minimal ELF header with `phnum` program headers of the given types.
+    fn elf(machine: u16, e_type: u16, types: &[u32]) -> Vec<u8> {
+        let mut b = vec![0u8; 64 + 56 * types.len()];
+        b[..6].copy_from_slice(b"\x7fELF\x02\x01");
+        b[0x10..0x12].copy_from_slice(&e_type.to_le_bytes());
+        b[0x12..0x14].copy_from_slice(&machine.to_le_bytes());
+        b[0x20..0x28].copy_from_slice(&64u64.to_le_bytes());
+        b[0x36..0x38].copy_from_slice(&56u16.to_le_bytes());
+        b[0x38..0x3a].copy_from_slice(&(types.len() as u16).to_le_bytes());
+        for (i, t) in types.iter().enumerate() {
+            b[64 + 56 * i..68 + 56 * i].copy_from_slice(&t.to_le_bytes());
+        }
+        b
+    }
+
+    #[test]
+    fn the_elf_check_tells_static_from_dynamic_and_names_the_machine() {
+        let s = Elf::parse(&elf(EM_AARCH64, 2, &[1, 1, 4])).unwrap();
+        assert!(s.machine == EM_AARCH64 && s.executable && !s.interpreter && !s.dynamic);
+        let d = Elf::parse(&elf(EM_X86_64, 3, &[6, 3, 1, 2])).unwrap();
+        assert!(d.machine == EM_X86_64 && !d.executable && d.interpreter && d.dynamic);
+        assert!(Elf::parse(b"#!/bin/sh\n").is_none());
+        let mut truncated = elf(EM_AARCH64, 2, &[1, 1]);
+        truncated.truncate(80);
+        assert!(Elf::parse(&truncated).is_none(), "a header past the end is not read");
+    }
 }

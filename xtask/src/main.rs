@@ -4,6 +4,8 @@
 //! - `test`: the full test suite, as CI runs it (lint gate, then fixtures, then tests).
 //! - `lint`: the lint gate alone (`cargo fmt --check`, `cargo clippy -D warnings`).
 //! - `aarch64-test`: the kernel tests cross-compiled for aarch64 and run under qemu.
+//! - `aarch64-e2e`: the static aarch64 dist binary end to end under qemu (run, tokenize, serve).
+//! - `deploy-check`: deploy/oracle-free-tier.md's commands, run as written in a sandbox.
 //! - `shapes`: shape-alike GGUFs (random weights) of Mistral 7B, Llama 3.2, Qwen2.5-Coder.
 //! - `sdk-test`, `load`: `hearth serve` driven by the official OpenAI Python SDK.
 //! - `bfcl`: the Berkeley Function-Calling Leaderboard's simple and multiple categories.
@@ -11,7 +13,7 @@
 //! - `chat-goldens`: llama.cpp's renders of tool conversations (tests/golden/chat_tools.json).
 //! - `embed-goldens`: llama.cpp's embeddings of a text set (tests/golden/embeddings_*.json).
 //! - `embed-bench`: embedding throughput, hearth vs llama-embedding.
-//! - `dist`: one static x86_64 Linux binary in target/dist.
+//! - `dist`: one static Linux binary (x86_64, or aarch64 cross-built) in target/dist.
 //! - `postgres`: a throwaway PostgreSQL server for the ledger's fleet tests.
 //! - `redis`: a throwaway Redis server for the cache's shared-store tests.
 
@@ -19,10 +21,12 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 mod aarch64;
+mod aarch64_e2e;
 mod apt;
 mod bench_compare;
 mod bfcl;
 mod chat_goldens;
+mod deploy_check;
 mod dist;
 mod embed_bench;
 mod embed_goldens;
@@ -64,6 +68,17 @@ enum Cmd {
     /// Cross-compile the kernel tests for aarch64 and run them under qemu-user
     /// (with `-cpu max`, and again on a CPU without dotprod).
     Aarch64Test(aarch64::Args),
+    /// Build the static aarch64 dist binary and check it end to end under qemu-aarch64 on
+    /// each --cpus model (default max and neoverse-n1, the Ampere A1's core): `hearth run`
+    /// greedy against llama.cpp's golden steps on SmolLM2 and Qwen2.5-Coder-0.5B, `hearth
+    /// tokenize` against llama.cpp's ids and the x86 binary's, and `hearth serve` answering a
+    /// JSON-schema chat completion on loopback.
+    Aarch64E2e(aarch64_e2e::Args),
+    /// Run deploy/oracle-free-tier.md's commands as written (its `sh` blocks), as root in a
+    /// private mount namespace with throwaway /etc, /usr/local and /var/lib overlays and
+    /// stand-ins for sudo, tailscale and systemctl; checks the served answer, the 401 and the
+    /// ledger report.
+    DeployCheck(deploy_check::Args),
     /// Write shape-alike Q4_K_M GGUFs (real shapes, quant mix and tokenizer; random weights)
     /// into $HEARTH_FIXTURES/shapes. Idempotent.
     Shapes(shapes::Args),
@@ -101,8 +116,11 @@ enum Cmd {
     /// Embedding throughput, hearth vs llama.cpp's llama-embedding, alternately on the same
     /// files: one batch of 32 texts, best of --rounds, texts/s and the ratio.
     EmbedBench(embed_bench::Args),
-    /// Build one static x86_64 Linux binary (glibc +crt-static, rustls, no OpenSSL) into
-    /// target/dist/hearth and check it with ldd and --version.
+    /// Build one static Linux binary (glibc +crt-static, rustls, no OpenSSL, no debug info):
+    /// x86_64 into target/dist/hearth, or with --target aarch64-unknown-linux-gnu (cross-built
+    /// with Debian's toolchain, installed when missing) into
+    /// target/dist/aarch64-unknown-linux-gnu/hearth; checks the ELF header (machine, static),
+    /// runs --version (under qemu for aarch64), prints size and sha256.
     Dist(dist::Args),
     /// A throwaway PostgreSQL server (Debian's package, installed when missing) for
     /// hearth-ledger's PostgreSQL tests: `start` prints the `export` line of
@@ -125,6 +143,8 @@ fn main() -> Result<()> {
         Cmd::Test(a) => test::run(a),
         Cmd::Lint => test::lint(),
         Cmd::Aarch64Test(a) => aarch64::run(a),
+        Cmd::Aarch64E2e(a) => aarch64_e2e::run(a),
+        Cmd::DeployCheck(a) => deploy_check::run(a),
         Cmd::Shapes(a) => shapes::run(a),
         Cmd::BenchCompare(a) => bench_compare::run(a),
         Cmd::SdkTest(a) => sdk::test(a),

@@ -16,7 +16,8 @@ pub struct Args {
     /// iteration; CI always runs it.
     #[arg(long)]
     pub no_lint: bool,
-    /// Skip the aarch64/qemu kernel run (it installs Debian packages on first use).
+    /// Skip the aarch64/qemu runs: kernel tests and the dist binary end to end (they install
+    /// Debian packages on first use).
     #[arg(long)]
     pub no_aarch64: bool,
 }
@@ -56,6 +57,8 @@ pub fn run(args: Args) -> Result<()> {
     ]))?;
     if !args.no_aarch64 {
         crate::aarch64::run(crate::aarch64::Args {})?;
+        // The whole program on ARM: the static dist binary under qemu (run, tokenize, serve).
+        crate::aarch64_e2e::run(crate::aarch64_e2e::Args::default())?;
     }
     // `hearth serve` against the official OpenAI Python SDK.
     crate::sdk::test(crate::sdk::TestArgs::default())?;

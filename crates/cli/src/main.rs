@@ -83,7 +83,9 @@ enum Cmd {
     Embed(embed::Args),
     /// Turn text into token ids with a model's tokenizer.
     ///
-    /// Example: hearth tokenize --model qwen2.5-coder:0.5b --json -- "Hello world"
+    /// Examples:
+    ///   hearth tokenize --model qwen2.5-coder:0.5b --json -- "Hello world"
+    ///   hearth tokenize --model qwen2.5-coder:0.5b --jsonl texts.jsonl   (one JSON string per line)
     #[command(verbatim_doc_comment)]
     Tokenize(tokenize::Args),
     /// Serve the model over an OpenAI-compatible HTTP API (chat, completions, streaming,
