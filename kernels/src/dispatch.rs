@@ -15,10 +15,11 @@
 //! Besides the one-row dot, a table may hold *batch kernels* for a weight type, used only by
 //! [`crate::matmul`]: [`MatFn`] (several weight rows × a few activation rows, on the file's
 //! row-major layout: decode and small batches) and [`GemmKernels`] (prefill: strips of rows
-//! repacked on the fly into a row-interleaved layout, then a tiled product). A table without
-//! them (scalar, NEON) gets the generic composition of its row dot in `matmul`. Where a
-//! table has them, its row dot, its `MatFn` and its GEMM compute every (row, token) with the
-//! same arithmetic in the same order, so results do not depend on batch size or position.
+//! repacked on the fly into a row-interleaved layout, then a tiled product). AVX2 has both;
+//! NEON has `MatFn` only, which `matmul` then uses for prefill too; a table without either
+//! (scalar) gets the generic composition of its row dot in `matmul`. Where a table has them,
+//! its row dot, its `MatFn` and its GEMM compute every (row, token) with the same arithmetic
+//! in the same order, so results do not depend on batch size or position.
 //!
 //! Each table is built in its instruction set's folder (`src/arch/<isa>/mod.rs`, see
 //! `arch/mod.rs`) from the scalar one, and carries that instruction set's f32 [`Ops`] too.
@@ -81,7 +82,7 @@ pub type DequantizeFn = fn(src: &[u8], dst: &mut [f32]);
 /// (`[block * ld + t]`, `ld` = `n` rounded up to 8, padding zeroed) so a kernel loads the
 /// values of 1, 2, 4 or 8 consecutive tokens with one load.
 #[derive(Clone, Copy, Debug)]
-#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // batch kernels: x86_64 tables only, so far
+#[cfg_attr(not(any(target_arch = "x86_64", target_arch = "aarch64")), allow(dead_code))] // batch kernels: x86_64 and aarch64 tables only
 pub(crate) struct XBatch<'a> {
     /// `n × row_bytes` quantized bytes, token-major.
     pub bytes: &'a [u8],
@@ -363,7 +364,7 @@ pub(crate) fn dot_args<'a, W: Block, X: Block>(n: usize, w: &'a [u8], x: &'a [u8
 /// Checks the activation batch of a batch-kernel entry against `cols` and the token range,
 /// and casts its bytes.
 #[inline]
-#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // batch kernels: x86_64 tables only, so far
+#[cfg_attr(not(any(target_arch = "x86_64", target_arch = "aarch64")), allow(dead_code))] // batch kernels: x86_64 and aarch64 tables only
 fn xbatch_args<'a, X: Block>(cols: usize, xb: &XBatch<'a>, t0: usize, t1: usize) -> &'a [X] {
     let nb = cols / X::DTYPE.block_size();
     assert!(
@@ -388,7 +389,7 @@ fn xbatch_args<'a, X: Block>(cols: usize, xb: &XBatch<'a>, t0: usize, t1: usize)
 
 /// Rows of `w`, whole rows of `cols` elements of `W`.
 #[inline]
-#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // batch kernels: x86_64 tables only, so far
+#[cfg_attr(not(any(target_arch = "x86_64", target_arch = "aarch64")), allow(dead_code))] // batch kernels: x86_64 and aarch64 tables only
 fn whole_rows<W: Block>(cols: usize, w: &[u8]) -> usize {
     let row_bytes = W::DTYPE
         .checked_row_bytes(cols)
@@ -403,7 +404,7 @@ fn whole_rows<W: Block>(cols: usize, w: &[u8]) -> usize {
 /// in `X`'s format with its side arrays, `t0 <= t1 <= n` with `t0` a multiple of 8, and room
 /// in `out` for `(t1 - t0) × rows`.
 #[inline]
-#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // batch kernels: x86_64 tables only, so far
+#[cfg_attr(not(any(target_arch = "x86_64", target_arch = "aarch64")), allow(dead_code))] // batch kernels: x86_64 and aarch64 tables only
 pub(crate) fn mat_args<'a, W: Block, X: Block>(
     cols: usize,
     w: &'a [u8],
@@ -422,7 +423,7 @@ pub(crate) fn mat_args<'a, W: Block, X: Block>(
 /// Checks and casts the arguments of a [`GemmKernels::pack`] entry; returns the blocks and
 /// the blocks per row.
 #[inline]
-#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // batch kernels: x86_64 tables only, so far
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // the GEMM: x86_64 tables only, so far
 pub(crate) fn pack_args<'a, W: Block>(
     cols: usize,
     w: &'a [u8],
@@ -437,7 +438,7 @@ pub(crate) fn pack_args<'a, W: Block>(
 /// Checks and casts the arguments of a [`GemmKernels::gemm`] entry.
 #[inline]
 #[allow(clippy::too_many_arguments)]
-#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // batch kernels: x86_64 tables only, so far
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // the GEMM: x86_64 tables only, so far
 pub(crate) fn gemm_args<'a, X: Block>(
     cols: usize,
     rows: usize,

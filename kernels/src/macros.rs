@@ -62,7 +62,7 @@ macro_rules! dequantize_entry {
 /// `mat_entry!(unsafe W, X, path)`: a [`crate::dispatch::MatFn`] that checks the shapes and
 /// casts the bytes, then calls the `unsafe` `#[target_feature]` kernel `path(w, x, xb, t0,
 /// t1, out)`, under the same contract as [`dot_entry!`].
-#[cfg_attr(not(target_arch = "x86_64"), allow(unused_macros))] // batch kernels: x86_64 tables only, so far
+#[cfg_attr(not(any(target_arch = "x86_64", target_arch = "aarch64")), allow(unused_macros))] // batch kernels: x86_64 and aarch64 tables only
 macro_rules! mat_entry {
     (unsafe $w:ty, $x:ty, $f:path) => {{
         fn entry(
@@ -86,7 +86,7 @@ macro_rules! mat_entry {
 /// whose entries check the shapes and cast the bytes, then call the `unsafe`
 /// `#[target_feature]` kernels `pack(w, nb, dst)` and `gemm(rows, packed, x, xb, t0, t1,
 /// out)`, under the same contract as [`dot_entry!`].
-#[cfg_attr(not(target_arch = "x86_64"), allow(unused_macros))] // batch kernels: x86_64 tables only, so far
+#[cfg_attr(not(target_arch = "x86_64"), allow(unused_macros))] // the GEMM: x86_64 tables only, so far
 macro_rules! gemm_entry {
     (unsafe $w:ty, $x:ty, $pack:path, $gemm:path, $bytes:path) => {{
         fn pack(cols: usize, w: &[u8], dst: &mut [u8]) {

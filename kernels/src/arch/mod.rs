@@ -15,8 +15,10 @@
 //!     gemm/            the prefill GEMM's packed layout and its one tile driver, generic
 //!                      over an instruction set's inner dot (`TileDot`)
 //!   aarch64/
-//!     neon/            NEON with and without `sdot`: row dots, activation quantizers,
-//!                      f32 ops, and the `neon` / `neon-dotprod` tables
+//!     neon/            NEON with and without `sdot`: row dots, multi-row × multi-token
+//!                      kernels (mat*.rs, which `matmul` also uses for prefill: no GEMM
+//!                      here), activation quantizers, f32 ops, and the `neon` /
+//!                      `neon-dotprod` tables
 //! ```
 //!
 //! A SIMD table starts from the scalar one and overrides the entries it has, the f32 ops

@@ -28,9 +28,10 @@
 //! - batches of at least 16 tokens, where the table has a GEMM (AVX2, AVX2+VNNI): the
 //!   thread repacks its rows once into strips of 8 interleaved rows and multiplies them
 //!   with 32 tokens at a time in register tiles of 8 rows × 4 tokens;
-//! - otherwise, where the table has a multi-row kernel (`MatFn`, AVX2): 8 tokens at a time,
-//!   each weight block unpacked once for all of them, on the file's row-major layout;
-//! - otherwise (scalar, NEON): each weight row dotted with 8 tokens while it is hot in L1,
+//! - otherwise, where the table has a multi-row kernel (`MatFn`: AVX2, and NEON, which has
+//!   no GEMM and so uses it for prefill too): 8 tokens at a time, each weight block unpacked
+//!   once for all of them, on the file's row-major layout;
+//! - otherwise (scalar): each weight row dotted with 8 tokens while it is hot in L1,
 //!   so a weight row is read from memory once per 8 tokens.
 //!
 //! All three compute a (row, token) result with the same arithmetic as the table's row dot,

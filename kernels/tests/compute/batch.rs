@@ -7,7 +7,7 @@
 use hearth_kernels::testing::{random_f32, random_row, random_row_scaled};
 use hearth_kernels::{Activations, DType, Kernels, QMatrix, ThreadPool, matmul_with};
 
-/// The types with batch kernels on x86_64 (AVX2) — every weight type is run anyway.
+/// The types with batch kernels on x86_64 (AVX2) and aarch64 (NEON, both tables).
 const TYPES: [DType; 8] =
     [DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0, DType::Q4_K, DType::Q5_K, DType::Q6_K];
 

@@ -1,4 +1,5 @@
-//! NEON dot products of float rows and the 32-element block types.
+//! NEON dot products of float rows, and the block helpers of the 32-element types (their
+//! row dots share the arithmetic of the batch kernels in `mat.rs`).
 
 use std::arch::aarch64::*;
 use std::arch::asm;
@@ -117,7 +118,7 @@ pub(crate) unsafe fn dot_bf16(w: &[Bf16Le], x: &[Bf16Le]) -> f32 {
 /// Low and high nibbles of 16 bytes (elements 0..16 and 16..32 of a block).
 #[target_feature(enable = "neon")]
 #[inline]
-fn nibbles(qs: &[u8; 16]) -> (uint8x16_t, uint8x16_t) {
+pub(super) fn nibbles(qs: &[u8; 16]) -> (uint8x16_t, uint8x16_t) {
     let v = load_u8(qs);
     (vandq_u8(v, vdupq_n_u8(0x0f)), vshrq_n_u8::<4>(v))
 }
@@ -125,7 +126,7 @@ fn nibbles(qs: &[u8; 16]) -> (uint8x16_t, uint8x16_t) {
 /// 0x10 where bit `j` of the little-endian `qh` is set, for elements 0..16 and 16..32.
 #[target_feature(enable = "neon")]
 #[inline]
-fn fifth_bits(qh: [u8; 4]) -> (uint8x16_t, uint8x16_t) {
+pub(super) fn fifth_bits(qh: [u8; 4]) -> (uint8x16_t, uint8x16_t) {
     const BITS: [u8; 16] = [1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128];
     let mask = load_u8(&BITS);
     let lo = vcombine_u8(vdup_n_u8(qh[0]), vdup_n_u8(qh[1]));
@@ -137,95 +138,7 @@ fn fifth_bits(qh: [u8; 4]) -> (uint8x16_t, uint8x16_t) {
 /// Σ over a block of 32: `lo · x[0..16] + hi · x[16..32]`.
 #[target_feature(enable = "neon")]
 #[inline]
-fn block_dot<const DP: bool>(lo: int8x16_t, hi: int8x16_t, x: &[i8; 32]) -> int32x4_t {
+pub(super) fn block_dot<const DP: bool>(lo: int8x16_t, hi: int8x16_t, x: &[i8; 32]) -> int32x4_t {
     let p = dot_i8::<DP>(vdupq_n_s32(0), lo, load_i8(chunk16(x, 0)));
     dot_i8::<DP>(p, hi, load_i8(chunk16(x, 1)))
-}
-
-/// Q4_0 · Q8_0.
-///
-/// # Safety
-/// The CPU must support NEON, and dotprod when `DP`.
-#[target_feature(enable = "neon")]
-pub(crate) unsafe fn dot_q4_0_q8_0<const DP: bool>(w: &[BlockQ4_0], x: &[BlockQ8_0]) -> f32 {
-    let mut acc = vdupq_n_f32(0.0);
-    for (w, x) in w.iter().zip(x) {
-        let (lo, hi) = nibbles(&w.qs);
-        let eight = vdupq_n_s8(8);
-        let lo = vsubq_s8(vreinterpretq_s8_u8(lo), eight);
-        let hi = vsubq_s8(vreinterpretq_s8_u8(hi), eight);
-        let p = block_dot::<DP>(lo, hi, &x.qs);
-        acc = vmlaq_n_f32(acc, vcvtq_f32_s32(p), w.d.to_f32() * x.d.to_f32());
-    }
-    vaddvq_f32(acc)
-}
-
-/// Q4_1 · Q8_1.
-///
-/// # Safety
-/// The CPU must support NEON, and dotprod when `DP`.
-#[target_feature(enable = "neon")]
-pub(crate) unsafe fn dot_q4_1_q8_1<const DP: bool>(w: &[BlockQ4_1], x: &[BlockQ8_1]) -> f32 {
-    let mut acc = vdupq_n_f32(0.0);
-    let mut summs = 0.0f32;
-    for (w, x) in w.iter().zip(x) {
-        summs += w.m.to_f32() * x.s.to_f32();
-        let (lo, hi) = nibbles(&w.qs);
-        let p = block_dot::<DP>(vreinterpretq_s8_u8(lo), vreinterpretq_s8_u8(hi), &x.qs);
-        acc = vmlaq_n_f32(acc, vcvtq_f32_s32(p), w.d.to_f32() * x.d.to_f32());
-    }
-    vaddvq_f32(acc) + summs
-}
-
-/// Q5_0 · Q8_0.
-///
-/// # Safety
-/// The CPU must support NEON, and dotprod when `DP`.
-#[target_feature(enable = "neon")]
-pub(crate) unsafe fn dot_q5_0_q8_0<const DP: bool>(w: &[BlockQ5_0], x: &[BlockQ8_0]) -> f32 {
-    let mut acc = vdupq_n_f32(0.0);
-    let sixteen = vdupq_n_s8(16);
-    for (w, x) in w.iter().zip(x) {
-        let (lo, hi) = nibbles(&w.qs);
-        let (hlo, hhi) = fifth_bits(w.qh);
-        let lo = vsubq_s8(vreinterpretq_s8_u8(vorrq_u8(lo, hlo)), sixteen);
-        let hi = vsubq_s8(vreinterpretq_s8_u8(vorrq_u8(hi, hhi)), sixteen);
-        let p = block_dot::<DP>(lo, hi, &x.qs);
-        acc = vmlaq_n_f32(acc, vcvtq_f32_s32(p), w.d.to_f32() * x.d.to_f32());
-    }
-    vaddvq_f32(acc)
-}
-
-/// Q5_1 · Q8_1.
-///
-/// # Safety
-/// The CPU must support NEON, and dotprod when `DP`.
-#[target_feature(enable = "neon")]
-pub(crate) unsafe fn dot_q5_1_q8_1<const DP: bool>(w: &[BlockQ5_1], x: &[BlockQ8_1]) -> f32 {
-    let mut acc = vdupq_n_f32(0.0);
-    let mut summs = 0.0f32;
-    for (w, x) in w.iter().zip(x) {
-        summs += w.m.to_f32() * x.s.to_f32();
-        let (lo, hi) = nibbles(&w.qs);
-        let (hlo, hhi) = fifth_bits(w.qh);
-        let lo = vreinterpretq_s8_u8(vorrq_u8(lo, hlo));
-        let hi = vreinterpretq_s8_u8(vorrq_u8(hi, hhi));
-        let p = block_dot::<DP>(lo, hi, &x.qs);
-        acc = vmlaq_n_f32(acc, vcvtq_f32_s32(p), w.d.to_f32() * x.d.to_f32());
-    }
-    vaddvq_f32(acc) + summs
-}
-
-/// Q8_0 · Q8_0 (exact for every byte: signed × signed products).
-///
-/// # Safety
-/// The CPU must support NEON, and dotprod when `DP`.
-#[target_feature(enable = "neon")]
-pub(crate) unsafe fn dot_q8_0_q8_0<const DP: bool>(w: &[BlockQ8_0], x: &[BlockQ8_0]) -> f32 {
-    let mut acc = vdupq_n_f32(0.0);
-    for (w, x) in w.iter().zip(x) {
-        let p = block_dot::<DP>(load_i8(chunk16(&w.qs, 0)), load_i8(chunk16(&w.qs, 1)), &x.qs);
-        acc = vmlaq_n_f32(acc, vcvtq_f32_s32(p), w.d.to_f32() * x.d.to_f32());
-    }
-    vaddvq_f32(acc)
 }
