@@ -64,6 +64,8 @@ pub fn run(args: Args) -> Result<()> {
     crate::sdk::test(crate::sdk::TestArgs::default())?;
     // Its tool calling on a subset of BFCL: every call must parse.
     crate::bfcl::ci(None)?;
+    // deploy/oracle-free-tier.md, run as written in a sandbox.
+    crate::deploy_check::run(crate::deploy_check::Args {})?;
     Ok(())
 }
 
