@@ -83,7 +83,9 @@ pub fn build(triple: &str) -> Result<PathBuf> {
 
 /// Where cargo builds (`CARGO_TARGET_DIR` or `target/`).
 pub fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"))
+    let dir =
+        std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"));
+    dir.canonicalize().unwrap_or(dir)
 }
 
 /// The dist binary of `triple` (built or not).
