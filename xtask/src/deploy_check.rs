@@ -18,7 +18,7 @@
 //! request names the local model, so nothing goes upstream). After the run, the output must
 //! hold the schema-following answer, the 401 without the key, and the ledger report's row.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail, ensure};
@@ -36,19 +36,18 @@ pub struct Args {}
 /// The `sh` blocks CI runs, in order (`sh no-ci` blocks left out).
 fn ci_blocks(markdown: &str) -> Vec<String> {
     let mut blocks = Vec::new();
-    let mut current: Option<String> = None;
+    // Inside a fence: whether CI runs it, and its lines so far.
+    let mut current: Option<(bool, String)> = None;
     for line in markdown.lines() {
         match (&mut current, line.trim_start().strip_prefix("```")) {
-            (None, Some(info)) => {
-                current = (info.trim() == "sh").then(String::new).or(Some(String::from("\0")))
-            }
-            (Some(block), Some(_)) => {
-                if !block.starts_with('\0') {
+            (None, Some(info)) => current = Some((info.trim() == "sh", String::new())),
+            (Some((run, block)), Some(_)) => {
+                if *run {
                     blocks.push(std::mem::take(block));
                 }
                 current = None;
             }
-            (Some(block), None) => {
+            (Some((_, block)), None) => {
                 block.push_str(line);
                 block.push('\n');
             }
@@ -103,6 +102,8 @@ pub fn run(_args: Args) -> Result<()> {
     let blocks = ci_blocks(&guide);
     ensure!(blocks.len() >= 6, "{GUIDE}: only {} sh blocks", blocks.len());
 
+    // What the guide's commands use beyond coreutils and util-linux (unshare, runuser).
+    crate::apt::install(&["curl", "systemd", "passwd"], false)?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     sh(Command::new(&cargo).current_dir(root()).args(["build", "--release", "-p", "hearth"]))?;
     let bin = crate::dist::target_dir().join("release").join("hearth");
@@ -194,11 +195,11 @@ fn check_output(stdout: &str) -> Result<()> {
     Ok(())
 }
 
-fn executable(path: &Path, text: &str) -> Result<PathBuf> {
+fn executable(path: &Path, text: &str) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::write(path, text)?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))?;
-    Ok(path.to_path_buf())
+    Ok(())
 }
 
 #[cfg(test)]

@@ -35,6 +35,7 @@
 //! (`kernels/tests/compute/batch.rs`).
 
 pub mod scalar;
+pub(crate) mod tile;
 
 #[cfg(target_arch = "aarch64")]
 pub(crate) mod aarch64;

@@ -107,15 +107,7 @@ pub(super) fn store_lanes<const G: usize>(
         vst1q_f32(v.as_mut_ptr(), acc[0]);
         vst1q_f32(v.as_mut_ptr().add(4), acc[1]);
     }
-    for i in 0..8 / G {
-        let r = q + i * span;
-        if r >= rows {
-            break;
-        }
-        for j in 0..valid {
-            out[(c0 + j - t0) * rows + r] = v[i * G + j];
-        }
-    }
+    crate::arch::tile::scatter::<G>(&v, q, span, rows, c0, valid, t0, out);
 }
 
 /// Rows × tokens `c0..c0 + valid` (`valid <= G`, `c0 % 8 == 0`) of a 32-element block type.
@@ -151,7 +143,7 @@ fn group32<W, X, FU, FX, const DP: bool, const G: usize>(
     let sx = if k.min { &xb.s[c0..] } else { &[][..] };
     for q in 0..span {
         let ws: [&[W]; 8] = std::array::from_fn(|i| {
-            let ri = (q + i * span).min(rows - 1);
+            let ri = crate::arch::tile::strided_row(q, i, span, rows);
             &w[ri * nb..(ri + 1) * nb]
         });
         let mut acc = [vdupq_n_f32(0.0); 2];

@@ -112,22 +112,7 @@ pub(crate) fn store_lanes<const G: usize>(
     let mut v = [0f32; 8];
     // SAFETY: writes the 8 floats of `v`; unaligned store.
     unsafe { _mm256_storeu_ps(v.as_mut_ptr(), acc) };
-    for i in 0..8 / G {
-        let r = q + i * span;
-        if r >= rows {
-            break;
-        }
-        for j in 0..valid {
-            out[(c0 + j - t0) * rows + r] = v[i * G + j];
-        }
-    }
-}
-
-/// The rows of lane-row `i` of group `q` when `rows` are split into `rr` contiguous runs of
-/// `span` rows: `q + i·span`, clamped to the last row (such lanes are computed and dropped).
-#[inline]
-pub(crate) fn strided_row(q: usize, i: usize, span: usize, rows: usize) -> usize {
-    (q + i * span).min(rows - 1)
+    crate::arch::tile::scatter::<G>(&v, q, span, rows, c0, valid, t0, out);
 }
 
 /// Rows × tokens `c0..c0 + valid` (`valid <= G`, `c0 % 8 == 0`) of a 32-element block type.
@@ -168,7 +153,7 @@ fn group32<W, X, U, FU, FP, FS, const G: usize>(
     let sx = if xb.s.is_empty() { &[][..] } else { &xb.s[c0..] };
     for q in 0..span {
         let ws: [&[W]; 8] = std::array::from_fn(|i| {
-            let ri = strided_row(q, i, span, rows);
+            let ri = crate::arch::tile::strided_row(q, i, span, rows);
             &w[ri * nb..(ri + 1) * nb]
         });
         let mut acc = _mm256_setzero_ps();
