@@ -1,9 +1,10 @@
 //! Runtime dispatch: one table of kernels per instruction set, chosen once.
 //!
 //! [`kernels()`] picks the best table this CPU can run on first use (`OnceLock`):
-//! AVX2+FMA+F16C on x86_64 (with the VNNI GEMM where AVX512-VNNI/VL exist), NEON with or
+//! AVX2+FMA+F16C on x86_64 (with the VNNI GEMM where AVX512-VNNI/VL exist, and 512-bit
+//! K-quant kernels where AVX512F/BW exist too), NEON with or
 //! without dotprod on aarch64, else scalar. The environment variable
-//! `HEARTH_KERNELS=scalar|avx2|avx2-vnni|neon|neon-dotprod` overrides the
+//! `HEARTH_KERNELS=scalar|avx2|avx2-vnni|avx512|neon|neon-dotprod` overrides the
 //! choice (tests and benchmarks); a choice this CPU cannot run falls back to the best
 //! available one with a warning on stderr, never to undefined behaviour.
 //!
@@ -176,7 +177,7 @@ impl Kernels {
         Kernels { name, types, ops }
     }
 
-    /// `"scalar"`, `"avx2"`, `"avx2-vnni"`, `"neon"` or `"neon-dotprod"`.
+    /// `"scalar"`, `"avx2"`, `"avx2-vnni"`, `"avx512"`, `"neon"` or `"neon-dotprod"`.
     pub fn name(&self) -> &'static str {
         self.name
     }
@@ -241,6 +242,18 @@ impl Kernels {
         None
     }
 
+    /// The AVX-512 table (the `avx2-vnni` one with 512-bit K-quant kernels), if this CPU
+    /// also has AVX512F and AVX512BW.
+    pub fn avx512() -> Option<&'static Kernels> {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if crate::arch::x86_64::has_avx512() {
+                return Some(&crate::arch::x86_64::AVX512);
+            }
+        }
+        None
+    }
+
     /// The NEON table without dotprod, if this CPU has NEON.
     pub fn neon() -> Option<&'static Kernels> {
         #[cfg(target_arch = "aarch64")]
@@ -265,10 +278,17 @@ impl Kernels {
 
     /// Every table this CPU can run, scalar first and the best last.
     pub fn available() -> Vec<&'static Kernels> {
-        [Some(Self::scalar()), Self::avx2(), Self::avx2_vnni(), Self::neon(), Self::neon_dotprod()]
-            .into_iter()
-            .flatten()
-            .collect()
+        [
+            Some(Self::scalar()),
+            Self::avx2(),
+            Self::avx2_vnni(),
+            Self::avx512(),
+            Self::neon(),
+            Self::neon_dotprod(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
     }
 
     /// The best table this CPU can run.
@@ -283,6 +303,7 @@ impl Kernels {
             "scalar" => Some(Self::scalar()),
             "avx2" => Self::avx2(),
             "avx2-vnni" => Self::avx2_vnni(),
+            "avx512" => Self::avx512(),
             "neon" => Self::neon_dotprod().or_else(Self::neon),
             "neon-dotprod" => Self::neon_dotprod(),
             _ => None,
@@ -304,7 +325,7 @@ fn choose(env: Option<&str>) -> &'static Kernels {
         Some(name) => Kernels::by_name(name).unwrap_or_else(|| {
             eprintln!(
                 "warning: HEARTH_KERNELS={name} is not available on this CPU (known: scalar, avx2, avx2-vnni, \
-                 neon, neon-dotprod); using {}",
+                 avx512, neon, neon-dotprod); using {}",
                 best.name()
             );
             best

@@ -11,7 +11,7 @@
 //! - [`Kernels`]: one table per instruction set — the quantized kernels and the f32
 //!   [`ops`] of that instruction set — built in `src/arch/<isa>/`; [`kernels()`] is the one
 //!   chosen for this CPU (override with
-//!   `HEARTH_KERNELS=scalar|avx2|avx2-vnni|neon|neon-dotprod`).
+//!   `HEARTH_KERNELS=scalar|avx2|avx2-vnni|avx512|neon|neon-dotprod`).
 //! - [`scalar`]: the portable reference every SIMD kernel is tested against (its twin is the
 //!   scalar kernel of the same name).
 //! - [`matmul`], [`ThreadPool`]: the weight × activations product over a thread pool, on

@@ -12,6 +12,8 @@
 //!                      and the `avx2` table
 //!     avx2_vnni/       the GEMM's inner dots on VNNI, and the `avx2-vnni` table (the
 //!                      `avx2` one with those GEMM entries)
+//!     avx512/          512-bit K-quant partials (AVX512F/BW/VL/VNNI) and the `avx512`
+//!                      table (the `avx2-vnni` one with those; results bit for bit AVX2's)
 //!     gemm/            the prefill GEMM's packed layout and its one tile driver, generic
 //!                      over an instruction set's inner dot (`TileDot`)
 //!   aarch64/

@@ -70,6 +70,42 @@ fn every_batch_size_equals_the_row_dots_exactly() {
     }
 }
 
+/// Long K-quant rows (48 super-blocks: one token's rows are then read 8 side by side, not
+/// one after another) equal the row dots and stay within budget of f64, on every table.
+#[test]
+fn long_rows_equal_the_row_dots_exactly() {
+    let pool = ThreadPool::new(2);
+    let cols = 48 * 256;
+    for k in Kernels::available() {
+        for (seed, dt) in [DType::Q4_K, DType::Q5_K, DType::Q6_K].into_iter().enumerate() {
+            for rows in [1, 13] {
+                let wb = random_row(dt, rows * cols, 90 + seed as u64);
+                let w = QMatrix::new(dt, rows, cols, &wb).expect("valid");
+                for n in [1, 3] {
+                    let x = random_f32(n * cols, 1.5, (seed + rows + n) as u64);
+                    let got = product(k, &pool, &w, &x);
+                    assert!(
+                        got == row_dots(k, dt, rows, cols, &wb, &x),
+                        "{dt} on {}: rows={rows} n={n}",
+                        k.name()
+                    );
+                    let (want, mag) = magnitudes(dt, rows, cols, &wb, &x);
+                    for i in 0..got.len() {
+                        let e = (f64::from(got[i]) - want[i]).abs();
+                        assert!(
+                            e <= 5e-3 * mag[i] + 1e-3,
+                            "{dt} on {}: [{i}] {} vs f64 {}",
+                            k.name(),
+                            got[i],
+                            want[i]
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn a_token_gives_the_same_result_alone_and_anywhere_in_a_batch() {
     let pool = ThreadPool::new(2);
@@ -220,6 +256,46 @@ fn extreme_quants_do_not_overflow() {
                             want[i]
                         );
                     }
+                }
+            }
+        }
+    }
+}
+
+/// The AVX-512 table changes only the exact integer part of its kernels: its row dots and
+/// batch products equal the AVX2 table's bit for bit (so switching tables never changes a
+/// token), on random and on extreme blocks. Runs where the CPU has AVX-512.
+#[test]
+fn the_avx512_table_equals_the_avx2_table_bit_for_bit() {
+    let (Some(wide), Some(avx2)) = (Kernels::avx512(), Kernels::avx2()) else {
+        eprintln!("no AVX-512 here: nothing to compare");
+        return;
+    };
+    let pool = ThreadPool::new(2);
+    for (seed, dt) in TYPES.into_iter().enumerate() {
+        let cols = if dt.block_size() == 256 { 48 * 256 } else { 1024 };
+        for rows in [1, 9, 40] {
+            for extreme in [false, true] {
+                let mut wb = random_row(dt, rows * cols, 70 + seed as u64);
+                if extreme {
+                    for (i, b) in wb.iter_mut().enumerate() {
+                        // every quant and scale byte at its extremes; keep f16 scales finite
+                        if i % dt.type_size() >= 4 {
+                            *b = if i % 2 == 0 { 0xff } else { 0x80 };
+                        }
+                    }
+                }
+                let w = QMatrix::new(dt, rows, cols, &wb).expect("valid");
+                for n in [1, 2, 3, 4, 8, 17] {
+                    let x = random_f32(n * cols, 2.0, (seed * 31 + rows + n) as u64);
+                    assert!(
+                        row_dots(wide, dt, rows, cols, &wb, &x) == row_dots(avx2, dt, rows, cols, &wb, &x),
+                        "{dt} rows={rows} n={n} extreme={extreme}: row dots differ"
+                    );
+                    assert!(
+                        product(wide, &pool, &w, &x) == product(avx2, &pool, &w, &x),
+                        "{dt} rows={rows} n={n} extreme={extreme}: batch products differ"
+                    );
                 }
             }
         }

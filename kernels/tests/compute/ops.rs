@@ -79,7 +79,9 @@ fn every_simd_kernel_table_gets_simd_ops() {
             assert_eq!(o.name(), "scalar");
         } else {
             assert_ne!(o.name(), "scalar", "kernel table {} got scalar ops", k.name());
-            assert!(k.name().starts_with(o.name()), "kernel table {} got {} ops", k.name(), o.name());
+            // the AVX-512 table's f32 ops are the AVX2 ones
+            let isa = if k.name() == "avx512" { "avx2" } else { k.name() };
+            assert!(isa.starts_with(o.name()), "kernel table {} got {} ops", k.name(), o.name());
         }
     }
 }

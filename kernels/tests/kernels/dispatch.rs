@@ -13,6 +13,13 @@ fn simd_tables_are_available_where_the_cpu_has_them() {
             && std::is_x86_feature_detected!("fma")
             && std::is_x86_feature_detected!("f16c");
         assert_eq!(names.contains(&"avx2"), avx2);
+        let vnni =
+            avx2 && std::is_x86_feature_detected!("avx512vnni") && std::is_x86_feature_detected!("avx512vl");
+        assert_eq!(names.contains(&"avx2-vnni"), vnni);
+        // never offered where the CPU lacks a feature its kernels are compiled for
+        let avx512 =
+            vnni && std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512bw");
+        assert_eq!(names.contains(&"avx512"), avx512);
     }
     #[cfg(target_arch = "aarch64")]
     {
@@ -25,7 +32,9 @@ fn simd_tables_are_available_where_the_cpu_has_them() {
 #[test]
 fn the_env_override_is_honoured() {
     match std::env::var("HEARTH_KERNELS").ok().as_deref().map(str::trim) {
-        Some(name @ ("scalar" | "avx2" | "neon-dotprod")) if Kernels::by_name(name).is_some() => {
+        Some(name @ ("scalar" | "avx2" | "avx2-vnni" | "avx512" | "neon-dotprod"))
+            if Kernels::by_name(name).is_some() =>
+        {
             assert_eq!(kernels().name(), name)
         }
         Some("neon") if Kernels::by_name("neon").is_some() => assert!(kernels().name().starts_with("neon")),

@@ -58,23 +58,6 @@ pub(crate) const SHUFFLE_Q6K: [[u8; 16]; 8] = {
     t
 };
 
-/// Q4_K/Q5_K packed scales → 8 scales (bytes 0..8) and 8 mins (bytes 8..16).
-#[inline]
-pub(crate) fn unpack_scales_k4(s: &[u8; 12]) -> [u32; 4] {
-    const KMASK1: u32 = 0x3f3f_3f3f;
-    const KMASK2: u32 = 0x0f0f_0f0f;
-    const KMASK3: u32 = 0x0303_0303;
-    let u0 = u32::from_le_bytes([s[0], s[1], s[2], s[3]]);
-    let u1 = u32::from_le_bytes([s[4], s[5], s[6], s[7]]);
-    let u2 = u32::from_le_bytes([s[8], s[9], s[10], s[11]]);
-    [
-        u0 & KMASK1,
-        (u2 & KMASK2) | (((u0 >> 6) & KMASK3) << 4),
-        u1 & KMASK1,
-        ((u2 >> 4) & KMASK2) | (((u1 >> 6) & KMASK3) << 4),
-    ]
-}
-
 /// Q3_K packed scales → 16 i8 scales (`6-bit - 32`) in a register.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]

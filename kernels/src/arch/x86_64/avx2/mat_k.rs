@@ -8,7 +8,7 @@
 
 use std::arch::x86_64::*;
 
-use super::dot_k::{SHUFFLE_K4, SHUFFLE_Q6K, unpack_scales_k4};
+use super::dot_k::{SHUFFLE_K4, SHUFFLE_Q6K};
 use super::mat::{f16x8, side_f32, store_lanes};
 use super::util::*;
 use crate::blocks::*;
@@ -52,13 +52,33 @@ pub(crate) fn bsums(x: &BlockQ8_K) -> __m256i {
     load32(bytemuck::cast_ref::<_, [u8; 32]>(&x.bsums))
 }
 
+/// The 6-bit scales and mins of a Q4_K/Q5_K super-block unpacked in a register (bytes 0..8:
+/// scales, 8..16: mins), from the block's first 16 bytes (`d`, `dmin`, the 12 packed bytes):
+/// the four words of ggml's `utmp` unpacking computed side by side, one per lane.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(crate) fn scales_mins_k4(head: &[u8; 16]) -> __m128i {
+    let v = load16(head); // [d | dmin, u0, u1, u2]
+    // lanes: u0 & 3f, u2 & 0f, u1 & 3f, (u2 >> 4) & 0f
+    let a = _mm_srlv_epi32(_mm_shuffle_epi32::<0b11_10_11_01>(v), _mm_set_epi32(4, 0, 0, 0));
+    let lo = _mm_and_si128(a, _mm_set_epi32(0x0f0f_0f0f, 0x3f3f_3f3f, 0x0f0f_0f0f, 0x3f3f_3f3f));
+    // lanes 1 and 3: ((u0 >> 6) & 03) << 4 and ((u1 >> 6) & 03) << 4
+    let b = _mm_srli_epi32::<6>(_mm_shuffle_epi32::<0b10_10_01_01>(v));
+    let hi = _mm_slli_epi32::<4>(_mm_and_si128(b, _mm_set_epi32(0x0303_0303, 0, 0x0303_0303, 0)));
+    _mm_or_si128(lo, hi)
+}
+
+/// The first 16 bytes of a block (its header: scales and the packed 6-bit scales).
+#[inline]
+pub(crate) fn head16<B: bytemuck::Pod>(b: &B) -> &[u8; 16] {
+    bytemuck::bytes_of(b)[..16].try_into().expect("a K-quant block is longer than 16 bytes")
+}
+
 /// Scales and mins of a Q4_K/Q5_K super-block.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-fn k4_scales(scales: &[u8; 12]) -> ([__m256i; 8], __m256i) {
-    let s = unpack_scales_k4(scales);
-    // bytes 0..8: scales, 8..16: mins
-    let sm = _mm_set_epi32(s[3] as i32, s[2] as i32, s[1] as i32, s[0] as i32);
+fn k4_scales(head: &[u8; 16]) -> ([__m256i; 8], __m256i) {
+    let sm = scales_mins_k4(head);
     let sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));
     let sc = std::array::from_fn(|j| _mm256_shuffle_epi8(sc16, load32(&SHUFFLE_K4[j])));
     (sc, _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(sm, sm)))
@@ -83,7 +103,7 @@ pub(crate) fn q4_k_quants(w: &BlockQ4_K) -> [__m256i; 8] {
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
 pub(crate) fn unpack_q4_k(w: &BlockQ4_K) -> K4 {
-    let (sc, mins) = k4_scales(&w.scales);
+    let (sc, mins) = k4_scales(head16(w));
     K4 { q: q4_k_quants(w), sc, mins }
 }
 
@@ -111,7 +131,7 @@ pub(crate) fn q5_k_quants(w: &BlockQ5_K) -> [__m256i; 8] {
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
 pub(crate) fn unpack_q5_k(w: &BlockQ5_K) -> K4 {
-    let (sc, mins) = k4_scales(&w.scales);
+    let (sc, mins) = k4_scales(head16(w));
     K4 { q: q5_k_quants(w), sc, mins }
 }
 
@@ -192,6 +212,71 @@ struct SegBuf {
     hm: [[u16; 8]; SEG],
 }
 
+/// Super-blocks per row from which one token's rows are read 8 side by side
+/// ([`rows_side_by_side`]) rather than one after the other ([`group_k`]).
+const SIDE_BY_SIDE_MIN_BLOCKS: usize = 40;
+
+/// All rows × the one token `c0` of a K-quant type, 8 neighbouring rows side by side:
+/// super-block by super-block, each activation block is loaded once for the 8 rows and their
+/// `S`/`M` reduced straight into lanes of rows, then accumulated. For long rows (the FFN's
+/// down projection: 74 super-blocks, 21.6 KB of activations) this keeps the activations in
+/// L1 where reading whole rows in turn streamed them from L2 once per row (2× slower). The
+/// float steps per (row, super-block) are [`group_k`]'s, so results are bit for bit equal.
+///
+/// # Safety
+/// As [`group_k`].
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn rows_side_by_side<W, U, FU, FP, FS>(
+    k: &QKParts<W, U, FU, FP, FS>,
+    w: &[W],
+    nb: usize,
+    x: &[BlockQ8_K],
+    xb: &XBatch<'_>,
+    c0: usize,
+    t0: usize,
+    out: &mut [f32],
+) where
+    FU: Fn(&W) -> U,
+    FP: Fn(&U, &BlockQ8_K) -> (__m256i, __m256i),
+    FS: Fn(&W) -> (u16, u16),
+{
+    // SAFETY: the caller is compiled for AVX2, FMA and F16C (at least), as every helper here
+    // needs.
+    unsafe {
+        let rows = w.len() / nb;
+        let xs = &x[c0 * nb..(c0 + 1) * nb];
+        let dxs = &xb.d[c0..];
+        let mut r = 0;
+        while r < rows {
+            let ws: [&[W]; 8] = std::array::from_fn(|i| {
+                let ri = (r + i).min(rows - 1);
+                &w[ri * nb..(ri + 1) * nb]
+            });
+            let mut acc = _mm256_setzero_ps();
+            for (b, xq) in xs.iter().enumerate() {
+                let mut ps = [_mm256_setzero_si256(); 8];
+                let mut pm = [_mm256_setzero_si256(); 8];
+                let mut hd = [0u16; 8];
+                let mut hm = [0u16; 8];
+                for i in 0..8 {
+                    let wb = &ws[i][b];
+                    (ps[i], pm[i]) = (k.partial)(&(k.unpack)(wb), xq);
+                    (hd[i], hm[i]) = (k.scale)(wb);
+                }
+                let dx = side_f32::<1>(&dxs[b * xb.ld..]);
+                acc = _mm256_fmadd_ps(_mm256_mul_ps(f16x8(hd), dx), _mm256_cvtepi32_ps(reduce8(&ps)), acc);
+                if k.has_min {
+                    let m = _mm256_cvtepi32_ps(reduce8(&pm));
+                    acc = _mm256_fnmadd_ps(_mm256_mul_ps(f16x8(hm), dx), m, acc);
+                }
+            }
+            store_lanes::<1>(acc, r, 1, rows, c0, 1, t0, out);
+            r += 8;
+        }
+    }
+}
+
 /// Rows × tokens `c0..c0 + valid` (`valid <= G`, `c0 % 8 == 0`) of a K-quant type.
 ///
 /// Two phases per group of `8 / G` neighbouring rows and segment of super-blocks: the
@@ -200,10 +285,15 @@ struct SegBuf {
 /// phase transposes those to lanes of (row, token) and accumulates super-block by
 /// super-block. (Super-blocks carry enough work that the buffering costs little; the
 /// 32-element types instead read `8 / G` strided runs of rows side by side, `mat.rs`.)
-#[target_feature(enable = "avx2,fma,f16c")]
-#[inline]
+///
+/// Always inlined (not `#[target_feature]`, which cannot be) so that it, and the type's
+/// `unpack`/`partial` closures, compile for the features of the entry that calls it.
+///
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C, and the caller must be compiled for them.
+#[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn group_k<W, U, FU, FP, FS, const G: usize>(
+unsafe fn group_k<W, U, FU, FP, FS, const G: usize>(
     k: &QKParts<W, U, FU, FP, FS>,
     w: &[W],
     nb: usize,
@@ -219,70 +309,81 @@ fn group_k<W, U, FU, FP, FS, const G: usize>(
     FP: Fn(&U, &BlockQ8_K) -> (__m256i, __m256i),
     FS: Fn(&W) -> (u16, u16),
 {
-    let rr = 8 / G;
-    let rows = w.len() / nb;
-    let ld = xb.ld;
-    let xs: [&[BlockQ8_K]; G] = std::array::from_fn(|j| {
-        let t = c0 + j.min(valid - 1);
-        &x[t * nb..(t + 1) * nb]
-    });
-    let dxs = &xb.d[c0..];
-    let mut r = 0;
-    while r < rows {
-        let mut acc = _mm256_setzero_ps();
-        let mut seg0 = 0;
-        while seg0 < nb {
-            let seg1 = (seg0 + SEG).min(nb);
-            let tiles = (seg1 - seg0).div_ceil(rr);
-            for i in 0..rr {
-                let ri = (r + i).min(rows - 1);
-                let row = &w[ri * nb + seg0..ri * nb + seg1];
-                for (tile, blocks) in row.chunks(rr).enumerate() {
-                    let mut ps = [_mm256_setzero_si256(); 8];
-                    let mut pm = [_mm256_setzero_si256(); 8];
-                    for (bb, wb) in blocks.iter().enumerate() {
-                        let b = tile * rr + bb;
-                        let u = (k.unpack)(wb);
-                        let (d, m) = (k.scale)(wb);
-                        for j in 0..G {
-                            (ps[bb * G + j], pm[bb * G + j]) = (k.partial)(&u, &xs[j][seg0 + b]);
-                            buf.hd[b][i * G + j] = d;
-                            if k.has_min {
-                                buf.hm[b][i * G + j] = m;
+    // SAFETY: the caller is compiled for AVX2, FMA and F16C (at least), as every helper here needs.
+    unsafe {
+        let rr = 8 / G;
+        let rows = w.len() / nb;
+        let ld = xb.ld;
+        let xs: [&[BlockQ8_K]; G] = std::array::from_fn(|j| {
+            let t = c0 + j.min(valid - 1);
+            &x[t * nb..(t + 1) * nb]
+        });
+        let dxs = &xb.d[c0..];
+        let mut r = 0;
+        while r < rows {
+            let mut acc = _mm256_setzero_ps();
+            let mut seg0 = 0;
+            while seg0 < nb {
+                let seg1 = (seg0 + SEG).min(nb);
+                let tiles = (seg1 - seg0).div_ceil(rr);
+                for i in 0..rr {
+                    let ri = (r + i).min(rows - 1);
+                    let row = &w[ri * nb + seg0..ri * nb + seg1];
+                    for (tile, blocks) in row.chunks(rr).enumerate() {
+                        let mut ps = [_mm256_setzero_si256(); 8];
+                        let mut pm = [_mm256_setzero_si256(); 8];
+                        for (bb, wb) in blocks.iter().enumerate() {
+                            let b = tile * rr + bb;
+                            let u = (k.unpack)(wb);
+                            let (d, m) = (k.scale)(wb);
+                            for j in 0..G {
+                                (ps[bb * G + j], pm[bb * G + j]) = (k.partial)(&u, &xs[j][seg0 + b]);
+                                buf.hd[b][i * G + j] = d;
+                                if k.has_min {
+                                    buf.hm[b][i * G + j] = m;
+                                }
                             }
                         }
-                    }
-                    buf.s[tile * rr + i] = reduce8(&ps);
-                    if k.has_min {
-                        buf.m[tile * rr + i] = reduce8(&pm);
-                    }
-                }
-            }
-            for tile in 0..tiles {
-                let vs = transpose_groups::<G>(std::array::from_fn(|i| buf.s[tile * rr + i.min(rr - 1)]));
-                let vm = transpose_groups::<G>(std::array::from_fn(|i| buf.m[tile * rr + i.min(rr - 1)]));
-                for bb in 0..rr.min(seg1 - seg0 - tile * rr) {
-                    let b = tile * rr + bb;
-                    let dx = side_f32::<G>(&dxs[(seg0 + b) * ld..]);
-                    acc =
-                        _mm256_fmadd_ps(_mm256_mul_ps(f16x8(buf.hd[b]), dx), _mm256_cvtepi32_ps(vs[bb]), acc);
-                    if k.has_min {
-                        let m = _mm256_cvtepi32_ps(vm[bb]);
-                        acc = _mm256_fnmadd_ps(_mm256_mul_ps(f16x8(buf.hm[b]), dx), m, acc);
+                        buf.s[tile * rr + i] = reduce8(&ps);
+                        if k.has_min {
+                            buf.m[tile * rr + i] = reduce8(&pm);
+                        }
                     }
                 }
+                for tile in 0..tiles {
+                    let vs = transpose_groups::<G>(std::array::from_fn(|i| buf.s[tile * rr + i.min(rr - 1)]));
+                    let vm = transpose_groups::<G>(std::array::from_fn(|i| buf.m[tile * rr + i.min(rr - 1)]));
+                    for bb in 0..rr.min(seg1 - seg0 - tile * rr) {
+                        let b = tile * rr + bb;
+                        let dx = side_f32::<G>(&dxs[(seg0 + b) * ld..]);
+                        acc = _mm256_fmadd_ps(
+                            _mm256_mul_ps(f16x8(buf.hd[b]), dx),
+                            _mm256_cvtepi32_ps(vs[bb]),
+                            acc,
+                        );
+                        if k.has_min {
+                            let m = _mm256_cvtepi32_ps(vm[bb]);
+                            acc = _mm256_fnmadd_ps(_mm256_mul_ps(f16x8(buf.hm[b]), dx), m, acc);
+                        }
+                    }
+                }
+                seg0 = seg1;
             }
-            seg0 = seg1;
+            store_lanes::<G>(acc, r, 1, rows, c0, valid, t0, out);
+            r += rr;
         }
-        store_lanes::<G>(acc, r, 1, rows, c0, valid, t0, out);
-        r += rr;
     }
 }
 
 /// All rows of `w` × tokens `t0..t1` of a K-quant type into the `[t - t0][row]` tile.
-#[target_feature(enable = "avx2,fma,f16c")]
-#[inline]
-fn mat_k<W, U, FU, FP, FS>(
+///
+/// Always inlined (not `#[target_feature]`, which cannot be) so that it, and the type's
+/// `unpack`/`partial` closures, compile for the features of the entry that calls it.
+///
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C, and the caller must be compiled for them.
+#[inline(always)]
+pub(crate) unsafe fn mat_k<W, U, FU, FP, FS>(
     k: QKParts<W, U, FU, FP, FS>,
     w: &[W],
     x: &[BlockQ8_K],
@@ -295,75 +396,105 @@ fn mat_k<W, U, FU, FP, FS>(
     FP: Fn(&U, &BlockQ8_K) -> (__m256i, __m256i),
     FS: Fn(&W) -> (u16, u16),
 {
-    let nb = xb.row_bytes / size_of::<BlockQ8_K>();
-    if nb == 0 || w.is_empty() {
-        return;
-    }
-    let mut buf = SegBuf {
-        s: [_mm256_setzero_si256(); SEG],
-        m: [_mm256_setzero_si256(); SEG],
-        hd: [[0; 8]; SEG],
-        hm: [[0; 8]; SEG],
-    };
-    let mut c0 = t0;
-    while c0 < t1 {
-        let valid = (t1 - c0).min(8);
-        let b = &mut buf;
-        match valid.next_power_of_two() {
-            1 => group_k::<W, U, FU, FP, FS, 1>(&k, w, nb, x, xb, c0, valid, t0, out, b),
-            2 => group_k::<W, U, FU, FP, FS, 2>(&k, w, nb, x, xb, c0, valid, t0, out, b),
-            4 => group_k::<W, U, FU, FP, FS, 4>(&k, w, nb, x, xb, c0, valid, t0, out, b),
-            _ => group_k::<W, U, FU, FP, FS, 8>(&k, w, nb, x, xb, c0, valid, t0, out, b),
+    // SAFETY: the caller is compiled for AVX2, FMA and F16C (at least), as every helper here needs.
+    unsafe {
+        let nb = xb.row_bytes / size_of::<BlockQ8_K>();
+        if nb == 0 || w.is_empty() {
+            return;
         }
-        c0 += 8;
+        let mut buf = SegBuf {
+            s: [_mm256_setzero_si256(); SEG],
+            m: [_mm256_setzero_si256(); SEG],
+            hd: [[0; 8]; SEG],
+            hm: [[0; 8]; SEG],
+        };
+        let mut c0 = t0;
+        while c0 < t1 {
+            let valid = (t1 - c0).min(8);
+            let b = &mut buf;
+            if valid == 1 && nb >= SIDE_BY_SIDE_MIN_BLOCKS {
+                rows_side_by_side(&k, w, nb, x, xb, c0, t0, out);
+                c0 += 8;
+                continue;
+            }
+            match valid.next_power_of_two() {
+                1 => group_k::<W, U, FU, FP, FS, 1>(&k, w, nb, x, xb, c0, valid, t0, out, b),
+                2 => group_k::<W, U, FU, FP, FS, 2>(&k, w, nb, x, xb, c0, valid, t0, out, b),
+                4 => group_k::<W, U, FU, FP, FS, 4>(&k, w, nb, x, xb, c0, valid, t0, out, b),
+                _ => group_k::<W, U, FU, FP, FS, 8>(&k, w, nb, x, xb, c0, valid, t0, out, b),
+            }
+            c0 += 8;
+        }
     }
 }
 
 /// The row dot of a K-quant type with the arithmetic of [`mat_k`].
-#[target_feature(enable = "avx2,fma,f16c")]
-#[inline]
-fn dot_k<W, U, FU, FP, FS>(k: QKParts<W, U, FU, FP, FS>, w: &[W], x: &[BlockQ8_K]) -> f32
+///
+/// Always inlined (not `#[target_feature]`, which cannot be) so that it, and the type's
+/// `unpack`/`partial` closures, compile for the features of the entry that calls it.
+///
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C, and the caller must be compiled for them.
+#[inline(always)]
+pub(crate) unsafe fn dot_k<W, U, FU, FP, FS>(k: QKParts<W, U, FU, FP, FS>, w: &[W], x: &[BlockQ8_K]) -> f32
 where
     FU: Fn(&W) -> U,
     FP: Fn(&U, &BlockQ8_K) -> (__m256i, __m256i),
     FS: Fn(&W) -> (u16, u16),
 {
-    let mut acc = 0f32;
-    for (wb, xq) in w.iter().zip(x) {
-        let (s, m) = (k.partial)(&(k.unpack)(wb), xq);
-        let (d, dmin) = (k.scale)(wb);
-        let dx = xq.d.get();
-        acc = (f16(F16Le(d.to_le_bytes())) * dx).mul_add(hsum_i32x8(s) as f32, acc);
-        if k.has_min {
-            acc = (-(f16(F16Le(dmin.to_le_bytes())) * dx)).mul_add(hsum_i32x8(m) as f32, acc);
+    // SAFETY: the caller is compiled for AVX2, FMA and F16C (at least), as every helper here needs.
+    unsafe {
+        let mut acc = 0f32;
+        for (wb, xq) in w.iter().zip(x) {
+            let (s, m) = (k.partial)(&(k.unpack)(wb), xq);
+            let (d, dmin) = (k.scale)(wb);
+            let dx = xq.d.get();
+            acc = (f16(F16Le(d.to_le_bytes())) * dx).mul_add(hsum_i32x8(s) as f32, acc);
+            if k.has_min {
+                acc = (-(f16(F16Le(dmin.to_le_bytes())) * dx)).mul_add(hsum_i32x8(m) as f32, acc);
+            }
         }
+        acc
     }
-    acc
 }
 
+/// `qk_kernels!("features", mat, dot, W, parts)`: the batch kernel and the row dot of one
+/// K-quant type, compiled for `features` (this table's, or the AVX-512 one's, whose partials
+/// differ and whose float phase is this one: `mat_k` and `dot_k` inline into the entries).
 macro_rules! qk_kernels {
-    ($(#[$doc:meta])* $mat:ident, $dot:ident, $w:ty, $k:expr) => {
+    ($features:literal, $(#[$doc:meta])* $mat:ident, $dot:ident, $w:ty, $k:expr) => {
         $(#[$doc])*
         ///
         /// # Safety
-        /// The CPU must support AVX2, FMA and F16C.
-        #[target_feature(enable = "avx2,fma,f16c")]
-        pub(crate) unsafe fn $mat(w: &[$w], x: &[BlockQ8_K], xb: &XBatch<'_>, t0: usize, t1: usize, out: &mut [f32]) {
-            mat_k($k, w, x, xb, t0, t1, out)
+        /// The CPU must support the features this kernel is compiled for.
+        #[target_feature(enable = $features)]
+        pub(crate) unsafe fn $mat(
+            w: &[$w],
+            x: &[BlockQ8_K],
+            xb: &$crate::dispatch::XBatch<'_>,
+            t0: usize,
+            t1: usize,
+            out: &mut [f32],
+        ) {
+            // SAFETY: this entry is compiled for at least AVX2, FMA and F16C.
+            unsafe { $crate::arch::x86_64::avx2::mat_k::mat_k($k, w, x, xb, t0, t1, out) }
         }
 
         /// The row dot with the arithmetic of the batch kernel.
         ///
         /// # Safety
-        /// The CPU must support AVX2, FMA and F16C.
-        #[target_feature(enable = "avx2,fma,f16c")]
+        /// The CPU must support the features this kernel is compiled for.
+        #[target_feature(enable = $features)]
         pub(crate) unsafe fn $dot(w: &[$w], x: &[BlockQ8_K]) -> f32 {
-            dot_k($k, w, x)
+            // SAFETY: this entry is compiled for at least AVX2, FMA and F16C.
+            unsafe { $crate::arch::x86_64::avx2::mat_k::dot_k($k, w, x) }
         }
     };
 }
+pub(crate) use qk_kernels;
 
 qk_kernels!(
+    "avx2,fma,f16c",
     /// Q4_K weight rows × Q8_K tokens.
     mat_q4_k,
     dot_q4_k_q8_k,
@@ -377,6 +508,7 @@ qk_kernels!(
     }
 );
 qk_kernels!(
+    "avx2,fma,f16c",
     /// Q5_K weight rows × Q8_K tokens.
     mat_q5_k,
     dot_q5_k_q8_k,
@@ -390,6 +522,7 @@ qk_kernels!(
     }
 );
 qk_kernels!(
+    "avx2,fma,f16c",
     /// Q6_K weight rows × Q8_K tokens.
     mat_q6_k,
     dot_q6_k_q8_k,

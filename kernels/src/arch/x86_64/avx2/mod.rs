@@ -7,7 +7,7 @@
 //! features; [`AVX2`] is handed out by [`crate::Kernels::avx2`] only after detecting them.
 
 mod dot;
-mod dot_k;
+pub(crate) mod dot_k;
 mod gemm;
 pub(crate) mod mat;
 pub(crate) mod mat_k;

@@ -8,11 +8,15 @@
 
 mod gemm;
 
-use crate::dispatch::Kernels;
+use crate::dispatch::{Kernels, TypeKernels};
+use hearth_dtype::DType;
 
 /// The AVX2 table with the VNNI GEMM.
-pub(crate) static AVX2_VNNI: Kernels = {
+pub(crate) static AVX2_VNNI: Kernels = Kernels::new("avx2-vnni", types(), &super::avx2::ops::OPS);
+
+/// The AVX2 entries with the VNNI GEMM (also the base of the AVX-512 table).
+pub(crate) const fn types() -> [TypeKernels; DType::COUNT] {
     let mut t = super::avx2::types();
     set_gemm_slots!(t, gemm);
-    Kernels::new("avx2-vnni", t, &super::avx2::ops::OPS)
-};
+    t
+}

@@ -1,0 +1,26 @@
+//! The AVX-512 table (AVX512F + BW + VL + VNNI, 512-bit registers): the K-quant row dots and
+//! multi-row kernels with 512-bit partials (`mat_k.rs`), over the `avx2-vnni` table (its VNNI
+//! prefill GEMM, its other entries and f32 ops). Results are bit for bit those of
+//! [`super::AVX2`]: only the exact integer part of each kernel changes.
+//!
+//! The kernels are `unsafe fn`s whose only precondition is that the CPU has these features;
+//! [`AVX512`] is handed out by [`crate::Kernels::avx512`] only after detecting them.
+
+mod mat_k;
+
+use crate::blocks::*;
+use crate::dispatch::Kernels;
+use hearth_dtype::DType;
+
+/// The AVX-512 table.
+pub(crate) static AVX512: Kernels = {
+    use DType::*;
+    let mut t = super::avx2_vnni::types();
+    t[Q4_K.index()].vec_dot = Some(dot_entry!(unsafe BlockQ4_K, BlockQ8_K, mat_k::dot_q4_k_q8_k));
+    t[Q5_K.index()].vec_dot = Some(dot_entry!(unsafe BlockQ5_K, BlockQ8_K, mat_k::dot_q5_k_q8_k));
+    t[Q6_K.index()].vec_dot = Some(dot_entry!(unsafe BlockQ6_K, BlockQ8_K, mat_k::dot_q6_k_q8_k));
+    t[Q4_K.index()].mat = Some(mat_entry!(unsafe BlockQ4_K, BlockQ8_K, mat_k::mat_q4_k));
+    t[Q5_K.index()].mat = Some(mat_entry!(unsafe BlockQ5_K, BlockQ8_K, mat_k::mat_q5_k));
+    t[Q6_K.index()].mat = Some(mat_entry!(unsafe BlockQ6_K, BlockQ8_K, mat_k::mat_q6_k));
+    Kernels::new("avx512", t, &super::avx2::ops::OPS)
+};
