@@ -2,6 +2,7 @@
 
 use std::io::Write;
 use std::ops::ControlFlow;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use hearth_engine::{Message, Prompt};
@@ -58,6 +59,17 @@ struct JsonOut<'a> {
     decode_tokens_per_s: f64,
     kernels: &'static str,
     threads: usize,
+    /// Cold-start phases, from the start of the command: loading the model (resolve, map,
+    /// read the tokenizer and template, build the engine and its threads).
+    load_ms: f64,
+    /// Rendering the chat template and tokenizing the prompt.
+    template_ms: f64,
+    /// From the start of the command to the first generated token (load + template +
+    /// prefill + the first sample).
+    first_token_ms: f64,
+    /// The first decode step: from the first generated token to the second (`null` with
+    /// fewer than two).
+    first_decode_ms: Option<f64>,
 }
 
 fn read_input(path: &str) -> Result<String> {
@@ -80,8 +92,13 @@ pub fn parse_messages(text: &str, what: &str) -> Result<Vec<Message>> {
     Ok(msgs)
 }
 
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
 /// Runs `hearth run`.
 pub fn run(args: Args) -> Result<()> {
+    let start = Instant::now();
     let prompt = match (&args.prompt, &args.prompt_file, &args.messages, &args.chat) {
         (Some(p), ..) => Prompt::Text { text: p.clone(), parse_special: args.special },
         (_, Some(f), ..) => Prompt::Text { text: read_input(f)?, parse_special: args.special },
@@ -91,12 +108,20 @@ pub fn run(args: Args) -> Result<()> {
     };
     let constraint = args.constraint.constraint()?;
     let engine = args.model.load()?;
-    let mut req = args.sampling.request(prompt);
+    let load_ms = ms(start.elapsed());
+    let t = Instant::now();
+    let ids = engine.tokenize_prompt(&prompt)?;
+    let template_ms = ms(t.elapsed());
+    let mut req = args.sampling.request(Prompt::Tokens(ids));
     req.constraint = constraint;
     let mut session = engine.session();
     session.speculate(args.speculation.speculation(engine.pool().n_threads(), engine.n_ctx())?)?;
     let stdout = std::io::stdout();
+    let mut token_times: Vec<Instant> = Vec::with_capacity(2);
     let done = session.generate(&req, |ev| {
+        if token_times.len() < 2 {
+            token_times.push(Instant::now());
+        }
         if !args.json {
             let mut out = stdout.lock();
             let _ = out.write_all(ev.text.as_bytes());
@@ -104,6 +129,11 @@ pub fn run(args: Args) -> Result<()> {
         }
         ControlFlow::Continue(())
     })?;
+    let first_token_ms = token_times.first().map_or(0.0, |t| ms(*t - start));
+    let first_decode_ms = match token_times[..] {
+        [a, b] => Some(ms(b - a)),
+        _ => None,
+    };
     if args.json {
         let rate = |n: usize, ms: f64| if ms > 0.0 { n as f64 * 1e3 / ms } else { 0.0 };
         let out = JsonOut {
@@ -120,6 +150,10 @@ pub fn run(args: Args) -> Result<()> {
             decode_tokens_per_s: rate(done.completion_tokens, done.decode_ms),
             kernels: hearth_kernels::kernels().name(),
             threads: engine.pool().n_threads(),
+            load_ms,
+            template_ms,
+            first_token_ms,
+            first_decode_ms,
         };
         println!("{}", serde_json::to_string(&out)?);
     } else {
@@ -127,7 +161,11 @@ pub fn run(args: Args) -> Result<()> {
         tracing::info!(
             prompt_tokens = done.prompt_tokens,
             completion_tokens = done.completion_tokens,
+            load_ms,
+            template_ms,
             prefill_ms = done.prefill_ms,
+            first_token_ms,
+            first_decode_ms,
             decode_ms = done.decode_ms,
             stop = done.stop_reason.as_str(),
             "done"
