@@ -258,11 +258,11 @@ impl Cache {
             self.apply_changes(&mut **store, now_ms)?;
         }
         let scope = self.scope_key(query.scope);
-        if self.config.exact {
-            let key = exact_key(&scope, query.prompt);
+        let key = self.config.exact.then(|| exact_key(&scope, query.prompt));
+        if let Some(key) = &key {
             let mut state = lock(&self.state);
             self.expire(&mut state, now_ms);
-            if let Some(e) = state.exact(&key, &scope) {
+            if let Some(e) = state.exact(key, &scope) {
                 return Ok(Lookup::Hit(Hit {
                     kind: HitKind::Exact,
                     similarity: 1.0,
@@ -295,9 +295,12 @@ impl Cache {
             }
             state.touch(id);
             let Some(e) = state.entry(id) else { continue };
+            // The same prompt stored while this lookup was embedding (its exact check ran
+            // before the insert landed) is still an exact hit.
+            let same = key.as_ref() == Some(&e.key);
             return Ok(Lookup::Hit(Hit {
-                kind: HitKind::Semantic,
-                similarity,
+                kind: if same { HitKind::Exact } else { HitKind::Semantic },
+                similarity: if same { 1.0 } else { similarity },
                 answer: e.answer.clone(),
                 cached_prompt: e.prompt.clone(),
                 key: e.key.clone(),
