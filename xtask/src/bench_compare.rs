@@ -40,6 +40,10 @@ pub struct Args {
     /// Output directory for bench-compare.json and bench-compare.svg.
     #[arg(long, default_value = "target/bench-compare")]
     out: PathBuf,
+    /// Measure nothing: print the table and redraw the chart of an earlier run's
+    /// bench-compare.json (into --out).
+    #[arg(long)]
+    from: Option<PathBuf>,
 }
 
 const DEFAULT_MODELS: [&str; 7] = [
@@ -52,7 +56,8 @@ const DEFAULT_MODELS: [&str; 7] = [
     "qwen2.5-coder-1.5b",
 ];
 
-#[derive(Serialize, Debug, Default, Clone)]
+#[derive(Serialize, serde::Deserialize, Debug, Default, Clone)]
+#[serde(default)]
 struct Row {
     model: String,
     threads: usize,
@@ -64,6 +69,43 @@ struct Row {
     hearth_pp: Vec<f64>,
     hearth_tg: Vec<f64>,
     hearth_tg_batch: Vec<f64>,
+    /// The CPU and its SIMD flags ([`machine`]).
+    machine: String,
+}
+
+/// The CPU model, its vCPU count and the SIMD flags that choose kernel tables, from
+/// `/proc/cpuinfo` (e.g. `AMD EPYC, 2 vCPU, avx2 fma avx512f avx512bw avx512vl avx512_vnni
+/// avx512_bf16`).
+fn machine() -> String {
+    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    describe_cpu(&info)
+}
+
+fn describe_cpu(info: &str) -> String {
+    let field = |name: &str| {
+        info.lines()
+            .find(|l| l.split(':').next().is_some_and(|k| k.trim() == name))
+            .and_then(|l| l.split_once(':'))
+            .map(|(_, v)| v.trim().to_owned())
+    };
+    let model = field("model name").or_else(|| field("CPU part")).unwrap_or_else(|| "unknown CPU".into());
+    let cpus = info.lines().filter(|l| l.starts_with("processor")).count();
+    let flags = field("flags").or_else(|| field("Features")).unwrap_or_default();
+    let have: Vec<&str> = flags.split_whitespace().collect();
+    let wanted = [
+        "avx2",
+        "fma",
+        "avx512f",
+        "avx512bw",
+        "avx512vl",
+        "avx512_vnni",
+        "avx512_bf16",
+        "asimd",
+        "asimddp",
+        "i8mm",
+    ];
+    let simd: Vec<&str> = wanted.into_iter().filter(|f| have.contains(f)).collect();
+    format!("{model}, {cpus} vCPU, {}", simd.join(" "))
 }
 
 fn mean(v: &[f64]) -> f64 {
@@ -92,6 +134,16 @@ fn model_path(name: &str) -> Result<PathBuf> {
 
 /// Runs the comparison.
 pub fn run(args: Args) -> Result<()> {
+    if let Some(from) = &args.from {
+        let text = std::fs::read_to_string(from).with_context(|| format!("reading {}", from.display()))?;
+        let mut rows: Vec<Row> =
+            serde_json::from_str(&text).with_context(|| format!("{}", from.display()))?;
+        for r in rows.iter_mut().filter(|r| r.machine.is_empty()) {
+            // runs before the machine was recorded: this one's, as that run's was not kept
+            r.machine = machine();
+        }
+        return write_results(&rows, &args);
+    }
     crate::fixtures::run(crate::fixtures::Args::default())?;
     let llama = crate::llama_cpp::llama_bench()?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -107,7 +159,7 @@ pub fn run(args: Args) -> Result<()> {
     for name in &models {
         let path = model_path(name)?;
         for &t in &args.threads {
-            let mut row = Row { model: name.clone(), threads: t, ..Row::default() };
+            let mut row = Row { model: name.clone(), threads: t, machine: machine(), ..Row::default() };
             for round in 0..args.rounds {
                 eprintln!("bench-compare: {name} t={t} round {}/{}", round + 1, args.rounds);
                 let (pp, tg) = run_llama(&llama, &path, t, &args)?;
@@ -119,12 +171,17 @@ pub fn run(args: Args) -> Result<()> {
             rows.push(row);
         }
     }
+    write_results(&rows, &args)
+}
+
+fn write_results(rows: &[Row], args: &Args) -> Result<()> {
+    std::fs::create_dir_all(&args.out)?;
     println!();
-    print_table(&rows, &args);
+    print_table(rows, args);
     let json = args.out.join("bench-compare.json");
-    std::fs::write(&json, serde_json::to_string_pretty(&rows)?)?;
+    std::fs::write(&json, serde_json::to_string_pretty(rows)?)?;
     let svg = args.out.join("bench-compare.svg");
-    std::fs::write(&svg, chart(&rows, &args))?;
+    std::fs::write(&svg, chart(rows, args))?;
     println!("\nwrote {} and {}", json.display(), svg.display());
     Ok(())
 }
@@ -210,6 +267,9 @@ fn print_row(r: &Row, a: &Args) {
 
 fn print_table(rows: &[Row], a: &Args) {
     let (p, g) = (a.prompt, a.gen_tokens);
+    if let Some(r) = rows.first() {
+        println!("machine: {}\n", r.machine);
+    }
     println!(
         "| model | threads | pp{p} hearth | pp{p} llama.cpp | ratio | tg{g} hearth | tg{g} llama.cpp | ratio | bw limit t/s | tg % of limit | tg{g} x{} aggregate |",
         a.batch
@@ -246,6 +306,19 @@ fn print_table(rows: &[Row], a: &Args) {
     }
 }
 
+/// A model's name without the words that make labels collide (`-instruct`, the quant type).
+fn short_name(m: &str) -> String {
+    let m = m.replace("-instruct", "");
+    match m.rsplit_once('-') {
+        Some((base, q)) if q.starts_with('q') && q.contains('_') => base.to_owned(),
+        _ => m,
+    }
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
 /// Grouped bars: one panel per test (pp, tg), one group per model, bars per thread tier,
 /// hearth solid and llama.cpp hatched-light beside it.
 fn chart(rows: &[Row], a: &Args) -> String {
@@ -275,7 +348,7 @@ fn chart(rows: &[Row], a: &Args) -> String {
     let group_w = (w - left - 20.0) / models.len().max(1) as f64;
     let bar_w = group_w / (threads.len() as f64 * 2.0 + 1.0);
     let mut s = String::new();
-    let h = top + 2.0 * (panel_h + 60.0) + 40.0;
+    let h = top + 2.0 * (panel_h + 60.0) + 60.0;
     let _ = writeln!(
         s,
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="11">"#
@@ -283,6 +356,18 @@ fn chart(rows: &[Row], a: &Args) -> String {
     let _ = writeln!(
         s,
         r#"<text x="{left}" y="20" font-size="15">hearth vs llama.cpp (solid: hearth, light: llama.cpp), tokens/s</text>"#
+    );
+    let machine = rows.first().map_or_else(machine, |r| r.machine.clone());
+    let only = if threads.len() == 1 {
+        format!(" · {} only: no larger machine was measured", tier(threads[0]))
+    } else {
+        String::new()
+    };
+    let _ = writeln!(
+        s,
+        r#"<text x="{left}" y="{}" font-size="11">{}{only} · cargo xtask bench-compare</text>"#,
+        h - 4.0,
+        xml_escape(&machine)
     );
     for (pi, (label, pick_h, pick_l)) in [
         (format!("pp{} (prompt processing)", a.prompt), 0usize, 0usize),
@@ -333,9 +418,11 @@ fn chart(rows: &[Row], a: &Args) -> String {
                         if hearth { "hearth" } else { "llama.cpp" },
                     );
                     if hearth {
+                        // the value and its ratio to llama.cpp's
+                        let ratio = v / val(r, false);
                         let _ = writeln!(
                             s,
-                            r#"<text x="{x:.1}" y="{:.1}" font-size="9">{v:.0}</text>"#,
+                            r#"<text x="{x:.1}" y="{:.1}" font-size="9">{v:.0} ({ratio:.2}x)</text>"#,
                             y0 + panel_h - bh - 2.0
                         );
                     }
@@ -343,14 +430,15 @@ fn chart(rows: &[Row], a: &Args) -> String {
             }
             let _ = writeln!(
                 s,
-                r#"<text x="{:.1}" y="{:.1}" font-size="10">{m}</text>"#,
+                r#"<text x="{:.1}" y="{:.1}" font-size="10">{}</text>"#,
                 gx + 2.0,
-                y0 + panel_h + 14.0
+                y0 + panel_h + 14.0,
+                short_name(m)
             );
         }
     }
     for (ti, &t) in threads.iter().enumerate() {
-        let y = h - 20.0;
+        let y = h - 26.0;
         let x = left + ti as f64 * 200.0;
         let _ = writeln!(
             s,
@@ -363,4 +451,53 @@ fn chart(rows: &[Row], a: &Args) -> String {
     }
     s.push_str("</svg>\n");
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_descriptions_name_the_model_and_the_simd_flags_that_pick_tables() {
+        let x86 = "processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse avx2 fma avx512f avx512bw avx512vl avx512_vnni avx512_bf16 x2apic\n\nprocessor\t: 1\nmodel name\t: AMD EPYC\n";
+        assert_eq!(
+            describe_cpu(x86),
+            "AMD EPYC, 2 vCPU, avx2 fma avx512f avx512bw avx512vl avx512_vnni avx512_bf16"
+        );
+        let arm = "processor\t: 0\nFeatures\t: fp asimd evtstrm aes asimddp\nCPU part\t: 0xd0c\n";
+        assert_eq!(describe_cpu(arm), "0xd0c, 1 vCPU, asimd asimddp");
+        assert_eq!(describe_cpu(""), "unknown CPU, 0 vCPU, ");
+    }
+
+    #[test]
+    fn a_single_thread_tier_chart_says_so_and_names_the_machine() {
+        let args = Args {
+            threads: vec![2],
+            models: vec![],
+            prompt: 512,
+            gen_tokens: 128,
+            rounds: 1,
+            reps: 1,
+            batch: 4,
+            out: PathBuf::from("unused"),
+            from: None,
+        };
+        let row = Row {
+            model: "m".into(),
+            threads: 2,
+            machine: "AMD EPYC <x>, 2 vCPU, avx2".into(),
+            llama_pp: vec![10.0],
+            hearth_pp: vec![20.0],
+            llama_tg: vec![5.0],
+            hearth_tg: vec![6.0],
+            ..Row::default()
+        };
+        let svg = chart(&[row], &args);
+        assert!(svg.contains("AMD EPYC &lt;x&gt;, 2 vCPU, avx2 · 2 vCPU (~$6/mo) only"), "{svg}");
+        assert!(svg.contains("m 2 vCPU (~$6/mo) hearth: 6.00 t/s"), "{svg}");
+        assert!(svg.contains("6 (1.20x)"), "{svg}");
+        assert_eq!(short_name("qwen2.5-coder-0.5b-instruct-q4_k_m"), "qwen2.5-coder-0.5b");
+        assert_eq!(short_name("smollm2-135m-instruct-q4_1"), "smollm2-135m");
+        assert_eq!(short_name("mistral-7b"), "mistral-7b");
+    }
 }

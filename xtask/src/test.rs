@@ -22,6 +22,37 @@ pub struct Args {
     pub no_aarch64: bool,
 }
 
+/// The x86 kernel tables other than the best one, end to end and where the CPU lacks the
+/// best one's features: the model parity tests (llama.cpp's golden tokens) with the AVX2
+/// table forced, and the kernel tests on an emulated AVX2-only CPU (`qemu-x86_64 -cpu
+/// Haswell`: AVX2 + FMA + F16C, no AVX-512), where the AVX-512 tables must not be offered
+/// and nothing may raise an illegal instruction.
+fn x86_tables() -> Result<()> {
+    let cargo = cargo();
+    sh(Command::new(&cargo).current_dir(root()).env("HEARTH_KERNELS", "avx2").args([
+        "test",
+        "--release",
+        "-p",
+        "hearth-models",
+        "--test",
+        "parity",
+    ]))?;
+    if std::env::var("SKIP_INSTALL").as_deref() != Ok("1") {
+        crate::apt::install(&["qemu-user"], false)?;
+    }
+    // The dot/dequantize/dispatch suite, and the batch kernels and matmul of the compute
+    // suite (its f32-op tests are left out: qemu's emulated AVX2 signs some zeros of gelu
+    // differently from real hardware).
+    for filter in [&["--test", "kernels"][..], &["--test", "compute", "--", "batch::", "matmul::"]] {
+        sh(Command::new(&cargo)
+            .current_dir(root())
+            .env("CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER", "qemu-x86_64 -cpu Haswell")
+            .args(["test", "--release", "-p", "hearth-kernels"])
+            .args(filter))?;
+    }
+    Ok(())
+}
+
 /// Runs every test.
 pub fn run(args: Args) -> Result<()> {
     if !args.no_lint {
@@ -55,6 +86,9 @@ pub fn run(args: Args) -> Result<()> {
         "-p",
         "hearth-kernels",
     ]))?;
+    if cfg!(target_arch = "x86_64") {
+        x86_tables()?;
+    }
     if !args.no_aarch64 {
         crate::aarch64::run(crate::aarch64::Args {})?;
         // The whole program on ARM: the static dist binary under qemu (run, tokenize, serve).
