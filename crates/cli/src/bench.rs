@@ -88,7 +88,7 @@ fn run_speculative(args: &Args, path: &std::path::Path) -> Result<()> {
             best.0 = best.0.min(done.decode_ms);
             plain_ids = done.ids;
             let mut s = engine.session();
-            s.speculate(Some(spec.clone()))?;
+            s.speculate_with(Some(spec.clone()), args.speculation.length())?;
             let mut g = s.stream(&req)?;
             for ev in g.by_ref() {
                 ev?;

@@ -172,12 +172,23 @@ pub struct SpeculationArgs {
     /// Draft tokens with a smaller model of the same vocabulary (path or catalog name).
     #[arg(long)]
     pub draft_model: Option<String>,
-    /// Most draft tokens verified per forward pass.
+    /// Most draft tokens verified per forward pass. How many of them a pass carries adapts
+    /// to the measured acceptance rate and the cost of a batched token (none while drafts
+    /// lose time), unless --draft-fixed.
     #[arg(long, default_value_t = 8)]
     pub draft_max: usize,
+    /// Always verify as many drafts as are available (up to --draft-max) instead of adapting
+    /// the draft length; for comparison.
+    #[arg(long)]
+    pub draft_fixed: bool,
 }
 
 impl SpeculationArgs {
+    /// The draft length policy asked for.
+    pub fn length(&self) -> hearth_engine::DraftLength {
+        if self.draft_fixed { hearth_engine::DraftLength::Fixed } else { hearth_engine::DraftLength::Adaptive }
+    }
+
     /// The speculation asked for, loading the draft model when there is one.
     pub fn speculation(&self, threads: usize, n_ctx: usize) -> Result<Option<hearth_engine::Speculation>> {
         use hearth_engine::Speculation;

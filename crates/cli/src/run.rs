@@ -115,7 +115,10 @@ pub fn run(args: Args) -> Result<()> {
     let mut req = args.sampling.request(Prompt::Tokens(ids));
     req.constraint = constraint;
     let mut session = engine.session();
-    session.speculate(args.speculation.speculation(engine.pool().n_threads(), engine.n_ctx())?)?;
+    session.speculate_with(
+        args.speculation.speculation(engine.pool().n_threads(), engine.n_ctx())?,
+        args.speculation.length(),
+    )?;
     let stdout = std::io::stdout();
     let mut token_times: Vec<Instant> = Vec::with_capacity(2);
     let done = session.generate(&req, |ev| {

@@ -37,6 +37,7 @@
 #![deny(missing_docs)]
 
 mod engine;
+mod draft_policy;
 mod error;
 mod gen_state;
 mod prompt;
@@ -59,7 +60,7 @@ pub use prompt::PromptIds;
 pub use request::{Completion, Prompt, Request, StopReason, TokenEvent};
 pub use scheduler::{Event, Prepared, Scheduler, SchedulerOptions, Sink, SubmitError};
 pub use session::{Generation, Session};
-pub use speculative::Speculation;
+pub use speculative::{DraftLength, Speculation};
 
 /// Cancels a generation from another thread.
 #[derive(Clone, Debug, Default)]

@@ -3,13 +3,16 @@
 
 use std::collections::VecDeque;
 use std::ops::ControlFlow;
+use std::time::Instant;
 
 use hearth_models::Scratch;
 
 use crate::gen_state::GenState;
 use crate::sequence::Sequence;
 use crate::speculative::Drafter;
-use crate::{Completion, Engine, EngineError, MatcherStats, Request, Speculation, StopReason, TokenEvent};
+use crate::{
+    Completion, DraftLength, Engine, EngineError, MatcherStats, Request, Speculation, StopReason, TokenEvent,
+};
 
 /// A conversation with its own KV cache. Consecutive requests that share a prefix (the same
 /// system prompt, the previous turns of a chat) reuse the cached keys and values of that
@@ -32,9 +35,15 @@ impl Session {
     /// Turns speculative decoding on (or off with `None`) for the following requests. The
     /// output does not change — only how many tokens each forward pass produces. Requests
     /// with a grammar constraint decode without drafts (the grammar's forced tokens already
-    /// go through in one pass).
+    /// go through in one pass). The number of drafts per pass adapts to how often they are
+    /// accepted and what a batched token costs ([`DraftLength::Adaptive`]).
     pub fn speculate(&mut self, spec: Option<Speculation>) -> Result<(), EngineError> {
-        self.drafter = spec.map(|s| Drafter::new(s, &self.engine)).transpose()?;
+        self.speculate_with(spec, DraftLength::Adaptive)
+    }
+
+    /// [`Session::speculate`] with the draft length policy chosen.
+    pub fn speculate_with(&mut self, spec: Option<Speculation>, length: DraftLength) -> Result<(), EngineError> {
+        self.drafter = spec.map(|s| Drafter::new(s, length, &self.engine)).transpose()?;
         Ok(())
     }
 
@@ -162,8 +171,17 @@ impl Generation<'_> {
                 d.propose(&self.history, limit, &mut drafts)?;
             }
         }
-        s.seq.plan(0, &drafts);
-        s.pass(&mut self.pending)
+        let n = s.seq.plan(0, &drafts);
+        let accepted_before = s.seq.speculation_stats().1;
+        let started = Instant::now();
+        let r = s.pass(&mut self.pending);
+        if let Some(d) = s.drafter.as_mut()
+            && r.is_ok()
+        {
+            let accepted = s.seq.speculation_stats().1.saturating_sub(accepted_before);
+            d.observe(n, started.elapsed().as_secs_f64(), accepted);
+        }
+        r
     }
 
     /// Runs to the end and returns the summary.

@@ -11,8 +11,16 @@
 //! (same sampler, same RNG draw); the draft only decides how many positions one pass covers.
 //! A draft token is kept when the sampled token equals it; the first disagreement ends the
 //! run, and the sampled token there is used (it is what plain decoding would have produced).
+//!
+//! How many drafts a pass carries is [`DraftPolicy`]'s choice, from the acceptance and the
+//! pass costs measured so far ([`DraftLength::Adaptive`], the default), or always as many as
+//! are available ([`DraftLength::Fixed`]).
+
+use std::time::Instant;
 
 use hearth_models::{Logits, Scratch};
+
+use crate::draft_policy::DraftPolicy;
 
 use crate::token_cache::TokenCache;
 use crate::{Engine, EngineError};
@@ -46,11 +54,28 @@ impl Speculation {
     }
 }
 
+/// How many draft tokens a verification pass carries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DraftLength {
+    /// As many as pay off, from the acceptance rate (per n-gram match length) and the cost of
+    /// a batched token measured so far; none while drafts lose time.
+    #[default]
+    Adaptive,
+    /// Always the most available (up to `max_draft`).
+    Fixed,
+}
+
 /// Proposes drafts; owns the draft model's cache when there is one.
 #[derive(Debug)]
 pub(crate) struct Drafter {
     spec: Speculation,
     draft: Option<DraftState>,
+    policy: DraftPolicy,
+    /// The proposal of the pass being run: (match length, drafts).
+    proposed: Option<(usize, usize)>,
+    /// A declined lookup draft, scored against the token that comes next: (match length,
+    /// history length and last token when it was proposed, its first token).
+    shadow: Option<(usize, usize, u32, u32)>,
 }
 
 #[derive(Debug)]
@@ -60,7 +85,7 @@ struct DraftState {
 }
 
 impl Drafter {
-    pub(crate) fn new(spec: Speculation, target: &Engine) -> Result<Drafter, EngineError> {
+    pub(crate) fn new(spec: Speculation, length: DraftLength, target: &Engine) -> Result<Drafter, EngineError> {
         let draft = match &spec {
             Speculation::NGram { min_match, max_match, max_draft } => {
                 if *min_match == 0 || min_match > max_match || *max_draft == 0 {
@@ -89,7 +114,28 @@ impl Drafter {
                 })
             }
         };
-        Ok(Drafter { spec, draft })
+        let policy = DraftPolicy::new(length == DraftLength::Adaptive);
+        Ok(Drafter { spec, draft, policy, proposed: None, shadow: None })
+    }
+
+    /// Records how the pass that carried the last proposal went: `n` tokens in it, `secs` of
+    /// wall time, `accepted` drafts kept.
+    pub(crate) fn observe(&mut self, n: usize, secs: f64, accepted: usize) {
+        if let Some((m, k)) = self.proposed.take() {
+            self.policy.verified(m, k, accepted);
+        }
+        self.policy.timed_pass(n, secs);
+    }
+
+    /// Scores a declined lookup draft against what followed it.
+    fn score_shadow(&mut self, history: &[u32]) {
+        if let Some((m, at, last, guess)) = self.shadow.take()
+            && at > 0
+            && history.len() > at
+            && history[at - 1] == last
+        {
+            self.policy.verified(m, 1, usize::from(history[at] == guess));
+        }
     }
 
     /// Up to `limit` draft tokens continuing `history` (prompt + generated, the last one
@@ -101,20 +147,31 @@ impl Drafter {
         out: &mut Vec<u32>,
     ) -> Result<(), EngineError> {
         out.clear();
+        self.proposed = None;
+        self.score_shadow(history);
         match (&self.spec, &mut self.draft) {
             (Speculation::NGram { max_match, min_match, max_draft }, _) => {
-                ngram_lookup(history, *min_match, *max_match, (*max_draft).min(limit), out);
+                let m = ngram_lookup(history, *min_match, *max_match, (*max_draft).min(limit), out);
+                if out.is_empty() {
+                    return Ok(());
+                }
+                let k = self.policy.draft_len(m, out.len());
+                if k == 0 {
+                    self.shadow = history.last().map(|&last| (m, history.len(), last, out[0]));
+                }
+                out.truncate(k);
+                self.proposed = Some((m, k));
                 Ok(())
             }
             (Speculation::DraftModel { engine, max_draft }, Some(d)) => {
-                let k = (*max_draft).min(limit);
+                let room = d.cache.capacity().saturating_sub(history.len());
+                let k = self.policy.draft_len(0, (*max_draft).min(limit).min(room));
                 if k == 0 {
                     return Ok(());
                 }
+                let started = Instant::now();
                 // Bring the draft cache to `history`, then extend it greedily by k tokens.
                 let common = d.cache.reuse_prefix(history);
-                let room = d.cache.capacity().saturating_sub(history.len());
-                let k = k.min(room);
                 let mut next = history[common..].to_vec();
                 for _ in 0..k {
                     let input = d.cache.input(&next, Logits::Last);
@@ -131,6 +188,8 @@ impl Drafter {
                     next.clear();
                     next.push(best);
                 }
+                self.policy.timed_draft(k, started.elapsed().as_secs_f64());
+                self.proposed = Some((0, k));
                 Ok(())
             }
             (Speculation::DraftModel { .. }, None) => Ok(()),
@@ -149,8 +208,8 @@ fn argmax(x: &[f32]) -> u32 {
 }
 
 /// The tokens that followed the most recent earlier occurrence of `history`'s last n tokens
-/// (n from `max_n` down to `min_n`), at most `k` of them.
-pub(crate) fn ngram_lookup(history: &[u32], min_n: usize, max_n: usize, k: usize, out: &mut Vec<u32>) {
+/// (n from `max_n` down to `min_n`), at most `k` of them. Returns n (0: no match).
+pub(crate) fn ngram_lookup(history: &[u32], min_n: usize, max_n: usize, k: usize, out: &mut Vec<u32>) -> usize {
     out.clear();
     let len = history.len();
     for n in (min_n..=max_n.min(len.saturating_sub(1))).rev() {
@@ -161,10 +220,11 @@ pub(crate) fn ngram_lookup(history: &[u32], min_n: usize, max_n: usize, k: usize
             let start = i + n;
             out.extend_from_slice(&history[start..(start + k).min(len)]);
             if !out.is_empty() {
-                return;
+                return n;
             }
         }
     }
+    0
 }
 
 #[cfg(test)]
@@ -175,11 +235,11 @@ mod tests {
     fn lookup_proposes_what_followed_the_latest_match() {
         let h = [1, 2, 3, 4, 5, 9, 2, 3, 4, 7, 8, 2, 3, 4];
         let mut out = Vec::new();
-        ngram_lookup(&h, 2, 3, 3, &mut out);
+        assert_eq!(ngram_lookup(&h, 2, 3, 3, &mut out), 3);
         assert_eq!(out, vec![7, 8, 2]);
-        ngram_lookup(&[1, 2, 3], 2, 4, 3, &mut out);
+        assert_eq!(ngram_lookup(&[1, 2, 3], 2, 4, 3, &mut out), 0);
         assert!(out.is_empty());
-        ngram_lookup(&[5, 6, 5], 1, 2, 4, &mut out);
+        assert_eq!(ngram_lookup(&[5, 6, 5], 1, 2, 4, &mut out), 1);
         assert_eq!(out, vec![6, 5]);
     }
 }

@@ -1,6 +1,6 @@
 use std::ops::ControlFlow;
 
-use hearth_engine::{Engine, Prompt, SamplingParams, Speculation};
+use hearth_engine::{DraftLength, Engine, Prompt, SamplingParams, Speculation};
 
 use crate::{engine, greedy};
 
@@ -34,6 +34,24 @@ fn ngram_speculation_gives_exactly_the_plain_greedy_tokens() {
     let (spec, _, (drafted, accepted)) = run(&e, Some(Speculation::ngram()), &req);
     assert_eq!(spec, plain);
     assert!(drafted > 0 && accepted > 0, "drafted {drafted}, accepted {accepted}");
+}
+
+#[test]
+fn fixed_and_adaptive_draft_lengths_give_the_same_tokens() {
+    let Some(e) = engine() else { return };
+    let req = greedy(REPETITIVE, 40);
+    let (plain, _, _) = run(&e, None, &req);
+    let mut s = e.session();
+    s.speculate_with(Some(Speculation::ngram()), DraftLength::Fixed).unwrap();
+    let mut g = s.stream(&req).unwrap();
+    for ev in g.by_ref() {
+        ev.unwrap();
+    }
+    let (drafted, accepted) = g.speculation_stats();
+    assert_eq!(g.completion().unwrap().ids, plain);
+    assert!(drafted > 0 && accepted > 0, "drafted {drafted}, accepted {accepted}");
+    let (adaptive, _, _) = run(&e, Some(Speculation::ngram()), &req);
+    assert_eq!(adaptive, plain);
 }
 
 #[test]
