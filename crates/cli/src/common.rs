@@ -186,7 +186,11 @@ pub struct SpeculationArgs {
 impl SpeculationArgs {
     /// The draft length policy asked for.
     pub fn length(&self) -> hearth_engine::DraftLength {
-        if self.draft_fixed { hearth_engine::DraftLength::Fixed } else { hearth_engine::DraftLength::Adaptive }
+        if self.draft_fixed {
+            hearth_engine::DraftLength::Fixed
+        } else {
+            hearth_engine::DraftLength::Adaptive
+        }
     }
 
     /// The speculation asked for, loading the draft model when there is one.

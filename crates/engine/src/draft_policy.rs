@@ -10,7 +10,10 @@
 //! Both inputs are measured as the generation goes: `p` per n-gram match length (a 4-token
 //! match predicts better than a 2-token one; bucket 0 is the draft model), counted with
 //! forgetting so a copied span that starts after free text is noticed within a few passes;
-//! the costs as running averages of the passes' wall times. A declined lookup draft is still
+//! the cost of a pass per number of tokens in it, as running averages of the passes' wall
+//! times (not a straight line: where the kernels tile tokens, a second token can be almost
+//! free while a third costs as much as a whole pass). A size not yet timed is estimated
+//! optimistically from the nearest smaller one, so it gets tried and measured. A declined lookup draft is still
 //! scored for free against the token that then comes (the session reports it as a one-token
 //! verification), so a low estimate recovers when a copied span begins; a declined draft
 //! model is tried with one token every [`PROBE_EVERY`] declines instead.
@@ -29,6 +32,8 @@ const PRIOR_EXTRA: f64 = 0.25;
 pub(crate) const PROBE_EVERY: u32 = 8;
 /// Match lengths told apart (longer matches share the last bucket).
 const BUCKETS: usize = 8;
+/// Pass sizes timed one by one; larger passes are estimated from the largest of these.
+const TIMED_SIZES: usize = 33;
 
 /// Acceptance counts of one bucket, with forgetting.
 #[derive(Clone, Copy, Debug, Default)]
@@ -49,10 +54,8 @@ impl Rate {
 pub(crate) struct DraftPolicy {
     adaptive: bool,
     rates: [Rate; BUCKETS],
-    /// Seconds of a pass with one new token.
-    one_token: Option<f64>,
-    /// Extra seconds per additional token in a pass.
-    extra_token: Option<f64>,
+    /// Seconds of a pass with `n` new tokens, at index `n` (index 0 unused).
+    pass: [Option<f64>; TIMED_SIZES],
     /// Seconds to draft one token (none for prompt lookup).
     draft_token: Option<f64>,
     declined: u32,
@@ -65,8 +68,7 @@ impl DraftPolicy {
         DraftPolicy {
             adaptive,
             rates: [Rate::default(); BUCKETS],
-            one_token: None,
-            extra_token: None,
+            pass: [None; TIMED_SIZES],
             draft_token: None,
             declined: 0,
         }
@@ -82,26 +84,40 @@ impl DraftPolicy {
         self.rates[Self::bucket(match_len)].p()
     }
 
-    /// Cost of one more token in a pass (and of drafting it), relative to a one-token pass.
-    fn relative_cost(&self) -> f64 {
-        match self.one_token {
+    /// Estimated seconds of a pass with `n >= 1` tokens, given that a one-token pass takes
+    /// `one`: the timing if there is one, else the nearest smaller timed size plus
+    /// [`PRIOR_EXTRA`] of a pass per token beyond it.
+    fn pass_secs(&self, n: usize, one: f64) -> f64 {
+        let top = n.min(TIMED_SIZES - 1);
+        if n == top
+            && let Some(t) = self.pass[n]
+        {
+            return t;
+        }
+        let (m, t) = (1..=top).rev().find_map(|m| self.pass[m].map(|t| (m, t))).unwrap_or((1, one));
+        t + (n - m) as f64 * PRIOR_EXTRA * one
+    }
+
+    /// Cost of a pass verifying `k` drafts (and of drafting them), relative to a plain pass.
+    fn relative_cost(&self, k: usize) -> f64 {
+        match self.pass[1] {
             Some(one) if one > 0.0 => {
-                let extra = self.extra_token.unwrap_or(PRIOR_EXTRA * one);
-                (extra + self.draft_token.unwrap_or(0.0)).max(0.0) / one
+                let draft = self.draft_token.unwrap_or(0.0) * k as f64;
+                (self.pass_secs(1 + k, one) + draft).max(0.0) / one
             }
-            _ => PRIOR_EXTRA,
+            _ => 1.0 + PRIOR_EXTRA * k as f64,
         }
     }
 
     /// Tokens per unit of time of a pass verifying `k` drafts, relative to a plain pass.
-    fn speed(p: f64, cost: f64, k: usize) -> f64 {
+    fn speed(p: f64, relative_cost: f64, k: usize) -> f64 {
         let mut tokens = 1.0;
         let mut pi = 1.0;
         for _ in 0..k {
             pi *= p;
             tokens += pi;
         }
-        tokens / (1.0 + cost * k as f64)
+        tokens / relative_cost
     }
 
     /// How many of the `available` draft tokens (found by a match of `match_len` tokens; 0
@@ -111,10 +127,10 @@ impl DraftPolicy {
         if !self.adaptive || available == 0 {
             return available;
         }
-        let (p, cost) = (self.acceptance(match_len), self.relative_cost());
+        let p = self.acceptance(match_len);
         let mut best = (0, 1.0);
         for k in 1..=available {
-            let s = Self::speed(p, cost, k);
+            let s = Self::speed(p, self.relative_cost(k), k);
             if s > best.1 * 1.001 {
                 best = (k, s);
             }
@@ -141,15 +157,10 @@ impl DraftPolicy {
 
     /// Records a pass's wall time with `n` new tokens in it.
     pub(crate) fn timed_pass(&mut self, n: usize, secs: f64) {
-        if n == 0 || !secs.is_finite() || secs < 0.0 {
+        if n == 0 || n >= TIMED_SIZES || !secs.is_finite() || secs < 0.0 {
             return;
         }
-        if n == 1 {
-            self.one_token = Some(average(self.one_token, secs));
-        } else if let Some(one) = self.one_token {
-            let extra = (secs - one) / (n - 1) as f64;
-            self.extra_token = Some(average(self.extra_token, extra));
-        }
+        self.pass[n] = Some(average(self.pass[n], secs));
     }
 
     /// Records the time a draft model took for `n` tokens.
@@ -171,11 +182,13 @@ fn average(old: Option<f64>, new: f64) -> f64 {
 mod tests {
     use super::{DraftPolicy, PROBE_EVERY};
 
-    /// A policy that has timed a one-token pass at 10 ms and batched tokens at `extra` ms.
+    /// A policy that has timed a one-token pass at 10 ms and each further token at `extra`
+    /// ms.
     fn timed(extra: f64) -> DraftPolicy {
         let mut p = DraftPolicy::new(true);
-        p.timed_pass(1, 0.010);
-        p.timed_pass(5, 0.010 + 4.0 * extra / 1e3);
+        for n in 1..=9 {
+            p.timed_pass(n, 0.010 + (n - 1) as f64 * extra / 1e3);
+        }
         p
     }
 
@@ -239,6 +252,41 @@ mod tests {
     }
 
     #[test]
+    fn a_nearly_free_second_token_is_used_where_a_third_is_dear() {
+        // Kernels that tile tokens by two: a pass of 2 costs 11 ms, of 3 to 8 about 22 ms.
+        let mut p = DraftPolicy::new(true);
+        p.timed_pass(1, 0.010);
+        p.timed_pass(2, 0.011);
+        for n in 3..=9 {
+            p.timed_pass(n, 0.022);
+        }
+        for _ in 0..30 {
+            // Two of three accepted.
+            p.verified(3, 10, 2);
+        }
+        assert_eq!(p.draft_len(3, 8), 1);
+        // Drafts that are nearly always right pay for the dear passes.
+        for _ in 0..30 {
+            p.verified(4, 8, 8);
+        }
+        assert_eq!(p.draft_len(4, 8), 8);
+    }
+
+    #[test]
+    fn untimed_sizes_are_estimated_from_the_nearest_smaller_one_and_get_tried() {
+        let mut p = DraftPolicy::new(true);
+        p.timed_pass(1, 0.010);
+        p.timed_pass(2, 0.030);
+        // 3 tokens: 30 ms + 2.5 ms; 1 draft costs 3x a plain pass.
+        assert!((p.pass_secs(3, 0.010) - 0.0325).abs() < 1e-9);
+        assert!((p.pass_secs(40, 0.010) - (0.030 + 38.0 * 0.0025)).abs() < 1e-9);
+        for _ in 0..30 {
+            p.verified(4, 8, 8);
+        }
+        assert!(p.draft_len(4, 8) > 1);
+    }
+
+    #[test]
     fn a_copied_span_after_free_text_is_picked_up_within_a_few_passes() {
         let mut p = timed(1.5);
         for _ in 0..40 {
@@ -277,6 +325,7 @@ mod tests {
         p.timed_pass(1, f64::NAN);
         p.timed_pass(0, 1.0);
         p.timed_pass(3, -1.0);
+        p.timed_pass(1000, 1.0);
         p.timed_draft(2, f64::INFINITY);
         for _ in 0..30 {
             p.verified(4, 8, 8);

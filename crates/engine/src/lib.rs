@@ -36,8 +36,8 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-mod engine;
 mod draft_policy;
+mod engine;
 mod error;
 mod gen_state;
 mod prompt;

@@ -42,7 +42,11 @@ impl Session {
     }
 
     /// [`Session::speculate`] with the draft length policy chosen.
-    pub fn speculate_with(&mut self, spec: Option<Speculation>, length: DraftLength) -> Result<(), EngineError> {
+    pub fn speculate_with(
+        &mut self,
+        spec: Option<Speculation>,
+        length: DraftLength,
+    ) -> Result<(), EngineError> {
         self.drafter = spec.map(|s| Drafter::new(s, length, &self.engine)).transpose()?;
         Ok(())
     }

@@ -85,7 +85,11 @@ struct DraftState {
 }
 
 impl Drafter {
-    pub(crate) fn new(spec: Speculation, length: DraftLength, target: &Engine) -> Result<Drafter, EngineError> {
+    pub(crate) fn new(
+        spec: Speculation,
+        length: DraftLength,
+        target: &Engine,
+    ) -> Result<Drafter, EngineError> {
         let draft = match &spec {
             Speculation::NGram { min_match, max_match, max_draft } => {
                 if *min_match == 0 || min_match > max_match || *max_draft == 0 {
@@ -209,7 +213,13 @@ fn argmax(x: &[f32]) -> u32 {
 
 /// The tokens that followed the most recent earlier occurrence of `history`'s last n tokens
 /// (n from `max_n` down to `min_n`), at most `k` of them. Returns n (0: no match).
-pub(crate) fn ngram_lookup(history: &[u32], min_n: usize, max_n: usize, k: usize, out: &mut Vec<u32>) -> usize {
+pub(crate) fn ngram_lookup(
+    history: &[u32],
+    min_n: usize,
+    max_n: usize,
+    k: usize,
+    out: &mut Vec<u32>,
+) -> usize {
     out.clear();
     let len = history.len();
     for n in (min_n..=max_n.min(len.saturating_sub(1))).rev() {
