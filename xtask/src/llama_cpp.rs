@@ -13,8 +13,50 @@ use crate::fixtures::{cache_dir, download, llama_cpp_sdist};
 use crate::util::run as sh;
 
 /// Path of the built `llama-bench`, building it first when missing.
+///
+/// Built with `-march=native`, as llama.cpp is by default. Some VMs advertise AMX
+/// (`amx_tile`, `amx_int8` in `/proc/cpuinfo`, e.g. Sapphire Rapids guests) but do not let a
+/// process use it, and llama.cpp's AMX matmul then dies of SIGILL; there it is built again
+/// without AMX (`build-noamx`), which is what llama.cpp can run on that box, and the fact is
+/// printed.
 pub fn llama_bench() -> Result<PathBuf> {
-    build_target("build", &["-DLLAMA_BUILD_SERVER=OFF"], "llama-bench")
+    let bin = build_target("build", &["-DLLAMA_BUILD_SERVER=OFF"], "llama-bench")?;
+    if !dies_of_sigill(&bin)? {
+        return Ok(bin);
+    }
+    eprintln!(
+        "llama-bench: the -march=native build dies of SIGILL on this CPU (AMX advertised but not \
+         usable); using a build without AMX"
+    );
+    let no_amx = "-mno-amx-tile -mno-amx-int8 -mno-amx-bf16";
+    let bin = build_target(
+        "build-noamx",
+        &[
+            "-DLLAMA_BUILD_SERVER=OFF",
+            &format!("-DCMAKE_C_FLAGS={no_amx}"),
+            &format!("-DCMAKE_CXX_FLAGS={no_amx}"),
+        ],
+        "llama-bench",
+    )?;
+    if dies_of_sigill(&bin)? {
+        bail!("{} dies of SIGILL even without AMX: run it by hand to see the instruction", bin.display());
+    }
+    Ok(bin)
+}
+
+/// Whether `llama-bench` dies of an illegal instruction on a tiny run of the smallest
+/// fixture (prompt and generation, so the matmul kernels it would pick run).
+fn dies_of_sigill(bin: &Path) -> Result<bool> {
+    use std::os::unix::process::ExitStatusExt;
+    let model = cache_dir().join("models").join("smollm2-135m-instruct-q4_1.gguf");
+    if !model.exists() {
+        crate::fixtures::run(crate::fixtures::Args::default())?;
+    }
+    let out = Command::new(bin)
+        .args(["-m", &model.to_string_lossy(), "-t", "1", "-r", "1", "-p", "64", "-n", "2"])
+        .output()
+        .with_context(|| format!("running {}", bin.display()))?;
+    Ok(out.status.signal() == Some(4))
 }
 
 /// Path of the built `llama-server` (its own build tree, so the bench build keeps its
