@@ -163,6 +163,7 @@ fn group32<W, X, U, FU, FP, FS, const G: usize>(
             let mut hm = [0u16; 8];
             for i in 0..rr {
                 let wb = &ws[i][b];
+                prefetch_ahead(wb, prefetch::STRIDED_RUNS);
                 let u = (k.unpack)(wb);
                 let (d, m) = (k.scale)(wb);
                 for j in 0..G {

@@ -261,6 +261,7 @@ unsafe fn rows_side_by_side<W, U, FU, FP, FS>(
                 let mut hm = [0u16; 8];
                 for i in 0..8 {
                     let wb = &ws[i][b];
+                    prefetch_ahead(wb, prefetch::ROWS_SIDE_BY_SIDE);
                     (ps[i], pm[i]) = (k.partial)(&(k.unpack)(wb), xq);
                     (hd[i], hm[i]) = (k.scale)(wb);
                 }
@@ -334,6 +335,7 @@ unsafe fn group_k<W, U, FU, FP, FS, const G: usize>(
                         let mut pm = [_mm256_setzero_si256(); 8];
                         for (bb, wb) in blocks.iter().enumerate() {
                             let b = tile * rr + bb;
+                            prefetch_ahead(wb, prefetch::ONE_STREAM);
                             let u = (k.unpack)(wb);
                             let (d, m) = (k.scale)(wb);
                             for j in 0..G {
