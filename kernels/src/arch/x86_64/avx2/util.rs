@@ -218,16 +218,18 @@ pub(crate) fn bcast4(q: &[i8]) -> __m256i {
 
 /// How far ahead of the weights being read the kernels prefetch, per kind of read pattern.
 ///
-/// One core of a server CPU reads memory at well under the socket's bandwidth (a Sapphire
-/// Rapids VM: ~10 GB/s per core): the number of cache misses a core keeps in flight bounds
-/// it, and the hardware prefetchers alone keep too few. Software prefetches a fixed distance
-/// ahead add to them. Measured at 2 threads on that VM (tg, `hearth bench`): Llama-3.2-3B
-/// shape 6.41 → 7.77 t/s with one stream 2 KiB ahead (512 B: 6.76, 1 KiB: 7.37, 4 KiB: 7.45,
-/// 8 KiB: 7.21); Mistral-7B 4.40 → 4.74 with 8 streams side by side 512 B ahead each;
-/// Qwen2.5-Coder-0.5B (Q5_0/Q8_0) 36.1 → 45.4 with 8 strided streams 256 B ahead each.
+/// One core of a server CPU reads memory at well under the socket's bandwidth: the number of
+/// cache misses it keeps in flight bounds it, and the hardware prefetchers alone keep too
+/// few. Software prefetches a fixed distance ahead, into L2 (`T1`: into L1 they evict the
+/// activations and cost more than they gain), add to them. Measured at 2 threads on a
+/// Sapphire Rapids VM (tg, `hearth bench`), Llama-3.2-3B shape, in the same minutes as
+/// llama.cpp's 8.0 t/s: into L1 2 KiB ahead 7.61 t/s, 4 KiB 7.63; into L2 2 KiB 8.96, 4 KiB
+/// 9.81, 8 KiB 9.99, 16 KiB 9.86; non-temporal 5.97. Without prefetch 6.41 (an hour earlier,
+/// llama.cpp then 7.18: the box is noisy). Mistral-7B 4.40 → 4.66 (8 rows side by side 512 B
+/// ahead each); Qwen2.5-Coder-0.5B (Q5_0/Q8_0, 8 strided streams 256 B ahead each) 36 → 42–45.
 pub(crate) mod prefetch {
     /// One sequential stream (the K-quant rows one after the other).
-    pub(crate) const ONE_STREAM: usize = 2048;
+    pub(crate) const ONE_STREAM: usize = 4096;
     /// Each of 8 rows read side by side (long K-quant rows).
     pub(crate) const ROWS_SIDE_BY_SIDE: usize = 512;
     /// Each of up to 8 strided runs of rows of a 32-element block type.
@@ -243,7 +245,7 @@ pub(crate) fn prefetch_ahead<W>(w: &W, ahead: usize) {
     while off < size_of::<W>() {
         // SAFETY: `_mm_prefetch` is a hint: it never faults, whatever the address, and needs
         // only SSE, which every x86_64 CPU has.
-        unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(off)) };
+        unsafe { _mm_prefetch::<_MM_HINT_T1>(p.wrapping_add(off)) };
         off += 64;
     }
 }
