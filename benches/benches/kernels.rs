@@ -1,7 +1,8 @@
 //! Kernel benchmarks: one criterion group per kernel × type × shape, the scalar table beside
 //! the best SIMD table this CPU runs, on a 2-thread pool.
 //!
-//! - `matvec/<type>/<rows>x<cols>`: decode mat-vec (n = 1, the multi-row kernels).
+//! - `matvec/<type>/<rows>x<cols>`: decode mat-vec (n = 1, the multi-row kernels; Q4_K also
+//!   interleaved 8 rows to a block, where the best table reads that layout).
 //!   Throughput in **bytes of weights** per second (decode is a stream over the weights).
 //! - `matmul_flop/<type>/<rows>x<cols>/n<N>`: N activation columns — 4 and 8 (batched
 //!   decode, speculative verification: the multi-token kernels), 32 and 512 (prefill: the
@@ -88,6 +89,22 @@ fn matvec(c: &mut Criterion) {
                     // Re-quantizing the input is part of a real decode step.
                     x.data_mut();
                     matmul_with(k, &pool, &w, &mut x, &mut out);
+                    black_box(&out);
+                })
+            });
+        }
+        // The layout a model loader repacks into where the best table has a kernel for it.
+        if let Some(len) = QMatrix::interleaved_len(dt, rows, cols)
+            && QMatrix::wants_interleaved(dt, rows)
+        {
+            let mut il = vec![0u8; len];
+            QMatrix::interleave(dt, rows, cols, &bytes, &mut il).expect("interleavable");
+            let wi = QMatrix::interleaved(dt, rows, cols, &il).expect("interleaved view");
+            let k = Kernels::best();
+            g.bench_function(format!("{}-interleaved", k.name()), |b| {
+                b.iter(|| {
+                    x.data_mut();
+                    matmul_with(k, &pool, &wi, &mut x, &mut out);
                     black_box(&out);
                 })
             });

@@ -277,6 +277,28 @@ pub struct BlockQ4_K {
 }
 block!(BlockQ4_K, Q4_K, 144);
 
+/// One super-block of 8 consecutive Q4_K rows, interleaved for decode (the layout
+/// [`crate::matmul`] repacks Q4_K matrices into at load time where the table has a kernel
+/// for it; see `matmul/interleave.rs`). Every byte of the 8 source blocks is kept: the
+/// 6-bit scales and mins unpacked to bytes, the nibbles regrouped so that one 64-byte load
+/// holds 8 quants of one sub-block pair for each of the 8 rows.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct BlockQ4_Kx8 {
+    /// Row `i`'s `d`.
+    pub d: [F16Le; 8],
+    /// Row `i`'s `dmin`.
+    pub dmin: [F16Le; 8],
+    /// `scales[8 * s + i]`: sub-block `s`'s scale in row `i`.
+    pub scales: [u8; 64],
+    /// `mins[8 * i + s]`: sub-block `s`'s min in row `i`.
+    pub mins: [u8; 64],
+    /// `qs[64 * (4 * p + k) + 8 * i + j]` = row `i`'s `qs[32 * p + 8 * k + j]`: low nibble
+    /// quant `8k + j` of sub-block `2p`, high nibble the same of sub-block `2p + 1`.
+    pub qs: [u8; 8 * QK_K / 2],
+}
+const _: () = assert!(size_of::<BlockQ4_Kx8>() == 1184 && align_of::<BlockQ4_Kx8>() == 1);
+
 /// Q5_K: as Q4_K with a fifth bit per quant in `qh` (bit `2i` / `2i+1` for sub-blocks
 /// `2i` / `2i+1`).
 #[repr(C)]
@@ -332,6 +354,19 @@ pub fn scale_min_k4(j: usize, q: &[u8; 12]) -> (u8, u8) {
     } else {
         ((q[j + 4] & 0xf) | ((q[j - 4] >> 6) << 4), (q[j + 4] >> 4) | ((q[j] >> 6) << 4))
     }
+}
+
+/// The 12 packed bytes of 8 six-bit scales and mins (the inverse of [`scales_mins_k4`]:
+/// every 12-byte pattern round-trips).
+#[inline]
+pub fn pack_scales_mins_k4(sc: &[u8; 8], m: &[u8; 8]) -> [u8; 12] {
+    let mut q = [0u8; 12];
+    for j in 0..4 {
+        q[j] = (sc[j] & 63) | ((sc[j + 4] >> 4) << 6);
+        q[j + 4] = (m[j] & 63) | ((m[j + 4] >> 4) << 6);
+        q[j + 8] = (sc[j + 4] & 15) | ((m[j + 4] & 15) << 4);
+    }
+    q
 }
 
 /// All 8 scales and 8 mins of a Q4_K/Q5_K block.

@@ -142,12 +142,16 @@ pub struct TypeKernels {
     pub(crate) vec_dot: Option<VecDotFn>,
     pub(crate) mat: Option<MatFn>,
     pub(crate) gemm: Option<GemmKernels>,
+    /// A [`MatFn`] on rows interleaved 8 to a block (Q4_K: `BlockQ4_Kx8`, see
+    /// `matmul/interleave.rs`): where a table has one, [`crate::QMatrix::interleaved`] repacks
+    /// the type's matrices for it.
+    pub(crate) mat_x8: Option<MatFn>,
 }
 
 impl TypeKernels {
     /// No kernels.
     pub(crate) const EMPTY: TypeKernels =
-        TypeKernels { dequantize: None, quantize: None, vec_dot: None, mat: None, gemm: None };
+        TypeKernels { dequantize: None, quantize: None, vec_dot: None, mat: None, gemm: None, mat_x8: None };
 }
 
 /// A table of kernels for one instruction set. Obtain one from [`kernels()`] (the chosen
@@ -196,6 +200,11 @@ impl Kernels {
     /// The multi-row kernel of `w`-typed weights, if this table has one.
     pub(crate) fn mat_fn(&self, w: DType) -> Option<MatFn> {
         self.types[w.index()].mat
+    }
+
+    /// The kernel of `w`-typed weights interleaved 8 rows to a block, if this table has one.
+    pub(crate) fn mat_x8_fn(&self, w: DType) -> Option<MatFn> {
+        self.types[w.index()].mat_x8
     }
 
     /// The repacking GEMM of `w`-typed weights, if this table has one.
@@ -439,6 +448,31 @@ pub(crate) fn mat_args<'a, W: Block, X: Block>(
     assert!(t0.is_multiple_of(8), "mat: first token {t0} is not a multiple of 8");
     assert!(out.len() >= (t1 - t0) * rows, "mat: output tile of {} for {} × {rows}", out.len(), t1 - t0);
     (bytemuck::cast_slice(w), x)
+}
+
+/// Checks and casts the arguments of a `mat_x8` entry of Q4_K: as [`mat_args`], with `w`
+/// whole groups of 8 interleaved rows; returns the blocks and the blocks per row.
+#[inline]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // AVX-512 only, so far
+pub(crate) fn mat_x8_args<'a>(
+    cols: usize,
+    w: &'a [u8],
+    xb: &XBatch<'a>,
+    t0: usize,
+    t1: usize,
+    out: &[f32],
+) -> (&'a [crate::blocks::BlockQ4_Kx8], usize, &'a [crate::blocks::BlockQ8_K]) {
+    let group_bytes = DType::Q4_K
+        .checked_row_bytes(cols)
+        .and_then(|_| (cols / DType::Q4_K.block_size()).checked_mul(size_of::<crate::blocks::BlockQ4_Kx8>()))
+        .unwrap_or_else(|| bad_shape("mat_x8 weights", DType::Q4_K, cols, w.len()));
+    if group_bytes == 0 || !w.len().is_multiple_of(group_bytes) {
+        bad_shape("mat_x8 weights", DType::Q4_K, cols, w.len());
+    }
+    let rows = w.len() / group_bytes * 8;
+    let x = xbatch_args::<crate::blocks::BlockQ8_K>(cols, xb, t0, t1);
+    assert!(out.len() >= (t1 - t0) * rows, "mat_x8: output tile of {} for {} × {rows}", out.len(), t1 - t0);
+    (bytemuck::cast_slice(w), cols / DType::Q4_K.block_size(), x)
 }
 
 /// Checks and casts the arguments of a [`GemmKernels::pack`] entry; returns the blocks and

@@ -37,6 +37,7 @@ mod gemma3;
 mod kv_cache;
 mod llama;
 mod model;
+mod repacked;
 mod scratch;
 mod weights;
 

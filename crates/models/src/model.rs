@@ -8,6 +8,7 @@ use hearth_gguf::GgufFile;
 use hearth_kernels::ops::{RopeCache, RopeParams, ops};
 use hearth_kernels::{ThreadPool, matmul};
 
+use crate::repacked::Repacked;
 use crate::scratch::Row;
 use crate::{Arch, Config, KvCache, Logits, ModelError, Scratch, SeqInput, Weights};
 
@@ -17,11 +18,18 @@ const ROPE_TABLE_POSITIONS: usize = 8192;
 /// positions; an absurd head size in a hostile file cannot make the table huge.
 const ROPE_TABLE_FLOATS: usize = 8 << 20;
 
+/// What the weights borrow from: the mapped file, and the matrices repacked at load.
+#[derive(Debug)]
+struct Store {
+    file: Arc<GgufFile>,
+    repacked: Repacked,
+}
+
 self_cell::self_cell!(
-    /// The mapped file and the weights borrowed from it, kept together (self-referential:
-    /// the weights' matrix views point into the mapping the cell owns).
+    /// The mapped file (and repacked matrices) and the weights borrowed from them, kept
+    /// together (self-referential: the weights' matrix views point into what the cell owns).
     struct Mapped {
-        owner: Arc<GgufFile>,
+        owner: Store,
         #[covariant]
         dependent: Weights,
     }
@@ -48,7 +56,10 @@ impl Model {
     /// Loads the model of an opened file (weights stay in the mapping).
     pub fn load(file: Arc<GgufFile>) -> Result<Model, ModelError> {
         let cfg = Config::from_gguf(&file)?;
-        let mapped = Mapped::try_new(file, |file| Weights::load(file, &cfg))?;
+        let repacked = Repacked::build(&file);
+        let mapped = Mapped::try_new(Store { file, repacked }, |s| {
+            Weights::load_with(&s.file, Some(&s.repacked), &cfg)
+        })?;
         let weights = mapped.borrow_dependent();
         let params = |base: f32| RopeParams {
             freq_scale: cfg.rope_scaling.freq_scale,
@@ -85,7 +96,7 @@ impl Model {
 
     /// The mapped file (metadata, tokenizer, template live there too).
     pub fn file(&self) -> &Arc<GgufFile> {
-        self.mapped.borrow_owner()
+        &self.mapped.borrow_owner().file
     }
 
     /// An empty KV cache for up to `n_ctx` positions (clamped to the training context).

@@ -4,6 +4,7 @@
 use hearth_gguf::{GgufFile, TensorInfo};
 use hearth_kernels::{DType, QMatrix};
 
+use crate::repacked::Repacked;
 use crate::{Config, ModelError};
 
 /// One transformer block. Matrices are [`QMatrix`] views into the mapped file, `[rows, cols]`
@@ -63,6 +64,8 @@ pub struct Weights<'a> {
 /// Finds tensors by name and checks their shapes and types (shared with the embedders).
 pub(crate) struct Loader<'a> {
     pub(crate) file: &'a GgufFile,
+    /// Matrices repacked for the kernel table, used instead of the file's bytes.
+    pub(crate) repacked: Option<&'a Repacked>,
 }
 
 impl<'a> Loader<'a> {
@@ -83,8 +86,11 @@ impl<'a> Loader<'a> {
         if !hearth_kernels::supported_weight_types().any(|s| s == dtype) {
             return Err(ModelError::UnsupportedType { name: name.to_owned(), ty: dtype.name().to_owned() });
         }
-        QMatrix::new(dtype, rows, cols, self.file.data(t))
-            .map_err(|e| ModelError::Tensor { name: name.to_owned(), reason: e.to_string() })
+        let m = match self.repacked.and_then(|r| r.get(name)) {
+            Some(bytes) => QMatrix::interleaved(dtype, rows, cols, bytes),
+            None => QMatrix::new(dtype, rows, cols, self.file.data(t)),
+        };
+        m.map_err(|e| ModelError::Tensor { name: name.to_owned(), reason: e.to_string() })
     }
 
     pub(crate) fn vector(&self, name: &str, len: usize) -> Result<Vec<f32>, ModelError> {
@@ -128,7 +134,16 @@ impl<'a> Weights<'a> {
     /// pass uses them without further checks. `cfg` must come from [`Config::from_gguf`] of
     /// the same file (it checked every count against the file's tensors).
     pub fn load(file: &'a GgufFile, cfg: &Config) -> Result<Weights<'a>, ModelError> {
-        let l = Loader { file };
+        Self::load_with(file, None, cfg)
+    }
+
+    /// [`Weights::load`], taking the matrices in `repacked` from there.
+    pub(crate) fn load_with(
+        file: &'a GgufFile,
+        repacked: Option<&'a Repacked>,
+        cfg: &Config,
+    ) -> Result<Weights<'a>, ModelError> {
+        let l = Loader { file, repacked };
         let (d, q, kv, ff) = (cfg.n_embd, cfg.q_dim(), cfg.kv_dim(), cfg.n_ff);
         let token_embd = l.matrix("token_embd.weight", cfg.n_vocab, d)?;
         let output = match file.tensor("output.weight") {

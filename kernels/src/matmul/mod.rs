@@ -38,6 +38,7 @@
 //! so a token's output does not depend on the batch it is in.
 
 mod activations;
+mod interleave;
 mod qmatrix;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -66,6 +67,9 @@ const GEMM_TOKEN_BLOCK: usize = 32;
 thread_local! {
     /// Each thread's buffer for the rows it repacks (grows to the largest chunk, then reused).
     static PACKED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// Each thread's buffer for interleaved rows taken apart for a kernel that reads the
+    /// file's layout.
+    static ROW_MAJOR: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// A raw pointer that may cross threads; every use states why its accesses are disjoint.
@@ -162,6 +166,8 @@ struct Part<'a> {
     mat: Option<MatFn>,
     /// The table's repacking GEMM for this type, if any.
     gemm: Option<GemmKernels>,
+    /// The table's kernel of interleaved rows, if any and the matrix is interleaved.
+    mat_x8: Option<MatFn>,
     /// The input in this matrix's vec-dot type.
     x: XBatch<'a>,
     out: SendPtr<f32>,
@@ -183,6 +189,7 @@ fn run_group(
         dot: |_, _, _| 0.0,
         mat: None,
         gemm: None,
+        mat_x8: None,
         x: x.batch(DType::F32),
         out: SendPtr(std::ptr::null_mut()),
         chunk_rows: 1,
@@ -198,6 +205,7 @@ fn run_group(
             dot: k.vec_dot_fn(w.dtype()).unwrap_or_else(|e| panic!("{e}")),
             mat: k.mat_fn(w.dtype()),
             gemm: k.gemm_kernels(w.dtype()),
+            mat_x8: k.mat_x8_fn(w.dtype()).filter(|_| w.is_interleaved()),
             x: x.batch(vdt),
             out: SendPtr(out.as_mut_ptr()),
             chunk_rows,
@@ -245,16 +253,33 @@ fn chunk_rows(w: &QMatrix<'_>, n: usize, nth: usize) -> usize {
 
 /// Computes rows `r0..r1` of one matrix for all `n` tokens.
 fn run_chunk(p: &Part<'_>, n: usize, r0: usize, r1: usize) {
-    match (p.gemm, p.mat) {
-        (Some(g), _) if n >= GEMM_MIN_TOKENS => run_chunk_gemm(p, g, n, r0, r1),
-        (_, Some(mat)) => run_chunk_mat(p, mat, n, r0, r1),
-        _ => run_chunk_rows(p, n, r0, r1),
+    let gemm = p.gemm.filter(|_| n >= GEMM_MIN_TOKENS);
+    if !p.w.is_interleaved() {
+        return run_chunk_on(p, p.w.stored_rows(r0, r1), gemm, n, r0, r1);
+    }
+    match (gemm, p.mat_x8) {
+        (None, Some(x8)) => run_chunk_mat(p, x8, p.w.stored_rows(r0, r1), n, r0, r1),
+        // The GEMM (prefill), or a table without the interleaved kernel: the rows taken
+        // apart into the file's layout first (a copy per chunk, small next to the work).
+        _ => ROW_MAJOR.with_borrow_mut(|buf| {
+            p.w.row_major(r0, r1, buf);
+            run_chunk_on(p, buf, gemm, n, r0, r1)
+        }),
     }
 }
 
-/// [`run_chunk`] with the repacking GEMM: this thread packs rows `r0..r1` once into its own
-/// buffer, then multiplies them with the tokens, a tile at a time.
-fn run_chunk_gemm(p: &Part<'_>, g: GemmKernels, n: usize, r0: usize, r1: usize) {
+/// [`run_chunk`] on `w`, rows `r0..r1` in the file's layout.
+fn run_chunk_on(p: &Part<'_>, w: &[u8], gemm: Option<GemmKernels>, n: usize, r0: usize, r1: usize) {
+    match (gemm, p.mat) {
+        (Some(g), _) => run_chunk_gemm(p, g, w, n, r0, r1),
+        (_, Some(mat)) => run_chunk_mat(p, mat, w, n, r0, r1),
+        _ => run_chunk_rows(p, w, n, r0, r1),
+    }
+}
+
+/// [`run_chunk`] with the repacking GEMM: this thread packs rows `r0..r1` (`w`) once into its
+/// own buffer, then multiplies them with the tokens, a tile at a time.
+fn run_chunk_gemm(p: &Part<'_>, g: GemmKernels, w: &[u8], n: usize, r0: usize, r1: usize) {
     let (rows, cols) = (p.w.rows(), p.w.cols());
     let nr = r1 - r0;
     PACKED.with_borrow_mut(|buf| {
@@ -263,7 +288,7 @@ fn run_chunk_gemm(p: &Part<'_>, g: GemmKernels, n: usize, r0: usize, r1: usize) 
             buf.resize(len, 0);
         }
         let packed = &mut buf[..len];
-        (g.pack)(cols, p.w.rows_bytes(r0, r1), packed);
+        (g.pack)(cols, w, packed);
         let mut tile = [0f32; MAX_CHUNK_ROWS * GEMM_TOKEN_BLOCK];
         for t0 in (0..n).step_by(GEMM_TOKEN_BLOCK) {
             let t1 = (t0 + GEMM_TOKEN_BLOCK).min(n);
@@ -279,10 +304,10 @@ fn run_chunk_gemm(p: &Part<'_>, g: GemmKernels, n: usize, r0: usize, r1: usize) 
     });
 }
 
-/// [`run_chunk`] with a multi-row kernel: tokens 8 at a time into a tile, then copied out.
-fn run_chunk_mat(p: &Part<'_>, mat: MatFn, n: usize, r0: usize, r1: usize) {
+/// [`run_chunk`] with a multi-row kernel on rows `r0..r1` (`w`, in the layout `mat` reads):
+/// tokens 8 at a time into a tile, then copied out.
+fn run_chunk_mat(p: &Part<'_>, mat: MatFn, w: &[u8], n: usize, r0: usize, r1: usize) {
     let (rows, cols) = (p.w.rows(), p.w.cols());
-    let w = p.w.rows_bytes(r0, r1);
     let nr = r1 - r0;
     if n == 1 {
         // SAFETY: `out` points to an `n × rows` buffer borrowed mutably for the whole
@@ -306,14 +331,16 @@ fn run_chunk_mat(p: &Part<'_>, mat: MatFn, n: usize, r0: usize, r1: usize) {
     }
 }
 
-/// [`run_chunk`] with the row dot: each weight row against up to 8 tokens while it is hot.
-fn run_chunk_rows(p: &Part<'_>, n: usize, r0: usize, r1: usize) {
+/// [`run_chunk`] with the row dot on rows `r0..r1` (`w`, row-major): each weight row against
+/// up to 8 tokens while it is hot.
+fn run_chunk_rows(p: &Part<'_>, w: &[u8], n: usize, r0: usize, r1: usize) {
     let (rows, cols) = (p.w.rows(), p.w.cols());
     let xrb = p.x.row_bytes;
+    let wrb = w.len() / (r1 - r0);
     for t0 in (0..n).step_by(TOKEN_BLOCK) {
         let t1 = (t0 + TOKEN_BLOCK).min(n);
         for r in r0..r1 {
-            let wr = p.w.row(r);
+            let wr = &w[(r - r0) * wrb..(r - r0 + 1) * wrb];
             for t in t0..t1 {
                 let xr = &p.x.bytes[t * xrb..(t + 1) * xrb];
                 let v = (p.dot)(cols, wr, xr);

@@ -29,18 +29,28 @@ pub enum MatrixError {
         /// Bytes given.
         got: usize,
     },
+    /// The type or row count has no interleaved layout ([`QMatrix::can_interleave`]).
+    #[error("{dtype} matrix of {rows} rows has no interleaved layout (Q4_K, a multiple of 8 rows)")]
+    NotInterleavable {
+        /// Weight type.
+        dtype: DType,
+        /// Rows.
+        rows: usize,
+    },
     /// No kernel exists for this weight type (e.g. Q8_K or Q8_1 used as weights).
     #[error(transparent)]
     Kernel(#[from] KernelError),
 }
 
-/// How the bytes of a [`QMatrix`] are arranged. Private: model code never sees layouts, so
-/// a repacked (row-interleaved) variant can be chosen at load time later without changing
-/// any caller.
+/// How the bytes of a [`QMatrix`] are arranged. Private: model code only chooses, through
+/// [`QMatrix::interleaved`], and never reads a layout.
 #[derive(Clone, Copy, Debug)]
 pub(super) enum Layout<'a> {
     /// ggml's layout: row `r` is `data[r * row_bytes..(r + 1) * row_bytes]`.
     RowMajor { data: &'a [u8], row_bytes: usize },
+    /// Q4_K rows interleaved 8 to a block ([`crate::blocks::BlockQ4_Kx8`]): rows `8g..8g + 8`
+    /// are `data[g * 8 * row_bytes..(g + 1) * 8 * row_bytes]`, block by block.
+    Interleaved8 { data: &'a [u8], row_bytes: usize, group_bytes: usize },
 }
 
 /// A `rows × cols` weight matrix of `dtype` blocks, borrowed from a model file mapping.
@@ -73,6 +83,106 @@ impl<'a> QMatrix<'a> {
         Ok(QMatrix { dtype, rows, cols, layout: Layout::RowMajor { data, row_bytes } })
     }
 
+    /// A view of `data`, the bytes [`interleave`](Self::interleave) made of a `rows × cols`
+    /// matrix of `dtype`: the layout the process's kernel table decodes fastest from where
+    /// [`QMatrix::wants_interleaved`] says so. Products give the same results bit for bit
+    /// as on the file's layout.
+    ///
+    /// Errors when the type or row count cannot be interleaved, `cols` is not a whole number
+    /// of blocks, or `data` is not [`QMatrix::interleaved_len`] bytes.
+    pub fn interleaved(dtype: DType, rows: usize, cols: usize, data: &'a [u8]) -> Result<Self, MatrixError> {
+        let (row_bytes, expected) = Self::check_interleave(dtype, rows, cols)?;
+        if data.len() != expected {
+            return Err(MatrixError::WrongSize {
+                dtype,
+                rows,
+                cols,
+                expected: Some(expected),
+                got: data.len(),
+            });
+        }
+        let group_bytes = expected / (rows / super::interleave::ROWS);
+        Ok(QMatrix { dtype, rows, cols, layout: Layout::Interleaved8 { data, row_bytes, group_bytes } })
+    }
+
+    /// The file's row bytes and the interleaved size of a `rows × cols` `dtype` matrix.
+    fn check_interleave(dtype: DType, rows: usize, cols: usize) -> Result<(usize, usize), MatrixError> {
+        if !Self::can_interleave(dtype, rows) {
+            return Err(MatrixError::NotInterleavable { dtype, rows });
+        }
+        let Some(row_bytes) = dtype.checked_row_bytes(cols) else {
+            return Err(MatrixError::RowNotBlocks { dtype, cols, block: dtype.block_size() });
+        };
+        let nb = cols / dtype.block_size();
+        let groups = rows / super::interleave::ROWS;
+        let expected =
+            nb.checked_mul(groups).and_then(|b| b.checked_mul(size_of::<crate::blocks::BlockQ4_Kx8>()));
+        let expected =
+            expected.ok_or(MatrixError::WrongSize { dtype, rows, cols, expected: None, got: 0 })?;
+        Ok((row_bytes, expected))
+    }
+
+    /// Bytes of the interleaved layout of a `rows × cols` `dtype` matrix (the 6-bit scales
+    /// and mins are stored unpacked: 1184 bytes per 8 × 144), or `None` if it has none.
+    pub fn interleaved_len(dtype: DType, rows: usize, cols: usize) -> Option<usize> {
+        Self::check_interleave(dtype, rows, cols).ok().map(|(_, len)| len)
+    }
+
+    /// Whether `dtype` matrices of `rows` rows have an interleaved layout (Q4_K, rows a
+    /// multiple of 8).
+    pub fn can_interleave(dtype: DType, rows: usize) -> bool {
+        dtype == DType::Q4_K && rows.is_multiple_of(super::interleave::ROWS) && rows > 0
+    }
+
+    /// Whether the process's kernel table ([`crate::kernels()`]) multiplies such matrices
+    /// from the interleaved layout (it has a kernel for it: AVX-512, so far); a model loader
+    /// then repacks them once with [`QMatrix::interleave`]. `HEARTH_REPACK=0` (or `off`)
+    /// says no for the whole process: the weights then stay in the file mapping only
+    /// (less resident memory, shared page cache between processes; slower decode).
+    pub fn wants_interleaved(dtype: DType, rows: usize) -> bool {
+        static ALLOWED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        let allowed = *ALLOWED.get_or_init(|| {
+            !matches!(
+                std::env::var("HEARTH_REPACK").as_deref().map(str::trim),
+                Ok("0" | "off" | "false" | "no")
+            )
+        });
+        allowed && Self::can_interleave(dtype, rows) && crate::kernels().mat_x8_fn(dtype).is_some()
+    }
+
+    /// Repacks the file's bytes of a `rows × cols` matrix into `dst`
+    /// ([`QMatrix::interleaved_len`] bytes) in the interleaved layout, for
+    /// [`QMatrix::interleaved`].
+    ///
+    /// Errors as [`QMatrix::new`] on `src`, and as [`QMatrix::interleaved`] on `dst`.
+    pub fn interleave(
+        dtype: DType,
+        rows: usize,
+        cols: usize,
+        src: &[u8],
+        dst: &mut [u8],
+    ) -> Result<(), MatrixError> {
+        QMatrix::new(dtype, rows, cols, src)?;
+        let (_, expected) = Self::check_interleave(dtype, rows, cols)?;
+        if dst.len() != expected {
+            return Err(MatrixError::WrongSize {
+                dtype,
+                rows,
+                cols,
+                expected: Some(expected),
+                got: dst.len(),
+            });
+        }
+        let nb = cols / dtype.block_size();
+        super::interleave::interleave_rows(bytemuck::cast_slice(src), nb, bytemuck::cast_slice_mut(dst));
+        Ok(())
+    }
+
+    /// Whether this view is in the interleaved layout.
+    pub fn is_interleaved(&self) -> bool {
+        matches!(self.layout, Layout::Interleaved8 { .. })
+    }
+
     /// Weight element type.
     pub fn dtype(&self) -> DType {
         self.dtype
@@ -91,7 +201,7 @@ impl<'a> QMatrix<'a> {
     /// Bytes of weight data (what a product streams from memory).
     pub fn n_bytes(&self) -> usize {
         match self.layout {
-            Layout::RowMajor { data, .. } => data.len(),
+            Layout::RowMajor { data, .. } | Layout::Interleaved8 { data, .. } => data.len(),
         }
     }
 
@@ -103,22 +213,50 @@ impl<'a> QMatrix<'a> {
         assert!(r < self.rows, "row {r} of a {}-row matrix", self.rows);
         assert_eq!(out.len(), self.cols, "dequantize_row: out length");
         let f = crate::kernels().dequantize_fn(self.dtype).unwrap_or_else(|e| panic!("{e}"));
-        f(self.row(r), out);
-    }
-
-    /// The bytes of rows `r0..r1`, consecutive (row-major layout).
-    #[inline]
-    pub(super) fn rows_bytes(&self, r0: usize, r1: usize) -> &'a [u8] {
         match self.layout {
-            Layout::RowMajor { data, row_bytes } => &data[r0 * row_bytes..r1 * row_bytes],
+            Layout::RowMajor { data, row_bytes } => f(&data[r * row_bytes..(r + 1) * row_bytes], out),
+            Layout::Interleaved8 { .. } => {
+                let g = r / super::interleave::ROWS;
+                let mut rows = vec![0u8; super::interleave::ROWS * self.row_bytes()];
+                self.row_major(g * super::interleave::ROWS, (g + 1) * super::interleave::ROWS, &mut rows);
+                let i = r % super::interleave::ROWS;
+                f(&rows[i * self.row_bytes()..(i + 1) * self.row_bytes()], out);
+            }
         }
     }
 
-    /// The bytes of row `r` (row-major layout).
-    #[inline]
-    pub(super) fn row(&self, r: usize) -> &'a [u8] {
+    /// Bytes of one row in the file's layout.
+    fn row_bytes(&self) -> usize {
         match self.layout {
-            Layout::RowMajor { data, row_bytes } => &data[r * row_bytes..(r + 1) * row_bytes],
+            Layout::RowMajor { row_bytes, .. } | Layout::Interleaved8 { row_bytes, .. } => row_bytes,
+        }
+    }
+
+    /// The stored bytes of rows `r0..r1` in this view's layout (interleaved: `r0` and `r1`
+    /// multiples of 8, or `r1 == rows`).
+    #[inline]
+    pub(super) fn stored_rows(&self, r0: usize, r1: usize) -> &'a [u8] {
+        match self.layout {
+            Layout::RowMajor { data, row_bytes } => &data[r0 * row_bytes..r1 * row_bytes],
+            Layout::Interleaved8 { data, group_bytes, .. } => {
+                let g = super::interleave::ROWS;
+                &data[r0 / g * group_bytes..r1.div_ceil(g) * group_bytes]
+            }
+        }
+    }
+
+    /// Rows `r0..r1` in the file's layout into `dst` (resized to fit): a copy of the stored
+    /// bytes, or the interleaved groups taken apart (`r0`, `r1` multiples of 8).
+    pub(super) fn row_major(&self, r0: usize, r1: usize, dst: &mut Vec<u8>) {
+        let src = self.stored_rows(r0, r1);
+        dst.resize((r1 - r0) * self.row_bytes(), 0);
+        match self.layout {
+            Layout::RowMajor { .. } => dst.copy_from_slice(src),
+            Layout::Interleaved8 { .. } => super::interleave::deinterleave_rows(
+                bytemuck::cast_slice(src),
+                self.cols / self.dtype.block_size(),
+                bytemuck::cast_slice_mut(dst),
+            ),
         }
     }
 }

@@ -85,7 +85,7 @@ impl<'a> EmbedWeights<'a> {
     /// Finds and checks every tensor `cfg` needs (`cfg` from [`EmbedConfig::from_gguf`] of
     /// the same file).
     pub fn load(file: &'a GgufFile, cfg: &EmbedConfig) -> Result<EmbedWeights<'a>, ModelError> {
-        let l = Loader { file };
+        let l = Loader { file, repacked: None };
         let (d, ff) = (cfg.n_embd, cfg.n_ff);
         let token_embd = l.matrix("token_embd.weight", cfg.n_vocab, d)?;
         let token_type0 = match file.tensor("token_types.weight") {

@@ -7,6 +7,7 @@
 //! [`AVX512`] is handed out by [`crate::Kernels::avx512`] only after detecting them.
 
 mod mat_k;
+mod mat_x8;
 
 use crate::blocks::*;
 use crate::dispatch::Kernels;
@@ -22,5 +23,21 @@ pub(crate) static AVX512: Kernels = {
     t[Q4_K.index()].mat = Some(mat_entry!(unsafe BlockQ4_K, BlockQ8_K, mat_k::mat_q4_k));
     t[Q5_K.index()].mat = Some(mat_entry!(unsafe BlockQ5_K, BlockQ8_K, mat_k::mat_q5_k));
     t[Q6_K.index()].mat = Some(mat_entry!(unsafe BlockQ6_K, BlockQ8_K, mat_k::mat_q6_k));
+    t[Q4_K.index()].mat_x8 = Some({
+        fn entry(
+            cols: usize,
+            w: &[u8],
+            xb: &crate::dispatch::XBatch<'_>,
+            t0: usize,
+            t1: usize,
+            out: &mut [f32],
+        ) {
+            let (w, nb, x) = crate::dispatch::mat_x8_args(cols, w, xb, t0, t1, out);
+            // SAFETY: the kernel's only precondition is its target features; this entry is
+            // reachable only through a table returned after detecting them at run time.
+            unsafe { mat_x8::mat_q4_k_x8(w, nb, x, xb, t0, t1, out) }
+        }
+        entry as crate::dispatch::MatFn
+    });
     Kernels::new("avx512", t, &super::avx2::ops::OPS)
 };

@@ -1,0 +1,180 @@
+//! AVX-512 kernel of Q4_K repacked 8 rows to a block ([`BlockQ4_Kx8`]): all 8 rows of a
+//! group in the lanes of one register, so no partial sum is ever reduced across lanes.
+//!
+//! Per 64-byte load of nibbles: the low nibbles are 8 quants of sub-block `2p` for each of
+//! the 8 rows, the high nibbles the same 8 positions of sub-block `2p + 1`; the 8
+//! activations they meet are one 8-byte broadcast. `vpmaddubsw` makes 4 pair sums per row,
+//! `vpdpwssd` multiplies them with the row's sub-block scale (lanes of row `i` hold row
+//! `i`'s scale) into 2 i32 lanes per row. Per super-block that is 2 + 3 + 4 instructions
+//! per 64 bytes and one lane fold per 8 rows, where the row-major kernels (`mat_k.rs`)
+//! spend about twice as many per byte on unpacking scales, folding halves and transposing.
+//!
+//! The integers `S` and `M` per (row, super-block) are exact, and the float steps are
+//! `group_k`'s (`avx2::mat_k`): `acc = fma(d·dx, S, acc)`, then `acc = fnmadd(dmin·dx, M,
+//! acc)`, super-block by super-block. So every result equals the row-major kernels' and the
+//! row dot's bit for bit, whatever layout or batch a token goes through.
+
+use std::arch::x86_64::*;
+
+use crate::arch::x86_64::avx2::mat_k::bsums;
+use crate::arch::x86_64::avx2::util::{load16, load32, prefetch, prefetch_ahead};
+use crate::blocks::*;
+use crate::dispatch::XBatch;
+
+/// `vpermw` indices: 16-bit lane `l` takes element `base + l / 4` (row `l / 4`'s scale).
+const fn per_row(base: usize) -> [i16; 32] {
+    let mut t = [0i16; 32];
+    let mut l = 0;
+    while l < 32 {
+        t[l] = (base + l / 4) as i16;
+        l += 1;
+    }
+    t
+}
+
+/// Sub-block `s`'s scales (i16 lanes `8s + i` of the widened `scales`, `s % 4` per half).
+const IDX_SC: [[i16; 32]; 4] = [per_row(0), per_row(8), per_row(16), per_row(24)];
+
+/// `vpermt2d` indices: lane 0 of each 128-bit lane of the first source, then of the second.
+const IDX_ROWS: [i32; 16] = [0, 4, 8, 12, 16, 20, 24, 28, 0, 0, 0, 0, 0, 0, 0, 0];
+
+/// 64 bytes at any alignment.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+fn load64<T: bytemuck::Pod>(a: &[T; 64]) -> __m512i {
+    const { assert!(size_of::<T>() == 1) };
+    // SAFETY: reads exactly the 64 bytes of `a`; `loadu` has no alignment requirement.
+    unsafe { _mm512_loadu_si512(a.as_ptr().cast()) }
+}
+
+/// 8 bytes broadcast to every 64-bit lane.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+fn bcast8(a: &[i8; 8]) -> __m512i {
+    // SAFETY: reads exactly the 8 bytes of `a`, unaligned.
+    _mm512_set1_epi64(unsafe { a.as_ptr().cast::<i64>().read_unaligned() })
+}
+
+/// The sums of the 8 activations' 32-quant sub-blocks as i16, repeated in every 128 bits.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+fn sub_sums(x: &BlockQ8_K) -> __m512i {
+    // |Σ 32 quants| ≤ 4096: exact in i16, `packs` never saturates.
+    let pairs = _mm256_madd_epi16(bsums(x), _mm256_set1_epi16(1));
+    let packed = _mm256_packs_epi32(pairs, pairs);
+    _mm512_broadcast_i32x4(_mm256_castsi256_si128(_mm256_permute4x64_epi64::<0b1000>(packed)))
+}
+
+/// `M` (`Σ_s min · sub-block sum`) of the 8 rows: `mins` widened (rows 0–3, rows 4–7, i16
+/// lanes `8i + s`), `sums` from [`sub_sums`].
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+fn mins8(mins: &(__m512i, __m512i), sums: __m512i) -> __m256i {
+    // Per 128-bit lane (one row): 4 i32 pair sums, then summed across the lane.
+    let row_sums = |v: __m512i| {
+        let v = _mm512_madd_epi16(v, sums);
+        let v = _mm512_add_epi32(v, _mm512_shuffle_epi32::<0b10_11_00_01>(v));
+        _mm512_add_epi32(v, _mm512_shuffle_epi32::<0b01_00_11_10>(v))
+    };
+    let (lo, hi) = (row_sums(mins.0), row_sums(mins.1));
+    // SAFETY: reads exactly the 64 bytes of `IDX_ROWS`, unaligned.
+    let idx = unsafe { _mm512_loadu_si512(IDX_ROWS.as_ptr().cast()) };
+    _mm512_castsi512_si256(_mm512_permutex2var_epi32(lo, idx, hi))
+}
+
+/// Rows (8 per group of `w`, `nb` blocks per group) × tokens `t0..t1` into the `[t - t0][row]`
+/// tile `out`.
+///
+/// # Safety
+/// The CPU must support AVX2, FMA, F16C, AVX512F/BW/VL and AVX512-VNNI.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+pub(crate) unsafe fn mat_q4_k_x8(
+    w: &[BlockQ4_Kx8],
+    nb: usize,
+    x: &[BlockQ8_K],
+    xb: &XBatch<'_>,
+    t0: usize,
+    t1: usize,
+    out: &mut [f32],
+) {
+    let mut t = t0;
+    while t < t1 {
+        let g = match t1 - t {
+            1 => tokens::<1>(w, nb, x, xb, t0, t, out),
+            2 | 3 => tokens::<2>(w, nb, x, xb, t0, t, out),
+            _ => tokens::<4>(w, nb, x, xb, t0, t, out),
+        };
+        t += g;
+    }
+}
+
+/// [`mat_q4_k_x8`] for the `G` tokens `t..t + G`; returns `G`.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+#[allow(clippy::too_many_arguments)]
+fn tokens<const G: usize>(
+    w: &[BlockQ4_Kx8],
+    nb: usize,
+    x: &[BlockQ8_K],
+    xb: &XBatch<'_>,
+    t0: usize,
+    t: usize,
+    out: &mut [f32],
+) -> usize {
+    // Independent accumulators per token, so that no `vpdpwssd` waits on the one before.
+    let per = 8 / G;
+    let rows = w.len() / nb * 8;
+    let xs: [&[BlockQ8_K]; G] = std::array::from_fn(|j| &x[(t + j) * nb..(t + j + 1) * nb]);
+    let m4 = _mm512_set1_epi8(0xf);
+    let sc_idx: [__m512i; 4] = std::array::from_fn(|s| {
+        // SAFETY: reads exactly the 64 bytes of one index table, unaligned.
+        unsafe { _mm512_loadu_si512(IDX_SC[s].as_ptr().cast()) }
+    });
+    for (grp, blocks) in w.chunks_exact(nb).enumerate() {
+        let mut acc = [_mm256_setzero_ps(); G];
+        for (b, wb) in blocks.iter().enumerate() {
+            prefetch_ahead(wb, prefetch::ONE_STREAM);
+            let (sc_half, _) = wb.scales.as_chunks::<32>();
+            let sc = [_mm512_cvtepu8_epi16(load32(&sc_half[0])), _mm512_cvtepu8_epi16(load32(&sc_half[1]))];
+            let mut s = [[_mm512_setzero_si512(); 8]; G];
+            let (qs, _) = wb.qs.as_chunks::<64>();
+            for p in 0..4 {
+                let sa = _mm512_permutexvar_epi16(sc_idx[(2 * p) % 4], sc[p / 2]);
+                let sb = _mm512_permutexvar_epi16(sc_idx[(2 * p + 1) % 4], sc[p / 2]);
+                for k in 0..4 {
+                    let v = load64(&qs[4 * p + k]);
+                    let qa = _mm512_and_si512(v, m4);
+                    let qb = _mm512_and_si512(_mm512_srli_epi16::<4>(v), m4);
+                    for j in 0..G {
+                        let (xq, _) = xs[j][b].qs.as_chunks::<8>();
+                        let (ia, ib) = ((2 * k) % per, (2 * k + 1) % per);
+                        let pa = _mm512_maddubs_epi16(qa, bcast8(&xq[8 * p + k]));
+                        s[j][ia] = _mm512_dpwssd_epi32(s[j][ia], pa, sa);
+                        let pb = _mm512_maddubs_epi16(qb, bcast8(&xq[8 * p + 4 + k]));
+                        s[j][ib] = _mm512_dpwssd_epi32(s[j][ib], pb, sb);
+                    }
+                }
+            }
+            let (mins_half, _) = wb.mins.as_chunks::<32>();
+            let mins =
+                (_mm512_cvtepu8_epi16(load32(&mins_half[0])), _mm512_cvtepu8_epi16(load32(&mins_half[1])));
+            let d = _mm256_cvtph_ps(load16(bytemuck::cast_ref::<_, [u8; 16]>(&wb.d)));
+            let dmin = _mm256_cvtph_ps(load16(bytemuck::cast_ref::<_, [u8; 16]>(&wb.dmin)));
+            for j in 0..G {
+                let v = s[j][1..per].iter().fold(s[j][0], |v, &a| _mm512_add_epi32(v, a));
+                // Row i's two lanes summed into the low half of 64-bit lane i.
+                let sum = _mm512_cvtepi64_epi32(_mm512_add_epi32(v, _mm512_srli_epi64::<32>(v)));
+                let m = mins8(&mins, sub_sums(&xs[j][b]));
+                let dx = _mm256_set1_ps(xb.d[b * xb.ld + t + j]);
+                acc[j] = _mm256_fmadd_ps(_mm256_mul_ps(d, dx), _mm256_cvtepi32_ps(sum), acc[j]);
+                acc[j] = _mm256_fnmadd_ps(_mm256_mul_ps(dmin, dx), _mm256_cvtepi32_ps(m), acc[j]);
+            }
+        }
+        for (j, a) in acc.iter().enumerate() {
+            let o = &mut out[(t + j - t0) * rows + 8 * grp..][..8];
+            // SAFETY: writes exactly the 8 floats of `o`, unaligned.
+            unsafe { _mm256_storeu_ps(o.as_mut_ptr(), *a) };
+        }
+    }
+    G
+}

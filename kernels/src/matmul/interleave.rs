@@ -1,0 +1,118 @@
+//! Q4_K rows ⇄ [`BlockQ4_Kx8`]: 8 neighbouring rows interleaved super-block by super-block,
+//! the layout the decode kernels of tables with `mat_x8` read (see [`super::QMatrix`]).
+//! Lossless both ways: [`deinterleave_rows`] gives back the file's bytes exactly.
+
+use crate::blocks::{BlockQ4_K, BlockQ4_Kx8, pack_scales_mins_k4, scales_mins_k4};
+
+/// Rows per interleaved group.
+pub(crate) const ROWS: usize = 8;
+
+/// Super-block `b` of 8 rows, interleaved.
+pub(crate) fn interleave(rows: [&BlockQ4_K; ROWS]) -> BlockQ4_Kx8 {
+    let mut x = BlockQ4_Kx8 {
+        d: [rows[0].d; ROWS],
+        dmin: [rows[0].dmin; ROWS],
+        scales: [0; 64],
+        mins: [0; 64],
+        qs: [0; 1024],
+    };
+    for (i, r) in rows.iter().enumerate() {
+        x.d[i] = r.d;
+        x.dmin[i] = r.dmin;
+        let (sc, m) = scales_mins_k4(&r.scales);
+        for s in 0..8 {
+            x.scales[8 * s + i] = sc[s];
+            x.mins[8 * i + s] = m[s];
+        }
+        for p in 0..4 {
+            for k in 0..4 {
+                let dst = 64 * (4 * p + k) + 8 * i;
+                x.qs[dst..dst + 8].copy_from_slice(&r.qs[32 * p + 8 * k..32 * p + 8 * k + 8]);
+            }
+        }
+    }
+    x
+}
+
+/// The 8 rows' super-blocks of an interleaved block.
+pub(crate) fn deinterleave(x: &BlockQ4_Kx8) -> [BlockQ4_K; ROWS] {
+    std::array::from_fn(|i| {
+        let sc: [u8; 8] = std::array::from_fn(|s| x.scales[8 * s + i]);
+        let m: [u8; 8] = std::array::from_fn(|s| x.mins[8 * i + s]);
+        let mut qs = [0u8; 128];
+        for p in 0..4 {
+            for k in 0..4 {
+                let src = 64 * (4 * p + k) + 8 * i;
+                qs[32 * p + 8 * k..32 * p + 8 * k + 8].copy_from_slice(&x.qs[src..src + 8]);
+            }
+        }
+        BlockQ4_K { d: x.d[i], dmin: x.dmin[i], scales: pack_scales_mins_k4(&sc, &m), qs }
+    })
+}
+
+/// `src`: `rows × nb` super-blocks, row-major, `rows` a multiple of 8; `dst`: `rows / 8 × nb`
+/// interleaved blocks, group by group.
+///
+/// # Panics
+/// If the lengths do not match.
+pub(crate) fn interleave_rows(src: &[BlockQ4_K], nb: usize, dst: &mut [BlockQ4_Kx8]) {
+    assert!(
+        nb > 0 && src.len().is_multiple_of(ROWS * nb),
+        "interleave: {} blocks in rows of {nb}",
+        src.len()
+    );
+    assert_eq!(dst.len() * ROWS, src.len(), "interleave: destination length");
+    for (g, out) in dst.chunks_exact_mut(nb).enumerate() {
+        let rows = &src[g * ROWS * nb..(g + 1) * ROWS * nb];
+        for (b, o) in out.iter_mut().enumerate() {
+            *o = interleave(std::array::from_fn(|i| &rows[i * nb + b]));
+        }
+    }
+}
+
+/// The inverse of [`interleave_rows`].
+///
+/// # Panics
+/// If the lengths do not match.
+pub(crate) fn deinterleave_rows(src: &[BlockQ4_Kx8], nb: usize, dst: &mut [BlockQ4_K]) {
+    assert!(nb > 0 && src.len().is_multiple_of(nb), "deinterleave: {} blocks in rows of {nb}", src.len());
+    assert_eq!(src.len() * ROWS, dst.len(), "deinterleave: destination length");
+    for (g, group) in src.chunks_exact(nb).enumerate() {
+        let rows = &mut dst[g * ROWS * nb..(g + 1) * ROWS * nb];
+        for (b, x) in group.iter().enumerate() {
+            for (i, blk) in deinterleave(x).into_iter().enumerate() {
+                rows[i * nb + b] = blk;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::DType;
+    use crate::testing::Rng;
+    use bytemuck::Zeroable;
+
+    #[test]
+    fn interleaving_round_trips_every_byte() {
+        // Arbitrary bytes, not just valid quantizer output: every field must survive.
+        let (rows, nb) = (16, 3);
+        let mut rng = Rng::new(7);
+        let mut bytes = vec![0u8; rows * nb * DType::Q4_K.type_size()];
+        rng.fill(&mut bytes);
+        let src: &[BlockQ4_K] = bytemuck::cast_slice(&bytes);
+        let mut x8 = vec![BlockQ4_Kx8::zeroed(); rows / ROWS * nb];
+        interleave_rows(src, nb, &mut x8);
+        let mut back = vec![BlockQ4_K::zeroed(); rows * nb];
+        deinterleave_rows(&x8, nb, &mut back);
+        assert_eq!(bytemuck::cast_slice::<_, u8>(&back), &bytes[..]);
+        // Row 9's block 2 is group 1's block 2, lane 1.
+        let b = &src[9 * nb + 2];
+        let x = &x8[nb + 2];
+        assert_eq!(x.d[1].bits(), b.d.bits());
+        assert_eq!(&x.qs[64 * 5 + 8..64 * 5 + 16], &b.qs[32 + 8..32 + 16]);
+        let (sc, m) = scales_mins_k4(&b.scales);
+        assert_eq!((x.scales[8 * 6 + 1], x.mins[8 + 6]), (sc[6], m[6]));
+    }
+}
