@@ -332,6 +332,23 @@ pub struct BlockQ6_K {
 }
 block!(BlockQ6_K, Q6_K, 210);
 
+/// One super-block of 8 consecutive Q6_K rows, interleaved for decode (as
+/// [`BlockQ4_Kx8`]; the same 1680 bytes as the 8 source blocks).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct BlockQ6_Kx8 {
+    /// Row `i`'s `d`.
+    pub d: [F16Le; 8],
+    /// `scales[16 * p + 2 * i + e]`: sub-block `2p + e`'s scale in row `i` (pairs of
+    /// sub-blocks per row, for `madd`).
+    pub scales: [i8; 128],
+    /// `ql[64 * (8 * h + 4 * part + k) + 8 * i + j]` = row `i`'s `ql[64 * h + 32 * part + 8 * k + j]`.
+    pub ql: [u8; 8 * QK_K / 2],
+    /// `qh[64 * (4 * h + k) + 8 * i + j]` = row `i`'s `qh[32 * h + 8 * k + j]`.
+    pub qh: [u8; 8 * QK_K / 4],
+}
+const _: () = assert!(size_of::<BlockQ6_Kx8>() == 8 * 210 && align_of::<BlockQ6_Kx8>() == 1);
+
 /// Q8_K: `x = d * q` (f32 scale) with `bsums[i]` = sum of quants `16i..16i+16`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Pod, Zeroable)]

@@ -450,29 +450,30 @@ pub(crate) fn mat_args<'a, W: Block, X: Block>(
     (bytemuck::cast_slice(w), x)
 }
 
-/// Checks and casts the arguments of a `mat_x8` entry of Q4_K: as [`mat_args`], with `w`
-/// whole groups of 8 interleaved rows; returns the blocks and the blocks per row.
+/// Checks and casts the arguments of a `mat_x8` entry of `W` (Q4_K, Q6_K): as [`mat_args`],
+/// with `w` whole groups of 8 rows interleaved into `X8` blocks; returns the blocks and the
+/// blocks per row.
 #[inline]
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // AVX-512 only, so far
-pub(crate) fn mat_x8_args<'a>(
+pub(crate) fn mat_x8_args<'a, W: Block, X8: bytemuck::Pod, X: Block>(
     cols: usize,
     w: &'a [u8],
     xb: &XBatch<'a>,
     t0: usize,
     t1: usize,
     out: &[f32],
-) -> (&'a [crate::blocks::BlockQ4_Kx8], usize, &'a [crate::blocks::BlockQ8_K]) {
-    let group_bytes = DType::Q4_K
+) -> (&'a [X8], usize, &'a [X]) {
+    let group_bytes = W::DTYPE
         .checked_row_bytes(cols)
-        .and_then(|_| (cols / DType::Q4_K.block_size()).checked_mul(size_of::<crate::blocks::BlockQ4_Kx8>()))
-        .unwrap_or_else(|| bad_shape("mat_x8 weights", DType::Q4_K, cols, w.len()));
+        .and_then(|_| (cols / W::DTYPE.block_size()).checked_mul(size_of::<X8>()))
+        .unwrap_or_else(|| bad_shape("mat_x8 weights", W::DTYPE, cols, w.len()));
     if group_bytes == 0 || !w.len().is_multiple_of(group_bytes) {
-        bad_shape("mat_x8 weights", DType::Q4_K, cols, w.len());
+        bad_shape("mat_x8 weights", W::DTYPE, cols, w.len());
     }
     let rows = w.len() / group_bytes * 8;
-    let x = xbatch_args::<crate::blocks::BlockQ8_K>(cols, xb, t0, t1);
+    let x = xbatch_args::<X>(cols, xb, t0, t1);
     assert!(out.len() >= (t1 - t0) * rows, "mat_x8: output tile of {} for {} × {rows}", out.len(), t1 - t0);
-    (bytemuck::cast_slice(w), cols / DType::Q4_K.block_size(), x)
+    (bytemuck::cast_slice(w), cols / W::DTYPE.block_size(), x)
 }
 
 /// Checks and casts the arguments of a [`GemmKernels::pack`] entry; returns the blocks and

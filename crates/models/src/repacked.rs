@@ -1,5 +1,5 @@
-//! Weights repacked once at load for the kernel table: Q4_K matrices interleaved 8 rows to a
-//! block where the table decodes that layout faster ([`QMatrix::wants_interleaved`]: the
+//! Weights repacked once at load for the kernel table: Q4_K and Q6_K matrices interleaved 8
+//! rows to a block where the table decodes that layout faster ([`QMatrix::wants_interleaved`]: the
 //! AVX-512 table, so far). The copies live beside the mapping for the model's lifetime; the
 //! file's own pages of those tensors are then only read again for nothing (the page cache
 //! may drop them).
@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use hearth_gguf::{GgufFile, TensorInfo};
-use hearth_kernels::{DType, QMatrix};
+use hearth_kernels::QMatrix;
 
 /// Repacked matrices by tensor name.
 #[derive(Default)]
@@ -28,7 +28,7 @@ impl std::fmt::Debug for Repacked {
 fn wanted(t: &TensorInfo) -> Option<(usize, usize)> {
     let [cols, rows] = t.dims[..] else { return None };
     let (rows, cols) = (usize::try_from(rows).ok()?, usize::try_from(cols).ok()?);
-    (t.ty == DType::Q4_K && QMatrix::wants_interleaved(t.ty, rows)).then_some((rows, cols))
+    QMatrix::wants_interleaved(t.ty, rows).then_some((rows, cols))
 }
 
 impl Repacked {
@@ -70,7 +70,7 @@ impl Repacked {
         tracing::debug!(
             repacked = ?r,
             ms = start.elapsed().as_millis() as u64,
-            "interleaved Q4_K matrices for the kernel table"
+            "interleaved K-quant matrices for the kernel table"
         );
         r
     }

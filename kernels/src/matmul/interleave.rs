@@ -1,14 +1,114 @@
-//! Q4_K rows ⇄ [`BlockQ4_Kx8`]: 8 neighbouring rows interleaved super-block by super-block,
-//! the layout the decode kernels of tables with `mat_x8` read (see [`super::QMatrix`]).
-//! Lossless both ways: [`deinterleave_rows`] gives back the file's bytes exactly.
+//! Q4_K / Q6_K rows ⇄ [`BlockQ4_Kx8`] / [`BlockQ6_Kx8`]: 8 neighbouring rows interleaved
+//! super-block by super-block, the layout the decode kernels of tables with `mat_x8` read
+//! (see [`super::QMatrix`]). Lossless both ways: [`deinterleave_rows`] gives back the file's
+//! bytes exactly.
 
-use crate::blocks::{BlockQ4_K, BlockQ4_Kx8, pack_scales_mins_k4, scales_mins_k4};
+use crate::DType;
+use crate::blocks::{BlockQ4_K, BlockQ4_Kx8, BlockQ6_K, BlockQ6_Kx8, pack_scales_mins_k4, scales_mins_k4};
+
+/// A block type and its 8-row interleaved form.
+pub(crate) trait Interleave: bytemuck::Pod {
+    /// The interleaved block of 8 rows.
+    type X8: bytemuck::Pod;
+    /// Super-block `b` of 8 rows, interleaved.
+    fn interleave(rows: [&Self; ROWS]) -> Self::X8;
+    /// The 8 rows' super-blocks of an interleaved block.
+    fn deinterleave(x: &Self::X8) -> [Self; ROWS];
+}
+
+impl Interleave for BlockQ4_K {
+    type X8 = BlockQ4_Kx8;
+    fn interleave(rows: [&Self; ROWS]) -> BlockQ4_Kx8 {
+        interleave(rows)
+    }
+    fn deinterleave(x: &BlockQ4_Kx8) -> [Self; ROWS] {
+        deinterleave(x)
+    }
+}
+
+impl Interleave for BlockQ6_K {
+    type X8 = BlockQ6_Kx8;
+    fn interleave(rows: [&Self; ROWS]) -> BlockQ6_Kx8 {
+        let mut x = BlockQ6_Kx8 { d: [rows[0].d; ROWS], scales: [0; 128], ql: [0; 1024], qh: [0; 512] };
+        for (i, r) in rows.iter().enumerate() {
+            x.d[i] = r.d;
+            for s in 0..16 {
+                x.scales[16 * (s / 2) + 2 * i + s % 2] = r.scales[s];
+            }
+            for h in 0..2 {
+                for k in 0..4 {
+                    for part in 0..2 {
+                        let (dst, src) = (64 * (8 * h + 4 * part + k) + 8 * i, 64 * h + 32 * part + 8 * k);
+                        x.ql[dst..dst + 8].copy_from_slice(&r.ql[src..src + 8]);
+                    }
+                    let (dst, src) = (64 * (4 * h + k) + 8 * i, 32 * h + 8 * k);
+                    x.qh[dst..dst + 8].copy_from_slice(&r.qh[src..src + 8]);
+                }
+            }
+        }
+        x
+    }
+    fn deinterleave(x: &BlockQ6_Kx8) -> [Self; ROWS] {
+        std::array::from_fn(|i| {
+            let mut r = BlockQ6_K { ql: [0; 128], qh: [0; 64], scales: [0; 16], d: x.d[i] };
+            for s in 0..16 {
+                r.scales[s] = x.scales[16 * (s / 2) + 2 * i + s % 2];
+            }
+            for h in 0..2 {
+                for k in 0..4 {
+                    for part in 0..2 {
+                        let (src, dst) = (64 * (8 * h + 4 * part + k) + 8 * i, 64 * h + 32 * part + 8 * k);
+                        r.ql[dst..dst + 8].copy_from_slice(&x.ql[src..src + 8]);
+                    }
+                    let (src, dst) = (64 * (4 * h + k) + 8 * i, 32 * h + 8 * k);
+                    r.qh[dst..dst + 8].copy_from_slice(&x.qh[src..src + 8]);
+                }
+            }
+            r
+        })
+    }
+}
+
+/// Bytes of an interleaved block of 8 rows of `dt`, if the type has one.
+pub(crate) const fn x8_block_bytes(dt: DType) -> Option<usize> {
+    match dt {
+        DType::Q4_K => Some(size_of::<BlockQ4_Kx8>()),
+        DType::Q6_K => Some(size_of::<BlockQ6_Kx8>()),
+        _ => None,
+    }
+}
+
+/// [`interleave_rows`] on bytes of `dt` (a type [`x8_block_bytes`] knows).
+pub(crate) fn interleave_bytes(dt: DType, src: &[u8], nb: usize, dst: &mut [u8]) {
+    match dt {
+        DType::Q4_K => {
+            interleave_rows::<BlockQ4_K>(bytemuck::cast_slice(src), nb, bytemuck::cast_slice_mut(dst))
+        }
+        DType::Q6_K => {
+            interleave_rows::<BlockQ6_K>(bytemuck::cast_slice(src), nb, bytemuck::cast_slice_mut(dst))
+        }
+        _ => unreachable!("{dt} has no interleaved layout"),
+    }
+}
+
+/// [`deinterleave_rows`] on bytes of `dt` (a type [`x8_block_bytes`] knows).
+pub(crate) fn deinterleave_bytes(dt: DType, src: &[u8], nb: usize, dst: &mut [u8]) {
+    match dt {
+        DType::Q4_K => {
+            deinterleave_rows::<BlockQ4_K>(bytemuck::cast_slice(src), nb, bytemuck::cast_slice_mut(dst))
+        }
+        DType::Q6_K => {
+            deinterleave_rows::<BlockQ6_K>(bytemuck::cast_slice(src), nb, bytemuck::cast_slice_mut(dst))
+        }
+        _ => unreachable!("{dt} has no interleaved layout"),
+    }
+}
 
 /// Rows per interleaved group.
 pub(crate) const ROWS: usize = 8;
 
-/// Super-block `b` of 8 rows, interleaved.
-pub(crate) fn interleave(rows: [&BlockQ4_K; ROWS]) -> BlockQ4_Kx8 {
+/// Super-block `b` of 8 Q4_K rows, interleaved.
+fn interleave(rows: [&BlockQ4_K; ROWS]) -> BlockQ4_Kx8 {
     let mut x = BlockQ4_Kx8 {
         d: [rows[0].d; ROWS],
         dmin: [rows[0].dmin; ROWS],
@@ -34,8 +134,8 @@ pub(crate) fn interleave(rows: [&BlockQ4_K; ROWS]) -> BlockQ4_Kx8 {
     x
 }
 
-/// The 8 rows' super-blocks of an interleaved block.
-pub(crate) fn deinterleave(x: &BlockQ4_Kx8) -> [BlockQ4_K; ROWS] {
+/// The 8 rows' super-blocks of an interleaved Q4_K block.
+fn deinterleave(x: &BlockQ4_Kx8) -> [BlockQ4_K; ROWS] {
     std::array::from_fn(|i| {
         let sc: [u8; 8] = std::array::from_fn(|s| x.scales[8 * s + i]);
         let m: [u8; 8] = std::array::from_fn(|s| x.mins[8 * i + s]);
@@ -55,7 +155,7 @@ pub(crate) fn deinterleave(x: &BlockQ4_Kx8) -> [BlockQ4_K; ROWS] {
 ///
 /// # Panics
 /// If the lengths do not match.
-pub(crate) fn interleave_rows(src: &[BlockQ4_K], nb: usize, dst: &mut [BlockQ4_Kx8]) {
+pub(crate) fn interleave_rows<B: Interleave>(src: &[B], nb: usize, dst: &mut [B::X8]) {
     assert!(
         nb > 0 && src.len().is_multiple_of(ROWS * nb),
         "interleave: {} blocks in rows of {nb}",
@@ -65,7 +165,7 @@ pub(crate) fn interleave_rows(src: &[BlockQ4_K], nb: usize, dst: &mut [BlockQ4_K
     for (g, out) in dst.chunks_exact_mut(nb).enumerate() {
         let rows = &src[g * ROWS * nb..(g + 1) * ROWS * nb];
         for (b, o) in out.iter_mut().enumerate() {
-            *o = interleave(std::array::from_fn(|i| &rows[i * nb + b]));
+            *o = B::interleave(std::array::from_fn(|i| &rows[i * nb + b]));
         }
     }
 }
@@ -74,13 +174,13 @@ pub(crate) fn interleave_rows(src: &[BlockQ4_K], nb: usize, dst: &mut [BlockQ4_K
 ///
 /// # Panics
 /// If the lengths do not match.
-pub(crate) fn deinterleave_rows(src: &[BlockQ4_Kx8], nb: usize, dst: &mut [BlockQ4_K]) {
+pub(crate) fn deinterleave_rows<B: Interleave>(src: &[B::X8], nb: usize, dst: &mut [B]) {
     assert!(nb > 0 && src.len().is_multiple_of(nb), "deinterleave: {} blocks in rows of {nb}", src.len());
     assert_eq!(src.len() * ROWS, dst.len(), "deinterleave: destination length");
     for (g, group) in src.chunks_exact(nb).enumerate() {
         let rows = &mut dst[g * ROWS * nb..(g + 1) * ROWS * nb];
         for (b, x) in group.iter().enumerate() {
-            for (i, blk) in deinterleave(x).into_iter().enumerate() {
+            for (i, blk) in B::deinterleave(x).into_iter().enumerate() {
                 rows[i * nb + b] = blk;
             }
         }
@@ -114,5 +214,19 @@ mod tests {
         assert_eq!(&x.qs[64 * 5 + 8..64 * 5 + 16], &b.qs[32 + 8..32 + 16]);
         let (sc, m) = scales_mins_k4(&b.scales);
         assert_eq!((x.scales[8 * 6 + 1], x.mins[8 + 6]), (sc[6], m[6]));
+
+        let mut bytes = vec![0u8; rows * nb * DType::Q6_K.type_size()];
+        rng.fill(&mut bytes);
+        let src: &[BlockQ6_K] = bytemuck::cast_slice(&bytes);
+        let mut x8 = vec![BlockQ6_Kx8::zeroed(); rows / ROWS * nb];
+        interleave_rows(src, nb, &mut x8);
+        let mut back = vec![BlockQ6_K::zeroed(); rows * nb];
+        deinterleave_rows(&x8, nb, &mut back);
+        assert_eq!(bytemuck::cast_slice::<_, u8>(&back), &bytes[..]);
+        // Row 9's block 2: lane 1 of group 1's block 2; ql bytes 32 + 8..32 + 16 are chunk (0, 1, 1).
+        let (b, x) = (&src[9 * nb + 2], &x8[nb + 2]);
+        assert_eq!(&x.ql[64 * 5 + 8..64 * 5 + 16], &b.ql[40..48]);
+        assert_eq!(&x.qh[64 * 5 + 8..64 * 5 + 16], &b.qh[40..48]);
+        assert_eq!(x.scales[16 * 3 + 2 + 1], b.scales[7]);
     }
 }

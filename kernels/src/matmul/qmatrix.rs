@@ -30,7 +30,7 @@ pub enum MatrixError {
         got: usize,
     },
     /// The type or row count has no interleaved layout ([`QMatrix::can_interleave`]).
-    #[error("{dtype} matrix of {rows} rows has no interleaved layout (Q4_K, a multiple of 8 rows)")]
+    #[error("{dtype} matrix of {rows} rows has no interleaved layout (Q4_K or Q6_K, a multiple of 8 rows)")]
     NotInterleavable {
         /// Weight type.
         dtype: DType,
@@ -48,7 +48,8 @@ pub enum MatrixError {
 pub(super) enum Layout<'a> {
     /// ggml's layout: row `r` is `data[r * row_bytes..(r + 1) * row_bytes]`.
     RowMajor { data: &'a [u8], row_bytes: usize },
-    /// Q4_K rows interleaved 8 to a block ([`crate::blocks::BlockQ4_Kx8`]): rows `8g..8g + 8`
+    /// Q4_K / Q6_K rows interleaved 8 to a block ([`crate::blocks::BlockQ4_Kx8`],
+    /// [`crate::blocks::BlockQ6_Kx8`]): rows `8g..8g + 8`
     /// are `data[g * 8 * row_bytes..(g + 1) * 8 * row_bytes]`, block by block.
     Interleaved8 { data: &'a [u8], row_bytes: usize, group_bytes: usize },
 }
@@ -116,22 +117,25 @@ impl<'a> QMatrix<'a> {
         let nb = cols / dtype.block_size();
         let groups = rows / super::interleave::ROWS;
         let expected =
-            nb.checked_mul(groups).and_then(|b| b.checked_mul(size_of::<crate::blocks::BlockQ4_Kx8>()));
+            super::interleave::x8_block_bytes(dtype).and_then(|x| nb.checked_mul(groups)?.checked_mul(x));
         let expected =
             expected.ok_or(MatrixError::WrongSize { dtype, rows, cols, expected: None, got: 0 })?;
         Ok((row_bytes, expected))
     }
 
     /// Bytes of the interleaved layout of a `rows × cols` `dtype` matrix (the 6-bit scales
-    /// and mins are stored unpacked: 1184 bytes per 8 × 144), or `None` if it has none.
+    /// and mins are stored unpacked: 1184 bytes per 8 × 144 for Q4_K; Q6_K keeps its 8 × 210), or
+    /// `None` if it has none.
     pub fn interleaved_len(dtype: DType, rows: usize, cols: usize) -> Option<usize> {
         Self::check_interleave(dtype, rows, cols).ok().map(|(_, len)| len)
     }
 
-    /// Whether `dtype` matrices of `rows` rows have an interleaved layout (Q4_K, rows a
-    /// multiple of 8).
+    /// Whether `dtype` matrices of `rows` rows have an interleaved layout (Q4_K or Q6_K,
+    /// rows a multiple of 8).
     pub fn can_interleave(dtype: DType, rows: usize) -> bool {
-        dtype == DType::Q4_K && rows.is_multiple_of(super::interleave::ROWS) && rows > 0
+        super::interleave::x8_block_bytes(dtype).is_some()
+            && rows.is_multiple_of(super::interleave::ROWS)
+            && rows > 0
     }
 
     /// Whether the process's kernel table ([`crate::kernels()`]) multiplies such matrices
@@ -174,7 +178,7 @@ impl<'a> QMatrix<'a> {
             });
         }
         let nb = cols / dtype.block_size();
-        super::interleave::interleave_rows(bytemuck::cast_slice(src), nb, bytemuck::cast_slice_mut(dst));
+        super::interleave::interleave_bytes(dtype, src, nb, dst);
         Ok(())
     }
 
@@ -252,10 +256,11 @@ impl<'a> QMatrix<'a> {
         dst.resize((r1 - r0) * self.row_bytes(), 0);
         match self.layout {
             Layout::RowMajor { .. } => dst.copy_from_slice(src),
-            Layout::Interleaved8 { .. } => super::interleave::deinterleave_rows(
-                bytemuck::cast_slice(src),
+            Layout::Interleaved8 { .. } => super::interleave::deinterleave_bytes(
+                self.dtype,
+                src,
                 self.cols / self.dtype.block_size(),
-                bytemuck::cast_slice_mut(dst),
+                dst,
             ),
         }
     }

@@ -372,40 +372,43 @@ fn real_fixture_tensors_match_f64() {
     }
 }
 
-/// The file's bytes of a Q4_K matrix repacked by `QMatrix::interleave`.
-fn interleaved_bytes(rows: usize, cols: usize, wb: &[u8]) -> Vec<u8> {
-    let mut il = vec![0u8; QMatrix::interleaved_len(DType::Q4_K, rows, cols).expect("interleavable")];
-    QMatrix::interleave(DType::Q4_K, rows, cols, wb, &mut il).expect("interleavable");
+/// The file's bytes of a `dt` matrix repacked by `QMatrix::interleave`.
+fn interleaved_bytes(dt: DType, rows: usize, cols: usize, wb: &[u8]) -> Vec<u8> {
+    let mut il = vec![0u8; QMatrix::interleaved_len(dt, rows, cols).expect("interleavable")];
+    QMatrix::interleave(dt, rows, cols, wb, &mut il).expect("interleavable");
     il
 }
 
 #[test]
-fn interleaved_q4_k_equals_the_row_dot_products_on_every_table() {
-    // Bit for bit: the interleaved kernel (AVX-512) keeps the row-major kernels' float steps,
-    // and tables without it take the groups apart first. Batches cover one token, the
+fn interleaved_k_quants_equal_the_row_dot_products_on_every_table() {
+    // Bit for bit: the interleaved kernels (AVX-512) keep the row-major kernels' float steps,
+    // and tables without them take the groups apart first. Batches cover one token, the
     // multi-token tiles (1, 2, 4 at a time and remainders) and the GEMM (≥ 16).
     let pools: Vec<ThreadPool> = [1, 2, 3].into_iter().map(ThreadPool::new).collect();
     let mut x = Activations::new();
-    for (rows, cols) in [(8, 256), (16, 512), (72, 768), (200, 3072)] {
-        let wb = random_row(DType::Q4_K, rows * cols, (rows + cols) as u64);
-        let il = interleaved_bytes(rows, cols, &wb);
-        let w = QMatrix::interleaved(DType::Q4_K, rows, cols, &il).expect("interleaved view");
-        assert!(w.is_interleaved() && w.n_bytes() == wb.len() / 1152 * 1184);
-        for k in Kernels::available() {
-            for n in [1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 33] {
-                let xf = random_f32(n * cols, 1.0, (rows * 100 + n) as u64);
-                let want = row_by_row(k, DType::Q4_K, rows, cols, &wb, &xf);
-                let pool = &pools[(rows + n) % pools.len()];
-                x.load(&xf, cols);
-                let mut out = vec![f32::NAN; n * rows];
-                matmul_with(k, pool, &w, &mut x, &mut out);
-                for (i, (g, e)) in out.iter().zip(&want).enumerate() {
-                    assert_eq!(
-                        g.to_bits(),
-                        e.to_bits(),
-                        "{} {rows}x{cols} n={n}: out[{i}] = {g}, row dot {e}",
-                        k.name()
-                    );
+    for dt in [DType::Q4_K, DType::Q6_K] {
+        for (rows, cols) in [(8, 256), (16, 512), (72, 768), (200, 3072)] {
+            let wb = random_row(dt, rows * cols, (rows + cols) as u64);
+            let il = interleaved_bytes(dt, rows, cols, &wb);
+            let w = QMatrix::interleaved(dt, rows, cols, &il).expect("interleaved view");
+            let per_8_rows = if dt == DType::Q4_K { 1184 } else { 8 * 210 };
+            assert!(w.is_interleaved() && w.n_bytes() == rows / 8 * cols / 256 * per_8_rows);
+            for k in Kernels::available() {
+                for n in [1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 33] {
+                    let xf = random_f32(n * cols, 1.0, (rows * 100 + n) as u64);
+                    let want = row_by_row(k, dt, rows, cols, &wb, &xf);
+                    let pool = &pools[(rows + n) % pools.len()];
+                    x.load(&xf, cols);
+                    let mut out = vec![f32::NAN; n * rows];
+                    matmul_with(k, pool, &w, &mut x, &mut out);
+                    for (i, (g, e)) in out.iter().zip(&want).enumerate() {
+                        assert_eq!(
+                            g.to_bits(),
+                            e.to_bits(),
+                            "{dt} {} {rows}x{cols} n={n}: out[{i}] = {g}, row dot {e}",
+                            k.name()
+                        );
+                    }
                 }
             }
         }
@@ -416,7 +419,7 @@ fn interleaved_q4_k_equals_the_row_dot_products_on_every_table() {
 fn interleaved_matrices_decode_rows_and_mix_with_row_major_ones() {
     let (rows, cols) = (24, 512);
     let wb = random_row(DType::Q4_K, rows * cols, 5);
-    let il = interleaved_bytes(rows, cols, &wb);
+    let il = interleaved_bytes(DType::Q4_K, rows, cols, &wb);
     let a = QMatrix::new(DType::Q4_K, rows, cols, &wb).expect("row-major");
     let b = QMatrix::interleaved(DType::Q4_K, rows, cols, &il).expect("interleaved");
     let (mut ra, mut rb) = (vec![0.0; cols], vec![0.0; cols]);
@@ -434,12 +437,12 @@ fn interleaved_matrices_decode_rows_and_mix_with_row_major_ones() {
 }
 
 #[test]
-fn only_q4_k_with_whole_groups_of_rows_interleaves() {
-    let q6 = random_row(DType::Q6_K, 8 * 256, 1);
-    let mut dst = vec![0u8; q6.len()];
+fn only_q4_k_and_q6_k_with_whole_groups_of_rows_interleave() {
+    let q5 = random_row(DType::Q5_K, 8 * 256, 1);
+    let mut dst = vec![0u8; q5.len()];
     assert_eq!(
-        QMatrix::interleave(DType::Q6_K, 8, 256, &q6, &mut dst),
-        Err(MatrixError::NotInterleavable { dtype: DType::Q6_K, rows: 8 })
+        QMatrix::interleave(DType::Q5_K, 8, 256, &q5, &mut dst),
+        Err(MatrixError::NotInterleavable { dtype: DType::Q5_K, rows: 8 })
     );
     let q4 = random_row(DType::Q4_K, 12 * 256, 1);
     let mut dst = vec![0u8; q4.len() * 2];

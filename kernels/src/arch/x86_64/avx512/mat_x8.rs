@@ -1,5 +1,7 @@
-//! AVX-512 kernel of Q4_K repacked 8 rows to a block ([`BlockQ4_Kx8`]): all 8 rows of a
-//! group in the lanes of one register, so no partial sum is ever reduced across lanes.
+//! AVX-512 kernels of Q4_K and Q6_K repacked 8 rows to a block ([`BlockQ4_Kx8`],
+//! [`BlockQ6_Kx8`]): all 8 rows of a group in the lanes of one register, so no partial sum
+//! is ever reduced across lanes. (Q4_K is described below; Q6_K is the same with four
+//! registers of 6-bit quants per ql/ql/qh triple of loads and 16 sub-block scales.)
 //!
 //! Per 64-byte load of nibbles: the low nibbles are 8 quants of sub-block `2p` for each of
 //! the 8 rows, the high nibbles the same 8 positions of sub-block `2p + 1`; the 8
@@ -168,6 +170,169 @@ fn tokens<const G: usize>(
                 let dx = _mm256_set1_ps(xb.d[b * xb.ld + t + j]);
                 acc[j] = _mm256_fmadd_ps(_mm256_mul_ps(d, dx), _mm256_cvtepi32_ps(sum), acc[j]);
                 acc[j] = _mm256_fnmadd_ps(_mm256_mul_ps(dmin, dx), _mm256_cvtepi32_ps(m), acc[j]);
+            }
+        }
+        for (j, a) in acc.iter().enumerate() {
+            let o = &mut out[(t + j - t0) * rows + 8 * grp..][..8];
+            // SAFETY: writes exactly the 8 floats of `o`, unaligned.
+            unsafe { _mm256_storeu_ps(o.as_mut_ptr(), *a) };
+        }
+    }
+    G
+}
+
+/// `vpermw` indices for Q6_K: 16-bit lane `l` takes element `base + 2 · (l / 4)` (row
+/// `l / 4`'s scale in a widened register of `BlockQ6_Kx8::scales`).
+const fn per_row_q6(base: usize) -> [i16; 32] {
+    let mut t = [0i16; 32];
+    let mut l = 0;
+    while l < 32 {
+        t[l] = (base + 2 * (l / 4)) as i16;
+        l += 1;
+    }
+    t
+}
+
+/// Sub-block `2p + e`'s scales: `IDX_Q6[2 · (p % 2) + e]` of widened register `p / 2`.
+const IDX_Q6: [[i16; 32]; 4] = [per_row_q6(0), per_row_q6(1), per_row_q6(16), per_row_q6(17)];
+
+/// `vpermd` indices: the bsum pair `2z` in the low 256 bits, `2z + 1` in the high (`z` 0..4).
+const fn pair_idx(z: usize) -> [i32; 16] {
+    let mut t = [0i32; 16];
+    let mut l = 0;
+    while l < 16 {
+        t[l] = (2 * z + l / 8) as i32;
+        l += 1;
+    }
+    t
+}
+
+const IDX_PAIRS: [[i32; 16]; 4] = [pair_idx(0), pair_idx(1), pair_idx(2), pair_idx(3)];
+
+/// Q6_K rows (8 per group of `w`, `nb` blocks per group) × tokens `t0..t1` into the
+/// `[t - t0][row]` tile `out`: as [`mat_q4_k_x8`], the −32 offset folded in as
+/// `32 · Σ sc · bsum` (the row-major kernels' `S`).
+///
+/// # Safety
+/// The CPU must support AVX2, FMA, F16C, AVX512F/BW/VL and AVX512-VNNI.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+pub(crate) unsafe fn mat_q6_k_x8(
+    w: &[BlockQ6_Kx8],
+    nb: usize,
+    x: &[BlockQ8_K],
+    xb: &XBatch<'_>,
+    t0: usize,
+    t1: usize,
+    out: &mut [f32],
+) {
+    let mut t = t0;
+    while t < t1 {
+        let g = match t1 - t {
+            1 => tokens_q6::<1>(w, nb, x, xb, t0, t, out),
+            2 | 3 => tokens_q6::<2>(w, nb, x, xb, t0, t, out),
+            _ => tokens_q6::<4>(w, nb, x, xb, t0, t, out),
+        };
+        t += g;
+    }
+}
+
+/// `32 · Σ_s sc · bsum_s` of the 8 rows (8 lanes): `sc` the widened scales.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+fn offset8(sc: &[__m512i; 4], pair_idx: &[__m512i; 4], x: &BlockQ8_K) -> __m256i {
+    let pairs = _mm512_castsi256_si512(bsums(x));
+    let mut v = _mm512_setzero_si512();
+    for z in 0..4 {
+        v = _mm512_add_epi32(v, _mm512_madd_epi16(sc[z], _mm512_permutexvar_epi32(pair_idx[z], pairs)));
+    }
+    let v = _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64::<1>(v));
+    _mm256_slli_epi32::<5>(v)
+}
+
+/// [`mat_q6_k_x8`] for the `G` tokens `t..t + G`; returns `G`.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+#[allow(clippy::too_many_arguments)]
+fn tokens_q6<const G: usize>(
+    w: &[BlockQ6_Kx8],
+    nb: usize,
+    x: &[BlockQ8_K],
+    xb: &XBatch<'_>,
+    t0: usize,
+    t: usize,
+    out: &mut [f32],
+) -> usize {
+    let per = 8 / G;
+    let rows = w.len() / nb * 8;
+    let xs: [&[BlockQ8_K]; G] = std::array::from_fn(|j| &x[(t + j) * nb..(t + j + 1) * nb]);
+    let m15 = _mm512_set1_epi8(15);
+    let m3 = _mm512_set1_epi8(3);
+    let m12 = _mm512_set1_epi8(12);
+    let m48 = _mm512_set1_epi8(48);
+    let m192 = _mm512_set1_epi8(-64);
+    // SAFETY (both): reads exactly the 64 bytes of one index table, unaligned.
+    let sc_idx: [__m512i; 4] =
+        std::array::from_fn(|s| unsafe { _mm512_loadu_si512(IDX_Q6[s].as_ptr().cast()) });
+    let pair_idx: [__m512i; 4] =
+        std::array::from_fn(|z| unsafe { _mm512_loadu_si512(IDX_PAIRS[z].as_ptr().cast()) });
+    for (grp, blocks) in w.chunks_exact(nb).enumerate() {
+        let mut acc = [_mm256_setzero_ps(); G];
+        for (b, wb) in blocks.iter().enumerate() {
+            prefetch_ahead(wb, prefetch::ONE_STREAM);
+            let (sc_q, _) = wb.scales.as_chunks::<32>();
+            let sc: [__m512i; 4] = std::array::from_fn(|z| _mm512_cvtepi8_epi16(load32(&sc_q[z])));
+            let mut s = [[_mm512_setzero_si512(); 8]; G];
+            let (ql, _) = wb.ql.as_chunks::<64>();
+            let (qh, _) = wb.qh.as_chunks::<64>();
+            for h in 0..2 {
+                for kk in 0..2 {
+                    let scs = [
+                        _mm512_permutexvar_epi16(sc_idx[kk], sc[2 * h]),
+                        _mm512_permutexvar_epi16(sc_idx[2 + kk], sc[2 * h]),
+                        _mm512_permutexvar_epi16(sc_idx[kk], sc[2 * h + 1]),
+                        _mm512_permutexvar_epi16(sc_idx[2 + kk], sc[2 * h + 1]),
+                    ];
+                    for k in 2 * kk..2 * kk + 2 {
+                        let l0 = load64(&ql[8 * h + k]);
+                        let l1 = load64(&ql[8 * h + 4 + k]);
+                        let hv = load64(&qh[4 * h + k]);
+                        // Quants 8k + j, + 32, + 64, + 96 of half h (sub-blocks 8h + k/2 + 0, 2, 4, 6).
+                        let q = [
+                            _mm512_or_si512(
+                                _mm512_and_si512(l0, m15),
+                                _mm512_slli_epi16::<4>(_mm512_and_si512(hv, m3)),
+                            ),
+                            _mm512_or_si512(
+                                _mm512_and_si512(l1, m15),
+                                _mm512_slli_epi16::<2>(_mm512_and_si512(hv, m12)),
+                            ),
+                            _mm512_or_si512(
+                                _mm512_and_si512(_mm512_srli_epi16::<4>(l0), m15),
+                                _mm512_and_si512(hv, m48),
+                            ),
+                            _mm512_or_si512(
+                                _mm512_and_si512(_mm512_srli_epi16::<4>(l1), m15),
+                                _mm512_srli_epi16::<2>(_mm512_and_si512(hv, m192)),
+                            ),
+                        ];
+                        for j in 0..G {
+                            let (xq, _) = xs[j][b].qs.as_chunks::<8>();
+                            for (r, (&qr, &sr)) in q.iter().zip(&scs).enumerate() {
+                                let ia = (4 * (k % 2) + r) % per;
+                                let p = _mm512_maddubs_epi16(qr, bcast8(&xq[16 * h + 4 * r + k]));
+                                s[j][ia] = _mm512_dpwssd_epi32(s[j][ia], p, sr);
+                            }
+                        }
+                    }
+                }
+            }
+            let d = _mm256_cvtph_ps(load16(bytemuck::cast_ref::<_, [u8; 16]>(&wb.d)));
+            for j in 0..G {
+                let v = s[j][1..per].iter().fold(s[j][0], |v, &a| _mm512_add_epi32(v, a));
+                let sum = _mm512_cvtepi64_epi32(_mm512_add_epi32(v, _mm512_srli_epi64::<32>(v)));
+                let sum = _mm256_sub_epi32(sum, offset8(&sc, &pair_idx, &xs[j][b]));
+                let dx = _mm256_set1_ps(xb.d[b * xb.ld + t + j]);
+                acc[j] = _mm256_fmadd_ps(_mm256_mul_ps(d, dx), _mm256_cvtepi32_ps(sum), acc[j]);
             }
         }
         for (j, a) in acc.iter().enumerate() {

@@ -13,6 +13,28 @@ use crate::blocks::*;
 use crate::dispatch::Kernels;
 use hearth_dtype::DType;
 
+/// A [`crate::dispatch::MatFn`] on `W` rows interleaved into `X8` blocks: checks the shapes,
+/// casts the bytes and calls the `unsafe` `#[target_feature]` kernel `path(w, nb, x, xb, t0,
+/// t1, out)`, under the contract of `dot_entry!`.
+macro_rules! mat_x8_entry {
+    ($w:ty, $x8:ty, $f:path) => {{
+        fn entry(
+            cols: usize,
+            w: &[u8],
+            xb: &crate::dispatch::XBatch<'_>,
+            t0: usize,
+            t1: usize,
+            out: &mut [f32],
+        ) {
+            let (w, nb, x) = crate::dispatch::mat_x8_args::<$w, $x8, BlockQ8_K>(cols, w, xb, t0, t1, out);
+            // SAFETY: the kernel's only precondition is its target features; this entry is
+            // reachable only through a table returned after detecting them at run time.
+            unsafe { $f(w, nb, x, xb, t0, t1, out) }
+        }
+        entry as crate::dispatch::MatFn
+    }};
+}
+
 /// The AVX-512 table.
 pub(crate) static AVX512: Kernels = {
     use DType::*;
@@ -23,21 +45,7 @@ pub(crate) static AVX512: Kernels = {
     t[Q4_K.index()].mat = Some(mat_entry!(unsafe BlockQ4_K, BlockQ8_K, mat_k::mat_q4_k));
     t[Q5_K.index()].mat = Some(mat_entry!(unsafe BlockQ5_K, BlockQ8_K, mat_k::mat_q5_k));
     t[Q6_K.index()].mat = Some(mat_entry!(unsafe BlockQ6_K, BlockQ8_K, mat_k::mat_q6_k));
-    t[Q4_K.index()].mat_x8 = Some({
-        fn entry(
-            cols: usize,
-            w: &[u8],
-            xb: &crate::dispatch::XBatch<'_>,
-            t0: usize,
-            t1: usize,
-            out: &mut [f32],
-        ) {
-            let (w, nb, x) = crate::dispatch::mat_x8_args(cols, w, xb, t0, t1, out);
-            // SAFETY: the kernel's only precondition is its target features; this entry is
-            // reachable only through a table returned after detecting them at run time.
-            unsafe { mat_x8::mat_q4_k_x8(w, nb, x, xb, t0, t1, out) }
-        }
-        entry as crate::dispatch::MatFn
-    });
+    t[Q4_K.index()].mat_x8 = Some(mat_x8_entry!(BlockQ4_K, BlockQ4_Kx8, mat_x8::mat_q4_k_x8));
+    t[Q6_K.index()].mat_x8 = Some(mat_x8_entry!(BlockQ6_K, BlockQ6_Kx8, mat_x8::mat_q6_k_x8));
     Kernels::new("avx512", t, &super::avx2::ops::OPS)
 };
