@@ -270,11 +270,14 @@ fn tokens_q6<const G: usize>(
     let m12 = _mm512_set1_epi8(12);
     let m48 = _mm512_set1_epi8(48);
     let m192 = _mm512_set1_epi8(-64);
-    // SAFETY (both): reads exactly the 64 bytes of one index table, unaligned.
-    let sc_idx: [__m512i; 4] =
-        std::array::from_fn(|s| unsafe { _mm512_loadu_si512(IDX_Q6[s].as_ptr().cast()) });
-    let pair_idx: [__m512i; 4] =
-        std::array::from_fn(|z| unsafe { _mm512_loadu_si512(IDX_PAIRS[z].as_ptr().cast()) });
+    let sc_idx: [__m512i; 4] = std::array::from_fn(|s| {
+        // SAFETY: reads exactly the 64 bytes of one index table, unaligned.
+        unsafe { _mm512_loadu_si512(IDX_Q6[s].as_ptr().cast()) }
+    });
+    let pair_idx: [__m512i; 4] = std::array::from_fn(|z| {
+        // SAFETY: reads exactly the 64 bytes of one index table, unaligned.
+        unsafe { _mm512_loadu_si512(IDX_PAIRS[z].as_ptr().cast()) }
+    });
     for (grp, blocks) in w.chunks_exact(nb).enumerate() {
         let mut acc = [_mm256_setzero_ps(); G];
         for (b, wb) in blocks.iter().enumerate() {
