@@ -16,6 +16,8 @@ pub struct GgufFile {
     path: PathBuf,
     map: Mmap,
     header: Header,
+    /// Whether `map` maps a file (not an anonymous copy of bytes).
+    file_backed: bool,
 }
 
 impl GgufFile {
@@ -36,7 +38,7 @@ impl GgufFile {
         let map =
             unsafe { Mmap::map(&file) }.map_err(|source| GgufError::Open { path: path.clone(), source })?;
         let header = parse_header(&map, limits)?;
-        Ok(GgufFile { path, map, header })
+        Ok(GgufFile { path, map, header, file_backed: true })
     }
 
     /// Parses a GGUF file held in memory (tests, fuzzing, files received over the network)
@@ -52,7 +54,7 @@ impl GgufFile {
         anon.copy_from_slice(bytes);
         let map = anon.make_read_only()?;
         let header = parse_header(&map, limits)?;
-        Ok(GgufFile { path: PathBuf::from("<memory>"), map, header })
+        Ok(GgufFile { path: PathBuf::from("<memory>"), map, header, file_backed: false })
     }
 
     /// Advises the kernel that tensor data will be read soon and sequentially.
@@ -61,6 +63,37 @@ impl GgufFile {
         {
             let _ = self.map.advise(memmap2::Advice::WillNeed);
         }
+    }
+
+    /// Drops this process's mapping of the pages that hold only `info`'s data (whole 64 KiB
+    /// runs inside it), for a caller that copied the tensor out (a repacked layout): they
+    /// stop counting as this process's resident memory. Reading them again still works and
+    /// gives the same bytes (faulted back in from the page cache or the file). A file held in
+    /// memory ([`GgufFile::from_bytes`]) is left as it is.
+    pub fn release_tensor_pages(&self, info: &TensorInfo) {
+        #[cfg(unix)]
+        {
+            if !self.file_backed {
+                return;
+            }
+            const RUN: usize = 64 << 10;
+            let data = self.data(info);
+            let base = self.map.as_ptr() as usize;
+            let start = (data.as_ptr() as usize - base).next_multiple_of(RUN);
+            let end = (data.as_ptr() as usize - base + data.len()) / RUN * RUN;
+            if end > start {
+                // SAFETY: the mapping is a read-only file mapping that this process never
+                // writes, so MADV_DONTNEED only drops page-table entries: any later access
+                // faults the same file bytes back in. (The danger of DONTNEED, zeroing private
+                // or anonymous pages, applies to `from_bytes` mappings, excluded above.) The
+                // range lies inside the mapping (inside `data`).
+                let _ = unsafe {
+                    self.map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start)
+                };
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = info;
     }
 
     /// The path the file was opened from.

@@ -94,6 +94,12 @@ impl Model {
         self.mapped.borrow_dependent()
     }
 
+    /// Bytes of weights repacked at load into the kernel table's layout (anonymous memory
+    /// beside the mapping; 0 where the table reads the file's layout, or `HEARTH_REPACK=0`).
+    pub fn repacked_bytes(&self) -> usize {
+        self.mapped.borrow_owner().repacked.bytes()
+    }
+
     /// The mapped file (metadata, tokenizer, template live there too).
     pub fn file(&self) -> &Arc<GgufFile> {
         &self.mapped.borrow_owner().file

@@ -5,21 +5,24 @@
 //! may drop them).
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use hearth_gguf::{GgufFile, TensorInfo};
 use hearth_kernels::QMatrix;
 
-/// Repacked matrices by tensor name.
+/// Repacked matrices by tensor name, all in one anonymous mapping (asked to be backed by
+/// transparent huge pages: fewer TLB misses and page-boundary stalls on the weight streams).
 #[derive(Default)]
 pub(crate) struct Repacked {
-    by_name: HashMap<String, Vec<u8>>,
+    map: Option<memmap2::Mmap>,
+    by_name: HashMap<String, Range<usize>>,
 }
 
 impl std::fmt::Debug for Repacked {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let bytes: usize = self.by_name.values().map(Vec::len).sum();
+        let bytes = self.map.as_ref().map_or(0, |m| m.len());
         f.debug_struct("Repacked").field("matrices", &self.by_name.len()).field("bytes", &bytes).finish()
     }
 }
@@ -34,39 +37,82 @@ fn wanted(t: &TensorInfo) -> Option<(usize, usize)> {
 impl Repacked {
     /// Repacks every matrix of `file` the process's kernel table wants interleaved, on all
     /// cores. A tensor whose bytes do not fit its shape is left out (loading it row-major
-    /// then reports the error).
+    /// then reports the error), and so is everything if the memory cannot be mapped.
     pub(crate) fn build(file: &GgufFile) -> Repacked {
-        let todo: Vec<(&TensorInfo, usize, usize)> =
-            file.tensors().iter().filter_map(|t| wanted(t).map(|(r, c)| (t, r, c))).collect();
+        let mut todo: Vec<(&TensorInfo, usize, usize, Range<usize>)> = Vec::new();
+        let mut total = 0usize;
+        for t in file.tensors() {
+            let Some((rows, cols)) = wanted(t) else { continue };
+            let Some(len) = QMatrix::interleaved_len(t.ty, rows, cols) else { continue };
+            if QMatrix::new(t.ty, rows, cols, file.data(t)).is_err() {
+                continue;
+            }
+            let Some(end) = total.checked_add(len) else { break };
+            todo.push((t, rows, cols, total..end));
+            total = end;
+        }
         if todo.is_empty() {
             return Repacked::default();
         }
         let start = Instant::now();
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(todo.len());
+        let mut map = match memmap2::MmapMut::map_anon(total) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(bytes = total, error = %e, "cannot map memory to repack weights; using the file's layout");
+                return Repacked::default();
+            }
+        };
+        #[cfg(target_os = "linux")]
+        {
+            // A hint: without transparent huge pages the mapping works the same.
+            let _ = map.advise(memmap2::Advice::HugePage);
+        }
+        // Disjoint destination slices, one per tensor, handed out to the workers in turn.
+        let mut rest: &mut [u8] = &mut map;
+        let mut jobs = Vec::with_capacity(todo.len());
+        for (t, rows, cols, range) in &todo {
+            let (dst, tail) = std::mem::take(&mut rest).split_at_mut(range.len());
+            rest = tail;
+            jobs.push(std::sync::Mutex::new(Some((*t, *rows, *cols, dst))));
+        }
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(jobs.len());
         let next = AtomicUsize::new(0);
-        let done: Vec<Vec<(String, Vec<u8>)>> = std::thread::scope(|s| {
-            let workers: Vec<_> = (0..threads)
-                .map(|_| {
-                    s.spawn(|| {
-                        let mut out = Vec::new();
-                        loop {
-                            let i = next.fetch_add(1, Ordering::Relaxed);
-                            let Some(&(t, rows, cols)) = todo.get(i) else { break };
-                            let Some(len) = QMatrix::interleaved_len(t.ty, rows, cols) else { continue };
-                            let mut dst = vec![0u8; len];
-                            if QMatrix::interleave(t.ty, rows, cols, file.data(t), &mut dst).is_ok() {
-                                out.push((t.name.clone(), dst));
-                            }
+        let failed = AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..threads {
+                s.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(job) = jobs.get(i) else { break };
+                        let taken = job.lock().map(|mut j| j.take()).unwrap_or(None);
+                        let Some((t, rows, cols, dst)) = taken else { continue };
+                        if QMatrix::interleave(t.ty, rows, cols, file.data(t), dst).is_err() {
+                            failed.fetch_add(1, Ordering::Relaxed);
                         }
-                        out
-                    })
-                })
-                .collect();
-            // A worker only panics on a bug in `interleave` (it checks every length first).
-            workers.into_iter().map(|w| w.join().unwrap_or_default()).collect()
+                    }
+                });
+            }
         });
-        let by_name: HashMap<String, Vec<u8>> = done.into_iter().flatten().collect();
-        let r = Repacked { by_name };
+        drop(jobs);
+        if failed.load(Ordering::Relaxed) > 0 {
+            // Every length was checked above; a failure here is a bug, not bad input.
+            tracing::warn!("repacking weights failed; using the file's layout");
+            return Repacked::default();
+        }
+        let map = match map.make_read_only() {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot protect repacked weights; using the file's layout");
+                return Repacked::default();
+            }
+        };
+        // The file's copies of these tensors are no longer read: out of this process's
+        // resident memory with them (the page cache keeps or drops them as it needs).
+        for (t, ..) in &todo {
+            file.release_tensor_pages(t);
+        }
+        let by_name = todo.into_iter().map(|(t, _, _, range)| (t.name.clone(), range)).collect();
+        let r = Repacked { map: Some(map), by_name };
         tracing::debug!(
             repacked = ?r,
             ms = start.elapsed().as_millis() as u64,
@@ -75,8 +121,14 @@ impl Repacked {
         r
     }
 
+    /// Bytes of all repacked matrices.
+    pub(crate) fn bytes(&self) -> usize {
+        self.map.as_ref().map_or(0, |m| m.len())
+    }
+
     /// The repacked bytes of tensor `name`, if it was repacked.
     pub(crate) fn get(&self, name: &str) -> Option<&[u8]> {
-        self.by_name.get(name).map(Vec::as_slice)
+        let map = self.map.as_ref()?;
+        self.by_name.get(name).map(|r| &map[r.clone()])
     }
 }
