@@ -48,11 +48,19 @@ fn steady_state_matmul_does_not_allocate() {
     let q = QMatrix::new(DType::Q4_K, 256, cols, &wq).expect("valid");
     let k = QMatrix::new(DType::Q8_0, 64, cols, &wk).expect("valid");
     let v = QMatrix::new(DType::Q6_K, 64, cols, &wv).expect("valid");
+    // The layout a model loader repacks K-quants into where the process's table has a kernel
+    // for it (AVX-512; elsewhere the loader keeps the file's layout, so neither does this).
+    let mut wo_il = vec![0u8; QMatrix::interleaved_len(DType::Q6_K, 64, cols).expect("interleavable")];
+    let wo = random_row(DType::Q6_K, 64 * cols, 6);
+    QMatrix::interleave(DType::Q6_K, 64, cols, &wo, &mut wo_il).expect("interleavable");
+    let o = QMatrix::wants_interleaved(DType::Q6_K, 64)
+        .then(|| QMatrix::interleaved(DType::Q6_K, 64, cols, &wo_il).expect("valid"));
     let pool = ThreadPool::new(2);
     let input = random_f32(8 * cols, 1.0, 4);
     let norm_w = random_f32(cols, 1.0, 5);
     let mut x = Activations::with_capacity(8, cols);
     let (mut oq, mut ok, mut ov) = (vec![0.0; 8 * 256], vec![0.0; 8 * 64], vec![0.0; 8 * 64]);
+    let mut oo = vec![0.0; 8 * 64];
 
     let mut step = |n: usize| {
         let xs = x.fill(n, cols);
@@ -61,6 +69,9 @@ fn steady_state_matmul_does_not_allocate() {
         }
         matmul_many(&pool, &mut [(&q, &mut oq[..n * 256]), (&k, &mut ok[..n * 64])], &mut x);
         matmul(&pool, &v, &mut x, &mut ov[..n * 64]);
+        if let Some(o) = &o {
+            matmul(&pool, o, &mut x, &mut oo[..n * 64]);
+        }
         pool.run(&|ith, _| {
             std::hint::black_box(ith);
         });

@@ -91,6 +91,24 @@ pub(crate) fn interleave_bytes(dt: DType, src: &[u8], nb: usize, dst: &mut [u8])
     }
 }
 
+/// Row `i` (0..8) of one interleaved group of `nb` blocks (`src`) into `dst` (its row-major
+/// bytes), for a type [`x8_block_bytes`] knows.
+pub(crate) fn row_of_group(dt: DType, src: &[u8], nb: usize, i: usize, dst: &mut [u8]) {
+    fn row<B: Interleave>(src: &[u8], nb: usize, i: usize, dst: &mut [u8]) {
+        let src: &[B::X8] = bytemuck::cast_slice(src);
+        let dst: &mut [B] = bytemuck::cast_slice_mut(dst);
+        assert!(src.len() == nb && dst.len() == nb && i < ROWS, "row_of_group: {nb} blocks, row {i}");
+        for (d, x) in dst.iter_mut().zip(src) {
+            *d = B::deinterleave(x)[i];
+        }
+    }
+    match dt {
+        DType::Q4_K => row::<BlockQ4_K>(src, nb, i, dst),
+        DType::Q6_K => row::<BlockQ6_K>(src, nb, i, dst),
+        _ => unreachable!("{dt} has no interleaved layout"),
+    }
+}
+
 /// [`deinterleave_rows`] on bytes of `dt` (a type [`x8_block_bytes`] knows).
 pub(crate) fn deinterleave_bytes(dt: DType, src: &[u8], nb: usize, dst: &mut [u8]) {
     match dt {

@@ -220,11 +220,23 @@ impl<'a> QMatrix<'a> {
         match self.layout {
             Layout::RowMajor { data, row_bytes } => f(&data[r * row_bytes..(r + 1) * row_bytes], out),
             Layout::Interleaved8 { .. } => {
-                let g = r / super::interleave::ROWS;
-                let mut rows = vec![0u8; super::interleave::ROWS * self.row_bytes()];
-                self.row_major(g * super::interleave::ROWS, (g + 1) * super::interleave::ROWS, &mut rows);
-                let i = r % super::interleave::ROWS;
-                f(&rows[i * self.row_bytes()..(i + 1) * self.row_bytes()], out);
+                thread_local! {
+                    /// The row taken out of its group (one embedding lookup per token).
+                    static ROW: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+                }
+                let (g, i) = (r / super::interleave::ROWS, r % super::interleave::ROWS);
+                let group = self.stored_rows(g * super::interleave::ROWS, (g + 1) * super::interleave::ROWS);
+                ROW.with_borrow_mut(|row| {
+                    row.resize(self.row_bytes(), 0);
+                    super::interleave::row_of_group(
+                        self.dtype,
+                        group,
+                        self.cols / self.dtype.block_size(),
+                        i,
+                        row,
+                    );
+                    f(row, out);
+                });
             }
         }
     }

@@ -35,9 +35,12 @@ fn parse_meminfo_total(meminfo: &str) -> Option<u64> {
     kb.checked_mul(1024)
 }
 
-/// What a loaded model holds: `file_bytes` (the mapping, resident once read) plus the KV
-/// caches of `slots` sequences at the engine's full context (f16 keys and values).
+/// What a loaded model holds: `file_bytes` (the mapping, resident once read; or the weights
+/// repacked at load for the kernel table where larger, up to 3% more, whose file pages are
+/// released) plus the KV caches of `slots` sequences at the engine's full context (f16 keys
+/// and values).
 pub fn resident_estimate(file_bytes: u64, engine: &Engine, slots: usize) -> u64 {
+    let file_bytes = file_bytes.max(engine.model().repacked_bytes() as u64);
     let cfg = engine.model().config();
     // Keys and values, f16, `kv_dim` wide, in every layer.
     let per_token = (cfg.n_layer * cfg.kv_dim() * 2 * 2) as u64;
