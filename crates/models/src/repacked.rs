@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::ops::Range;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
@@ -70,22 +71,20 @@ impl Repacked {
         // Disjoint destination slices, one per tensor, handed out to the workers in turn.
         let mut rest: &mut [u8] = &mut map;
         let mut jobs = Vec::with_capacity(todo.len());
-        for (t, rows, cols, range) in &todo {
+        for &(t, rows, cols, ref range) in &todo {
             let (dst, tail) = std::mem::take(&mut rest).split_at_mut(range.len());
             rest = tail;
-            jobs.push(std::sync::Mutex::new(Some((*t, *rows, *cols, dst))));
+            jobs.push((t, rows, cols, dst));
         }
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(jobs.len());
-        let next = AtomicUsize::new(0);
+        let jobs = Mutex::new(jobs.into_iter());
         let failed = AtomicUsize::new(0);
         std::thread::scope(|s| {
             for _ in 0..threads {
                 s.spawn(|| {
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(job) = jobs.get(i) else { break };
-                        let taken = job.lock().map(|mut j| j.take()).unwrap_or(None);
-                        let Some((t, rows, cols, dst)) = taken else { continue };
+                    // A poisoned lock (a worker panicked) ends this worker too; the scope
+                    // then propagates that panic.
+                    while let Some((t, rows, cols, dst)) = jobs.lock().ok().and_then(|mut j| j.next()) {
                         if QMatrix::interleave(t.ty, rows, cols, file.data(t), dst).is_err() {
                             failed.fetch_add(1, Ordering::Relaxed);
                         }
@@ -93,7 +92,6 @@ impl Repacked {
                 });
             }
         });
-        drop(jobs);
         if failed.load(Ordering::Relaxed) > 0 {
             // Every length was checked above; a failure here is a bug, not bad input.
             tracing::warn!("repacking weights failed; using the file's layout");

@@ -92,17 +92,8 @@ impl<'a> QMatrix<'a> {
     /// Errors when the type or row count cannot be interleaved, `cols` is not a whole number
     /// of blocks, or `data` is not [`QMatrix::interleaved_len`] bytes.
     pub fn interleaved(dtype: DType, rows: usize, cols: usize, data: &'a [u8]) -> Result<Self, MatrixError> {
-        let (row_bytes, expected) = Self::check_interleave(dtype, rows, cols)?;
-        if data.len() != expected {
-            return Err(MatrixError::WrongSize {
-                dtype,
-                rows,
-                cols,
-                expected: Some(expected),
-                got: data.len(),
-            });
-        }
-        let group_bytes = expected / (rows / super::interleave::ROWS);
+        let row_bytes = Self::check_interleaved_len(dtype, rows, cols, data.len())?;
+        let group_bytes = data.len() / (rows / super::interleave::ROWS);
         Ok(QMatrix { dtype, rows, cols, layout: Layout::Interleaved8 { data, row_bytes, group_bytes } })
     }
 
@@ -123,6 +114,21 @@ impl<'a> QMatrix<'a> {
         Ok((row_bytes, expected))
     }
 
+    /// [`QMatrix::check_interleave`], and `got` bytes are the interleaved size; returns the
+    /// file's row bytes.
+    fn check_interleaved_len(
+        dtype: DType,
+        rows: usize,
+        cols: usize,
+        got: usize,
+    ) -> Result<usize, MatrixError> {
+        let (row_bytes, expected) = Self::check_interleave(dtype, rows, cols)?;
+        if got != expected {
+            return Err(MatrixError::WrongSize { dtype, rows, cols, expected: Some(expected), got });
+        }
+        Ok(row_bytes)
+    }
+
     /// Bytes of the interleaved layout of a `rows × cols` `dtype` matrix (the 6-bit scales
     /// and mins are stored unpacked: 1184 bytes per 8 × 144 for Q4_K; Q6_K keeps its 8 × 210), or
     /// `None` if it has none.
@@ -141,8 +147,8 @@ impl<'a> QMatrix<'a> {
     /// Whether the process's kernel table ([`crate::kernels()`]) multiplies such matrices
     /// from the interleaved layout (it has a kernel for it: AVX-512, so far); a model loader
     /// then repacks them once with [`QMatrix::interleave`]. `HEARTH_REPACK=0` (or `off`)
-    /// says no for the whole process: the weights then stay in the file mapping only
-    /// (less resident memory, shared page cache between processes; slower decode).
+    /// says no for the whole process: the weights then stay in the file mapping only (its
+    /// page cache shared with other processes mapping the same file; slower decode).
     pub fn wants_interleaved(dtype: DType, rows: usize) -> bool {
         static ALLOWED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
         let allowed = *ALLOWED.get_or_init(|| {
@@ -167,16 +173,7 @@ impl<'a> QMatrix<'a> {
         dst: &mut [u8],
     ) -> Result<(), MatrixError> {
         QMatrix::new(dtype, rows, cols, src)?;
-        let (_, expected) = Self::check_interleave(dtype, rows, cols)?;
-        if dst.len() != expected {
-            return Err(MatrixError::WrongSize {
-                dtype,
-                rows,
-                cols,
-                expected: Some(expected),
-                got: dst.len(),
-            });
-        }
+        Self::check_interleaved_len(dtype, rows, cols, dst.len())?;
         let nb = cols / dtype.block_size();
         super::interleave::interleave_bytes(dtype, src, nb, dst);
         Ok(())

@@ -21,7 +21,7 @@ use crate::blocks::*;
 /// 64 bytes at any alignment.
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
 #[inline]
-fn load64<T: bytemuck::Pod>(a: &[T; 64]) -> __m512i {
+pub(super) fn load64<T: bytemuck::Pod>(a: &[T; 64]) -> __m512i {
     const { assert!(size_of::<T>() == 1) };
     // SAFETY: reads exactly the 64 bytes of `a`; `loadu` has no alignment requirement.
     unsafe { _mm512_loadu_si512(a.as_ptr().cast()) }

@@ -18,6 +18,7 @@
 
 use std::arch::x86_64::*;
 
+use super::mat_k::load64;
 use crate::arch::x86_64::avx2::mat_k::bsums;
 use crate::arch::x86_64::avx2::util::{load16, load32, prefetch, prefetch_ahead};
 use crate::blocks::*;
@@ -40,21 +41,40 @@ const IDX_SC: [[i16; 32]; 4] = [per_row(0), per_row(8), per_row(16), per_row(24)
 /// `vpermt2d` indices: lane 0 of each 128-bit lane of the first source, then of the second.
 const IDX_ROWS: [i32; 16] = [0, 4, 8, 12, 16, 20, 24, 28, 0, 0, 0, 0, 0, 0, 0, 0];
 
-/// 64 bytes at any alignment.
-#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-#[inline]
-fn load64<T: bytemuck::Pod>(a: &[T; 64]) -> __m512i {
-    const { assert!(size_of::<T>() == 1) };
-    // SAFETY: reads exactly the 64 bytes of `a`; `loadu` has no alignment requirement.
-    unsafe { _mm512_loadu_si512(a.as_ptr().cast()) }
-}
-
 /// 8 bytes broadcast to every 64-bit lane.
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
 #[inline]
 fn bcast8(a: &[i8; 8]) -> __m512i {
     // SAFETY: reads exactly the 8 bytes of `a`, unaligned.
     _mm512_set1_epi64(unsafe { a.as_ptr().cast::<i64>().read_unaligned() })
+}
+
+/// `(t, G)`: tokens `t0..t1` in groups of 4 while at least 4 are left, then 2, then 1 (the
+/// kernels' `G`).
+fn token_groups(t0: usize, t1: usize) -> impl Iterator<Item = (usize, usize)> {
+    let mut t = t0;
+    std::iter::from_fn(move || {
+        let g = match t1.checked_sub(t)? {
+            0 => return None,
+            1 => 1,
+            2 | 3 => 2,
+            _ => 4,
+        };
+        t += g;
+        Some((t - g, g))
+    })
+}
+
+/// Group `grp`'s 8 rows of `acc[j]` (token `tile_t + j` of the tile) into the
+/// `[t - t0][row]` tile `out` of `rows` rows.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+fn store_group(acc: &[__m256], tile_t: usize, rows: usize, grp: usize, out: &mut [f32]) {
+    for (j, a) in acc.iter().enumerate() {
+        let o = &mut out[(tile_t + j) * rows + 8 * grp..][..8];
+        // SAFETY: writes exactly the 8 floats of `o`, unaligned.
+        unsafe { _mm256_storeu_ps(o.as_mut_ptr(), *a) };
+    }
 }
 
 /// The sums of the 8 activations' 32-quant sub-blocks as i16, repeated in every 128 bits.
@@ -99,18 +119,16 @@ pub(crate) unsafe fn mat_q4_k_x8(
     t1: usize,
     out: &mut [f32],
 ) {
-    let mut t = t0;
-    while t < t1 {
-        let g = match t1 - t {
+    for (t, g) in token_groups(t0, t1) {
+        match g {
             1 => tokens::<1>(w, nb, x, xb, t0, t, out),
-            2 | 3 => tokens::<2>(w, nb, x, xb, t0, t, out),
+            2 => tokens::<2>(w, nb, x, xb, t0, t, out),
             _ => tokens::<4>(w, nb, x, xb, t0, t, out),
-        };
-        t += g;
+        }
     }
 }
 
-/// [`mat_q4_k_x8`] for the `G` tokens `t..t + G`; returns `G`.
+/// [`mat_q4_k_x8`] for the `G` tokens `t..t + G`.
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
 #[inline]
 #[allow(clippy::too_many_arguments)]
@@ -122,7 +140,7 @@ fn tokens<const G: usize>(
     t0: usize,
     t: usize,
     out: &mut [f32],
-) -> usize {
+) {
     // Independent accumulators per token, so that no `vpdpwssd` waits on the one before.
     let per = 8 / G;
     let rows = w.len() / nb * 8;
@@ -172,13 +190,8 @@ fn tokens<const G: usize>(
                 acc[j] = _mm256_fnmadd_ps(_mm256_mul_ps(dmin, dx), _mm256_cvtepi32_ps(m), acc[j]);
             }
         }
-        for (j, a) in acc.iter().enumerate() {
-            let o = &mut out[(t + j - t0) * rows + 8 * grp..][..8];
-            // SAFETY: writes exactly the 8 floats of `o`, unaligned.
-            unsafe { _mm256_storeu_ps(o.as_mut_ptr(), *a) };
-        }
+        store_group(&acc, t - t0, rows, grp, out);
     }
-    G
 }
 
 /// `vpermw` indices for Q6_K: 16-bit lane `l` takes element `base + 2 · (l / 4)` (row
@@ -225,14 +238,12 @@ pub(crate) unsafe fn mat_q6_k_x8(
     t1: usize,
     out: &mut [f32],
 ) {
-    let mut t = t0;
-    while t < t1 {
-        let g = match t1 - t {
+    for (t, g) in token_groups(t0, t1) {
+        match g {
             1 => tokens_q6::<1>(w, nb, x, xb, t0, t, out),
-            2 | 3 => tokens_q6::<2>(w, nb, x, xb, t0, t, out),
+            2 => tokens_q6::<2>(w, nb, x, xb, t0, t, out),
             _ => tokens_q6::<4>(w, nb, x, xb, t0, t, out),
-        };
-        t += g;
+        }
     }
 }
 
@@ -249,7 +260,7 @@ fn offset8(sc: &[__m512i; 4], pair_idx: &[__m512i; 4], x: &BlockQ8_K) -> __m256i
     _mm256_slli_epi32::<5>(v)
 }
 
-/// [`mat_q6_k_x8`] for the `G` tokens `t..t + G`; returns `G`.
+/// [`mat_q6_k_x8`] for the `G` tokens `t..t + G`.
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
 #[inline]
 #[allow(clippy::too_many_arguments)]
@@ -261,7 +272,7 @@ fn tokens_q6<const G: usize>(
     t0: usize,
     t: usize,
     out: &mut [f32],
-) -> usize {
+) {
     let per = 8 / G;
     let rows = w.len() / nb * 8;
     let xs: [&[BlockQ8_K]; G] = std::array::from_fn(|j| &x[(t + j) * nb..(t + j + 1) * nb]);
@@ -338,11 +349,6 @@ fn tokens_q6<const G: usize>(
                 acc[j] = _mm256_fmadd_ps(_mm256_mul_ps(d, dx), _mm256_cvtepi32_ps(sum), acc[j]);
             }
         }
-        for (j, a) in acc.iter().enumerate() {
-            let o = &mut out[(t + j - t0) * rows + 8 * grp..][..8];
-            // SAFETY: writes exactly the 8 floats of `o`, unaligned.
-            unsafe { _mm256_storeu_ps(o.as_mut_ptr(), *a) };
-        }
+        store_group(&acc, t - t0, rows, grp, out);
     }
-    G
 }
