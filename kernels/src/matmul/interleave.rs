@@ -1,10 +1,13 @@
-//! Q4_K / Q6_K rows ⇄ [`BlockQ4_Kx8`] / [`BlockQ6_Kx8`]: 8 neighbouring rows interleaved
-//! super-block by super-block, the layout the decode kernels of tables with `mat_x8` read
+//! Q4_K / Q6_K / Q5_0 / Q8_0 rows ⇄ [`BlockQ4_Kx8`] / [`BlockQ6_Kx8`] / [`BlockQ5_0x8`] /
+//! [`BlockQ8_0x8`]: 8 neighbouring rows interleaved block by block, the layout the decode kernels of tables with `mat_x8` read
 //! (see [`super::QMatrix`]). Lossless both ways: [`deinterleave_rows`] gives back the file's
 //! bytes exactly.
 
 use crate::DType;
-use crate::blocks::{BlockQ4_K, BlockQ4_Kx8, BlockQ6_K, BlockQ6_Kx8, pack_scales_mins_k4, scales_mins_k4};
+use crate::blocks::{
+    BlockQ4_K, BlockQ4_Kx8, BlockQ5_0, BlockQ5_0x8, BlockQ6_K, BlockQ6_Kx8, BlockQ8_0, BlockQ8_0x8,
+    pack_scales_mins_k4, scales_mins_k4,
+};
 
 /// A block type and its 8-row interleaved form.
 pub(crate) trait Interleave: bytemuck::Pod {
@@ -69,11 +72,69 @@ impl Interleave for BlockQ6_K {
     }
 }
 
+impl Interleave for BlockQ5_0 {
+    type X8 = BlockQ5_0x8;
+    fn interleave(rows: [&Self; ROWS]) -> BlockQ5_0x8 {
+        let mut x = BlockQ5_0x8 { d: [rows[0].d; ROWS], qh: [0; 32], qs: [0; 128] };
+        for (i, r) in rows.iter().enumerate() {
+            x.d[i] = r.d;
+            for c in 0..4 {
+                x.qh[8 * c + i] = r.qh[c];
+            }
+            for p in 0..2 {
+                x.qs[64 * p + 8 * i..64 * p + 8 * i + 8].copy_from_slice(&r.qs[8 * p..8 * p + 8]);
+            }
+        }
+        x
+    }
+    fn deinterleave(x: &BlockQ5_0x8) -> [Self; ROWS] {
+        std::array::from_fn(|i| {
+            let mut r = BlockQ5_0 { d: x.d[i], qh: [0; 4], qs: [0; 16] };
+            for c in 0..4 {
+                r.qh[c] = x.qh[8 * c + i];
+            }
+            for p in 0..2 {
+                r.qs[8 * p..8 * p + 8].copy_from_slice(&x.qs[64 * p + 8 * i..64 * p + 8 * i + 8]);
+            }
+            r
+        })
+    }
+}
+
+impl Interleave for BlockQ8_0 {
+    type X8 = BlockQ8_0x8;
+    fn interleave(rows: [&Self; ROWS]) -> BlockQ8_0x8 {
+        let mut x = BlockQ8_0x8 { d: [rows[0].d; ROWS], qs: [0; 256] };
+        for (i, r) in rows.iter().enumerate() {
+            x.d[i] = r.d;
+            for c in 0..4 {
+                for j in 0..8 {
+                    x.qs[64 * c + 8 * i + j] = r.qs[8 * c + j].cast_unsigned() ^ 0x80;
+                }
+            }
+        }
+        x
+    }
+    fn deinterleave(x: &BlockQ8_0x8) -> [Self; ROWS] {
+        std::array::from_fn(|i| {
+            let mut r = BlockQ8_0 { d: x.d[i], qs: [0; 32] };
+            for c in 0..4 {
+                for j in 0..8 {
+                    r.qs[8 * c + j] = (x.qs[64 * c + 8 * i + j] ^ 0x80).cast_signed();
+                }
+            }
+            r
+        })
+    }
+}
+
 /// Bytes of an interleaved block of 8 rows of `dt`, if the type has one.
 pub(crate) const fn x8_block_bytes(dt: DType) -> Option<usize> {
     match dt {
         DType::Q4_K => Some(size_of::<BlockQ4_Kx8>()),
         DType::Q6_K => Some(size_of::<BlockQ6_Kx8>()),
+        DType::Q5_0 => Some(size_of::<BlockQ5_0x8>()),
+        DType::Q8_0 => Some(size_of::<BlockQ8_0x8>()),
         _ => None,
     }
 }
@@ -86,6 +147,12 @@ pub(crate) fn interleave_bytes(dt: DType, src: &[u8], nb: usize, dst: &mut [u8])
         }
         DType::Q6_K => {
             interleave_rows::<BlockQ6_K>(bytemuck::cast_slice(src), nb, bytemuck::cast_slice_mut(dst))
+        }
+        DType::Q5_0 => {
+            interleave_rows::<BlockQ5_0>(bytemuck::cast_slice(src), nb, bytemuck::cast_slice_mut(dst))
+        }
+        DType::Q8_0 => {
+            interleave_rows::<BlockQ8_0>(bytemuck::cast_slice(src), nb, bytemuck::cast_slice_mut(dst))
         }
         _ => unreachable!("{dt} has no interleaved layout"),
     }
@@ -105,6 +172,8 @@ pub(crate) fn row_of_group(dt: DType, src: &[u8], nb: usize, i: usize, dst: &mut
     match dt {
         DType::Q4_K => row::<BlockQ4_K>(src, nb, i, dst),
         DType::Q6_K => row::<BlockQ6_K>(src, nb, i, dst),
+        DType::Q5_0 => row::<BlockQ5_0>(src, nb, i, dst),
+        DType::Q8_0 => row::<BlockQ8_0>(src, nb, i, dst),
         _ => unreachable!("{dt} has no interleaved layout"),
     }
 }
@@ -117,6 +186,12 @@ pub(crate) fn deinterleave_bytes(dt: DType, src: &[u8], nb: usize, dst: &mut [u8
         }
         DType::Q6_K => {
             deinterleave_rows::<BlockQ6_K>(bytemuck::cast_slice(src), nb, bytemuck::cast_slice_mut(dst))
+        }
+        DType::Q5_0 => {
+            deinterleave_rows::<BlockQ5_0>(bytemuck::cast_slice(src), nb, bytemuck::cast_slice_mut(dst))
+        }
+        DType::Q8_0 => {
+            deinterleave_rows::<BlockQ8_0>(bytemuck::cast_slice(src), nb, bytemuck::cast_slice_mut(dst))
         }
         _ => unreachable!("{dt} has no interleaved layout"),
     }
@@ -246,5 +321,29 @@ mod tests {
         assert_eq!(&x.ql[64 * 5 + 8..64 * 5 + 16], &b.ql[40..48]);
         assert_eq!(&x.qh[64 * 5 + 8..64 * 5 + 16], &b.qh[40..48]);
         assert_eq!(x.scales[16 * 3 + 2 + 1], b.scales[7]);
+
+        let mut bytes = vec![0u8; rows * nb * DType::Q5_0.type_size()];
+        rng.fill(&mut bytes);
+        let src: &[BlockQ5_0] = bytemuck::cast_slice(&bytes);
+        let mut x8 = vec![BlockQ5_0x8::zeroed(); rows / ROWS * nb];
+        interleave_rows(src, nb, &mut x8);
+        let mut back = vec![BlockQ5_0::zeroed(); rows * nb];
+        deinterleave_rows(&x8, nb, &mut back);
+        assert_eq!(bytemuck::cast_slice::<_, u8>(&back), &bytes[..]);
+        let (b, x) = (&src[9 * nb + 2], &x8[nb + 2]);
+        assert_eq!(&x.qs[64 + 8..64 + 16], &b.qs[8..16]);
+        assert_eq!(x.qh[8 * 3 + 1], b.qh[3]);
+
+        let mut bytes = vec![0u8; rows * nb * DType::Q8_0.type_size()];
+        rng.fill(&mut bytes);
+        let src: &[BlockQ8_0] = bytemuck::cast_slice(&bytes);
+        let mut x8 = vec![BlockQ8_0x8::zeroed(); rows / ROWS * nb];
+        interleave_rows(src, nb, &mut x8);
+        let mut back = vec![BlockQ8_0::zeroed(); rows * nb];
+        deinterleave_rows(&x8, nb, &mut back);
+        assert_eq!(bytemuck::cast_slice::<_, u8>(&back), &bytes[..]);
+        // Stored + 128: -128 becomes 0, 127 becomes 255.
+        let (b, x) = (&src[9 * nb + 2], &x8[nb + 2]);
+        assert_eq!(i32::from(x.qs[64 * 2 + 8 + 5]) - 128, i32::from(b.qs[8 * 2 + 5]));
     }
 }

@@ -30,7 +30,9 @@ pub enum MatrixError {
         got: usize,
     },
     /// The type or row count has no interleaved layout ([`QMatrix::can_interleave`]).
-    #[error("{dtype} matrix of {rows} rows has no interleaved layout (Q4_K or Q6_K, a multiple of 8 rows)")]
+    #[error(
+        "{dtype} matrix of {rows} rows has no interleaved layout (Q4_K, Q6_K, Q5_0 or Q8_0, a multiple of 8 rows)"
+    )]
     NotInterleavable {
         /// Weight type.
         dtype: DType,
@@ -48,8 +50,9 @@ pub enum MatrixError {
 pub(super) enum Layout<'a> {
     /// ggml's layout: row `r` is `data[r * row_bytes..(r + 1) * row_bytes]`.
     RowMajor { data: &'a [u8], row_bytes: usize },
-    /// Q4_K / Q6_K rows interleaved 8 to a block ([`crate::blocks::BlockQ4_Kx8`],
-    /// [`crate::blocks::BlockQ6_Kx8`]): rows `8g..8g + 8`
+    /// Q4_K / Q6_K / Q5_0 / Q8_0 rows interleaved 8 to a block ([`crate::blocks::BlockQ4_Kx8`],
+    /// [`crate::blocks::BlockQ6_Kx8`], [`crate::blocks::BlockQ5_0x8`],
+    /// [`crate::blocks::BlockQ8_0x8`]): rows `8g..8g + 8`
     /// are `data[g * 8 * row_bytes..(g + 1) * 8 * row_bytes]`, block by block.
     Interleaved8 { data: &'a [u8], row_bytes: usize, group_bytes: usize },
 }
@@ -130,14 +133,15 @@ impl<'a> QMatrix<'a> {
     }
 
     /// Bytes of the interleaved layout of a `rows × cols` `dtype` matrix (the 6-bit scales
-    /// and mins are stored unpacked: 1184 bytes per 8 × 144 for Q4_K; Q6_K keeps its 8 × 210), or
+    /// and mins are stored unpacked: 1184 bytes per 8 × 144 for Q4_K; Q6_K, Q5_0 and Q8_0 keep
+    /// the file's size), or
     /// `None` if it has none.
     pub fn interleaved_len(dtype: DType, rows: usize, cols: usize) -> Option<usize> {
         Self::check_interleave(dtype, rows, cols).ok().map(|(_, len)| len)
     }
 
-    /// Whether `dtype` matrices of `rows` rows have an interleaved layout (Q4_K or Q6_K,
-    /// rows a multiple of 8).
+    /// Whether `dtype` matrices of `rows` rows have an interleaved layout (Q4_K, Q6_K, Q5_0
+    /// or Q8_0; rows a multiple of 8).
     pub fn can_interleave(dtype: DType, rows: usize) -> bool {
         super::interleave::x8_block_bytes(dtype).is_some()
             && rows.is_multiple_of(super::interleave::ROWS)

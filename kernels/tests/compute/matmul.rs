@@ -380,19 +380,26 @@ fn interleaved_bytes(dt: DType, rows: usize, cols: usize, wb: &[u8]) -> Vec<u8> 
 }
 
 #[test]
-fn interleaved_k_quants_equal_the_row_dot_products_on_every_table() {
+fn interleaved_matrices_equal_the_row_dot_products_on_every_table() {
     // Bit for bit: the interleaved kernels (AVX-512) keep the row-major kernels' float steps,
     // and tables without them take the groups apart first. Batches cover one token, the
     // multi-token tiles (1, 2, 4 at a time and remainders) and the GEMM (≥ 16).
     let pools: Vec<ThreadPool> = [1, 2, 3].into_iter().map(ThreadPool::new).collect();
     let mut x = Activations::new();
-    for dt in [DType::Q4_K, DType::Q6_K] {
-        for (rows, cols) in [(8, 256), (16, 512), (72, 768), (200, 3072)] {
+    for dt in [DType::Q4_K, DType::Q6_K, DType::Q5_0, DType::Q8_0] {
+        let shapes: &[(usize, usize)] = if dt.block_size() == 256 {
+            &[(8, 256), (16, 512), (72, 768), (200, 3072)]
+        } else {
+            &[(8, 32), (16, 96), (72, 896), (200, 4864)]
+        };
+        for &(rows, cols) in shapes {
             let wb = random_row(dt, rows * cols, (rows + cols) as u64);
             let il = interleaved_bytes(dt, rows, cols, &wb);
             let w = QMatrix::interleaved(dt, rows, cols, &il).expect("interleaved view");
-            let per_8_rows = if dt == DType::Q4_K { 1184 } else { 8 * 210 };
-            assert!(w.is_interleaved() && w.n_bytes() == rows / 8 * cols / 256 * per_8_rows);
+            // Q4_K's scales are stored unpacked (1184 bytes per 8 × 144); the others keep
+            // the file's size.
+            let per_8_rows = if dt == DType::Q4_K { 1184 } else { 8 * dt.type_size() };
+            assert!(w.is_interleaved() && w.n_bytes() == rows / 8 * cols / dt.block_size() * per_8_rows);
             for k in Kernels::available() {
                 for n in [1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 33] {
                     let xf = random_f32(n * cols, 1.0, (rows * 100 + n) as u64);
@@ -437,7 +444,7 @@ fn interleaved_matrices_decode_rows_and_mix_with_row_major_ones() {
 }
 
 #[test]
-fn only_q4_k_and_q6_k_with_whole_groups_of_rows_interleave() {
+fn only_some_types_with_whole_groups_of_rows_interleave() {
     let q5 = random_row(DType::Q5_K, 8 * 256, 1);
     let mut dst = vec![0u8; q5.len()];
     assert_eq!(

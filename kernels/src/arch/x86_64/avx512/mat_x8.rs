@@ -1,7 +1,10 @@
-//! AVX-512 kernels of Q4_K and Q6_K repacked 8 rows to a block ([`BlockQ4_Kx8`],
-//! [`BlockQ6_Kx8`]): all 8 rows of a group in the lanes of one register, so no partial sum
-//! is ever reduced across lanes. (Q4_K is described below; Q6_K is the same with four
-//! registers of 6-bit quants per ql/ql/qh triple of loads and 16 sub-block scales.)
+//! AVX-512 kernels of Q4_K, Q6_K, Q5_0 and Q8_0 repacked 8 rows to a block ([`BlockQ4_Kx8`],
+//! [`BlockQ6_Kx8`], [`BlockQ5_0x8`], [`BlockQ8_0x8`]): all 8 rows of a group in the lanes of
+//! one register, so no partial sum is ever reduced across lanes. (Q4_K is described below;
+//! Q6_K is the same with four registers of 6-bit quants per ql/ql/qh triple of loads and 16
+//! sub-block scales. The 32-element types need no scale shuffles: one `vpdpbusd` per 64
+//! bytes and token, and one fold of 2 lanes per row and block, where the row-major AVX2
+//! kernel spends `maddubs` + `madd` per 32 bytes and a transpose-reduce of 8 lanes per row.)
 //!
 //! Per 64-byte load of nibbles: the low nibbles are 8 quants of sub-block `2p` for each of
 //! the 8 rows, the high nibbles the same 8 positions of sub-block `2p + 1`; the 8
@@ -347,6 +350,125 @@ fn tokens_q6<const G: usize>(
                 let sum = _mm256_sub_epi32(sum, offset8(&sc, &pair_idx, &xs[j][b]));
                 let dx = _mm256_set1_ps(xb.d[b * xb.ld + t + j]);
                 acc[j] = _mm256_fmadd_ps(_mm256_mul_ps(d, dx), _mm256_cvtepi32_ps(sum), acc[j]);
+            }
+        }
+        store_group(&acc, t - t0, rows, grp, out);
+    }
+}
+
+/// Q8_0 rows (8 per group of `w`, `nb` blocks per group) × tokens `t0..t1` into the
+/// `[t - t0][row]` tile `out`. The quants are stored `+ 128` (unsigned, for `vpdpbusd`), so
+/// the integer dot is `Σ (q + 128) · q_x − 128 · Σ q_x`: exact, and then the row-major
+/// kernels' float step (`avx2::mat`'s `group32`).
+///
+/// # Safety
+/// The CPU must support AVX2, FMA, F16C, AVX512F/BW/VL and AVX512-VNNI.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+pub(crate) unsafe fn mat_q8_0_x8(
+    w: &[BlockQ8_0x8],
+    nb: usize,
+    x: &[BlockQ8_0],
+    xb: &XBatch<'_>,
+    t0: usize,
+    t1: usize,
+    out: &mut [f32],
+) {
+    let unpack = |wb: &BlockQ8_0x8| {
+        let (qs, _) = wb.qs.as_chunks::<64>();
+        [load64(&qs[0]), load64(&qs[1]), load64(&qs[2]), load64(&qs[3])]
+    };
+    for (t, g) in token_groups(t0, t1) {
+        match g {
+            1 => tokens32::<_, _, 1>(w, nb, x, xb, t0, t, out, 7, &unpack, |wb| &wb.d),
+            2 => tokens32::<_, _, 2>(w, nb, x, xb, t0, t, out, 7, &unpack, |wb| &wb.d),
+            _ => tokens32::<_, _, 4>(w, nb, x, xb, t0, t, out, 7, &unpack, |wb| &wb.d),
+        }
+    }
+}
+
+/// Q5_0 rows × tokens, as [`mat_q8_0_x8`]: the fifth bits are added as 16 under a byte mask
+/// (`qh`'s 8 bytes of a chunk are its mask), the offset of 16 taken off as `16 · Σ q_x`.
+///
+/// # Safety
+/// The CPU must support AVX2, FMA, F16C, AVX512F/BW/VL and AVX512-VNNI.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+pub(crate) unsafe fn mat_q5_0_x8(
+    w: &[BlockQ5_0x8],
+    nb: usize,
+    x: &[BlockQ8_0],
+    xb: &XBatch<'_>,
+    t0: usize,
+    t1: usize,
+    out: &mut [f32],
+) {
+    let m4 = _mm512_set1_epi8(0xf);
+    let sixteen = _mm512_set1_epi8(16);
+    let unpack = |wb: &BlockQ5_0x8| {
+        let (qs, _) = wb.qs.as_chunks::<64>();
+        let (qh, _) = wb.qh.as_chunks::<8>();
+        let (v0, v1) = (load64(&qs[0]), load64(&qs[1]));
+        let q = [
+            _mm512_and_si512(v0, m4),
+            _mm512_and_si512(v1, m4),
+            _mm512_and_si512(_mm512_srli_epi16::<4>(v0), m4),
+            _mm512_and_si512(_mm512_srli_epi16::<4>(v1), m4),
+        ];
+        // Chunk c's fifth bits: bit 8i + j of the mask is quant 8c + j of row i.
+        std::array::from_fn(|c| _mm512_mask_add_epi8(q[c], u64::from_le_bytes(qh[c]), q[c], sixteen))
+    };
+    for (t, g) in token_groups(t0, t1) {
+        match g {
+            1 => tokens32::<_, _, 1>(w, nb, x, xb, t0, t, out, 4, &unpack, |wb| &wb.d),
+            2 => tokens32::<_, _, 2>(w, nb, x, xb, t0, t, out, 4, &unpack, |wb| &wb.d),
+            _ => tokens32::<_, _, 4>(w, nb, x, xb, t0, t, out, 4, &unpack, |wb| &wb.d),
+        }
+    }
+}
+
+/// The `G` tokens `t..t + G` of a 32-element block type interleaved 8 rows to a block:
+/// `unpack` gives a block's 4 chunks of unsigned quants (chunk `c`: quants `8c..8c + 8` of
+/// each row, 8 bytes per row), `d` its 8 scales; the dot is offset by `Σ q_x << shift`.
+/// Per chunk and token one `vpdpbusd` (2 i32 lanes per row), folded once per block.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+#[allow(clippy::too_many_arguments)]
+fn tokens32<W8, FU, const G: usize>(
+    w: &[W8],
+    nb: usize,
+    x: &[BlockQ8_0],
+    xb: &XBatch<'_>,
+    t0: usize,
+    t: usize,
+    out: &mut [f32],
+    shift: u32,
+    unpack: &FU,
+    d: impl Fn(&W8) -> &[F16Le; 8],
+) where
+    FU: Fn(&W8) -> [__m512i; 4],
+{
+    let rows = w.len() / nb * 8;
+    let xs: [&[BlockQ8_0]; G] = std::array::from_fn(|j| &x[(t + j) * nb..(t + j + 1) * nb]);
+    for (grp, blocks) in w.chunks_exact(nb).enumerate() {
+        let mut acc = [_mm256_setzero_ps(); G];
+        for (b, wb) in blocks.iter().enumerate() {
+            prefetch_ahead(wb, prefetch::ONE_STREAM);
+            let q = unpack(wb);
+            let dw = _mm256_cvtph_ps(load16(bytemuck::cast_ref::<_, [u8; 16]>(d(wb))));
+            for j in 0..G {
+                let (xq, _) = xs[j][b].qs.as_chunks::<8>();
+                // Two chains, so that no `vpdpbusd` waits on the one before (G = 1).
+                let z = _mm512_setzero_si512();
+                let s0 = _mm512_dpbusd_epi32(z, q[0], bcast8(&xq[0]));
+                let s1 = _mm512_dpbusd_epi32(z, q[1], bcast8(&xq[1]));
+                let s0 = _mm512_dpbusd_epi32(s0, q[2], bcast8(&xq[2]));
+                let s1 = _mm512_dpbusd_epi32(s1, q[3], bcast8(&xq[3]));
+                let v = _mm512_add_epi32(s0, s1);
+                // Row i's two lanes summed into the low half of 64-bit lane i.
+                let s = _mm512_cvtepi64_epi32(_mm512_add_epi32(v, _mm512_srli_epi64::<32>(v)));
+                let at = b * xb.ld + t + j;
+                let s = _mm256_sub_epi32(s, _mm256_set1_epi32(xb.sum[at] << shift));
+                let dx = _mm256_set1_ps(xb.d[at]);
+                acc[j] = _mm256_fmadd_ps(_mm256_mul_ps(dw, dx), _mm256_cvtepi32_ps(s), acc[j]);
             }
         }
         store_group(&acc, t - t0, rows, grp, out);

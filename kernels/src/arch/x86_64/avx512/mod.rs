@@ -1,5 +1,6 @@
 //! The AVX-512 table (AVX512F + BW + VL + VNNI, 512-bit registers): the K-quant row dots and
-//! multi-row kernels with 512-bit partials (`mat_k.rs`), over the `avx2-vnni` table (its VNNI
+//! multi-row kernels with 512-bit partials (`mat_k.rs`), the kernels of Q4_K/Q6_K/Q5_0/Q8_0
+//! rows interleaved 8 to a block (`mat_x8.rs`), over the `avx2-vnni` table (its VNNI
 //! prefill GEMM, its other entries and f32 ops). Results are bit for bit those of
 //! [`super::AVX2`]: only the exact integer part of each kernel changes.
 //!
@@ -13,11 +14,11 @@ use crate::blocks::*;
 use crate::dispatch::Kernels;
 use hearth_dtype::DType;
 
-/// A [`crate::dispatch::MatFn`] on `W` rows interleaved into `X8` blocks: checks the shapes,
-/// casts the bytes and calls the `unsafe` `#[target_feature]` kernel `path(w, nb, x, xb, t0,
-/// t1, out)`, under the contract of `dot_entry!`.
+/// A [`crate::dispatch::MatFn`] on `W` rows interleaved into `X8` blocks, with activations in
+/// `X` blocks: checks the shapes, casts the bytes and calls the `unsafe` `#[target_feature]`
+/// kernel `path(w, nb, x, xb, t0, t1, out)`, under the contract of `dot_entry!`.
 macro_rules! mat_x8_entry {
-    ($w:ty, $x8:ty, $f:path) => {{
+    ($w:ty, $x8:ty, $x:ty, $f:path) => {{
         fn entry(
             cols: usize,
             w: &[u8],
@@ -26,7 +27,7 @@ macro_rules! mat_x8_entry {
             t1: usize,
             out: &mut [f32],
         ) {
-            let (w, nb, x) = crate::dispatch::mat_x8_args::<$w, $x8, BlockQ8_K>(cols, w, xb, t0, t1, out);
+            let (w, nb, x) = crate::dispatch::mat_x8_args::<$w, $x8, $x>(cols, w, xb, t0, t1, out);
             // SAFETY: the kernel's only precondition is its target features; this entry is
             // reachable only through a table returned after detecting them at run time.
             unsafe { $f(w, nb, x, xb, t0, t1, out) }
@@ -45,7 +46,9 @@ pub(crate) static AVX512: Kernels = {
     t[Q4_K.index()].mat = Some(mat_entry!(unsafe BlockQ4_K, BlockQ8_K, mat_k::mat_q4_k));
     t[Q5_K.index()].mat = Some(mat_entry!(unsafe BlockQ5_K, BlockQ8_K, mat_k::mat_q5_k));
     t[Q6_K.index()].mat = Some(mat_entry!(unsafe BlockQ6_K, BlockQ8_K, mat_k::mat_q6_k));
-    t[Q4_K.index()].mat_x8 = Some(mat_x8_entry!(BlockQ4_K, BlockQ4_Kx8, mat_x8::mat_q4_k_x8));
-    t[Q6_K.index()].mat_x8 = Some(mat_x8_entry!(BlockQ6_K, BlockQ6_Kx8, mat_x8::mat_q6_k_x8));
+    t[Q4_K.index()].mat_x8 = Some(mat_x8_entry!(BlockQ4_K, BlockQ4_Kx8, BlockQ8_K, mat_x8::mat_q4_k_x8));
+    t[Q6_K.index()].mat_x8 = Some(mat_x8_entry!(BlockQ6_K, BlockQ6_Kx8, BlockQ8_K, mat_x8::mat_q6_k_x8));
+    t[Q5_0.index()].mat_x8 = Some(mat_x8_entry!(BlockQ5_0, BlockQ5_0x8, BlockQ8_0, mat_x8::mat_q5_0_x8));
+    t[Q8_0.index()].mat_x8 = Some(mat_x8_entry!(BlockQ8_0, BlockQ8_0x8, BlockQ8_0, mat_x8::mat_q8_0_x8));
     Kernels::new("avx512", t, &super::avx2::ops::OPS)
 };
