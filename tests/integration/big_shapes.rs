@@ -145,10 +145,12 @@ fn check_shape(name: &str, path: &Path) -> Result<(), Box<dyn Error>> {
         return Ok(());
     };
     println!(
-        "big_shapes: {name}: VmRSS {:.0} -> {:.0} MiB ({:.2}x file); repacked {:.0} MiB; RssAnon +{:.0} MiB after load, +{:.0} MiB after generating (budget {:.0}); RssFile +{:.0} MiB",
+        "big_shapes: {name}: VmRSS {:.0} -> {:.0} MiB ({:.2}x file), peak {:.0} MiB ({:.2}x file); repacked {:.0} MiB; RssAnon +{:.0} MiB after load, +{:.0} MiB after generating (budget {:.0}); RssFile +{:.0} MiB",
         mb(before.vm),
         mb(after.vm),
         after.vm as f64 / file_len as f64,
+        mb(after.peak),
+        after.peak as f64 / file_len as f64,
         mb(repacked),
         mb(loaded.anon.saturating_sub(before.anon)),
         mb(after.anon.saturating_sub(before.anon)),
@@ -161,6 +163,15 @@ fn check_shape(name: &str, path: &Path) -> Result<(), Box<dyn Error>> {
         after.vm.saturating_sub(before.vm) < file_len + file_len / 10 + kv_full + ANON_ALLOWANCE,
         "{name}: resident memory grew by {:.0} MiB for a {:.0} MiB file: are the repacked tensors' file pages still mapped?",
         mb(after.vm.saturating_sub(before.vm)),
+        mb(file_len)
+    );
+    // Nor at any moment of the load: each tensor's file pages go as soon as it is repacked,
+    // so the peak is one copy plus the tensors in flight (a 7B's largest is ~450 MB), not
+    // two copies (a box with RAM for one 7B would run out while loading it).
+    assert!(
+        after.peak.saturating_sub(before.vm) < file_len + file_len / 4 + kv_full + ANON_ALLOWANCE,
+        "{name}: resident memory peaked {:.0} MiB above the start for a {:.0} MiB file: did the load hold the file's and the repacked copy at once?",
+        mb(after.peak.saturating_sub(before.vm)),
         mb(file_len)
     );
     let grown = after.anon.saturating_sub(before.anon);
@@ -178,6 +189,8 @@ fn check_shape(name: &str, path: &Path) -> Result<(), Box<dyn Error>> {
 #[derive(Clone, Copy, Debug)]
 struct Rss {
     vm: u64,
+    /// The peak of `vm` so far (`VmHWM`).
+    peak: u64,
     anon: u64,
     file: u64,
 }
@@ -190,6 +203,11 @@ impl Rss {
             let kb: u64 = line[key.len()..].trim().trim_end_matches("kB").trim().parse().ok()?;
             Some(kb * 1024)
         };
-        Some(Rss { vm: field("VmRSS:")?, anon: field("RssAnon:")?, file: field("RssFile:")? })
+        Some(Rss {
+            vm: field("VmRSS:")?,
+            peak: field("VmHWM:")?,
+            anon: field("RssAnon:")?,
+            file: field("RssFile:")?,
+        })
     }
 }

@@ -1,4 +1,4 @@
-//! Weights repacked once at load for the kernel table: Q4_K and Q6_K matrices interleaved 8
+//! Weights repacked once at load for the kernel table: Q4_K, Q6_K, Q5_0 and Q8_0 matrices interleaved 8
 //! rows to a block where the table decodes that layout faster ([`QMatrix::wants_interleaved`]: the
 //! AVX-512 table, so far). The copies live beside the mapping for the model's lifetime; the
 //! file's own pages of those tensors are then only read again for nothing (the page cache
@@ -88,6 +88,11 @@ impl Repacked {
                         if QMatrix::interleave(t.ty, rows, cols, file.data(t), dst).is_err() {
                             failed.fetch_add(1, Ordering::Relaxed);
                         }
+                        // The file's copy is not read again (were the repack given up, a read
+                        // would fault it back in from the page cache): out of this process's
+                        // resident memory now, so the load never holds both copies of all
+                        // the weights at once.
+                        file.release_tensor_pages(t);
                     }
                 });
             }
@@ -104,17 +109,12 @@ impl Repacked {
                 return Repacked::default();
             }
         };
-        // The file's copies of these tensors are no longer read: out of this process's
-        // resident memory with them (the page cache keeps or drops them as it needs).
-        for (t, ..) in &todo {
-            file.release_tensor_pages(t);
-        }
         let by_name = todo.into_iter().map(|(t, _, _, range)| (t.name.clone(), range)).collect();
         let r = Repacked { map: Some(map), by_name };
         tracing::debug!(
             repacked = ?r,
             ms = start.elapsed().as_millis() as u64,
-            "interleaved K-quant matrices for the kernel table"
+            "interleaved weight matrices for the kernel table"
         );
         r
     }
