@@ -1,12 +1,12 @@
 //! Kernel benchmarks: one criterion group per kernel × type × shape, the scalar table beside
 //! the best SIMD table this CPU runs, on a 2-thread pool.
 //!
-//! - `matvec/<type>/<rows>x<cols>`: decode mat-vec (n = 1, the multi-row kernels; Q4_K also
-//!   interleaved 8 rows to a block, where the best table reads that layout).
+//! - `matvec/<type>/<rows>x<cols>`: decode mat-vec (n = 1, the multi-row kernels; the types
+//!   with an interleaved layout also in it, where the best table reads that layout).
 //!   Throughput in **bytes of weights** per second (decode is a stream over the weights).
 //! - `matmul_flop/<type>/<rows>x<cols>/n<N>`: N activation columns — 4 and 8 (batched
 //!   decode, speculative verification: the multi-token kernels), 32 and 512 (prefill: the
-//!   repacking GEMM). Throughput counts **FLOPs** (`2·rows·cols·N`) as criterion
+//!   repacking GEMM), the interleaved layout too where it exists. Throughput counts **FLOPs** (`2·rows·cols·N`) as criterion
 //!   "elements": read `elem/s` as FLOP/s. The scalar table is skipped at N ≥ 32 (minutes
 //!   per sample).
 //! - `ops/<op>/<len>`: f32 ops, elements per second.
@@ -94,12 +94,8 @@ fn matvec(c: &mut Criterion) {
             });
         }
         // The layout a model loader repacks into where the best table has a kernel for it.
-        if let Some(len) = QMatrix::interleaved_len(dt, rows, cols)
-            && QMatrix::wants_interleaved(dt, rows)
-        {
-            let mut il = vec![0u8; len];
-            QMatrix::interleave(dt, rows, cols, &bytes, &mut il).expect("interleavable");
-            let wi = QMatrix::interleaved(dt, rows, cols, &il).expect("interleaved view");
+        if let Some(il) = Interleaved::new(dt, rows, cols, &bytes) {
+            let wi = il.view();
             let k = Kernels::best();
             g.bench_function(format!("{}-interleaved", k.name()), |b| {
                 b.iter(|| {
@@ -110,6 +106,31 @@ fn matvec(c: &mut Criterion) {
             });
         }
         g.finish();
+    }
+}
+
+/// A matrix repacked into the layout a model loader uses where the best table has a kernel
+/// for it ([`QMatrix::wants_interleaved`]).
+struct Interleaved {
+    dt: DType,
+    rows: usize,
+    cols: usize,
+    bytes: Vec<u8>,
+}
+
+impl Interleaved {
+    fn new(dt: DType, rows: usize, cols: usize, file_bytes: &[u8]) -> Option<Interleaved> {
+        let len = QMatrix::interleaved_len(dt, rows, cols)?;
+        if !QMatrix::wants_interleaved(dt, rows) {
+            return None;
+        }
+        let mut bytes = vec![0u8; len];
+        QMatrix::interleave(dt, rows, cols, file_bytes, &mut bytes).expect("interleavable");
+        Some(Interleaved { dt, rows, cols, bytes })
+    }
+
+    fn view(&self) -> QMatrix<'_> {
+        QMatrix::interleaved(self.dt, self.rows, self.cols, &self.bytes).expect("interleaved view")
     }
 }
 
@@ -128,6 +149,7 @@ fn matmul(c: &mut Criterion) {
     for (dt, rows, cols) in shapes {
         let bytes = random_row(dt, rows * cols, 3);
         let w = QMatrix::new(dt, rows, cols, &bytes).expect("valid matrix");
+        let interleaved = Interleaved::new(dt, rows, cols, &bytes);
         for n in [4usize, 8, 32, 512] {
             let mut x = Activations::new();
             x.load(&random_f32(n * cols, 1.0, 4), cols);
@@ -142,6 +164,16 @@ fn matmul(c: &mut Criterion) {
                     b.iter(|| {
                         x.data_mut();
                         matmul_with(k, &pool, &w, &mut x, &mut out);
+                        black_box(&out);
+                    })
+                });
+            }
+            if let Some(wi) = &interleaved {
+                let k = Kernels::best();
+                g.bench_function(format!("{}-interleaved", k.name()), |b| {
+                    b.iter(|| {
+                        x.data_mut();
+                        matmul_with(k, &pool, &wi.view(), &mut x, &mut out);
                         black_box(&out);
                     })
                 });

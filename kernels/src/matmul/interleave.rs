@@ -107,10 +107,9 @@ impl Interleave for BlockQ8_0 {
         let mut x = BlockQ8_0x8 { d: [rows[0].d; ROWS], qs: [0; 256] };
         for (i, r) in rows.iter().enumerate() {
             x.d[i] = r.d;
+            let qs: &[u8; 32] = bytemuck::cast_ref(&r.qs);
             for c in 0..4 {
-                for j in 0..8 {
-                    x.qs[64 * c + 8 * i + j] = r.qs[8 * c + j].cast_unsigned() ^ 0x80;
-                }
+                x.qs[64 * c + 8 * i..64 * c + 8 * i + 8].copy_from_slice(&flip8(&qs[8 * c..8 * c + 8]));
             }
         }
         x
@@ -118,14 +117,20 @@ impl Interleave for BlockQ8_0 {
     fn deinterleave(x: &BlockQ8_0x8) -> [Self; ROWS] {
         std::array::from_fn(|i| {
             let mut r = BlockQ8_0 { d: x.d[i], qs: [0; 32] };
+            let qs: &mut [u8; 32] = bytemuck::cast_mut(&mut r.qs);
             for c in 0..4 {
-                for j in 0..8 {
-                    r.qs[8 * c + j] = (x.qs[64 * c + 8 * i + j] ^ 0x80).cast_signed();
-                }
+                qs[8 * c..8 * c + 8].copy_from_slice(&flip8(&x.qs[64 * c + 8 * i..64 * c + 8 * i + 8]));
             }
             r
         })
     }
+}
+
+/// 8 bytes with their sign bits flipped (i8 `q` ⇄ u8 `q + 128`), 8 at a time.
+#[inline]
+fn flip8(b: &[u8]) -> [u8; 8] {
+    let v = u64::from_ne_bytes(b.try_into().expect("8 bytes"));
+    (v ^ 0x8080_8080_8080_8080).to_ne_bytes()
 }
 
 /// Bytes of an interleaved block of 8 rows of `dt`, if the type has one.

@@ -36,8 +36,10 @@
 //!
 //! A matrix in the interleaved layout ([`QMatrix::interleaved`]: Q4_K/Q6_K/Q5_0/Q8_0, 8 rows
 //! per block, repacked at load where the table reads it) goes to the table's `mat_x8`
-//! kernel for batches below the GEMM's; for the GEMM, or a table without that kernel, each
-//! chunk's groups are first taken apart into a per-thread buffer in the file's layout.
+//! kernel for batches below the GEMM's (which, on that layout, starts later: 48 to 160
+//! tokens by type, never for Q8_0 — see `interleaved_gemm_min_tokens`); for the GEMM, or a
+//! table without that kernel, each chunk's groups are first taken apart into a per-thread
+//! buffer in the file's layout.
 //!
 //! All three compute a (row, token) result with the same arithmetic as the table's row dot,
 //! so a token's output does not depend on the batch it is in.
@@ -66,6 +68,23 @@ const CHUNK_BYTES_REUSED: usize = 128 * 1024;
 const MAX_GROUP: usize = 8;
 /// Batches at least this large use the repacking GEMM where the table has one.
 const GEMM_MIN_TOKENS: usize = 16;
+/// Batches at least this large use the GEMM on a matrix in the interleaved layout where the
+/// table has a `mat_x8` kernel for it (smaller ones use that kernel): the GEMM must first take
+/// the rows apart, and the `mat_x8` kernels beat it on small batches. Measured with
+/// `cargo bench --bench kernels -- matmul_flop` (AVX-512 on a Sapphire Rapids VM, 2 threads,
+/// 4096×4096; Q5_0 896×4864): at 32 tokens the `mat_x8` kernels took 0.63–0.82x the GEMM's
+/// time on all four types; they stay ahead up to 64 tokens for Q4_K, 128 for Q5_0, and for
+/// Q8_0 at every size (0.85x at 512); Q6_K's GEMM wins from 64.
+const fn interleaved_gemm_min_tokens(dt: DType) -> usize {
+    match dt {
+        DType::Q4_K => 96,
+        DType::Q6_K => 48,
+        DType::Q5_0 => 160,
+        DType::Q8_0 => usize::MAX,
+        _ => GEMM_MIN_TOKENS,
+    }
+}
+
 /// Tokens per GEMM call (one output tile).
 const GEMM_TOKEN_BLOCK: usize = 32;
 
@@ -262,6 +281,7 @@ fn run_chunk(p: &Part<'_>, n: usize, r0: usize, r1: usize) {
     if !p.w.is_interleaved() {
         return run_chunk_on(p, p.w.stored_rows(r0, r1), gemm, n, r0, r1);
     }
+    let gemm = gemm.filter(|_| p.mat_x8.is_none() || n >= interleaved_gemm_min_tokens(p.w.dtype()));
     match (gemm, p.mat_x8) {
         (None, Some(x8)) => run_chunk_mat(p, x8, p.w.stored_rows(r0, r1), n, r0, r1),
         // The GEMM (prefill), or a table without the interleaved kernel: the rows taken

@@ -383,7 +383,8 @@ fn interleaved_bytes(dt: DType, rows: usize, cols: usize, wb: &[u8]) -> Vec<u8> 
 fn interleaved_matrices_equal_the_row_dot_products_on_every_table() {
     // Bit for bit: the interleaved kernels (AVX-512) keep the row-major kernels' float steps,
     // and tables without them take the groups apart first. Batches cover one token, the
-    // multi-token tiles (1, 2, 4 at a time and remainders) and the GEMM (≥ 16).
+    // multi-token tiles (1, 2, 4 at a time and remainders) and the GEMM (≥ 16 tokens; on the
+    // interleaved layout, where the table has its kernel, from 48 to 160 by type).
     let pools: Vec<ThreadPool> = [1, 2, 3].into_iter().map(ThreadPool::new).collect();
     let mut x = Activations::new();
     for dt in [DType::Q4_K, DType::Q6_K, DType::Q5_0, DType::Q8_0] {
@@ -401,7 +402,7 @@ fn interleaved_matrices_equal_the_row_dot_products_on_every_table() {
             let per_8_rows = if dt == DType::Q4_K { 1184 } else { 8 * dt.type_size() };
             assert!(w.is_interleaved() && w.n_bytes() == rows / 8 * cols / dt.block_size() * per_8_rows);
             for k in Kernels::available() {
-                for n in [1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 33] {
+                for n in [1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 33, 161] {
                     let xf = random_f32(n * cols, 1.0, (rows * 100 + n) as u64);
                     let want = row_by_row(k, dt, rows, cols, &wb, &xf);
                     let pool = &pools[(rows + n) % pools.len()];
