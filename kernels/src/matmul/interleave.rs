@@ -288,23 +288,32 @@ pub(crate) fn deinterleave_rows<B: Interleave>(src: &[B::X8], nb: usize, dst: &m
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::DType;
     use crate::testing::Rng;
     use bytemuck::Zeroable;
+
+    /// Random bytes (not just valid quantizer output: every field must survive) as `rows ×
+    /// nb` blocks of `B`, interleaved and taken apart again: asserts the bytes come back,
+    /// returns the source blocks and the interleaved ones.
+    fn round_trip<B: Interleave + Zeroable>(rows: usize, nb: usize, rng: &mut Rng) -> (Vec<B>, Vec<B::X8>)
+    where
+        B::X8: Zeroable,
+    {
+        let mut src = vec![B::zeroed(); rows * nb];
+        rng.fill(bytemuck::cast_slice_mut(&mut src));
+        let mut x8 = vec![B::X8::zeroed(); rows / ROWS * nb];
+        interleave_rows(&src, nb, &mut x8);
+        let mut back = vec![B::zeroed(); rows * nb];
+        deinterleave_rows(&x8, nb, &mut back);
+        assert_eq!(bytemuck::cast_slice::<_, u8>(&back), bytemuck::cast_slice::<_, u8>(&src));
+        (src, x8)
+    }
 
     #[test]
     fn interleaving_round_trips_every_byte() {
         // Arbitrary bytes, not just valid quantizer output: every field must survive.
         let (rows, nb) = (16, 3);
         let mut rng = Rng::new(7);
-        let mut bytes = vec![0u8; rows * nb * DType::Q4_K.type_size()];
-        rng.fill(&mut bytes);
-        let src: &[BlockQ4_K] = bytemuck::cast_slice(&bytes);
-        let mut x8 = vec![BlockQ4_Kx8::zeroed(); rows / ROWS * nb];
-        interleave_rows(src, nb, &mut x8);
-        let mut back = vec![BlockQ4_K::zeroed(); rows * nb];
-        deinterleave_rows(&x8, nb, &mut back);
-        assert_eq!(bytemuck::cast_slice::<_, u8>(&back), &bytes[..]);
+        let (src, x8) = round_trip::<BlockQ4_K>(rows, nb, &mut rng);
         // Row 9's block 2 is group 1's block 2, lane 1.
         let b = &src[9 * nb + 2];
         let x = &x8[nb + 2];
@@ -313,40 +322,19 @@ mod tests {
         let (sc, m) = scales_mins_k4(&b.scales);
         assert_eq!((x.scales[8 * 6 + 1], x.mins[8 + 6]), (sc[6], m[6]));
 
-        let mut bytes = vec![0u8; rows * nb * DType::Q6_K.type_size()];
-        rng.fill(&mut bytes);
-        let src: &[BlockQ6_K] = bytemuck::cast_slice(&bytes);
-        let mut x8 = vec![BlockQ6_Kx8::zeroed(); rows / ROWS * nb];
-        interleave_rows(src, nb, &mut x8);
-        let mut back = vec![BlockQ6_K::zeroed(); rows * nb];
-        deinterleave_rows(&x8, nb, &mut back);
-        assert_eq!(bytemuck::cast_slice::<_, u8>(&back), &bytes[..]);
+        let (src, x8) = round_trip::<BlockQ6_K>(rows, nb, &mut rng);
         // Row 9's block 2: lane 1 of group 1's block 2; ql bytes 32 + 8..32 + 16 are chunk (0, 1, 1).
         let (b, x) = (&src[9 * nb + 2], &x8[nb + 2]);
         assert_eq!(&x.ql[64 * 5 + 8..64 * 5 + 16], &b.ql[40..48]);
         assert_eq!(&x.qh[64 * 5 + 8..64 * 5 + 16], &b.qh[40..48]);
         assert_eq!(x.scales[16 * 3 + 2 + 1], b.scales[7]);
 
-        let mut bytes = vec![0u8; rows * nb * DType::Q5_0.type_size()];
-        rng.fill(&mut bytes);
-        let src: &[BlockQ5_0] = bytemuck::cast_slice(&bytes);
-        let mut x8 = vec![BlockQ5_0x8::zeroed(); rows / ROWS * nb];
-        interleave_rows(src, nb, &mut x8);
-        let mut back = vec![BlockQ5_0::zeroed(); rows * nb];
-        deinterleave_rows(&x8, nb, &mut back);
-        assert_eq!(bytemuck::cast_slice::<_, u8>(&back), &bytes[..]);
+        let (src, x8) = round_trip::<BlockQ5_0>(rows, nb, &mut rng);
         let (b, x) = (&src[9 * nb + 2], &x8[nb + 2]);
         assert_eq!(&x.qs[64 + 8..64 + 16], &b.qs[8..16]);
         assert_eq!(x.qh[8 * 3 + 1], b.qh[3]);
 
-        let mut bytes = vec![0u8; rows * nb * DType::Q8_0.type_size()];
-        rng.fill(&mut bytes);
-        let src: &[BlockQ8_0] = bytemuck::cast_slice(&bytes);
-        let mut x8 = vec![BlockQ8_0x8::zeroed(); rows / ROWS * nb];
-        interleave_rows(src, nb, &mut x8);
-        let mut back = vec![BlockQ8_0::zeroed(); rows * nb];
-        deinterleave_rows(&x8, nb, &mut back);
-        assert_eq!(bytemuck::cast_slice::<_, u8>(&back), &bytes[..]);
+        let (src, x8) = round_trip::<BlockQ8_0>(rows, nb, &mut rng);
         // Stored + 128: -128 becomes 0, 127 becomes 255.
         let (b, x) = (&src[9 * nb + 2], &x8[nb + 2]);
         assert_eq!(i32::from(x.qs[64 * 2 + 8 + 5]) - 128, i32::from(b.qs[8 * 2 + 5]));

@@ -378,14 +378,7 @@ pub(crate) unsafe fn mat_q8_0_x8(
         let (qs, _) = wb.qs.as_chunks::<64>();
         [load64(&qs[0]), load64(&qs[1]), load64(&qs[2]), load64(&qs[3])]
     };
-    for (t, g) in token_groups(t0, t1, 8) {
-        match g {
-            1 => tokens32::<_, _, 1>(w, nb, x, xb, t0, t, out, 7, &unpack, |wb| &wb.d),
-            2 => tokens32::<_, _, 2>(w, nb, x, xb, t0, t, out, 7, &unpack, |wb| &wb.d),
-            4 => tokens32::<_, _, 4>(w, nb, x, xb, t0, t, out, 7, &unpack, |wb| &wb.d),
-            _ => tokens32::<_, _, 8>(w, nb, x, xb, t0, t, out, 7, &unpack, |wb| &wb.d),
-        }
-    }
+    mat32_x8(w, nb, x, xb, t0, t1, out, 7, &unpack, |wb| &wb.d);
 }
 
 /// Q5_0 rows × tokens, as [`mat_q8_0_x8`]: the fifth bits are added as 16 under a byte mask
@@ -418,12 +411,34 @@ pub(crate) unsafe fn mat_q5_0_x8(
         // Chunk c's fifth bits: bit 8i + j of the mask is quant 8c + j of row i.
         std::array::from_fn(|c| _mm512_mask_add_epi8(q[c], u64::from_le_bytes(qh[c]), q[c], sixteen))
     };
+    mat32_x8(w, nb, x, xb, t0, t1, out, 4, &unpack, |wb| &wb.d);
+}
+
+/// Tokens `t0..t1` of a 32-element block type interleaved 8 rows to a block, 8 at a time
+/// while 8 are left, then 4, 2, 1 ([`tokens32`]'s arguments).
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+#[allow(clippy::too_many_arguments)]
+fn mat32_x8<W8, FU>(
+    w: &[W8],
+    nb: usize,
+    x: &[BlockQ8_0],
+    xb: &XBatch<'_>,
+    t0: usize,
+    t1: usize,
+    out: &mut [f32],
+    shift: u32,
+    unpack: &FU,
+    d: impl Fn(&W8) -> &[F16Le; 8] + Copy,
+) where
+    FU: Fn(&W8) -> [__m512i; 4],
+{
     for (t, g) in token_groups(t0, t1, 8) {
         match g {
-            1 => tokens32::<_, _, 1>(w, nb, x, xb, t0, t, out, 4, &unpack, |wb| &wb.d),
-            2 => tokens32::<_, _, 2>(w, nb, x, xb, t0, t, out, 4, &unpack, |wb| &wb.d),
-            4 => tokens32::<_, _, 4>(w, nb, x, xb, t0, t, out, 4, &unpack, |wb| &wb.d),
-            _ => tokens32::<_, _, 8>(w, nb, x, xb, t0, t, out, 4, &unpack, |wb| &wb.d),
+            1 => tokens32::<_, _, 1>(w, nb, x, xb, t0, t, out, shift, unpack, d),
+            2 => tokens32::<_, _, 2>(w, nb, x, xb, t0, t, out, shift, unpack, d),
+            4 => tokens32::<_, _, 4>(w, nb, x, xb, t0, t, out, shift, unpack, d),
+            _ => tokens32::<_, _, 8>(w, nb, x, xb, t0, t, out, shift, unpack, d),
         }
     }
 }
