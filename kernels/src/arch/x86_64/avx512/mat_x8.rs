@@ -488,7 +488,7 @@ fn tokens32<W8, FU, const G: usize>(
         }
         return;
     }
-    // SAFETY: reads exactly the 64 bytes of one index table, unaligned.
+    // SAFETY: reads exactly the 64 bytes of each of the two index tables, unaligned.
     let (dup, split) = unsafe {
         (_mm512_loadu_si512(IDX_DUP.as_ptr().cast()), _mm512_loadu_si512(IDX_SPLIT.as_ptr().cast()))
     };
