@@ -320,13 +320,21 @@ pub struct BlockQ4_Kx8 {
     pub dmin: [F16Le; 8],
     /// `scales[8 * s + i]`: sub-block `s`'s scale in row `i`.
     pub scales: [u8; 64],
-    /// `mins[8 * i + s]`: sub-block `s`'s min in row `i`.
+    /// `mins[32 * (s / 4) + 4 * i + s % 4]` ([`BlockQ4_Kx8::min_index`]): sub-block `s`'s
+    /// min in row `i` — per half of the sub-blocks, row `i`'s four mins in bytes `4i..4i + 4`.
     pub mins: [u8; 64],
     /// `qs[64 * (4 * p + k) + 8 * i + j]` = row `i`'s `qs[32 * p + 8 * k + j]`: low nibble
     /// quant `8k + j` of sub-block `2p`, high nibble the same of sub-block `2p + 1`.
     pub qs: [u8; 8 * QK_K / 2],
 }
 const _: () = assert!(size_of::<BlockQ4_Kx8>() == 1184 && align_of::<BlockQ4_Kx8>() == 1);
+
+impl BlockQ4_Kx8 {
+    /// Where row `i`'s sub-block `s` min is in [`BlockQ4_Kx8::mins`].
+    pub const fn min_index(i: usize, s: usize) -> usize {
+        32 * (s / 4) + 4 * i + s % 4
+    }
+}
 
 /// Q5_K: as Q4_K with a fifth bit per quant in `qh` (bit `2i` / `2i+1` for sub-blocks
 /// `2i` / `2i+1`).

@@ -220,7 +220,7 @@ fn interleave(rows: [&BlockQ4_K; ROWS]) -> BlockQ4_Kx8 {
         let (sc, m) = scales_mins_k4(&r.scales);
         for s in 0..8 {
             x.scales[8 * s + i] = sc[s];
-            x.mins[8 * i + s] = m[s];
+            x.mins[BlockQ4_Kx8::min_index(i, s)] = m[s];
         }
         for p in 0..4 {
             for k in 0..4 {
@@ -236,7 +236,7 @@ fn interleave(rows: [&BlockQ4_K; ROWS]) -> BlockQ4_Kx8 {
 fn deinterleave(x: &BlockQ4_Kx8) -> [BlockQ4_K; ROWS] {
     std::array::from_fn(|i| {
         let sc: [u8; 8] = std::array::from_fn(|s| x.scales[8 * s + i]);
-        let m: [u8; 8] = std::array::from_fn(|s| x.mins[8 * i + s]);
+        let m: [u8; 8] = std::array::from_fn(|s| x.mins[BlockQ4_Kx8::min_index(i, s)]);
         let mut qs = [0u8; 128];
         for p in 0..4 {
             for k in 0..4 {
@@ -320,7 +320,7 @@ mod tests {
         assert_eq!(x.d[1].bits(), b.d.bits());
         assert_eq!(&x.qs[64 * 5 + 8..64 * 5 + 16], &b.qs[32 + 8..32 + 16]);
         let (sc, m) = scales_mins_k4(&b.scales);
-        assert_eq!((x.scales[8 * 6 + 1], x.mins[8 + 6]), (sc[6], m[6]));
+        assert_eq!((x.scales[8 * 6 + 1], x.mins[32 + 4 + 2]), (sc[6], m[6]));
 
         let (src, x8) = round_trip::<BlockQ6_K>(rows, nb, &mut rng);
         // Row 9's block 2: lane 1 of group 1's block 2; ql bytes 32 + 8..32 + 16 are chunk (0, 1, 1).

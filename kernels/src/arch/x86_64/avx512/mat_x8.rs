@@ -8,11 +8,16 @@
 //!
 //! Per 64-byte load of nibbles: the low nibbles are 8 quants of sub-block `2p` for each of
 //! the 8 rows, the high nibbles the same 8 positions of sub-block `2p + 1`; the 8
-//! activations they meet are one 8-byte broadcast. `vpmaddubsw` makes 4 pair sums per row,
-//! `vpdpwssd` multiplies them with the row's sub-block scale (lanes of row `i` hold row
-//! `i`'s scale) into 2 i32 lanes per row. Per super-block that is 2 + 3 + 4 instructions
-//! per 64 bytes and one lane fold per 8 rows, where the row-major kernels (`mat_k.rs`)
-//! spend about twice as many per byte on unpacking scales, folding halves and transposing.
+//! activations they meet are one 8-byte broadcast. One `vpdpbusd` per nibble half and token
+//! adds 4 products into each of 2 i32 lanes per row; after the 4 loads of a sub-block pair a
+//! lane holds 16 products, |Σ| ≤ 16 · 15 · 128 < 2^15, so `vpackssdw` packs the pair's two
+//! registers into i16 without saturating and one `vpdpwssd` applies each row's two
+//! sub-block scales (one `vpermw` per pair, shared by the tokens). That is 2 + 3 instructions
+//! per 64 bytes and token plus 2 per pair and token, where `vpmaddubsw` + `vpdpwssd` per
+//! nibble half took 4; the row-major kernels (`mat_k.rs`) spend about twice as many again on
+//! unpacking scales, folding halves and transposing. `M` is 2 multiply-adds per token and
+//! super-block: the mins are stored four to a row's 64-bit lane, the activations'
+//! sub-block sums broadcast to match.
 //!
 //! The integers `S` and `M` per (row, super-block) are exact, and the float steps are
 //! `group_k`'s (`avx2::mat_k`): `acc = fma(d·dx, S, acc)`, then `acc = fnmadd(dmin·dx, M,
@@ -27,22 +32,29 @@ use crate::arch::x86_64::avx2::util::{load16, load32, prefetch, prefetch_ahead};
 use crate::blocks::*;
 use crate::dispatch::XBatch;
 
-/// `vpermw` indices: 16-bit lane `l` takes element `base + l / 4` (row `l / 4`'s scale).
-const fn per_row(base: usize) -> [i16; 32] {
+/// `vpermw` indices for sub-blocks `2p` and `2p + 1` (`base` = `16 · (p % 2)`): in the
+/// 128-bit lane `L` (rows `2L`, `2L + 1`), i16 lanes 0–3 take the two rows' scales of
+/// sub-block `2p` (each twice), lanes 4–7 those of `2p + 1` — the layout `vpackssdw` gives
+/// the two sub-blocks' partial sums in.
+const fn per_pair(base: usize) -> [i16; 32] {
     let mut t = [0i16; 32];
     let mut l = 0;
     while l < 32 {
-        t[l] = (base + l / 4) as i16;
+        let (lane, j) = (l / 8, l % 8);
+        t[l] = (base + 8 * (j / 4) + 2 * lane + (j % 4) / 2) as i16;
         l += 1;
     }
     t
 }
 
-/// Sub-block `s`'s scales (i16 lanes `8s + i` of the widened `scales`, `s % 4` per half).
-const IDX_SC: [[i16; 32]; 4] = [per_row(0), per_row(8), per_row(16), per_row(24)];
+/// Sub-block pair `p`'s scales: `IDX_PAIR_SC[p % 2]` of widened register `p / 2`.
+const IDX_PAIR_SC: [[i16; 32]; 2] = [per_pair(0), per_pair(16)];
 
-/// `vpermt2d` indices: lane 0 of each 128-bit lane of the first source, then of the second.
-const IDX_ROWS: [i32; 16] = [0, 4, 8, 12, 16, 20, 24, 28, 0, 0, 0, 0, 0, 0, 0, 0];
+/// `vpermq` indices: the low 64 bits of each 128-bit lane, into the low 256 bits.
+const IDX_LOW_QWORDS: [i64; 8] = [0, 2, 4, 6, 0, 0, 0, 0];
+
+/// `vpermd` indices: the even i32 lanes into the low 256 bits.
+const IDX_EVEN: [i32; 16] = [0, 2, 4, 6, 8, 10, 12, 14, 0, 0, 0, 0, 0, 0, 0, 0];
 
 /// 8 bytes broadcast to every 64-bit lane.
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
@@ -81,31 +93,30 @@ fn store_group(acc: &[__m256], tile_t: usize, rows: usize, grp: usize, out: &mut
     }
 }
 
-/// The sums of the 8 activations' 32-quant sub-blocks as i16, repeated in every 128 bits.
+/// The sums of the activations' 32-quant sub-blocks as i16: sub-blocks 0–3 in every 64-bit
+/// lane of the first register, 4–7 in every 64-bit lane of the second.
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
 #[inline]
-fn sub_sums(x: &BlockQ8_K) -> __m512i {
+fn sub_sums(x: &BlockQ8_K) -> (__m512i, __m512i) {
     // |Σ 32 quants| ≤ 4096: exact in i16, `packs` never saturates.
-    let pairs = _mm256_madd_epi16(bsums(x), _mm256_set1_epi16(1));
-    let packed = _mm256_packs_epi32(pairs, pairs);
-    _mm512_broadcast_i32x4(_mm256_castsi256_si128(_mm256_permute4x64_epi64::<0b1000>(packed)))
+    let sums = _mm256_madd_epi16(bsums(x), _mm256_set1_epi16(1));
+    // 64-bit lanes: sub-blocks 0–3, 0–3, 4–7, 4–7.
+    let packed = _mm512_castsi256_si512(_mm256_packs_epi32(sums, sums));
+    (
+        _mm512_broadcastq_epi64(_mm512_castsi512_si128(packed)),
+        _mm512_permutexvar_epi64(_mm512_set1_epi64(2), packed),
+    )
 }
 
-/// `M` (`Σ_s min · sub-block sum`) of the 8 rows: `mins` widened (rows 0–3, rows 4–7, i16
-/// lanes `8i + s`), `sums` from [`sub_sums`].
+/// `M` (`Σ_s min · sub-block sum`) of the 8 rows: `mins` widened (sub-blocks 0–3, then 4–7;
+/// row `i`'s four in 64-bit lane `i`), `sums` from [`sub_sums`].
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
 #[inline]
-fn mins8(mins: &(__m512i, __m512i), sums: __m512i) -> __m256i {
-    // Per 128-bit lane (one row): 4 i32 pair sums, then summed across the lane.
-    let row_sums = |v: __m512i| {
-        let v = _mm512_madd_epi16(v, sums);
-        let v = _mm512_add_epi32(v, _mm512_shuffle_epi32::<0b10_11_00_01>(v));
-        _mm512_add_epi32(v, _mm512_shuffle_epi32::<0b01_00_11_10>(v))
-    };
-    let (lo, hi) = (row_sums(mins.0), row_sums(mins.1));
-    // SAFETY: reads exactly the 64 bytes of `IDX_ROWS`, unaligned.
-    let idx = unsafe { _mm512_loadu_si512(IDX_ROWS.as_ptr().cast()) };
-    _mm512_castsi512_si256(_mm512_permutex2var_epi32(lo, idx, hi))
+fn mins8(mins: &(__m512i, __m512i), sums: (__m512i, __m512i), even: __m512i) -> __m256i {
+    // Row i's two pair sums in i32 lanes 2i, 2i + 1, then summed into lane 2i.
+    let v = _mm512_dpwssd_epi32(_mm512_madd_epi16(mins.0, sums.0), mins.1, sums.1);
+    let v = _mm512_add_epi32(v, _mm512_srli_epi64::<32>(v));
+    _mm512_castsi512_si256(_mm512_permutexvar_epi32(even, v))
 }
 
 /// Rows (8 per group of `w`, `nb` blocks per group) × tokens `t0..t1` into the `[t - t0][row]`
@@ -145,37 +156,49 @@ fn tokens<const G: usize>(
     t: usize,
     out: &mut [f32],
 ) {
-    // Independent accumulators per token, so that no `vpdpwssd` waits on the one before.
-    let per = 8 / G;
+    // Sub-block pairs per pass: 8 `vpdpbusd` chains in flight, whatever `G` is.
+    let per = 4 / G;
     let rows = w.len() / nb * 8;
     let xs: [&[BlockQ8_K]; G] = std::array::from_fn(|j| &x[(t + j) * nb..(t + j + 1) * nb]);
     let m4 = _mm512_set1_epi8(0xf);
-    let sc_idx: [__m512i; 4] = std::array::from_fn(|s| {
+    let sc_idx: [__m512i; 2] = std::array::from_fn(|e| {
         // SAFETY: reads exactly the 64 bytes of one index table, unaligned.
-        unsafe { _mm512_loadu_si512(IDX_SC[s].as_ptr().cast()) }
+        unsafe { _mm512_loadu_si512(IDX_PAIR_SC[e].as_ptr().cast()) }
     });
+    // SAFETY: reads exactly the 64 bytes of `IDX_LOW_QWORDS`, unaligned.
+    let low_idx = unsafe { _mm512_loadu_si512(IDX_LOW_QWORDS.as_ptr().cast()) };
+    // SAFETY: reads exactly the 64 bytes of `IDX_EVEN`, unaligned.
+    let even = unsafe { _mm512_loadu_si512(IDX_EVEN.as_ptr().cast()) };
     for (grp, blocks) in w.chunks_exact(nb).enumerate() {
         let mut acc = [_mm256_setzero_ps(); G];
         for (b, wb) in blocks.iter().enumerate() {
             prefetch_ahead(wb, prefetch::ONE_STREAM);
             let (sc_half, _) = wb.scales.as_chunks::<32>();
             let sc = [_mm512_cvtepu8_epi16(load32(&sc_half[0])), _mm512_cvtepu8_epi16(load32(&sc_half[1]))];
-            let mut s = [[_mm512_setzero_si512(); 8]; G];
+            let mut s = [_mm512_setzero_si512(); G];
             let (qs, _) = wb.qs.as_chunks::<64>();
-            for p in 0..4 {
-                let sa = _mm512_permutexvar_epi16(sc_idx[(2 * p) % 4], sc[p / 2]);
-                let sb = _mm512_permutexvar_epi16(sc_idx[(2 * p + 1) % 4], sc[p / 2]);
+            for p0 in (0..4).step_by(per) {
+                // Per token, sub-blocks 2p and 2p + 1: 16 products per i32 lane (2 lanes per
+                // row), |Σ| ≤ 16 · 15 · 128 < 2^15, so `vpackssdw` below never saturates.
+                let mut part = [[[_mm512_setzero_si512(); 2]; G]; 4];
                 for k in 0..4 {
-                    let v = load64(&qs[4 * p + k]);
-                    let qa = _mm512_and_si512(v, m4);
-                    let qb = _mm512_and_si512(_mm512_srli_epi16::<4>(v), m4);
-                    for j in 0..G {
-                        let (xq, _) = xs[j][b].qs.as_chunks::<8>();
-                        let (ia, ib) = ((2 * k) % per, (2 * k + 1) % per);
-                        let pa = _mm512_maddubs_epi16(qa, bcast8(&xq[8 * p + k]));
-                        s[j][ia] = _mm512_dpwssd_epi32(s[j][ia], pa, sa);
-                        let pb = _mm512_maddubs_epi16(qb, bcast8(&xq[8 * p + 4 + k]));
-                        s[j][ib] = _mm512_dpwssd_epi32(s[j][ib], pb, sb);
+                    for (p, pp) in (p0..).zip(&mut part[..per]) {
+                        let v = load64(&qs[4 * p + k]);
+                        let qa = _mm512_and_si512(v, m4);
+                        let qb = _mm512_and_si512(_mm512_srli_epi16::<4>(v), m4);
+                        for (xj, pj) in xs.iter().zip(pp.iter_mut()) {
+                            let (xq, _) = xj[b].qs.as_chunks::<8>();
+                            pj[0] = _mm512_dpbusd_epi32(pj[0], qa, bcast8(&xq[8 * p + k]));
+                            pj[1] = _mm512_dpbusd_epi32(pj[1], qb, bcast8(&xq[8 * p + 4 + k]));
+                        }
+                    }
+                }
+                for (p, pp) in (p0..).zip(&part[..per]) {
+                    let scp = _mm512_permutexvar_epi16(sc_idx[p % 2], sc[p / 2]);
+                    for (sj, pj) in s.iter_mut().zip(pp) {
+                        // i16 lanes of 128-bit lane L: rows 2L, 2L + 1 of sub-block 2p (two
+                        // halves each), then of 2p + 1; `vpdpwssd` folds each half pair.
+                        *sj = _mm512_dpwssd_epi32(*sj, _mm512_packs_epi32(pj[0], pj[1]), scp);
                     }
                 }
             }
@@ -185,10 +208,11 @@ fn tokens<const G: usize>(
             let d = _mm256_cvtph_ps(load16(bytemuck::cast_ref::<_, [u8; 16]>(&wb.d)));
             let dmin = _mm256_cvtph_ps(load16(bytemuck::cast_ref::<_, [u8; 16]>(&wb.dmin)));
             for j in 0..G {
-                let v = s[j][1..per].iter().fold(s[j][0], |v, &a| _mm512_add_epi32(v, a));
-                // Row i's two lanes summed into the low half of 64-bit lane i.
-                let sum = _mm512_cvtepi64_epi32(_mm512_add_epi32(v, _mm512_srli_epi64::<32>(v)));
-                let m = mins8(&mins, sub_sums(&xs[j][b]));
+                // i32 lanes of 128-bit lane L: rows 2L, 2L + 1 of the even sub-blocks, then of
+                // the odd ones; summed, then the low 64 bits of each 128-bit lane gathered.
+                let v = _mm512_add_epi32(s[j], _mm512_shuffle_epi32::<0b01_00_11_10>(s[j]));
+                let sum = _mm512_castsi512_si256(_mm512_permutexvar_epi64(low_idx, v));
+                let m = mins8(&mins, sub_sums(&xs[j][b]), even);
                 let dx = _mm256_set1_ps(xb.d[b * xb.ld + t + j]);
                 acc[j] = _mm256_fmadd_ps(_mm256_mul_ps(d, dx), _mm256_cvtepi32_ps(sum), acc[j]);
                 acc[j] = _mm256_fnmadd_ps(_mm256_mul_ps(dmin, dx), _mm256_cvtepi32_ps(m), acc[j]);
