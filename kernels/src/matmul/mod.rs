@@ -36,8 +36,8 @@
 //!
 //! A matrix in the interleaved layout ([`QMatrix::interleaved`]: Q4_K/Q6_K/Q5_0/Q8_0, 8 rows
 //! per block, repacked at load where the table reads it) goes to the table's `mat_x8`
-//! kernel for batches below the GEMM's (which, on that layout, starts later: 48 to 160
-//! tokens by type, never for Q8_0 — see `interleaved_gemm_min_tokens`); for the GEMM, or a
+//! kernel for batches below the GEMM's (which, on that layout, starts later: at 48 tokens for
+//! Q6_K, never for the others — see `interleaved_gemm_min_tokens`); for the GEMM, or a
 //! table without that kernel, each chunk's groups are first taken apart into a per-thread
 //! buffer in the file's layout.
 //!
@@ -72,15 +72,14 @@ const GEMM_MIN_TOKENS: usize = 16;
 /// table has a `mat_x8` kernel for it (smaller ones use that kernel): the GEMM must first take
 /// the rows apart, and the `mat_x8` kernels beat it on small batches. Measured with
 /// `cargo bench --bench kernels -- matmul_flop` (AVX-512 on a Sapphire Rapids VM, 2 threads,
-/// 4096×4096; Q5_0 896×4864): at 32 tokens the `mat_x8` kernels took 0.63–0.82x the GEMM's
-/// time on all four types; they stay ahead up to 64 tokens for Q4_K, 128 for Q5_0, and for
-/// Q8_0 at every size (0.85x at 512); Q6_K's GEMM wins from 64.
+/// 4096×4096; Q5_0 896×4864), `mat_x8` on the interleaved layout against the GEMM on the
+/// file's (its best case): Q4_K 1.96 vs 2.71 ms at 32 tokens, 31.6 vs 36.9 ms at 512; Q5_0
+/// 0.68 vs 0.95 ms and 10.8 vs 12.2 ms; Q8_0 ahead at every size (0.85x at 512); Q6_K about
+/// even at 32 tokens (3.49 vs 3.34 ms) and far behind at 512 (57.2 vs 40.9 ms).
 const fn interleaved_gemm_min_tokens(dt: DType) -> usize {
     match dt {
-        DType::Q4_K => 96,
         DType::Q6_K => 48,
-        DType::Q5_0 => 160,
-        DType::Q8_0 => usize::MAX,
+        DType::Q4_K | DType::Q5_0 | DType::Q8_0 => usize::MAX,
         _ => GEMM_MIN_TOKENS,
     }
 }

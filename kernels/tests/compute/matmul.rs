@@ -384,7 +384,7 @@ fn interleaved_matrices_equal_the_row_dot_products_on_every_table() {
     // Bit for bit: the interleaved kernels (AVX-512) keep the row-major kernels' float steps,
     // and tables without them take the groups apart first. Batches cover one token, the
     // multi-token tiles (1, 2, 4 at a time and remainders) and the GEMM (≥ 16 tokens; on the
-    // interleaved layout, where the table has its kernel, from 48 to 160 by type).
+    // interleaved layout, where the table has its kernel, Q6_K from 48 tokens).
     let pools: Vec<ThreadPool> = [1, 2, 3].into_iter().map(ThreadPool::new).collect();
     let mut x = Activations::new();
     for dt in [DType::Q4_K, DType::Q6_K, DType::Q5_0, DType::Q8_0] {
