@@ -50,11 +50,13 @@ const fn per_pair(base: usize) -> [i16; 32] {
 /// Sub-block pair `p`'s scales: `IDX_PAIR_SC[p % 2]` of widened register `p / 2`.
 const IDX_PAIR_SC: [[i16; 32]; 2] = [per_pair(0), per_pair(16)];
 
-/// `vpermq` indices: the low 64 bits of each 128-bit lane, into the low 256 bits.
-const IDX_LOW_QWORDS: [i64; 8] = [0, 2, 4, 6, 0, 0, 0, 0];
+/// `vpermq` indices: the low 64 bits of each 128-bit lane, into the low 256 bits (as
+/// `vpermt2q`: the first source's, then the second's).
+const IDX_LOW_QWORDS: [i64; 8] = [0, 2, 4, 6, 8, 10, 12, 14];
 
-/// `vpermd` indices: the even i32 lanes into the low 256 bits.
-const IDX_EVEN: [i32; 16] = [0, 2, 4, 6, 8, 10, 12, 14, 0, 0, 0, 0, 0, 0, 0, 0];
+/// `vpermd` indices: the even i32 lanes into the low 256 bits (as `vpermt2d`: the first
+/// source's, then the second's).
+const IDX_EVEN: [i32; 16] = [0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30];
 
 /// 8 bytes broadcast to every 64-bit lane.
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
@@ -93,6 +95,16 @@ fn store_group(acc: &[__m256], tile_t: usize, rows: usize, grp: usize, out: &mut
     }
 }
 
+/// `lo` in the low 256 bits, `hi` in the high.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+fn join(lo: __m256, hi: __m256) -> __m512 {
+    _mm512_castpd_ps(_mm512_insertf64x4::<1>(
+        _mm512_castpd256_pd512(_mm256_castps_pd(lo)),
+        _mm256_castps_pd(hi),
+    ))
+}
+
 /// The sums of the activations' 32-quant sub-blocks as i16: sub-blocks 0–3 in every 64-bit
 /// lane of the first register, 4–7 in every 64-bit lane of the second.
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
@@ -108,15 +120,14 @@ fn sub_sums(x: &BlockQ8_K) -> (__m512i, __m512i) {
     )
 }
 
-/// `M` (`Σ_s min · sub-block sum`) of the 8 rows: `mins` widened (sub-blocks 0–3, then 4–7;
-/// row `i`'s four in 64-bit lane `i`), `sums` from [`sub_sums`].
+/// `M` (`Σ_s min · sub-block sum`) of the 8 rows, row `i`'s in i32 lane `2i`: `mins` widened
+/// (sub-blocks 0–3, then 4–7; row `i`'s four in 64-bit lane `i`), `sums` from [`sub_sums`].
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
 #[inline]
-fn mins8(mins: &(__m512i, __m512i), sums: (__m512i, __m512i), even: __m512i) -> __m256i {
+fn mins8(mins: &(__m512i, __m512i), sums: (__m512i, __m512i)) -> __m512i {
     // Row i's two pair sums in i32 lanes 2i, 2i + 1, then summed into lane 2i.
     let v = _mm512_dpwssd_epi32(_mm512_madd_epi16(mins.0, sums.0), mins.1, sums.1);
-    let v = _mm512_add_epi32(v, _mm512_srli_epi64::<32>(v));
-    _mm512_castsi512_si256(_mm512_permutexvar_epi32(even, v))
+    _mm512_add_epi32(v, _mm512_srli_epi64::<32>(v))
 }
 
 /// Rows (8 per group of `w`, `nb` blocks per group) × tokens `t0..t1` into the `[t - t0][row]`
@@ -170,7 +181,9 @@ fn tokens<const G: usize>(
     // SAFETY: reads exactly the 64 bytes of `IDX_EVEN`, unaligned.
     let even = unsafe { _mm512_loadu_si512(IDX_EVEN.as_ptr().cast()) };
     for (grp, blocks) in w.chunks_exact(nb).enumerate() {
-        let mut acc = [_mm256_setzero_ps(); G];
+        // One token: acc[0]. More: pair h (tokens 2h, 2h + 1) in acc2[h].
+        let mut acc = [_mm256_setzero_ps(); 1];
+        let mut acc2 = [_mm512_setzero_ps(); G];
         for (b, wb) in blocks.iter().enumerate() {
             prefetch_ahead(wb, prefetch::ONE_STREAM);
             let (sc_half, _) = wb.scales.as_chunks::<32>();
@@ -207,18 +220,43 @@ fn tokens<const G: usize>(
                 (_mm512_cvtepu8_epi16(load32(&mins_half[0])), _mm512_cvtepu8_epi16(load32(&mins_half[1])));
             let d = _mm256_cvtph_ps(load16(bytemuck::cast_ref::<_, [u8; 16]>(&wb.d)));
             let dmin = _mm256_cvtph_ps(load16(bytemuck::cast_ref::<_, [u8; 16]>(&wb.dmin)));
-            for j in 0..G {
-                // i32 lanes of 128-bit lane L: rows 2L, 2L + 1 of the even sub-blocks, then of
-                // the odd ones; summed, then the low 64 bits of each 128-bit lane gathered.
-                let v = _mm512_add_epi32(s[j], _mm512_shuffle_epi32::<0b01_00_11_10>(s[j]));
-                let sum = _mm512_castsi512_si256(_mm512_permutexvar_epi64(low_idx, v));
-                let m = mins8(&mins, sub_sums(&xs[j][b]), even);
-                let dx = _mm256_set1_ps(xb.d[b * xb.ld + t + j]);
-                acc[j] = _mm256_fmadd_ps(_mm256_mul_ps(d, dx), _mm256_cvtepi32_ps(sum), acc[j]);
-                acc[j] = _mm256_fnmadd_ps(_mm256_mul_ps(dmin, dx), _mm256_cvtepi32_ps(m), acc[j]);
+            // i32 lanes of 128-bit lane L of `s[j]`: rows 2L, 2L + 1 of the even sub-blocks,
+            // then of the odd ones; summed, row `i` is in the low 64 bits of 128-bit lane `i / 2`.
+            let folded = |sj: __m512i| _mm512_add_epi32(sj, _mm512_shuffle_epi32::<0b01_00_11_10>(sj));
+            let m_of = |j: usize| mins8(&mins, sub_sums(&xs[j][b]));
+            if G == 1 {
+                let sum = _mm512_castsi512_si256(_mm512_permutexvar_epi64(low_idx, folded(s[0])));
+                let m = _mm512_castsi512_si256(_mm512_permutexvar_epi32(even, m_of(0)));
+                let dx = _mm256_set1_ps(xb.d[b * xb.ld + t]);
+                acc[0] = _mm256_fmadd_ps(_mm256_mul_ps(d, dx), _mm256_cvtepi32_ps(sum), acc[0]);
+                acc[0] = _mm256_fnmadd_ps(_mm256_mul_ps(dmin, dx), _mm256_cvtepi32_ps(m), acc[0]);
+                continue;
+            }
+            // Two tokens per register: the first's 8 rows low, the second's high (every lane's
+            // arithmetic the same as alone).
+            let d2 = join(d, d);
+            let dmin2 = join(dmin, dmin);
+            for (h, a) in acc2[..G / 2].iter_mut().enumerate() {
+                let (ja, jb) = (2 * h, 2 * h + 1);
+                let sum = _mm512_permutex2var_epi64(folded(s[ja]), low_idx, folded(s[jb]));
+                let m = _mm512_permutex2var_epi32(m_of(ja), even, m_of(jb));
+                let at = b * xb.ld + t + ja;
+                let dx = join(_mm256_set1_ps(xb.d[at]), _mm256_set1_ps(xb.d[at + 1]));
+                *a = _mm512_fmadd_ps(_mm512_mul_ps(d2, dx), _mm512_cvtepi32_ps(sum), *a);
+                *a = _mm512_fnmadd_ps(_mm512_mul_ps(dmin2, dx), _mm512_cvtepi32_ps(m), *a);
             }
         }
-        store_group(&acc, t - t0, rows, grp, out);
+        if G == 1 {
+            store_group(&acc, t - t0, rows, grp, out);
+        } else {
+            for (h, a) in acc2[..G / 2].iter().enumerate() {
+                let pair = [
+                    _mm512_castps512_ps256(*a),
+                    _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(*a))),
+                ];
+                store_group(&pair, t - t0 + 2 * h, rows, grp, out);
+            }
+        }
     }
 }
 
