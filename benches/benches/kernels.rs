@@ -264,6 +264,12 @@ fn f32_ops(c: &mut Criterion) {
         });
     }
     g.finish();
+    let w = random_f32(ctx, 0.01, 5);
+    let mut g = light_group(c, format!("ops/weighted_sum_f16/{hd}x{ctx}"), hd * ctx);
+    for t in op_tables() {
+        g.bench_function(t.name(), |b| b.iter(|| t.weighted_sum_f16(&mut acc, black_box(&w), &k16, hd)));
+    }
+    g.finish();
     let mut g = light_group(c, format!("ops/f32_to_f16/{n}"), n);
     let mut h16 = vec![0u16; n];
     for t in op_tables() {

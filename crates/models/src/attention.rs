@@ -58,9 +58,6 @@ pub(crate) fn attention(
             *s = ops.dot_f16(&local.q16, &keys[j * kv_dim + off..][..hd]) * p.kq_scale;
         }
         ops.softmax(scores);
-        o.fill(0.0);
-        for (&s, j) in scores.iter().zip(start..) {
-            ops.axpy_f16(o, s, &values[j * kv_dim + off..][..hd]);
-        }
+        ops.weighted_sum_f16(o, scores, &values[start * kv_dim + off..], kv_dim);
     });
 }

@@ -51,6 +51,9 @@ pub struct Ops {
     pub(crate) dot_f32_f16: fn(&[f32], &[u16]) -> f32,
     pub(crate) dot_f16: fn(&[u16], &[u16]) -> f32,
     pub(crate) axpy_f16: fn(&mut [f32], f32, &[u16]),
+    /// `out = Σ_j w[j] · rows[j · stride..][..out.len()]`, as `out.fill(0)` then `axpy_f16`
+    /// per row in order, bit for bit.
+    pub(crate) weighted_sum_f16: fn(&mut [f32], &[f32], &[u16], usize),
 }
 
 impl std::fmt::Debug for Ops {
@@ -192,6 +195,24 @@ impl Ops {
         assert_eq!(v.len(), acc.len(), "axpy_f16: length");
         (self.axpy_f16)(acc, a, v);
     }
+
+    /// `out = Σ_j w[j] · v_j` over the f16 rows `v_j = rows[j · stride..][..out.len()]`
+    /// (attention's weighted sum of the values, one row per cached position): bit for bit
+    /// `out.fill(0.0)` then [`axpy_f16`](Self::axpy_f16)`(out, w[j], v_j)` for each `j` in
+    /// order, with the partial sums kept in registers instead of reloaded per row.
+    pub fn weighted_sum_f16(&self, out: &mut [f32], w: &[f32], rows: &[u16], stride: usize) {
+        if let Some(last) = w.len().checked_sub(1) {
+            assert!(stride >= out.len(), "weighted_sum_f16: stride {stride} < row length {}", out.len());
+            assert!(
+                rows.len() >= last * stride + out.len(),
+                "weighted_sum_f16: {} rows of stride {stride} need {} values, have {}",
+                w.len(),
+                last * stride + out.len(),
+                rows.len()
+            );
+        }
+        (self.weighted_sum_f16)(out, w, rows, stride);
+    }
 }
 
 /// [`Ops::rmsnorm`] with the process-wide table.
@@ -267,4 +288,9 @@ pub fn dot_f16(a: &[u16], b: &[u16]) -> f32 {
 /// [`Ops::axpy_f16`] with the process-wide table.
 pub fn axpy_f16(acc: &mut [f32], a: f32, v: &[u16]) {
     ops().axpy_f16(acc, a, v);
+}
+
+/// [`Ops::weighted_sum_f16`] with the process-wide table.
+pub fn weighted_sum_f16(out: &mut [f32], w: &[f32], rows: &[u16], stride: usize) {
+    ops().weighted_sum_f16(out, w, rows, stride);
 }

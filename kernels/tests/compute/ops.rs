@@ -384,6 +384,47 @@ fn f16_dots_and_axpy_match_scalar_and_f64() {
 }
 
 #[test]
+fn weighted_sum_f16_is_the_axpy_sequence_bit_for_bit() {
+    // Attention's weighted sum of f16 value rows: on every table, `out = 0` then that table's
+    // `axpy_f16` row by row, exactly (register blocks of 64 and 8 lanes, scalar tails).
+    let mut rng = Rng::new(41);
+    for k in Kernels::available() {
+        let t = k.ops();
+        for hd in [1, 7, 8, 9, 64, 72, 100, 128, 256] {
+            for (count, pad) in [(0usize, 0), (1, 0), (3, 5), (37, 0), (130, 24)] {
+                let stride = hd + pad;
+                let rows_f = rng.vec(count.saturating_sub(1) * stride + hd, 2.0);
+                let mut rows = vec![0u16; rows_f.len()];
+                t.f32_to_f16_row(&rows_f, &mut rows);
+                let w = rng.vec(count, 1.0);
+                let mut want = vec![f32::NAN; hd];
+                want.fill(0.0);
+                for (j, &wj) in w.iter().enumerate() {
+                    t.axpy_f16(&mut want, wj, &rows[j * stride..][..hd]);
+                }
+                let mut got = vec![f32::NAN; hd];
+                t.weighted_sum_f16(&mut got, &w, &rows, stride);
+                for (i, (g, e)) in got.iter().zip(&want).enumerate() {
+                    assert_eq!(
+                        g.to_bits(),
+                        e.to_bits(),
+                        "{} hd={hd} rows={count}: out[{i}] {g} vs {e}",
+                        t.name()
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+#[should_panic(expected = "weighted_sum_f16: 2 rows of stride 8 need 16 values, have 15")]
+fn weighted_sum_f16_checks_the_rows() {
+    let mut out = [0.0; 8];
+    ops::weighted_sum_f16(&mut out, &[1.0, 2.0], &[0; 15], 8);
+}
+
+#[test]
 #[should_panic(expected = "rmsnorm: weight length")]
 fn shapes_are_checked() {
     let mut out = [0.0; 4];

@@ -25,6 +25,7 @@ pub(crate) static OPS: Ops = Ops {
     dot_f32_f16,
     dot_f16,
     axpy_f16,
+    weighted_sum_f16,
 };
 
 /// ggml's scalar SiLU: `x / (1 + expf(-x))`.
@@ -144,4 +145,24 @@ pub(crate) fn axpy_f16(acc: &mut [f32], a: f32, v: &[u16]) {
     for (o, &h) in acc.iter_mut().zip(v) {
         *o += a * h2f(h);
     }
+}
+
+/// [`crate::ops::Ops::weighted_sum_f16`] through `axpy` (a table's `axpy_f16`): the
+/// definition, for tables without a register-blocked version.
+pub(crate) fn weighted_sum_with(
+    axpy: fn(&mut [f32], f32, &[u16]),
+    out: &mut [f32],
+    w: &[f32],
+    rows: &[u16],
+    stride: usize,
+) {
+    out.fill(0.0);
+    let n = out.len();
+    for (j, &wj) in w.iter().enumerate() {
+        axpy(out, wj, &rows[j * stride..][..n]);
+    }
+}
+
+pub(crate) fn weighted_sum_f16(out: &mut [f32], w: &[f32], rows: &[u16], stride: usize) {
+    weighted_sum_with(axpy_f16, out, w, rows, stride);
 }

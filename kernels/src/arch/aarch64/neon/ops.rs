@@ -28,6 +28,7 @@ pub(crate) static OPS: Ops = Ops {
     dot_f32_f16: scalar::dot_f32_f16,
     dot_f16: scalar::dot_f16,
     axpy_f16: scalar::axpy_f16,
+    weighted_sum_f16: scalar::weighted_sum_f16,
 };
 
 /// Defines the safe table entry `$name` calling the `#[target_feature]` kernel `$imp`.

@@ -31,6 +31,7 @@ pub(crate) static OPS: Ops = Ops {
     dot_f32_f16,
     dot_f16,
     axpy_f16,
+    weighted_sum_f16,
 };
 
 /// Defines the safe table entry `$name` calling the `#[target_feature]` kernel `$imp`.
@@ -60,6 +61,7 @@ safe_entry!(f16_to_f32 => f16_to_f32_avx2(src: &[u16], dst: &mut [f32]));
 safe_entry!(dot_f32_f16 => dot_f32_f16_avx2(q: &[f32], k: &[u16]) -> f32);
 safe_entry!(dot_f16 => dot_f16_avx2(a: &[u16], b: &[u16]) -> f32);
 safe_entry!(axpy_f16 => axpy_f16_avx2(acc: &mut [f32], a: f32, v: &[u16]));
+safe_entry!(weighted_sum_f16 => weighted_sum_f16_avx2(out: &mut [f32], w: &[f32], rows: &[u16], stride: usize));
 
 /// ggml's `ggml_v_expf` (AVX2): exp with ≤ 1.5 ulp error; overflows to inf above ~88.38,
 /// flushes to 0 below ~-103.97.
@@ -465,4 +467,50 @@ unsafe fn axpy_f16_avx2(acc: &mut [f32], a: f32, v: &[u16]) {
         i += 8;
     }
     scalar::axpy_f16(&mut acc[i..], a, &v[i..n]);
+}
+
+/// [`axpy_f16_avx2`] over every row (`out = 0`, then `out += w[j] · row j` in order), 64
+/// lanes at a time held in 8 registers across the rows, then 8 at a time; the last
+/// `len % 8` lanes as `axpy_f16_avx2`'s tail (scalar). Every lane sees the same operations
+/// in the same order as the row-by-row calls.
+///
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C; `rows` must hold `w.len()` rows of `out.len()`
+/// values at `stride` (the last one may end early, past `out.len()`).
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn weighted_sum_f16_avx2(out: &mut [f32], w: &[f32], rows: &[u16], stride: usize) {
+    let n = out.len();
+    if let Some(last) = w.len().checked_sub(1) {
+        assert!(stride >= n && rows.len() >= last * stride + n, "weighted_sum_f16: rows too short");
+    }
+    let (p, r) = (out.as_mut_ptr(), rows.as_ptr());
+    let mut i = 0;
+    while i + 64 <= n {
+        let mut acc = [_mm256_setzero_ps(); 8];
+        for (j, &wj) in w.iter().enumerate() {
+            let s = _mm256_set1_ps(wj);
+            for (k, a) in acc.iter_mut().enumerate() {
+                // SAFETY: j · stride + i + 8k + 8 <= j · stride + n <= rows.len() (checked above).
+                *a = _mm256_fmadd_ps(s, unsafe { load_h8(r.add(j * stride + i + 8 * k)) }, *a);
+            }
+        }
+        for (k, a) in acc.iter().enumerate() {
+            // SAFETY: i + 8k + 8 <= i + 64 <= n = out.len().
+            unsafe { _mm256_storeu_ps(p.add(i + 8 * k), *a) };
+        }
+        i += 64;
+    }
+    while i + 8 <= n {
+        let mut a = _mm256_setzero_ps();
+        for (j, &wj) in w.iter().enumerate() {
+            // SAFETY: j · stride + i + 8 <= j · stride + n <= rows.len() (checked above).
+            a = _mm256_fmadd_ps(_mm256_set1_ps(wj), unsafe { load_h8(r.add(j * stride + i)) }, a);
+        }
+        // SAFETY: i + 8 <= n = out.len().
+        unsafe { _mm256_storeu_ps(p.add(i), a) };
+        i += 8;
+    }
+    if i < n {
+        scalar::weighted_sum_with(scalar::axpy_f16, &mut out[i..], w, rows.get(i..).unwrap_or(&[]), stride);
+    }
 }
