@@ -95,6 +95,13 @@ fn store_group(acc: &[__m256], tile_t: usize, rows: usize, grp: usize, out: &mut
     }
 }
 
+/// The low and the high 256 bits of `v` (two tokens' 8 rows, the inverse of [`join`]).
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+fn halves(v: __m512) -> [__m256; 2] {
+    [_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(v)))]
+}
+
 /// `lo` in the low 256 bits, `hi` in the high.
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
 #[inline]
@@ -167,6 +174,7 @@ fn tokens<const G: usize>(
     t: usize,
     out: &mut [f32],
 ) {
+    const { assert!(G == 1 || G == 2 || G == 4, "token groups of 1, 2 or 4") };
     // Sub-block pairs per pass: 8 `vpdpbusd` chains in flight, whatever `G` is.
     let per = 4 / G;
     let rows = w.len() / nb * 8;
@@ -250,11 +258,7 @@ fn tokens<const G: usize>(
             store_group(&acc, t - t0, rows, grp, out);
         } else {
             for (h, a) in acc2[..G / 2].iter().enumerate() {
-                let pair = [
-                    _mm512_castps512_ps256(*a),
-                    _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(*a))),
-                ];
-                store_group(&pair, t - t0 + 2 * h, rows, grp, out);
+                store_group(&halves(*a), t - t0 + 2 * h, rows, grp, out);
             }
         }
     }
@@ -577,12 +581,7 @@ fn tokens32<W8, FU, const G: usize>(
             }
         }
         for (h, a) in acc[..G / 2].iter().enumerate() {
-            let v = _mm512_permutexvar_ps(split, *a);
-            let pair = [
-                _mm512_castps512_ps256(v),
-                _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(v))),
-            ];
-            store_group(&pair, t - t0 + 2 * h, rows, grp, out);
+            store_group(&halves(_mm512_permutexvar_ps(split, *a)), t - t0 + 2 * h, rows, grp, out);
         }
     }
 }
