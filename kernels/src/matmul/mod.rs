@@ -58,10 +58,12 @@ use crate::{DType, Kernels, ThreadPool, VecDotFn};
 
 /// Tokens processed together against one hot weight row.
 const TOKEN_BLOCK: usize = 8;
-/// Most rows in one work chunk (the size of the output tiles of batches).
+/// Most rows in one work chunk of a batch of more than [`TOKEN_BLOCK`] tokens (the GEMM's output tile).
 const MAX_CHUNK_ROWS: usize = 64;
 /// Most rows in one work chunk of a single-token product.
 const MAX_DECODE_CHUNK_ROWS: usize = 1024;
+/// Floats in a thread's output tile: the largest chunk's rows times one token block.
+const TILE_LEN: usize = MAX_DECODE_CHUNK_ROWS * TOKEN_BLOCK;
 /// Weight bytes per chunk when the chunk is reused across several token blocks.
 const CHUNK_BYTES_REUSED: usize = 128 * 1024;
 /// Matrices handled by one dispatch of [`matmul_many`]; longer lists take several.
@@ -175,9 +177,17 @@ pub fn matmul_many_with(
     for (w, _) in jobs.iter() {
         x.prepare(k, pool, w.dtype().vec_dot_type());
     }
-    for group in jobs.chunks_mut(MAX_GROUP) {
-        run_group(k, pool, group, x);
+    // One output tile per thread index for the multi-token kernels (grown once, at the first
+    // batch; taken out of `x` so the dispatch can read `x` while the threads write them).
+    let mut tiles = std::mem::take(&mut x.tiles);
+    let need = if n > 1 { pool.n_threads() * TILE_LEN } else { 0 };
+    if tiles.len() < need {
+        tiles.resize(need, 0.0);
     }
+    for group in jobs.chunks_mut(MAX_GROUP) {
+        run_group(k, pool, group, x, &mut tiles);
+    }
+    x.tiles = tiles;
 }
 
 /// One matrix of a dispatch.
@@ -204,6 +214,7 @@ fn run_group(
     pool: &ThreadPool,
     group: &mut [(&QMatrix<'_>, &mut [f32])],
     x: &Activations,
+    tiles: &mut [f32],
 ) {
     let n = x.n();
     let nth = pool.n_threads();
@@ -242,14 +253,25 @@ fn run_group(
     }
 
     let next = AtomicUsize::new(nth);
+    // Batches have `TILE_LEN` floats per thread index (`matmul_many_with`), decode none.
+    let has_tiles = tiles.len() >= nth * TILE_LEN;
+    let tiles = SendPtr(tiles.as_mut_ptr());
     pool.run(&|ith, _| {
+        let tile: &mut [f32] = if has_tiles {
+            // SAFETY: `tiles` holds `nth * TILE_LEN` floats borrowed mutably for this whole
+            // dispatch; index `ith < nth` takes the `ith`-th `TILE_LEN` of them, and the pool
+            // runs each index exactly once, so no two calls share a float.
+            unsafe { std::slice::from_raw_parts_mut(tiles.get().add(ith * TILE_LEN), TILE_LEN) }
+        } else {
+            &mut []
+        };
         let mut chunk = ith;
         while chunk < total {
             // The last part whose first chunk is <= chunk owns it.
             let part = parts.iter().rev().find(|p| p.first_chunk <= chunk).unwrap_or(&parts[0]);
             let r0 = (chunk - part.first_chunk) * part.chunk_rows;
             let r1 = (r0 + part.chunk_rows).min(part.w.rows());
-            run_chunk(part, n, r0, r1);
+            run_chunk(part, n, r0, r1, tile);
             chunk = next.fetch_add(1, Ordering::Relaxed);
         }
     });
@@ -258,9 +280,11 @@ fn run_group(
 /// Rows per work chunk for `w` with `n` tokens on `nth` threads.
 fn chunk_rows(w: &QMatrix<'_>, n: usize, nth: usize) -> usize {
     let rows = w.rows().max(1);
-    if n == 1 {
-        // Decode streams the weights once: a few large chunks per thread (long sequential
-        // reads, fewer claims), still several so a thread that finishes early takes over.
+    if n <= TOKEN_BLOCK {
+        // Decode, and the small batches of batched and speculative decode (one token block:
+        // each weight is read once, whatever the chunk), stream the weights: a few large
+        // chunks per thread (long sequential reads, fewer claims of the shared counter),
+        // still several so a thread that finishes early takes over.
         return rows.div_ceil(4 * nth).clamp(16, MAX_DECODE_CHUNK_ROWS).next_multiple_of(16);
     }
     let mut cap = MAX_CHUNK_ROWS;
@@ -275,28 +299,37 @@ fn chunk_rows(w: &QMatrix<'_>, n: usize, nth: usize) -> usize {
 }
 
 /// Computes rows `r0..r1` of one matrix for all `n` tokens.
-fn run_chunk(p: &Part<'_>, n: usize, r0: usize, r1: usize) {
+fn run_chunk(p: &Part<'_>, n: usize, r0: usize, r1: usize, tile: &mut [f32]) {
     let gemm = p.gemm.filter(|_| n >= GEMM_MIN_TOKENS);
     if !p.w.is_interleaved() {
-        return run_chunk_on(p, p.w.stored_rows(r0, r1), gemm, n, r0, r1);
+        return run_chunk_on(p, p.w.stored_rows(r0, r1), gemm, n, r0, r1, tile);
     }
     let gemm = gemm.filter(|_| p.mat_x8.is_none() || n >= interleaved_gemm_min_tokens(p.w.dtype()));
     match (gemm, p.mat_x8) {
-        (None, Some(x8)) => run_chunk_mat(p, x8, p.w.stored_rows(r0, r1), n, r0, r1),
+        (None, Some(x8)) => run_chunk_mat(p, x8, p.w.stored_rows(r0, r1), n, r0, r1, tile),
         // The GEMM (prefill), or a table without the interleaved kernel: the rows taken
         // apart into the file's layout first (a copy per chunk, small next to the work).
         _ => ROW_MAJOR.with_borrow_mut(|buf| {
             p.w.row_major(r0, r1, buf);
-            run_chunk_on(p, buf, gemm, n, r0, r1)
+            run_chunk_on(p, buf, gemm, n, r0, r1, tile)
         }),
     }
 }
 
 /// [`run_chunk`] on `w`, rows `r0..r1` in the file's layout.
-fn run_chunk_on(p: &Part<'_>, w: &[u8], gemm: Option<GemmKernels>, n: usize, r0: usize, r1: usize) {
+#[allow(clippy::too_many_arguments)]
+fn run_chunk_on(
+    p: &Part<'_>,
+    w: &[u8],
+    gemm: Option<GemmKernels>,
+    n: usize,
+    r0: usize,
+    r1: usize,
+    tile: &mut [f32],
+) {
     match (gemm, p.mat) {
         (Some(g), _) => run_chunk_gemm(p, g, w, n, r0, r1),
-        (_, Some(mat)) => run_chunk_mat(p, mat, w, n, r0, r1),
+        (_, Some(mat)) => run_chunk_mat(p, mat, w, n, r0, r1, tile),
         _ => run_chunk_rows(p, w, n, r0, r1),
     }
 }
@@ -330,7 +363,8 @@ fn run_chunk_gemm(p: &Part<'_>, g: GemmKernels, w: &[u8], n: usize, r0: usize, r
 
 /// [`run_chunk`] with a multi-row kernel on rows `r0..r1` (`w`, in the layout `mat` reads):
 /// tokens 8 at a time into a tile, then copied out.
-fn run_chunk_mat(p: &Part<'_>, mat: MatFn, w: &[u8], n: usize, r0: usize, r1: usize) {
+#[allow(clippy::too_many_arguments)]
+fn run_chunk_mat(p: &Part<'_>, mat: MatFn, w: &[u8], n: usize, r0: usize, r1: usize, tile: &mut [f32]) {
     let (rows, cols) = (p.w.rows(), p.w.cols());
     let nr = r1 - r0;
     if n == 1 {
@@ -341,9 +375,9 @@ fn run_chunk_mat(p: &Part<'_>, mat: MatFn, w: &[u8], n: usize, r0: usize, r1: us
         mat(cols, w, &p.x, 0, 1, out);
         return;
     }
-    let mut tile = [0f32; MAX_CHUNK_ROWS * TOKEN_BLOCK];
     for t0 in (0..n).step_by(TOKEN_BLOCK) {
         let t1 = (t0 + TOKEN_BLOCK).min(n);
+        // `nr <= MAX_DECODE_CHUNK_ROWS` (`chunk_rows`), so the tile fits `TILE_LEN`.
         let tile = &mut tile[..(t1 - t0) * nr];
         mat(cols, w, &p.x, t0, t1, tile);
         for (t, src) in (t0..t1).zip(tile.chunks_exact(nr)) {
