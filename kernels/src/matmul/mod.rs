@@ -375,16 +375,27 @@ fn run_chunk_mat(p: &Part<'_>, mat: MatFn, w: &[u8], n: usize, r0: usize, r1: us
         mat(cols, w, &p.x, 0, 1, out);
         return;
     }
-    for t0 in (0..n).step_by(TOKEN_BLOCK) {
-        let t1 = (t0 + TOKEN_BLOCK).min(n);
-        // `nr <= MAX_DECODE_CHUNK_ROWS` (`chunk_rows`), so the tile fits `TILE_LEN`.
-        let tile = &mut tile[..(t1 - t0) * nr];
-        mat(cols, w, &p.x, t0, t1, tile);
-        for (t, src) in (t0..t1).zip(tile.chunks_exact(nr)) {
-            // SAFETY: as in `run_chunk_rows`: (t, r0..r1) lies inside the `n × rows` output,
-            // and only this chunk's thread writes rows r0..r1.
-            let dst = unsafe { std::slice::from_raw_parts_mut(p.out.get().add(t * rows + r0), nr) };
-            dst.copy_from_slice(src);
+    // The kernel takes the tokens in groups (of 4 or 8, then 2 and 1): each group reads the
+    // rows again, so it is given slices of rows that stay in cache from one group to the
+    // next (`w`'s bytes are proportional to its rows, in either layout: a slice starts on a
+    // multiple of 16 rows).
+    let bytes_per_row = (w.len() / nr).max(1);
+    let slice = (CHUNK_BYTES_REUSED / bytes_per_row).clamp(16, nr.next_multiple_of(16)) / 16 * 16;
+    for s0 in (r0..r1).step_by(slice) {
+        let s1 = (s0 + slice).min(r1);
+        let ns = s1 - s0;
+        let ws = &w[(s0 - r0) * w.len() / nr..(s1 - r0) * w.len() / nr];
+        for t0 in (0..n).step_by(TOKEN_BLOCK) {
+            let t1 = (t0 + TOKEN_BLOCK).min(n);
+            // `ns <= MAX_DECODE_CHUNK_ROWS` (`chunk_rows`), so the tile fits `TILE_LEN`.
+            let tile = &mut tile[..(t1 - t0) * ns];
+            mat(cols, ws, &p.x, t0, t1, tile);
+            for (t, src) in (t0..t1).zip(tile.chunks_exact(ns)) {
+                // SAFETY: as in `run_chunk_rows`: (t, s0..s1) lies inside the `n × rows`
+                // output, and only this chunk's thread writes rows r0..r1 ⊇ s0..s1.
+                let dst = unsafe { std::slice::from_raw_parts_mut(p.out.get().add(t * rows + s0), ns) };
+                dst.copy_from_slice(src);
+            }
         }
     }
 }

@@ -66,21 +66,30 @@ fn bcast8(a: &[i8; 8]) -> __m512i {
     _mm512_set1_epi64(unsafe { a.as_ptr().cast::<i64>().read_unaligned() })
 }
 
-/// `(t, G)`: tokens `t0..t1` in groups of `max` (4 or 8) while at least that many are left,
-/// then 4, 2, 1 (the kernels' `G`).
-fn token_groups(t0: usize, t1: usize, max: usize) -> impl Iterator<Item = (usize, usize)> {
+/// `(t, G, last)`: tokens `t0..t1` in groups of `max` (4 or 8) while at least that many are
+/// left, then 4, 2, 1 (the kernels' `G`); 3 left are a group of 4 whose fourth slot repeats
+/// the third token (`last`, the group's last real token: one pass over the rows instead of
+/// two, for one token's multiply-adds, whose results are not stored).
+fn token_groups(t0: usize, t1: usize, max: usize) -> impl Iterator<Item = (usize, usize, usize)> {
     let mut t = t0;
     std::iter::from_fn(move || {
-        let g = match t1.checked_sub(t)? {
+        let (g, real) = match t1.checked_sub(t)? {
             0 => return None,
-            1 => 1,
-            2 | 3 => 2,
-            left if left >= 8 && max >= 8 => 8,
-            _ => 4,
+            1 => (1, 1),
+            2 => (2, 2),
+            3 => (4, 3),
+            left if left >= 8 && max >= 8 => (8, 8),
+            _ => (4, 4),
         };
-        t += g;
-        Some((t - g, g))
+        t += real;
+        Some((t - real, g, t - 1))
     })
+}
+
+/// The token in slot `j` of the group starting at token `t` whose last real token is `last`.
+#[inline]
+fn slot(t: usize, j: usize, last: usize) -> usize {
+    (t + j).min(last)
 }
 
 /// Group `grp`'s 8 rows of `acc[j]` (token `tile_t + j` of the tile) into the
@@ -88,7 +97,9 @@ fn token_groups(t0: usize, t1: usize, max: usize) -> impl Iterator<Item = (usize
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
 #[inline]
 fn store_group(acc: &[__m256], tile_t: usize, rows: usize, grp: usize, out: &mut [f32]) {
-    for (j, a) in acc.iter().enumerate() {
+    // A padded group's repeated slot lies past the tile's tokens: not stored.
+    let tokens = out.len() / rows;
+    for (j, a) in acc.iter().enumerate().take(tokens.saturating_sub(tile_t)) {
         let o = &mut out[(tile_t + j) * rows + 8 * grp..][..8];
         // SAFETY: writes exactly the 8 floats of `o`, unaligned.
         unsafe { _mm256_storeu_ps(o.as_mut_ptr(), *a) };
@@ -152,16 +163,16 @@ pub(crate) unsafe fn mat_q4_k_x8(
     t1: usize,
     out: &mut [f32],
 ) {
-    for (t, g) in token_groups(t0, t1, 4) {
+    for (t, g, last) in token_groups(t0, t1, 4) {
         match g {
-            1 => tokens::<1>(w, nb, x, xb, t0, t, out),
-            2 => tokens::<2>(w, nb, x, xb, t0, t, out),
-            _ => tokens::<4>(w, nb, x, xb, t0, t, out),
+            1 => tokens::<1>(w, nb, x, xb, t0, t, last, out),
+            2 => tokens::<2>(w, nb, x, xb, t0, t, last, out),
+            _ => tokens::<4>(w, nb, x, xb, t0, t, last, out),
         }
     }
 }
 
-/// [`mat_q4_k_x8`] for the `G` tokens `t..t + G`.
+/// [`mat_q4_k_x8`] for the `G` tokens from `t` (slots past `last` repeat it).
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
 #[inline]
 #[allow(clippy::too_many_arguments)]
@@ -172,13 +183,14 @@ fn tokens<const G: usize>(
     xb: &XBatch<'_>,
     t0: usize,
     t: usize,
+    last: usize,
     out: &mut [f32],
 ) {
     const { assert!(G == 1 || G == 2 || G == 4, "token groups of 1, 2 or 4") };
     // Sub-block pairs per pass: 8 `vpdpbusd` chains in flight, whatever `G` is.
     let per = 4 / G;
     let rows = w.len() / nb * 8;
-    let xs: [&[BlockQ8_K]; G] = std::array::from_fn(|j| &x[(t + j) * nb..(t + j + 1) * nb]);
+    let xs: [&[BlockQ8_K]; G] = std::array::from_fn(|j| &x[slot(t, j, last) * nb..][..nb]);
     let m4 = _mm512_set1_epi8(0xf);
     let sc_idx: [__m512i; 2] = std::array::from_fn(|e| {
         // SAFETY: reads exactly the 64 bytes of one index table, unaligned.
@@ -248,8 +260,9 @@ fn tokens<const G: usize>(
                 let (ja, jb) = (2 * h, 2 * h + 1);
                 let sum = _mm512_permutex2var_epi64(folded(s[ja]), low_idx, folded(s[jb]));
                 let m = _mm512_permutex2var_epi32(m_of(ja), even, m_of(jb));
-                let at = b * xb.ld + t + ja;
-                let dx = join(_mm256_set1_ps(xb.d[at]), _mm256_set1_ps(xb.d[at + 1]));
+                let at = b * xb.ld;
+                let (ta, tb) = (slot(t, ja, last), slot(t, jb, last));
+                let dx = join(_mm256_set1_ps(xb.d[at + ta]), _mm256_set1_ps(xb.d[at + tb]));
                 *a = _mm512_fmadd_ps(_mm512_mul_ps(d2, dx), _mm512_cvtepi32_ps(sum), *a);
                 *a = _mm512_fnmadd_ps(_mm512_mul_ps(dmin2, dx), _mm512_cvtepi32_ps(m), *a);
             }
@@ -308,11 +321,11 @@ pub(crate) unsafe fn mat_q6_k_x8(
     t1: usize,
     out: &mut [f32],
 ) {
-    for (t, g) in token_groups(t0, t1, 4) {
+    for (t, g, last) in token_groups(t0, t1, 4) {
         match g {
-            1 => tokens_q6::<1>(w, nb, x, xb, t0, t, out),
-            2 => tokens_q6::<2>(w, nb, x, xb, t0, t, out),
-            _ => tokens_q6::<4>(w, nb, x, xb, t0, t, out),
+            1 => tokens_q6::<1>(w, nb, x, xb, t0, t, last, out),
+            2 => tokens_q6::<2>(w, nb, x, xb, t0, t, last, out),
+            _ => tokens_q6::<4>(w, nb, x, xb, t0, t, last, out),
         }
     }
 }
@@ -330,7 +343,7 @@ fn offset8(sc: &[__m512i; 4], pair_idx: &[__m512i; 4], x: &BlockQ8_K) -> __m256i
     _mm256_slli_epi32::<5>(v)
 }
 
-/// [`mat_q6_k_x8`] for the `G` tokens `t..t + G`.
+/// [`mat_q6_k_x8`] for the `G` tokens from `t` (slots past `last` repeat it).
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
 #[inline]
 #[allow(clippy::too_many_arguments)]
@@ -341,11 +354,12 @@ fn tokens_q6<const G: usize>(
     xb: &XBatch<'_>,
     t0: usize,
     t: usize,
+    last: usize,
     out: &mut [f32],
 ) {
     let per = 8 / G;
     let rows = w.len() / nb * 8;
-    let xs: [&[BlockQ8_K]; G] = std::array::from_fn(|j| &x[(t + j) * nb..(t + j + 1) * nb]);
+    let xs: [&[BlockQ8_K]; G] = std::array::from_fn(|j| &x[slot(t, j, last) * nb..][..nb]);
     let m15 = _mm512_set1_epi8(15);
     let m3 = _mm512_set1_epi8(3);
     let m12 = _mm512_set1_epi8(12);
@@ -415,7 +429,7 @@ fn tokens_q6<const G: usize>(
                 let v = s[j][1..per].iter().fold(s[j][0], |v, &a| _mm512_add_epi32(v, a));
                 let sum = _mm512_cvtepi64_epi32(_mm512_add_epi32(v, _mm512_srli_epi64::<32>(v)));
                 let sum = _mm256_sub_epi32(sum, offset8(&sc, &pair_idx, &xs[j][b]));
-                let dx = _mm256_set1_ps(xb.d[b * xb.ld + t + j]);
+                let dx = _mm256_set1_ps(xb.d[b * xb.ld + slot(t, j, last)]);
                 acc[j] = _mm256_fmadd_ps(_mm256_mul_ps(d, dx), _mm256_cvtepi32_ps(sum), acc[j]);
             }
         }
@@ -499,17 +513,19 @@ fn mat32_x8<W8, FU>(
 ) where
     FU: Fn(&W8) -> [__m512i; 4],
 {
-    for (t, g) in token_groups(t0, t1, 8) {
+    for (t, g, last) in token_groups(t0, t1, 8) {
+        let ts = (t0, t, last);
         match g {
-            1 => tokens32::<_, _, 1>(w, nb, x, xb, t0, t, out, shift, unpack, d),
-            2 => tokens32::<_, _, 2>(w, nb, x, xb, t0, t, out, shift, unpack, d),
-            4 => tokens32::<_, _, 4>(w, nb, x, xb, t0, t, out, shift, unpack, d),
-            _ => tokens32::<_, _, 8>(w, nb, x, xb, t0, t, out, shift, unpack, d),
+            1 => tokens32::<_, _, 1>(w, nb, x, xb, ts, out, shift, unpack, d),
+            2 => tokens32::<_, _, 2>(w, nb, x, xb, ts, out, shift, unpack, d),
+            4 => tokens32::<_, _, 4>(w, nb, x, xb, ts, out, shift, unpack, d),
+            _ => tokens32::<_, _, 8>(w, nb, x, xb, ts, out, shift, unpack, d),
         }
     }
 }
 
-/// The `G` tokens `t..t + G` of a 32-element block type interleaved 8 rows to a block:
+/// The `G` tokens from `t` (`ts`: the tile's first token, `t`, and the last real token,
+/// repeated by the slots past it) of a 32-element block type interleaved 8 rows to a block:
 /// `unpack` gives a block's 4 chunks of unsigned quants (chunk `c`: quants `8c..8c + 8` of
 /// each row, 8 bytes per row), `d` its 8 scales; the dot is offset by `Σ q_x << shift`.
 /// Per chunk and token one `vpdpbusd` (2 i32 lanes per row). One token folds its 2 lanes
@@ -524,8 +540,7 @@ fn tokens32<W8, FU, const G: usize>(
     nb: usize,
     x: &[BlockQ8_0],
     xb: &XBatch<'_>,
-    t0: usize,
-    t: usize,
+    (t0, t, last): (usize, usize, usize),
     out: &mut [f32],
     shift: u32,
     unpack: &FU,
@@ -534,7 +549,7 @@ fn tokens32<W8, FU, const G: usize>(
     FU: Fn(&W8) -> [__m512i; 4],
 {
     let rows = w.len() / nb * 8;
-    let xs: [&[BlockQ8_0]; G] = std::array::from_fn(|j| &x[(t + j) * nb..(t + j + 1) * nb]);
+    let xs: [&[BlockQ8_0]; G] = std::array::from_fn(|j| &x[slot(t, j, last) * nb..][..nb]);
     let count = _mm_cvtsi32_si128(shift as i32);
     if G == 1 {
         for (grp, blocks) in w.chunks_exact(nb).enumerate() {
@@ -573,10 +588,11 @@ fn tokens32<W8, FU, const G: usize>(
                 let a = _mm512_add_epi32(a, _mm512_shuffle_epi32::<0b10_11_00_01>(a));
                 let c = _mm512_add_epi32(c, _mm512_shuffle_epi32::<0b10_11_00_01>(c));
                 let s = _mm512_mask_blend_epi32(0xaaaa, a, c);
-                let at = b * xb.ld + t + 2 * h;
-                let off = _mm512_sll_epi32(_mm512_set1_epi64(pair_bits(&xb.sum[at..at + 2])), count);
+                let at = b * xb.ld;
+                let (ta, tb) = (at + slot(t, 2 * h, last), at + slot(t, 2 * h + 1, last));
+                let off = _mm512_sll_epi32(_mm512_set1_epi64(pair_bits([xb.sum[ta], xb.sum[tb]])), count);
                 let s = _mm512_sub_epi32(s, off);
-                let dx = _mm512_castsi512_ps(_mm512_set1_epi64(pair_bits(&xb.d[at..at + 2])));
+                let dx = _mm512_castsi512_ps(_mm512_set1_epi64(pair_bits([xb.d[ta], xb.d[tb]])));
                 acc[h] = _mm512_fmadd_ps(_mm512_mul_ps(dw, dx), _mm512_cvtepi32_ps(s), acc[h]);
             }
         }
@@ -593,10 +609,9 @@ const IDX_SPLIT: [i32; 16] = [0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 
 
 /// The 2 values of `p` as the bits of one 64-bit lane (first value low).
 #[inline]
-fn pair_bits<T: bytemuck::Pod>(p: &[T]) -> i64 {
-    let p: &[T; 2] = p.try_into().expect("two values");
+fn pair_bits<T: bytemuck::Pod>(p: [T; 2]) -> i64 {
     const { assert!(size_of::<T>() == 4) };
-    i64::from_le_bytes(bytemuck::cast(*p))
+    i64::from_le_bytes(bytemuck::cast(p))
 }
 
 /// The 16 i32 partial sums (2 per row) of one block's 4 chunks with one token's block.
