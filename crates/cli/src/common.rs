@@ -177,6 +177,15 @@ pub struct SpeculationArgs {
     /// lose time), unless --draft-fixed.
     #[arg(long, default_value_t = 8)]
     pub draft_max: usize,
+    /// Prompt lookup: the longest run of last tokens searched for earlier in the text (the
+    /// most recent occurrence of the longest one found is followed).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub lookup_max: u16,
+    /// Prompt lookup: the shortest run of last tokens that may propose a draft. 1 lets a
+    /// single token propose: its drafts are scored apart from longer matches', so they are
+    /// only verified while they pay.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub lookup_min: u16,
     /// Always verify as many drafts as are available (up to --draft-max) instead of adapting
     /// the draft length; for comparison.
     #[arg(long)]
@@ -197,7 +206,18 @@ impl SpeculationArgs {
     pub fn speculation(&self, threads: usize, n_ctx: usize) -> Result<Option<hearth_engine::Speculation>> {
         use hearth_engine::Speculation;
         if self.lookup {
-            return Ok(Some(Speculation::NGram { max_match: 4, min_match: 2, max_draft: self.draft_max }));
+            if self.lookup_min > self.lookup_max {
+                anyhow::bail!(
+                    "--lookup-min {} is above --lookup-max {}: the shortest match cannot be longer than the longest",
+                    self.lookup_min,
+                    self.lookup_max
+                );
+            }
+            return Ok(Some(Speculation::NGram {
+                max_match: self.lookup_max.into(),
+                min_match: self.lookup_min.into(),
+                max_draft: self.draft_max,
+            }));
         }
         let Some(m) = &self.draft_model else { return Ok(None) };
         let path = crate::resolve::model_file(m)?;

@@ -48,9 +48,11 @@ pub enum Speculation {
 }
 
 impl Speculation {
-    /// Prompt lookup with llama.cpp-like defaults (match 2–4 tokens, draft up to 8).
+    /// Prompt lookup matching the last 4 down to 1 tokens, drafting up to 8. (A one-token
+    /// match drafts worse than a longer one, but the policy scores each match length apart,
+    /// so its drafts are verified only while they pay.)
     pub fn ngram() -> Speculation {
-        Speculation::NGram { max_match: 4, min_match: 2, max_draft: 8 }
+        Speculation::NGram { max_match: 4, min_match: 1, max_draft: 8 }
     }
 }
 
