@@ -28,7 +28,9 @@ use std::arch::x86_64::*;
 
 use super::mat_k::load64;
 use crate::arch::x86_64::avx2::mat_k::bsums;
-use crate::arch::x86_64::avx2::util::{load16, load32, prefetch, prefetch_ahead};
+use crate::arch::x86_64::avx2::util::{
+    load16, load32, prefetch, prefetch_ahead, prefetch_line, prefetch_prefix,
+};
 use crate::blocks::*;
 use crate::dispatch::XBatch;
 
@@ -205,7 +207,9 @@ fn tokens<const G: usize>(
         let mut acc = [_mm256_setzero_ps(); 1];
         let mut acc2 = [_mm512_setzero_ps(); G];
         for (b, wb) in blocks.iter().enumerate() {
-            prefetch_ahead(wb, prefetch::ONE_STREAM);
+            // The head's lines now, the quants' one per load below: spread over the block's
+            // work, not 19 requests at once (`prefetch`'s docs).
+            prefetch_prefix(wb, prefetch::ONE_STREAM, std::mem::offset_of!(BlockQ4_Kx8, qs));
             let (sc_half, _) = wb.scales.as_chunks::<32>();
             let sc = [_mm512_cvtepu8_epi16(load32(&sc_half[0])), _mm512_cvtepu8_epi16(load32(&sc_half[1]))];
             let mut s = [_mm512_setzero_si512(); G];
@@ -216,6 +220,7 @@ fn tokens<const G: usize>(
                 let mut part = [[[_mm512_setzero_si512(); 2]; G]; 4];
                 for k in 0..4 {
                     for (p, pp) in (p0..).zip(&mut part[..per]) {
+                        prefetch_line(&qs[4 * p + k], prefetch::ONE_STREAM);
                         let v = load64(&qs[4 * p + k]);
                         let qa = _mm512_and_si512(v, m4);
                         let qb = _mm512_and_si512(_mm512_srli_epi16::<4>(v), m4);
@@ -376,7 +381,8 @@ fn tokens_q6<const G: usize>(
     for (grp, blocks) in w.chunks_exact(nb).enumerate() {
         let mut acc = [_mm256_setzero_ps(); G];
         for (b, wb) in blocks.iter().enumerate() {
-            prefetch_ahead(wb, prefetch::ONE_STREAM);
+            // As in `tokens`: the head's lines now, the quants' one per load below.
+            prefetch_prefix(wb, prefetch::ONE_STREAM, std::mem::offset_of!(BlockQ6_Kx8, ql));
             let (sc_q, _) = wb.scales.as_chunks::<32>();
             let sc: [__m512i; 4] = std::array::from_fn(|z| _mm512_cvtepi8_epi16(load32(&sc_q[z])));
             let mut s = [[_mm512_setzero_si512(); 8]; G];
@@ -391,6 +397,9 @@ fn tokens_q6<const G: usize>(
                         _mm512_permutexvar_epi16(sc_idx[2 + kk], sc[2 * h + 1]),
                     ];
                     for k in 2 * kk..2 * kk + 2 {
+                        for line in [&ql[8 * h + k], &ql[8 * h + 4 + k], &qh[4 * h + k]] {
+                            prefetch_line(line, prefetch::ONE_STREAM);
+                        }
                         let l0 = load64(&ql[8 * h + k]);
                         let l1 = load64(&ql[8 * h + 4 + k]);
                         let hv = load64(&qh[4 * h + k]);
