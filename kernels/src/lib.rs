@@ -17,6 +17,7 @@
 //! - [`matmul`], [`ThreadPool`]: the weight × activations product over a thread pool, on
 //!   the chosen table's batch kernels.
 //! - [`testing`]: random valid blocks for tests and benchmarks.
+//! - [`probe`]: the CPU's int8 multiply-add peak, measured (prefill's compute limit).
 //!
 //! The usage loop of a matrix-vector product (decode):
 //!
@@ -52,6 +53,7 @@ mod matmul;
 pub mod ops;
 mod parallel;
 pub mod pool;
+pub mod probe;
 pub mod testing;
 
 pub use arch::scalar;

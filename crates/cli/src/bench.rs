@@ -7,6 +7,11 @@
 //! - `tgN xB` (with `--batch B`): B sequences decoding together, one forward pass per step;
 //!   aggregate tokens/s.
 //!
+//! The limit column: for tg, the measured read bandwidth over the bytes of weights a token
+//! reads; for pp, the measured int8 multiply-add peak of the CPU's widest `vpdpbusd`
+//! ([`hearth_kernels::probe`]) over the weights' multiply-adds per token (attention not
+//! counted; `-` where the CPU has no such instruction).
+//!
 //! Each test runs once as warm-up, then `--reps` times; t/s is reported as mean ± sd.
 
 use std::time::Instant;
@@ -40,7 +45,7 @@ pub struct Args {
     /// Prompt tokens per forward pass in the pp test.
     #[arg(long, default_value_t = 512)]
     ubatch: usize,
-    /// Skip the read-bandwidth probe.
+    /// Skip the probes of the limits: read bandwidth (tg) and int8 multiply-add peak (pp).
     #[arg(long)]
     no_bandwidth: bool,
     /// Also write the results as JSON to this file.
@@ -160,6 +165,10 @@ pub struct Report {
     pub kernels: &'static str,
     /// Measured read bandwidth per thread count, GB/s.
     pub bandwidth_gbs: Vec<(usize, f64)>,
+    /// Multiply-adds of the weight matrices per token (the pp limit's divisor).
+    pub macs_per_token: u64,
+    /// Measured int8 multiply-add peak per thread count, G/s (absent where not probed).
+    pub int8_peak_gmacs: Vec<(usize, f64)>,
     /// Results.
     pub results: Vec<TestResult>,
 }
@@ -271,6 +280,7 @@ pub fn run(args: Args) -> Result<()> {
     let cfg = model.config().clone();
     let file_bytes = model.file().file_len();
     let bpt = model.bytes_per_token() as u64;
+    let macs = model.macs_per_token();
     let kernels = hearth_kernels::kernels().name();
     println!(
         "model {} ({:?}, {:.2} GB, {:.2} GB read per token), kernels {kernels}",
@@ -296,12 +306,17 @@ pub fn run(args: Args) -> Result<()> {
 
     let mut results = Vec::new();
     let mut bandwidths = Vec::new();
+    let mut peaks = Vec::new();
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     for &threads in &args.threads {
         let pool = ThreadPool::try_new(threads)?;
         if !args.no_bandwidth {
             bar.set_message(format!("bandwidth t={threads}"));
             bandwidths.push((threads, bandwidth(&pool)));
+            if args.prompt > 0 {
+                bar.set_message(format!("int8 peak t={threads}"));
+                peaks.extend(hearth_kernels::probe::int8_peak(&pool).map(|g| (threads, g)));
+            }
         }
         let mut scratch = Scratch::new();
         let n_ctx = (args.prompt.max(args.gen_tokens) + 8).max(64);
@@ -340,13 +355,18 @@ pub fn run(args: Args) -> Result<()> {
     }
     bar.finish_and_clear();
 
-    println!("| {:>7} | {:>10} | {:>14} | {:>22} |", "threads", "test", "t/s", "bandwidth limit (t/s)");
+    println!("| {:>7} | {:>10} | {:>14} | {:>22} |", "threads", "test", "t/s", "limit (t/s)");
     println!("|{:-<9}|{:-<12}|{:-<16}|{:-<24}|", "", "", "", "");
+    let of = |probe: &[(usize, f64)], t: usize| probe.iter().find(|(pt, _)| *pt == t).map(|(_, v)| *v);
     for r in &results {
-        let limit = bandwidths.iter().find(|(t, _)| *t == r.threads).map(|(_, gbs)| gbs * 1e9 / bpt as f64);
-        let limit_s = match (limit, r.test.starts_with("tg")) {
-            (Some(l), true) => format!("{l:.2} ({:.0}% reached)", 100.0 * r.tps_mean / (l * r.batch as f64)),
-            _ => "-".to_owned(),
+        let limit = if r.test.starts_with("tg") {
+            of(&bandwidths, r.threads).map(|gbs| gbs * 1e9 / bpt as f64 * r.batch as f64)
+        } else {
+            of(&peaks, r.threads).map(|g| g * 1e9 / macs.max(1) as f64)
+        };
+        let limit_s = match limit {
+            Some(l) => format!("{:.2} ({:.0}% reached)", l / r.batch as f64, 100.0 * r.tps_mean / l),
+            None => "-".to_owned(),
         };
         println!(
             "| {:>7} | {:>10} | {:>7.2} ± {:<5.2} | {:>22} |",
@@ -356,6 +376,12 @@ pub fn run(args: Args) -> Result<()> {
     for (t, gbs) in &bandwidths {
         println!("read bandwidth, {t} threads: {gbs:.1} GB/s");
     }
+    for (t, g) in &peaks {
+        println!(
+            "int8 multiply-add peak, {t} threads: {g:.0} G/s (pp limit: {:.2} G multiply-adds per token, attention not counted)",
+            macs as f64 / 1e9
+        );
+    }
     if let Some(file) = &args.json {
         let report = Report {
             model: path.display().to_string(),
@@ -364,6 +390,8 @@ pub fn run(args: Args) -> Result<()> {
             bytes_per_token: bpt,
             kernels,
             bandwidth_gbs: bandwidths,
+            macs_per_token: macs,
+            int8_peak_gmacs: peaks,
             results,
         };
         std::fs::write(file, serde_json::to_string_pretty(&report)?)?;

@@ -126,6 +126,16 @@ impl Model {
         layers + w.output.n_bytes() + w.token_embd.n_bytes() / w.token_embd.rows().max(1)
     }
 
+    /// Multiply-adds of the weight matrices per token: every matrix's rows × columns, the
+    /// output head included, the embedding lookup not (what a prompt token costs apart from
+    /// attention).
+    pub fn macs_per_token(&self) -> u64 {
+        let w = self.weights();
+        let layers =
+            w.layers.iter().flat_map(|l| [&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down]);
+        layers.chain([&w.output]).map(|m| (m.rows() * m.cols()) as u64).sum()
+    }
+
     /// Runs the model on new tokens of one or more sequences: appends their keys and values
     /// to each sequence's cache and returns the requested logits, `[rows, n_vocab]`, in
     /// batch order (per sequence: none, its last token's, or all its tokens').
