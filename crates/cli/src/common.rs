@@ -175,16 +175,18 @@ pub struct SpeculationArgs {
     /// Most draft tokens verified per forward pass. How many of them a pass carries adapts
     /// to the measured acceptance rate and the cost of a batched token (none while drafts
     /// lose time), unless --draft-fixed.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = hearth_engine::Speculation::MAX_DRAFT)]
     pub draft_max: usize,
     /// Prompt lookup: the longest run of last tokens searched for earlier in the text (the
     /// most recent occurrence of the longest one found is followed).
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    #[arg(long, default_value_t = hearth_engine::Speculation::NGRAM_MAX_MATCH as u16,
+          value_parser = clap::value_parser!(u16).range(1..=64))]
     pub lookup_max: u16,
     /// Prompt lookup: the shortest run of last tokens that may propose a draft. 1 lets a
     /// single token propose: its drafts are scored apart from longer matches', so they are
     /// only verified while they pay.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    #[arg(long, default_value_t = hearth_engine::Speculation::NGRAM_MIN_MATCH as u16,
+          value_parser = clap::value_parser!(u16).range(1..=64))]
     pub lookup_min: u16,
     /// Always verify as many drafts as are available (up to --draft-max) instead of adapting
     /// the draft length; for comparison.

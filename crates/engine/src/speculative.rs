@@ -48,11 +48,22 @@ pub enum Speculation {
 }
 
 impl Speculation {
+    /// The longest run of last tokens [`Speculation::ngram`] looks up (the CLI's default).
+    pub const NGRAM_MAX_MATCH: usize = 4;
+    /// The shortest run that may propose a draft in [`Speculation::ngram`] (the CLI's default).
+    pub const NGRAM_MIN_MATCH: usize = 1;
+    /// Most drafts per verification pass in [`Speculation::ngram`] (the CLI's default).
+    pub const MAX_DRAFT: usize = 8;
+
     /// Prompt lookup matching the last 4 down to 1 tokens, drafting up to 8. (A one-token
     /// match drafts worse than a longer one, but the policy scores each match length apart,
     /// so its drafts are verified only while they pay.)
     pub fn ngram() -> Speculation {
-        Speculation::NGram { max_match: 4, min_match: 1, max_draft: 8 }
+        Speculation::NGram {
+            max_match: Self::NGRAM_MAX_MATCH,
+            min_match: Self::NGRAM_MIN_MATCH,
+            max_draft: Self::MAX_DRAFT,
+        }
     }
 }
 

@@ -317,7 +317,6 @@ fn run_chunk(p: &Part<'_>, n: usize, r0: usize, r1: usize, tile: &mut [f32]) {
 }
 
 /// [`run_chunk`] on `w`, rows `r0..r1` in the file's layout.
-#[allow(clippy::too_many_arguments)]
 fn run_chunk_on(
     p: &Part<'_>,
     w: &[u8],
@@ -363,7 +362,6 @@ fn run_chunk_gemm(p: &Part<'_>, g: GemmKernels, w: &[u8], n: usize, r0: usize, r
 
 /// [`run_chunk`] with a multi-row kernel on rows `r0..r1` (`w`, in the layout `mat` reads):
 /// tokens 8 at a time into a tile, then copied out.
-#[allow(clippy::too_many_arguments)]
 fn run_chunk_mat(p: &Part<'_>, mat: MatFn, w: &[u8], n: usize, r0: usize, r1: usize, tile: &mut [f32]) {
     let (rows, cols) = (p.w.rows(), p.w.cols());
     let nr = r1 - r0;
