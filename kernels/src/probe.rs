@@ -18,7 +18,7 @@ const CHAINS: u64 = 12;
 const ITERS: u64 = 1_000_000;
 
 /// Int8 multiply-adds per second (× 1e-9) on all threads of `pool` together: the best of
-/// 3 runs of [`ITERS`] iterations on every thread at once; `None` where this CPU has no
+/// 3 runs of `ITERS` iterations on every thread at once; `None` where this CPU has no
 /// `vpdpbusd`.
 pub fn int8_peak(pool: &ThreadPool) -> Option<f64> {
     let (run, macs_per_instr): (unsafe fn(u64), u64) = probe_loop()?;
