@@ -217,34 +217,36 @@ pub struct BlockQ8_0 {
 }
 block!(BlockQ8_0, Q8_0, 34);
 
-/// One block of 8 consecutive Q5_0 rows, interleaved for decode (as [`BlockQ4_Kx8`]; the
-/// same 176 bytes as the 8 source blocks): one 64-byte load of `qs` holds 8 quants of each
-/// row, and the fifth bits of 8 quants of the 8 rows are one 64-bit mask.
+/// One block of 16 consecutive Q5_0 rows, interleaved for decode (the same 352 bytes as the
+/// 16 source blocks): one 64-byte load of `qs` holds 4 bytes (8 quants) of each row, so one
+/// `vpdpbusd` lane is one row and no partial sum is ever folded across lanes; the fifth
+/// bits of 4 quants of the 16 rows are one 64-bit mask.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Pod, Zeroable)]
-pub struct BlockQ5_0x8 {
+pub struct BlockQ5_0x16 {
     /// Row `i`'s `d`.
-    pub d: [F16Le; 8],
-    /// `qh[8 * c + i]` = row `i`'s `qh[c]`: bit `j` is the fifth bit of quant `8c + j`.
-    pub qh: [u8; 32],
-    /// `qs[64 * p + 8 * i + j]` = row `i`'s `qs[8 * p + j]`: low nibble quant `8p + j`, high
-    /// nibble quant `16 + 8p + j`.
-    pub qs: [u8; 8 * QK / 2],
+    pub d: [F16Le; 16],
+    /// Chunk `c`'s mask (`c` 0..8, 8 bytes each, little-endian): bit `4i + j` is the fifth
+    /// bit of row `i`'s quant `4c + j`.
+    pub qh: [u8; 64],
+    /// `qs[64 * l + 4 * i + j]` = row `i`'s `qs[4 * l + j]`: low nibble quant `4l + j`, high
+    /// nibble quant `16 + 4l + j` (chunks `l` and `l + 4`).
+    pub qs: [u8; 16 * QK / 2],
 }
-const _: () = assert!(size_of::<BlockQ5_0x8>() == 8 * 22 && align_of::<BlockQ5_0x8>() == 1);
+const _: () = assert!(size_of::<BlockQ5_0x16>() == 16 * 22 && align_of::<BlockQ5_0x16>() == 1);
 
-/// One block of 8 consecutive Q8_0 rows, interleaved for decode: the same 272 bytes as the 8
-/// source blocks, the quants stored offset to unsigned (`q + 128`, i.e. the sign bit flipped)
-/// for `vpdpbusd`.
+/// One block of 16 consecutive Q8_0 rows, interleaved for decode: the same 544 bytes as the
+/// 16 source blocks, 4 quants of each row per 64-byte chunk (as [`BlockQ5_0x16`]), stored
+/// offset to unsigned (`q + 128`, i.e. the sign bit flipped) for `vpdpbusd`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Pod, Zeroable)]
-pub struct BlockQ8_0x8 {
+pub struct BlockQ8_0x16 {
     /// Row `i`'s `d`.
-    pub d: [F16Le; 8],
-    /// `qs[64 * c + 8 * i + j]` = row `i`'s `qs[8 * c + j]` + 128.
-    pub qs: [u8; 8 * QK],
+    pub d: [F16Le; 16],
+    /// `qs[64 * c + 4 * i + j]` = row `i`'s `qs[4 * c + j]` + 128.
+    pub qs: [u8; 16 * QK],
 }
-const _: () = assert!(size_of::<BlockQ8_0x8>() == 8 * 34 && align_of::<BlockQ8_0x8>() == 1);
+const _: () = assert!(size_of::<BlockQ8_0x16>() == 16 * 34 && align_of::<BlockQ8_0x16>() == 1);
 
 /// Q8_1: `x = d * q`, with `s = d * Σq` (f16) for the min term of Q4_1/Q5_1 dots.
 #[repr(C)]

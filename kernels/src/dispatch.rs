@@ -142,8 +142,8 @@ pub struct TypeKernels {
     pub(crate) vec_dot: Option<VecDotFn>,
     pub(crate) mat: Option<MatFn>,
     pub(crate) gemm: Option<GemmKernels>,
-    /// A [`MatFn`] on rows interleaved 8 to a block (Q4_K: `BlockQ4_Kx8`, see
-    /// `matmul/interleave.rs`): where a table has one, [`crate::QMatrix::interleaved`] repacks
+    /// A [`MatFn`] on rows interleaved 8 (Q4_K: `BlockQ4_Kx8`) or 16 (Q8_0: `BlockQ8_0x16`)
+    /// to a block (see `matmul/interleave.rs`): where a table has one, [`crate::QMatrix::interleaved`] repacks
     /// the type's matrices for it.
     pub(crate) mat_x8: Option<MatFn>,
 }
@@ -202,7 +202,8 @@ impl Kernels {
         self.types[w.index()].mat
     }
 
-    /// The kernel of `w`-typed weights interleaved 8 rows to a block, if this table has one.
+    /// The kernel of `w`-typed weights interleaved 8 or 16 rows to a block, if this table has
+    /// one.
     pub(crate) fn mat_x8_fn(&self, w: DType) -> Option<MatFn> {
         self.types[w.index()].mat_x8
     }
@@ -450,8 +451,9 @@ pub(crate) fn mat_args<'a, W: Block, X: Block>(
     (bytemuck::cast_slice(w), x)
 }
 
-/// Checks and casts the arguments of a `mat_x8` entry of `W` (Q4_K, Q6_K): as [`mat_args`],
-/// with `w` whole groups of 8 rows interleaved into `X8` blocks; returns the blocks and the
+/// Checks and casts the arguments of a `mat_x8` entry of `W` (Q4_K, Q6_K, Q5_0, Q8_0): as
+/// [`mat_args`], with `w` whole groups of rows (8 or 16: `W`'s
+/// [`crate::matmul::group_rows`]) interleaved into `X8` blocks; returns the blocks and the
 /// blocks per row.
 #[inline]
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // AVX-512 only, so far
@@ -470,7 +472,7 @@ pub(crate) fn mat_x8_args<'a, W: Block, X8: bytemuck::Pod, X: Block>(
     if group_bytes == 0 || !w.len().is_multiple_of(group_bytes) {
         bad_shape("mat_x8 weights", W::DTYPE, cols, w.len());
     }
-    let rows = w.len() / group_bytes * 8;
+    let rows = w.len() / group_bytes * crate::matmul::group_rows(W::DTYPE);
     let x = xbatch_args::<X>(cols, xb, t0, t1);
     assert!(out.len() >= (t1 - t0) * rows, "mat_x8: output tile of {} for {} × {rows}", out.len(), t1 - t0);
     (bytemuck::cast_slice(w), cols / W::DTYPE.block_size(), x)

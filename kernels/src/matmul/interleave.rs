@@ -1,38 +1,47 @@
-//! Q4_K / Q6_K / Q5_0 / Q8_0 rows ⇄ [`BlockQ4_Kx8`] / [`BlockQ6_Kx8`] / [`BlockQ5_0x8`] /
-//! [`BlockQ8_0x8`]: 8 neighbouring rows interleaved block by block, the layout the decode kernels of tables with `mat_x8` read
-//! (see [`super::QMatrix`]). Lossless both ways: [`deinterleave_rows`] gives back the file's
+//! Q4_K / Q6_K / Q5_0 / Q8_0 rows ⇄ [`BlockQ4_Kx8`] / [`BlockQ6_Kx8`] / [`BlockQ5_0x16`] /
+//! [`BlockQ8_0x16`]: 8 (K-quants) or 16 (32-element types) neighbouring rows interleaved
+//! block by block, the layout the decode kernels of tables with `mat_x8` read (see
+//! [`super::QMatrix`]). Lossless both ways: [`deinterleave_rows`] gives back the file's
 //! bytes exactly.
 
 use crate::DType;
 use crate::blocks::{
-    BlockQ4_K, BlockQ4_Kx8, BlockQ5_0, BlockQ5_0x8, BlockQ6_K, BlockQ6_Kx8, BlockQ8_0, BlockQ8_0x8,
+    BlockQ4_K, BlockQ4_Kx8, BlockQ5_0, BlockQ5_0x16, BlockQ6_K, BlockQ6_Kx8, BlockQ8_0, BlockQ8_0x16,
     pack_scales_mins_k4, scales_mins_k4,
 };
 
-/// A block type and its 8-row interleaved form.
-pub(crate) trait Interleave: bytemuck::Pod {
-    /// The interleaved block of 8 rows.
+/// A block type and its interleaved form of [`Interleave::ROWS`] rows.
+pub(crate) trait Interleave: bytemuck::Pod + bytemuck::Zeroable {
+    /// Rows per interleaved block (at most [`MAX_ROWS`]).
+    const ROWS: usize;
+    /// The interleaved block of `ROWS` rows.
     type X8: bytemuck::Pod;
-    /// Super-block `b` of 8 rows, interleaved.
-    fn interleave(rows: [&Self; ROWS]) -> Self::X8;
-    /// The 8 rows' super-blocks of an interleaved block.
-    fn deinterleave(x: &Self::X8) -> [Self; ROWS];
+    /// Block `b` of `ROWS` rows (`rows.len() == ROWS`), interleaved.
+    fn interleave(rows: &[&Self]) -> Self::X8;
+    /// The `ROWS` rows' blocks of an interleaved block, into `out[..ROWS]`.
+    fn deinterleave(x: &Self::X8, out: &mut [Self]);
 }
 
+/// The most rows any type interleaves.
+const MAX_ROWS: usize = 16;
+
 impl Interleave for BlockQ4_K {
+    const ROWS: usize = 8;
     type X8 = BlockQ4_Kx8;
-    fn interleave(rows: [&Self; ROWS]) -> BlockQ4_Kx8 {
-        interleave(rows)
+    fn interleave(rows: &[&Self]) -> BlockQ4_Kx8 {
+        interleave(rows.try_into().expect("8 rows"))
     }
-    fn deinterleave(x: &BlockQ4_Kx8) -> [Self; ROWS] {
-        deinterleave(x)
+    fn deinterleave(x: &BlockQ4_Kx8, out: &mut [Self]) {
+        out[..8].copy_from_slice(&deinterleave(x));
     }
 }
 
 impl Interleave for BlockQ6_K {
+    const ROWS: usize = 8;
     type X8 = BlockQ6_Kx8;
-    fn interleave(rows: [&Self; ROWS]) -> BlockQ6_Kx8 {
-        let mut x = BlockQ6_Kx8 { d: [rows[0].d; ROWS], scales: [0; 128], ql: [0; 1024], qh: [0; 512] };
+    fn interleave(rows: &[&Self]) -> BlockQ6_Kx8 {
+        assert_eq!(rows.len(), 8, "Q6_K interleaves 8 rows");
+        let mut x = BlockQ6_Kx8 { d: [rows[0].d; 8], scales: [0; 128], ql: [0; 1024], qh: [0; 512] };
         for (i, r) in rows.iter().enumerate() {
             x.d[i] = r.d;
             for s in 0..16 {
@@ -51,9 +60,9 @@ impl Interleave for BlockQ6_K {
         }
         x
     }
-    fn deinterleave(x: &BlockQ6_Kx8) -> [Self; ROWS] {
-        std::array::from_fn(|i| {
-            let mut r = BlockQ6_K { ql: [0; 128], qh: [0; 64], scales: [0; 16], d: x.d[i] };
+    fn deinterleave(x: &BlockQ6_Kx8, out: &mut [Self]) {
+        for (i, r) in out[..8].iter_mut().enumerate() {
+            *r = BlockQ6_K { ql: [0; 128], qh: [0; 64], scales: [0; 16], d: x.d[i] };
             for s in 0..16 {
                 r.scales[s] = x.scales[16 * (s / 2) + 2 * i + s % 2];
             }
@@ -67,84 +76,103 @@ impl Interleave for BlockQ6_K {
                     r.qh[dst..dst + 8].copy_from_slice(&x.qh[src..src + 8]);
                 }
             }
-            r
-        })
+        }
     }
 }
 
 impl Interleave for BlockQ5_0 {
-    type X8 = BlockQ5_0x8;
-    fn interleave(rows: [&Self; ROWS]) -> BlockQ5_0x8 {
-        let mut x = BlockQ5_0x8 { d: [rows[0].d; ROWS], qh: [0; 32], qs: [0; 128] };
+    const ROWS: usize = 16;
+    type X8 = BlockQ5_0x16;
+    fn interleave(rows: &[&Self]) -> BlockQ5_0x16 {
+        assert_eq!(rows.len(), 16, "Q5_0 interleaves 16 rows");
+        let mut x = BlockQ5_0x16 { d: [rows[0].d; 16], qh: [0; 64], qs: [0; 256] };
+        let mut masks = [0u64; 8];
         for (i, r) in rows.iter().enumerate() {
             x.d[i] = r.d;
-            for c in 0..4 {
-                x.qh[8 * c + i] = r.qh[c];
+            let qh = u32::from_le_bytes(r.qh);
+            for (c, m) in masks.iter_mut().enumerate() {
+                *m |= u64::from((qh >> (4 * c)) & 0xf) << (4 * i);
             }
-            for p in 0..2 {
-                x.qs[64 * p + 8 * i..64 * p + 8 * i + 8].copy_from_slice(&r.qs[8 * p..8 * p + 8]);
+            for l in 0..4 {
+                x.qs[64 * l + 4 * i..64 * l + 4 * i + 4].copy_from_slice(&r.qs[4 * l..4 * l + 4]);
             }
+        }
+        for (c, m) in masks.iter().enumerate() {
+            x.qh[8 * c..8 * c + 8].copy_from_slice(&m.to_le_bytes());
         }
         x
     }
-    fn deinterleave(x: &BlockQ5_0x8) -> [Self; ROWS] {
-        std::array::from_fn(|i| {
-            let mut r = BlockQ5_0 { d: x.d[i], qh: [0; 4], qs: [0; 16] };
-            for c in 0..4 {
-                r.qh[c] = x.qh[8 * c + i];
+    fn deinterleave(x: &BlockQ5_0x16, out: &mut [Self]) {
+        for (i, r) in out[..16].iter_mut().enumerate() {
+            let mut qh = 0u32;
+            for c in 0..8 {
+                let m = u64::from_le_bytes(x.qh[8 * c..8 * c + 8].try_into().expect("8 bytes"));
+                qh |= (((m >> (4 * i)) & 0xf) as u32) << (4 * c);
             }
-            for p in 0..2 {
-                r.qs[8 * p..8 * p + 8].copy_from_slice(&x.qs[64 * p + 8 * i..64 * p + 8 * i + 8]);
+            *r = BlockQ5_0 { d: x.d[i], qh: qh.to_le_bytes(), qs: [0; 16] };
+            for l in 0..4 {
+                r.qs[4 * l..4 * l + 4].copy_from_slice(&x.qs[64 * l + 4 * i..64 * l + 4 * i + 4]);
             }
-            r
-        })
+        }
     }
 }
 
 impl Interleave for BlockQ8_0 {
-    type X8 = BlockQ8_0x8;
-    fn interleave(rows: [&Self; ROWS]) -> BlockQ8_0x8 {
-        let mut x = BlockQ8_0x8 { d: [rows[0].d; ROWS], qs: [0; 256] };
+    const ROWS: usize = 16;
+    type X8 = BlockQ8_0x16;
+    fn interleave(rows: &[&Self]) -> BlockQ8_0x16 {
+        assert_eq!(rows.len(), 16, "Q8_0 interleaves 16 rows");
+        let mut x = BlockQ8_0x16 { d: [rows[0].d; 16], qs: [0; 512] };
         for (i, r) in rows.iter().enumerate() {
             x.d[i] = r.d;
             let qs: &[u8; 32] = bytemuck::cast_ref(&r.qs);
-            for c in 0..4 {
-                x.qs[64 * c + 8 * i..64 * c + 8 * i + 8].copy_from_slice(&flip8(&qs[8 * c..8 * c + 8]));
+            for c in 0..8 {
+                x.qs[64 * c + 4 * i..64 * c + 4 * i + 4].copy_from_slice(&flip4(&qs[4 * c..4 * c + 4]));
             }
         }
         x
     }
-    fn deinterleave(x: &BlockQ8_0x8) -> [Self; ROWS] {
-        std::array::from_fn(|i| {
-            let mut r = BlockQ8_0 { d: x.d[i], qs: [0; 32] };
+    fn deinterleave(x: &BlockQ8_0x16, out: &mut [Self]) {
+        for (i, r) in out[..16].iter_mut().enumerate() {
+            *r = BlockQ8_0 { d: x.d[i], qs: [0; 32] };
             let qs: &mut [u8; 32] = bytemuck::cast_mut(&mut r.qs);
-            for c in 0..4 {
-                qs[8 * c..8 * c + 8].copy_from_slice(&flip8(&x.qs[64 * c + 8 * i..64 * c + 8 * i + 8]));
+            for c in 0..8 {
+                qs[4 * c..4 * c + 4].copy_from_slice(&flip4(&x.qs[64 * c + 4 * i..64 * c + 4 * i + 4]));
             }
-            r
-        })
+        }
     }
 }
 
-/// 8 bytes with their sign bits flipped (i8 `q` ⇄ u8 `q + 128`), 8 at a time.
+/// 4 bytes with their sign bits flipped (i8 `q` ⇄ u8 `q + 128`).
 #[inline]
-fn flip8(b: &[u8]) -> [u8; 8] {
-    let v = u64::from_ne_bytes(b.try_into().expect("8 bytes"));
-    (v ^ 0x8080_8080_8080_8080).to_ne_bytes()
+fn flip4(b: &[u8]) -> [u8; 4] {
+    let v = u32::from_ne_bytes(b.try_into().expect("4 bytes"));
+    (v ^ 0x8080_8080).to_ne_bytes()
 }
 
-/// Bytes of an interleaved block of 8 rows of `dt`, if the type has one.
-pub(crate) const fn x8_block_bytes(dt: DType) -> Option<usize> {
+/// `dt`'s interleaved layout, if it has one: (rows per group, bytes of an interleaved block).
+pub(crate) const fn group_layout(dt: DType) -> Option<(usize, usize)> {
+    const fn of<B: Interleave>() -> Option<(usize, usize)> {
+        Some((B::ROWS, size_of::<B::X8>()))
+    }
     match dt {
-        DType::Q4_K => Some(size_of::<BlockQ4_Kx8>()),
-        DType::Q6_K => Some(size_of::<BlockQ6_Kx8>()),
-        DType::Q5_0 => Some(size_of::<BlockQ5_0x8>()),
-        DType::Q8_0 => Some(size_of::<BlockQ8_0x8>()),
+        DType::Q4_K => of::<BlockQ4_K>(),
+        DType::Q6_K => of::<BlockQ6_K>(),
+        DType::Q5_0 => of::<BlockQ5_0>(),
+        DType::Q8_0 => of::<BlockQ8_0>(),
         _ => None,
     }
 }
 
-/// [`interleave_rows`] on bytes of `dt` (a type [`x8_block_bytes`] knows).
+/// Rows per interleaved group of `dt` (a type [`group_layout`] knows; else 1).
+pub(crate) const fn group_rows(dt: DType) -> usize {
+    match group_layout(dt) {
+        Some((rows, _)) => rows,
+        None => 1,
+    }
+}
+
+/// [`interleave_rows`] on bytes of `dt` (a type [`group_layout`] knows).
 pub(crate) fn interleave_bytes(dt: DType, src: &[u8], nb: usize, dst: &mut [u8]) {
     match dt {
         DType::Q4_K => {
@@ -163,15 +191,17 @@ pub(crate) fn interleave_bytes(dt: DType, src: &[u8], nb: usize, dst: &mut [u8])
     }
 }
 
-/// Row `i` (0..8) of one interleaved group of `nb` blocks (`src`) into `dst` (its row-major
-/// bytes), for a type [`x8_block_bytes`] knows.
+/// Row `i` (0..[`group_rows`]) of one interleaved group of `nb` blocks (`src`) into `dst` (its row-major
+/// bytes), for a type [`group_layout`] knows.
 pub(crate) fn row_of_group(dt: DType, src: &[u8], nb: usize, i: usize, dst: &mut [u8]) {
     fn row<B: Interleave>(src: &[u8], nb: usize, i: usize, dst: &mut [u8]) {
         let src: &[B::X8] = bytemuck::cast_slice(src);
         let dst: &mut [B] = bytemuck::cast_slice_mut(dst);
-        assert!(src.len() == nb && dst.len() == nb && i < ROWS, "row_of_group: {nb} blocks, row {i}");
+        assert!(src.len() == nb && dst.len() == nb && i < B::ROWS, "row_of_group: {nb} blocks, row {i}");
+        let mut rows = [B::zeroed(); MAX_ROWS];
         for (d, x) in dst.iter_mut().zip(src) {
-            *d = B::deinterleave(x)[i];
+            B::deinterleave(x, &mut rows);
+            *d = rows[i];
         }
     }
     match dt {
@@ -183,7 +213,7 @@ pub(crate) fn row_of_group(dt: DType, src: &[u8], nb: usize, i: usize, dst: &mut
     }
 }
 
-/// [`deinterleave_rows`] on bytes of `dt` (a type [`x8_block_bytes`] knows).
+/// [`deinterleave_rows`] on bytes of `dt` (a type [`group_layout`] knows).
 pub(crate) fn deinterleave_bytes(dt: DType, src: &[u8], nb: usize, dst: &mut [u8]) {
     match dt {
         DType::Q4_K => {
@@ -202,8 +232,8 @@ pub(crate) fn deinterleave_bytes(dt: DType, src: &[u8], nb: usize, dst: &mut [u8
     }
 }
 
-/// Rows per interleaved group.
-pub(crate) const ROWS: usize = 8;
+/// Rows per interleaved Q4_K group.
+const ROWS: usize = 8;
 
 /// Super-block `b` of 8 Q4_K rows, interleaved.
 fn interleave(rows: [&BlockQ4_K; ROWS]) -> BlockQ4_Kx8 {
@@ -248,22 +278,23 @@ fn deinterleave(x: &BlockQ4_Kx8) -> [BlockQ4_K; ROWS] {
     })
 }
 
-/// `src`: `rows × nb` super-blocks, row-major, `rows` a multiple of 8; `dst`: `rows / 8 × nb`
-/// interleaved blocks, group by group.
+/// `src`: `rows × nb` blocks, row-major, `rows` a multiple of `B::ROWS`; `dst`: `rows /
+/// B::ROWS × nb` interleaved blocks, group by group.
 ///
 /// # Panics
 /// If the lengths do not match.
 pub(crate) fn interleave_rows<B: Interleave>(src: &[B], nb: usize, dst: &mut [B::X8]) {
     assert!(
-        nb > 0 && src.len().is_multiple_of(ROWS * nb),
+        nb > 0 && src.len().is_multiple_of(B::ROWS * nb),
         "interleave: {} blocks in rows of {nb}",
         src.len()
     );
-    assert_eq!(dst.len() * ROWS, src.len(), "interleave: destination length");
+    assert_eq!(dst.len() * B::ROWS, src.len(), "interleave: destination length");
     for (g, out) in dst.chunks_exact_mut(nb).enumerate() {
-        let rows = &src[g * ROWS * nb..(g + 1) * ROWS * nb];
+        let rows = &src[g * B::ROWS * nb..(g + 1) * B::ROWS * nb];
         for (b, o) in out.iter_mut().enumerate() {
-            *o = B::interleave(std::array::from_fn(|i| &rows[i * nb + b]));
+            let group: [&B; MAX_ROWS] = std::array::from_fn(|i| &rows[(i % B::ROWS) * nb + b]);
+            *o = B::interleave(&group[..B::ROWS]);
         }
     }
 }
@@ -274,12 +305,14 @@ pub(crate) fn interleave_rows<B: Interleave>(src: &[B], nb: usize, dst: &mut [B:
 /// If the lengths do not match.
 pub(crate) fn deinterleave_rows<B: Interleave>(src: &[B::X8], nb: usize, dst: &mut [B]) {
     assert!(nb > 0 && src.len().is_multiple_of(nb), "deinterleave: {} blocks in rows of {nb}", src.len());
-    assert_eq!(src.len() * ROWS, dst.len(), "deinterleave: destination length");
+    assert_eq!(src.len() * B::ROWS, dst.len(), "deinterleave: destination length");
+    let mut blocks = [B::zeroed(); MAX_ROWS];
     for (g, group) in src.chunks_exact(nb).enumerate() {
-        let rows = &mut dst[g * ROWS * nb..(g + 1) * ROWS * nb];
+        let rows = &mut dst[g * B::ROWS * nb..(g + 1) * B::ROWS * nb];
         for (b, x) in group.iter().enumerate() {
-            for (i, blk) in B::deinterleave(x).into_iter().enumerate() {
-                rows[i * nb + b] = blk;
+            B::deinterleave(x, &mut blocks);
+            for (i, blk) in blocks[..B::ROWS].iter().enumerate() {
+                rows[i * nb + b] = *blk;
             }
         }
     }
@@ -300,7 +333,7 @@ mod tests {
     {
         let mut src = vec![B::zeroed(); rows * nb];
         rng.fill(bytemuck::cast_slice_mut(&mut src));
-        let mut x8 = vec![B::X8::zeroed(); rows / ROWS * nb];
+        let mut x8 = vec![B::X8::zeroed(); rows / B::ROWS * nb];
         interleave_rows(&src, nb, &mut x8);
         let mut back = vec![B::zeroed(); rows * nb];
         deinterleave_rows(&x8, nb, &mut back);
@@ -329,14 +362,19 @@ mod tests {
         assert_eq!(&x.qh[64 * 5 + 8..64 * 5 + 16], &b.qh[40..48]);
         assert_eq!(x.scales[16 * 3 + 2 + 1], b.scales[7]);
 
-        let (src, x8) = round_trip::<BlockQ5_0>(rows, nb, &mut rng);
-        let (b, x) = (&src[9 * nb + 2], &x8[nb + 2]);
-        assert_eq!(&x.qs[64 + 8..64 + 16], &b.qs[8..16]);
-        assert_eq!(x.qh[8 * 3 + 1], b.qh[3]);
+        // The 32-element types interleave 16 rows: row 25's block 2 is group 1's block 2, lane 9.
+        let rows = 32;
+        let (src, x16) = round_trip::<BlockQ5_0>(rows, nb, &mut rng);
+        let (b, x) = (&src[25 * nb + 2], &x16[nb + 2]);
+        assert_eq!(x.d[9].bits(), b.d.bits());
+        assert_eq!(&x.qs[64 * 2 + 4 * 9..64 * 2 + 4 * 9 + 4], &b.qs[8..12]);
+        // Chunk 5 is quants 20..24: bits 36..40 of its mask.
+        let mask = u64::from_le_bytes(x.qh[8 * 5..8 * 5 + 8].try_into().unwrap());
+        assert_eq!((mask >> 36) & 0xf, u64::from((u32::from_le_bytes(b.qh) >> 20) & 0xf));
 
-        let (src, x8) = round_trip::<BlockQ8_0>(rows, nb, &mut rng);
+        let (src, x16) = round_trip::<BlockQ8_0>(rows, nb, &mut rng);
         // Stored + 128: -128 becomes 0, 127 becomes 255.
-        let (b, x) = (&src[9 * nb + 2], &x8[nb + 2]);
-        assert_eq!(i32::from(x.qs[64 * 2 + 8 + 5]) - 128, i32::from(b.qs[8 * 2 + 5]));
+        let (b, x) = (&src[25 * nb + 2], &x16[nb + 2]);
+        assert_eq!(i32::from(x.qs[64 * 6 + 4 * 9 + 3]) - 128, i32::from(b.qs[4 * 6 + 3]));
     }
 }

@@ -34,8 +34,8 @@
 //! - otherwise (scalar): each weight row dotted with 8 tokens while it is hot in L1,
 //!   so a weight row is read from memory once per 8 tokens.
 //!
-//! A matrix in the interleaved layout ([`QMatrix::interleaved`]: Q4_K/Q6_K/Q5_0/Q8_0, 8 rows
-//! per block, repacked at load where the table reads it) goes to the table's `mat_x8`
+//! A matrix in the interleaved layout ([`QMatrix::interleaved`]: Q4_K/Q6_K 8 rows per block,
+//! Q5_0/Q8_0 16, repacked at load where the table reads it) goes to the table's `mat_x8`
 //! kernel for batches below the GEMM's (which, on that layout, starts later: at 48 tokens for
 //! Q6_K, never for the others — see `interleaved_gemm_min_tokens`); for the GEMM, or a
 //! table without that kernel, each chunk's groups are first taken apart into a per-thread
@@ -51,6 +51,7 @@ mod qmatrix;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub use activations::Activations;
+pub(crate) use interleave::group_rows;
 pub use qmatrix::{MatrixError, QMatrix};
 
 use crate::dispatch::{GemmKernels, MatFn, XBatch};

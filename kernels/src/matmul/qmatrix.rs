@@ -31,7 +31,7 @@ pub enum MatrixError {
     },
     /// The type or row count has no interleaved layout ([`QMatrix::can_interleave`]).
     #[error(
-        "{dtype} matrix of {rows} rows has no interleaved layout (Q4_K, Q6_K, Q5_0 or Q8_0, a multiple of 8 rows)"
+        "{dtype} matrix of {rows} rows has no interleaved layout (Q4_K or Q6_K in whole groups of 8 rows, Q5_0 or Q8_0 of 16)"
     )]
     NotInterleavable {
         /// Weight type.
@@ -50,11 +50,12 @@ pub enum MatrixError {
 pub(super) enum Layout<'a> {
     /// ggml's layout: row `r` is `data[r * row_bytes..(r + 1) * row_bytes]`.
     RowMajor { data: &'a [u8], row_bytes: usize },
-    /// Q4_K / Q6_K / Q5_0 / Q8_0 rows interleaved 8 to a block ([`crate::blocks::BlockQ4_Kx8`],
-    /// [`crate::blocks::BlockQ6_Kx8`], [`crate::blocks::BlockQ5_0x8`],
-    /// [`crate::blocks::BlockQ8_0x8`]): rows `8g..8g + 8`
-    /// are `data[g * 8 * row_bytes..(g + 1) * 8 * row_bytes]`, block by block.
-    Interleaved8 { data: &'a [u8], row_bytes: usize, group_bytes: usize },
+    /// Q4_K / Q6_K rows interleaved 8 to a block ([`crate::blocks::BlockQ4_Kx8`],
+    /// [`crate::blocks::BlockQ6_Kx8`]), Q5_0 / Q8_0 rows 16 to a block
+    /// ([`crate::blocks::BlockQ5_0x16`], [`crate::blocks::BlockQ8_0x16`]): with `G` rows per
+    /// group, rows `Gg..Gg + G` are `data[g * group_bytes..(g + 1) * group_bytes]`, block by
+    /// block.
+    Interleaved { data: &'a [u8], row_bytes: usize, group_bytes: usize },
 }
 
 /// A `rows × cols` weight matrix of `dtype` blocks, borrowed from a model file mapping.
@@ -96,8 +97,8 @@ impl<'a> QMatrix<'a> {
     /// of blocks, or `data` is not [`QMatrix::interleaved_len`] bytes.
     pub fn interleaved(dtype: DType, rows: usize, cols: usize, data: &'a [u8]) -> Result<Self, MatrixError> {
         let row_bytes = Self::check_interleaved_len(dtype, rows, cols, data.len())?;
-        let group_bytes = data.len() / (rows / super::interleave::ROWS);
-        Ok(QMatrix { dtype, rows, cols, layout: Layout::Interleaved8 { data, row_bytes, group_bytes } })
+        let group_bytes = data.len() / (rows / super::interleave::group_rows(dtype));
+        Ok(QMatrix { dtype, rows, cols, layout: Layout::Interleaved { data, row_bytes, group_bytes } })
     }
 
     /// The file's row bytes and the interleaved size of a `rows × cols` `dtype` matrix.
@@ -109,9 +110,8 @@ impl<'a> QMatrix<'a> {
             return Err(MatrixError::RowNotBlocks { dtype, cols, block: dtype.block_size() });
         };
         let nb = cols / dtype.block_size();
-        let groups = rows / super::interleave::ROWS;
-        let expected =
-            super::interleave::x8_block_bytes(dtype).and_then(|x| nb.checked_mul(groups)?.checked_mul(x));
+        let expected = super::interleave::group_layout(dtype)
+            .and_then(|(group_rows, x)| nb.checked_mul(rows / group_rows)?.checked_mul(x));
         let expected =
             expected.ok_or(MatrixError::WrongSize { dtype, rows, cols, expected: None, got: 0 })?;
         Ok((row_bytes, expected))
@@ -140,11 +140,10 @@ impl<'a> QMatrix<'a> {
         Self::check_interleave(dtype, rows, cols).ok().map(|(_, len)| len)
     }
 
-    /// Whether `dtype` matrices of `rows` rows have an interleaved layout (Q4_K, Q6_K, Q5_0
-    /// or Q8_0; rows a multiple of 8).
+    /// Whether `dtype` matrices of `rows` rows have an interleaved layout (Q4_K or Q6_K, rows
+    /// a multiple of 8; Q5_0 or Q8_0, rows a multiple of 16).
     pub fn can_interleave(dtype: DType, rows: usize) -> bool {
-        super::interleave::x8_block_bytes(dtype).is_some()
-            && rows.is_multiple_of(super::interleave::ROWS)
+        super::interleave::group_layout(dtype).is_some_and(|(group_rows, _)| rows.is_multiple_of(group_rows))
             && rows > 0
     }
 
@@ -185,7 +184,7 @@ impl<'a> QMatrix<'a> {
 
     /// Whether this view is in the interleaved layout.
     pub fn is_interleaved(&self) -> bool {
-        matches!(self.layout, Layout::Interleaved8 { .. })
+        matches!(self.layout, Layout::Interleaved { .. })
     }
 
     /// Weight element type.
@@ -206,7 +205,7 @@ impl<'a> QMatrix<'a> {
     /// Bytes of weight data (what a product streams from memory).
     pub fn n_bytes(&self) -> usize {
         match self.layout {
-            Layout::RowMajor { data, .. } | Layout::Interleaved8 { data, .. } => data.len(),
+            Layout::RowMajor { data, .. } | Layout::Interleaved { data, .. } => data.len(),
         }
     }
 
@@ -220,13 +219,14 @@ impl<'a> QMatrix<'a> {
         let f = crate::kernels().dequantize_fn(self.dtype).unwrap_or_else(|e| panic!("{e}"));
         match self.layout {
             Layout::RowMajor { data, row_bytes } => f(&data[r * row_bytes..(r + 1) * row_bytes], out),
-            Layout::Interleaved8 { .. } => {
+            Layout::Interleaved { .. } => {
                 thread_local! {
                     /// The row taken out of its group (one embedding lookup per token).
                     static ROW: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
                 }
-                let (g, i) = (r / super::interleave::ROWS, r % super::interleave::ROWS);
-                let group = self.stored_rows(g * super::interleave::ROWS, (g + 1) * super::interleave::ROWS);
+                let gr = super::interleave::group_rows(self.dtype);
+                let (g, i) = (r / gr, r % gr);
+                let group = self.stored_rows(g * gr, (g + 1) * gr);
                 ROW.with_borrow_mut(|row| {
                     row.resize(self.row_bytes(), 0);
                     super::interleave::row_of_group(
@@ -245,31 +245,31 @@ impl<'a> QMatrix<'a> {
     /// Bytes of one row in the file's layout.
     fn row_bytes(&self) -> usize {
         match self.layout {
-            Layout::RowMajor { row_bytes, .. } | Layout::Interleaved8 { row_bytes, .. } => row_bytes,
+            Layout::RowMajor { row_bytes, .. } | Layout::Interleaved { row_bytes, .. } => row_bytes,
         }
     }
 
     /// The stored bytes of rows `r0..r1` in this view's layout (interleaved: `r0` and `r1`
-    /// multiples of 8, or `r1 == rows`).
+    /// multiples of the group's rows, or `r1 == rows`).
     #[inline]
     pub(super) fn stored_rows(&self, r0: usize, r1: usize) -> &'a [u8] {
         match self.layout {
             Layout::RowMajor { data, row_bytes } => &data[r0 * row_bytes..r1 * row_bytes],
-            Layout::Interleaved8 { data, group_bytes, .. } => {
-                let g = super::interleave::ROWS;
+            Layout::Interleaved { data, group_bytes, .. } => {
+                let g = super::interleave::group_rows(self.dtype);
                 &data[r0 / g * group_bytes..r1.div_ceil(g) * group_bytes]
             }
         }
     }
 
     /// Rows `r0..r1` in the file's layout into `dst` (resized to fit): a copy of the stored
-    /// bytes, or the interleaved groups taken apart (`r0`, `r1` multiples of 8).
+    /// bytes, or the interleaved groups taken apart (`r0`, `r1` multiples of the group's rows).
     pub(super) fn row_major(&self, r0: usize, r1: usize, dst: &mut Vec<u8>) {
         let src = self.stored_rows(r0, r1);
         dst.resize((r1 - r0) * self.row_bytes(), 0);
         match self.layout {
             Layout::RowMajor { .. } => dst.copy_from_slice(src),
-            Layout::Interleaved8 { .. } => super::interleave::deinterleave_bytes(
+            Layout::Interleaved { .. } => super::interleave::deinterleave_bytes(
                 self.dtype,
                 src,
                 self.cols / self.dtype.block_size(),

@@ -391,7 +391,8 @@ fn interleaved_matrices_equal_the_row_dot_products_on_every_table() {
         let shapes: &[(usize, usize)] = if dt.block_size() == 256 {
             &[(8, 256), (16, 512), (72, 768), (200, 3072)]
         } else {
-            &[(8, 32), (16, 96), (72, 896), (200, 4864)]
+            // Q5_0 and Q8_0 interleave 16 rows to a block.
+            &[(16, 32), (32, 96), (80, 896), (208, 4864)]
         };
         for &(rows, cols) in shapes {
             let wb = random_row(dt, rows * cols, (rows + cols) as u64);
@@ -459,6 +460,16 @@ fn only_some_types_with_whole_groups_of_rows_interleave() {
         Err(MatrixError::NotInterleavable { dtype: DType::Q4_K, rows: 12 })
     );
     assert!(QMatrix::interleaved(DType::Q4_K, 12, 256, &q4).is_err());
+    // The 32-element types group 16 rows: 8 are not a whole group.
+    for dt in [DType::Q5_0, DType::Q8_0] {
+        let w = random_row(dt, 8 * 32, 1);
+        let mut dst = vec![0u8; w.len()];
+        assert_eq!(
+            QMatrix::interleave(dt, 8, 32, &w, &mut dst),
+            Err(MatrixError::NotInterleavable { dtype: dt, rows: 8 })
+        );
+        assert!(!QMatrix::can_interleave(dt, 24) && QMatrix::can_interleave(dt, 48));
+    }
     let q4 = random_row(DType::Q4_K, 16 * 256, 1);
     let mut short = vec![0u8; q4.len()];
     assert_eq!(

@@ -1,10 +1,11 @@
-//! AVX-512 kernels of Q4_K, Q6_K, Q5_0 and Q8_0 repacked 8 rows to a block ([`BlockQ4_Kx8`],
-//! [`BlockQ6_Kx8`], [`BlockQ5_0x8`], [`BlockQ8_0x8`]): all 8 rows of a group in the lanes of
-//! one register, so no partial sum is ever reduced across lanes. (Q4_K is described below;
-//! Q6_K is the same with four registers of 6-bit quants per ql/ql/qh triple of loads and 16
-//! sub-block scales. The 32-element types need no scale shuffles: one `vpdpbusd` per 64
-//! bytes and token, and one fold of 2 lanes per row and block, where the row-major AVX2
-//! kernel spends `maddubs` + `madd` per 32 bytes and a transpose-reduce of 8 lanes per row.)
+//! AVX-512 kernels of Q4_K and Q6_K repacked 8 rows to a block ([`BlockQ4_Kx8`],
+//! [`BlockQ6_Kx8`]), Q5_0 and Q8_0 16 rows to a block ([`BlockQ5_0x16`], [`BlockQ8_0x16`]):
+//! all rows of a group in the lanes of one register, so no partial sum is ever reduced
+//! across rows. (Q4_K is described below; Q6_K is the same with four registers of 6-bit
+//! quants per ql/ql/qh triple of loads and 16 sub-block scales. The 32-element types need
+//! no scale shuffles: one `vpdpbusd` per 64 bytes and token, each i32 lane one row's sum,
+//! then the float steps on 16 rows at once, where the row-major AVX2 kernel spends
+//! `maddubs` + `madd` per 32 bytes and a transpose-reduce of 8 lanes per row.)
 //!
 //! Per 64-byte load of nibbles: the low nibbles are 8 quants of sub-block `2p` for each of
 //! the 8 rows, the high nibbles the same 8 positions of sub-block `2p + 1`; the 8
@@ -446,7 +447,7 @@ fn tokens_q6<const G: usize>(
     }
 }
 
-/// Q8_0 rows (8 per group of `w`, `nb` blocks per group) × tokens `t0..t1` into the
+/// Q8_0 rows (16 per group of `w`, `nb` blocks per group) × tokens `t0..t1` into the
 /// `[t - t0][row]` tile `out`. The quants are stored `+ 128` (unsigned, for `vpdpbusd`), so
 /// the integer dot is `Σ (q + 128) · q_x − 128 · Σ q_x`: exact, and then the row-major
 /// kernels' float step (`avx2::mat`'s `group32`).
@@ -454,8 +455,8 @@ fn tokens_q6<const G: usize>(
 /// # Safety
 /// The CPU must support AVX2, FMA, F16C, AVX512F/BW/VL and AVX512-VNNI.
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-pub(crate) unsafe fn mat_q8_0_x8(
-    w: &[BlockQ8_0x8],
+pub(crate) unsafe fn mat_q8_0_x16(
+    w: &[BlockQ8_0x16],
     nb: usize,
     x: &[BlockQ8_0],
     xb: &XBatch<'_>,
@@ -463,21 +464,25 @@ pub(crate) unsafe fn mat_q8_0_x8(
     t1: usize,
     out: &mut [f32],
 ) {
-    let unpack = |wb: &BlockQ8_0x8| {
+    let unpack = |wb: &BlockQ8_0x16| {
         let (qs, _) = wb.qs.as_chunks::<64>();
-        [load64(&qs[0]), load64(&qs[1]), load64(&qs[2]), load64(&qs[3])]
+        let mut q = [_mm512_setzero_si512(); 8];
+        for (qc, l) in q.iter_mut().zip(qs) {
+            *qc = load64(l);
+        }
+        q
     };
-    mat32_x8(w, nb, x, xb, t0, t1, out, 7, &unpack, |wb| &wb.d);
+    mat32_x16::<_, _, 7>(w, nb, x, xb, t0, t1, out, &unpack, |wb| &wb.d);
 }
 
-/// Q5_0 rows × tokens, as [`mat_q8_0_x8`]: the fifth bits are added as 16 under a byte mask
+/// Q5_0 rows × tokens, as [`mat_q8_0_x16`]: the fifth bits are added as 16 under a byte mask
 /// (`qh`'s 8 bytes of a chunk are its mask), the offset of 16 taken off as `16 · Σ q_x`.
 ///
 /// # Safety
 /// The CPU must support AVX2, FMA, F16C, AVX512F/BW/VL and AVX512-VNNI.
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-pub(crate) unsafe fn mat_q5_0_x8(
-    w: &[BlockQ5_0x8],
+pub(crate) unsafe fn mat_q5_0_x16(
+    w: &[BlockQ5_0x16],
     nb: usize,
     x: &[BlockQ8_0],
     xb: &XBatch<'_>,
@@ -487,152 +492,117 @@ pub(crate) unsafe fn mat_q5_0_x8(
 ) {
     let m4 = _mm512_set1_epi8(0xf);
     let sixteen = _mm512_set1_epi8(16);
-    let unpack = |wb: &BlockQ5_0x8| {
+    let unpack = |wb: &BlockQ5_0x16| {
         let (qs, _) = wb.qs.as_chunks::<64>();
         let (qh, _) = wb.qh.as_chunks::<8>();
-        let (v0, v1) = (load64(&qs[0]), load64(&qs[1]));
-        let q = [
-            _mm512_and_si512(v0, m4),
-            _mm512_and_si512(v1, m4),
-            _mm512_and_si512(_mm512_srli_epi16::<4>(v0), m4),
-            _mm512_and_si512(_mm512_srli_epi16::<4>(v1), m4),
-        ];
-        // Chunk c's fifth bits: bit 8i + j of the mask is quant 8c + j of row i.
-        std::array::from_fn(|c| _mm512_mask_add_epi8(q[c], u64::from_le_bytes(qh[c]), q[c], sixteen))
+        // Chunk c < 4: the low nibbles of load c (quants 4c..4c + 4 of each row); c ≥ 4: the
+        // high nibbles of load c - 4 (quants 16 + 4(c - 4).., the same 4c..4c + 4).
+        let mut q = [_mm512_setzero_si512(); 8];
+        for (l, ql) in qs.iter().enumerate() {
+            let v = load64(ql);
+            q[l] = _mm512_and_si512(v, m4);
+            q[l + 4] = _mm512_and_si512(_mm512_srli_epi16::<4>(v), m4);
+        }
+        for (qc, m) in q.iter_mut().zip(qh) {
+            *qc = _mm512_mask_add_epi8(*qc, u64::from_le_bytes(*m), *qc, sixteen);
+        }
+        q
     };
-    mat32_x8(w, nb, x, xb, t0, t1, out, 4, &unpack, |wb| &wb.d);
+    mat32_x16::<_, _, 4>(w, nb, x, xb, t0, t1, out, &unpack, |wb| &wb.d);
 }
 
-/// Tokens `t0..t1` of a 32-element block type interleaved 8 rows to a block, 8 at a time
+/// Tokens `t0..t1` of a 32-element block type interleaved 16 rows to a block, 8 at a time
 /// while 8 are left, then 4, 2, 1 ([`tokens32`]'s arguments).
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
 #[inline]
 #[allow(clippy::too_many_arguments)]
-fn mat32_x8<W8, FU>(
-    w: &[W8],
+fn mat32_x16<W16, FU, const SHIFT: u32>(
+    w: &[W16],
     nb: usize,
     x: &[BlockQ8_0],
     xb: &XBatch<'_>,
     t0: usize,
     t1: usize,
     out: &mut [f32],
-    shift: u32,
     unpack: &FU,
-    d: impl Fn(&W8) -> &[F16Le; 8] + Copy,
+    d: impl Fn(&W16) -> &[F16Le; 16] + Copy,
 ) where
-    FU: Fn(&W8) -> [__m512i; 4],
+    FU: Fn(&W16) -> [__m512i; 8],
 {
     for (t, g, last) in token_groups(t0, t1, 8) {
         let ts = (t0, t, last);
         match g {
-            1 => tokens32::<_, _, 1>(w, nb, x, xb, ts, out, shift, unpack, d),
-            2 => tokens32::<_, _, 2>(w, nb, x, xb, ts, out, shift, unpack, d),
-            4 => tokens32::<_, _, 4>(w, nb, x, xb, ts, out, shift, unpack, d),
-            _ => tokens32::<_, _, 8>(w, nb, x, xb, ts, out, shift, unpack, d),
+            1 => tokens32::<_, _, 1, SHIFT>(w, nb, x, xb, ts, out, unpack, d),
+            2 => tokens32::<_, _, 2, SHIFT>(w, nb, x, xb, ts, out, unpack, d),
+            4 => tokens32::<_, _, 4, SHIFT>(w, nb, x, xb, ts, out, unpack, d),
+            _ => tokens32::<_, _, 8, SHIFT>(w, nb, x, xb, ts, out, unpack, d),
         }
     }
 }
 
 /// The `G` tokens from `t` (`ts`: the tile's first token, `t`, and the last real token,
-/// repeated by the slots past it) of a 32-element block type interleaved 8 rows to a block:
-/// `unpack` gives a block's 4 chunks of unsigned quants (chunk `c`: quants `8c..8c + 8` of
-/// each row, 8 bytes per row), `d` its 8 scales; the dot is offset by `Σ q_x << shift`.
-/// Per chunk and token one `vpdpbusd` (2 i32 lanes per row). One token folds its 2 lanes
-/// per row into a 256-bit register; two tokens share the fold and the float steps in one
-/// 512-bit register, lane `2i` row `i` of the first token and lane `2i + 1` of the second
-/// (every lane's arithmetic the same as alone).
+/// repeated by the slots past it) of a 32-element block type interleaved 16 rows to a
+/// block: `unpack` gives a block's 8 chunks of unsigned quants (chunk `c`: quants
+/// `4c..4c + 4` of each row, 4 bytes per row), `d` its 16 scales; the dot is offset by
+/// `Σ q_x << SHIFT`. Per chunk and token one `vpdpbusd` against 4 activation bytes broadcast
+/// to every lane: i32 lane `i` is row `i`'s sum, so the float steps run on all 16 rows at
+/// once and nothing is folded across lanes.
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
 #[inline]
 #[allow(clippy::too_many_arguments)]
-fn tokens32<W8, FU, const G: usize>(
-    w: &[W8],
+fn tokens32<W16, FU, const G: usize, const SHIFT: u32>(
+    w: &[W16],
     nb: usize,
     x: &[BlockQ8_0],
     xb: &XBatch<'_>,
     (t0, t, last): (usize, usize, usize),
     out: &mut [f32],
-    shift: u32,
     unpack: &FU,
-    d: impl Fn(&W8) -> &[F16Le; 8],
+    d: impl Fn(&W16) -> &[F16Le; 16],
 ) where
-    FU: Fn(&W8) -> [__m512i; 4],
+    FU: Fn(&W16) -> [__m512i; 8],
 {
-    let rows = w.len() / nb * 8;
+    let rows = w.len() / nb * 16;
     let xs: [&[BlockQ8_0]; G] = std::array::from_fn(|j| &x[slot(t, j, last) * nb..][..nb]);
-    let count = _mm_cvtsi32_si128(shift as i32);
-    if G == 1 {
-        for (grp, blocks) in w.chunks_exact(nb).enumerate() {
-            let mut acc = _mm256_setzero_ps();
-            for (b, wb) in blocks.iter().enumerate() {
-                prefetch_ahead(wb, prefetch::ONE_STREAM);
-                let v = dot32x8(&unpack(wb), &xs[0][b]);
-                // Row i's two lanes summed into the low half of 64-bit lane i.
-                let s = _mm512_cvtepi64_epi32(_mm512_add_epi32(v, _mm512_srli_epi64::<32>(v)));
-                let at = b * xb.ld + t;
-                let s = _mm256_sub_epi32(s, _mm256_sll_epi32(_mm256_set1_epi32(xb.sum[at]), count));
-                let dw = _mm256_cvtph_ps(load16(bytemuck::cast_ref::<_, [u8; 16]>(d(wb))));
-                let dx = _mm256_set1_ps(xb.d[at]);
-                acc = _mm256_fmadd_ps(_mm256_mul_ps(dw, dx), _mm256_cvtepi32_ps(s), acc);
-            }
-            store_group(&[acc], t - t0, rows, grp, out);
-        }
-        return;
-    }
-    // SAFETY: reads exactly the 64 bytes of each of the two index tables, unaligned.
-    let (dup, split) = unsafe {
-        (_mm512_loadu_si512(IDX_DUP.as_ptr().cast()), _mm512_loadu_si512(IDX_SPLIT.as_ptr().cast()))
-    };
     for (grp, blocks) in w.chunks_exact(nb).enumerate() {
-        // Pair h (tokens 2h, 2h + 1) in acc[h].
         let mut acc = [_mm512_setzero_ps(); G];
         for (b, wb) in blocks.iter().enumerate() {
             prefetch_ahead(wb, prefetch::ONE_STREAM);
             let q = unpack(wb);
-            let dw = _mm256_cvtph_ps(load16(bytemuck::cast_ref::<_, [u8; 16]>(d(wb))));
-            let dw = _mm512_permutexvar_ps(dup, _mm512_castps256_ps512(dw));
-            for h in 0..G / 2 {
-                let (a, c) = (dot32x8(&q, &xs[2 * h][b]), dot32x8(&q, &xs[2 * h + 1][b]));
-                // Both lanes of row i hold its sum; then the first token's in lane 2i, the
-                // second's in lane 2i + 1.
-                let a = _mm512_add_epi32(a, _mm512_shuffle_epi32::<0b10_11_00_01>(a));
-                let c = _mm512_add_epi32(c, _mm512_shuffle_epi32::<0b10_11_00_01>(c));
-                let s = _mm512_mask_blend_epi32(0xaaaa, a, c);
-                let at = b * xb.ld;
-                let (ta, tb) = (at + slot(t, 2 * h, last), at + slot(t, 2 * h + 1, last));
-                let off = _mm512_sll_epi32(_mm512_set1_epi64(pair_bits([xb.sum[ta], xb.sum[tb]])), count);
-                let s = _mm512_sub_epi32(s, off);
-                let dx = _mm512_castsi512_ps(_mm512_set1_epi64(pair_bits([xb.d[ta], xb.d[tb]])));
-                acc[h] = _mm512_fmadd_ps(_mm512_mul_ps(dw, dx), _mm512_cvtepi32_ps(s), acc[h]);
+            // Chunk by chunk, every token: up to 4 tokens two chains each, so that no
+            // `vpdpbusd` waits on the one before; 8 tokens are 8 chains already (16 would
+            // not fit the registers).
+            let mut s = [[_mm512_setzero_si512(); 2]; G];
+            for (c, qc) in q.iter().enumerate() {
+                for (sj, xj) in s.iter_mut().zip(&xs) {
+                    let (xq, _) = xj[b].qs.as_chunks::<4>();
+                    let k = if G < 8 { c % 2 } else { 0 };
+                    sj[k] = _mm512_dpbusd_epi32(sj[k], *qc, bcast4(&xq[c]));
+                }
+            }
+            let dw = _mm512_cvtph_ps(load32(bytemuck::cast_ref::<_, [u8; 32]>(d(wb))));
+            let at = b * xb.ld;
+            for (j, (a, sj)) in acc.iter_mut().zip(&s).enumerate() {
+                let tj = at + slot(t, j, last);
+                let s = if G < 8 { _mm512_add_epi32(sj[0], sj[1]) } else { sj[0] };
+                let s = _mm512_sub_epi32(s, _mm512_slli_epi32::<SHIFT>(_mm512_set1_epi32(xb.sum[tj])));
+                let dx = _mm512_set1_ps(xb.d[tj]);
+                *a = _mm512_fmadd_ps(_mm512_mul_ps(dw, dx), _mm512_cvtepi32_ps(s), *a);
             }
         }
-        for (h, a) in acc[..G / 2].iter().enumerate() {
-            store_group(&halves(_mm512_permutexvar_ps(split, *a)), t - t0 + 2 * h, rows, grp, out);
+        // A padded group's repeated slot lies past the tile's tokens: not stored.
+        let tokens = out.len() / rows;
+        for (j, a) in acc.iter().enumerate().take(tokens.saturating_sub(t - t0)) {
+            let o = &mut out[(t - t0 + j) * rows + 16 * grp..][..16];
+            // SAFETY: writes exactly the 16 floats of `o`, unaligned.
+            unsafe { _mm512_storeu_ps(o.as_mut_ptr(), *a) };
         }
     }
 }
 
-/// `vpermps` indices: lanes `2i` and `2i + 1` take element `i` (a row's scale for both tokens).
-const IDX_DUP: [i32; 16] = [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7];
-/// `vpermps` indices: the even lanes (first token) low, the odd lanes (second token) high.
-const IDX_SPLIT: [i32; 16] = [0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15];
-
-/// The 2 values of `p` as the bits of one 64-bit lane (first value low).
-#[inline]
-fn pair_bits<T: bytemuck::Pod>(p: [T; 2]) -> i64 {
-    const { assert!(size_of::<T>() == 4) };
-    i64::from_le_bytes(bytemuck::cast(p))
-}
-
-/// The 16 i32 partial sums (2 per row) of one block's 4 chunks with one token's block.
+/// 4 bytes broadcast to every 32-bit lane.
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
 #[inline]
-fn dot32x8(q: &[__m512i; 4], x: &BlockQ8_0) -> __m512i {
-    let (xq, _) = x.qs.as_chunks::<8>();
-    // Two chains, so that no `vpdpbusd` waits on the one before.
-    let z = _mm512_setzero_si512();
-    let s0 = _mm512_dpbusd_epi32(z, q[0], bcast8(&xq[0]));
-    let s1 = _mm512_dpbusd_epi32(z, q[1], bcast8(&xq[1]));
-    let s0 = _mm512_dpbusd_epi32(s0, q[2], bcast8(&xq[2]));
-    let s1 = _mm512_dpbusd_epi32(s1, q[3], bcast8(&xq[3]));
-    _mm512_add_epi32(s0, s1)
+fn bcast4(a: &[i8; 4]) -> __m512i {
+    _mm512_set1_epi32(i32::from_le_bytes(bytemuck::cast(*a)))
 }
