@@ -15,11 +15,11 @@ pub(crate) trait Interleave: bytemuck::Pod + bytemuck::Zeroable {
     /// Rows per interleaved block (at most [`MAX_ROWS`]).
     const ROWS: usize;
     /// The interleaved block of `ROWS` rows.
-    type X8: bytemuck::Pod;
+    type Group: bytemuck::Pod;
     /// Block `b` of `ROWS` rows (`rows.len() == ROWS`), interleaved.
-    fn interleave(rows: &[&Self]) -> Self::X8;
+    fn interleave(rows: &[&Self]) -> Self::Group;
     /// The `ROWS` rows' blocks of an interleaved block, into `out[..ROWS]`.
-    fn deinterleave(x: &Self::X8, out: &mut [Self]);
+    fn deinterleave(x: &Self::Group, out: &mut [Self]);
 }
 
 /// The most rows any type interleaves.
@@ -27,7 +27,7 @@ const MAX_ROWS: usize = 16;
 
 impl Interleave for BlockQ4_K {
     const ROWS: usize = 8;
-    type X8 = BlockQ4_Kx8;
+    type Group = BlockQ4_Kx8;
     fn interleave(rows: &[&Self]) -> BlockQ4_Kx8 {
         interleave(rows.try_into().expect("8 rows"))
     }
@@ -38,7 +38,7 @@ impl Interleave for BlockQ4_K {
 
 impl Interleave for BlockQ6_K {
     const ROWS: usize = 8;
-    type X8 = BlockQ6_Kx8;
+    type Group = BlockQ6_Kx8;
     fn interleave(rows: &[&Self]) -> BlockQ6_Kx8 {
         assert_eq!(rows.len(), 8, "Q6_K interleaves 8 rows");
         let mut x = BlockQ6_Kx8 { d: [rows[0].d; 8], scales: [0; 128], ql: [0; 1024], qh: [0; 512] };
@@ -82,7 +82,7 @@ impl Interleave for BlockQ6_K {
 
 impl Interleave for BlockQ5_0 {
     const ROWS: usize = 16;
-    type X8 = BlockQ5_0x16;
+    type Group = BlockQ5_0x16;
     fn interleave(rows: &[&Self]) -> BlockQ5_0x16 {
         assert_eq!(rows.len(), 16, "Q5_0 interleaves 16 rows");
         let mut x = BlockQ5_0x16 { d: [rows[0].d; 16], qh: [0; 64], qs: [0; 256] };
@@ -103,10 +103,11 @@ impl Interleave for BlockQ5_0 {
         x
     }
     fn deinterleave(x: &BlockQ5_0x16, out: &mut [Self]) {
+        let masks: [[u8; 8]; 8] = bytemuck::cast(x.qh);
+        let masks = masks.map(u64::from_le_bytes);
         for (i, r) in out[..16].iter_mut().enumerate() {
             let mut qh = 0u32;
-            for c in 0..8 {
-                let m = u64::from_le_bytes(x.qh[8 * c..8 * c + 8].try_into().expect("8 bytes"));
+            for (c, m) in masks.iter().enumerate() {
                 qh |= (((m >> (4 * i)) & 0xf) as u32) << (4 * c);
             }
             *r = BlockQ5_0 { d: x.d[i], qh: qh.to_le_bytes(), qs: [0; 16] };
@@ -119,7 +120,7 @@ impl Interleave for BlockQ5_0 {
 
 impl Interleave for BlockQ8_0 {
     const ROWS: usize = 16;
-    type X8 = BlockQ8_0x16;
+    type Group = BlockQ8_0x16;
     fn interleave(rows: &[&Self]) -> BlockQ8_0x16 {
         assert_eq!(rows.len(), 16, "Q8_0 interleaves 16 rows");
         let mut x = BlockQ8_0x16 { d: [rows[0].d; 16], qs: [0; 512] };
@@ -153,7 +154,7 @@ fn flip4(b: &[u8]) -> [u8; 4] {
 /// `dt`'s interleaved layout, if it has one: (rows per group, bytes of an interleaved block).
 pub(crate) const fn group_layout(dt: DType) -> Option<(usize, usize)> {
     const fn of<B: Interleave>() -> Option<(usize, usize)> {
-        Some((B::ROWS, size_of::<B::X8>()))
+        Some((B::ROWS, size_of::<B::Group>()))
     }
     match dt {
         DType::Q4_K => of::<BlockQ4_K>(),
@@ -195,7 +196,7 @@ pub(crate) fn interleave_bytes(dt: DType, src: &[u8], nb: usize, dst: &mut [u8])
 /// bytes), for a type [`group_layout`] knows.
 pub(crate) fn row_of_group(dt: DType, src: &[u8], nb: usize, i: usize, dst: &mut [u8]) {
     fn row<B: Interleave>(src: &[u8], nb: usize, i: usize, dst: &mut [u8]) {
-        let src: &[B::X8] = bytemuck::cast_slice(src);
+        let src: &[B::Group] = bytemuck::cast_slice(src);
         let dst: &mut [B] = bytemuck::cast_slice_mut(dst);
         assert!(src.len() == nb && dst.len() == nb && i < B::ROWS, "row_of_group: {nb} blocks, row {i}");
         let mut rows = [B::zeroed(); MAX_ROWS];
@@ -283,7 +284,7 @@ fn deinterleave(x: &BlockQ4_Kx8) -> [BlockQ4_K; ROWS] {
 ///
 /// # Panics
 /// If the lengths do not match.
-pub(crate) fn interleave_rows<B: Interleave>(src: &[B], nb: usize, dst: &mut [B::X8]) {
+pub(crate) fn interleave_rows<B: Interleave>(src: &[B], nb: usize, dst: &mut [B::Group]) {
     assert!(
         nb > 0 && src.len().is_multiple_of(B::ROWS * nb),
         "interleave: {} blocks in rows of {nb}",
@@ -303,7 +304,7 @@ pub(crate) fn interleave_rows<B: Interleave>(src: &[B], nb: usize, dst: &mut [B:
 ///
 /// # Panics
 /// If the lengths do not match.
-pub(crate) fn deinterleave_rows<B: Interleave>(src: &[B::X8], nb: usize, dst: &mut [B]) {
+pub(crate) fn deinterleave_rows<B: Interleave>(src: &[B::Group], nb: usize, dst: &mut [B]) {
     assert!(nb > 0 && src.len().is_multiple_of(nb), "deinterleave: {} blocks in rows of {nb}", src.len());
     assert_eq!(src.len() * B::ROWS, dst.len(), "deinterleave: destination length");
     let mut blocks = [B::zeroed(); MAX_ROWS];
@@ -327,13 +328,13 @@ mod tests {
     /// Random bytes (not just valid quantizer output: every field must survive) as `rows ×
     /// nb` blocks of `B`, interleaved and taken apart again: asserts the bytes come back,
     /// returns the source blocks and the interleaved ones.
-    fn round_trip<B: Interleave + Zeroable>(rows: usize, nb: usize, rng: &mut Rng) -> (Vec<B>, Vec<B::X8>)
+    fn round_trip<B: Interleave + Zeroable>(rows: usize, nb: usize, rng: &mut Rng) -> (Vec<B>, Vec<B::Group>)
     where
-        B::X8: Zeroable,
+        B::Group: Zeroable,
     {
         let mut src = vec![B::zeroed(); rows * nb];
         rng.fill(bytemuck::cast_slice_mut(&mut src));
-        let mut x8 = vec![B::X8::zeroed(); rows / B::ROWS * nb];
+        let mut x8 = vec![B::Group::zeroed(); rows / B::ROWS * nb];
         interleave_rows(&src, nb, &mut x8);
         let mut back = vec![B::zeroed(); rows * nb];
         deinterleave_rows(&x8, nb, &mut back);
