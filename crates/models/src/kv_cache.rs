@@ -30,6 +30,13 @@ impl KvCache {
         }
     }
 
+    /// An empty cache of `n_layer` layers of `kv_dim` keys and values per position, without
+    /// a model's config (unit tests).
+    #[cfg(test)]
+    pub(crate) fn for_test(n_layer: usize, kv_dim: usize, capacity: usize) -> KvCache {
+        KvCache { kv_dim, capacity, len: 0, k: vec![Vec::new(); n_layer], v: vec![Vec::new(); n_layer] }
+    }
+
     /// Positions filled (the position of the next token).
     pub fn len(&self) -> usize {
         self.len

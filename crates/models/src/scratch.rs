@@ -19,6 +19,30 @@ pub(crate) struct AttnLocal {
     pub scores: Vec<f32>,
     /// `[head_dim]` the query head rounded to f16 (llama.cpp multiplies f16 K by f16 Q).
     pub q16: Vec<u16>,
+    /// `[head_dim]` `q16` widened back to f32, for the widened-cache path.
+    pub q_wide: Vec<f32>,
+}
+
+/// Attention scratch of the decoder forward passes.
+#[derive(Debug, Default)]
+pub(crate) struct AttnScratch {
+    /// `[n_threads]` per-thread buffers.
+    pub locals: Vec<AttnLocal>,
+    /// One layer's cached keys and values widened to f32, per sequence that has several rows
+    /// in the batch (see `attention::widen`).
+    pub wide: Vec<f32>,
+    /// `[sequences]` where each sequence's widened rows are in `wide`, if they are.
+    pub spans: Vec<Option<WideSpan>>,
+}
+
+/// Where one sequence's widened keys and values are in [`AttnScratch::wide`]: positions
+/// `first..first + len`, `kv_dim` values each, keys at `k`, values at `v`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct WideSpan {
+    pub first: usize,
+    pub len: usize,
+    pub k: usize,
+    pub v: usize,
 }
 
 /// Working memory of forward passes. `T` below is the number of tokens in the batch.
@@ -52,8 +76,8 @@ pub struct Scratch {
     pub(crate) logits: Vec<f32>,
     /// `[max(n_embd, head_dim)]` copy buffer for in-place norms.
     pub(crate) tmp: Vec<f32>,
-    /// `[n_threads]` attention scratch.
-    pub(crate) attn: Vec<AttnLocal>,
+    /// Attention scratch.
+    pub(crate) attn: AttnScratch,
 }
 
 impl Scratch {

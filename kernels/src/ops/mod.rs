@@ -54,6 +54,11 @@ pub struct Ops {
     /// `out = Σ_j w[j] · rows[j · stride..][..out.len()]`, as `out.fill(0)` then `axpy_f16`
     /// per row in order, bit for bit.
     pub(crate) weighted_sum_f16: fn(&mut [f32], &[f32], &[u16], usize),
+    /// `n_q` queries' scores against keys, on f16 values already widened to f32, bit for bit
+    /// `dot_f16 · scale` on their f16 bits.
+    pub(crate) scores_f16_widened: fn(&[f32], usize, &[f32], usize, f32, &mut [f32]),
+    /// `n_q` weighted sums of value rows widened to f32, bit for bit `weighted_sum_f16`.
+    pub(crate) weighted_sum_f16_widened: fn(&mut [f32], usize, &[f32], &[f32], usize),
 }
 
 impl std::fmt::Debug for Ops {
@@ -213,6 +218,58 @@ impl Ops {
         }
         (self.weighted_sum_f16)(out, w, rows, stride);
     }
+
+    /// Attention scores of `n_q` queries against keys already widened from f16: with
+    /// `hd = q.len() / n_q` and `n = out.len() / n_q` keys, `out[r · n + j] = dot_f16(q_r,
+    /// k_j) · scale` for the query rows `q_r = q[r · hd..][..hd]` and `k_j = keys[j ·
+    /// stride..][..hd]`, where `q` and `keys` hold f16 values converted to f32
+    /// ([`f16_to_f32_row`](Self::f16_to_f32_row), exact). Bit for bit
+    /// [`dot_f16`](Self::dot_f16) on their f16 bits, times `scale`, so a caller that widens a
+    /// cache once (prefill: many queries over the same keys) gets the f16 path's scores
+    /// without converting each key again per query, and the queries of one kv head (GQA)
+    /// share each key load.
+    pub fn scores_f16_widened(&self, q: &[f32], n_q: usize, keys: &[f32], stride: usize, scale: f32, out: &mut [f32]) {
+        let (hd, n) = split_queries("scores_f16_widened", q.len(), out.len(), n_q);
+        if let Some(last) = n.checked_sub(1) {
+            assert!(stride >= hd, "scores_f16_widened: stride {stride} < row length {hd}");
+            assert!(
+                keys.len() >= last * stride + hd,
+                "scores_f16_widened: {n} keys of stride {stride} need {} values, have {}",
+                last * stride + hd,
+                keys.len()
+            );
+        }
+        (self.scores_f16_widened)(q, n_q, keys, stride, scale, out);
+    }
+
+    /// [`weighted_sum_f16`](Self::weighted_sum_f16) of `n_q` queries over the same value
+    /// rows, already widened from f16 to f32 (exact): with `hd = out.len() / n_q` and `n =
+    /// w.len() / n_q` rows, `out[r · hd..][..hd]` is bit for bit `weighted_sum_f16` with
+    /// the weights `w[r · n..][..n]`.
+    pub fn weighted_sum_f16_widened(&self, out: &mut [f32], n_q: usize, w: &[f32], rows: &[f32], stride: usize) {
+        let (hd, n) = split_queries("weighted_sum_f16_widened", out.len(), w.len(), n_q);
+        if let Some(last) = n.checked_sub(1) {
+            assert!(stride >= hd, "weighted_sum_f16_widened: stride {stride} < row length {hd}");
+            assert!(
+                rows.len() >= last * stride + hd,
+                "weighted_sum_f16_widened: {n} rows of stride {stride} need {} values, have {}",
+                last * stride + hd,
+                rows.len()
+            );
+        }
+        (self.weighted_sum_f16_widened)(out, n_q, w, rows, stride);
+    }
+}
+
+/// `(a / n_q, b / n_q)` for two lengths that must both split into `n_q` equal rows.
+#[track_caller]
+fn split_queries(what: &str, a: usize, b: usize, n_q: usize) -> (usize, usize) {
+    if n_q == 0 {
+        assert!(a == 0 && b == 0, "{what}: no queries but {a} and {b} values");
+        return (0, 0);
+    }
+    assert!(a % n_q == 0 && b % n_q == 0, "{what}: {a} and {b} values do not split into {n_q} queries");
+    (a / n_q, b / n_q)
 }
 
 /// [`Ops::rmsnorm`] with the process-wide table.

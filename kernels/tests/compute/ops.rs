@@ -418,6 +418,76 @@ fn weighted_sum_f16_is_the_axpy_sequence_bit_for_bit() {
 }
 
 #[test]
+fn widened_attention_ops_are_the_f16_ops_bit_for_bit() {
+    // Prefill widens a layer's f16 keys and values to f32 once, then scores the queries of
+    // each kv head against them together: on every table each query's scores must be that
+    // table's `dot_f16 · scale` on the f16 bits, and its weighted sum `weighted_sum_f16`,
+    // exactly (queries sharing loads in threes, the 8-key reduction where the head size is a
+    // multiple of 32, single dots with the f64 tail elsewhere).
+    let mut rng = Rng::new(42);
+    for k in Kernels::available() {
+        let t = k.ops();
+        for hd in [0, 1, 7, 31, 32, 64, 72, 96, 128, 256] {
+            for (count, pad) in [(0usize, 0), (1, 0), (7, 3), (8, 0), (9, 64), (17, 0), (130, 24)] {
+                for n_q in [1, 2, 3, 4, 7] {
+                    let stride = hd + pad;
+                    let len = count.saturating_sub(1) * stride + hd;
+                    let mut rows = vec![0u16; len];
+                    t.f32_to_f16_row(&rng.vec(len, 2.0), &mut rows);
+                    let mut rows_w = vec![f32::NAN; len];
+                    t.f16_to_f32_row(&rows, &mut rows_w);
+                    let mut q16 = vec![0u16; n_q * hd];
+                    t.f32_to_f16_row(&rng.vec(n_q * hd, 3.0), &mut q16);
+                    let mut q_w = vec![f32::NAN; n_q * hd];
+                    t.f16_to_f32_row(&q16, &mut q_w);
+                    let what = format!("{} hd={hd} rows={count} stride={stride} queries={n_q}", t.name());
+
+                    let scale = 0.125f32 + rng.unit().abs();
+                    let mut want = Vec::new();
+                    for r in 0..n_q {
+                        let qr = &q16[r * hd..][..hd];
+                        want.extend((0..count).map(|j| t.dot_f16(qr, &rows[j * stride..][..hd]) * scale));
+                    }
+                    let mut got = vec![f32::NAN; n_q * count];
+                    t.scores_f16_widened(&q_w, n_q, &rows_w, stride, scale, &mut got);
+                    assert_bits(&format!("scores {what}"), &got, &want);
+
+                    let w = rng.vec(n_q * count, 1.0);
+                    let mut want = vec![f32::NAN; n_q * hd];
+                    for r in 0..n_q {
+                        t.weighted_sum_f16(&mut want[r * hd..][..hd], &w[r * count..][..count], &rows, stride);
+                    }
+                    let mut got = vec![f32::NAN; n_q * hd];
+                    t.weighted_sum_f16_widened(&mut got, n_q, &w, &rows_w, stride);
+                    assert_bits(&format!("weighted sum {what}"), &got, &want);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+#[should_panic(expected = "scores_f16_widened: 3 keys of stride 8 need 24 values, have 23")]
+fn scores_f16_widened_checks_the_keys() {
+    let mut out = [0.0; 6];
+    ops::ops().scores_f16_widened(&[0.0; 16], 2, &[0.0; 23], 8, 1.0, &mut out);
+}
+
+#[test]
+#[should_panic(expected = "scores_f16_widened: 16 and 7 values do not split into 2 queries")]
+fn scores_f16_widened_checks_the_queries() {
+    let mut out = [0.0; 7];
+    ops::ops().scores_f16_widened(&[0.0; 16], 2, &[0.0; 64], 8, 1.0, &mut out);
+}
+
+#[test]
+#[should_panic(expected = "weighted_sum_f16_widened: 2 rows of stride 8 need 16 values, have 15")]
+fn weighted_sum_f16_widened_checks_the_rows() {
+    let mut out = [0.0; 8];
+    ops::ops().weighted_sum_f16_widened(&mut out, 1, &[1.0, 2.0], &[0.0; 15], 8);
+}
+
+#[test]
 #[should_panic(expected = "weighted_sum_f16: 2 rows of stride 8 need 16 values, have 15")]
 fn weighted_sum_f16_checks_the_rows() {
     let mut out = [0.0; 8];

@@ -26,6 +26,8 @@ pub(crate) static OPS: Ops = Ops {
     dot_f16,
     axpy_f16,
     weighted_sum_f16,
+    scores_f16_widened,
+    weighted_sum_f16_widened,
 };
 
 /// ggml's scalar SiLU: `x / (1 + expf(-x))`.
@@ -165,4 +167,53 @@ pub(crate) fn weighted_sum_with(
 
 pub(crate) fn weighted_sum_f16(out: &mut [f32], w: &[f32], rows: &[u16], stride: usize) {
     weighted_sum_with(axpy_f16, out, w, rows, stride);
+}
+
+/// [`dot_f16`] on f16 values already widened to f32: the same products, summed in f64 in
+/// element order.
+fn dot_f16_widened(a: &[f32], b: &[f32]) -> f32 {
+    let mut sum = 0.0f64;
+    for (&x, &y) in a.iter().zip(b) {
+        sum += f64::from(x * y);
+    }
+    sum as f32
+}
+
+pub(crate) fn scores_f16_widened(q: &[f32], n_q: usize, keys: &[f32], stride: usize, scale: f32, out: &mut [f32]) {
+    if n_q == 0 {
+        return;
+    }
+    let (hd, n) = (q.len() / n_q, out.len() / n_q);
+    for r in 0..n_q {
+        let qr = &q[r * hd..][..hd];
+        for (j, s) in out[r * n..][..n].iter_mut().enumerate() {
+            *s = dot_f16_widened(qr, &keys[j * stride..][..hd]) * scale;
+        }
+    }
+}
+
+/// [`axpy_f16`] on widened values.
+pub(crate) fn axpy_f16_widened(acc: &mut [f32], a: f32, v: &[f32]) {
+    for (o, &x) in acc.iter_mut().zip(v) {
+        *o += a * x;
+    }
+}
+
+pub(crate) fn weighted_sum_f16_widened(out: &mut [f32], n_q: usize, w: &[f32], rows: &[f32], stride: usize) {
+    if n_q == 0 {
+        return;
+    }
+    let (hd, n) = (out.len() / n_q, w.len() / n_q);
+    for r in 0..n_q {
+        weighted_sum_f16_widened_one(&mut out[r * hd..][..hd], &w[r * n..][..n], rows, stride);
+    }
+}
+
+/// One query's [`weighted_sum_f16_widened`].
+pub(crate) fn weighted_sum_f16_widened_one(out: &mut [f32], w: &[f32], rows: &[f32], stride: usize) {
+    out.fill(0.0);
+    let n = out.len();
+    for (j, &wj) in w.iter().enumerate() {
+        axpy_f16_widened(out, wj, &rows[j * stride..][..n]);
+    }
 }

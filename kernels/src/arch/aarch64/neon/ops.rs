@@ -29,6 +29,8 @@ pub(crate) static OPS: Ops = Ops {
     dot_f16: scalar::dot_f16,
     axpy_f16: scalar::axpy_f16,
     weighted_sum_f16: scalar::weighted_sum_f16,
+    scores_f16_widened: scalar::scores_f16_widened,
+    weighted_sum_f16_widened: scalar::weighted_sum_f16_widened,
 };
 
 /// Defines the safe table entry `$name` calling the `#[target_feature]` kernel `$imp`.

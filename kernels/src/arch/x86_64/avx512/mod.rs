@@ -1,7 +1,8 @@
 //! The AVX-512 table (AVX512F + BW + VL + VNNI, 512-bit registers): the K-quant row dots and
 //! multi-row kernels with 512-bit partials (`mat_k.rs`), the kernels of Q4_K/Q6_K rows
 //! interleaved 8 to a block and Q5_0/Q8_0 rows 16 to a block (`mat_x8.rs`), over the
-//! `avx2-vnni` table (its VNNI prefill GEMM, its other entries and f32 ops). Results are bit for bit those of
+//! `avx2-vnni` table (its VNNI prefill GEMM, its other entries and f32 ops, the widened
+//! attention kernels compiled for 32 registers: `avx2::ops::OPS_AVX512`). Results are bit for bit those of
 //! [`super::AVX2`]: only the exact integer part of each kernel changes.
 //!
 //! The kernels are `unsafe fn`s whose only precondition is that the CPU has these features;
@@ -50,5 +51,5 @@ pub(crate) static AVX512: Kernels = {
     t[Q6_K.index()].mat_x8 = Some(mat_x8_entry!(BlockQ6_K, BlockQ6_Kx8, BlockQ8_K, mat_x8::mat_q6_k_x8));
     t[Q5_0.index()].mat_x8 = Some(mat_x8_entry!(BlockQ5_0, BlockQ5_0x16, BlockQ8_0, mat_x8::mat_q5_0_x16));
     t[Q8_0.index()].mat_x8 = Some(mat_x8_entry!(BlockQ8_0, BlockQ8_0x16, BlockQ8_0, mat_x8::mat_q8_0_x16));
-    Kernels::new("avx512", t, &super::avx2::ops::OPS)
+    Kernels::new("avx512", t, &super::avx2::ops::OPS_AVX512)
 };
