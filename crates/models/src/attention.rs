@@ -89,7 +89,14 @@ pub(crate) fn attention(
             // Widened: the span covers every position this sequence's rows attend to.
             ops.f16_to_f32_row(&local.q16, &mut local.q_wide);
             let first = (start - span.first) * kv_dim + off;
-            ops.scores_f16_widened(&local.q_wide, per_item, &wide[span.k + first..], kv_dim, p.kq_scale, scores);
+            ops.scores_f16_widened(
+                &local.q_wide,
+                per_item,
+                &wide[span.k + first..],
+                kv_dim,
+                p.kq_scale,
+                scores,
+            );
             for head in scores.chunks_exact_mut(n_pos) {
                 ops.softmax(head);
             }
@@ -189,7 +196,11 @@ mod tests {
             let mut scratch = AttnScratch::default();
             let mut out = vec![f32::NAN; q.len()];
             attention(&pool, &p, &q, &rows, &seqs, &mut out, &mut scratch);
-            assert!(scratch.spans[0].is_some() && scratch.spans[1].is_none(), "hd {hd}: spans {:?}", scratch.spans);
+            assert!(
+                scratch.spans[0].is_some() && scratch.spans[1].is_none(),
+                "hd {hd}: spans {:?}",
+                scratch.spans
+            );
             // Sequence 0's rows alone: all widened, so grouped by kv head.
             let q_dim = n_head * hd;
             let mut grouped = vec![f32::NAN; 7 * q_dim];

@@ -28,6 +28,9 @@ pub mod rope;
 
 pub use rope::{RopeCache, RopeMode, RopeParams};
 
+/// `(q, n_q, keys, stride, scale, out)`: [`Ops::scores_f16_widened`].
+pub(crate) type ScoresFn = fn(&[f32], usize, &[f32], usize, f32, &mut [f32]);
+
 /// The f32 op kernels of one instruction set, part of its [`Kernels`](crate::Kernels) table
 /// ([`Kernels::ops`](crate::Kernels::ops)). Methods check shapes with `assert!`.
 #[derive(Clone, Copy)]
@@ -56,7 +59,7 @@ pub struct Ops {
     pub(crate) weighted_sum_f16: fn(&mut [f32], &[f32], &[u16], usize),
     /// `n_q` queries' scores against keys, on f16 values already widened to f32, bit for bit
     /// `dot_f16 · scale` on their f16 bits.
-    pub(crate) scores_f16_widened: fn(&[f32], usize, &[f32], usize, f32, &mut [f32]),
+    pub(crate) scores_f16_widened: ScoresFn,
     /// `n_q` weighted sums of value rows widened to f32, bit for bit `weighted_sum_f16`.
     pub(crate) weighted_sum_f16_widened: fn(&mut [f32], usize, &[f32], &[f32], usize),
 }
@@ -228,7 +231,15 @@ impl Ops {
     /// cache once (prefill: many queries over the same keys) gets the f16 path's scores
     /// without converting each key again per query, and the queries of one kv head (GQA)
     /// share each key load.
-    pub fn scores_f16_widened(&self, q: &[f32], n_q: usize, keys: &[f32], stride: usize, scale: f32, out: &mut [f32]) {
+    pub fn scores_f16_widened(
+        &self,
+        q: &[f32],
+        n_q: usize,
+        keys: &[f32],
+        stride: usize,
+        scale: f32,
+        out: &mut [f32],
+    ) {
         let (hd, n) = split_queries("scores_f16_widened", q.len(), out.len(), n_q);
         if let Some(last) = n.checked_sub(1) {
             assert!(stride >= hd, "scores_f16_widened: stride {stride} < row length {hd}");
@@ -246,7 +257,14 @@ impl Ops {
     /// rows, already widened from f16 to f32 (exact): with `hd = out.len() / n_q` and `n =
     /// w.len() / n_q` rows, `out[r · hd..][..hd]` is bit for bit `weighted_sum_f16` with
     /// the weights `w[r · n..][..n]`.
-    pub fn weighted_sum_f16_widened(&self, out: &mut [f32], n_q: usize, w: &[f32], rows: &[f32], stride: usize) {
+    pub fn weighted_sum_f16_widened(
+        &self,
+        out: &mut [f32],
+        n_q: usize,
+        w: &[f32],
+        rows: &[f32],
+        stride: usize,
+    ) {
         let (hd, n) = split_queries("weighted_sum_f16_widened", out.len(), w.len(), n_q);
         if let Some(last) = n.checked_sub(1) {
             assert!(stride >= hd, "weighted_sum_f16_widened: stride {stride} < row length {hd}");
@@ -268,7 +286,10 @@ fn split_queries(what: &str, a: usize, b: usize, n_q: usize) -> (usize, usize) {
         assert!(a == 0 && b == 0, "{what}: no queries but {a} and {b} values");
         return (0, 0);
     }
-    assert!(a % n_q == 0 && b % n_q == 0, "{what}: {a} and {b} values do not split into {n_q} queries");
+    assert!(
+        a.is_multiple_of(n_q) && b.is_multiple_of(n_q),
+        "{what}: {a} and {b} values do not split into {n_q} queries"
+    );
     (a / n_q, b / n_q)
 }
 

@@ -455,7 +455,12 @@ fn widened_attention_ops_are_the_f16_ops_bit_for_bit() {
                     let w = rng.vec(n_q * count, 1.0);
                     let mut want = vec![f32::NAN; n_q * hd];
                     for r in 0..n_q {
-                        t.weighted_sum_f16(&mut want[r * hd..][..hd], &w[r * count..][..count], &rows, stride);
+                        t.weighted_sum_f16(
+                            &mut want[r * hd..][..hd],
+                            &w[r * count..][..count],
+                            &rows,
+                            stride,
+                        );
                     }
                     let mut got = vec![f32::NAN; n_q * hd];
                     t.weighted_sum_f16_widened(&mut got, n_q, &w, &rows_w, stride);

@@ -179,7 +179,14 @@ fn dot_f16_widened(a: &[f32], b: &[f32]) -> f32 {
     sum as f32
 }
 
-pub(crate) fn scores_f16_widened(q: &[f32], n_q: usize, keys: &[f32], stride: usize, scale: f32, out: &mut [f32]) {
+pub(crate) fn scores_f16_widened(
+    q: &[f32],
+    n_q: usize,
+    keys: &[f32],
+    stride: usize,
+    scale: f32,
+    out: &mut [f32],
+) {
     if n_q == 0 {
         return;
     }

@@ -18,8 +18,11 @@ pub(crate) static OPS: Ops = BASE;
 
 /// The AVX-512 table's f32 ops: the AVX2 ops, with the widened attention kernels compiled for
 /// AVX-512VL's 32 vector registers (7 queries share each load instead of 3), same results.
-pub(crate) static OPS_AVX512: Ops =
-    Ops { scores_f16_widened: scores_f16_widened_vl, weighted_sum_f16_widened: weighted_sum_f16_widened_vl, ..BASE };
+pub(crate) static OPS_AVX512: Ops = Ops {
+    scores_f16_widened: scores_f16_widened_vl,
+    weighted_sum_f16_widened: weighted_sum_f16_widened_vl,
+    ..BASE
+};
 
 const BASE: Ops = Ops {
     name: "avx2",
@@ -568,7 +571,9 @@ unsafe fn dot32_folded(a: *const f32, b: *const f32, np: usize) -> __m256 {
     while i < np {
         for (j, s) in acc.iter_mut().enumerate() {
             // SAFETY: i + 8 * j + 8 <= i + 32 <= np, readable by the caller's guarantee.
-            unsafe { *s = _mm256_fmadd_ps(_mm256_loadu_ps(a.add(i + 8 * j)), _mm256_loadu_ps(b.add(i + 8 * j)), *s) };
+            unsafe {
+                *s = _mm256_fmadd_ps(_mm256_loadu_ps(a.add(i + 8 * j)), _mm256_loadu_ps(b.add(i + 8 * j)), *s)
+            };
         }
         i += 32;
     }
@@ -609,216 +614,252 @@ macro_rules! widened_attention {
             /// Queries that share each key or value load.
             const SHARE: usize = $share;
 
-    /// The 4 accumulators of [`dot_f16_avx2`] for `NQ` queries (rows of `hd` at `q`) against
-    /// one key, over `hd` (a multiple of 32) values, each folded as GGML_F32x8_REDUCE's first
-    /// steps: `(0+2) + (1+3)`. Each key vector is loaded once for the `NQ` queries.
-    ///
-    /// # Safety
-    /// The CPU must support AVX2 and FMA; `q..q + NQ · hd` and `k..k + hd` must be readable.
-    #[inline]
-    #[target_feature(enable = $features)]
-    unsafe fn dots32_folded<const NQ: usize>(q: *const f32, hd: usize, k: *const f32) -> [__m256; NQ] {
-        let mut acc = [[_mm256_setzero_ps(); 4]; NQ];
-        let mut i = 0;
-        while i < hd {
-            for c in 0..4 {
-                // SAFETY: i + 8c + 8 <= hd, within the key and each query row.
-                let kv = unsafe { _mm256_loadu_ps(k.add(i + 8 * c)) };
-                for (r, a) in acc.iter_mut().enumerate() {
-                    // SAFETY: as above.
-                    a[c] = _mm256_fmadd_ps(unsafe { _mm256_loadu_ps(q.add(r * hd + i + 8 * c)) }, kv, a[c]);
+            /// The 4 accumulators of [`dot_f16_avx2`] for `NQ` queries (rows of `hd` at `q`) against
+            /// one key, over `hd` (a multiple of 32) values, each folded as GGML_F32x8_REDUCE's first
+            /// steps: `(0+2) + (1+3)`. Each key vector is loaded once for the `NQ` queries.
+            ///
+            /// # Safety
+            /// The CPU must support AVX2 and FMA; `q..q + NQ · hd` and `k..k + hd` must be readable.
+            #[inline]
+            #[target_feature(enable = $features)]
+            unsafe fn dots32_folded<const NQ: usize>(
+                q: *const f32,
+                hd: usize,
+                k: *const f32,
+            ) -> [__m256; NQ] {
+                let mut acc = [[_mm256_setzero_ps(); 4]; NQ];
+                let mut i = 0;
+                while i < hd {
+                    for c in 0..4 {
+                        // SAFETY: i + 8c + 8 <= hd, within the key and each query row.
+                        let kv = unsafe { _mm256_loadu_ps(k.add(i + 8 * c)) };
+                        for (r, a) in acc.iter_mut().enumerate() {
+                            // SAFETY: as above.
+                            let qv = unsafe { _mm256_loadu_ps(q.add(r * hd + i + 8 * c)) };
+                            a[c] = _mm256_fmadd_ps(qv, kv, a[c]);
+                        }
+                    }
+                    i += 32;
                 }
+                acc.map(|a| _mm256_add_ps(_mm256_add_ps(a[0], a[2]), _mm256_add_ps(a[1], a[3])))
             }
-            i += 32;
-        }
-        acc.map(|a| _mm256_add_ps(_mm256_add_ps(a[0], a[2]), _mm256_add_ps(a[1], a[3])))
-    }
 
-    /// [`scores_f16_widened_avx2`] for `NQ` queries at once (head size a multiple of 32): per
-    /// 8 keys, each key's vectors are loaded once for all `NQ` queries, then each query's 8
-    /// folded dots are reduced together ([`reduce8`]). Keys past the last 8 take single dots.
-    ///
-    /// # Safety
-    /// The CPU must support AVX2 and FMA; `q` holds `NQ` rows of `hd`, `out` `NQ` rows of `n`,
-    /// and `keys` `n` rows of `hd` at `stride`.
-    #[target_feature(enable = $features)]
-    unsafe fn scores_shared<const NQ: usize>(
-        q: &[f32],
-        hd: usize,
-        keys: &[f32],
-        stride: usize,
-        scale: f32,
-        out: &mut [f32],
-        n: usize,
-    ) {
-        let vs = _mm256_set1_ps(scale);
-        let mut j = 0;
-        while j + 8 <= n {
-            let mut x = [[_mm256_setzero_ps(); 8]; NQ];
-            for r in 0..8 {
-                // SAFETY: q holds NQ rows of hd; key j + r < n lies within `keys`.
-                let d = unsafe { dots32_folded::<NQ>(q.as_ptr(), hd, keys.as_ptr().add((j + r) * stride)) };
-                for (xq, dq) in x.iter_mut().zip(d) {
-                    xq[r] = dq;
+            /// [`scores_f16_widened_avx2`] for `NQ` queries at once (head size a multiple of 32): per
+            /// 8 keys, each key's vectors are loaded once for all `NQ` queries, then each query's 8
+            /// folded dots are reduced together ([`reduce8`]). Keys past the last 8 take single dots.
+            ///
+            /// # Safety
+            /// The CPU must support AVX2 and FMA; `q` holds `NQ` rows of `hd`, `out` `NQ` rows of `n`,
+            /// and `keys` `n` rows of `hd` at `stride`.
+            #[target_feature(enable = $features)]
+            unsafe fn scores_shared<const NQ: usize>(
+                q: &[f32],
+                hd: usize,
+                keys: &[f32],
+                stride: usize,
+                scale: f32,
+                out: &mut [f32],
+                n: usize,
+            ) {
+                let vs = _mm256_set1_ps(scale);
+                let mut j = 0;
+                while j + 8 <= n {
+                    let mut x = [[_mm256_setzero_ps(); 8]; NQ];
+                    for r in 0..8 {
+                        // SAFETY: q holds NQ rows of hd; key j + r < n lies within `keys`.
+                        let d = unsafe {
+                            dots32_folded::<NQ>(q.as_ptr(), hd, keys.as_ptr().add((j + r) * stride))
+                        };
+                        for (xq, dq) in x.iter_mut().zip(d) {
+                            xq[r] = dq;
+                        }
+                    }
+                    for (qi, xq) in x.iter().enumerate() {
+                        // SAFETY: qi · n + j + 8 <= (qi + 1) · n <= out.len().
+                        unsafe {
+                            _mm256_storeu_ps(out.as_mut_ptr().add(qi * n + j), _mm256_mul_ps(reduce8(xq), vs))
+                        };
+                    }
+                    j += 8;
                 }
-            }
-            for (qi, xq) in x.iter().enumerate() {
-                // SAFETY: qi · n + j + 8 <= (qi + 1) · n <= out.len().
-                unsafe { _mm256_storeu_ps(out.as_mut_ptr().add(qi * n + j), _mm256_mul_ps(reduce8(xq), vs)) };
-            }
-            j += 8;
-        }
-        for qi in 0..NQ {
-            for jj in j..n {
-                // SAFETY: AVX2 and FMA are present (this function's contract).
-                out[qi * n + jj] = unsafe { dot_f16_widened_avx2(&q[qi * hd..][..hd], &keys[jj * stride..][..hd]) } * scale;
-            }
-        }
-    }
-
-    /// Scores of `n_q` widened queries against widened keys, as [`dot_f16_avx2`] per query and
-    /// key times `scale`. Where the head size is a multiple of 32 (no f64 tail), up to
-    /// `SHARE` queries share each key load ([`scores_shared`]); otherwise single dots.
-    ///
-    /// # Safety
-    /// The CPU must support AVX2 and FMA; the lengths as checked by `Ops::scores_f16_widened`.
-    #[target_feature(enable = $features)]
-    pub(super) unsafe fn scores(q: &[f32], n_q: usize, keys: &[f32], stride: usize, scale: f32, out: &mut [f32]) {
-        if n_q == 0 {
-            return;
-        }
-        let (hd, n) = (q.len() / n_q, out.len() / n_q);
-        assert!(q.len() == n_q * hd && out.len() == n_q * n, "scores_f16_widened: queries");
-        if let Some(last) = n.checked_sub(1) {
-            assert!(stride >= hd && keys.len() >= last * stride + hd, "scores_f16_widened: keys too short");
-        }
-        if hd % 32 != 0 || hd == 0 {
-            for r in 0..n_q {
-                let qr = &q[r * hd..][..hd];
-                for (j, o) in out[r * n..][..n].iter_mut().enumerate() {
-                    // SAFETY: AVX2 and FMA are present (this function's contract).
-                    *o = unsafe { dot_f16_widened_avx2(qr, &keys[j * stride..][..hd]) } * scale;
-                }
-            }
-            return;
-        }
-        let mut r = 0;
-        while r < n_q {
-            let take = (n_q - r).min(SHARE).min(7);
-            let (qs, os) = (&q[r * hd..][..take * hd], &mut out[r * n..][..take * n]);
-            // SAFETY: AVX2 and FMA are present; qs holds `take` rows of hd, os `take` rows of n,
-            // and keys n rows of hd at stride (checked above).
-            unsafe {
-                match take {
-                    7 => scores_shared::<7>(qs, hd, keys, stride, scale, os, n),
-                    6 => scores_shared::<6>(qs, hd, keys, stride, scale, os, n),
-                    5 => scores_shared::<5>(qs, hd, keys, stride, scale, os, n),
-                    4 => scores_shared::<4>(qs, hd, keys, stride, scale, os, n),
-                    3 => scores_shared::<3>(qs, hd, keys, stride, scale, os, n),
-                    2 => scores_shared::<2>(qs, hd, keys, stride, scale, os, n),
-                    _ => scores_shared::<1>(qs, hd, keys, stride, scale, os, n),
-                }
-            }
-            r += take;
-        }
-    }
-
-    /// [`weighted_sum_f16_widened_avx2`] for `NQ` queries at once: 16 lanes at a time, each
-    /// value vector loaded once for the `NQ` queries, then 8 lanes, then the scalar tail. Every
-    /// lane is one FMA chain over the rows in order from zero, as in
-    /// [`weighted_sum_f16_avx2`] (whose 64-lane blocks change no lane's arithmetic), so the
-    /// result is the same bit for bit.
-    ///
-    /// # Safety
-    /// The CPU must support AVX2 and FMA; `out` holds `NQ` rows of `hd`, `w` `NQ` rows of `n`,
-    /// `rows` `n` rows of `hd` at `stride`.
-    #[target_feature(enable = $features)]
-    unsafe fn weighted_sum_shared<const NQ: usize>(out: &mut [f32], hd: usize, w: &[f32], n: usize, rows: &[f32], stride: usize) {
-        let (p, r) = (out.as_mut_ptr(), rows.as_ptr());
-        let mut i = 0;
-        while i + 16 <= hd {
-            let mut acc = [[_mm256_setzero_ps(); 2]; NQ];
-            for j in 0..n {
-                let s: [__m256; NQ] = std::array::from_fn(|qi| _mm256_set1_ps(w[qi * n + j]));
-                for c in 0..2 {
-                    // SAFETY: j · stride + i + 8c + 8 <= j · stride + hd <= rows.len().
-                    let v = unsafe { _mm256_loadu_ps(r.add(j * stride + i + 8 * c)) };
-                    for (a, &sq) in acc.iter_mut().zip(&s) {
-                        a[c] = _mm256_fmadd_ps(sq, v, a[c]);
+                for qi in 0..NQ {
+                    for jj in j..n {
+                        let (qr, kr) = (&q[qi * hd..][..hd], &keys[jj * stride..][..hd]);
+                        // SAFETY: AVX2 and FMA are present (this function's contract).
+                        out[qi * n + jj] = unsafe { dot_f16_widened_avx2(qr, kr) } * scale;
                     }
                 }
             }
-            for (qi, a) in acc.iter().enumerate() {
-                for (c, &ac) in a.iter().enumerate() {
-                    // SAFETY: qi · hd + i + 8c + 8 <= (qi + 1) · hd <= out.len().
-                    unsafe { _mm256_storeu_ps(p.add(qi * hd + i + 8 * c), ac) };
-                }
-            }
-            i += 16;
-        }
-        while i + 8 <= hd {
-            let mut acc = [_mm256_setzero_ps(); NQ];
-            for j in 0..n {
-                // SAFETY: j · stride + i + 8 <= j · stride + hd <= rows.len().
-                let v = unsafe { _mm256_loadu_ps(r.add(j * stride + i)) };
-                for (qi, a) in acc.iter_mut().enumerate() {
-                    *a = _mm256_fmadd_ps(_mm256_set1_ps(w[qi * n + j]), v, *a);
-                }
-            }
-            for (qi, &a) in acc.iter().enumerate() {
-                // SAFETY: qi · hd + i + 8 <= (qi + 1) · hd <= out.len().
-                unsafe { _mm256_storeu_ps(p.add(qi * hd + i), a) };
-            }
-            i += 8;
-        }
-        if i < hd {
-            for qi in 0..NQ {
-                scalar::weighted_sum_f16_widened_one(
-                    &mut out[qi * hd + i..(qi + 1) * hd],
-                    &w[qi * n..][..n],
-                    rows.get(i..).unwrap_or(&[]),
-                    stride,
-                );
-            }
-        }
-    }
 
-    /// `n_q` weighted sums of widened value rows, bit for bit [`weighted_sum_f16_avx2`] each,
-    /// with up to `SHARE` queries sharing each value load ([`weighted_sum_shared`]).
-    ///
-    /// # Safety
-    /// The CPU must support AVX2 and FMA; the lengths as checked by
-    /// `Ops::weighted_sum_f16_widened`.
-    #[target_feature(enable = $features)]
-    pub(super) unsafe fn weighted_sum(out: &mut [f32], n_q: usize, w: &[f32], rows: &[f32], stride: usize) {
-        if n_q == 0 {
-            return;
-        }
-        let (hd, n) = (out.len() / n_q, w.len() / n_q);
-        assert!(out.len() == n_q * hd && w.len() == n_q * n, "weighted_sum_f16_widened: queries");
-        if let Some(last) = n.checked_sub(1) {
-            assert!(stride >= hd && rows.len() >= last * stride + hd, "weighted_sum_f16_widened: rows too short");
-        }
-        let mut r = 0;
-        while r < n_q {
-            let take = (n_q - r).min(SHARE).min(7);
-            let (os, ws) = (&mut out[r * hd..][..take * hd], &w[r * n..][..take * n]);
-            // SAFETY: AVX2 and FMA are present; os holds `take` rows of hd, ws `take` rows of n,
-            // rows n rows of hd at stride (checked above).
-            unsafe {
-                match take {
-                    7 => weighted_sum_shared::<7>(os, hd, ws, n, rows, stride),
-                    6 => weighted_sum_shared::<6>(os, hd, ws, n, rows, stride),
-                    5 => weighted_sum_shared::<5>(os, hd, ws, n, rows, stride),
-                    4 => weighted_sum_shared::<4>(os, hd, ws, n, rows, stride),
-                    3 => weighted_sum_shared::<3>(os, hd, ws, n, rows, stride),
-                    2 => weighted_sum_shared::<2>(os, hd, ws, n, rows, stride),
-                    _ => weighted_sum_shared::<1>(os, hd, ws, n, rows, stride),
+            /// Scores of `n_q` widened queries against widened keys, as [`dot_f16_avx2`] per query and
+            /// key times `scale`. Where the head size is a multiple of 32 (no f64 tail), up to
+            /// `SHARE` queries share each key load ([`scores_shared`]); otherwise single dots.
+            ///
+            /// # Safety
+            /// The CPU must support AVX2 and FMA; the lengths as checked by `Ops::scores_f16_widened`.
+            #[target_feature(enable = $features)]
+            pub(super) unsafe fn scores(
+                q: &[f32],
+                n_q: usize,
+                keys: &[f32],
+                stride: usize,
+                scale: f32,
+                out: &mut [f32],
+            ) {
+                if n_q == 0 {
+                    return;
+                }
+                let (hd, n) = (q.len() / n_q, out.len() / n_q);
+                assert!(q.len() == n_q * hd && out.len() == n_q * n, "scores_f16_widened: queries");
+                if let Some(last) = n.checked_sub(1) {
+                    assert!(
+                        stride >= hd && keys.len() >= last * stride + hd,
+                        "scores_f16_widened: keys too short"
+                    );
+                }
+                if hd % 32 != 0 || hd == 0 {
+                    for r in 0..n_q {
+                        let qr = &q[r * hd..][..hd];
+                        for (j, o) in out[r * n..][..n].iter_mut().enumerate() {
+                            // SAFETY: AVX2 and FMA are present (this function's contract).
+                            *o = unsafe { dot_f16_widened_avx2(qr, &keys[j * stride..][..hd]) } * scale;
+                        }
+                    }
+                    return;
+                }
+                let mut r = 0;
+                while r < n_q {
+                    let take = (n_q - r).min(SHARE).min(7);
+                    let (qs, os) = (&q[r * hd..][..take * hd], &mut out[r * n..][..take * n]);
+                    // SAFETY: AVX2 and FMA are present; qs holds `take` rows of hd, os `take` rows of n,
+                    // and keys n rows of hd at stride (checked above).
+                    unsafe {
+                        match take {
+                            7 => scores_shared::<7>(qs, hd, keys, stride, scale, os, n),
+                            6 => scores_shared::<6>(qs, hd, keys, stride, scale, os, n),
+                            5 => scores_shared::<5>(qs, hd, keys, stride, scale, os, n),
+                            4 => scores_shared::<4>(qs, hd, keys, stride, scale, os, n),
+                            3 => scores_shared::<3>(qs, hd, keys, stride, scale, os, n),
+                            2 => scores_shared::<2>(qs, hd, keys, stride, scale, os, n),
+                            _ => scores_shared::<1>(qs, hd, keys, stride, scale, os, n),
+                        }
+                    }
+                    r += take;
                 }
             }
-            r += take;
-        }
-    }
+
+            /// [`weighted_sum_f16_widened_avx2`] for `NQ` queries at once: 16 lanes at a time, each
+            /// value vector loaded once for the `NQ` queries, then 8 lanes, then the scalar tail. Every
+            /// lane is one FMA chain over the rows in order from zero, as in
+            /// [`weighted_sum_f16_avx2`] (whose 64-lane blocks change no lane's arithmetic), so the
+            /// result is the same bit for bit.
+            ///
+            /// # Safety
+            /// The CPU must support AVX2 and FMA; `out` holds `NQ` rows of `hd`, `w` `NQ` rows of `n`,
+            /// `rows` `n` rows of `hd` at `stride`.
+            #[target_feature(enable = $features)]
+            unsafe fn weighted_sum_shared<const NQ: usize>(
+                out: &mut [f32],
+                hd: usize,
+                w: &[f32],
+                n: usize,
+                rows: &[f32],
+                stride: usize,
+            ) {
+                let (p, r) = (out.as_mut_ptr(), rows.as_ptr());
+                let mut i = 0;
+                while i + 16 <= hd {
+                    let mut acc = [[_mm256_setzero_ps(); 2]; NQ];
+                    for j in 0..n {
+                        let s: [__m256; NQ] = std::array::from_fn(|qi| _mm256_set1_ps(w[qi * n + j]));
+                        for c in 0..2 {
+                            // SAFETY: j · stride + i + 8c + 8 <= j · stride + hd <= rows.len().
+                            let v = unsafe { _mm256_loadu_ps(r.add(j * stride + i + 8 * c)) };
+                            for (a, &sq) in acc.iter_mut().zip(&s) {
+                                a[c] = _mm256_fmadd_ps(sq, v, a[c]);
+                            }
+                        }
+                    }
+                    for (qi, a) in acc.iter().enumerate() {
+                        for (c, &ac) in a.iter().enumerate() {
+                            // SAFETY: qi · hd + i + 8c + 8 <= (qi + 1) · hd <= out.len().
+                            unsafe { _mm256_storeu_ps(p.add(qi * hd + i + 8 * c), ac) };
+                        }
+                    }
+                    i += 16;
+                }
+                while i + 8 <= hd {
+                    let mut acc = [_mm256_setzero_ps(); NQ];
+                    for j in 0..n {
+                        // SAFETY: j · stride + i + 8 <= j · stride + hd <= rows.len().
+                        let v = unsafe { _mm256_loadu_ps(r.add(j * stride + i)) };
+                        for (qi, a) in acc.iter_mut().enumerate() {
+                            *a = _mm256_fmadd_ps(_mm256_set1_ps(w[qi * n + j]), v, *a);
+                        }
+                    }
+                    for (qi, &a) in acc.iter().enumerate() {
+                        // SAFETY: qi · hd + i + 8 <= (qi + 1) · hd <= out.len().
+                        unsafe { _mm256_storeu_ps(p.add(qi * hd + i), a) };
+                    }
+                    i += 8;
+                }
+                if i < hd {
+                    for qi in 0..NQ {
+                        scalar::weighted_sum_f16_widened_one(
+                            &mut out[qi * hd + i..(qi + 1) * hd],
+                            &w[qi * n..][..n],
+                            rows.get(i..).unwrap_or(&[]),
+                            stride,
+                        );
+                    }
+                }
+            }
+
+            /// `n_q` weighted sums of widened value rows, bit for bit [`weighted_sum_f16_avx2`] each,
+            /// with up to `SHARE` queries sharing each value load ([`weighted_sum_shared`]).
+            ///
+            /// # Safety
+            /// The CPU must support AVX2 and FMA; the lengths as checked by
+            /// `Ops::weighted_sum_f16_widened`.
+            #[target_feature(enable = $features)]
+            pub(super) unsafe fn weighted_sum(
+                out: &mut [f32],
+                n_q: usize,
+                w: &[f32],
+                rows: &[f32],
+                stride: usize,
+            ) {
+                if n_q == 0 {
+                    return;
+                }
+                let (hd, n) = (out.len() / n_q, w.len() / n_q);
+                assert!(out.len() == n_q * hd && w.len() == n_q * n, "weighted_sum_f16_widened: queries");
+                if let Some(last) = n.checked_sub(1) {
+                    assert!(
+                        stride >= hd && rows.len() >= last * stride + hd,
+                        "weighted_sum_f16_widened: rows too short"
+                    );
+                }
+                let mut r = 0;
+                while r < n_q {
+                    let take = (n_q - r).min(SHARE).min(7);
+                    let (os, ws) = (&mut out[r * hd..][..take * hd], &w[r * n..][..take * n]);
+                    // SAFETY: AVX2 and FMA are present; os holds `take` rows of hd, ws `take` rows of n,
+                    // rows n rows of hd at stride (checked above).
+                    unsafe {
+                        match take {
+                            7 => weighted_sum_shared::<7>(os, hd, ws, n, rows, stride),
+                            6 => weighted_sum_shared::<6>(os, hd, ws, n, rows, stride),
+                            5 => weighted_sum_shared::<5>(os, hd, ws, n, rows, stride),
+                            4 => weighted_sum_shared::<4>(os, hd, ws, n, rows, stride),
+                            3 => weighted_sum_shared::<3>(os, hd, ws, n, rows, stride),
+                            2 => weighted_sum_shared::<2>(os, hd, ws, n, rows, stride),
+                            _ => weighted_sum_shared::<1>(os, hd, ws, n, rows, stride),
+                        }
+                    }
+                    r += take;
+                }
+            }
         }
     };
 }
