@@ -235,6 +235,22 @@ pub struct BlockQ5_0x16 {
 }
 const _: () = assert!(size_of::<BlockQ5_0x16>() == 16 * 22 && align_of::<BlockQ5_0x16>() == 1);
 
+/// One block of 16 consecutive Q4_1 rows, interleaved for decode (the same 320 bytes as the
+/// 16 source blocks): the nibbles as in [`BlockQ5_0x16`] (one 64-byte load holds 4 bytes of
+/// each row), the 16 scales, then the 16 mins.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct BlockQ4_1x16 {
+    /// Row `i`'s `d`.
+    pub d: [F16Le; 16],
+    /// Row `i`'s `m`.
+    pub m: [F16Le; 16],
+    /// `qs[64 * l + 4 * i + j]` = row `i`'s `qs[4 * l + j]`: low nibble quant `4l + j`, high
+    /// nibble quant `16 + 4l + j` (chunks `l` and `l + 4`).
+    pub qs: [u8; 16 * QK / 2],
+}
+const _: () = assert!(size_of::<BlockQ4_1x16>() == 16 * 20 && align_of::<BlockQ4_1x16>() == 1);
+
 /// One block of 16 consecutive Q8_0 rows, interleaved for decode: the same 544 bytes as the
 /// 16 source blocks, 4 quants of each row per 64-byte chunk (as [`BlockQ5_0x16`]), stored
 /// offset to unsigned (`q + 128`, i.e. the sign bit flipped) for `vpdpbusd`.

@@ -1,13 +1,13 @@
-//! Q4_K / Q6_K / Q5_0 / Q8_0 rows ⇄ [`BlockQ4_Kx8`] / [`BlockQ6_Kx8`] / [`BlockQ5_0x16`] /
-//! [`BlockQ8_0x16`]: 8 (K-quants) or 16 (32-element types) neighbouring rows interleaved
+//! Q4_K / Q6_K / Q4_1 / Q5_0 / Q8_0 rows ⇄ [`BlockQ4_Kx8`] / [`BlockQ6_Kx8`] /
+//! [`BlockQ4_1x16`] / [`BlockQ5_0x16`] / [`BlockQ8_0x16`]: 8 (K-quants) or 16 (32-element types) neighbouring rows interleaved
 //! block by block, the layout the decode kernels of tables with `mat_x8` read (see
 //! [`super::QMatrix`]). Lossless both ways: [`deinterleave_rows`] gives back the file's
 //! bytes exactly.
 
 use crate::DType;
 use crate::blocks::{
-    BlockQ4_K, BlockQ4_Kx8, BlockQ5_0, BlockQ5_0x16, BlockQ6_K, BlockQ6_Kx8, BlockQ8_0, BlockQ8_0x16,
-    pack_scales_mins_k4, scales_mins_k4,
+    BlockQ4_1, BlockQ4_1x16, BlockQ4_K, BlockQ4_Kx8, BlockQ5_0, BlockQ5_0x16, BlockQ6_K, BlockQ6_Kx8,
+    BlockQ8_0, BlockQ8_0x16, pack_scales_mins_k4, scales_mins_k4,
 };
 
 /// A block type and its interleaved form of [`Interleave::ROWS`] rows.
@@ -75,6 +75,30 @@ impl Interleave for BlockQ6_K {
                     let (src, dst) = (64 * (4 * h + k) + 8 * i, 32 * h + 8 * k);
                     r.qh[dst..dst + 8].copy_from_slice(&x.qh[src..src + 8]);
                 }
+            }
+        }
+    }
+}
+
+impl Interleave for BlockQ4_1 {
+    const ROWS: usize = 16;
+    type Group = BlockQ4_1x16;
+    fn interleave(rows: &[&Self]) -> BlockQ4_1x16 {
+        assert_eq!(rows.len(), 16, "Q4_1 interleaves 16 rows");
+        let mut x = BlockQ4_1x16 { d: [rows[0].d; 16], m: [rows[0].m; 16], qs: [0; 256] };
+        for (i, r) in rows.iter().enumerate() {
+            (x.d[i], x.m[i]) = (r.d, r.m);
+            for l in 0..4 {
+                x.qs[64 * l + 4 * i..64 * l + 4 * i + 4].copy_from_slice(&r.qs[4 * l..4 * l + 4]);
+            }
+        }
+        x
+    }
+    fn deinterleave(x: &BlockQ4_1x16, out: &mut [Self]) {
+        for (i, r) in out[..16].iter_mut().enumerate() {
+            *r = BlockQ4_1 { d: x.d[i], m: x.m[i], qs: [0; 16] };
+            for l in 0..4 {
+                r.qs[4 * l..4 * l + 4].copy_from_slice(&x.qs[64 * l + 4 * i..64 * l + 4 * i + 4]);
             }
         }
     }
@@ -159,6 +183,7 @@ pub(crate) const fn group_layout(dt: DType) -> Option<(usize, usize)> {
     match dt {
         DType::Q4_K => of::<BlockQ4_K>(),
         DType::Q6_K => of::<BlockQ6_K>(),
+        DType::Q4_1 => of::<BlockQ4_1>(),
         DType::Q5_0 => of::<BlockQ5_0>(),
         DType::Q8_0 => of::<BlockQ8_0>(),
         _ => None,
@@ -181,6 +206,9 @@ pub(crate) fn interleave_bytes(dt: DType, src: &[u8], nb: usize, dst: &mut [u8])
         }
         DType::Q6_K => {
             interleave_rows::<BlockQ6_K>(bytemuck::cast_slice(src), nb, bytemuck::cast_slice_mut(dst))
+        }
+        DType::Q4_1 => {
+            interleave_rows::<BlockQ4_1>(bytemuck::cast_slice(src), nb, bytemuck::cast_slice_mut(dst))
         }
         DType::Q5_0 => {
             interleave_rows::<BlockQ5_0>(bytemuck::cast_slice(src), nb, bytemuck::cast_slice_mut(dst))
@@ -208,6 +236,7 @@ pub(crate) fn row_of_group(dt: DType, src: &[u8], nb: usize, i: usize, dst: &mut
     match dt {
         DType::Q4_K => row::<BlockQ4_K>(src, nb, i, dst),
         DType::Q6_K => row::<BlockQ6_K>(src, nb, i, dst),
+        DType::Q4_1 => row::<BlockQ4_1>(src, nb, i, dst),
         DType::Q5_0 => row::<BlockQ5_0>(src, nb, i, dst),
         DType::Q8_0 => row::<BlockQ8_0>(src, nb, i, dst),
         _ => unreachable!("{dt} has no interleaved layout"),
@@ -222,6 +251,9 @@ pub(crate) fn deinterleave_bytes(dt: DType, src: &[u8], nb: usize, dst: &mut [u8
         }
         DType::Q6_K => {
             deinterleave_rows::<BlockQ6_K>(bytemuck::cast_slice(src), nb, bytemuck::cast_slice_mut(dst))
+        }
+        DType::Q4_1 => {
+            deinterleave_rows::<BlockQ4_1>(bytemuck::cast_slice(src), nb, bytemuck::cast_slice_mut(dst))
         }
         DType::Q5_0 => {
             deinterleave_rows::<BlockQ5_0>(bytemuck::cast_slice(src), nb, bytemuck::cast_slice_mut(dst))
@@ -372,6 +404,11 @@ mod tests {
         // Chunk 5 is quants 20..24: bits 36..40 of its mask.
         let mask = u64::from_le_bytes(x.qh[8 * 5..8 * 5 + 8].try_into().unwrap());
         assert_eq!((mask >> 36) & 0xf, u64::from((u32::from_le_bytes(b.qh) >> 20) & 0xf));
+
+        let (src, x16) = round_trip::<BlockQ4_1>(rows, nb, &mut rng);
+        let (b, x) = (&src[25 * nb + 2], &x16[nb + 2]);
+        assert_eq!((x.d[9].bits(), x.m[9].bits()), (b.d.bits(), b.m.bits()));
+        assert_eq!(&x.qs[64 * 3 + 4 * 9..64 * 3 + 4 * 9 + 4], &b.qs[12..16]);
 
         let (src, x16) = round_trip::<BlockQ8_0>(rows, nb, &mut rng);
         // Stored + 128: -128 becomes 0, 127 becomes 255.

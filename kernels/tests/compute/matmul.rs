@@ -387,11 +387,11 @@ fn interleaved_matrices_equal_the_row_dot_products_on_every_table() {
     // interleaved layout, where the table has its kernel, Q6_K from 48 tokens).
     let pools: Vec<ThreadPool> = [1, 2, 3].into_iter().map(ThreadPool::new).collect();
     let mut x = Activations::new();
-    for dt in [DType::Q4_K, DType::Q6_K, DType::Q5_0, DType::Q8_0] {
+    for dt in [DType::Q4_K, DType::Q6_K, DType::Q4_1, DType::Q5_0, DType::Q8_0] {
         let shapes: &[(usize, usize)] = if dt.block_size() == 256 {
             &[(8, 256), (16, 512), (72, 768), (200, 3072)]
         } else {
-            // Q5_0 and Q8_0 interleave 16 rows to a block.
+            // Q4_1, Q5_0 and Q8_0 interleave 16 rows to a block.
             &[(16, 32), (32, 96), (80, 896), (208, 4864)]
         };
         for &(rows, cols) in shapes {
@@ -461,7 +461,7 @@ fn only_some_types_with_whole_groups_of_rows_interleave() {
     );
     assert!(QMatrix::interleaved(DType::Q4_K, 12, 256, &q4).is_err());
     // The 32-element types group 16 rows: 8 are not a whole group.
-    for dt in [DType::Q5_0, DType::Q8_0] {
+    for dt in [DType::Q4_1, DType::Q5_0, DType::Q8_0] {
         let w = random_row(dt, 8 * 32, 1);
         let mut dst = vec![0u8; w.len()];
         assert_eq!(

@@ -472,7 +472,36 @@ pub(crate) unsafe fn mat_q8_0_x16(
         }
         q
     };
-    mat32_x16::<_, _, 7>(w, nb, x, xb, t0, t1, out, &unpack, |wb| &wb.d);
+    mat32_x16::<_, _, _, 7, false>(w, nb, x, xb, t0, t1, out, &unpack, |wb| (&wb.d, &wb.d));
+}
+
+/// Q4_1 rows × Q8_1 tokens, as [`mat_q8_0_x16`]: the nibbles are unsigned already, so no
+/// offset; the min term is `m · s_x` per row, after the scale step, as in `avx2::mat`.
+///
+/// # Safety
+/// The CPU must support AVX2, FMA, F16C, AVX512F/BW/VL and AVX512-VNNI.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+pub(crate) unsafe fn mat_q4_1_x16(
+    w: &[BlockQ4_1x16],
+    nb: usize,
+    x: &[BlockQ8_1],
+    xb: &XBatch<'_>,
+    t0: usize,
+    t1: usize,
+    out: &mut [f32],
+) {
+    let m4 = _mm512_set1_epi8(0xf);
+    let unpack = |wb: &BlockQ4_1x16| {
+        let (qs, _) = wb.qs.as_chunks::<64>();
+        let mut q = [_mm512_setzero_si512(); 8];
+        for (l, ql) in qs.iter().enumerate() {
+            let v = load64(ql);
+            q[l] = _mm512_and_si512(v, m4);
+            q[l + 4] = _mm512_and_si512(_mm512_srli_epi16::<4>(v), m4);
+        }
+        q
+    };
+    mat32_x16::<_, _, _, 0, true>(w, nb, x, xb, t0, t1, out, &unpack, |wb| (&wb.d, &wb.m));
 }
 
 /// Q5_0 rows × tokens, as [`mat_q8_0_x16`]: the fifth bits are added as 16 under a byte mask
@@ -508,7 +537,7 @@ pub(crate) unsafe fn mat_q5_0_x16(
         }
         q
     };
-    mat32_x16::<_, _, 4>(w, nb, x, xb, t0, t1, out, &unpack, |wb| &wb.d);
+    mat32_x16::<_, _, _, 4, false>(w, nb, x, xb, t0, t1, out, &unpack, |wb| (&wb.d, &wb.d));
 }
 
 /// Tokens `t0..t1` of a 32-element block type interleaved 16 rows to a block, 8 at a time
@@ -516,54 +545,74 @@ pub(crate) unsafe fn mat_q5_0_x16(
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
 #[inline]
 #[allow(clippy::too_many_arguments)]
-fn mat32_x16<W16, FU, const SHIFT: u32>(
+fn mat32_x16<W16, X, FU, const SHIFT: u32, const MIN: bool>(
     w: &[W16],
     nb: usize,
-    x: &[BlockQ8_0],
+    x: &[X],
     xb: &XBatch<'_>,
     t0: usize,
     t1: usize,
     out: &mut [f32],
     unpack: &FU,
-    d: impl Fn(&W16) -> &[F16Le; 16] + Copy,
+    dm: impl Fn(&W16) -> (&[F16Le; 16], &[F16Le; 16]) + Copy,
 ) where
+    X: Quants32,
     FU: Fn(&W16) -> [__m512i; 8],
 {
     for (t, g, last) in token_groups(t0, t1, 8) {
         let ts = (t0, t, last);
         match g {
-            1 => tokens32::<_, _, 1, SHIFT>(w, nb, x, xb, ts, out, unpack, d),
-            2 => tokens32::<_, _, 2, SHIFT>(w, nb, x, xb, ts, out, unpack, d),
-            4 => tokens32::<_, _, 4, SHIFT>(w, nb, x, xb, ts, out, unpack, d),
-            _ => tokens32::<_, _, 8, SHIFT>(w, nb, x, xb, ts, out, unpack, d),
+            1 => tokens32::<_, _, _, 1, SHIFT, MIN>(w, nb, x, xb, ts, out, unpack, dm),
+            2 => tokens32::<_, _, _, 2, SHIFT, MIN>(w, nb, x, xb, ts, out, unpack, dm),
+            4 => tokens32::<_, _, _, 4, SHIFT, MIN>(w, nb, x, xb, ts, out, unpack, dm),
+            _ => tokens32::<_, _, _, 8, SHIFT, MIN>(w, nb, x, xb, ts, out, unpack, dm),
         }
+    }
+}
+
+/// An activation block of 32 quants (Q8_0, Q8_1).
+trait Quants32 {
+    fn quants(&self) -> &[i8; 32];
+}
+
+impl Quants32 for BlockQ8_0 {
+    fn quants(&self) -> &[i8; 32] {
+        &self.qs
+    }
+}
+
+impl Quants32 for BlockQ8_1 {
+    fn quants(&self) -> &[i8; 32] {
+        &self.qs
     }
 }
 
 /// The `G` tokens from `t` (`ts`: the tile's first token, `t`, and the last real token,
 /// repeated by the slots past it) of a 32-element block type interleaved 16 rows to a
 /// block: `unpack` gives a block's 8 chunks of unsigned quants (chunk `c`: quants
-/// `4c..4c + 4` of each row, 4 bytes per row), `d` its 16 scales; the dot is offset by
-/// `Σ q_x << SHIFT`. Per chunk and token one `vpdpbusd` against 4 activation bytes broadcast
-/// to every lane: i32 lane `i` is row `i`'s sum, so the float steps run on all 16 rows at
-/// once and nothing is folded across lanes.
+/// `4c..4c + 4` of each row, 4 bytes per row), `dm` its 16 scales and 16 mins; the dot is
+/// offset by `Σ q_x << SHIFT`, or with `MIN` (Q4_1 against Q8_1) has no offset and adds
+/// `m · s_x`. Per chunk and token one `vpdpbusd` against 4 activation bytes broadcast to
+/// every lane: i32 lane `i` is row `i`'s sum, so the float steps run on all 16 rows at once
+/// and nothing is folded across lanes. The float steps are `avx2::mat`'s `group32`'s.
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
 #[inline]
 #[allow(clippy::too_many_arguments)]
-fn tokens32<W16, FU, const G: usize, const SHIFT: u32>(
+fn tokens32<W16, X, FU, const G: usize, const SHIFT: u32, const MIN: bool>(
     w: &[W16],
     nb: usize,
-    x: &[BlockQ8_0],
+    x: &[X],
     xb: &XBatch<'_>,
     (t0, t, last): (usize, usize, usize),
     out: &mut [f32],
     unpack: &FU,
-    d: impl Fn(&W16) -> &[F16Le; 16],
+    dm: impl Fn(&W16) -> (&[F16Le; 16], &[F16Le; 16]),
 ) where
+    X: Quants32,
     FU: Fn(&W16) -> [__m512i; 8],
 {
     let rows = w.len() / nb * 16;
-    let xs: [&[BlockQ8_0]; G] = std::array::from_fn(|j| &x[slot(t, j, last) * nb..][..nb]);
+    let xs: [&[X]; G] = std::array::from_fn(|j| &x[slot(t, j, last) * nb..][..nb]);
     for (grp, blocks) in w.chunks_exact(nb).enumerate() {
         let mut acc = [_mm512_setzero_ps(); G];
         for (b, wb) in blocks.iter().enumerate() {
@@ -575,19 +624,28 @@ fn tokens32<W16, FU, const G: usize, const SHIFT: u32>(
             let mut s = [[_mm512_setzero_si512(); 2]; G];
             for (c, qc) in q.iter().enumerate() {
                 for (sj, xj) in s.iter_mut().zip(&xs) {
-                    let (xq, _) = xj[b].qs.as_chunks::<4>();
+                    let (xq, _) = xj[b].quants().as_chunks::<4>();
                     let k = if G < 8 { c % 2 } else { 0 };
                     sj[k] = _mm512_dpbusd_epi32(sj[k], *qc, bcast4(&xq[c]));
                 }
             }
-            let dw = _mm512_cvtph_ps(load32(bytemuck::cast_ref::<_, [u8; 32]>(d(wb))));
+            let (d, m) = dm(wb);
+            let dw = _mm512_cvtph_ps(load32(bytemuck::cast_ref::<_, [u8; 32]>(d)));
+            let mw = if MIN { _mm512_cvtph_ps(load32(bytemuck::cast_ref::<_, [u8; 32]>(m))) } else { dw };
             let at = b * xb.ld;
             for (j, (a, sj)) in acc.iter_mut().zip(&s).enumerate() {
                 let tj = at + slot(t, j, last);
                 let s = if G < 8 { _mm512_add_epi32(sj[0], sj[1]) } else { sj[0] };
-                let s = _mm512_sub_epi32(s, _mm512_slli_epi32::<SHIFT>(_mm512_set1_epi32(xb.sum[tj])));
+                let s = if MIN {
+                    s
+                } else {
+                    _mm512_sub_epi32(s, _mm512_slli_epi32::<SHIFT>(_mm512_set1_epi32(xb.sum[tj])))
+                };
                 let dx = _mm512_set1_ps(xb.d[tj]);
                 *a = _mm512_fmadd_ps(_mm512_mul_ps(dw, dx), _mm512_cvtepi32_ps(s), *a);
+                if MIN {
+                    *a = _mm512_fmadd_ps(mw, _mm512_set1_ps(xb.s[tj]), *a);
+                }
             }
         }
         // A padded group's repeated slot lies past the tile's tokens: not stored.

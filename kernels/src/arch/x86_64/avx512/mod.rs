@@ -1,6 +1,6 @@
 //! The AVX-512 table (AVX512F + BW + VL + VNNI, 512-bit registers): the K-quant row dots and
 //! multi-row kernels with 512-bit partials (`mat_k.rs`), the kernels of Q4_K/Q6_K rows
-//! interleaved 8 to a block and Q5_0/Q8_0 rows 16 to a block (`mat_x8.rs`), over the
+//! interleaved 8 to a block and Q4_1/Q5_0/Q8_0 rows 16 to a block (`mat_x8.rs`), over the
 //! `avx2-vnni` table (its VNNI prefill GEMM, its other entries and f32 ops, the widened
 //! attention kernels compiled for 32 registers: `avx2::ops::OPS_AVX512`). Results are bit for bit those of
 //! [`super::AVX2`]: only the exact integer part of each kernel changes.
@@ -49,6 +49,7 @@ pub(crate) static AVX512: Kernels = {
     t[Q6_K.index()].mat = Some(mat_entry!(unsafe BlockQ6_K, BlockQ8_K, mat_k::mat_q6_k));
     t[Q4_K.index()].mat_x8 = Some(mat_x8_entry!(BlockQ4_K, BlockQ4_Kx8, BlockQ8_K, mat_x8::mat_q4_k_x8));
     t[Q6_K.index()].mat_x8 = Some(mat_x8_entry!(BlockQ6_K, BlockQ6_Kx8, BlockQ8_K, mat_x8::mat_q6_k_x8));
+    t[Q4_1.index()].mat_x8 = Some(mat_x8_entry!(BlockQ4_1, BlockQ4_1x16, BlockQ8_1, mat_x8::mat_q4_1_x16));
     t[Q5_0.index()].mat_x8 = Some(mat_x8_entry!(BlockQ5_0, BlockQ5_0x16, BlockQ8_0, mat_x8::mat_q5_0_x16));
     t[Q8_0.index()].mat_x8 = Some(mat_x8_entry!(BlockQ8_0, BlockQ8_0x16, BlockQ8_0, mat_x8::mat_q8_0_x16));
     Kernels::new("avx512", t, &super::avx2::ops::OPS_AVX512)
