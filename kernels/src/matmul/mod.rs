@@ -35,7 +35,7 @@
 //!   so a weight row is read from memory once per 8 tokens.
 //!
 //! A matrix in the interleaved layout ([`QMatrix::interleaved`]: Q4_K/Q6_K 8 rows per block,
-//! Q5_0/Q8_0 16, repacked at load where the table reads it) goes to the table's `mat_x8`
+//! Q4_1/Q5_0/Q8_0 16, repacked at load where the table reads it) goes to the table's `mat_x8`
 //! kernel for batches below the GEMM's (which, on that layout, starts later: at 48 tokens for
 //! Q6_K, never for the others — see `interleaved_gemm_min_tokens`); for the GEMM, or a
 //! table without that kernel, each chunk's groups are first taken apart into a per-thread
@@ -78,11 +78,13 @@ const GEMM_MIN_TOKENS: usize = 16;
 /// 4096×4096; Q5_0 896×4864), `mat_x8` on the interleaved layout against the GEMM on the
 /// file's (its best case): Q4_K 1.96 vs 2.71 ms at 32 tokens, 31.6 vs 36.9 ms at 512; Q5_0
 /// 0.68 vs 0.95 ms and 10.8 vs 12.2 ms; Q8_0 ahead at every size (0.85x at 512); Q6_K about
-/// even at 32 tokens (3.49 vs 3.34 ms) and far behind at 512 (57.2 vs 40.9 ms).
+/// even at 32 tokens (3.49 vs 3.34 ms) and far behind at 512 (57.2 vs 40.9 ms). Q4_1, on
+/// SmolLM2-135M's prefill (`hearth bench -p 32` / `-p 512`, 2 threads, a 2.1 GHz Xeon VM):
+/// 718–916 vs 390–506 t/s at 32 tokens, 536–626 vs 421–468 at 512.
 const fn interleaved_gemm_min_tokens(dt: DType) -> usize {
     match dt {
         DType::Q6_K => 48,
-        DType::Q4_K | DType::Q5_0 | DType::Q8_0 => usize::MAX,
+        DType::Q4_K | DType::Q4_1 | DType::Q5_0 | DType::Q8_0 => usize::MAX,
         _ => GEMM_MIN_TOKENS,
     }
 }
