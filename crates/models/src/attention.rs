@@ -61,7 +61,7 @@ pub(crate) fn attention(
     let q_dim = p.n_head * hd;
     let max_pos = rows.iter().map(|r| r.pos).max().unwrap_or(0);
     widen(ops, p, rows, seqs, scratch);
-    let AttnScratch { locals, wide, spans } = scratch;
+    let AttnScratch { locals, wide, spans, .. } = scratch;
     let (wide, spans) = (&wide[..], &spans[..]);
     // Every row widened: one work item per (row, kv head), whose query heads share each key
     // and value load. Otherwise one per (row, head), widened or not per sequence.
@@ -116,15 +116,18 @@ pub(crate) fn attention(
 /// [`WIDEN_MIN_ROWS`] rows in the batch, over the positions its rows attend to, while the
 /// total stays within [`WIDEN_MAX_VALUES`]; records where in `scratch.spans`.
 fn widen(ops: &Ops, p: &AttnParams, rows: &[Row], seqs: &[SeqInput<'_>], scratch: &mut AttnScratch) {
-    // Per sequence: rows, first attended position, last position.
-    let mut reach: Vec<(usize, usize, usize)> = vec![(0, usize::MAX, 0); seqs.len()];
+    // Per sequence: rows, first attended position, last position (in the scratch, so that a
+    // warm forward pass allocates nothing).
+    let reach = &mut scratch.reach;
+    reach.clear();
+    reach.resize(seqs.len(), (0, usize::MAX, 0));
     for &row in rows {
         let r = &mut reach[row.seq];
         *r = (r.0 + 1, r.1.min(p.start(row)), r.2.max(row.pos));
     }
     scratch.spans.clear();
     let mut used = 0;
-    for (seq, &(n_rows, first, last)) in seqs.iter().zip(&reach) {
+    for (seq, &(n_rows, first, last)) in seqs.iter().zip(&scratch.reach) {
         let kv_dim = seq.cache.kv_dim();
         let span = (n_rows >= WIDEN_MIN_ROWS).then(|| (last + 1 - first) * kv_dim);
         let span = span.filter(|&values| used + 2 * values <= WIDEN_MAX_VALUES).map(|values| {

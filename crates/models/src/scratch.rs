@@ -33,6 +33,8 @@ pub(crate) struct AttnScratch {
     pub wide: Vec<f32>,
     /// `[sequences]` where each sequence's widened rows are in `wide`, if they are.
     pub spans: Vec<Option<WideSpan>>,
+    /// `[sequences]` rows in the batch, first attended position, last position.
+    pub reach: Vec<(usize, usize, usize)>,
 }
 
 /// Where one sequence's widened keys and values are in [`AttnScratch::wide`]: positions
