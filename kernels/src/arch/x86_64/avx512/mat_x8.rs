@@ -490,17 +490,7 @@ pub(crate) unsafe fn mat_q4_1_x16(
     t1: usize,
     out: &mut [f32],
 ) {
-    let m4 = _mm512_set1_epi8(0xf);
-    let unpack = |wb: &BlockQ4_1x16| {
-        let (qs, _) = wb.qs.as_chunks::<64>();
-        let mut q = [_mm512_setzero_si512(); 8];
-        for (l, ql) in qs.iter().enumerate() {
-            let v = load64(ql);
-            q[l] = _mm512_and_si512(v, m4);
-            q[l + 4] = _mm512_and_si512(_mm512_srli_epi16::<4>(v), m4);
-        }
-        q
-    };
+    let unpack = |wb: &BlockQ4_1x16| nibbles_x16(&wb.qs);
     mat32_x16::<_, _, _, 0, true>(w, nb, x, xb, t0, t1, out, &unpack, |wb| (&wb.d, &wb.m));
 }
 
@@ -519,25 +509,34 @@ pub(crate) unsafe fn mat_q5_0_x16(
     t1: usize,
     out: &mut [f32],
 ) {
-    let m4 = _mm512_set1_epi8(0xf);
     let sixteen = _mm512_set1_epi8(16);
     let unpack = |wb: &BlockQ5_0x16| {
-        let (qs, _) = wb.qs.as_chunks::<64>();
         let (qh, _) = wb.qh.as_chunks::<8>();
-        // Chunk c < 4: the low nibbles of load c (quants 4c..4c + 4 of each row); c ≥ 4: the
-        // high nibbles of load c - 4 (quants 16 + 4(c - 4).., the same 4c..4c + 4).
-        let mut q = [_mm512_setzero_si512(); 8];
-        for (l, ql) in qs.iter().enumerate() {
-            let v = load64(ql);
-            q[l] = _mm512_and_si512(v, m4);
-            q[l + 4] = _mm512_and_si512(_mm512_srli_epi16::<4>(v), m4);
-        }
+        let mut q = nibbles_x16(&wb.qs);
         for (qc, m) in q.iter_mut().zip(qh) {
             *qc = _mm512_mask_add_epi8(*qc, u64::from_le_bytes(*m), *qc, sixteen);
         }
         q
     };
     mat32_x16::<_, _, _, 4, false>(w, nb, x, xb, t0, t1, out, &unpack, |wb| (&wb.d, &wb.d));
+}
+
+/// The 8 chunks of unsigned nibbles of a 16-row block (`BlockQ4_1x16`, `BlockQ5_0x16`'s
+/// `qs`): chunk `c < 4` is the low nibbles of load `c` (quants `4c..4c + 4` of each row),
+/// chunk `c ≥ 4` the high nibbles of load `c - 4` (quants `16 + 4(c - 4)..`, the same
+/// `4c..4c + 4`).
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+fn nibbles_x16(qs: &[u8; 256]) -> [__m512i; 8] {
+    let m4 = _mm512_set1_epi8(0xf);
+    let (qs, _) = qs.as_chunks::<64>();
+    let mut q = [_mm512_setzero_si512(); 8];
+    for (l, ql) in qs.iter().enumerate() {
+        let v = load64(ql);
+        q[l] = _mm512_and_si512(v, m4);
+        q[l + 4] = _mm512_and_si512(_mm512_srli_epi16::<4>(v), m4);
+    }
+    q
 }
 
 /// Tokens `t0..t1` of a 32-element block type interleaved 16 rows to a block, 8 at a time
