@@ -8,7 +8,7 @@
 //!   batching their forward passes; requests are prepared on the caller's thread
 //!   ([`PromptIds`], compiled constraints) and their events go to a [`Sink`].
 //!
-//! Inside, one [`sequence::Sequence`] type owns a KV cache, the tokens in it and the request
+//! Inside, one `Sequence` type (`sequence.rs`) owns a KV cache, the tokens in it and the request
 //! it serves (prompt progress, unfed tokens, sampling/grammar/stop state, timings); the
 //! session drives one synchronously, the scheduler one per slot.
 //!

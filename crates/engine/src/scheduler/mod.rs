@@ -3,8 +3,8 @@
 //!
 //! [`Scheduler::submit`] tokenizes and validates a request's prompt and compiles its
 //! constraint on the CALLER's thread (so a hostile schema or a huge prompt never stalls the
-//! tokens of running requests), then queues it. The engine thread ([`worker`]) gives each
-//! request a slot — a [`crate::sequence::Sequence`] with its KV cache — and every iteration
+//! tokens of running requests), then queues it. The engine thread (`worker.rs`) gives each
+//! request a slot — a `Sequence` (`sequence.rs`) with its KV cache — and every iteration
 //! runs ONE forward pass over all busy slots: one step per decoding sequence plus chunks of
 //! prompts being prefilled, so concurrent decodes share a single pass over the weights.
 //! Events go back through the request's [`Sink`]; a sink that stops listening cancels its
@@ -13,7 +13,7 @@
 //! Prefix reuse: a finished slot keeps its cache. A new request takes the idle slot whose
 //! cached tokens share the longest prefix with its prompt; when another slot shares a longer
 //! prefix (the same system prompt), those keys and values are copied instead of recomputed.
-//! The decisions are pure functions in [`admission`], unit-tested without a model.
+//! The decisions are pure functions in `admission.rs`, unit-tested without a model.
 
 mod admission;
 mod sink;
