@@ -9,6 +9,7 @@
 use std::arch::x86_64::*;
 
 use crate::arch::scalar::ops as scalar;
+use crate::arch::x86_64::avx512::attention::{dots32_folded_x16, weighted_sum_x32};
 use crate::ops::Ops;
 use crate::ops::gelu::{TABLE_LEN, lookup as gelu_lookup, lookup_mul as geglu_lookup, table as gelu_table};
 use hearth_dtype::{f16_to_f32 as h2f, f32_to_f16 as f2h};
@@ -17,7 +18,8 @@ use hearth_dtype::{f16_to_f32 as h2f, f32_to_f16 as f2h};
 pub(crate) static OPS: Ops = BASE;
 
 /// The AVX-512 table's f32 ops: the AVX2 ops, with the widened attention kernels compiled for
-/// AVX-512VL's 32 vector registers (7 queries share each load instead of 3), same results.
+/// AVX-512's 32 vector registers (7 queries share each load instead of 3) and with 512-bit
+/// loads and FMAs (`avx512::attention`), same results.
 pub(crate) static OPS_AVX512: Ops = Ops {
     scores_f16_widened: scores_f16_widened_vl,
     weighted_sum_f16_widened: weighted_sum_f16_widened_vl,
@@ -541,7 +543,7 @@ unsafe fn weighted_sum_f16_avx2(out: &mut [f32], w: &[f32], rows: &[u16], stride
     }
 }
 
-/// Eight folded dots (see [`dots32_folded`]) reduced to their sums in order: two keys'
+/// Eight folded dots (see [`dots32_folded_x8`]) reduced to their sums in order: two keys'
 /// 128-bit halves added in one register, then two rounds of `hadd` across four such
 /// registers, which is per lane exactly [`dot_f16_avx2`]'s `lo + hi`, `hadd`, `hadd`; a lane
 /// permute puts the 8 sums in key order.
@@ -601,48 +603,63 @@ unsafe fn dot_f16_widened_avx2(a: &[f32], b: &[f32]) -> f32 {
     sum as f32
 }
 
+/// The 4 accumulators of [`dot_f16_avx2`] for `NQ` queries (rows of `hd` at `q`) against
+/// one key, over `hd` (a multiple of 32) values, each folded as GGML_F32x8_REDUCE's first
+/// steps: `(0+2) + (1+3)`. Each key vector is loaded once for the `NQ` queries.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA; `hd` is a multiple of 32 and `q..q + NQ · hd` and `k..k + hd` must be readable.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dots32_folded_x8<const NQ: usize>(q: *const f32, hd: usize, k: *const f32) -> [__m256; NQ] {
+    let mut acc = [[_mm256_setzero_ps(); 4]; NQ];
+    let mut i = 0;
+    while i < hd {
+        for c in 0..4 {
+            // SAFETY: i + 8c + 8 <= hd, within the key and each query row.
+            let kv = unsafe { _mm256_loadu_ps(k.add(i + 8 * c)) };
+            for (r, a) in acc.iter_mut().enumerate() {
+                // SAFETY: as above.
+                let qv = unsafe { _mm256_loadu_ps(q.add(r * hd + i + 8 * c)) };
+                a[c] = _mm256_fmadd_ps(qv, kv, a[c]);
+            }
+        }
+        i += 32;
+    }
+    acc.map(|a| _mm256_add_ps(_mm256_add_ps(a[0], a[2]), _mm256_add_ps(a[1], a[3])))
+}
+
+/// No 32-lane stage: the AVX2 `widened_attention!` kernels start at 16 lanes.
+///
+/// # Safety
+/// None (reads and writes nothing); `unsafe` for the signature `widened_attention!` calls.
+#[inline]
+unsafe fn no_x32<const NQ: usize>(
+    _out: *mut f32,
+    _hd: usize,
+    _w: &[f32],
+    _n: usize,
+    _rows: *const f32,
+    _stride: usize,
+) -> usize {
+    0
+}
+
 /// The widened attention kernels (`Ops::scores_f16_widened`, `Ops::weighted_sum_f16_widened`)
 /// compiled for `$features` with up to `$share` queries sharing each key or value load, as
 /// module `$m` (`scores`, `weighted_sum`): 3 for AVX2's 16 vector registers (3 × 4 score
 /// accumulators plus the key; 3 × 2 sum accumulators, 3 broadcasts and the value), 7 with
-/// AVX-512VL's 32 (the same 256-bit instructions, so the same results bit for bit).
+/// AVX-512's 32. `$dots` gives one key's folded dots ([`dots32_folded_x8`], or the 512-bit
+/// `avx512::attention::dots32_folded_x16`), `$x32` the weighted sum's 32-lane stage ([`no_x32`],
+/// or `avx512::attention::weighted_sum_x32`); the 512-bit ones hold two 8-lane accumulators
+/// per register, so every lane's arithmetic, and the results, are the same bit for bit.
 macro_rules! widened_attention {
-    ($m:ident, $features:literal, $share:literal) => {
+    ($m:ident, $features:literal, $share:literal, $dots:ident, $x32:ident) => {
         mod $m {
             use super::*;
 
             /// Queries that share each key or value load.
             const SHARE: usize = $share;
-
-            /// The 4 accumulators of [`dot_f16_avx2`] for `NQ` queries (rows of `hd` at `q`) against
-            /// one key, over `hd` (a multiple of 32) values, each folded as GGML_F32x8_REDUCE's first
-            /// steps: `(0+2) + (1+3)`. Each key vector is loaded once for the `NQ` queries.
-            ///
-            /// # Safety
-            /// The CPU must support AVX2 and FMA; `q..q + NQ · hd` and `k..k + hd` must be readable.
-            #[inline]
-            #[target_feature(enable = $features)]
-            unsafe fn dots32_folded<const NQ: usize>(
-                q: *const f32,
-                hd: usize,
-                k: *const f32,
-            ) -> [__m256; NQ] {
-                let mut acc = [[_mm256_setzero_ps(); 4]; NQ];
-                let mut i = 0;
-                while i < hd {
-                    for c in 0..4 {
-                        // SAFETY: i + 8c + 8 <= hd, within the key and each query row.
-                        let kv = unsafe { _mm256_loadu_ps(k.add(i + 8 * c)) };
-                        for (r, a) in acc.iter_mut().enumerate() {
-                            // SAFETY: as above.
-                            let qv = unsafe { _mm256_loadu_ps(q.add(r * hd + i + 8 * c)) };
-                            a[c] = _mm256_fmadd_ps(qv, kv, a[c]);
-                        }
-                    }
-                    i += 32;
-                }
-                acc.map(|a| _mm256_add_ps(_mm256_add_ps(a[0], a[2]), _mm256_add_ps(a[1], a[3])))
-            }
 
             /// [`scores_f16_widened_avx2`] for `NQ` queries at once (head size a multiple of 32): per
             /// 8 keys, each key's vectors are loaded once for all `NQ` queries, then each query's 8
@@ -667,9 +684,7 @@ macro_rules! widened_attention {
                     let mut x = [[_mm256_setzero_ps(); 8]; NQ];
                     for r in 0..8 {
                         // SAFETY: q holds NQ rows of hd; key j + r < n lies within `keys`.
-                        let d = unsafe {
-                            dots32_folded::<NQ>(q.as_ptr(), hd, keys.as_ptr().add((j + r) * stride))
-                        };
+                        let d = unsafe { $dots::<NQ>(q.as_ptr(), hd, keys.as_ptr().add((j + r) * stride)) };
                         for (xq, dq) in x.iter_mut().zip(d) {
                             xq[r] = dq;
                         }
@@ -748,8 +763,9 @@ macro_rules! widened_attention {
                 }
             }
 
-            /// [`weighted_sum_f16_widened_avx2`] for `NQ` queries at once: 16 lanes at a time, each
-            /// value vector loaded once for the `NQ` queries, then 8 lanes, then the scalar tail. Every
+            /// [`weighted_sum_f16_widened_avx2`] for `NQ` queries at once: `$x32`'s 32 lanes at a
+            /// time, then 16, each value vector loaded once for the `NQ` queries, then 8 lanes,
+            /// then the scalar tail. Every
             /// lane is one FMA chain over the rows in order from zero, as in
             /// [`weighted_sum_f16_avx2`] (whose 64-lane blocks change no lane's arithmetic), so the
             /// result is the same bit for bit.
@@ -767,7 +783,10 @@ macro_rules! widened_attention {
                 stride: usize,
             ) {
                 let (p, r) = (out.as_mut_ptr(), rows.as_ptr());
-                let mut i = 0;
+                // SAFETY: the CPU has `$features` (this function's contract), which the `avx512`
+                // table's stage needs; `out` holds NQ rows of hd, `w` NQ rows of n, and every
+                // row j < n of hd at stride lies within `rows`.
+                let mut i = unsafe { $x32::<NQ>(p, hd, w, n, r, stride) };
                 while i + 16 <= hd {
                     let mut acc = [[_mm256_setzero_ps(); 2]; NQ];
                     for j in 0..n {
@@ -864,5 +883,5 @@ macro_rules! widened_attention {
     };
 }
 
-widened_attention!(share3, "avx2,fma", 3);
-widened_attention!(share7, "avx2,fma,avx512f,avx512vl", 7);
+widened_attention!(share3, "avx2,fma", 3, dots32_folded_x8, no_x32);
+widened_attention!(share7, "avx2,fma,avx512f,avx512vl", 7, dots32_folded_x16, weighted_sum_x32);

@@ -8,6 +8,7 @@
 //! The kernels are `unsafe fn`s whose only precondition is that the CPU has these features;
 //! [`AVX512`] is handed out by [`crate::Kernels::avx512`] only after detecting them.
 
+pub(super) mod attention;
 mod mat_k;
 mod mat_x8;
 

@@ -1,0 +1,87 @@
+//! The 512-bit stages of the widened attention kernels in the `avx512` table's ops
+//! (`avx2::ops::OPS_AVX512`, macro `widened_attention!`). Each zmm register holds two of the
+//! AVX2 kernels' 8-lane accumulators side by side and every lane takes the same FMAs in the
+//! same order, so every result is the AVX2 kernels' bit for bit, with half the instructions.
+//! (Gemma 3's head size of 256 made the 256-bit weighted sum 16 passes over the value rows per
+//! group of queries; these take 8.)
+
+use std::arch::x86_64::*;
+
+/// `avx2::ops`' `dots32_folded_x8` (the 4 accumulators of `dot_f16_avx2` for `NQ` queries,
+/// rows of `hd` at `q`, against one key, folded as `(0+2) + (1+3)`) with 512-bit loads and
+/// FMAs: register `c` holds accumulators `2c` and `2c + 1`, so the fold is the sum of the two
+/// registers' halves in the same order.
+///
+/// # Safety
+/// The CPU must support AVX2, FMA, AVX512F and AVX512VL; `hd` is a multiple of 32 and
+/// `q..q + NQ · hd`, `k..k + hd` must be readable.
+#[inline]
+#[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
+pub(crate) unsafe fn dots32_folded_x16<const NQ: usize>(
+    q: *const f32,
+    hd: usize,
+    k: *const f32,
+) -> [__m256; NQ] {
+    let mut acc = [[_mm512_setzero_ps(); 2]; NQ];
+    let mut i = 0;
+    while i < hd {
+        for c in 0..2 {
+            // SAFETY: i + 16c + 16 <= hd, within the key and each query row.
+            let kv = unsafe { _mm512_loadu_ps(k.add(i + 16 * c)) };
+            for (r, a) in acc.iter_mut().enumerate() {
+                // SAFETY: as above.
+                let qv = unsafe { _mm512_loadu_ps(q.add(r * hd + i + 16 * c)) };
+                a[c] = _mm512_fmadd_ps(qv, kv, a[c]);
+            }
+        }
+        i += 32;
+    }
+    acc.map(|a| {
+        // Lanes 0–7: accumulators 0 + 2, lanes 8–15: 1 + 3.
+        let s = _mm512_add_ps(a[0], a[1]);
+        let hi = _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(s)));
+        _mm256_add_ps(_mm512_castps512_ps256(s), hi)
+    })
+}
+
+/// The first `hd / 32 · 32` lanes of `avx2::ops`' `weighted_sum_shared` for `NQ` queries
+/// (`out`: `NQ` rows of `hd`; `w`: `NQ` rows of `n` weights; `rows`: `n` value rows at
+/// `stride`), 32 lanes at a time with each value vector loaded once for the `NQ` queries.
+/// Every lane is one FMA chain over the rows in order from zero, as there. Returns the lanes
+/// done.
+///
+/// # Safety
+/// The CPU must support AVX2, FMA, AVX512F and AVX512VL; `out..out + NQ · hd` writable,
+/// `w.len() >= NQ · n`, and `rows + j · stride + hd` readable for every `j < n`.
+#[inline]
+#[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
+pub(crate) unsafe fn weighted_sum_x32<const NQ: usize>(
+    out: *mut f32,
+    hd: usize,
+    w: &[f32],
+    n: usize,
+    rows: *const f32,
+    stride: usize,
+) -> usize {
+    let mut i = 0;
+    while i + 32 <= hd {
+        let mut acc = [[_mm512_setzero_ps(); 2]; NQ];
+        for j in 0..n {
+            for c in 0..2 {
+                // SAFETY: j · stride + i + 16c + 16 <= j · stride + hd, readable.
+                let v = unsafe { _mm512_loadu_ps(rows.add(j * stride + i + 16 * c)) };
+                for (qi, a) in acc.iter_mut().enumerate() {
+                    a[c] = _mm512_fmadd_ps(_mm512_set1_ps(w[qi * n + j]), v, a[c]);
+                }
+            }
+        }
+        for (qi, a) in acc.iter().enumerate() {
+            for (c, &ac) in a.iter().enumerate() {
+                // SAFETY: qi · hd + i + 16c + 16 <= (qi + 1) · hd, writable.
+                unsafe { _mm512_storeu_ps(out.add(qi * hd + i + 16 * c), ac) };
+            }
+        }
+        i += 32;
+    }
+    i
+}
