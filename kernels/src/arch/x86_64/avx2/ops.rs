@@ -608,7 +608,8 @@ unsafe fn dot_f16_widened_avx2(a: &[f32], b: &[f32]) -> f32 {
 /// steps: `(0+2) + (1+3)`. Each key vector is loaded once for the `NQ` queries.
 ///
 /// # Safety
-/// The CPU must support AVX2 and FMA; `hd` is a multiple of 32 and `q..q + NQ · hd` and `k..k + hd` must be readable.
+/// The CPU must support AVX2 and FMA; `hd` is a multiple of 32, and `q..q + NQ · hd` and
+/// `k..k + hd` must be readable.
 #[inline]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn dots32_folded_x8<const NQ: usize>(q: *const f32, hd: usize, k: *const f32) -> [__m256; NQ] {
