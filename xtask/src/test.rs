@@ -55,17 +55,34 @@ fn x86_tables() -> Result<()> {
 
 /// Runs every test.
 pub fn run(args: Args) -> Result<()> {
+    let started = std::time::Instant::now();
+    let result = steps(args);
+    eprintln!("cargo xtask test: {:.0} s in all", started.elapsed().as_secs_f64());
+    result
+}
+
+/// Runs `f` as one named step and prints its wall time, so a slow run says where it went.
+fn step(name: &str, f: impl FnOnce() -> Result<()>) -> Result<()> {
+    let started = std::time::Instant::now();
+    let result = f();
+    eprintln!("== step {name}: {:.0} s", started.elapsed().as_secs_f64());
+    result
+}
+
+fn steps(args: Args) -> Result<()> {
     if !args.no_lint {
-        lint()?;
+        step("lint", lint)?;
     }
-    crate::fixtures::run(crate::fixtures::Args::default())?;
+    step("fixtures", || crate::fixtures::run(crate::fixtures::Args::default()))?;
     // The HTML report's screenshot test (crates/cli/tests/report_screenshot.rs) runs among the
     // workspace tests below and needs Debian's chromium.
-    crate::report_screenshot::install()?;
+    step("chromium", crate::report_screenshot::install)?;
     // The big-shape load test (tests/integration/big_shapes.rs) needs these (~11 GB).
-    crate::shapes::run(crate::shapes::Args {
-        only: crate::shapes::BIG.map(String::from).to_vec(),
-        out: None,
+    step("shapes", || {
+        crate::shapes::run(crate::shapes::Args {
+            only: crate::shapes::BIG.map(String::from).to_vec(),
+            out: None,
+        })
     })?;
     let cargo = cargo();
     // hearth-ledger's PostgreSQL tests get a server; it is stopped when `pg` drops, failure or not.
@@ -77,29 +94,31 @@ pub fn run(args: Args) -> Result<()> {
     for (key, value) in pg.env()?.into_iter().chain(redis.env()?) {
         workspace.env(key, value);
     }
-    sh(&mut workspace)?;
+    step("workspace tests", || sh(&mut workspace))?;
     drop(redis);
     drop(pg);
-    sh(Command::new(&cargo).current_dir(root()).env("HEARTH_KERNELS", "scalar").args([
-        "test",
-        "--release",
-        "-p",
-        "hearth-kernels",
-    ]))?;
+    step("scalar kernels", || {
+        sh(Command::new(&cargo).current_dir(root()).env("HEARTH_KERNELS", "scalar").args([
+            "test",
+            "--release",
+            "-p",
+            "hearth-kernels",
+        ]))
+    })?;
     if cfg!(target_arch = "x86_64") {
-        x86_tables()?;
+        step("x86 tables", x86_tables)?;
     }
     if !args.no_aarch64 {
-        crate::aarch64::run(crate::aarch64::Args {})?;
+        step("aarch64 kernels", || crate::aarch64::run(crate::aarch64::Args {}))?;
         // The whole program on ARM: the static dist binary under qemu (run, tokenize, serve).
-        crate::aarch64_e2e::run(crate::aarch64_e2e::Args::default())?;
+        step("aarch64 e2e", || crate::aarch64_e2e::run(crate::aarch64_e2e::Args::default()))?;
     }
     // `hearth serve` against the official OpenAI Python SDK.
-    crate::sdk::test(crate::sdk::TestArgs::default())?;
+    step("sdk", || crate::sdk::test(crate::sdk::TestArgs::default()))?;
     // Its tool calling on a subset of BFCL: every call must parse.
-    crate::bfcl::ci(None)?;
+    step("bfcl", || crate::bfcl::ci(None))?;
     // deploy/oracle-free-tier.md, run as written in a sandbox.
-    crate::deploy_check::run(crate::deploy_check::Args {})?;
+    step("deploy-check", || crate::deploy_check::run(crate::deploy_check::Args {}))?;
     Ok(())
 }
 

@@ -13,7 +13,10 @@ pub fn root() -> PathBuf {
 /// Runs a command, echoing it, and fails if it fails.
 pub fn run(cmd: &mut Command) -> Result<()> {
     eprintln!("$ {}", show(cmd));
+    let started = std::time::Instant::now();
     let status = cmd.status().with_context(|| format!("starting {}", show(cmd)))?;
+    // Every command's wall time, so a slow CI run says which step took it.
+    eprintln!("$ ({:.0} s, {})", started.elapsed().as_secs_f64(), status);
     if !status.success() {
         bail!("command failed ({status}): {}", show(cmd));
     }
