@@ -29,7 +29,7 @@ use serde_json::{Value, json};
 
 use crate::dist::{self, AARCH64};
 use crate::fixtures::cache_dir;
-use crate::util::{root, run as sh};
+use crate::util::root;
 
 /// A top-1/top-2 gap below this in llama.cpp's logits is a near-tie (as in the x86 parity
 /// tests, crates/models/tests/parity.rs).
@@ -78,9 +78,7 @@ pub fn run(args: Args) -> Result<()> {
     };
     ensure!(arm.exists(), "{} is missing: run `cargo xtask dist --target {AARCH64}`", arm.display());
     // The host's binary, for the side-by-side lines: the release build the tests use.
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    sh(Command::new(&cargo).current_dir(root()).args(["build", "--release", "-p", "hearth"]))?;
-    let x86 = dist::target_dir().join("release").join("hearth");
+    let x86 = crate::util::release_bins()?.join("hearth");
 
     let models = cache_dir().join("models");
     for (file, _) in MODELS {

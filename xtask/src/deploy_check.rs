@@ -24,7 +24,7 @@ use std::process::{Command, Stdio};
 use anyhow::{Context, Result, bail, ensure};
 use serde_json::Value;
 
-use crate::util::{root, run as sh};
+use crate::util::root;
 
 /// The guide.
 const GUIDE: &str = "deploy/oracle-free-tier.md";
@@ -104,9 +104,7 @@ pub fn run(_args: Args) -> Result<()> {
 
     // What the guide's commands use beyond coreutils and util-linux (unshare, runuser).
     crate::apt::install(&["curl", "systemd", "passwd"], false)?;
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    sh(Command::new(&cargo).current_dir(root()).args(["build", "--release", "-p", "hearth"]))?;
-    let bin = crate::dist::target_dir().join("release").join("hearth");
+    let bin = crate::util::release_bins()?.join("hearth");
 
     let dir = crate::dist::target_dir().join("deploy-check");
     if dir.exists() {

@@ -78,20 +78,7 @@ pub fn test(args: TestArgs) -> Result<()> {
         .arg(root().join("tests/golden/embeddings_all-minilm-l6-v2.json")))?;
     let fake = match args.fake_anthropic {
         Some(f) => f,
-        None => {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            sh(Command::new(&cargo).current_dir(root()).args([
-                "build",
-                "--release",
-                "-p",
-                "hearth-anthropic",
-                "--features",
-                "fake",
-                "--bin",
-                "fake-anthropic",
-            ]))?;
-            target_dir().join("release").join("fake-anthropic")
-        }
+        None => crate::util::release_bins()?.join("fake-anthropic"),
     };
     let fake =
         fake.canonicalize().with_context(|| format!("no fake-anthropic binary at {}", fake.display()))?;
@@ -104,11 +91,6 @@ pub fn test(args: TestArgs) -> Result<()> {
         .arg(&model)
         .arg("--fake-anthropic")
         .arg(&fake))
-}
-
-/// Where cargo puts its build outputs.
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"))
 }
 
 /// Runs tests/sdk/load.py: concurrent streaming clients vs one client.
@@ -133,11 +115,7 @@ pub(crate) fn prepare(hearth: Option<PathBuf>) -> Result<(PathBuf, PathBuf, Path
     }
     let hearth = match hearth {
         Some(h) => h,
-        None => {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            sh(Command::new(&cargo).current_dir(root()).args(["build", "--release", "-p", "hearth"]))?;
-            target_dir().join("release").join("hearth")
-        }
+        None => crate::util::release_bins()?.join("hearth"),
     };
     let hearth =
         hearth.canonicalize().with_context(|| format!("no hearth binary at {}", hearth.display()))?;
