@@ -8,10 +8,10 @@
 //!    toolchain (linker), and Debian's `rustc-web`/`cargo-web` with the prebuilt aarch64
 //!    std `libstd-rust-web-dev:arm64` (multiarch; nothing is downloaded from outside the
 //!    distribution's archive). `apt-get update` runs only when a package is unknown.
-//! 2. Runs `cargo test --release --target aarch64-unknown-linux-gnu -p hearth-kernels`
-//!    from the workspace root with qemu as the runner, twice: `-cpu max` (NEON + dotprod:
-//!    the scalar, `neon` and `neon-dotprod` tables are all tested) and `-cpu cortex-a53`
-//!    (ARMv8.0, no dotprod: the fallback path and its detection).
+//! 2. Runs `cargo test --profile release-test --target aarch64-unknown-linux-gnu -p
+//!    hearth-kernels` from the workspace root with qemu as the runner, twice: `-cpu max`
+//!    (NEON + dotprod: the scalar, `neon` and `neon-dotprod` tables are all tested) and
+//!    `-cpu cortex-a53` (ARMv8.0, no dotprod: the fallback path and its detection).
 //!
 //! On an aarch64 host it simply runs the tests natively.
 //!
@@ -49,7 +49,8 @@ pub fn run(_args: Args) -> Result<()> {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         return sh(Command::new(cargo).current_dir(root()).args([
             "test",
-            "--release",
+            "--profile",
+            crate::util::TEST_PROFILE,
             "-p",
             "hearth-kernels",
         ]));
@@ -63,7 +64,8 @@ pub fn run(_args: Args) -> Result<()> {
         let mut cmd = cargo(&target_dir)?;
         cmd.env("CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER", format!("qemu-aarch64 -cpu {cpu}")).args([
             "test",
-            "--release",
+            "--profile",
+            crate::util::TEST_PROFILE,
             "--target",
             TARGET,
             "-p",

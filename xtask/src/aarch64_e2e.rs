@@ -78,7 +78,7 @@ pub fn run(args: Args) -> Result<()> {
     };
     ensure!(arm.exists(), "{} is missing: run `cargo xtask dist --target {AARCH64}`", arm.display());
     // The host's binary, for the side-by-side lines: the release build the tests use.
-    let x86 = crate::util::release_bins()?.join("hearth");
+    let x86 = crate::util::test_bins()?.join("hearth");
 
     let models = cache_dir().join("models");
     for (file, _) in MODELS {

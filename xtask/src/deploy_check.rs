@@ -104,7 +104,7 @@ pub fn run(_args: Args) -> Result<()> {
 
     // What the guide's commands use beyond coreutils and util-linux (unshare, runuser).
     crate::apt::install(&["curl", "systemd", "passwd"], false)?;
-    let bin = crate::util::release_bins()?.join("hearth");
+    let bin = crate::util::test_bins()?.join("hearth");
 
     let dir = crate::dist::target_dir().join("deploy-check");
     if dir.exists() {

@@ -58,12 +58,12 @@ enum Cmd {
     Fixtures(fixtures::Args),
     /// Run the whole test suite as CI does: the lint gate (cargo fmt --check, cargo clippy
     /// -D warnings), fixtures (and Chromium for the report screenshot), workspace tests
-    /// (release), kernel tests again with
+    /// (the `release-test` profile: release without LTO), kernel tests again with
     /// HEARTH_KERNELS=scalar, the aarch64 kernel tests under qemu, the OpenAI SDK tests
     /// of `hearth serve`, and `bfcl --limit 20`.
     Test(test::Args),
     /// The lint gate `test` starts with, alone: cargo fmt --all --check, then cargo clippy
-    /// --workspace --all-targets --release -- -D warnings.
+    /// --workspace --all-targets --profile release-test -- -D warnings.
     Lint,
     /// Cross-compile the kernel tests for aarch64 and run them under qemu-user
     /// (with `-cpu max`, and again on a CPU without dotprod).

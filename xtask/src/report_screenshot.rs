@@ -35,7 +35,8 @@ pub fn run(args: Args) -> Result<()> {
         .current_dir(root())
         .env("HEARTH_SCREENSHOT_OUT", &out)
         .env("CI", "true") // a missing browser is a failure here, never a skip
-        .args(["test", "--release", "-p", "hearth", "--test", "report_screenshot", "--", "--nocapture"]))?;
+        .args(["test", "--profile", crate::util::TEST_PROFILE, "-p", "hearth", "--test", "report_screenshot"])
+        .args(["--", "--nocapture"]))?;
     println!("{}", out.join("report.png").display());
     Ok(())
 }

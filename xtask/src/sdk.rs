@@ -78,7 +78,7 @@ pub fn test(args: TestArgs) -> Result<()> {
         .arg(root().join("tests/golden/embeddings_all-minilm-l6-v2.json")))?;
     let fake = match args.fake_anthropic {
         Some(f) => f,
-        None => crate::util::release_bins()?.join("fake-anthropic"),
+        None => crate::util::test_bins()?.join("fake-anthropic"),
     };
     let fake =
         fake.canonicalize().with_context(|| format!("no fake-anthropic binary at {}", fake.display()))?;
@@ -115,7 +115,7 @@ pub(crate) fn prepare(hearth: Option<PathBuf>) -> Result<(PathBuf, PathBuf, Path
     }
     let hearth = match hearth {
         Some(h) => h,
-        None => crate::util::release_bins()?.join("hearth"),
+        None => crate::util::test_bins()?.join("hearth"),
     };
     let hearth =
         hearth.canonicalize().with_context(|| format!("no hearth binary at {}", hearth.display()))?;

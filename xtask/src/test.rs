@@ -7,7 +7,7 @@ use std::process::Command;
 
 use anyhow::Result;
 
-use crate::util::{root, run as sh};
+use crate::util::{TEST_PROFILE, root, run as sh};
 
 /// Arguments of `test`.
 #[derive(clap::Args)]
@@ -31,7 +31,8 @@ fn x86_tables() -> Result<()> {
     let cargo = cargo();
     sh(Command::new(&cargo).current_dir(root()).env("HEARTH_KERNELS", "avx2").args([
         "test",
-        "--release",
+        "--profile",
+        TEST_PROFILE,
         "-p",
         "hearth-models",
         "--test",
@@ -47,7 +48,7 @@ fn x86_tables() -> Result<()> {
         sh(Command::new(&cargo)
             .current_dir(root())
             .env("CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER", "qemu-x86_64 -cpu Haswell")
-            .args(["test", "--release", "-p", "hearth-kernels"])
+            .args(["test", "--profile", TEST_PROFILE, "-p", "hearth-kernels"])
             .args(filter))?;
     }
     Ok(())
@@ -90,7 +91,7 @@ fn steps(args: Args) -> Result<()> {
     // hearth-cache's Redis tests (two nodes sharing a cache) get one too, stopped the same way.
     let redis = crate::redis::Server::start()?;
     let mut workspace = Command::new(&cargo);
-    workspace.current_dir(root()).args(["test", "--workspace", "--release"]);
+    workspace.current_dir(root()).args(["test", "--workspace", "--profile", TEST_PROFILE]);
     for (key, value) in pg.env()?.into_iter().chain(redis.env()?) {
         workspace.env(key, value);
     }
@@ -100,7 +101,8 @@ fn steps(args: Args) -> Result<()> {
     step("scalar kernels", || {
         sh(Command::new(&cargo).current_dir(root()).env("HEARTH_KERNELS", "scalar").args([
             "test",
-            "--release",
+            "--profile",
+            TEST_PROFILE,
             "-p",
             "hearth-kernels",
         ]))
@@ -123,8 +125,8 @@ fn steps(args: Args) -> Result<()> {
 }
 
 /// The lint gate: the tree is rustfmt-formatted (`rustfmt.toml`) and clippy finds nothing,
-/// warnings included, in any crate or target (`--release` like every other step, so it
-/// reuses the release build's compiled build scripts and proc macros).
+/// warnings included, in any crate or target (in the test profile like every other step, so
+/// it reuses the test build's compiled build scripts and proc macros).
 pub fn lint() -> Result<()> {
     let cargo = cargo();
     sh(Command::new(&cargo).current_dir(root()).args(["fmt", "--all", "--check"]))?;
@@ -132,7 +134,8 @@ pub fn lint() -> Result<()> {
         "clippy",
         "--workspace",
         "--all-targets",
-        "--release",
+        "--profile",
+        TEST_PROFILE,
         "--",
         "-D",
         "warnings",

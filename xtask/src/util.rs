@@ -38,14 +38,24 @@ fn show(cmd: &Command) -> String {
     s
 }
 
-/// The folder holding the workspace's release binaries (`hearth`, `fake-anthropic`), built
-/// by the same command as the workspace tests, `cargo test --workspace --release` (here
-/// `--no-run`). Same command, same resolved features: after the test run this is a no-op.
-/// A `cargo build -p hearth` resolves features for that package alone (no dev-dependencies,
-/// no other members) and recompiled ~40 crates, rustls and every hearth crate among them,
-/// minutes of CI on a clean clone.
-pub fn release_bins() -> Result<PathBuf> {
+/// The cargo profile `cargo xtask test` builds and runs everything with (Cargo.toml: the
+/// release profile without LTO), in `target/release-test/`.
+pub const TEST_PROFILE: &str = "release-test";
+
+/// The folder holding the workspace's test-profile binaries (`hearth`, `fake-anthropic`),
+/// built by the same command as the workspace tests, `cargo test --workspace --profile
+/// release-test` (here `--no-run`). Same command, same resolved features: after the test run
+/// this is a no-op. A `cargo build -p hearth` resolves features for that package alone (no
+/// dev-dependencies, no other members) and recompiled ~40 crates, rustls and every hearth
+/// crate among them.
+pub fn test_bins() -> Result<PathBuf> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    run(Command::new(cargo).current_dir(root()).args(["test", "--workspace", "--release", "--no-run"]))?;
-    Ok(crate::dist::target_dir().join("release"))
+    run(Command::new(cargo).current_dir(root()).args([
+        "test",
+        "--workspace",
+        "--profile",
+        TEST_PROFILE,
+        "--no-run",
+    ]))?;
+    Ok(crate::dist::target_dir().join(TEST_PROFILE))
 }
