@@ -43,7 +43,7 @@ pub struct Args {
     /// schemas as they are.
     #[arg(long)]
     closed: bool,
-    /// A hearth binary instead of building target/release/hearth.
+    /// A hearth binary instead of building target/release-test/hearth.
     #[arg(long)]
     hearth: Option<PathBuf>,
     /// Also write every answer and the summary as JSON here.

@@ -17,7 +17,7 @@ const MODEL: &str = "qwen2.5-coder-0.5b-instruct-q4_k_m";
 /// Arguments of `sdk-test`.
 #[derive(clap::Args, Default)]
 pub struct TestArgs {
-    /// A hearth binary to test instead of building target/release/hearth.
+    /// A hearth binary to test instead of building target/release-test/hearth.
     #[arg(long)]
     pub hearth: Option<PathBuf>,
     /// A fake-anthropic binary (the router test's remote) instead of building it.
@@ -40,7 +40,7 @@ pub struct LoadArgs {
     /// Inference threads (default: all cores).
     #[arg(long, default_value_t = 0)]
     threads: usize,
-    /// A hearth binary instead of building target/release/hearth.
+    /// A hearth binary instead of building target/release-test/hearth.
     #[arg(long)]
     hearth: Option<PathBuf>,
 }
