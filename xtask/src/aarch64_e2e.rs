@@ -77,7 +77,7 @@ pub fn run(args: Args) -> Result<()> {
         dist::build(AARCH64)?
     };
     ensure!(arm.exists(), "{} is missing: run `cargo xtask dist --target {AARCH64}`", arm.display());
-    // The host's binary, for the side-by-side lines: the release build the tests use.
+    // The host's binary, for the side-by-side lines: the test-profile build the tests use.
     let x86 = crate::util::test_bins()?.join("hearth");
 
     let models = cache_dir().join("models");

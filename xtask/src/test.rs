@@ -7,7 +7,7 @@ use std::process::Command;
 
 use anyhow::Result;
 
-use crate::util::{TEST_PROFILE, root, run as sh};
+use crate::util::{TEST_PROFILE, cargo, root, run as sh};
 
 /// Arguments of `test`.
 #[derive(clap::Args)]
@@ -140,8 +140,4 @@ pub fn lint() -> Result<()> {
         "-D",
         "warnings",
     ]))
-}
-
-fn cargo() -> String {
-    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
 }

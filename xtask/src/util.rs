@@ -49,8 +49,7 @@ pub const TEST_PROFILE: &str = "release-test";
 /// dev-dependencies, no other members) and recompiled ~40 crates, rustls and every hearth
 /// crate among them.
 pub fn test_bins() -> Result<PathBuf> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    run(Command::new(cargo).current_dir(root()).args([
+    run(Command::new(cargo()).current_dir(root()).args([
         "test",
         "--workspace",
         "--profile",
@@ -58,4 +57,9 @@ pub fn test_bins() -> Result<PathBuf> {
         "--no-run",
     ]))?;
     Ok(crate::dist::target_dir().join(TEST_PROFILE))
+}
+
+/// The cargo that runs xtask (`$CARGO`), or `cargo` from `PATH`.
+pub fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
 }
