@@ -59,6 +59,86 @@ pub fn test_bins() -> Result<PathBuf> {
     Ok(crate::dist::target_dir().join(TEST_PROFILE))
 }
 
+/// One test executable of the workspace's test-profile build: `package_dir` is its package's
+/// folder (where `cargo test` runs it), `target` the test target's name (`hearth_kernels` for
+/// a library's unit tests, `parity` for `tests/parity.rs`).
+pub struct TestExe {
+    pub package_dir: PathBuf,
+    pub target: String,
+    pub path: PathBuf,
+}
+
+impl TestExe {
+    /// A command that runs this executable as `cargo test` would: in its package's folder,
+    /// with `CARGO_MANIFEST_DIR` set, through `runner` (e.g. `qemu-x86_64 -cpu Haswell`)
+    /// when given.
+    pub fn command(&self, runner: &[&str]) -> Command {
+        let mut cmd = match runner.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(&self.path);
+                c
+            }
+            None => Command::new(&self.path),
+        };
+        cmd.current_dir(&self.package_dir).env("CARGO_MANIFEST_DIR", &self.package_dir);
+        cmd
+    }
+}
+
+/// The test executables of the workspace's test build (`cargo test --workspace --profile
+/// release-test --no-run`, a no-op after the workspace tests) whose package lives in
+/// `package_dir` (relative to the root). Running these again, with another kernel table
+/// forced or under an emulator, reuses the build: `cargo test -p <one package>` resolves
+/// features for that package alone and recompiled part of the dependency tree on a clean
+/// clone (syn, half and the crates above them: ~2.5 minutes of CI).
+pub fn test_exes(package_dir: &str) -> Result<Vec<TestExe>> {
+    let mut cmd = Command::new(cargo());
+    cmd.current_dir(root()).args([
+        "test",
+        "--workspace",
+        "--profile",
+        TEST_PROFILE,
+        "--no-run",
+        "--message-format=json-render-diagnostics",
+    ]);
+    eprintln!("$ {}", show(&cmd));
+    let out = cmd.stderr(std::process::Stdio::inherit()).output().context("starting cargo test --no-run")?;
+    if !out.status.success() {
+        bail!("cargo test --no-run failed ({})", out.status);
+    }
+    let want = root()
+        .join(package_dir)
+        .canonicalize()
+        .with_context(|| format!("no package folder {package_dir}"))?;
+    let mut exes = Vec::new();
+    for line in out.stdout.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        let msg: serde_json::Value = serde_json::from_slice(line).context("cargo's JSON message")?;
+        let is_test = msg["profile"]["test"].as_bool() == Some(true);
+        let (Some(exe), Some(manifest)) = (msg["executable"].as_str(), msg["manifest_path"].as_str()) else {
+            continue;
+        };
+        let dir = PathBuf::from(manifest).parent().map(PathBuf::from).unwrap_or_default();
+        if msg["reason"] == "compiler-artifact" && is_test && dir.canonicalize().ok().as_ref() == Some(&want)
+        {
+            let target = msg["target"]["name"].as_str().unwrap_or_default().to_string();
+            exes.push(TestExe { package_dir: want.clone(), target, path: exe.into() });
+        }
+    }
+    if exes.is_empty() {
+        bail!("the test build has no test executables of {package_dir}");
+    }
+    Ok(exes)
+}
+
+/// The one test executable of `package_dir` named `target`.
+pub fn test_exe(package_dir: &str, target: &str) -> Result<TestExe> {
+    test_exes(package_dir)?
+        .into_iter()
+        .find(|e| e.target == target)
+        .with_context(|| format!("the test build has no test target {target} in {package_dir}"))
+}
+
 /// The cargo that runs xtask (`$CARGO`), or `cargo` from `PATH`.
 pub fn cargo() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())

@@ -379,49 +379,73 @@ fn interleaved_bytes(dt: DType, rows: usize, cols: usize, wb: &[u8]) -> Vec<u8> 
     il
 }
 
-#[test]
-fn interleaved_matrices_equal_the_row_dot_products_on_every_table() {
-    // Bit for bit: the interleaved kernels (AVX-512) keep the row-major kernels' float steps,
-    // and tables without them take the groups apart first. Batches cover one token, the
-    // multi-token tiles (1, 2, 4 at a time and remainders) and the GEMM (≥ 16 tokens; on the
-    // interleaved layout, where the table has its kernel, Q6_K from 48 tokens).
+/// Interleaved `dt` matrices equal the row dot products on every table, bit for bit: the
+/// interleaved kernels (AVX-512) keep the row-major kernels' float steps, and tables without
+/// them take the groups apart first. Batches cover one token, the multi-token tiles (1, 2, 4
+/// at a time and remainders) and the GEMM (≥ 16 tokens; on the interleaved layout, where the
+/// table has its kernel, Q6_K from 48 tokens). One test per type, so the five run in
+/// parallel (under `qemu-x86_64 -cpu Haswell` in CI, one alone took 164 s).
+fn interleaved_equal_row_dots(dt: DType) {
     let pools: Vec<ThreadPool> = [1, 2, 3].into_iter().map(ThreadPool::new).collect();
     let mut x = Activations::new();
-    for dt in [DType::Q4_K, DType::Q6_K, DType::Q4_1, DType::Q5_0, DType::Q8_0] {
-        let shapes: &[(usize, usize)] = if dt.block_size() == 256 {
-            &[(8, 256), (16, 512), (72, 768), (200, 3072)]
-        } else {
-            // Q4_1, Q5_0 and Q8_0 interleave 16 rows to a block.
-            &[(16, 32), (32, 96), (80, 896), (208, 4864)]
-        };
-        for &(rows, cols) in shapes {
-            let wb = random_row(dt, rows * cols, (rows + cols) as u64);
-            let il = interleaved_bytes(dt, rows, cols, &wb);
-            let w = QMatrix::interleaved(dt, rows, cols, &il).expect("interleaved view");
-            // Q4_K's scales are stored unpacked (1184 bytes per 8 × 144); the others keep
-            // the file's size.
-            let per_8_rows = if dt == DType::Q4_K { 1184 } else { 8 * dt.type_size() };
-            assert!(w.is_interleaved() && w.n_bytes() == rows / 8 * cols / dt.block_size() * per_8_rows);
-            for k in Kernels::available() {
-                for n in [1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 33, 161] {
-                    let xf = random_f32(n * cols, 1.0, (rows * 100 + n) as u64);
-                    let want = row_by_row(k, dt, rows, cols, &wb, &xf);
-                    let pool = &pools[(rows + n) % pools.len()];
-                    x.load(&xf, cols);
-                    let mut out = vec![f32::NAN; n * rows];
-                    matmul_with(k, pool, &w, &mut x, &mut out);
-                    for (i, (g, e)) in out.iter().zip(&want).enumerate() {
-                        assert_eq!(
-                            g.to_bits(),
-                            e.to_bits(),
-                            "{dt} {} {rows}x{cols} n={n}: out[{i}] = {g}, row dot {e}",
-                            k.name()
-                        );
-                    }
+    let shapes: &[(usize, usize)] = if dt.block_size() == 256 {
+        &[(8, 256), (16, 512), (72, 768), (200, 3072)]
+    } else {
+        // Q4_1, Q5_0 and Q8_0 interleave 16 rows to a block.
+        &[(16, 32), (32, 96), (80, 896), (208, 4864)]
+    };
+    for &(rows, cols) in shapes {
+        let wb = random_row(dt, rows * cols, (rows + cols) as u64);
+        let il = interleaved_bytes(dt, rows, cols, &wb);
+        let w = QMatrix::interleaved(dt, rows, cols, &il).expect("interleaved view");
+        // Q4_K's scales are stored unpacked (1184 bytes per 8 × 144); the others keep
+        // the file's size.
+        let per_8_rows = if dt == DType::Q4_K { 1184 } else { 8 * dt.type_size() };
+        assert!(w.is_interleaved() && w.n_bytes() == rows / 8 * cols / dt.block_size() * per_8_rows);
+        for k in Kernels::available() {
+            for n in [1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 33, 161] {
+                let xf = random_f32(n * cols, 1.0, (rows * 100 + n) as u64);
+                let want = row_by_row(k, dt, rows, cols, &wb, &xf);
+                let pool = &pools[(rows + n) % pools.len()];
+                x.load(&xf, cols);
+                let mut out = vec![f32::NAN; n * rows];
+                matmul_with(k, pool, &w, &mut x, &mut out);
+                for (i, (g, e)) in out.iter().zip(&want).enumerate() {
+                    assert_eq!(
+                        g.to_bits(),
+                        e.to_bits(),
+                        "{dt} {} {rows}x{cols} n={n}: out[{i}] = {g}, row dot {e}",
+                        k.name()
+                    );
                 }
             }
         }
     }
+}
+
+#[test]
+fn interleaved_q4_k_matrices_equal_the_row_dot_products_on_every_table() {
+    interleaved_equal_row_dots(DType::Q4_K);
+}
+
+#[test]
+fn interleaved_q6_k_matrices_equal_the_row_dot_products_on_every_table() {
+    interleaved_equal_row_dots(DType::Q6_K);
+}
+
+#[test]
+fn interleaved_q4_1_matrices_equal_the_row_dot_products_on_every_table() {
+    interleaved_equal_row_dots(DType::Q4_1);
+}
+
+#[test]
+fn interleaved_q5_0_matrices_equal_the_row_dot_products_on_every_table() {
+    interleaved_equal_row_dots(DType::Q5_0);
+}
+
+#[test]
+fn interleaved_q8_0_matrices_equal_the_row_dot_products_on_every_table() {
+    interleaved_equal_row_dots(DType::Q8_0);
 }
 
 #[test]
