@@ -27,7 +27,7 @@
 
 use std::arch::x86_64::*;
 
-use super::mat_k::load64;
+use super::mat_k::{dpwssd, load64};
 use crate::arch::x86_64::avx2::mat_k::bsums;
 use crate::arch::x86_64::avx2::util::{
     load16, load32, prefetch, prefetch_ahead, prefetch_line, prefetch_prefix,
@@ -249,7 +249,7 @@ fn tokens<const G: usize>(
                     for (sj, pj) in s.iter_mut().zip(pp) {
                         // i16 lanes of 128-bit lane L: rows 2L, 2L + 1 of sub-block 2p (two
                         // halves each), then of 2p + 1; `vpdpwssd` folds each half pair.
-                        *sj = _mm512_dpwssd_epi32(*sj, _mm512_packs_epi32(pj[0], pj[1]), scp);
+                        *sj = dpwssd(*sj, _mm512_packs_epi32(pj[0], pj[1]), scp);
                     }
                 }
             }
@@ -440,7 +440,7 @@ fn tokens_q6<const G: usize>(
                             for (r, (&qr, &sr)) in q.iter().zip(&scs).enumerate() {
                                 let ia = (4 * (k % 2) + r) % per;
                                 let p = _mm512_maddubs_epi16(qr, bcast8(&xq[16 * h + 4 * r + k]));
-                                s[j][ia] = _mm512_dpwssd_epi32(s[j][ia], p, sr);
+                                s[j][ia] = dpwssd(s[j][ia], p, sr);
                             }
                         }
                     }
