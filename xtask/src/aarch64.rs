@@ -46,8 +46,7 @@ pub struct Args {}
 /// Runs the aarch64 kernel tests.
 pub fn run(_args: Args) -> Result<()> {
     if cfg!(target_arch = "aarch64") {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        return sh(Command::new(cargo).current_dir(root()).args([
+        return sh(Command::new(crate::util::cargo()).current_dir(root()).args([
             "test",
             "--profile",
             crate::util::TEST_PROFILE,

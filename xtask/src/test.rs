@@ -50,7 +50,7 @@ const STEPS: [&str; 12] = [
 /// and nothing may raise an illegal instruction.
 fn x86_tables() -> Result<()> {
     // The executables the workspace tests built, run again (`util::test_exes`: no rebuild).
-    sh(test_exe("crates/models", "parity")?.command(&[]).env("HEARTH_KERNELS", "avx2"))?;
+    sh(test_exe(&test_exes("crates/models")?, "parity")?.command(&[]).env("HEARTH_KERNELS", "avx2"))?;
     if std::env::var("SKIP_INSTALL").as_deref() != Ok("1") {
         crate::apt::install(&["qemu-user"], false)?;
     }
@@ -58,8 +58,9 @@ fn x86_tables() -> Result<()> {
     // suite (its f32-op tests are left out: qemu's emulated AVX2 signs some zeros of gelu
     // differently from real hardware).
     let haswell = ["qemu-x86_64", "-cpu", "Haswell"];
-    sh(&mut test_exe("kernels", "kernels")?.command(&haswell))?;
-    sh(test_exe("kernels", "compute")?.command(&haswell).args(["batch::", "matmul::"]))?;
+    let kernels = test_exes("kernels")?;
+    sh(&mut test_exe(&kernels, "kernels")?.command(&haswell))?;
+    sh(test_exe(&kernels, "compute")?.command(&haswell).args(["batch::", "matmul::"]))?;
     Ok(())
 }
 
@@ -84,6 +85,7 @@ fn steps(args: Args) -> Result<()> {
     }
     // Runs `f` as one named step and prints its wall time, so a slow run says where it went.
     let step = |name: &str, f: &mut dyn FnMut() -> Result<()>| -> Result<()> {
+        debug_assert!(STEPS.contains(&name), "step {name:?} is missing from STEPS");
         if !only.is_empty() && !only.contains(&spelled(name)) {
             return Ok(());
         }

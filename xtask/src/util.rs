@@ -49,14 +49,16 @@ pub const TEST_PROFILE: &str = "release-test";
 /// dev-dependencies, no other members) and recompiled ~40 crates, rustls and every hearth
 /// crate among them.
 pub fn test_bins() -> Result<PathBuf> {
-    run(Command::new(cargo()).current_dir(root()).args([
-        "test",
-        "--workspace",
-        "--profile",
-        TEST_PROFILE,
-        "--no-run",
-    ]))?;
+    run(&mut test_build())?;
     Ok(crate::dist::target_dir().join(TEST_PROFILE))
+}
+
+/// `cargo test --workspace --profile release-test --no-run`: the workspace tests' build,
+/// which [`test_bins`] and [`test_exes`] reuse.
+fn test_build() -> Command {
+    let mut cmd = Command::new(cargo());
+    cmd.current_dir(root()).args(["test", "--workspace", "--profile", TEST_PROFILE, "--no-run"]);
+    cmd
 }
 
 /// One test executable of the workspace's test-profile build: `package_dir` is its package's
@@ -93,15 +95,8 @@ impl TestExe {
 /// features for that package alone and recompiled part of the dependency tree on a clean
 /// clone (syn, half and the crates above them: ~2.5 minutes of CI).
 pub fn test_exes(package_dir: &str) -> Result<Vec<TestExe>> {
-    let mut cmd = Command::new(cargo());
-    cmd.current_dir(root()).args([
-        "test",
-        "--workspace",
-        "--profile",
-        TEST_PROFILE,
-        "--no-run",
-        "--message-format=json-render-diagnostics",
-    ]);
+    let mut cmd = test_build();
+    cmd.arg("--message-format=json-render-diagnostics");
     eprintln!("$ {}", show(&cmd));
     let out = cmd.stderr(std::process::Stdio::inherit()).output().context("starting cargo test --no-run")?;
     if !out.status.success() {
@@ -131,12 +126,11 @@ pub fn test_exes(package_dir: &str) -> Result<Vec<TestExe>> {
     Ok(exes)
 }
 
-/// The one test executable of `package_dir` named `target`.
-pub fn test_exe(package_dir: &str, target: &str) -> Result<TestExe> {
-    test_exes(package_dir)?
-        .into_iter()
+/// The executable of test target `target` among `exes` (from [`test_exes`]).
+pub fn test_exe<'a>(exes: &'a [TestExe], target: &str) -> Result<&'a TestExe> {
+    exes.iter()
         .find(|e| e.target == target)
-        .with_context(|| format!("the test build has no test target {target} in {package_dir}"))
+        .with_context(|| format!("the test build has no test target {target}"))
 }
 
 /// The cargo that runs xtask (`$CARGO`), or `cargo` from `PATH`.
