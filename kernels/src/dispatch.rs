@@ -99,6 +99,9 @@ pub(crate) struct XBatch<'a> {
     pub sum: &'a [i32],
     /// Q8_1: the block's `s = d·Σq` as f32 (for weight mins); empty for other formats.
     pub s: &'a [f32],
+    /// Q8_K: the sums of the block's eight 32-quant sub-blocks (for K-quant mins and
+    /// offsets), made once per batch rather than per row group; empty for other formats.
+    pub sub: &'a [[i16; 8]],
 }
 
 impl XBatch<'_> {
@@ -404,7 +407,8 @@ fn xbatch_args<'a, X: Block>(cols: usize, xb: &XBatch<'a>, t0: usize, t1: usize)
             && xb.ld == XBatch::ld_for(xb.n)
             && xb.d.len() == nb * xb.ld
             && (xb.sum.is_empty() || xb.sum.len() == nb * xb.ld)
-            && (xb.s.is_empty() || xb.s.len() == nb * xb.ld),
+            && (xb.s.is_empty() || xb.s.len() == nb * xb.ld)
+            && (xb.sub.is_empty() || xb.sub.len() == nb * xb.ld),
         "batch kernel: activations do not match {cols} columns of {}",
         X::DTYPE
     );
@@ -413,6 +417,9 @@ fn xbatch_args<'a, X: Block>(cols: usize, xb: &XBatch<'a>, t0: usize, t1: usize)
     }
     if X::DTYPE == DType::Q8_1 {
         assert_eq!(xb.s.len(), nb * xb.ld, "batch kernel: Q8_1 batch without block mins");
+    }
+    if X::DTYPE == DType::Q8_K {
+        assert_eq!(xb.sub.len(), nb * xb.ld, "batch kernel: Q8_K batch without sub-block sums");
     }
     assert!(t0 <= t1 && t1 <= xb.n, "batch kernel: tokens {t0}..{t1} of {}", xb.n);
     bytemuck::cast_slice(xb.bytes)

@@ -20,6 +20,8 @@ struct Quantized {
     sum: Vec<i32>,
     /// Q8_1: `s` per block as f32, same layout.
     s: Vec<f32>,
+    /// Q8_K: the 8 sub-block sums per block, same layout.
+    sub: Vec<[i16; 8]>,
 }
 
 impl Quantized {
@@ -28,10 +30,11 @@ impl Quantized {
         let ld = XBatch::ld_for(n);
         let nb = if vdt.is_quantized() { cols / vdt.block_size() } else { 0 };
         let row_bytes = vdt.row_bytes(cols);
-        let (d, sum, s) = (&mut self.d, &mut self.sum, &mut self.s);
+        let (d, sum, s, sub) = (&mut self.d, &mut self.sum, &mut self.s, &mut self.sub);
         d.clear();
         sum.clear();
         s.clear();
+        sub.clear();
         if nb == 0 {
             return;
         }
@@ -58,9 +61,13 @@ impl Quantized {
             }
             DType::Q8_K => {
                 d.resize(nb * ld, 0.0);
+                sub.resize(nb * ld, [0; 8]);
                 for (t, row) in self.bytes.chunks_exact(row_bytes).enumerate() {
                     for (b, blk) in as_blocks::<BlockQ8_K>(row).iter().enumerate() {
                         d[b * ld + t] = blk.d.get();
+                        // |Σ 32 quants| ≤ 32 · 128: exact in i16.
+                        sub[b * ld + t] =
+                            std::array::from_fn(|j| blk.bsums[2 * j].get() + blk.bsums[2 * j + 1].get());
                     }
                 }
             }
@@ -224,6 +231,7 @@ impl Activations {
             d: &slot.d,
             sum: &slot.sum,
             s: &slot.s,
+            sub: &slot.sub,
         }
     }
 

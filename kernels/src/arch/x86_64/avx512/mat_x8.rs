@@ -57,9 +57,16 @@ const IDX_PAIR_SC: [[i16; 32]; 2] = [per_pair(0), per_pair(16)];
 /// `vpermt2q`: the first source's, then the second's).
 const IDX_LOW_QWORDS: [i64; 8] = [0, 2, 4, 6, 8, 10, 12, 14];
 
+/// `vpermq` indices: the high 64 bits of each 128-bit lane, into the low 256 bits (as
+/// `vpermt2q`: the first source's, then the second's).
+const IDX_HIGH_QWORDS: [i64; 8] = [1, 3, 5, 7, 9, 11, 13, 15];
+
 /// `vpermd` indices: the even i32 lanes into the low 256 bits (as `vpermt2d`: the first
 /// source's, then the second's).
 const IDX_EVEN: [i32; 16] = [0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30];
+
+/// `vpermd` indices: the odd i32 lanes, as [`IDX_EVEN`].
+const IDX_ODD: [i32; 16] = [1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31];
 
 /// 8 bytes broadcast to every 64-bit lane.
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
@@ -138,28 +145,31 @@ fn join(lo: __m256, hi: __m256) -> __m512 {
     ))
 }
 
-/// The sums of the activations' 32-quant sub-blocks as i16: sub-blocks 0–3 in every 64-bit
-/// lane of the first register, 4–7 in every 64-bit lane of the second.
+/// The sums of a token's 32-quant sub-blocks ([`XBatch::sub`], made once per batch) as i16:
+/// sub-blocks 0–3 in every 64-bit lane of the first register, 4–7 in every 64-bit lane of the
+/// second. Two broadcast loads, no vector arithmetic.
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
 #[inline]
-fn sub_sums(x: &BlockQ8_K) -> (__m512i, __m512i) {
-    // |Σ 32 quants| ≤ 4096: exact in i16, `packs` never saturates.
-    let sums = _mm256_madd_epi16(bsums(x), _mm256_set1_epi16(1));
-    // 64-bit lanes: sub-blocks 0–3, 0–3, 4–7, 4–7.
-    let packed = _mm512_castsi256_si512(_mm256_packs_epi32(sums, sums));
-    (
-        _mm512_broadcastq_epi64(_mm512_castsi512_si128(packed)),
-        _mm512_permutexvar_epi64(_mm512_set1_epi64(2), packed),
-    )
+fn sub_sums(sub: &[i16; 8]) -> (__m512i, __m512i) {
+    let (halves, _) = sub.as_chunks::<4>();
+    let q = |h: &[i16; 4]| bcast8(bytemuck::cast_ref::<[i16; 4], [i8; 8]>(h));
+    (q(&halves[0]), q(&halves[1]))
 }
 
-/// `M` (`Σ_s min · sub-block sum`) of the 8 rows, row `i`'s in i32 lane `2i`: `mins` widened
-/// (sub-blocks 0–3, then 4–7; row `i`'s four in 64-bit lane `i`), `sums` from [`sub_sums`].
+/// Row `i`'s two halves of `M` (`Σ_s min · sub-block sum`, sub-blocks 0–3 and 4–7) in i32
+/// lanes `2i` and `2i + 1`: `mins` widened (sub-blocks 0–3, then 4–7; row `i`'s four in
+/// 64-bit lane `i`), `sums` from [`sub_sums`].
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+fn mins_halves(mins: &(__m512i, __m512i), sums: (__m512i, __m512i)) -> __m512i {
+    dpwssd(_mm512_madd_epi16(mins.0, sums.0), mins.1, sums.1)
+}
+
+/// `M` of the 8 rows, row `i`'s in i32 lane `2i` (see [`mins_halves`]).
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
 #[inline]
 fn mins8(mins: &(__m512i, __m512i), sums: (__m512i, __m512i)) -> __m512i {
-    // Row i's two pair sums in i32 lanes 2i, 2i + 1, then summed into lane 2i.
-    let v = _mm512_dpwssd_epi32(_mm512_madd_epi16(mins.0, sums.0), mins.1, sums.1);
+    let v = mins_halves(mins, sums);
     _mm512_add_epi32(v, _mm512_srli_epi64::<32>(v))
 }
 
@@ -178,11 +188,12 @@ pub(crate) unsafe fn mat_q4_k_x8(
     t1: usize,
     out: &mut [f32],
 ) {
-    for (t, g, last) in token_groups(t0, t1, 4) {
+    for (t, g, last) in token_groups(t0, t1, 8) {
         match g {
             1 => tokens::<1>(w, nb, x, xb, t0, t, last, out),
             2 => tokens::<2>(w, nb, x, xb, t0, t, last, out),
-            _ => tokens::<4>(w, nb, x, xb, t0, t, last, out),
+            4 => tokens::<4>(w, nb, x, xb, t0, t, last, out),
+            _ => tokens::<8>(w, nb, x, xb, t0, t, last, out),
         }
     }
 }
@@ -201,9 +212,9 @@ fn tokens<const G: usize>(
     last: usize,
     out: &mut [f32],
 ) {
-    const { assert!(G == 1 || G == 2 || G == 4, "token groups of 1, 2 or 4") };
-    // Sub-block pairs per pass: 8 `vpdpbusd` chains in flight, whatever `G` is.
-    let per = 4 / G;
+    const { assert!(G == 1 || G == 2 || G == 4 || G == 8, "token groups of 1, 2, 4 or 8") };
+    // Sub-block pairs per pass: 8 `vpdpbusd` chains in flight (16 at 8 tokens).
+    let per = (4 / G).max(1);
     let rows = w.len() / nb * 8;
     let xs: [&[_]; G] = token_rows(x, nb, t, last);
     let m4 = _mm512_set1_epi8(0xf);
@@ -213,8 +224,12 @@ fn tokens<const G: usize>(
     });
     // SAFETY: reads exactly the 64 bytes of `IDX_LOW_QWORDS`, unaligned.
     let low_idx = unsafe { _mm512_loadu_si512(IDX_LOW_QWORDS.as_ptr().cast()) };
+    // SAFETY: reads exactly the 64 bytes of `IDX_HIGH_QWORDS`, unaligned.
+    let high_idx = unsafe { _mm512_loadu_si512(IDX_HIGH_QWORDS.as_ptr().cast()) };
     // SAFETY: reads exactly the 64 bytes of `IDX_EVEN`, unaligned.
     let even = unsafe { _mm512_loadu_si512(IDX_EVEN.as_ptr().cast()) };
+    // SAFETY: reads exactly the 64 bytes of `IDX_ODD`, unaligned.
+    let odd = unsafe { _mm512_loadu_si512(IDX_ODD.as_ptr().cast()) };
     for (grp, blocks) in w.chunks_exact(nb).enumerate() {
         // One token: acc[0]. More: pair h (tokens 2h, 2h + 1) in acc2[h].
         let mut acc = [_mm256_setzero_ps(); 1];
@@ -261,10 +276,10 @@ fn tokens<const G: usize>(
             // i32 lanes of 128-bit lane L of `s[j]`: rows 2L, 2L + 1 of the even sub-blocks,
             // then of the odd ones; summed, row `i` is in the low 64 bits of 128-bit lane `i / 2`.
             let folded = |sj: __m512i| _mm512_add_epi32(sj, _mm512_shuffle_epi32::<0b01_00_11_10>(sj));
-            let m_of = |j: usize| mins8(&mins, sub_sums(&xs[j][b]));
+            let sums = |j: usize| sub_sums(&xb.sub[b * xb.ld + slot(t, j, last)]);
             if G == 1 {
                 let sum = _mm512_castsi512_si256(_mm512_permutexvar_epi64(low_idx, folded(s[0])));
-                let m = _mm512_castsi512_si256(_mm512_permutexvar_epi32(even, m_of(0)));
+                let m = _mm512_castsi512_si256(_mm512_permutexvar_epi32(even, mins8(&mins, sums(0))));
                 let dx = _mm256_set1_ps(xb.d[b * xb.ld + t]);
                 acc[0] = _mm256_fmadd_ps(_mm256_mul_ps(d, dx), _mm256_cvtepi32_ps(sum), acc[0]);
                 acc[0] = _mm256_fnmadd_ps(_mm256_mul_ps(dmin, dx), _mm256_cvtepi32_ps(m), acc[0]);
@@ -276,8 +291,17 @@ fn tokens<const G: usize>(
             let dmin2 = join(dmin, dmin);
             for (h, a) in acc2[..G / 2].iter_mut().enumerate() {
                 let (ja, jb) = (2 * h, 2 * h + 1);
-                let sum = _mm512_permutex2var_epi64(folded(s[ja]), low_idx, folded(s[jb]));
-                let m = _mm512_permutex2var_epi32(m_of(ja), even, m_of(jb));
+                // Token ja's 8 rows low, jb's high: the even sub-blocks' parts plus the odd
+                // ones', and the two halves of `M`.
+                let sum = _mm512_add_epi32(
+                    _mm512_permutex2var_epi64(s[ja], low_idx, s[jb]),
+                    _mm512_permutex2var_epi64(s[ja], high_idx, s[jb]),
+                );
+                let (ma, mb) = (mins_halves(&mins, sums(ja)), mins_halves(&mins, sums(jb)));
+                let m = _mm512_add_epi32(
+                    _mm512_permutex2var_epi32(ma, even, mb),
+                    _mm512_permutex2var_epi32(ma, odd, mb),
+                );
                 let at = b * xb.ld;
                 let (ta, tb) = (slot(t, ja, last), slot(t, jb, last));
                 let dx = join(_mm256_set1_ps(xb.d[at + ta]), _mm256_set1_ps(xb.d[at + tb]));
