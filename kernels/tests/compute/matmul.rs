@@ -382,7 +382,7 @@ fn interleaved_bytes(dt: DType, rows: usize, cols: usize, wb: &[u8]) -> Vec<u8> 
 /// Interleaved `dt` matrices equal the row dot products on every table, bit for bit: the
 /// interleaved kernels (AVX-512) keep the row-major kernels' float steps, and tables without
 /// them take the groups apart first. Batches cover one token, the multi-token tiles (1, 2, 4
-/// at a time and remainders) and the GEMM (≥ 16 tokens; on the interleaved layout, where the
+/// and 8 at a time and remainders) and the GEMM (≥ 16 tokens; on the interleaved layout, where the
 /// table has its kernel, Q6_K from 48 tokens). One test per type, so the five run in
 /// parallel (under `qemu-x86_64 -cpu Haswell` in CI, one alone took 164 s).
 fn interleaved_equal_row_dots(dt: DType) {

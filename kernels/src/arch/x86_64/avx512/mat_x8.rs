@@ -18,7 +18,9 @@
 //! nibble half took 4; the row-major kernels (`mat_k.rs`) spend about twice as many again on
 //! unpacking scales, folding halves and transposing. `M` is 2 multiply-adds per token and
 //! super-block: the mins are stored four to a row's 64-bit lane, the activations'
-//! sub-block sums broadcast to match.
+//! sub-block sums (`XBatch::sub`, made once per batch) broadcast to match. Batches take
+//! Q4_K 8 tokens per pass (each unpacked load feeds 16 `vpdpbusd`), Q6_K 4 (at 8, LLVM left
+//! its token loop rolled and the accumulators went to the stack).
 //!
 //! The integers `S` and `M` per (row, super-block) are exact, and the float steps are
 //! `group_k`'s (`avx2::mat_k`): `acc = fma(d·dx, S, acc)`, then `acc = fnmadd(dmin·dx, M,
