@@ -164,6 +164,9 @@ pub struct Kernels {
     name: &'static str,
     types: [TypeKernels; DType::COUNT],
     ops: &'static Ops,
+    /// From how many tokens a batch on an interleaved matrix of a type takes the rows apart
+    /// for the GEMM rather than run the table's `mat_x8` kernel (see `matmul`).
+    x8_gemm_min_tokens: fn(DType) -> usize,
 }
 
 impl Kernels {
@@ -181,7 +184,19 @@ impl Kernels {
         types: [TypeKernels; DType::COUNT],
         ops: &'static Ops,
     ) -> Kernels {
-        Kernels { name, types, ops }
+        Kernels { name, types, ops, x8_gemm_min_tokens: crate::matmul::x8_gemm_min_tokens }
+    }
+
+    /// This table with its own [`Kernels::x8_gemm_min_tokens`] (one whose `mat_x8` kernels
+    /// beat its GEMM on larger batches).
+    pub(crate) const fn with_x8_gemm_min_tokens(self, f: fn(DType) -> usize) -> Kernels {
+        Kernels { x8_gemm_min_tokens: f, ..self }
+    }
+
+    /// From how many tokens a batch on an interleaved `w` matrix uses the GEMM (the rows
+    /// taken apart first) rather than [`Kernels::mat_x8_fn`].
+    pub(crate) fn x8_gemm_min_tokens(&self, w: DType) -> usize {
+        (self.x8_gemm_min_tokens)(w)
     }
 
     /// `"scalar"`, `"avx2"`, `"avx2-vnni"`, `"avx512"`, `"neon"` or `"neon-dotprod"`.
@@ -463,7 +478,7 @@ pub(crate) fn mat_args<'a, W: Block, X: Block>(
 /// [`crate::matmul::group_rows`]) interleaved into `X8` blocks; returns the blocks and the
 /// blocks per row.
 #[inline]
-#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // AVX-512 only, so far
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // x86_64 tables only, so far
 pub(crate) fn mat_x8_args<'a, W: Block, X8: bytemuck::Pod, X: Block>(
     cols: usize,
     w: &'a [u8],

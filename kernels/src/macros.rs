@@ -82,6 +82,30 @@ macro_rules! mat_entry {
     }};
 }
 
+/// `mat_x8_entry!(W, X8, X, path)`: a [`crate::dispatch::MatFn`] on `W` rows interleaved into
+/// `X8` blocks, with activations in `X` blocks: checks the shapes, casts the bytes and calls
+/// the `unsafe` `#[target_feature]` kernel `path(w, nb, x, xb, t0, t1, out)`, under the
+/// contract of [`dot_entry!`].
+#[cfg_attr(not(target_arch = "x86_64"), allow(unused_macros))] // x86_64 tables only, so far
+macro_rules! mat_x8_entry {
+    ($w:ty, $x8:ty, $x:ty, $f:path) => {{
+        fn entry(
+            cols: usize,
+            w: &[u8],
+            xb: &$crate::dispatch::XBatch<'_>,
+            t0: usize,
+            t1: usize,
+            out: &mut [f32],
+        ) {
+            let (w, nb, x) = $crate::dispatch::mat_x8_args::<$w, $x8, $x>(cols, w, xb, t0, t1, out);
+            // SAFETY: the kernel's only precondition is its target features; this entry is
+            // reachable only through a table returned after detecting them at run time.
+            unsafe { $f(w, nb, x, xb, t0, t1, out) }
+        }
+        entry as $crate::dispatch::MatFn
+    }};
+}
+
 /// `gemm_entry!(unsafe W, X, pack, gemm, packed_bytes)`: a [`crate::dispatch::GemmKernels`]
 /// whose entries check the shapes and cast the bytes, then call the `unsafe`
 /// `#[target_feature]` kernels `pack(w, nb, dst)` and `gemm(rows, packed, x, xb, t0, t1,

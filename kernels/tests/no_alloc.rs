@@ -45,11 +45,19 @@ fn steady_state_matmul_does_not_allocate() {
     let wq = random_row(DType::Q4_K, 256 * cols, 1);
     let wk = random_row(DType::Q8_0, 64 * cols, 2);
     let wv = random_row(DType::Q6_K, 64 * cols, 3);
-    let q = QMatrix::new(DType::Q4_K, 256, cols, &wq).expect("valid");
+    // Q4_K in the layout a model loader repacks it into where the table reads it (AVX2 and
+    // AVX-512), else the file's.
+    let mut wq_il = vec![0u8; QMatrix::interleaved_len(DType::Q4_K, 256, cols).expect("interleavable")];
+    QMatrix::interleave(DType::Q4_K, 256, cols, &wq, &mut wq_il).expect("interleavable");
+    let q = if QMatrix::wants_interleaved(DType::Q4_K, 256) {
+        QMatrix::interleaved(DType::Q4_K, 256, cols, &wq_il).expect("valid")
+    } else {
+        QMatrix::new(DType::Q4_K, 256, cols, &wq).expect("valid")
+    };
     let k = QMatrix::new(DType::Q8_0, 64, cols, &wk).expect("valid");
     let v = QMatrix::new(DType::Q6_K, 64, cols, &wv).expect("valid");
-    // The layout a model loader repacks K-quants into where the process's table has a kernel
-    // for it (AVX-512; elsewhere the loader keeps the file's layout, so neither does this).
+    // The layout a model loader repacks Q6_K into where the process's table has a kernel for
+    // it (AVX-512; elsewhere the loader keeps the file's layout, so neither does this).
     let mut wo_il = vec![0u8; QMatrix::interleaved_len(DType::Q6_K, 64, cols).expect("interleavable")];
     let wo = random_row(DType::Q6_K, 64 * cols, 6);
     QMatrix::interleave(DType::Q6_K, 64, cols, &wo, &mut wo_il).expect("interleavable");

@@ -1,6 +1,6 @@
 //! Weights repacked once at load for the kernel table: Q4_K and Q6_K matrices interleaved 8
 //! rows to a block, Q5_0 and Q8_0 16, where the table decodes that layout faster ([`QMatrix::wants_interleaved`]: the
-//! AVX-512 table, so far). The copies live beside the mapping for the model's lifetime; the
+//! AVX-512 table; the AVX2 table for Q4_K). The copies live beside the mapping for the model's lifetime; the
 //! file's own pages of those tensors are then only read again for nothing (the page cache
 //! may drop them).
 

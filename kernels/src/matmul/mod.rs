@@ -36,8 +36,9 @@
 //!
 //! A matrix in the interleaved layout ([`QMatrix::interleaved`]: Q4_K/Q6_K 8 rows per block,
 //! Q4_1/Q5_0/Q8_0 16, repacked at load where the table reads it) goes to the table's `mat_x8`
-//! kernel for batches below the GEMM's (which, on that layout, starts later: at 48 tokens for
-//! Q6_K, never for the others — see `interleaved_gemm_min_tokens`); for the GEMM, or a
+//! kernel for batches below the table's `x8_gemm_min_tokens` (AVX2: the GEMM's 16; AVX-512,
+//! whose VNNI `mat_x8` kernels beat its GEMM: 48 tokens for Q6_K, never for the others — see
+//! `x8_gemm_min_tokens_avx512`); for the GEMM, or a
 //! table without that kernel, each chunk's groups are first taken apart into a per-thread
 //! buffer in the file's layout.
 //!
@@ -71,9 +72,16 @@ const CHUNK_BYTES_REUSED: usize = 128 * 1024;
 const MAX_GROUP: usize = 8;
 /// Batches at least this large use the repacking GEMM where the table has one.
 const GEMM_MIN_TOKENS: usize = 16;
-/// Batches at least this large use the GEMM on a matrix in the interleaved layout where the
-/// table has a `mat_x8` kernel for it (smaller ones use that kernel): the GEMM must first take
-/// the rows apart, and the `mat_x8` kernels beat it on small batches. Measured with
+/// Batches at least this large use the GEMM on a matrix in the interleaved layout, on a table
+/// whose `mat_x8` kernels are for decode and small batches (AVX2's Q4_K: 4 tokens per pass,
+/// no VNNI), as on the file's layout: the rows are taken apart first, a copy per chunk.
+pub(crate) fn x8_gemm_min_tokens(_: DType) -> usize {
+    GEMM_MIN_TOKENS
+}
+
+/// The AVX-512 table's [`x8_gemm_min_tokens`]: its `mat_x8` kernels (VNNI, 8 tokens per pass
+/// for Q4_K) beat the GEMM, which must first take the rows apart, on every batch but Q6_K's
+/// large ones. Measured with
 /// `cargo bench --bench kernels -- matmul_flop` (AVX-512 on a Sapphire Rapids VM, 2 threads,
 /// 4096×4096; Q5_0 896×4864), `mat_x8` on the interleaved layout against the GEMM on the
 /// file's (its best case): Q4_K 1.96 vs 2.71 ms at 32 tokens, 31.6 vs 36.9 ms at 512; Q5_0
@@ -81,7 +89,7 @@ const GEMM_MIN_TOKENS: usize = 16;
 /// even at 32 tokens (3.49 vs 3.34 ms) and far behind at 512 (57.2 vs 40.9 ms). Q4_1, on
 /// SmolLM2-135M's prefill (`hearth bench -p 32` / `-p 512`, 2 threads, a 2.1 GHz Xeon VM):
 /// 718–916 vs 390–506 t/s at 32 tokens, 536–626 vs 421–468 at 512.
-const fn interleaved_gemm_min_tokens(dt: DType) -> usize {
+pub(crate) fn x8_gemm_min_tokens_avx512(dt: DType) -> usize {
     match dt {
         DType::Q6_K => 48,
         DType::Q4_K | DType::Q4_1 | DType::Q5_0 | DType::Q8_0 => usize::MAX,
@@ -204,6 +212,8 @@ struct Part<'a> {
     gemm: Option<GemmKernels>,
     /// The table's kernel of interleaved rows, if any and the matrix is interleaved.
     mat_x8: Option<MatFn>,
+    /// From how many tokens the GEMM replaces `mat_x8` (`Kernels::x8_gemm_min_tokens`).
+    x8_gemm_min_tokens: usize,
     /// The input in this matrix's vec-dot type.
     x: XBatch<'a>,
     out: SendPtr<f32>,
@@ -227,6 +237,7 @@ fn run_group(
         mat: None,
         gemm: None,
         mat_x8: None,
+        x8_gemm_min_tokens: GEMM_MIN_TOKENS,
         x: x.batch(DType::F32),
         out: SendPtr(std::ptr::null_mut()),
         chunk_rows: 1,
@@ -243,6 +254,7 @@ fn run_group(
             mat: k.mat_fn(w.dtype()),
             gemm: k.gemm_kernels(w.dtype()),
             mat_x8: k.mat_x8_fn(w.dtype()).filter(|_| w.is_interleaved()),
+            x8_gemm_min_tokens: k.x8_gemm_min_tokens(w.dtype()),
             x: x.batch(vdt),
             out: SendPtr(out.as_mut_ptr()),
             chunk_rows,
@@ -307,7 +319,7 @@ fn run_chunk(p: &Part<'_>, n: usize, r0: usize, r1: usize, tile: &mut [f32]) {
     if !p.w.is_interleaved() {
         return run_chunk_on(p, p.w.stored_rows(r0, r1), gemm, n, r0, r1, tile);
     }
-    let gemm = gemm.filter(|_| p.mat_x8.is_none() || n >= interleaved_gemm_min_tokens(p.w.dtype()));
+    let gemm = gemm.filter(|_| p.mat_x8.is_none() || n >= p.x8_gemm_min_tokens);
     match (gemm, p.mat_x8) {
         (None, Some(x8)) => run_chunk_mat(p, x8, p.w.stored_rows(r0, r1), n, r0, r1, tile),
         // The GEMM (prefill), or a table without the interleaved kernel: the rows taken

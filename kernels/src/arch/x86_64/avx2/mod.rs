@@ -1,6 +1,7 @@
 //! AVX2 + FMA + F16C kernels (ggml-cpu/arch/x86/quants.c techniques) and their table:
 //! row dots (`dot.rs`, `dot_k.rs`), the multi-row decode kernels and the row dots that share
-//! their arithmetic (`mat.rs`, `mat_k.rs`), the prefill GEMM's inner dots (`gemm.rs`, for the
+//! their arithmetic (`mat.rs`, `mat_k.rs`), the Q4_K kernel of rows interleaved 8 to a block
+//! (`mat_x8.rs`: decode and small batches on the layout repacked at load), the prefill GEMM's inner dots (`gemm.rs`, for the
 //! driver in `../gemm/`), activation quantizers (`quantize.rs`) and the f32 ops (`ops.rs`).
 //!
 //! Every kernel is an `unsafe fn` whose only precondition is that the CPU has these
@@ -11,6 +12,7 @@ pub(crate) mod dot_k;
 mod gemm;
 pub(crate) mod mat;
 pub(crate) mod mat_k;
+pub(crate) mod mat_x8;
 pub(crate) mod ops;
 mod quantize;
 pub(crate) mod util;
@@ -51,6 +53,7 @@ pub(crate) const fn types() -> [TypeKernels; DType::COUNT] {
     t[Q4_K.index()].mat = Some(mat_entry!(unsafe BlockQ4_K, BlockQ8_K, mat_k::mat_q4_k));
     t[Q5_K.index()].mat = Some(mat_entry!(unsafe BlockQ5_K, BlockQ8_K, mat_k::mat_q5_k));
     t[Q6_K.index()].mat = Some(mat_entry!(unsafe BlockQ6_K, BlockQ8_K, mat_k::mat_q6_k));
+    t[Q4_K.index()].mat_x8 = Some(mat_x8_entry!(BlockQ4_K, BlockQ4_Kx8, BlockQ8_K, mat_x8::mat_q4_k_x8));
     set_gemm_slots!(t, gemm);
     t
 }

@@ -31,6 +31,7 @@ use std::arch::x86_64::*;
 
 use super::mat_k::{dpwssd, load64};
 use crate::arch::x86_64::avx2::mat_k::bsums;
+use crate::arch::x86_64::avx2::mat_x8::{slot, store_group, token_groups, token_rows};
 use crate::arch::x86_64::avx2::util::{
     load16, load32, prefetch, prefetch_ahead, prefetch_line, prefetch_prefix,
 };
@@ -76,58 +77,6 @@ const IDX_ODD: [i32; 16] = [1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 2
 fn bcast8(a: &[i8; 8]) -> __m512i {
     // SAFETY: reads exactly the 8 bytes of `a`, unaligned.
     _mm512_set1_epi64(unsafe { a.as_ptr().cast::<i64>().read_unaligned() })
-}
-
-/// `(t, G, last)`: tokens `t0..t1` in groups of `max` (4 or 8) while at least that many are
-/// left, then 4, 2, 1 (the kernels' `G`); 3 left are a group of 4 whose fourth slot repeats
-/// the third token (`last`, the group's last real token: one pass over the rows instead of
-/// two, for one token's multiply-adds, whose results are not stored).
-fn token_groups(t0: usize, t1: usize, max: usize) -> impl Iterator<Item = (usize, usize, usize)> {
-    let mut t = t0;
-    std::iter::from_fn(move || {
-        let (g, real) = match t1.checked_sub(t)? {
-            0 => return None,
-            1 => (1, 1),
-            2 => (2, 2),
-            3 => (4, 3),
-            left if left >= 8 && max >= 8 => (8, 8),
-            _ => (4, 4),
-        };
-        t += real;
-        Some((t - real, g, t - 1))
-    })
-}
-
-/// The token in slot `j` of the group starting at token `t` whose last real token is `last`.
-#[inline]
-fn slot(t: usize, j: usize, last: usize) -> usize {
-    (t + j).min(last)
-}
-
-/// The activation rows (`nb` blocks each) of the `G` tokens from `t`, slots past `last`
-/// repeating it. A loop rather than `array::from_fn`, which kept its closure out of line: a
-/// call per token on every kernel call, 2–5% of a fixture's prefill in `perf`.
-#[inline(always)]
-fn token_rows<X, const G: usize>(x: &[X], nb: usize, t: usize, last: usize) -> [&[X]; G] {
-    let mut xs = [&x[..0]; G];
-    for (j, xj) in xs.iter_mut().enumerate() {
-        *xj = &x[slot(t, j, last) * nb..][..nb];
-    }
-    xs
-}
-
-/// Group `grp`'s 8 rows of `acc[j]` (token `tile_t + j` of the tile) into the
-/// `[t - t0][row]` tile `out` of `rows` rows.
-#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-#[inline]
-fn store_group(acc: &[__m256], tile_t: usize, rows: usize, grp: usize, out: &mut [f32]) {
-    // A padded group's repeated slot lies past the tile's tokens: not stored.
-    let tokens = out.len() / rows;
-    for (j, a) in acc.iter().enumerate().take(tokens.saturating_sub(tile_t)) {
-        let o = &mut out[(tile_t + j) * rows + 8 * grp..][..8];
-        // SAFETY: writes exactly the 8 floats of `o`, unaligned.
-        unsafe { _mm256_storeu_ps(o.as_mut_ptr(), *a) };
-    }
 }
 
 /// The low and the high 256 bits of `v` (two tokens' 8 rows, the inverse of [`join`]).

@@ -16,28 +16,6 @@ use crate::blocks::*;
 use crate::dispatch::Kernels;
 use hearth_dtype::DType;
 
-/// A [`crate::dispatch::MatFn`] on `W` rows interleaved into `X8` blocks, with activations in
-/// `X` blocks: checks the shapes, casts the bytes and calls the `unsafe` `#[target_feature]`
-/// kernel `path(w, nb, x, xb, t0, t1, out)`, under the contract of `dot_entry!`.
-macro_rules! mat_x8_entry {
-    ($w:ty, $x8:ty, $x:ty, $f:path) => {{
-        fn entry(
-            cols: usize,
-            w: &[u8],
-            xb: &crate::dispatch::XBatch<'_>,
-            t0: usize,
-            t1: usize,
-            out: &mut [f32],
-        ) {
-            let (w, nb, x) = crate::dispatch::mat_x8_args::<$w, $x8, $x>(cols, w, xb, t0, t1, out);
-            // SAFETY: the kernel's only precondition is its target features; this entry is
-            // reachable only through a table returned after detecting them at run time.
-            unsafe { $f(w, nb, x, xb, t0, t1, out) }
-        }
-        entry as crate::dispatch::MatFn
-    }};
-}
-
 /// The AVX-512 table.
 pub(crate) static AVX512: Kernels = {
     use DType::*;
@@ -54,4 +32,5 @@ pub(crate) static AVX512: Kernels = {
     t[Q5_0.index()].mat_x8 = Some(mat_x8_entry!(BlockQ5_0, BlockQ5_0x16, BlockQ8_0, mat_x8::mat_q5_0_x16));
     t[Q8_0.index()].mat_x8 = Some(mat_x8_entry!(BlockQ8_0, BlockQ8_0x16, BlockQ8_0, mat_x8::mat_q8_0_x16));
     Kernels::new("avx512", t, &super::avx2::ops::OPS_AVX512)
+        .with_x8_gemm_min_tokens(crate::matmul::x8_gemm_min_tokens_avx512)
 };
