@@ -216,7 +216,11 @@ fn tokens<const G: usize>(
             for (j, a) in acc.iter_mut().enumerate() {
                 let at = b * xb.ld + slot(t, j, last);
                 let (sub, _) = xb.sub[at].as_chunks::<4>();
-                let sums = [0, 1].map(|q| bcast8(bytemuck::cast_ref::<[i16; 4], [u8; 8]>(&sub[q])));
+                // Two broadcast loads (`array::map` here stayed a call per token and block).
+                let sums = [
+                    bcast8(bytemuck::cast_ref::<[i16; 4], [u8; 8]>(&sub[0])),
+                    bcast8(bytemuck::cast_ref::<[i16; 4], [u8; 8]>(&sub[1])),
+                ];
                 let m = |h: usize| {
                     _mm256_add_epi32(
                         _mm256_madd_epi16(mins[h][0], sums[0]),
@@ -231,7 +235,9 @@ fn tokens<const G: usize>(
                 *a = _mm256_fnmadd_ps(_mm256_mul_ps(dmin, dx), _mm256_cvtepi32_ps(min), *a);
             }
         }
-        let acc = acc.map(|a| _mm256_permutevar8x32_ps(a, order));
+        for a in &mut acc {
+            *a = _mm256_permutevar8x32_ps(*a, order);
+        }
         store_group(&acc, t - t0, rows, grp, out);
     }
 }
