@@ -173,7 +173,10 @@ fn tokens<const G: usize>(
             let (sc_pairs, _) = wb.scales.as_chunks::<16>();
             // Per half: each row's `S` in two i32 lanes (lanes 2r, 2r + 1 of row 4h + r).
             let mut s = [[_mm256_setzero_si256(); G]; 2];
-            for (h, sh) in s.iter_mut().enumerate() {
+            for (h, s_half) in s.iter_mut().enumerate() {
+                // In registers for the half, stored once after it (indexed by `h` inside the
+                // loop, LLVM kept them on the stack: a load and a store per `madd`).
+                let mut sh = [_mm256_setzero_si256(); G];
                 for (p, pair) in sc_pairs.iter().enumerate() {
                     let scales = _mm256_broadcastsi128_si256(load16(pair));
                     for e in 0..2 {
@@ -204,6 +207,7 @@ fn tokens<const G: usize>(
                         }
                     }
                 }
+                *s_half = sh;
             }
             // The mins, widened: [h][q] = rows 4h..4h + 4, sub-blocks 4q..4q + 4 (row r's four
             // in i16 lanes 4r..4r + 4).
