@@ -15,6 +15,13 @@
 //! 3. **serve**: `hearth serve` on loopback answers a chat completion with a JSON-schema
 //!    `response_format`; the answer must parse and hold the schema's required keys.
 //!
+//! The binary is built as `cargo xtask dist` builds it (static, the same RUSTFLAGS and
+//! source) but with the `release-test` profile (no LTO) and `opt-level = 1` outside the crates
+//! that run hot here (`dist::Profile::Test`), into `target/dist-test/`. The cross build was
+//! most of this step's time: 803 s of 1039 in CI on a 2-vCPU EPYC with the shipped profile,
+//! 603 s this way (Debian's rustc compiling for aarch64 is slow; LTO alone was not the cost).
+//! `--release` checks the shipped build instead.
+//!
 //! Emulation is slow (roughly 20–50× native), so prompts are short and `--steps` few; the
 //! timings printed say nothing about real ARM speed.
 
@@ -52,9 +59,14 @@ pub struct Args {
     /// Greedy steps compared per golden case.
     #[arg(long, default_value_t = 6)]
     pub steps: usize,
-    /// Use the aarch64 dist binary as it is instead of building it.
+    /// Use the aarch64 binary as it is instead of building it.
     #[arg(long)]
     pub no_build: bool,
+    /// Check the shipped build (`--release`, thin LTO, target/dist/) instead of the same
+    /// program built for tests (`--profile release-test`, cold crates at opt-level 1,
+    /// target/dist-test/).
+    #[arg(long)]
+    pub release: bool,
 }
 
 impl Default for Args {
@@ -64,19 +76,26 @@ impl Default for Args {
             plain_neon_cpu: "cortex-a53".into(),
             steps: 6,
             no_build: false,
+            release: false,
         }
     }
 }
 
 /// Builds the binary (unless told not to) and runs the three checks on every CPU.
 pub fn run(args: Args) -> Result<()> {
+    let profile = if args.release { dist::Profile::Release } else { dist::Profile::Test };
     let arm = if args.no_build {
         crate::aarch64::prepare()?;
-        dist::path(AARCH64)
+        dist::path_for(AARCH64, profile)
     } else {
-        dist::build(AARCH64)?
+        dist::build(AARCH64, profile)?
     };
-    ensure!(arm.exists(), "{} is missing: run `cargo xtask dist --target {AARCH64}`", arm.display());
+    ensure!(
+        arm.exists(),
+        "{} is missing: run `cargo xtask aarch64-e2e` without --no-build{}",
+        arm.display(),
+        if args.release { " (or `cargo xtask dist --target aarch64-unknown-linux-gnu`)" } else { "" }
+    );
     // The host's binary, for the side-by-side lines: the test-profile build the tests use.
     let x86 = crate::util::test_bins()?.join("hearth");
 

@@ -25,6 +25,18 @@ pub const X86_64: &str = "x86_64-unknown-linux-gnu";
 /// The ARM server triple, cross-built.
 pub const AARCH64: &str = "aarch64-unknown-linux-gnu";
 
+/// The crates whose speed the aarch64 end-to-end checks feel under qemu (20–50× slower than
+/// native): built at `opt-level = 3` in [`Profile::Test`], the rest at 1.
+const HOT_CRATES: [&str; 7] = [
+    "hearth-kernels",
+    "hearth-models",
+    "hearth-tokenizer",
+    "hearth-sampler",
+    "hearth-grammar",
+    "llguidance",
+    "toktrie",
+];
+
 /// `+crt-static` alone gives a static PIE, which glibc's ldd reports as "statically linked";
 /// `relocation-model=static` makes it a classic static executable ("not a dynamic
 /// executable"), with no startup self-relocation.
@@ -41,38 +53,81 @@ pub struct Args {
 
 /// Builds, copies and checks the binary.
 pub fn run(args: Args) -> Result<()> {
-    build(&args.target).map(|_| ())
+    build(&args.target, Profile::Release).map(|_| ())
 }
 
-/// Builds the static binary for `triple` and checks it; returns its path.
-pub fn build(triple: &str) -> Result<PathBuf> {
+/// Which cargo profile builds the static binary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Profile {
+    /// `--release` (thin LTO): what `cargo xtask dist` ships, in `target/dist/`.
+    Release,
+    /// `--profile release-test`: the same source, flags and static linking, without LTO and
+    /// at `opt-level = 1` except [`HOT_CRATES`], in `target/dist-test/`. For the checks that
+    /// run the program (`cargo xtask aarch64-e2e` in CI): the aarch64 cross build took 603 s
+    /// instead of 803 on a 2-vCPU EPYC, and a binary built this way is never copied where a
+    /// shipped one goes.
+    Test,
+}
+
+impl Profile {
+    /// Extra `cargo build` arguments: the test build compiles everything at `opt-level = 1`
+    /// except the crates the checks run hot under emulation ([`HOT_CRATES`]: the forward
+    /// pass, the tokenizer, sampling and constrained decoding), which keep the profile's 3.
+    fn extra_args(self) -> Vec<String> {
+        match self {
+            Profile::Release => Vec::new(),
+            Profile::Test => {
+                let mut args = vec!["--config".to_string(), "profile.release-test.opt-level=1".into()];
+                for krate in HOT_CRATES {
+                    args.push("--config".into());
+                    args.push(format!("profile.release-test.package.{krate}.opt-level=3"));
+                }
+                args
+            }
+        }
+    }
+
+    /// The cargo profile's name (its folder under the target triple).
+    fn name(self) -> &'static str {
+        match self {
+            Profile::Release => "release",
+            Profile::Test => "release-test",
+        }
+    }
+}
+
+/// Builds the static binary for `triple` with `profile` and checks it; returns its path.
+pub fn build(triple: &str, profile: Profile) -> Result<PathBuf> {
     if !cfg!(all(target_arch = "x86_64", target_os = "linux")) {
         bail!("`cargo xtask dist` builds on an x86_64 Linux host");
     }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     no_openssl(&cargo)?;
     let target = target_dir();
-    let (mut cmd, built_in, out) = match triple {
-        X86_64 => (Command::new(&cargo), target.clone(), target.join("dist").join("hearth")),
+    let (mut cmd, built_in) = match triple {
+        X86_64 => (Command::new(&cargo), target.clone()),
         AARCH64 => {
             // Its own target dir: the kernel tests' aarch64 build has other RUSTFLAGS, and
             // sharing one would rebuild everything at each switch.
             let dir = target.join("aarch64-dist");
             crate::aarch64::prepare()?;
-            (crate::aarch64::cargo(&dir)?, dir, target.join("dist").join(AARCH64).join("hearth"))
+            (crate::aarch64::cargo(&dir)?, dir)
         }
         other => bail!("--target must be {X86_64} or {AARCH64}, not {other:?}"),
     };
-    // The release profile keeps debug info for profiling; a shipped binary drops it (~90 MB
+    let out = path_for(triple, profile);
+    // The release profiles keep debug info for profiling; a shipped binary drops it (~90 MB
     // with it).
+    let var = profile.name().to_uppercase().replace('-', "_");
     sh(cmd
         .current_dir(root())
         .env("RUSTFLAGS", RUSTFLAGS)
-        .env("CARGO_PROFILE_RELEASE_DEBUG", "false")
-        .env("CARGO_PROFILE_RELEASE_STRIP", "symbols")
-        .args(["build", "--release", "--target", triple, "-p", "hearth"]))?;
+        .env(format!("CARGO_PROFILE_{var}_DEBUG"), "false")
+        .env(format!("CARGO_PROFILE_{var}_STRIP"), "symbols")
+        .args(["build", "--profile", profile.name(), "--target", triple, "-p", "hearth"])
+        .args(profile.extra_args()))?;
 
-    let built = built_in.join(triple).join("release").join("hearth");
+    let built = built_in.join(triple).join(profile.name()).join("hearth");
     let dir = out.parent().expect("a file in a folder");
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     std::fs::copy(&built, &out)
@@ -88,11 +143,16 @@ pub fn target_dir() -> PathBuf {
     dir.canonicalize().unwrap_or(dir)
 }
 
-/// The dist binary of `triple` (built or not).
-pub fn path(triple: &str) -> PathBuf {
+/// The static binary of `triple` built with `profile` (built or not): `target/dist/` for
+/// the release profile, `target/dist-test/` for the test profile.
+pub fn path_for(triple: &str, profile: Profile) -> PathBuf {
+    let dir = target_dir().join(match profile {
+        Profile::Release => "dist",
+        Profile::Test => "dist-test",
+    });
     match triple {
-        X86_64 => target_dir().join("dist").join("hearth"),
-        _ => target_dir().join("dist").join(triple).join("hearth"),
+        X86_64 => dir.join("hearth"),
+        _ => dir.join(triple).join("hearth"),
     }
 }
 
