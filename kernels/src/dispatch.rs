@@ -189,6 +189,7 @@ impl Kernels {
 
     /// This table with its own [`Kernels::x8_gemm_min_tokens`] (one whose `mat_x8` kernels
     /// beat its GEMM on larger batches).
+    #[cfg(target_arch = "x86_64")]
     pub(crate) const fn with_x8_gemm_min_tokens(self, f: fn(DType) -> usize) -> Kernels {
         Kernels { x8_gemm_min_tokens: f, ..self }
     }

@@ -89,6 +89,7 @@ pub(crate) fn x8_gemm_min_tokens(_: DType) -> usize {
 /// even at 32 tokens (3.49 vs 3.34 ms) and far behind at 512 (57.2 vs 40.9 ms). Q4_1, on
 /// SmolLM2-135M's prefill (`hearth bench -p 32` / `-p 512`, 2 threads, a 2.1 GHz Xeon VM):
 /// 718–916 vs 390–506 t/s at 32 tokens, 536–626 vs 421–468 at 512.
+#[cfg(target_arch = "x86_64")]
 pub(crate) fn x8_gemm_min_tokens_avx512(dt: DType) -> usize {
     match dt {
         DType::Q6_K => 48,
