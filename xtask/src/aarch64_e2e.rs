@@ -1,4 +1,4 @@
-//! `cargo xtask aarch64-e2e`: the static aarch64 dist binary, end to end under qemu-user, on
+//! `cargo xtask aarch64-e2e`: the static aarch64 binary (test profile), end to end under qemu-user, on
 //! each of `--cpus` (default `max` and `neoverse-n1`, the Oracle Free Tier Ampere A1's core:
 //! NEON + dotprod, no i8mm):
 //!

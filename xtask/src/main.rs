@@ -4,7 +4,7 @@
 //! - `test`: the full test suite, as CI runs it (lint gate, then fixtures, then tests).
 //! - `lint`: the lint gate alone (`cargo fmt --check`, `cargo clippy -D warnings`).
 //! - `aarch64-test`: the kernel tests cross-compiled for aarch64 and run under qemu.
-//! - `aarch64-e2e`: the static aarch64 dist binary end to end under qemu (run, tokenize, serve).
+//! - `aarch64-e2e`: the static aarch64 binary end to end under qemu (run, tokenize, serve).
 //! - `deploy-check`: deploy/oracle-free-tier.md's commands, run as written in a sandbox.
 //! - `shapes`: shape-alike GGUFs (random weights) of Mistral 7B, Llama 3.2, Qwen2.5-Coder.
 //! - `sdk-test`, `load`: `hearth serve` driven by the official OpenAI Python SDK.
@@ -68,11 +68,11 @@ enum Cmd {
     /// Cross-compile the kernel tests for aarch64 and run them under qemu-user
     /// (with `-cpu max`, and again on a CPU without dotprod).
     Aarch64Test(aarch64::Args),
-    /// Build the static aarch64 dist binary and check it end to end under qemu-aarch64 on
-    /// each --cpus model (default max and neoverse-n1, the Ampere A1's core): `hearth run`
-    /// greedy against llama.cpp's golden steps on SmolLM2 and Qwen2.5-Coder-0.5B, `hearth
-    /// tokenize` against llama.cpp's ids and the x86 binary's, and `hearth serve` answering a
-    /// JSON-schema chat completion on loopback.
+    /// Build the static aarch64 binary (test profile; --release: the shipped build) and check
+    /// it end to end under qemu-aarch64 on each --cpus model (default max and neoverse-n1,
+    /// the Ampere A1's core): `hearth run` greedy against llama.cpp's golden steps on SmolLM2
+    /// and Qwen2.5-Coder-0.5B, `hearth tokenize` against llama.cpp's ids and the x86 binary's,
+    /// and `hearth serve` answering a JSON-schema chat completion on loopback.
     Aarch64E2e(aarch64_e2e::Args),
     /// Run deploy/oracle-free-tier.md's commands as written (its `sh` blocks), as root in a
     /// private mount namespace with throwaway /etc, /usr/local and /var/lib overlays and
