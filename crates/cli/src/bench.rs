@@ -8,9 +8,9 @@
 //!   aggregate tokens/s.
 //!
 //! The limit column: for tg, the measured read bandwidth over the bytes of weights a token
-//! reads; for pp, the measured int8 multiply-add peak of the CPU's widest `vpdpbusd`
-//! ([`hearth_kernels::probe`]) over the weights' multiply-adds per token (attention not
-//! counted; `-` where the CPU has no such instruction).
+//! reads; for pp, the measured int8 multiply-add peak of the CPU's widest `vpdpbusd`, or on
+//! AVX2 without VNNI of `vpmaddubsw` + `vpaddw` pairs ([`hearth_kernels::probe`]), over the
+//! weights' multiply-adds per token (attention not counted; `-` where the CPU is not probed).
 //!
 //! Each test runs once as warm-up, then `--reps` times; t/s is reported as mean ± sd.
 
