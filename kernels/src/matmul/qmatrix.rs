@@ -148,7 +148,7 @@ impl<'a> QMatrix<'a> {
     }
 
     /// Whether the process's kernel table ([`crate::kernels()`]) multiplies such matrices
-    /// from the interleaved layout (it has a kernel for it: AVX-512 for Q4_K, Q6_K, Q4_1, Q5_0 and Q8_0; AVX2 for Q4_K); a model loader
+    /// from the interleaved layout (it has a kernel for it: AVX-512 for Q4_K, Q6_K, Q4_1, Q5_0 and Q8_0; AVX2 for Q4_K, Q4_1 and Q5_0); a model loader
     /// then repacks them once with [`QMatrix::interleave`]. `HEARTH_REPACK=0` (or `off`)
     /// says no for the whole process: the weights then stay in the file mapping only (its
     /// page cache shared with other processes mapping the same file; slower decode).

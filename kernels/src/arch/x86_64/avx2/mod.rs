@@ -1,7 +1,8 @@
 //! AVX2 + FMA + F16C kernels (ggml-cpu/arch/x86/quants.c techniques) and their table:
 //! row dots (`dot.rs`, `dot_k.rs`), the multi-row decode kernels and the row dots that share
 //! their arithmetic (`mat.rs`, `mat_k.rs`), the Q4_K kernel of rows interleaved 8 to a block
-//! (`mat_x8.rs`: decode and small batches on the layout repacked at load), the prefill GEMM's inner dots (`gemm.rs`, for the
+//! (`mat_x8.rs`) and the Q5_0 and Q4_1 kernels of rows interleaved 16 to a block
+//! (`mat_x16.rs`: decode and small batches on the layouts repacked at load), the prefill GEMM's inner dots (`gemm.rs`, for the
 //! driver in `../gemm/`), activation quantizers (`quantize.rs`) and the f32 ops (`ops.rs`).
 //!
 //! Every kernel is an `unsafe fn` whose only precondition is that the CPU has these
@@ -12,6 +13,7 @@ pub(crate) mod dot_k;
 mod gemm;
 pub(crate) mod mat;
 pub(crate) mod mat_k;
+mod mat_x16;
 pub(crate) mod mat_x8;
 pub(crate) mod ops;
 mod quantize;
@@ -54,6 +56,8 @@ pub(crate) const fn types() -> [TypeKernels; DType::COUNT] {
     t[Q5_K.index()].mat = Some(mat_entry!(unsafe BlockQ5_K, BlockQ8_K, mat_k::mat_q5_k));
     t[Q6_K.index()].mat = Some(mat_entry!(unsafe BlockQ6_K, BlockQ8_K, mat_k::mat_q6_k));
     t[Q4_K.index()].mat_x8 = Some(mat_x8_entry!(BlockQ4_K, BlockQ4_Kx8, BlockQ8_K, mat_x8::mat_q4_k_x8));
+    t[Q5_0.index()].mat_x8 = Some(mat_x8_entry!(BlockQ5_0, BlockQ5_0x16, BlockQ8_0, mat_x16::mat_q5_0_x16));
+    t[Q4_1.index()].mat_x8 = Some(mat_x8_entry!(BlockQ4_1, BlockQ4_1x16, BlockQ8_1, mat_x16::mat_q4_1_x16));
     set_gemm_slots!(t, gemm);
     t
 }
