@@ -277,6 +277,28 @@ pub struct BlockQ8_1 {
 }
 block!(BlockQ8_1, Q8_1, 36);
 
+/// An activation block of 32 quants (Q8_0, Q8_1), for kernels generic over the two (the x86
+/// kernels of rows interleaved 16 to a block).
+#[cfg(target_arch = "x86_64")]
+pub(crate) trait Quants32 {
+    /// The block's 32 quants.
+    fn quants(&self) -> &[i8; 32];
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Quants32 for BlockQ8_0 {
+    fn quants(&self) -> &[i8; 32] {
+        &self.qs
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Quants32 for BlockQ8_1 {
+    fn quants(&self) -> &[i8; 32] {
+        &self.qs
+    }
+}
+
 /// Q2_K: 16 sub-blocks of 16, `x = d * (sc & 15) * q - dmin * (sc >> 4)`, q in 0..4.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Pod, Zeroable)]

@@ -21,7 +21,7 @@
 use std::arch::x86_64::*;
 
 use super::mat_x8::{slot, store_group, token_groups, token_rows};
-use super::util::{load16, load32, prefetch, prefetch_ahead};
+use super::util::{bcast4, load16, load32, prefetch, prefetch_ahead};
 use crate::blocks::*;
 use crate::dispatch::XBatch;
 
@@ -116,23 +116,6 @@ impl Rows16 for BlockQ4_1x16 {
     }
 }
 
-/// An activation block of 32 quants (Q8_0, Q8_1).
-trait Quants32 {
-    fn quants(&self) -> &[i8; 32];
-}
-
-impl Quants32 for BlockQ8_0 {
-    fn quants(&self) -> &[i8; 32] {
-        &self.qs
-    }
-}
-
-impl Quants32 for BlockQ8_1 {
-    fn quants(&self) -> &[i8; 32] {
-        &self.qs
-    }
-}
-
 /// Half `h`'s 8 chunks of nibbles of a 16-row block's `qs`: chunk `c < 4` the low nibbles of
 /// load `c` (quants `4c..4c + 4`), chunk `c ≥ 4` the high nibbles of load `c − 4` (quants
 /// `16 + 4(c − 4)..`, which is again `4c..4c + 4`).
@@ -216,14 +199,15 @@ fn tokens32<
             for (h, acc_h) in acc.iter_mut().enumerate() {
                 let q = unpack(wb, h);
                 let dw = _mm256_cvtph_ps(load16(bytemuck::cast_ref::<_, [u8; 16]>(&d[h])));
+                let mw =
+                    if MIN { _mm256_cvtph_ps(load16(bytemuck::cast_ref::<_, [u8; 16]>(&m[h]))) } else { dw };
                 for (j, a) in acc_h.iter_mut().enumerate() {
                     let (xq, _) = xs[j][b].quants().as_chunks::<4>();
                     let mut s = _mm256_setzero_si256();
                     for g in 0..8 / PER {
                         let mut s16 = _mm256_setzero_si256();
                         for c in PER * g..PER * (g + 1) {
-                            let xc = _mm256_set1_epi32(i32::from_le_bytes(xq[c].map(|v| v as u8)));
-                            s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(q[c], xc));
+                            s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(q[c], bcast4(&xq[c])));
                         }
                         s = _mm256_add_epi32(s, _mm256_madd_epi16(s16, ones));
                     }
@@ -234,7 +218,6 @@ fn tokens32<
                     let dx = _mm256_set1_ps(xb.d[tj]);
                     *a = _mm256_fmadd_ps(_mm256_mul_ps(dw, dx), _mm256_cvtepi32_ps(s), *a);
                     if MIN {
-                        let mw = _mm256_cvtph_ps(load16(bytemuck::cast_ref::<_, [u8; 16]>(&m[h])));
                         *a = _mm256_fmadd_ps(mw, _mm256_set1_ps(xb.s[tj]), *a);
                     }
                 }

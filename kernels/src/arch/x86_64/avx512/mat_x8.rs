@@ -556,23 +556,6 @@ fn mat32_x16<W16, X, FU, const SHIFT: u32, const MIN: bool>(
     }
 }
 
-/// An activation block of 32 quants (Q8_0, Q8_1).
-trait Quants32 {
-    fn quants(&self) -> &[i8; 32];
-}
-
-impl Quants32 for BlockQ8_0 {
-    fn quants(&self) -> &[i8; 32] {
-        &self.qs
-    }
-}
-
-impl Quants32 for BlockQ8_1 {
-    fn quants(&self) -> &[i8; 32] {
-        &self.qs
-    }
-}
-
 /// The `G` tokens from `t` (`ts`: the tile's first token, `t`, and the last real token,
 /// repeated by the slots past it) of a 32-element block type interleaved 16 rows to a
 /// block: `unpack` gives a block's 8 chunks of unsigned quants (chunk `c`: quants
