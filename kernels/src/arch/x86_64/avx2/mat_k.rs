@@ -335,7 +335,7 @@ unsafe fn group_k<W, U, FU, FP, FS, const G: usize>(
                         let mut pm = [_mm256_setzero_si256(); 8];
                         for (bb, wb) in blocks.iter().enumerate() {
                             let b = tile * rr + bb;
-                            prefetch_ahead(wb, prefetch::ONE_STREAM);
+                            prefetch_ahead(wb, prefetch::K_BLOCKS);
                             let u = (k.unpack)(wb);
                             let (d, m) = (k.scale)(wb);
                             for j in 0..G {

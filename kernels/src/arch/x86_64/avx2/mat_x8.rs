@@ -168,7 +168,7 @@ fn tokens<const G: usize>(
         let mut acc = [_mm256_setzero_ps(); G];
         for (b, wb) in blocks.iter().enumerate() {
             // The head's lines now, the quants' one per load below (as the AVX-512 kernel).
-            prefetch_prefix(wb, prefetch::ONE_STREAM, std::mem::offset_of!(BlockQ4_Kx8, qs));
+            prefetch_prefix(wb, prefetch::K_BLOCKS, std::mem::offset_of!(BlockQ4_Kx8, qs));
             let (qs, _) = wb.qs.as_chunks::<64>();
             let (sc_pairs, _) = wb.scales.as_chunks::<16>();
             // Per half: each row's `S` in two i32 lanes (lanes 2r, 2r + 1 of row 4h + r).
@@ -185,7 +185,7 @@ fn tokens<const G: usize>(
                         for k in 0..4 {
                             let chunk = &qs[4 * p + k];
                             if h == 0 && e == 0 {
-                                prefetch_line(chunk, prefetch::ONE_STREAM);
+                                prefetch_line(chunk, prefetch::K_BLOCKS);
                             }
                             let (halves, _) = chunk.as_chunks::<32>();
                             let v = load32(&halves[h]);

@@ -239,8 +239,18 @@ pub(crate) fn bcast4(q: &[i8]) -> __m256i {
 /// Qwen2.5-Coder-7B 17.9 → 19.9 and 5.82 → 6.20. Every other bit in the block's second half
 /// (one line in two asked for) was slower still: 3B 31.7 and 10.3.
 pub(crate) mod prefetch {
-    /// One sequential stream (the K-quant rows one after the other).
+    /// One sequential stream of small blocks (the 16-row Q5_0 and Q4_1 layouts).
     pub(crate) const ONE_STREAM: usize = 4096;
+    /// One sequential stream of K-quant super-blocks (rows one after the other, or 8 rows
+    /// interleaved). 8 KiB rather than 4, measured on an AMD EPYC (Zen 3) VM at 2 threads:
+    /// the interleaved Q4_K kernel over 8 matrices of 3072×8192 (113 MB, from DRAM), best of
+    /// 3 passes, the two builds alternated 4 then 6 times (the VM's load differed between the
+    /// sittings): 4 KiB 27.9–31.8 then 18.7–23.5 GB/s, 8 KiB 30.6–33.1 then 20.8–25.9, level
+    /// or ahead in each of the second sitting's pairs (2 KiB 29.7–33.2, 16 KiB 28.3–31.0 in
+    /// the first). The row-major
+    /// Q6_K kernel was level (6 pairs: 19.0–24.6 against 19.2–26.4 GB/s), and the Sapphire
+    /// Rapids figures above put 8 KiB level with 4 (9.99 vs 9.81 t/s).
+    pub(crate) const K_BLOCKS: usize = 8192;
     /// Each of 8 rows read side by side (long K-quant rows).
     pub(crate) const ROWS_SIDE_BY_SIDE: usize = 512;
     /// Each of up to 8 strided runs of rows of a 32-element block type.
