@@ -4,6 +4,13 @@
 //! - `matvec/<type>/<rows>x<cols>`: decode mat-vec (n = 1, the multi-row kernels; the types
 //!   with an interleaved layout also in it, where the best table reads that layout).
 //!   Throughput in **bytes of weights** per second (decode is a stream over the weights).
+//! - `matvec_stream/<type>/<rows>x<cols>x<count>`: the same decode mat-vec over `count`
+//!   matrices in turn, together larger than a small server's last-level cache (128 MiB), so
+//!   the weights come from DRAM as in a real decode step (`matvec`'s single matrix is partly
+//!   cache-resident and can read faster than memory allows). Beside the kernels, `read`:
+//!   the same bytes summed as `u64`s on the same threads, matrix by matrix, the reference
+//!   the kernels' streaming is judged against (about 10% under `hearth bench`'s bandwidth
+//!   probe, one 512 MiB buffer in one dispatch). Bytes per second.
 //! - `matmul_flop/<type>/<rows>x<cols>/n<N>`: N activation columns — 4 and 8 (batched
 //!   decode, speculative verification: the multi-token kernels), 32 and 512 (prefill: the
 //!   repacking GEMM), the interleaved layout too where it exists. Throughput counts **FLOPs** (`2·rows·cols·N`) as criterion
@@ -107,6 +114,86 @@ fn matvec(c: &mut Criterion) {
         }
         g.finish();
     }
+}
+
+/// Bytes the `matvec_stream` matrices add up to at least: more than the last-level cache of
+/// the small servers hearth is for.
+const STREAM_BYTES: usize = 128 << 20;
+
+/// Decode mat-vecs streaming from DRAM: `count` matrices of one shape in turn, and the plain
+/// read of the same bytes.
+fn matvec_stream(c: &mut Criterion) {
+    let pool = ThreadPool::new(THREADS);
+    // The FFN matrices of a 3B model (Llama-3.2-3B: 3072 × 8192), in the two K-quant types
+    // a Q4_K_M file stores its matrices in.
+    let shapes: [(DType, usize, usize); 2] = [(DType::Q4_K, 3072, 8192), (DType::Q6_K, 3072, 8192)];
+    for (dt, rows, cols) in shapes {
+        let first = random_row(dt, rows * cols, 11);
+        let count = STREAM_BYTES.div_ceil(first.len());
+        let mut files = vec![first];
+        files.extend((1..count).map(|i| random_row(dt, rows * cols, 11 + i as u64)));
+        let total: usize = files.iter().map(Vec::len).sum();
+        let mut x = Activations::new();
+        x.load(&random_f32(cols, 1.0, 2), cols);
+        let mut out = vec![0.0f32; rows];
+        let mut g = heavy_group(c, format!("matvec_stream/{dt}/{rows}x{cols}x{count}"));
+        g.throughput(Throughput::Bytes(total as u64));
+        let mut sums = vec![0u64; pool.n_threads()];
+        g.bench_function("read", |b| {
+            b.iter(|| {
+                for f in &files {
+                    read_sum(&pool, f, &mut sums);
+                }
+                black_box(&sums);
+            })
+        });
+        let k = Kernels::best();
+        let ws: Vec<QMatrix<'_>> =
+            files.iter().map(|f| QMatrix::new(dt, rows, cols, f).expect("valid matrix")).collect();
+        g.bench_function(k.name(), |b| {
+            b.iter(|| {
+                for w in &ws {
+                    x.data_mut();
+                    matmul_with(k, &pool, w, &mut x, &mut out);
+                }
+                black_box(&out);
+            })
+        });
+        let il: Vec<Interleaved> = files.iter().filter_map(|f| Interleaved::new(dt, rows, cols, f)).collect();
+        if il.len() == files.len() {
+            let ws: Vec<QMatrix<'_>> = il.iter().map(Interleaved::view).collect();
+            g.bench_function(format!("{}-interleaved", k.name()), |b| {
+                b.iter(|| {
+                    for w in &ws {
+                        x.data_mut();
+                        matmul_with(k, &pool, w, &mut x, &mut out);
+                    }
+                    black_box(&out);
+                })
+            });
+        }
+        g.finish();
+    }
+}
+
+/// Sums `bytes` as little-endian `u64`s, each pool thread a contiguous share, into `sums`
+/// (one per thread): a read of every byte with next to no work per byte.
+fn read_sum(pool: &ThreadPool, bytes: &[u8], sums: &mut [u64]) {
+    let nth = pool.n_threads();
+    let share = bytes.len().div_ceil(nth).next_multiple_of(64);
+    let sums = std::sync::Mutex::new(sums);
+    pool.run(&|ith, _| {
+        let part = bytes.chunks(share).nth(ith).unwrap_or(&[]);
+        let mut acc = [0u64; 8];
+        let (words, _) = part.as_chunks::<64>();
+        for line in words {
+            for (a, w) in acc.iter_mut().zip(line.as_chunks::<8>().0) {
+                *a = a.wrapping_add(u64::from_le_bytes(*w));
+            }
+        }
+        let s = acc.iter().fold(0u64, |x, y| x.wrapping_add(*y));
+        sums.lock().expect("no panic while summing")[ith] = s;
+    });
 }
 
 /// A matrix repacked into the layout a model loader uses where the best table has a kernel
@@ -304,5 +391,5 @@ fn pool_dispatch(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, matvec, matmul, f32_ops, pool_dispatch);
+criterion_group!(benches, matvec, matvec_stream, matmul, f32_ops, pool_dispatch);
 criterion_main!(benches);
