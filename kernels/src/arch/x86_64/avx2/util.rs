@@ -247,9 +247,9 @@ pub(crate) mod prefetch {
     /// 3 passes, the two builds alternated 4 then 6 times (the VM's load differed between the
     /// sittings): 4 KiB 27.9–31.8 then 18.7–23.5 GB/s, 8 KiB 30.6–33.1 then 20.8–25.9, level
     /// or ahead in each of the second sitting's pairs (2 KiB 29.7–33.2, 16 KiB 28.3–31.0 in
-    /// the first). The row-major
-    /// Q6_K kernel was level (6 pairs: 19.0–24.6 against 19.2–26.4 GB/s), and the Sapphire
-    /// Rapids figures above put 8 KiB level with 4 (9.99 vs 9.81 t/s).
+    /// the first). The row-major Q6_K kernel was level (6 pairs: 19.0–24.6 against
+    /// 19.2–26.4 GB/s), and the Sapphire Rapids figures above put 8 KiB level with 4 (9.99
+    /// vs 9.81 t/s).
     pub(crate) const K_BLOCKS: usize = 8192;
     /// Each of 8 rows read side by side (long K-quant rows).
     pub(crate) const ROWS_SIDE_BY_SIDE: usize = 512;
