@@ -590,7 +590,13 @@ fn tokens32<W16, X, FU, const G: usize, const SHIFT: u32, const MIN: bool>(
             // Chunk by chunk, every token: up to 4 tokens two chains each, so that no
             // `vpdpbusd` waits on the one before; 8 tokens are 8 chains already (16 would
             // not fit the registers).
-            let mut s = [[_mm512_setzero_si512(); 2]; G];
+            let at = b * xb.ld;
+            // Each token's first chain starts at its offset, `−Σ q_x << SHIFT` (exact in i32,
+            // so the sum is the same): no subtraction per token after the dot.
+            let mut s: [[__m512i; 2]; G] = std::array::from_fn(|j| {
+                let off = if MIN { 0 } else { -(xb.sum[at + slot(t, j, last)] << SHIFT) };
+                [_mm512_set1_epi32(off), _mm512_setzero_si512()]
+            });
             for (c, qc) in q.iter().enumerate() {
                 for (sj, xj) in s.iter_mut().zip(&xs) {
                     let (xq, _) = xj[b].quants().as_chunks::<4>();
@@ -601,15 +607,9 @@ fn tokens32<W16, X, FU, const G: usize, const SHIFT: u32, const MIN: bool>(
             let (d, m) = dm(wb);
             let dw = _mm512_cvtph_ps(load32(bytemuck::cast_ref::<_, [u8; 32]>(d)));
             let mw = if MIN { _mm512_cvtph_ps(load32(bytemuck::cast_ref::<_, [u8; 32]>(m))) } else { dw };
-            let at = b * xb.ld;
             for (j, (a, sj)) in acc.iter_mut().zip(&s).enumerate() {
                 let tj = at + slot(t, j, last);
                 let s = if G < 8 { _mm512_add_epi32(sj[0], sj[1]) } else { sj[0] };
-                let s = if MIN {
-                    s
-                } else {
-                    _mm512_sub_epi32(s, _mm512_slli_epi32::<SHIFT>(_mm512_set1_epi32(xb.sum[tj])))
-                };
                 let dx = _mm512_set1_ps(xb.d[tj]);
                 *a = _mm512_fmadd_ps(_mm512_mul_ps(dw, dx), _mm512_cvtepi32_ps(s), *a);
                 if MIN {
