@@ -120,8 +120,9 @@ fn matvec(c: &mut Criterion) {
 /// the small servers hearth is for.
 const STREAM_BYTES: usize = 128 << 20;
 
-/// Decode mat-vecs streaming from DRAM: `count` matrices of one shape in turn, and the plain
-/// read of the same bytes.
+/// Decode mat-vecs streaming from DRAM: `count` matrices of one shape in turn, on every SIMD
+/// table this CPU has, in the file's layout and the interleaved one, and the plain read of
+/// the same bytes.
 fn matvec_stream(c: &mut Criterion) {
     let pool = ThreadPool::new(THREADS);
     // The FFN matrices of a 3B model (Llama-3.2-3B: 3072 × 8192), in the two K-quant types
