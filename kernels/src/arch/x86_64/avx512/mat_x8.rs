@@ -590,11 +590,12 @@ fn tokens32<W16, X, FU, const G: usize, const SHIFT: u32, const MIN: bool>(
             // Chunk by chunk, every token: up to 4 tokens two chains each, so that no
             // `vpdpbusd` waits on the one before; 8 tokens are 8 chains already (16 would
             // not fit the registers).
-            let at = b * xb.ld;
+            // Each token's index into the batch's per-block sums and scales.
+            let tj: [usize; G] = std::array::from_fn(|j| b * xb.ld + slot(t, j, last));
             // Each token's first chain starts at its offset, `−Σ q_x << SHIFT` (exact in i32,
             // so the sum is the same): no subtraction per token after the dot.
             let mut s: [[__m512i; 2]; G] = std::array::from_fn(|j| {
-                let off = if MIN { 0 } else { -(xb.sum[at + slot(t, j, last)] << SHIFT) };
+                let off = if MIN { 0 } else { -(xb.sum[tj[j]] << SHIFT) };
                 [_mm512_set1_epi32(off), _mm512_setzero_si512()]
             });
             for (c, qc) in q.iter().enumerate() {
@@ -607,8 +608,7 @@ fn tokens32<W16, X, FU, const G: usize, const SHIFT: u32, const MIN: bool>(
             let (d, m) = dm(wb);
             let dw = _mm512_cvtph_ps(load32(bytemuck::cast_ref::<_, [u8; 32]>(d)));
             let mw = if MIN { _mm512_cvtph_ps(load32(bytemuck::cast_ref::<_, [u8; 32]>(m))) } else { dw };
-            for (j, (a, sj)) in acc.iter_mut().zip(&s).enumerate() {
-                let tj = at + slot(t, j, last);
+            for ((a, sj), &tj) in acc.iter_mut().zip(&s).zip(&tj) {
                 let s = if G < 8 { _mm512_add_epi32(sj[0], sj[1]) } else { sj[0] };
                 let dx = _mm512_set1_ps(xb.d[tj]);
                 *a = _mm512_fmadd_ps(_mm512_mul_ps(dw, dx), _mm512_cvtepi32_ps(s), *a);
