@@ -22,6 +22,16 @@
 //! Q4_K 8 tokens per pass (each unpacked load feeds 16 `vpdpbusd`), Q6_K 4 (at 8, LLVM left
 //! its token loop rolled and the accumulators went to the stack).
 //!
+//! Q4_K batches pack two tokens per register instead of two sub-blocks: `vpackssdw` of
+//! tokens `2h` and `2h + 1`'s partials of one sub-block, then `vpdpwssd` with that
+//! sub-block's scales, leaves 128-bit lane `L` holding rows `2L`, `2L + 1` of the first token,
+//! then of the second (the pair layout). `M` lands there with one `vshufps` of the two
+//! tokens' registers, the row scales with one `vpermps` per super-block, and the float steps
+//! run on the 16 lanes as they are; the layout is undone once per row group, at the store.
+//! Packing sub-blocks instead left 16 lanes in token-major order and took four lane-crossing
+//! permutes per token pair and super-block to put them right, on the same two pipes as
+//! `vpdpbusd` on Zen 4 (`matmul_flop/q4_K/4096x4096/n512`, alternated: about 7% slower).
+//!
 //! The integers `S` and `M` per (row, super-block) are exact, and the float steps are
 //! `group_k`'s (`avx2::mat_k`): `acc = fma(d·dx, S, acc)`, then `acc = fnmadd(dmin·dx, M,
 //! acc)`, super-block by super-block. So every result equals the row-major kernels' and the
@@ -60,16 +70,17 @@ const IDX_PAIR_SC: [[i16; 32]; 2] = [per_pair(0), per_pair(16)];
 /// `vpermt2q`: the first source's, then the second's).
 const IDX_LOW_QWORDS: [i64; 8] = [0, 2, 4, 6, 8, 10, 12, 14];
 
-/// `vpermq` indices: the high 64 bits of each 128-bit lane, into the low 256 bits (as
-/// `vpermt2q`: the first source's, then the second's).
-const IDX_HIGH_QWORDS: [i64; 8] = [1, 3, 5, 7, 9, 11, 13, 15];
-
 /// `vpermd` indices: the even i32 lanes into the low 256 bits (as `vpermt2d`: the first
 /// source's, then the second's).
 const IDX_EVEN: [i32; 16] = [0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30];
 
-/// `vpermd` indices: the odd i32 lanes, as [`IDX_EVEN`].
-const IDX_ODD: [i32; 16] = [1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31];
+/// `vpermps` indices into the pair layout of two tokens' 8 rows: 128-bit lane `L` holds rows
+/// `2L`, `2L + 1` of the first token, then of the second. As indices into one token's 8 rows
+/// (the low 256 bits): lane `l` takes row `2 · (l / 4) + l % 2`.
+const IDX_ROWS_X: [i32; 16] = [0, 1, 0, 1, 2, 3, 2, 3, 4, 5, 4, 5, 6, 7, 6, 7];
+
+/// `vpermps` indices from the pair layout to the first token's 8 rows, then the second's.
+const IDX_UNPAIR: [i32; 16] = [0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15];
 
 /// 8 bytes broadcast to every 64-bit lane.
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
@@ -84,16 +95,6 @@ fn bcast8(a: &[i8; 8]) -> __m512i {
 #[inline]
 fn halves(v: __m512) -> [__m256; 2] {
     [_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(v)))]
-}
-
-/// `lo` in the low 256 bits, `hi` in the high.
-#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-#[inline]
-fn join(lo: __m256, hi: __m256) -> __m512 {
-    _mm512_castpd_ps(_mm512_insertf64x4::<1>(
-        _mm512_castpd256_pd512(_mm256_castps_pd(lo)),
-        _mm256_castps_pd(hi),
-    ))
 }
 
 /// The sums of a token's 32-quant sub-blocks ([`XBatch::sub`], made once per batch) as i16:
@@ -175,14 +176,15 @@ fn tokens<const G: usize>(
     });
     // SAFETY: reads exactly the 64 bytes of `IDX_LOW_QWORDS`, unaligned.
     let low_idx = unsafe { _mm512_loadu_si512(IDX_LOW_QWORDS.as_ptr().cast()) };
-    // SAFETY: reads exactly the 64 bytes of `IDX_HIGH_QWORDS`, unaligned.
-    let high_idx = unsafe { _mm512_loadu_si512(IDX_HIGH_QWORDS.as_ptr().cast()) };
     // SAFETY: reads exactly the 64 bytes of `IDX_EVEN`, unaligned.
     let even = unsafe { _mm512_loadu_si512(IDX_EVEN.as_ptr().cast()) };
-    // SAFETY: reads exactly the 64 bytes of `IDX_ODD`, unaligned.
-    let odd = unsafe { _mm512_loadu_si512(IDX_ODD.as_ptr().cast()) };
+    // SAFETY: reads exactly the 64 bytes of `IDX_ROWS_X`, unaligned.
+    let rows_x = unsafe { _mm512_loadu_si512(IDX_ROWS_X.as_ptr().cast()) };
+    // SAFETY: reads exactly the 64 bytes of `IDX_UNPAIR`, unaligned.
+    let unpair = unsafe { _mm512_loadu_si512(IDX_UNPAIR.as_ptr().cast()) };
     for (grp, blocks) in w.chunks_exact(nb).enumerate() {
-        // One token: acc[0]. More: pair h (tokens 2h, 2h + 1) in acc2[h].
+        // One token: acc[0]. More: pair h (tokens 2h, 2h + 1) in acc2[h], in the pair layout
+        // (see `IDX_ROWS_X`).
         let mut acc = [_mm256_setzero_ps(); 1];
         let mut acc2 = [_mm512_setzero_ps(); G];
         for (b, wb) in blocks.iter().enumerate() {
@@ -191,7 +193,8 @@ fn tokens<const G: usize>(
             prefetch_prefix(wb, prefetch::ONE_STREAM, std::mem::offset_of!(BlockQ4_Kx8, qs));
             let (sc_half, _) = wb.scales.as_chunks::<32>();
             let sc = [_mm512_cvtepu8_epi16(load32(&sc_half[0])), _mm512_cvtepu8_epi16(load32(&sc_half[1]))];
-            let mut s = [_mm512_setzero_si512(); G];
+            // One token: s[0][0]. More: pair h's even sub-blocks in s[h][0], odd in s[h][1].
+            let mut s = [[_mm512_setzero_si512(); 2]; G];
             let (qs, _) = wb.qs.as_chunks::<64>();
             for p0 in (0..4).step_by(per) {
                 // Per token, sub-blocks 2p and 2p + 1: 16 products per i32 lane (2 lanes per
@@ -211,11 +214,22 @@ fn tokens<const G: usize>(
                     }
                 }
                 for (p, pp) in (p0..).zip(&part[..per]) {
+                    // i16 lanes of 128-bit lane L: rows 2L, 2L + 1 of sub-block 2p (each
+                    // twice), then of 2p + 1.
                     let scp = _mm512_permutexvar_epi16(sc_idx[p % 2], sc[p / 2]);
-                    for (sj, pj) in s.iter_mut().zip(pp) {
-                        // i16 lanes of 128-bit lane L: rows 2L, 2L + 1 of sub-block 2p (two
-                        // halves each), then of 2p + 1; `vpdpwssd` folds each half pair.
-                        *sj = dpwssd(*sj, _mm512_packs_epi32(pj[0], pj[1]), scp);
+                    if G == 1 {
+                        // Sub-blocks 2p and 2p + 1 packed together; `vpdpwssd` folds each
+                        // half pair.
+                        s[0][0] = dpwssd(s[0][0], _mm512_packs_epi32(pp[0][0], pp[0][1]), scp);
+                        continue;
+                    }
+                    // Two tokens packed together, sub-block by sub-block: i32 lanes of
+                    // 128-bit lane L then hold rows 2L, 2L + 1 of token 2h, then of 2h + 1
+                    // (the pair layout), each with its scales twice.
+                    let (sce, sco) = (_mm512_unpacklo_epi64(scp, scp), _mm512_unpackhi_epi64(scp, scp));
+                    for (sh, pair) in s[..G / 2].iter_mut().zip(pp.chunks_exact(2)) {
+                        sh[0] = dpwssd(sh[0], _mm512_packs_epi32(pair[0][0], pair[1][0]), sce);
+                        sh[1] = dpwssd(sh[1], _mm512_packs_epi32(pair[0][1], pair[1][1]), sco);
                     }
                 }
             }
@@ -224,38 +238,36 @@ fn tokens<const G: usize>(
                 (_mm512_cvtepu8_epi16(load32(&mins_half[0])), _mm512_cvtepu8_epi16(load32(&mins_half[1])));
             let d = _mm256_cvtph_ps(load16(bytemuck::cast_ref::<_, [u8; 16]>(&wb.d)));
             let dmin = _mm256_cvtph_ps(load16(bytemuck::cast_ref::<_, [u8; 16]>(&wb.dmin)));
-            // i32 lanes of 128-bit lane L of `s[j]`: rows 2L, 2L + 1 of the even sub-blocks,
-            // then of the odd ones; summed, row `i` is in the low 64 bits of 128-bit lane `i / 2`.
-            let folded = |sj: __m512i| _mm512_add_epi32(sj, _mm512_shuffle_epi32::<0b01_00_11_10>(sj));
             let sums = |j: usize| sub_sums(&xb.sub[b * xb.ld + slot(t, j, last)]);
             if G == 1 {
-                let sum = _mm512_castsi512_si256(_mm512_permutexvar_epi64(low_idx, folded(s[0])));
+                // i32 lanes of 128-bit lane L of `s[0][0]`: rows 2L, 2L + 1 of the even
+                // sub-blocks, then of the odd ones; summed, row `i` is in the low 64 bits of
+                // 128-bit lane `i / 2`.
+                let v = s[0][0];
+                let v = _mm512_add_epi32(v, _mm512_shuffle_epi32::<0b01_00_11_10>(v));
+                let sum = _mm512_castsi512_si256(_mm512_permutexvar_epi64(low_idx, v));
                 let m = _mm512_castsi512_si256(_mm512_permutexvar_epi32(even, mins8(&mins, sums(0))));
                 let dx = _mm256_set1_ps(xb.d[b * xb.ld + t]);
                 acc[0] = _mm256_fmadd_ps(_mm256_mul_ps(d, dx), _mm256_cvtepi32_ps(sum), acc[0]);
                 acc[0] = _mm256_fnmadd_ps(_mm256_mul_ps(dmin, dx), _mm256_cvtepi32_ps(m), acc[0]);
                 continue;
             }
-            // Two tokens per register: the first's 8 rows low, the second's high (every lane's
-            // arithmetic the same as alone).
-            let d2 = join(d, d);
-            let dmin2 = join(dmin, dmin);
-            for (h, a) in acc2[..G / 2].iter_mut().enumerate() {
+            // The rows' scales in the pair layout.
+            let d2 = _mm512_permutexvar_ps(rows_x, _mm512_castps256_ps512(d));
+            let dmin2 = _mm512_permutexvar_ps(rows_x, _mm512_castps256_ps512(dmin));
+            let at = b * xb.ld;
+            for (h, (a, sh)) in acc2[..G / 2].iter_mut().zip(&s).enumerate() {
                 let (ja, jb) = (2 * h, 2 * h + 1);
-                // Token ja's 8 rows low, jb's high: the even sub-blocks' parts plus the odd
-                // ones', and the two halves of `M`.
-                let sum = _mm512_add_epi32(
-                    _mm512_permutex2var_epi64(s[ja], low_idx, s[jb]),
-                    _mm512_permutex2var_epi64(s[ja], high_idx, s[jb]),
-                );
-                let (ma, mb) = (mins_halves(&mins, sums(ja)), mins_halves(&mins, sums(jb)));
-                let m = _mm512_add_epi32(
-                    _mm512_permutex2var_epi32(ma, even, mb),
-                    _mm512_permutex2var_epi32(ma, odd, mb),
-                );
-                let at = b * xb.ld;
+                let sum = _mm512_add_epi32(sh[0], sh[1]);
+                // `M` of row i is in i32 lane 2i of `mins8`: lanes 0 and 2 of each 128-bit
+                // lane, token ja's then jb's, are the pair layout.
+                let (ma, mb) = (mins8(&mins, sums(ja)), mins8(&mins, sums(jb)));
+                let m = _mm512_castps_si512(_mm512_shuffle_ps::<0b10_00_10_00>(
+                    _mm512_castsi512_ps(ma),
+                    _mm512_castsi512_ps(mb),
+                ));
                 let (ta, tb) = (slot(t, ja, last), slot(t, jb, last));
-                let dx = join(_mm256_set1_ps(xb.d[at + ta]), _mm256_set1_ps(xb.d[at + tb]));
+                let dx = _mm512_shuffle_ps::<0>(_mm512_set1_ps(xb.d[at + ta]), _mm512_set1_ps(xb.d[at + tb]));
                 *a = _mm512_fmadd_ps(_mm512_mul_ps(d2, dx), _mm512_cvtepi32_ps(sum), *a);
                 *a = _mm512_fnmadd_ps(_mm512_mul_ps(dmin2, dx), _mm512_cvtepi32_ps(m), *a);
             }
@@ -264,7 +276,7 @@ fn tokens<const G: usize>(
             store_group(&acc, t - t0, rows, grp, out);
         } else {
             for (h, a) in acc2[..G / 2].iter().enumerate() {
-                store_group(&halves(*a), t - t0 + 2 * h, rows, grp, out);
+                store_group(&halves(_mm512_permutexvar_ps(unpair, *a)), t - t0 + 2 * h, rows, grp, out);
             }
         }
     }
