@@ -16,7 +16,8 @@
 //!   repacking GEMM), the interleaved layout too where it exists. Throughput counts **FLOPs** (`2·rows·cols·N`) as criterion
 //!   "elements": read `elem/s` as FLOP/s. The scalar table is skipped at N ≥ 32 (minutes
 //!   per sample).
-//! - `ops/<op>/<len>`: f32 ops, elements per second.
+//! - `ops/<op>/<len>`: f32 ops, elements per second (`ops/scores_widened/<hd>x<heads>x<pos>`:
+//!   a prefill work item's attention scores, FLOPs per second).
 //! - `pool/dispatch`: one empty `ThreadPool::run` (the per-matmul barrier cost).
 //!
 //! `cargo bench -p hearth-benches --bench kernels -- matvec/q4_K` runs a subset. Kernel
@@ -355,6 +356,22 @@ fn f32_ops(c: &mut Criterion) {
         g.bench_function(t.name(), |b| b.iter(|| t.weighted_sum_f16(&mut acc, black_box(&w), &k16, hd)));
     }
     g.finish();
+    // Prefill attention on widened caches: `nq` query heads sharing one kv head (a work item
+    // of `attention`) against 512 positions, as Gemma 3 270M (256 × 4), Mistral-7B
+    // (128 × 4), Qwen2.5-0.5B (64 × 7) and Llama-3.2-3B (128 × 3) run it. FLOPs per second.
+    let pos = 512;
+    for (hd, nq) in [(256, 4), (128, 4), (64, 7), (128, 3)] {
+        let q = random_f32(hd * nq, 1.0, 12);
+        let keys = random_f32(hd * pos, 1.0, 13);
+        let mut scores = vec![0.0f32; nq * pos];
+        let mut g = light_group(c, format!("ops/scores_widened/{hd}x{nq}x{pos}"), 2 * hd * nq * pos);
+        for t in op_tables() {
+            g.bench_function(t.name(), |b| {
+                b.iter(|| t.scores_f16_widened(black_box(&q), nq, &keys, hd, 0.1, &mut scores))
+            });
+        }
+        g.finish();
+    }
     let mut g = light_group(c, format!("ops/f32_to_f16/{n}"), n);
     let mut h16 = vec![0u16; n];
     for t in op_tables() {

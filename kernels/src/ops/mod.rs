@@ -78,7 +78,8 @@ pub fn ops() -> &'static Ops {
 
 impl Ops {
     /// The instruction set the ops are written for: `"scalar"`, `"avx2"` (also in the
-    /// `avx2-vnni` and `avx512` tables) or `"neon"` (also in `neon-dotprod`).
+    /// `avx2-vnni` table), `"avx512"` (the AVX2 ops with 512-bit attention kernels, in the
+    /// `avx512` table) or `"neon"` (also in `neon-dotprod`).
     pub fn name(&self) -> &'static str {
         self.name
     }

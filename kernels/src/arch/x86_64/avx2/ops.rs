@@ -9,7 +9,7 @@
 use std::arch::x86_64::*;
 
 use crate::arch::scalar::ops as scalar;
-use crate::arch::x86_64::avx512::attention::{dots32_folded_x16, weighted_sum_x32};
+use crate::arch::x86_64::avx512::attention::{dots32_folded_x16, dots32_folded_x16_pair, weighted_sum_x32};
 use crate::ops::Ops;
 use crate::ops::gelu::{TABLE_LEN, lookup as gelu_lookup, lookup_mul as geglu_lookup, table as gelu_table};
 use hearth_dtype::{f16_to_f32 as h2f, f32_to_f16 as f2h};
@@ -21,6 +21,7 @@ pub(crate) static OPS: Ops = BASE;
 /// AVX-512's 32 vector registers (7 queries share each load instead of 3) and with 512-bit
 /// loads and FMAs (`avx512::attention`), same results.
 pub(crate) static OPS_AVX512: Ops = Ops {
+    name: "avx512",
     scores_f16_widened: scores_f16_widened_vl,
     weighted_sum_f16_widened: weighted_sum_f16_widened_vl,
     ..BASE
@@ -630,6 +631,21 @@ unsafe fn dots32_folded_x8<const NQ: usize>(q: *const f32, hd: usize, k: *const 
     acc.map(|a| _mm256_add_ps(_mm256_add_ps(a[0], a[2]), _mm256_add_ps(a[1], a[3])))
 }
 
+/// No two-key dots: the AVX2 `widened_attention!` kernels (16 registers) take one key at a
+/// time (`$pair_nq` 0, so this is never called).
+///
+/// # Safety
+/// None (reads nothing); `unsafe` for the signature `widened_attention!` calls.
+#[inline]
+unsafe fn no_pair<const NQ: usize>(
+    _q: *const f32,
+    _hd: usize,
+    _k0: *const f32,
+    _k1: *const f32,
+) -> [[__m256; NQ]; 2] {
+    unreachable!("the AVX2 attention kernels take one key at a time")
+}
+
 /// No 32-lane stage: the AVX2 `widened_attention!` kernels start at 16 lanes.
 ///
 /// # Safety
@@ -651,11 +667,13 @@ unsafe fn no_x32<const NQ: usize>(
 /// module `$m` (`scores`, `weighted_sum`): 3 for AVX2's 16 vector registers (3 × 4 score
 /// accumulators plus the key; 3 × 2 sum accumulators, 3 broadcasts and the value), 7 with
 /// AVX-512's 32. `$dots` gives one key's folded dots ([`dots32_folded_x8`], or the 512-bit
-/// `avx512::attention::dots32_folded_x16`), `$x32` the weighted sum's 32-lane stage ([`no_x32`],
+/// `avx512::attention::dots32_folded_x16`), `$dots2` two keys' for up to `$pair_nq` queries
+/// ([`no_pair`] with 0, or `avx512::attention::dots32_folded_x16_pair` with 3: each query load
+/// then feeds two FMAs), `$x32` the weighted sum's 32-lane stage ([`no_x32`],
 /// or `avx512::attention::weighted_sum_x32`); the 512-bit ones hold two 8-lane accumulators
 /// per register, so every lane's arithmetic, and the results, are the same bit for bit.
 macro_rules! widened_attention {
-    ($m:ident, $features:literal, $share:literal, $dots:ident, $x32:ident) => {
+    ($m:ident, $features:literal, $share:literal, $dots:ident, $dots2:ident, $pair_nq:literal, $x32:ident) => {
         mod $m {
             use super::*;
 
@@ -683,11 +701,25 @@ macro_rules! widened_attention {
                 let mut j = 0;
                 while j + 8 <= n {
                     let mut x = [[_mm256_setzero_ps(); 8]; NQ];
-                    for r in 0..8 {
-                        // SAFETY: q holds NQ rows of hd; key j + r < n lies within `keys`.
-                        let d = unsafe { $dots::<NQ>(q.as_ptr(), hd, keys.as_ptr().add((j + r) * stride)) };
-                        for (xq, dq) in x.iter_mut().zip(d) {
-                            xq[r] = dq;
+                    let key = |r: usize| {
+                        // SAFETY: key j + r < n lies within `keys` (the caller's contract).
+                        unsafe { keys.as_ptr().add((j + r) * stride) }
+                    };
+                    if NQ <= $pair_nq {
+                        for r in (0..8).step_by(2) {
+                            // SAFETY: q holds NQ rows of hd; keys j + r, j + r + 1 < n.
+                            let d = unsafe { $dots2::<NQ>(q.as_ptr(), hd, key(r), key(r + 1)) };
+                            for (xq, (d0, d1)) in x.iter_mut().zip(d[0].into_iter().zip(d[1])) {
+                                (xq[r], xq[r + 1]) = (d0, d1);
+                            }
+                        }
+                    } else {
+                        for r in 0..8 {
+                            // SAFETY: q holds NQ rows of hd; key j + r < n.
+                            let d = unsafe { $dots::<NQ>(q.as_ptr(), hd, key(r)) };
+                            for (xq, dq) in x.iter_mut().zip(d) {
+                                xq[r] = dq;
+                            }
                         }
                     }
                     for (qi, xq) in x.iter().enumerate() {
@@ -884,5 +916,13 @@ macro_rules! widened_attention {
     };
 }
 
-widened_attention!(share3, "avx2,fma", 3, dots32_folded_x8, no_x32);
-widened_attention!(share7, "avx2,fma,avx512f,avx512vl", 7, dots32_folded_x16, weighted_sum_x32);
+widened_attention!(share3, "avx2,fma", 3, dots32_folded_x8, no_pair, 0, no_x32);
+widened_attention!(
+    share7,
+    "avx2,fma,avx512f,avx512vl",
+    7,
+    dots32_folded_x16,
+    dots32_folded_x16_pair,
+    3,
+    weighted_sum_x32
+);
