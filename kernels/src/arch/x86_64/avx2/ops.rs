@@ -775,9 +775,14 @@ macro_rules! widened_attention {
                     }
                     return;
                 }
+                // Queries per pass: up to `SHARE` sharing one key at a time, or, where the
+                // two-key dots exist, passes of up to `$pair_nq` as even as they split (7
+                // heads: 3, 2, 2; 4: 2, 2), each pass loading the keys again.
+                let limit = if $pair_nq > 0 { $pair_nq } else { SHARE.min(7) };
+                let passes = n_q.div_ceil(limit);
                 let mut r = 0;
-                while r < n_q {
-                    let take = (n_q - r).min(SHARE).min(7);
+                for pass in 0..passes {
+                    let take = (n_q - r).div_ceil(passes - pass);
                     let (qs, os) = (&q[r * hd..][..take * hd], &mut out[r * n..][..take * n]);
                     // SAFETY: AVX2 and FMA are present; qs holds `take` rows of hd, os `take` rows of n,
                     // and keys n rows of hd at stride (checked above).

@@ -43,10 +43,9 @@ pub(crate) unsafe fn dots32_folded_x16<const NQ: usize>(
 /// both, so a 32-value step is 4 key and `2 · NQ` query loads for `4 · NQ` FMAs instead of 2
 /// and `2 · NQ` for `2 · NQ` (loads, not FMAs, bounded the one-key kernel). Each key's
 /// accumulators see the same FMAs in the same order as there: the same results bit for bit.
-/// Used for up to 3 queries (Llama-3.2-3B's 24 heads over 8 kv heads;
-/// `ops/scores_widened/128x3x512` 58–64 → 68–86 GFLOP/s on Zen 4): at 4, its 16
-/// accumulators beside the caller's 32 registers of reduced dots spilled, and 256×4 and
-/// 128×4 ran slower than one key at a time.
+/// Used for passes of up to 3 queries (more heads per kv head are split into even passes):
+/// at 4, its 16 accumulators beside the caller's 32 registers of reduced dots spilled, and
+/// 256×4 and 128×4 ran slower than one key at a time.
 ///
 /// # Safety
 /// As [`dots32_folded_x16`], for both keys.
