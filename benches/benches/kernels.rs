@@ -17,7 +17,8 @@
 //!   "elements": read `elem/s` as FLOP/s. The scalar table is skipped at N ≥ 32 (minutes
 //!   per sample).
 //! - `ops/<op>/<len>`: f32 ops, elements per second (`ops/scores_widened/<hd>x<heads>x<pos>`:
-//!   a prefill work item's attention scores, FLOPs per second).
+//!   a prefill work item's attention scores, and `weighted_sum_widened` its sum of values,
+//!   FLOPs per second).
 //! - `pool/dispatch`: one empty `ThreadPool::run` (the per-matmul barrier cost).
 //!
 //! `cargo bench -p hearth-benches --bench kernels -- matvec/q4_K` runs a subset. Kernel
@@ -368,6 +369,15 @@ fn f32_ops(c: &mut Criterion) {
         for t in op_tables() {
             g.bench_function(t.name(), |b| {
                 b.iter(|| t.scores_f16_widened(black_box(&q), nq, &keys, hd, 0.1, &mut scores))
+            });
+        }
+        g.finish();
+        let weights = random_f32(nq * pos, 0.01, 14);
+        let mut o = vec![0.0f32; nq * hd];
+        let mut g = light_group(c, format!("ops/weighted_sum_widened/{hd}x{nq}x{pos}"), 2 * hd * nq * pos);
+        for t in op_tables() {
+            g.bench_function(t.name(), |b| {
+                b.iter(|| t.weighted_sum_f16_widened(&mut o, nq, black_box(&weights), &keys, hd))
             });
         }
         g.finish();
