@@ -18,8 +18,9 @@ use hearth_dtype::{f16_to_f32 as h2f, f32_to_f16 as f2h};
 pub(crate) static OPS: Ops = BASE;
 
 /// The AVX-512 table's f32 ops: the AVX2 ops, with the widened attention kernels compiled for
-/// AVX-512's 32 vector registers (7 queries share each load instead of 3) and with 512-bit
-/// loads and FMAs (`avx512::attention`), same results.
+/// AVX-512's 32 vector registers (the weighted sum shares each value load among 7 queries
+/// instead of 3; the scores take two keys per pass for up to 3) and with 512-bit loads and
+/// FMAs (`avx512::attention`), same results.
 pub(crate) static OPS_AVX512: Ops = Ops {
     name: "avx512",
     scores_f16_widened: scores_f16_widened_vl,
@@ -666,7 +667,7 @@ unsafe fn no_x32<const NQ: usize>(
 /// compiled for `$features` with up to `$share` queries sharing each key or value load, as
 /// module `$m` (`scores`, `weighted_sum`): 3 for AVX2's 16 vector registers (3 × 4 score
 /// accumulators plus the key; 3 × 2 sum accumulators, 3 broadcasts and the value), 7 with
-/// AVX-512's 32. `$dots` gives one key's folded dots ([`dots32_folded_x8`], or the 512-bit
+/// AVX-512's 32 (where the scores use passes of at most `$pair_nq` on `$dots2` instead). `$dots` gives one key's folded dots ([`dots32_folded_x8`], or the 512-bit
 /// `avx512::attention::dots32_folded_x16`), `$dots2` two keys' for up to `$pair_nq` queries
 /// ([`no_pair`] with 0, or `avx512::attention::dots32_folded_x16_pair` with 3: each query load
 /// then feeds two FMAs), `$x32` the weighted sum's 32-lane stage ([`no_x32`],

@@ -41,7 +41,7 @@ pub(crate) unsafe fn dots32_folded_x16<const NQ: usize>(
 
 /// [`dots32_folded_x16`] for two keys at once (`k0`, `k1`): each query vector loaded once for
 /// both, so a 32-value step is 4 key and `2 · NQ` query loads for `4 · NQ` FMAs instead of 2
-/// and `2 · NQ` for `2 · NQ` (loads, not FMAs, bounded the one-key kernel). Each key's
+/// and `2 · NQ` for `2 · NQ` (the one-key kernel issues more loads than FMAs). Each key's
 /// accumulators see the same FMAs in the same order as there: the same results bit for bit.
 /// Used for passes of up to 3 queries (more heads per kv head are split into even passes):
 /// at 4, its 16 accumulators beside the caller's 32 registers of reduced dots spilled, and
