@@ -39,11 +39,12 @@ pub(crate) fn forward(m: &Model, pool: &ThreadPool, seqs: &mut [SeqInput<'_>], s
             &mut s.xb,
         );
 
-        // per-head q/k rmsnorm, then rope (local layers: their own base), then q *= scale
+        // per-head q/k rmsnorm (every token's heads at once), then rope (local layers: their
+        // own base), then q *= scale
+        rmsnorm_in_place(&mut s.q, l.q_norm.as_deref(), c.rms_eps, &mut s.tmp);
+        rmsnorm_in_place(&mut s.k, l.k_norm.as_deref(), c.rms_eps, &mut s.tmp);
         for (t, row) in s.rows.iter().enumerate() {
             let (qt, kt) = (&mut s.q[t * qd..(t + 1) * qd], &mut s.k[t * kvd..(t + 1) * kvd]);
-            rmsnorm_in_place(qt, l.q_norm.as_deref(), c.rms_eps, &mut s.tmp);
-            rmsnorm_in_place(kt, l.k_norm.as_deref(), c.rms_eps, &mut s.tmp);
             rope.apply(qt, hd, row.pos);
             rope.apply(kt, hd, row.pos);
             ops().scale(qt, c.attn_scale);
@@ -86,11 +87,9 @@ pub(crate) fn forward(m: &Model, pool: &ThreadPool, seqs: &mut [SeqInput<'_>], s
 /// `Weights::load` requires every gemma3 block to have all four, so none is skipped here.
 fn rmsnorm_in_place(x: &mut [f32], w: Option<&[f32]>, eps: f32, tmp: &mut Vec<f32>) {
     let Some(w) = w else { return };
-    for piece in x.chunks_exact_mut(w.len()) {
-        tmp.clear();
-        tmp.extend_from_slice(piece);
-        ops().rmsnorm(tmp, w, eps, piece);
-    }
+    tmp.clear();
+    tmp.extend_from_slice(x);
+    ops().rmsnorm_rows(tmp, w, eps, x);
 }
 
 /// `x += rmsnorm(y) · w`, row by row (`y` is clobbered).

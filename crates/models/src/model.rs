@@ -238,13 +238,10 @@ impl Model {
     }
 }
 
-/// RMSNorm of each `width`-wide row of `x` into `out`.
+/// RMSNorm of each `w.len()`-wide row of `out` from the same row of `x` (the rows `out`
+/// holds; `x` may be longer).
 pub(crate) fn rmsnorm_rows(x: &[f32], w: &[f32], eps: f32, out: &mut [f32]) {
-    let ops = ops();
-    let width = w.len();
-    for (xr, or) in x.chunks_exact(width).zip(out.chunks_exact_mut(width)) {
-        ops.rmsnorm(xr, w, eps, or);
-    }
+    ops().rmsnorm_rows(&x[..out.len()], w, eps, out);
 }
 
 /// Adds `bias` to each row of `x`.

@@ -76,6 +76,10 @@ pub fn ops() -> &'static Ops {
     crate::kernels().ops()
 }
 
+/// Rows whose sums of squares [`Ops::rmsnorm_rows`] runs side by side: enough independent
+/// f64 adds in flight to keep two adders busy at a latency of 3–4 cycles.
+pub const NORM_ROWS: usize = 8;
+
 impl Ops {
     /// The instruction set the ops are written for: `"scalar"`, `"avx2"` (also in the
     /// `avx2-vnni` table), `"avx512"` (the AVX2 ops with 512-bit attention kernels, in the
@@ -96,6 +100,38 @@ impl Ops {
         let mean = (sum / x.len() as f64) as f32;
         let scale = 1.0 / (mean + eps).sqrt();
         (self.scale_mul)(x, scale, weight, out);
+    }
+
+    /// [`Ops::rmsnorm`] of each `weight.len()`-wide row of `x` into the same row of `out`,
+    /// with the same results row by row. A row's sum of squares is ggml's f64 sum in element
+    /// order, a chain of dependent adds that one row at a time runs at the adder's latency;
+    /// here the chains of up to [`NORM_ROWS`] rows advance together, element by element,
+    /// which changes no row's arithmetic (a prefill's norms, one row per token).
+    pub fn rmsnorm_rows(&self, x: &[f32], weight: &[f32], eps: f32, out: &mut [f32]) {
+        let d = weight.len();
+        assert!(d > 0 && x.len() % d == 0, "rmsnorm_rows: x is not whole rows of the weight");
+        assert_eq!(out.len(), x.len(), "rmsnorm_rows: out length");
+        for (xs, os) in x.chunks(NORM_ROWS * d).zip(out.chunks_mut(NORM_ROWS * d)) {
+            let rows = xs.len() / d;
+            let mut sums = [0.0f64; NORM_ROWS];
+            if rows == NORM_ROWS {
+                let r: [&[f32]; NORM_ROWS] = std::array::from_fn(|k| &xs[k * d..][..d]);
+                for i in 0..d {
+                    for (sum, row) in sums.iter_mut().zip(&r) {
+                        *sum += f64::from(row[i] * row[i]);
+                    }
+                }
+            } else {
+                for (sum, row) in sums.iter_mut().zip(xs.chunks_exact(d)) {
+                    *sum = row.iter().map(|&v| f64::from(v * v)).sum();
+                }
+            }
+            for ((sum, xr), or) in sums.iter().zip(xs.chunks_exact(d)).zip(os.chunks_exact_mut(d)) {
+                let mean = (sum / d as f64) as f32;
+                let scale = 1.0 / (mean + eps).sqrt();
+                (self.scale_mul)(xr, scale, weight, or);
+            }
+        }
     }
 
     /// Layer norm: `out = (x - mean) / sqrt(var + eps) * weight + bias` (BERT).

@@ -108,6 +108,32 @@ fn rmsnorm_matches_scalar_and_f64() {
 }
 
 #[test]
+fn rmsnorm_rows_is_rmsnorm_row_by_row_bit_for_bit() {
+    let mut rng = Rng::new(11);
+    for k in Kernels::available() {
+        let o = k.ops();
+        for d in [1, 7, 64, 256, 640] {
+            let w = rng.vec(d, 1.5);
+            // Fewer rows than one side-by-side group, exactly one, and groups with a tail.
+            for rows in [1, 3, ops::NORM_ROWS, ops::NORM_ROWS + 1, 2 * ops::NORM_ROWS + 5] {
+                let mut x = rng.vec(rows * d, 3.0);
+                // Tiny and zero values beside large ones: an f64 sum in another order could
+                // round differently here.
+                x[0] = 1e-20;
+                x[rows * d - 1] = 0.0;
+                let mut got = vec![f32::NAN; rows * d];
+                o.rmsnorm_rows(&x, &w, 1e-6, &mut got);
+                let mut want = vec![f32::NAN; rows * d];
+                for (xr, wr) in x.chunks_exact(d).zip(want.chunks_exact_mut(d)) {
+                    o.rmsnorm(xr, &w, 1e-6, wr);
+                }
+                assert_bits(&format!("rmsnorm_rows {} d={d} rows={rows}", k.name()), &got, &want);
+            }
+        }
+    }
+}
+
+#[test]
 fn layernorm_matches_scalar_and_f64() {
     let mut rng = Rng::new(2);
     for n in LENS.into_iter().filter(|&n| n > 0) {
