@@ -109,7 +109,7 @@ impl Ops {
     /// which changes no row's arithmetic (a prefill's norms, one row per token).
     pub fn rmsnorm_rows(&self, x: &[f32], weight: &[f32], eps: f32, out: &mut [f32]) {
         let d = weight.len();
-        assert!(d > 0 && x.len() % d == 0, "rmsnorm_rows: x is not whole rows of the weight");
+        assert!(d > 0 && x.len().is_multiple_of(d), "rmsnorm_rows: x is not whole rows of the weight");
         assert_eq!(out.len(), x.len(), "rmsnorm_rows: out length");
         for (xs, os) in x.chunks(NORM_ROWS * d).zip(out.chunks_mut(NORM_ROWS * d)) {
             let rows = xs.len() / d;
