@@ -66,12 +66,12 @@ const fn per_pair(base: usize) -> [i16; 32] {
 /// Sub-block pair `p`'s scales: `IDX_PAIR_SC[p % 2]` of widened register `p / 2`.
 const IDX_PAIR_SC: [[i16; 32]; 2] = [per_pair(0), per_pair(16)];
 
-/// `vpermq` indices: the low 64 bits of each 128-bit lane, into the low 256 bits (as
-/// `vpermt2q`: the first source's, then the second's).
+/// `vpermq` indices: the low 64 bits of each 128-bit lane into the low 256 bits (one token's
+/// 8 row sums; the upper half's indices are unused).
 const IDX_LOW_QWORDS: [i64; 8] = [0, 2, 4, 6, 8, 10, 12, 14];
 
-/// `vpermd` indices: the even i32 lanes into the low 256 bits (as `vpermt2d`: the first
-/// source's, then the second's).
+/// `vpermd` indices: the even i32 lanes into the low 256 bits (one token's `M`; the upper
+/// half's indices are unused).
 const IDX_EVEN: [i32; 16] = [0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30];
 
 /// `vpermps` indices into the pair layout of two tokens' 8 rows: 128-bit lane `L` holds rows
