@@ -80,6 +80,19 @@ pub fn ops() -> &'static Ops {
 /// f64 adds in flight to keep two adders busy at a latency of 3–4 cycles.
 pub const NORM_ROWS: usize = 8;
 
+/// The f64 sums of the f32 squares of `R` rows of `d` (`xs`), each in element order, the
+/// rows' chains side by side.
+fn sums_of_squares<const R: usize>(xs: &[f32], d: usize) -> [f64; R] {
+    let rows: [&[f32]; R] = std::array::from_fn(|k| &xs[k * d..][..d]);
+    let mut sums = [0.0f64; R];
+    for i in 0..d {
+        for (sum, row) in sums.iter_mut().zip(&rows) {
+            *sum += f64::from(row[i] * row[i]);
+        }
+    }
+    sums
+}
+
 impl Ops {
     /// The instruction set the ops are written for: `"scalar"`, `"avx2"` (also in the
     /// `avx2-vnni` table), `"avx512"` (the AVX2 ops with 512-bit attention kernels, in the
@@ -95,42 +108,38 @@ impl Ops {
         if x.is_empty() {
             return;
         }
-        // ggml sums the f32 squares in f64, in element order (no SIMD) — kept for parity.
-        let sum: f64 = x.iter().map(|&v| f64::from(v * v)).sum();
-        let mean = (sum / x.len() as f64) as f32;
-        let scale = 1.0 / (mean + eps).sqrt();
-        (self.scale_mul)(x, scale, weight, out);
+        self.rmsnorm_rows(x, weight, eps, out);
     }
 
-    /// [`Ops::rmsnorm`] of each `weight.len()`-wide row of `x` into the same row of `out`,
-    /// with the same results row by row. A row's sum of squares is ggml's f64 sum in element
-    /// order, a chain of dependent adds that one row at a time runs at the adder's latency;
-    /// here the chains of up to [`NORM_ROWS`] rows advance together, element by element,
-    /// which changes no row's arithmetic (a prefill's norms, one row per token).
+    /// [`Ops::rmsnorm`] of each `weight.len()`-wide row of `x` into the same row of `out`.
+    /// A row's sum of squares is ggml's: the f32 squares summed in f64 in element order (no
+    /// SIMD, kept for parity), a chain of dependent adds that one row alone runs at the
+    /// adder's latency; here the chains of up to [`NORM_ROWS`] rows advance together, element
+    /// by element, which changes no row's arithmetic (a prefill's norms, one row per token).
     pub fn rmsnorm_rows(&self, x: &[f32], weight: &[f32], eps: f32, out: &mut [f32]) {
         let d = weight.len();
         assert!(d > 0 && x.len().is_multiple_of(d), "rmsnorm_rows: x is not whole rows of the weight");
         assert_eq!(out.len(), x.len(), "rmsnorm_rows: out length");
-        for (xs, os) in x.chunks(NORM_ROWS * d).zip(out.chunks_mut(NORM_ROWS * d)) {
-            let rows = xs.len() / d;
+        let mut r0 = 0;
+        while r0 * d < x.len() {
+            // The rows left, NORM_ROWS at a time, then 4, 2, 1.
+            let rows = (x.len() / d - r0).min(NORM_ROWS);
+            let take = if rows == NORM_ROWS { NORM_ROWS } else { 1 << rows.ilog2() };
+            let xs = &x[r0 * d..][..take * d];
             let mut sums = [0.0f64; NORM_ROWS];
-            if rows == NORM_ROWS {
-                let r: [&[f32]; NORM_ROWS] = std::array::from_fn(|k| &xs[k * d..][..d]);
-                for i in 0..d {
-                    for (sum, row) in sums.iter_mut().zip(&r) {
-                        *sum += f64::from(row[i] * row[i]);
-                    }
-                }
-            } else {
-                for (sum, row) in sums.iter_mut().zip(xs.chunks_exact(d)) {
-                    *sum = row.iter().map(|&v| f64::from(v * v)).sum();
-                }
+            match take {
+                NORM_ROWS => sums = sums_of_squares::<NORM_ROWS>(xs, d),
+                4 => sums[..4].copy_from_slice(&sums_of_squares::<4>(xs, d)),
+                2 => sums[..2].copy_from_slice(&sums_of_squares::<2>(xs, d)),
+                _ => sums[0] = sums_of_squares::<1>(xs, d)[0],
             }
+            let os = &mut out[r0 * d..][..take * d];
             for ((sum, xr), or) in sums.iter().zip(xs.chunks_exact(d)).zip(os.chunks_exact_mut(d)) {
                 let mean = (sum / d as f64) as f32;
                 let scale = 1.0 / (mean + eps).sqrt();
                 (self.scale_mul)(xr, scale, weight, or);
             }
+            r0 += take;
         }
     }
 
