@@ -57,6 +57,7 @@ use std::sync::OnceLock;
 use crate::blocks::Block;
 use crate::error::KernelError;
 use crate::ops::Ops;
+use crate::out_tile::OutTile;
 use hearth_dtype::DType;
 
 /// `vec_dot(n, w, x)`: the dot product of a weight row of `n` elements (bytes of the
@@ -111,12 +112,13 @@ impl XBatch<'_> {
     }
 }
 
-/// `mat(cols, w, x, t0, t1, out)`: `out[(t - t0) * rows + r] = dot(w row r, x token t)` for
+/// `mat(cols, w, x, t0, t1, out)`: `out.token(t - t0)[r] = dot(w row r, x token t)` for
 /// every row `r` of `w` (`rows × row_bytes(cols)`, row-major) and `t0 <= t < t1`.
 ///
 /// # Panics
 /// If the lengths do not match `cols` and the token range.
-pub(crate) type MatFn = fn(cols: usize, w: &[u8], x: &XBatch<'_>, t0: usize, t1: usize, out: &mut [f32]);
+pub(crate) type MatFn =
+    fn(cols: usize, w: &[u8], x: &XBatch<'_>, t0: usize, t1: usize, out: &mut OutTile<'_>);
 
 /// The prefill product of one weight type: rows are repacked strip by strip (8 rows) into a
 /// row-interleaved layout by `pack`, then `gemm` multiplies a packed block of rows with a
@@ -135,7 +137,7 @@ pub(crate) struct GemmKernels {
 
 /// The product of a [`GemmKernels::pack`]ed block of `rows` rows with tokens `t0..t1`.
 pub(crate) type GemmFn =
-    fn(cols: usize, rows: usize, packed: &[u8], x: &XBatch<'_>, t0: usize, t1: usize, out: &mut [f32]);
+    fn(cols: usize, rows: usize, packed: &[u8], x: &XBatch<'_>, t0: usize, t1: usize, out: &mut OutTile<'_>);
 
 /// The kernels of one [`DType`] in one table.
 #[derive(Clone, Copy, Debug)]
@@ -455,8 +457,8 @@ fn whole_rows<W: Block>(cols: usize, w: &[u8]) -> usize {
 }
 
 /// Checks and casts the arguments of a [`MatFn`] entry: `w` whole rows of `cols`, the batch
-/// in `X`'s format with its side arrays, `t0 <= t1 <= n` with `t0` a multiple of 8, and room
-/// in `out` for `(t1 - t0) × rows`.
+/// in `X`'s format with its side arrays, `t0 <= t1 <= n` with `t0` a multiple of 8, and `out`
+/// of `(t1 - t0)` tokens × `rows`.
 #[inline]
 #[cfg_attr(not(any(target_arch = "x86_64", target_arch = "aarch64")), allow(dead_code))] // batch kernels: x86_64 and aarch64 tables only
 pub(crate) fn mat_args<'a, W: Block, X: Block>(
@@ -465,12 +467,12 @@ pub(crate) fn mat_args<'a, W: Block, X: Block>(
     xb: &XBatch<'a>,
     t0: usize,
     t1: usize,
-    out: &[f32],
+    out: &OutTile<'_>,
 ) -> (&'a [W], &'a [X]) {
     let rows = whole_rows::<W>(cols, w);
     let x = xbatch_args::<X>(cols, xb, t0, t1);
     assert!(t0.is_multiple_of(8), "mat: first token {t0} is not a multiple of 8");
-    assert!(out.len() >= (t1 - t0) * rows, "mat: output tile of {} for {} × {rows}", out.len(), t1 - t0);
+    out_args("mat", out, t0, t1, rows);
     (bytemuck::cast_slice(w), x)
 }
 
@@ -486,7 +488,7 @@ pub(crate) fn mat_x8_args<'a, W: Block, X8: bytemuck::Pod, X: Block>(
     xb: &XBatch<'a>,
     t0: usize,
     t1: usize,
-    out: &[f32],
+    out: &OutTile<'_>,
 ) -> (&'a [X8], usize, &'a [X]) {
     let group_bytes = W::DTYPE
         .checked_row_bytes(cols)
@@ -497,7 +499,7 @@ pub(crate) fn mat_x8_args<'a, W: Block, X8: bytemuck::Pod, X: Block>(
     }
     let rows = w.len() / group_bytes * crate::matmul::group_rows(W::DTYPE);
     let x = xbatch_args::<X>(cols, xb, t0, t1);
-    assert!(out.len() >= (t1 - t0) * rows, "mat_x8: output tile of {} for {} × {rows}", out.len(), t1 - t0);
+    out_args("mat_x8", out, t0, t1, rows);
     (bytemuck::cast_slice(w), cols / W::DTYPE.block_size(), x)
 }
 
@@ -527,13 +529,25 @@ pub(crate) fn gemm_args<'a, X: Block>(
     xb: &XBatch<'a>,
     t0: usize,
     t1: usize,
-    out: &[f32],
+    out: &OutTile<'_>,
     packed_bytes: fn(usize, usize) -> usize,
 ) -> &'a [X] {
     assert_eq!(packed.len(), packed_bytes(rows, cols), "gemm: packed size of {rows} × {cols}");
     let x = xbatch_args::<X>(cols, xb, t0, t1);
-    assert!(out.len() >= (t1 - t0) * rows, "gemm: output tile of {} for {} × {rows}", out.len(), t1 - t0);
+    out_args("gemm", out, t0, t1, rows);
     x
+}
+
+/// Checks that a batch kernel's output tile is tokens `t0..t1` × `rows`.
+#[cfg_attr(not(any(target_arch = "x86_64", target_arch = "aarch64")), allow(dead_code))] // batch kernels: x86_64 and aarch64 tables only
+fn out_args(kind: &str, out: &OutTile<'_>, t0: usize, t1: usize, rows: usize) {
+    assert!(
+        out.tokens() == t1 - t0 && out.rows() == rows,
+        "{kind}: output tile of {} × {} for {} × {rows}",
+        out.tokens(),
+        out.rows(),
+        t1 - t0
+    );
 }
 
 /// Checks and casts the arguments of a quantize entry.

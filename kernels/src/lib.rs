@@ -51,6 +51,7 @@ mod dispatch;
 mod error;
 mod matmul;
 pub mod ops;
+mod out_tile;
 mod parallel;
 pub mod pool;
 pub mod probe;

@@ -71,7 +71,7 @@ macro_rules! mat_entry {
             xb: &$crate::dispatch::XBatch<'_>,
             t0: usize,
             t1: usize,
-            out: &mut [f32],
+            out: &mut $crate::out_tile::OutTile<'_>,
         ) {
             let (w, x) = $crate::dispatch::mat_args::<$w, $x>(cols, w, xb, t0, t1, out);
             // SAFETY: the kernel's only precondition is its target features; this entry is
@@ -95,7 +95,7 @@ macro_rules! mat_x8_entry {
             xb: &$crate::dispatch::XBatch<'_>,
             t0: usize,
             t1: usize,
-            out: &mut [f32],
+            out: &mut $crate::out_tile::OutTile<'_>,
         ) {
             let (w, nb, x) = $crate::dispatch::mat_x8_args::<$w, $x8, $x>(cols, w, xb, t0, t1, out);
             // SAFETY: the kernel's only precondition is its target features; this entry is
@@ -126,7 +126,7 @@ macro_rules! gemm_entry {
             xb: &$crate::dispatch::XBatch<'_>,
             t0: usize,
             t1: usize,
-            out: &mut [f32],
+            out: &mut $crate::out_tile::OutTile<'_>,
         ) {
             let x = $crate::dispatch::gemm_args::<$x>(cols, rows, packed, xb, t0, t1, out, $bytes);
             // SAFETY: as above.

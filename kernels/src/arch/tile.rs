@@ -1,6 +1,8 @@
 //! The portable part of the multi-token (`mat`) kernels that every instruction set shares:
 //! which rows a tile's lanes hold, and writing a finished tile's valid lanes to the output.
 
+use crate::out_tile::OutTile;
+
 /// The row of lane-row `i` of group `q` when `rows` are split into `8 / G` contiguous runs of
 /// `span` rows: `q + i·span`, clamped to the last row (such lanes are computed and dropped).
 #[inline]
@@ -22,7 +24,7 @@ pub(crate) fn scatter<const G: usize>(
     c0: usize,
     valid: usize,
     t0: usize,
-    out: &mut [f32],
+    out: &mut OutTile<'_>,
 ) {
     for i in 0..8 / G {
         let r = q + i * span;
@@ -30,7 +32,7 @@ pub(crate) fn scatter<const G: usize>(
             break;
         }
         for j in 0..valid {
-            out[(c0 + j - t0) * rows + r] = v[i * G + j];
+            out.token(c0 + j - t0)[r] = v[i * G + j];
         }
     }
 }

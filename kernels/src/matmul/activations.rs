@@ -97,20 +97,11 @@ pub struct Activations {
     data: Vec<f32>,
     /// Indexed by [`DType::index`] of the vec-dot type.
     quant: [Quantized; DType::COUNT],
-    /// The output tiles of multi-token kernels, one per thread index of a dispatch (taken
-    /// out by the dispatch while it runs; kept for the next, like the other buffers).
-    pub(super) tiles: Vec<f32>,
 }
 
 impl Default for Activations {
     fn default() -> Self {
-        Activations {
-            n: 0,
-            cols: 0,
-            data: Vec::new(),
-            quant: std::array::from_fn(|_| Quantized::default()),
-            tiles: Vec::new(),
-        }
+        Activations { n: 0, cols: 0, data: Vec::new(), quant: std::array::from_fn(|_| Quantized::default()) }
     }
 }
 

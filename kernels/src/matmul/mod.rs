@@ -56,6 +56,7 @@ pub(crate) use interleave::group_rows;
 pub use qmatrix::{MatrixError, QMatrix};
 
 use crate::dispatch::{GemmKernels, MatFn, XBatch};
+use crate::out_tile::OutTile;
 use crate::{DType, Kernels, ThreadPool, VecDotFn};
 
 /// Tokens processed together against one hot weight row.
@@ -64,8 +65,6 @@ const TOKEN_BLOCK: usize = 8;
 const MAX_CHUNK_ROWS: usize = 64;
 /// Most rows in one work chunk of a single-token product.
 const MAX_DECODE_CHUNK_ROWS: usize = 1024;
-/// Floats in a thread's output tile: the largest chunk's rows times one token block.
-const TILE_LEN: usize = MAX_DECODE_CHUNK_ROWS * TOKEN_BLOCK;
 /// Weight bytes per chunk when the chunk is reused across several token blocks.
 const CHUNK_BYTES_REUSED: usize = 128 * 1024;
 /// Matrices handled by one dispatch of [`matmul_many`]; longer lists take several.
@@ -189,17 +188,9 @@ pub fn matmul_many_with(
     for (w, _) in jobs.iter() {
         x.prepare(k, pool, w.dtype().vec_dot_type());
     }
-    // One output tile per thread index for the multi-token kernels (grown once, at the first
-    // batch; taken out of `x` so the dispatch can read `x` while the threads write them).
-    let mut tiles = std::mem::take(&mut x.tiles);
-    let need = if n > 1 { pool.n_threads() * TILE_LEN } else { 0 };
-    if tiles.len() < need {
-        tiles.resize(need, 0.0);
-    }
     for group in jobs.chunks_mut(MAX_GROUP) {
-        run_group(k, pool, group, x, &mut tiles);
+        run_group(k, pool, group, x);
     }
-    x.tiles = tiles;
 }
 
 /// One matrix of a dispatch.
@@ -223,12 +214,25 @@ struct Part<'a> {
     first_chunk: usize,
 }
 
+impl Part<'_> {
+    /// Tokens `t0..t1` × rows `r0..r1` of this matrix's `n × rows` output, for the thread
+    /// that owns the chunk these rows lie in.
+    fn out_tile(&self, t0: usize, t1: usize, r0: usize, r1: usize) -> OutTile<'_> {
+        let rows = self.w.rows();
+        assert!(t0 <= t1 && t1 <= self.x.n && r0 <= r1 && r1 <= rows, "output tile out of the product");
+        // SAFETY: `out` points to the `n × rows` output, borrowed mutably for the whole
+        // dispatch (`matmul_many_with`); the runs `t · rows + r0 .. + (r1 - r0)` for
+        // `t0 <= t < t1` lie inside it (asserted), and rows `r0..r1` belong to one chunk, so
+        // only the one thread that runs the chunk touches them while the tile lives.
+        unsafe { OutTile::from_raw(self.out.get().wrapping_add(t0 * rows + r0), r1 - r0, rows, t1 - t0) }
+    }
+}
+
 fn run_group(
     k: &'static Kernels,
     pool: &ThreadPool,
     group: &mut [(&QMatrix<'_>, &mut [f32])],
     x: &Activations,
-    tiles: &mut [f32],
 ) {
     let n = x.n();
     let nth = pool.n_threads();
@@ -269,25 +273,14 @@ fn run_group(
     }
 
     let next = AtomicUsize::new(nth);
-    // Batches have `TILE_LEN` floats per thread index (`matmul_many_with`), decode none.
-    let has_tiles = tiles.len() >= nth * TILE_LEN;
-    let tiles = SendPtr(tiles.as_mut_ptr());
     pool.run(&|ith, _| {
-        let tile: &mut [f32] = if has_tiles {
-            // SAFETY: `tiles` holds `nth * TILE_LEN` floats borrowed mutably for this whole
-            // dispatch; index `ith < nth` takes the `ith`-th `TILE_LEN` of them, and the pool
-            // runs each index exactly once, so no two calls share a float.
-            unsafe { std::slice::from_raw_parts_mut(tiles.get().add(ith * TILE_LEN), TILE_LEN) }
-        } else {
-            &mut []
-        };
         let mut chunk = ith;
         while chunk < total {
             // The last part whose first chunk is <= chunk owns it.
             let part = parts.iter().rev().find(|p| p.first_chunk <= chunk).unwrap_or(&parts[0]);
             let r0 = (chunk - part.first_chunk) * part.chunk_rows;
             let r1 = (r0 + part.chunk_rows).min(part.w.rows());
-            run_chunk(part, n, r0, r1, tile);
+            run_chunk(part, n, r0, r1);
             chunk = next.fetch_add(1, Ordering::Relaxed);
         }
     });
@@ -315,36 +308,28 @@ fn chunk_rows(w: &QMatrix<'_>, n: usize, nth: usize) -> usize {
 }
 
 /// Computes rows `r0..r1` of one matrix for all `n` tokens.
-fn run_chunk(p: &Part<'_>, n: usize, r0: usize, r1: usize, tile: &mut [f32]) {
+fn run_chunk(p: &Part<'_>, n: usize, r0: usize, r1: usize) {
     let gemm = p.gemm.filter(|_| n >= GEMM_MIN_TOKENS);
     if !p.w.is_interleaved() {
-        return run_chunk_on(p, p.w.stored_rows(r0, r1), gemm, n, r0, r1, tile);
+        return run_chunk_on(p, p.w.stored_rows(r0, r1), gemm, n, r0, r1);
     }
     let gemm = gemm.filter(|_| p.mat_x8.is_none() || n >= p.x8_gemm_min_tokens);
     match (gemm, p.mat_x8) {
-        (None, Some(x8)) => run_chunk_mat(p, x8, p.w.stored_rows(r0, r1), n, r0, r1, tile),
+        (None, Some(x8)) => run_chunk_mat(p, x8, p.w.stored_rows(r0, r1), n, r0, r1),
         // The GEMM (prefill), or a table without the interleaved kernel: the rows taken
         // apart into the file's layout first (a copy per chunk, small next to the work).
         _ => ROW_MAJOR.with_borrow_mut(|buf| {
             p.w.row_major(r0, r1, buf);
-            run_chunk_on(p, buf, gemm, n, r0, r1, tile)
+            run_chunk_on(p, buf, gemm, n, r0, r1)
         }),
     }
 }
 
 /// [`run_chunk`] on `w`, rows `r0..r1` in the file's layout.
-fn run_chunk_on(
-    p: &Part<'_>,
-    w: &[u8],
-    gemm: Option<GemmKernels>,
-    n: usize,
-    r0: usize,
-    r1: usize,
-    tile: &mut [f32],
-) {
+fn run_chunk_on(p: &Part<'_>, w: &[u8], gemm: Option<GemmKernels>, n: usize, r0: usize, r1: usize) {
     match (gemm, p.mat) {
         (Some(g), _) => run_chunk_gemm(p, g, w, n, r0, r1),
-        (_, Some(mat)) => run_chunk_mat(p, mat, w, n, r0, r1, tile),
+        (_, Some(mat)) => run_chunk_mat(p, mat, w, n, r0, r1),
         _ => run_chunk_rows(p, w, n, r0, r1),
     }
 }
@@ -352,7 +337,7 @@ fn run_chunk_on(
 /// [`run_chunk`] with the repacking GEMM: this thread packs rows `r0..r1` (`w`) once into its
 /// own buffer, then multiplies them with the tokens, a tile at a time.
 fn run_chunk_gemm(p: &Part<'_>, g: GemmKernels, w: &[u8], n: usize, r0: usize, r1: usize) {
-    let (rows, cols) = (p.w.rows(), p.w.cols());
+    let cols = p.w.cols();
     let nr = r1 - r0;
     PACKED.with_borrow_mut(|buf| {
         let len = (g.packed_bytes)(nr, cols);
@@ -361,32 +346,21 @@ fn run_chunk_gemm(p: &Part<'_>, g: GemmKernels, w: &[u8], n: usize, r0: usize, r
         }
         let packed = &mut buf[..len];
         (g.pack)(cols, w, packed);
-        let mut tile = [0f32; MAX_CHUNK_ROWS * GEMM_TOKEN_BLOCK];
         for t0 in (0..n).step_by(GEMM_TOKEN_BLOCK) {
             let t1 = (t0 + GEMM_TOKEN_BLOCK).min(n);
-            let tile = &mut tile[..(t1 - t0) * nr];
-            (g.gemm)(cols, nr, packed, &p.x, t0, t1, tile);
-            for (t, src) in (t0..t1).zip(tile.chunks_exact(nr)) {
-                // SAFETY: as in `run_chunk_rows`: (t, r0..r1) lies inside the `n × rows`
-                // output, and only this chunk's thread writes rows r0..r1.
-                let dst = unsafe { std::slice::from_raw_parts_mut(p.out.get().add(t * rows + r0), nr) };
-                dst.copy_from_slice(src);
-            }
+            let mut out = p.out_tile(t0, t1, r0, r1);
+            (g.gemm)(cols, nr, packed, &p.x, t0, t1, &mut out);
         }
     });
 }
 
-/// [`run_chunk`] with a multi-row kernel on rows `r0..r1` (`w`, in the layout `mat` reads):
-/// tokens 8 at a time into a tile, then copied out.
-fn run_chunk_mat(p: &Part<'_>, mat: MatFn, w: &[u8], n: usize, r0: usize, r1: usize, tile: &mut [f32]) {
-    let (rows, cols) = (p.w.rows(), p.w.cols());
+/// [`run_chunk`] with a multi-row kernel on rows `r0..r1` (`w`, in the layout `mat` reads),
+/// tokens 8 at a time, each call storing into the output in place.
+fn run_chunk_mat(p: &Part<'_>, mat: MatFn, w: &[u8], n: usize, r0: usize, r1: usize) {
+    let cols = p.w.cols();
     let nr = r1 - r0;
     if n == 1 {
-        // SAFETY: `out` points to an `n × rows` buffer borrowed mutably for the whole
-        // dispatch; with n = 1, rows r0..r1 are `out[r0..r1]`, in bounds, and written only by
-        // the thread that owns this chunk (chunks partition the rows).
-        let out = unsafe { std::slice::from_raw_parts_mut(p.out.get().add(r0), nr) };
-        mat(cols, w, &p.x, 0, 1, out);
+        mat(cols, w, &p.x, 0, 1, &mut p.out_tile(0, 1, r0, r1));
         return;
     }
     // The kernel takes the tokens in groups (of 4 or 8, then 2 and 1): each group reads the
@@ -402,19 +376,10 @@ fn run_chunk_mat(p: &Part<'_>, mat: MatFn, w: &[u8], n: usize, r0: usize, r1: us
     };
     for s0 in (r0..r1).step_by(slice) {
         let s1 = (s0 + slice).min(r1);
-        let ns = s1 - s0;
         let ws = &w[(s0 - r0) * w.len() / nr..(s1 - r0) * w.len() / nr];
         for t0 in (0..n).step_by(TOKEN_BLOCK) {
             let t1 = (t0 + TOKEN_BLOCK).min(n);
-            // `ns <= MAX_DECODE_CHUNK_ROWS` (`chunk_rows`), so the tile fits `TILE_LEN`.
-            let tile = &mut tile[..(t1 - t0) * ns];
-            mat(cols, ws, &p.x, t0, t1, tile);
-            for (t, src) in (t0..t1).zip(tile.chunks_exact(ns)) {
-                // SAFETY: as in `run_chunk_rows`: (t, s0..s1) lies inside the `n × rows`
-                // output, and only this chunk's thread writes rows r0..r1 ⊇ s0..s1.
-                let dst = unsafe { std::slice::from_raw_parts_mut(p.out.get().add(t * rows + s0), ns) };
-                dst.copy_from_slice(src);
-            }
+            mat(cols, ws, &p.x, t0, t1, &mut p.out_tile(t0, t1, s0, s1));
         }
     }
 }

@@ -16,6 +16,7 @@
 //! two vectors, so the float work is shared by 8 pairs. A weight block is unpacked once per
 //! row and used for its `G` tokens.
 
+use crate::out_tile::OutTile;
 use std::arch::aarch64::*;
 
 use super::dot::{block_dot, fifth_bits, nibbles};
@@ -99,7 +100,7 @@ pub(super) fn store_lanes<const G: usize>(
     c0: usize,
     valid: usize,
     t0: usize,
-    out: &mut [f32],
+    out: &mut OutTile<'_>,
 ) {
     let mut v = [0f32; 8];
     // SAFETY: writes the 8 floats of `v`; NEON stores have no alignment requirement.
@@ -126,7 +127,7 @@ fn group32<W, X, FU, FX, const DP: bool, const G: usize>(
     c0: usize,
     valid: usize,
     t0: usize,
-    out: &mut [f32],
+    out: &mut OutTile<'_>,
 ) where
     FU: Fn(&W) -> W32,
     FX: Fn(&X) -> (&[i8; 32], f32, f32),
@@ -187,7 +188,7 @@ fn mat32<W, X, FU, FX, const DP: bool>(
     xb: &XBatch<'_>,
     t0: usize,
     t1: usize,
-    out: &mut [f32],
+    out: &mut OutTile<'_>,
 ) where
     FU: Fn(&W) -> W32,
     FX: Fn(&X) -> (&[i8; 32], f32, f32),
@@ -277,7 +278,7 @@ macro_rules! q32_kernels {
             xb: &XBatch<'_>,
             t0: usize,
             t1: usize,
-            out: &mut [f32],
+            out: &mut $crate::out_tile::OutTile<'_>,
         ) {
             mat32::<_, _, _, _, DP>($k, w, x, xb, t0, t1, out)
         }

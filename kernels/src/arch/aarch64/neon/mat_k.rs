@@ -12,6 +12,7 @@
 //! and dotted with the `G` tokens; the per-token integer partials are reduced into their
 //! lanes once per super-block, and the float work is shared by the lanes.
 
+use crate::out_tile::OutTile;
 use std::arch::aarch64::*;
 
 use super::mat::{load_f32x4, reduce4};
@@ -110,7 +111,7 @@ fn group_k<W, FQ, FH, const DP: bool, const G: usize>(
     c0: usize,
     valid: usize,
     t0: usize,
-    out: &mut [f32],
+    out: &mut OutTile<'_>,
 ) where
     FQ: Fn(&W, usize) -> [int8x16_t; 8],
     FH: Fn(&W) -> KHead,
@@ -157,7 +158,7 @@ fn group_k<W, FQ, FH, const DP: bool, const G: usize>(
             vst1q_f32(v.as_mut_ptr().add(4), acc[1]);
         }
         for (j, &v) in v.iter().enumerate().take(valid) {
-            out[(c0 + j - t0) * rows + r] = v;
+            out.token(c0 + j - t0)[r] = v;
         }
     }
 }
@@ -172,7 +173,7 @@ fn mat_k<W, FQ, FH, const DP: bool>(
     xb: &XBatch<'_>,
     t0: usize,
     t1: usize,
-    out: &mut [f32],
+    out: &mut OutTile<'_>,
 ) where
     FQ: Fn(&W, usize) -> [int8x16_t; 8],
     FH: Fn(&W) -> KHead,
@@ -305,7 +306,7 @@ macro_rules! qk_kernels {
             xb: &XBatch<'_>,
             t0: usize,
             t1: usize,
-            out: &mut [f32],
+            out: &mut $crate::out_tile::OutTile<'_>,
         ) {
             mat_k::<_, _, _, DP>($k, w, x, xb, t0, t1, out)
         }

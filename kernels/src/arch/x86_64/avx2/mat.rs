@@ -17,6 +17,7 @@
 //! so the float work is shared by 8 pairs. A weight block is unpacked once per group and used
 //! for its `G` tokens.
 
+use crate::out_tile::OutTile;
 use std::arch::x86_64::*;
 
 use super::util::*;
@@ -107,7 +108,7 @@ pub(crate) fn store_lanes<const G: usize>(
     c0: usize,
     valid: usize,
     t0: usize,
-    out: &mut [f32],
+    out: &mut OutTile<'_>,
 ) {
     let mut v = [0f32; 8];
     // SAFETY: writes the 8 floats of `v`; unaligned store.
@@ -133,7 +134,7 @@ fn group32<W, X, U, FU, FP, FS, const G: usize>(
     c0: usize,
     valid: usize,
     t0: usize,
-    out: &mut [f32],
+    out: &mut OutTile<'_>,
 ) where
     U: Copy,
     FU: Fn(&W) -> U,
@@ -198,7 +199,7 @@ fn mat32<W, X, U, FU, FP, FS>(
     xb: &XBatch<'_>,
     t0: usize,
     t1: usize,
-    out: &mut [f32],
+    out: &mut OutTile<'_>,
 ) where
     X: Block,
     U: Copy,
@@ -289,7 +290,7 @@ macro_rules! q32_kernels {
         /// # Safety
         /// The CPU must support AVX2, FMA and F16C.
         #[target_feature(enable = "avx2,fma,f16c")]
-        pub(crate) unsafe fn $mat(w: &[$w], x: &[$x], xb: &XBatch<'_>, t0: usize, t1: usize, out: &mut [f32]) {
+        pub(crate) unsafe fn $mat(w: &[$w], x: &[$x], xb: &XBatch<'_>, t0: usize, t1: usize, out: &mut $crate::out_tile::OutTile<'_>) {
             mat32($k, w, x, xb, t0, t1, out)
         }
 

@@ -6,6 +6,7 @@
 //! No `maddubs` here saturates: the unsigned quants are at most 63 and the activations at
 //! most 127 in magnitude.
 
+use crate::out_tile::OutTile;
 use std::arch::x86_64::*;
 
 use super::dot_k::{SHUFFLE_K4, SHUFFLE_Q6K};
@@ -235,7 +236,7 @@ unsafe fn rows_side_by_side<W, U, FU, FP, FS>(
     xb: &XBatch<'_>,
     c0: usize,
     t0: usize,
-    out: &mut [f32],
+    out: &mut OutTile<'_>,
 ) where
     FU: Fn(&W) -> U,
     FP: Fn(&U, &BlockQ8_K) -> (__m256i, __m256i),
@@ -303,7 +304,7 @@ unsafe fn group_k<W, U, FU, FP, FS, const G: usize>(
     c0: usize,
     valid: usize,
     t0: usize,
-    out: &mut [f32],
+    out: &mut OutTile<'_>,
     buf: &mut SegBuf,
 ) where
     FU: Fn(&W) -> U,
@@ -392,7 +393,7 @@ pub(crate) unsafe fn mat_k<W, U, FU, FP, FS>(
     xb: &XBatch<'_>,
     t0: usize,
     t1: usize,
-    out: &mut [f32],
+    out: &mut OutTile<'_>,
 ) where
     FU: Fn(&W) -> U,
     FP: Fn(&U, &BlockQ8_K) -> (__m256i, __m256i),
@@ -476,7 +477,7 @@ macro_rules! qk_kernels {
             xb: &$crate::dispatch::XBatch<'_>,
             t0: usize,
             t1: usize,
-            out: &mut [f32],
+            out: &mut $crate::out_tile::OutTile<'_>,
         ) {
             // SAFETY: this entry is compiled for at least AVX2, FMA and F16C.
             unsafe { $crate::arch::x86_64::avx2::mat_k::mat_k($k, w, x, xb, t0, t1, out) }

@@ -18,6 +18,7 @@
 //! quant `4c + j`); a half's 32 bits are spread to its 32 bytes (`pshufb`, a bit test) and
 //! add 16 where set.
 
+use crate::out_tile::OutTile;
 use std::arch::x86_64::*;
 
 use super::mat_x8::{slot, store_group, token_groups, token_rows};
@@ -61,7 +62,7 @@ pub(crate) unsafe fn mat_q5_0_x16(
     xb: &XBatch<'_>,
     t0: usize,
     t1: usize,
-    out: &mut [f32],
+    out: &mut OutTile<'_>,
 ) {
     let spread = load32(&SPREAD);
     let bit = load32(&BIT);
@@ -93,7 +94,7 @@ pub(crate) unsafe fn mat_q4_1_x16(
     xb: &XBatch<'_>,
     t0: usize,
     t1: usize,
-    out: &mut [f32],
+    out: &mut OutTile<'_>,
 ) {
     let unpack = |wb: &BlockQ4_1x16, h: usize| nibbles_half(&wb.qs, h);
     mat32_x16::<_, _, _, 0, true, 8>(w, nb, x, xb, t0, t1, out, &unpack);
@@ -144,7 +145,7 @@ fn mat32_x16<W16: Rows16, X: Quants32, FU, const SHIFT: u32, const MIN: bool, co
     xb: &XBatch<'_>,
     t0: usize,
     t1: usize,
-    out: &mut [f32],
+    out: &mut OutTile<'_>,
     unpack: &FU,
 ) where
     FU: Fn(&W16, usize) -> [__m256i; 8],
@@ -180,13 +181,12 @@ fn tokens32<
     x: &[X],
     xb: &XBatch<'_>,
     (t0, t, last): (usize, usize, usize),
-    out: &mut [f32],
+    out: &mut OutTile<'_>,
     unpack: &FU,
 ) where
     FU: Fn(&W16, usize) -> [__m256i; 8],
 {
     const { assert!(PER == 4 || PER == 8, "chunks summed in i16 4 or 8 at a time") };
-    let rows = w.len() / nb * 16;
     let xs: [&[X]; G] = token_rows(x, nb, t, last);
     let ones = _mm256_set1_epi16(1);
     for (grp, blocks) in w.chunks_exact(nb).enumerate() {
@@ -224,7 +224,7 @@ fn tokens32<
             }
         }
         for (h, acc_h) in acc.iter().enumerate() {
-            store_group(acc_h, t - t0, rows, 2 * grp + h, out);
+            store_group(acc_h, t - t0, 2 * grp + h, out);
         }
     }
 }

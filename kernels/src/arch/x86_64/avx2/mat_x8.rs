@@ -22,6 +22,7 @@
 //! `acc = fnmadd(dmin·dx, M, acc)`, super-block by super-block, so every result equals the
 //! row-major kernels', the GEMM's and the row dot's bit for bit.
 
+use crate::out_tile::OutTile;
 use std::arch::x86_64::*;
 
 use super::util::{load16, load32, prefetch, prefetch_line, prefetch_prefix};
@@ -66,15 +67,14 @@ pub(crate) fn token_rows<X, const G: usize>(x: &[X], nb: usize, t: usize, last: 
     xs
 }
 
-/// Group `grp`'s 8 rows of `acc[j]` (token `tile_t + j` of the tile) into the
-/// `[t - t0][row]` tile `out` of `rows` rows.
+/// Group `grp`'s 8 rows of `acc[j]` (token `tile_t + j` of the tile) into the tile `out`.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-pub(crate) fn store_group(acc: &[__m256], tile_t: usize, rows: usize, grp: usize, out: &mut [f32]) {
+pub(crate) fn store_group(acc: &[__m256], tile_t: usize, grp: usize, out: &mut OutTile<'_>) {
     // A padded group's repeated slot lies past the tile's tokens: not stored.
-    let tokens = out.len() / rows;
+    let tokens = out.tokens();
     for (j, a) in acc.iter().enumerate().take(tokens.saturating_sub(tile_t)) {
-        let o = &mut out[(tile_t + j) * rows + 8 * grp..][..8];
+        let o = &mut out.token(tile_t + j)[8 * grp..][..8];
         // SAFETY: writes exactly the 8 floats of `o`, unaligned.
         unsafe { _mm256_storeu_ps(o.as_mut_ptr(), *a) };
     }
@@ -133,7 +133,7 @@ pub(crate) unsafe fn mat_q4_k_x8(
     xb: &XBatch<'_>,
     t0: usize,
     t1: usize,
-    out: &mut [f32],
+    out: &mut OutTile<'_>,
 ) {
     for (t, g, last) in token_groups(t0, t1, 4) {
         match g {
@@ -156,10 +156,9 @@ fn tokens<const G: usize>(
     t0: usize,
     t: usize,
     last: usize,
-    out: &mut [f32],
+    out: &mut OutTile<'_>,
 ) {
     const { assert!(G == 1 || G == 2 || G == 4, "token groups of 1, 2 or 4") };
-    let rows = w.len() / nb * 8;
     let xs: [&[_]; G] = token_rows(x, nb, t, last);
     let m4 = _mm256_set1_epi8(0xf);
     // SAFETY: reads exactly the 32 bytes of `ROW_ORDER`, unaligned.
@@ -242,6 +241,6 @@ fn tokens<const G: usize>(
         for a in &mut acc {
             *a = _mm256_permutevar8x32_ps(*a, order);
         }
-        store_group(&acc, t - t0, rows, grp, out);
+        store_group(&acc, t - t0, grp, out);
     }
 }

@@ -37,6 +37,7 @@
 //! acc)`, super-block by super-block. So every result equals the row-major kernels' and the
 //! row dot's bit for bit, whatever layout or batch a token goes through.
 
+use crate::out_tile::OutTile;
 use std::arch::x86_64::*;
 
 use super::mat_k::{dpwssd, load64};
@@ -138,7 +139,7 @@ pub(crate) unsafe fn mat_q4_k_x8(
     xb: &XBatch<'_>,
     t0: usize,
     t1: usize,
-    out: &mut [f32],
+    out: &mut OutTile<'_>,
 ) {
     for (t, g, last) in token_groups(t0, t1, 8) {
         match g {
@@ -162,12 +163,11 @@ fn tokens<const G: usize>(
     t0: usize,
     t: usize,
     last: usize,
-    out: &mut [f32],
+    out: &mut OutTile<'_>,
 ) {
     const { assert!(G == 1 || G == 2 || G == 4 || G == 8, "token groups of 1, 2, 4 or 8") };
     // Sub-block pairs per pass: 8 `vpdpbusd` chains in flight (16 at 8 tokens).
     let per = (4 / G).max(1);
-    let rows = w.len() / nb * 8;
     let xs: [&[_]; G] = token_rows(x, nb, t, last);
     let m4 = _mm512_set1_epi8(0xf);
     let sc_idx: [__m512i; 2] = std::array::from_fn(|e| {
@@ -273,10 +273,10 @@ fn tokens<const G: usize>(
             }
         }
         if G == 1 {
-            store_group(&acc, t - t0, rows, grp, out);
+            store_group(&acc, t - t0, grp, out);
         } else {
             for (h, a) in acc2[..G / 2].iter().enumerate() {
-                store_group(&halves(_mm512_permutexvar_ps(unpair, *a)), t - t0 + 2 * h, rows, grp, out);
+                store_group(&halves(_mm512_permutexvar_ps(unpair, *a)), t - t0 + 2 * h, grp, out);
             }
         }
     }
@@ -324,7 +324,7 @@ pub(crate) unsafe fn mat_q6_k_x8(
     xb: &XBatch<'_>,
     t0: usize,
     t1: usize,
-    out: &mut [f32],
+    out: &mut OutTile<'_>,
 ) {
     for (t, g, last) in token_groups(t0, t1, 4) {
         match g {
@@ -360,10 +360,9 @@ fn tokens_q6<const G: usize>(
     t0: usize,
     t: usize,
     last: usize,
-    out: &mut [f32],
+    out: &mut OutTile<'_>,
 ) {
     let per = 8 / G;
-    let rows = w.len() / nb * 8;
     let xs: [&[_]; G] = token_rows(x, nb, t, last);
     let m15 = _mm512_set1_epi8(15);
     let m3 = _mm512_set1_epi8(3);
@@ -442,7 +441,7 @@ fn tokens_q6<const G: usize>(
                 acc[j] = _mm256_fmadd_ps(_mm256_mul_ps(d, dx), _mm256_cvtepi32_ps(sum), acc[j]);
             }
         }
-        store_group(&acc, t - t0, rows, grp, out);
+        store_group(&acc, t - t0, grp, out);
     }
 }
 
@@ -461,7 +460,7 @@ pub(crate) unsafe fn mat_q8_0_x16(
     xb: &XBatch<'_>,
     t0: usize,
     t1: usize,
-    out: &mut [f32],
+    out: &mut OutTile<'_>,
 ) {
     let unpack = |wb: &BlockQ8_0x16| {
         let (qs, _) = wb.qs.as_chunks::<64>();
@@ -487,7 +486,7 @@ pub(crate) unsafe fn mat_q4_1_x16(
     xb: &XBatch<'_>,
     t0: usize,
     t1: usize,
-    out: &mut [f32],
+    out: &mut OutTile<'_>,
 ) {
     let unpack = |wb: &BlockQ4_1x16| nibbles_x16(&wb.qs);
     mat32_x16::<_, _, _, 0, true>(w, nb, x, xb, t0, t1, out, &unpack, |wb| (&wb.d, &wb.m));
@@ -506,7 +505,7 @@ pub(crate) unsafe fn mat_q5_0_x16(
     xb: &XBatch<'_>,
     t0: usize,
     t1: usize,
-    out: &mut [f32],
+    out: &mut OutTile<'_>,
 ) {
     let sixteen = _mm512_set1_epi8(16);
     let unpack = |wb: &BlockQ5_0x16| {
@@ -550,7 +549,7 @@ fn mat32_x16<W16, X, FU, const SHIFT: u32, const MIN: bool>(
     xb: &XBatch<'_>,
     t0: usize,
     t1: usize,
-    out: &mut [f32],
+    out: &mut OutTile<'_>,
     unpack: &FU,
     dm: impl Fn(&W16) -> (&[F16Le; 16], &[F16Le; 16]) + Copy,
 ) where
@@ -585,14 +584,13 @@ fn tokens32<W16, X, FU, const G: usize, const SHIFT: u32, const MIN: bool>(
     x: &[X],
     xb: &XBatch<'_>,
     (t0, t, last): (usize, usize, usize),
-    out: &mut [f32],
+    out: &mut OutTile<'_>,
     unpack: &FU,
     dm: impl Fn(&W16) -> (&[F16Le; 16], &[F16Le; 16]),
 ) where
     X: Quants32,
     FU: Fn(&W16) -> [__m512i; 8],
 {
-    let rows = w.len() / nb * 16;
     let xs: [&[_]; G] = token_rows(x, nb, t, last);
     for (grp, blocks) in w.chunks_exact(nb).enumerate() {
         let mut acc = [_mm512_setzero_ps(); G];
@@ -630,9 +628,9 @@ fn tokens32<W16, X, FU, const G: usize, const SHIFT: u32, const MIN: bool>(
             }
         }
         // A padded group's repeated slot lies past the tile's tokens: not stored.
-        let tokens = out.len() / rows;
+        let tokens = out.tokens();
         for (j, a) in acc.iter().enumerate().take(tokens.saturating_sub(t - t0)) {
-            let o = &mut out[(t - t0 + j) * rows + 16 * grp..][..16];
+            let o = &mut out.token(t - t0 + j)[16 * grp..][..16];
             // SAFETY: writes exactly the 16 floats of `o`, unaligned.
             unsafe { _mm512_storeu_ps(o.as_mut_ptr(), *a) };
         }

@@ -21,6 +21,7 @@
 
 pub(crate) mod pack;
 
+use crate::out_tile::OutTile;
 use std::arch::x86_64::*;
 
 use self::pack::{Qs, STRIP, TILE_TOKENS, bs_i8, off};
@@ -129,7 +130,7 @@ pub(crate) unsafe fn gemm32<D: TileDot, X: Block, const BITS: u32, const KIND: u
     xb: &XBatch<'_>,
     t0: usize,
     t1: usize,
-    out: &mut [f32],
+    out: &mut OutTile<'_>,
     qs: impl Fn(&X) -> &Qs + Copy,
 ) {
     let nb = xb.row_bytes / size_of::<X>();
@@ -223,7 +224,7 @@ pub(crate) unsafe fn gemm_k<D: TileDot, const BITS: u32>(
     xb: &XBatch<'_>,
     t0: usize,
     t1: usize,
-    out: &mut [f32],
+    out: &mut OutTile<'_>,
 ) {
     let nb = xb.row_bytes / size_of::<BlockQ8_K>();
     if nb == 0 || rows == 0 {
@@ -255,15 +256,14 @@ fn store_tile(
     c0: usize,
     valid: usize,
     t0: usize,
-    out: &mut [f32],
+    out: &mut OutTile<'_>,
 ) {
     let nr = (rows - r0).min(STRIP);
     for (c, a) in acc.iter().enumerate().take(valid) {
         let mut v = [0f32; 8];
         // SAFETY: writes the 8 floats of `v`; unaligned store.
         unsafe { _mm256_storeu_ps(v.as_mut_ptr(), *a) };
-        let o = (c0 + c - t0) * rows + r0;
-        out[o..o + nr].copy_from_slice(&v[..nr]);
+        out.token(c0 + c - t0)[r0..r0 + nr].copy_from_slice(&v[..nr]);
     }
 }
 
@@ -305,7 +305,7 @@ macro_rules! gemm_kernels {
             xb: &$crate::dispatch::XBatch<'_>,
             t0: usize,
             t1: usize,
-            out: &mut [f32],
+            out: &mut $crate::out_tile::OutTile<'_>,
         ) {
             // SAFETY: this fn's features are the inner dot's (the caller guarantees them).
             unsafe {
@@ -328,7 +328,7 @@ macro_rules! gemm_kernels {
             xb: &$crate::dispatch::XBatch<'_>,
             t0: usize,
             t1: usize,
-            out: &mut [f32],
+            out: &mut $crate::out_tile::OutTile<'_>,
         ) {
             // SAFETY: this fn's features are the inner dot's (the caller guarantees them).
             unsafe { $crate::arch::x86_64::gemm::gemm_k::<$d, $bits>(rows, packed, x, xb, t0, t1, out) }
