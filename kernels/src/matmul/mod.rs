@@ -215,15 +215,18 @@ struct Part<'a> {
 }
 
 impl Part<'_> {
-    /// Tokens `t0..t1` × rows `r0..r1` of this matrix's `n × rows` output, for the thread
-    /// that owns the chunk these rows lie in.
-    fn out_tile(&self, t0: usize, t1: usize, r0: usize, r1: usize) -> OutTile<'_> {
+    /// Tokens `t0..t1` × rows `r0..r1` of this matrix's `n × rows` output.
+    ///
+    /// # Safety
+    /// Rows `r0..r1` must lie in a chunk the calling thread runs, and no other tile of those
+    /// rows may be alive (chunks partition the rows, and each is run by one thread).
+    unsafe fn out_tile(&self, t0: usize, t1: usize, r0: usize, r1: usize) -> OutTile<'_> {
         let rows = self.w.rows();
         assert!(t0 <= t1 && t1 <= self.x.n && r0 <= r1 && r1 <= rows, "output tile out of the product");
         // SAFETY: `out` points to the `n × rows` output, borrowed mutably for the whole
         // dispatch (`matmul_many_with`); the runs `t · rows + r0 .. + (r1 - r0)` for
-        // `t0 <= t < t1` lie inside it (asserted), and rows `r0..r1` belong to one chunk, so
-        // only the one thread that runs the chunk touches them while the tile lives.
+        // `t0 <= t < t1` lie inside it (asserted), and by this fn's contract only this
+        // thread, through this tile alone, touches rows `r0..r1` while the tile lives.
         unsafe { OutTile::from_raw(self.out.get().wrapping_add(t0 * rows + r0), r1 - r0, rows, t1 - t0) }
     }
 }
@@ -348,7 +351,8 @@ fn run_chunk_gemm(p: &Part<'_>, g: GemmKernels, w: &[u8], n: usize, r0: usize, r
         (g.pack)(cols, w, packed);
         for t0 in (0..n).step_by(GEMM_TOKEN_BLOCK) {
             let t1 = (t0 + GEMM_TOKEN_BLOCK).min(n);
-            let mut out = p.out_tile(t0, t1, r0, r1);
+            // SAFETY: rows r0..r1 are this thread's chunk; the tile dies with this iteration.
+            let mut out = unsafe { p.out_tile(t0, t1, r0, r1) };
             (g.gemm)(cols, nr, packed, &p.x, t0, t1, &mut out);
         }
     });
@@ -360,7 +364,8 @@ fn run_chunk_mat(p: &Part<'_>, mat: MatFn, w: &[u8], n: usize, r0: usize, r1: us
     let cols = p.w.cols();
     let nr = r1 - r0;
     if n == 1 {
-        mat(cols, w, &p.x, 0, 1, &mut p.out_tile(0, 1, r0, r1));
+        // SAFETY: rows r0..r1 are this thread's chunk; the tile dies with this call.
+        mat(cols, w, &p.x, 0, 1, &mut unsafe { p.out_tile(0, 1, r0, r1) });
         return;
     }
     // The kernel takes the tokens in groups (of 4 or 8, then 2 and 1): each group reads the
@@ -379,7 +384,8 @@ fn run_chunk_mat(p: &Part<'_>, mat: MatFn, w: &[u8], n: usize, r0: usize, r1: us
         let ws = &w[(s0 - r0) * w.len() / nr..(s1 - r0) * w.len() / nr];
         for t0 in (0..n).step_by(TOKEN_BLOCK) {
             let t1 = (t0 + TOKEN_BLOCK).min(n);
-            mat(cols, ws, &p.x, t0, t1, &mut p.out_tile(t0, t1, s0, s1));
+            // SAFETY: rows s0..s1 lie in this thread's chunk r0..r1; the tile dies with the call.
+            mat(cols, ws, &p.x, t0, t1, &mut unsafe { p.out_tile(t0, t1, s0, s1) });
         }
     }
 }
