@@ -48,8 +48,7 @@ impl<'a> OutTile<'a> {
     pub(crate) fn token(&mut self, j: usize) -> &mut [f32] {
         assert!(j < self.tokens, "output tile: token {j} of {}", self.tokens);
         // SAFETY: run `j < tokens` is valid and exclusively ours for `'a` (`from_raw`'s
-        // contract, or one token's part of the slice `new` borrowed), and `&mut self` lets
-        // only one run be borrowed at a time.
+        // contract), and `&mut self` lets only one run be borrowed at a time.
         unsafe { std::slice::from_raw_parts_mut(self.ptr.wrapping_add(j * self.ld), self.rows) }
     }
 }
